@@ -1,0 +1,20 @@
+//! `carnet-ffi`: the UniFFI facade over the Carnet core.
+//!
+//! Everything here maps a type or call of the `carnet` crate 1:1 for Kotlin, Swift and
+//! Python; no business logic lives in this crate. Platform services (clock, key vault, log
+//! sink) are foreign traits the shells implement. Errors cross as one [`CarnetError`] with a
+//! stable code, a message key and a developer detail; UniFFI catches any panic at the
+//! boundary (the release profile keeps `panic = "unwind"` for that) and raises it as an
+//! internal exception rather than aborting the app.
+
+mod error;
+mod facade;
+mod identity;
+mod platform;
+
+pub use error::CarnetError;
+pub use facade::{Carnet, ClockStatus, core_version};
+pub use identity::{InsInfo, InsInput, InsKind, NirInfo, Sex};
+pub use platform::{Clock, KeyVault, LogLevel, LogRecord, LogSink, PlatformError};
+
+uniffi::setup_scaffolding!();

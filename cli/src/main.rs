@@ -1,0 +1,72 @@
+//! `carnet`: the desktop front end of the Carnet core.
+//!
+//! Exit codes: 0 success; 1 the input was checked and refused (an invalid NIR...);
+//! 2 usage error; 3 the check could not run (key vault or data directory unusable).
+
+// A command-line tool prints by design.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod demo;
+mod identity;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code when the input was checked and refused.
+const EXIT_REFUSED: u8 = 1;
+/// Exit code when the command could not do its work.
+const EXIT_FAILED: u8 = 3;
+
+/// Carnet: the citizen's health wallet, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "carnet", version, about, propagate_version = true)]
+struct Cli {
+    /// Directory of Carnet's local data (default: $CARNET_HOME, else $XDG_DATA_HOME/carnet,
+    /// else ~/.local/share/carnet).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print the core's debug log on standard error.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Walk through what Carnet can do today, on sample data in a temporary directory.
+    Demo,
+    /// NIR (social security number) tools.
+    Nir {
+        #[command(subcommand)]
+        command: identity::NirCommand,
+    },
+    /// INS (national health identifier) tools.
+    Ins {
+        #[command(subcommand)]
+        command: identity::InsCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let options = session::Options {
+        data_dir: cli.data_dir,
+        verbose: cli.verbose,
+    };
+    let outcome = match cli.command {
+        Command::Demo => demo::run(&options),
+        Command::Nir { command } => identity::run_nir(&options, command),
+        Command::Ins { command } => identity::run_ins(&options, command),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("carnet: {error}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

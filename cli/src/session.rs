@@ -1,0 +1,95 @@
+//! Opening the core for one command: data directory, platform services, log output.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use carnet::{Carnet, Clock, FileKeyVault, LogLevel, LogRecord, LogSink, Services, SystemClock};
+
+/// Options every command shares.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--data-dir`, when given.
+    pub data_dir: Option<PathBuf>,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
+/// Why a command could not open the core.
+#[derive(Debug)]
+pub enum SessionError {
+    /// No data directory given and none could be derived from the environment.
+    NoDataDir,
+    /// The core refused to open.
+    Core(carnet::CarnetError),
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionError::NoDataDir => {
+                f.write_str("no data directory: pass --data-dir or set CARNET_HOME or HOME")
+            }
+            SessionError::Core(error) => write!(f, "{error} [{}]", error.code()),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+impl From<carnet::CarnetError> for SessionError {
+    fn from(error: carnet::CarnetError) -> Self {
+        SessionError::Core(error)
+    }
+}
+
+/// Writes log records to standard error.
+struct StderrSink;
+
+impl LogSink for StderrSink {
+    fn log(&self, record: LogRecord) {
+        eprintln!("[{:?}] {}: {}", record.level, record.target, record.message);
+    }
+}
+
+/// The data directory: `--data-dir`, `$CARNET_HOME`, `$XDG_DATA_HOME/carnet` or
+/// `~/.local/share/carnet`, in that order.
+pub fn data_dir(options: &Options) -> Result<PathBuf, SessionError> {
+    let from_env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    options
+        .data_dir
+        .clone()
+        .or_else(|| from_env("CARNET_HOME"))
+        .or_else(|| from_env("XDG_DATA_HOME").map(|d| d.join("carnet")))
+        .or_else(|| from_env("HOME").map(|h| h.join(".local/share/carnet")))
+        .ok_or(SessionError::NoDataDir)
+}
+
+/// Opens the core on `dir` with the desktop services: system clock (or `clock`), file key
+/// vault under `dir/vault`, warnings (or, with `--verbose`, debug records) on stderr.
+pub fn open_at(
+    options: &Options,
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+) -> Result<Carnet, SessionError> {
+    let vault = FileKeyVault::open(dir.join("vault")).map_err(carnet::CarnetError::from)?;
+    let services = Services {
+        clock,
+        vault: Arc::new(vault),
+        log_sink: Some(Arc::new(StderrSink)),
+        min_log_level: if options.verbose {
+            LogLevel::Debug
+        } else {
+            LogLevel::Warn
+        },
+    };
+    Ok(Carnet::open(services)?)
+}
+
+/// Opens the core on the configured data directory with the system clock.
+pub fn open(options: &Options) -> Result<Carnet, SessionError> {
+    open_at(options, data_dir(options)?, Arc::new(SystemClock))
+}

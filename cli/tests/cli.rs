@@ -1,0 +1,147 @@
+//! The `carnet` binary, run as a user would.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::process::{Command, Output};
+
+fn carnet(args: &[&str]) -> (Output, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(args)
+        .output()
+        .unwrap();
+    (output, data)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn a_valid_nir_says_valid_and_exits_zero() {
+    let (output, _data) = carnet(&["nir", "check", "253072B07300470"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("valid NIR 253072B07300470"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_wrong_control_key_exits_one_naming_the_key() {
+    let (output, _data) = carnet(&["nir", "check", "253072B07300471"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("control key 71") && message.contains("expected 70"),
+        "{message}"
+    );
+}
+
+#[test]
+fn json_output_carries_the_code_and_details() {
+    let (output, _data) = carnet(&["nir", "check", "--json", "253072B07300471"]);
+    assert_eq!(output.status.code(), Some(1));
+    let refusal: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(refusal["valid"], false);
+    assert_eq!(refusal["code"], "nir.control_key");
+
+    let (output, _data) = carnet(&["nir", "check", "--json", "2 95 10 99 126 111 93"]);
+    assert!(output.status.success());
+    let valid: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(valid["nir"], "295109912611193");
+    assert_eq!(valid["born_abroad"], true);
+    assert_eq!(valid["control_key"], 93);
+}
+
+#[test]
+fn ins_check_accepts_consistent_traits_and_refuses_others() {
+    let args = |sex: &'static str| {
+        vec![
+            "ins",
+            "check",
+            "--matricule",
+            "253072B07300470",
+            "--birth-name",
+            "DUPONT",
+            "--given-names",
+            "MARIE",
+            "--sex",
+            sex,
+            "--birth-date",
+            "1953-07-14",
+            "--birth-place",
+            "2B073",
+            "--json",
+        ]
+    };
+    let (output, _data) = carnet(&args("F"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let valid: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(valid["ins"]["kind"], "nir");
+    assert_eq!(valid["ins"]["matricule"], "253072B07300470");
+    let (output, _data) = carnet(&args("M"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("ins.mismatch"));
+}
+
+#[test]
+fn version_is_printed() {
+    let (output, _data) = carnet(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("carnet {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn demo_walks_through_every_step_and_leaves_only_the_vault() {
+    let (output, data) = carnet(&["demo"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "✓ 253072B07300470",
+        "[nir.control_key]",
+        "[ins.mismatch]",
+        "moved backwards by 3600 s",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let entries: Vec<_> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, vec![std::ffi::OsString::from("vault")]);
+}
+
+#[test]
+fn an_unusable_data_dir_exits_three_with_a_clear_message() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(&file)
+        .args(["nir", "check", "253072B07300470"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("cannot create the vault directory"),
+        "{}",
+        stderr(&output)
+    );
+}

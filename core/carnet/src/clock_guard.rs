@@ -1,0 +1,129 @@
+//! Noticing a clock moved backwards.
+//!
+//! Certificates, credentials and trust lists are judged against the time; a phone whose clock
+//! was set back could make an expired certificate look valid. The guard keeps the highest time
+//! it has seen (a high-water mark) in the [`KeyVault`], outside any database that could be
+//! rolled back with the clock, and reports when the clock is behind it.
+
+use crate::{CarnetError, Clock, KeyVault};
+
+/// How far behind the high-water mark the clock may be before it is reported as moved
+/// backwards (network time corrections move clocks back by seconds, not minutes).
+pub const CLOCK_TOLERANCE_MILLIS: i64 = 5 * 60 * 1000;
+/// Vault entry holding the high-water mark, 8 bytes, big-endian milliseconds.
+const HIGH_WATER_ENTRY: &str = "carnet.clock.high-water";
+
+/// What the guard concluded about the platform clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStatus {
+    /// The clock is at or after the latest time seen (within tolerance).
+    Consistent,
+    /// The clock is behind a time already seen: results that depend on time cannot be trusted.
+    MovedBackwards {
+        /// How far behind the latest time seen, in milliseconds.
+        behind_by_millis: i64,
+    },
+}
+
+/// Compares the clock with the stored high-water mark and raises the mark when the clock is
+/// ahead of it. The mark never goes down.
+pub(crate) fn check_clock(
+    clock: &dyn Clock,
+    vault: &dyn KeyVault,
+) -> Result<ClockStatus, CarnetError> {
+    let now = clock.now_unix_millis();
+    let high_water = match vault.load(HIGH_WATER_ENTRY)? {
+        None => None,
+        Some(bytes) => {
+            let bytes: [u8; 8] = bytes
+                .try_into()
+                .map_err(|_| CarnetError::CorruptVaultEntry {
+                    name: HIGH_WATER_ENTRY,
+                    reason: "expected 8 bytes",
+                })?;
+            Some(i64::from_be_bytes(bytes))
+        }
+    };
+    match high_water {
+        Some(mark) if now.saturating_add(CLOCK_TOLERANCE_MILLIS) < mark => {
+            let behind_by_millis = mark - now;
+            tracing::warn!(
+                behind_by_seconds = behind_by_millis / 1000,
+                "clock moved backwards"
+            );
+            Ok(ClockStatus::MovedBackwards { behind_by_millis })
+        }
+        Some(mark) if now <= mark => Ok(ClockStatus::Consistent),
+        _ => {
+            vault.store(HIGH_WATER_ENTRY, now.to_be_bytes().to_vec())?;
+            Ok(ClockStatus::Consistent)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryKeyVault;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    struct SetClock(AtomicI64);
+    impl Clock for SetClock {
+        fn now_unix_millis(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn backwards_beyond_tolerance_is_reported_and_the_mark_stays() {
+        let vault = MemoryKeyVault::new();
+        let clock = SetClock(AtomicI64::new(1_000_000_000));
+        assert_eq!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::Consistent
+        );
+        clock
+            .0
+            .store(1_000_000_000 - CLOCK_TOLERANCE_MILLIS, Ordering::SeqCst);
+        assert_eq!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::Consistent
+        );
+        clock
+            .0
+            .store(1_000_000_000 - CLOCK_TOLERANCE_MILLIS - 1, Ordering::SeqCst);
+        assert_eq!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::MovedBackwards {
+                behind_by_millis: CLOCK_TOLERANCE_MILLIS + 1
+            }
+        );
+        assert_eq!(
+            vault.load(HIGH_WATER_ENTRY).unwrap(),
+            Some(1_000_000_000i64.to_be_bytes().to_vec())
+        );
+        clock.0.store(2_000_000_000, Ordering::SeqCst);
+        assert_eq!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::Consistent
+        );
+        assert_eq!(
+            vault.load(HIGH_WATER_ENTRY).unwrap(),
+            Some(2_000_000_000i64.to_be_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn a_damaged_mark_is_a_typed_error() {
+        let vault = MemoryKeyVault::new();
+        vault.store(HIGH_WATER_ENTRY, vec![1, 2, 3]).unwrap();
+        let clock = SetClock(AtomicI64::new(5));
+        assert!(matches!(
+            check_clock(&clock, &vault),
+            Err(CarnetError::CorruptVaultEntry {
+                name: HIGH_WATER_ENTRY,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,122 @@
+//! The facade's error: every component error, with a stable code and a message key.
+
+use carnet_identity::IdentityError;
+
+use crate::platform::PlatformError;
+
+/// Everything that can go wrong through the facade.
+#[derive(Debug, thiserror::Error)]
+pub enum CarnetError {
+    /// An identifier or identity trait was refused.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A platform service (key vault, ...) failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// An entry of the key vault is not what Carnet wrote there.
+    #[error("key vault entry {name:?} is corrupt: {reason}")]
+    CorruptVaultEntry {
+        /// Name of the entry.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// The broad class of an error, for shells that react per class (ask again, retry later...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The caller's input was refused; asking the user again may help.
+    InvalidInput,
+    /// A platform service is unavailable; retrying later may help.
+    PlatformUnavailable,
+    /// A platform service refused (user cancelled, keystore locked).
+    PlatformDenied,
+    /// Stored data is damaged; Carnet will not use it.
+    CorruptData,
+}
+
+impl CarnetError {
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CarnetError::Identity(_) => ErrorKind::InvalidInput,
+            CarnetError::Platform(PlatformError::Unavailable(_)) => ErrorKind::PlatformUnavailable,
+            CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
+            CarnetError::Platform(PlatformError::InvalidName(_)) => ErrorKind::InvalidInput,
+            CarnetError::CorruptVaultEntry { .. } => ErrorKind::CorruptData,
+        }
+    }
+
+    /// A stable machine-readable code (`nir.control_key`, ...). Codes are never renamed.
+    pub fn code(&self) -> &'static str {
+        self.code_and_message_key().0
+    }
+
+    /// The key of the user-facing message the shells translate (`error.nir.typo`, ...).
+    /// Several codes can share one message.
+    pub fn message_key(&self) -> &'static str {
+        self.code_and_message_key().1
+    }
+
+    fn code_and_message_key(&self) -> (&'static str, &'static str) {
+        match self {
+            CarnetError::Identity(e) => match e {
+                IdentityError::NirLength { .. } => ("nir.length", "error.nir.length"),
+                IdentityError::NirCharacter { .. } => ("nir.character", "error.nir.character"),
+                IdentityError::NirControlKey { .. } => ("nir.control_key", "error.nir.typo"),
+                IdentityError::InsOid(_) => ("ins.oid", "error.ins.unknown_kind"),
+                IdentityError::InsTrait { .. } => ("ins.trait", "error.ins.trait"),
+                IdentityError::InsMismatch { .. } => ("ins.mismatch", "error.ins.mismatch"),
+            },
+            CarnetError::Platform(e) => match e {
+                PlatformError::Unavailable(_) => ("platform.unavailable", "error.platform.retry"),
+                PlatformError::Denied(_) => ("platform.denied", "error.platform.denied"),
+                PlatformError::InvalidName(_) => ("platform.vault_name", "error.internal"),
+            },
+            CarnetError::CorruptVaultEntry { .. } => ("vault.corrupt", "error.storage.corrupt"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_distinct() {
+        let errors = [
+            CarnetError::from(IdentityError::NirLength { found: 3 }),
+            IdentityError::NirCharacter {
+                position: 1,
+                found: 'x',
+            }
+            .into(),
+            IdentityError::NirControlKey {
+                expected: 1,
+                found: 2,
+            }
+            .into(),
+            IdentityError::InsOid("x".into()).into(),
+            IdentityError::InsTrait {
+                name: "sex",
+                reason: "r",
+            }
+            .into(),
+            IdentityError::InsMismatch { name: "sex" }.into(),
+            PlatformError::Unavailable("x".into()).into(),
+            PlatformError::Denied("x".into()).into(),
+            PlatformError::InvalidName("x".into()).into(),
+            CarnetError::CorruptVaultEntry {
+                name: "n",
+                reason: "r",
+            },
+        ];
+        let codes: std::collections::HashSet<_> = errors.iter().map(CarnetError::code).collect();
+        assert_eq!(codes.len(), errors.len());
+        assert_eq!(errors[2].code(), "nir.control_key");
+        assert_eq!(errors[2].kind(), ErrorKind::InvalidInput);
+        assert_eq!(errors[7].kind(), ErrorKind::PlatformDenied);
+        assert!(errors.iter().all(|e| e.message_key().starts_with("error.")));
+    }
+}

@@ -1,0 +1,27 @@
+//! Carnet's app-level facade.
+//!
+//! [`Carnet`] is the one object the shells (Android, iOS, the desktop CLI) talk to. It is
+//! opened with the platform services of [`platform`]: a [`Clock`], a [`KeyVault`] and an
+//! optional [`LogSink`]; components get what they need from it. The FFI crate
+//! (`bindings/`) mirrors this API 1:1 and adds nothing.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod clock_guard;
+mod error;
+mod facade;
+mod logging;
+pub mod platform;
+
+pub use carnet_identity::{BirthDate, IdentityError, Ins, InsKind, Nir, NirDetails, Sex};
+pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
+pub use error::{CarnetError, ErrorKind};
+pub use facade::{Carnet, InsInput, Services};
+pub use logging::{LogLevel, LogRecord, LogSink};
+pub use platform::{Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock};
+
+/// Version of the Carnet core, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,183 @@
+//! The facade opened with real and recording platform services.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use carnet::{
+    Carnet, CarnetError, Clock, ClockStatus, ErrorKind, FileKeyVault, InsInput, InsKind, KeyVault,
+    LogLevel, LogRecord, LogSink, MemoryKeyVault, PlatformError, Services, SystemClock,
+};
+
+#[derive(Default)]
+struct RecordingSink(Mutex<Vec<LogRecord>>);
+impl LogSink for RecordingSink {
+    fn log(&self, record: LogRecord) {
+        self.0.lock().unwrap().push(record);
+    }
+}
+
+struct SetClock(AtomicI64);
+impl Clock for SetClock {
+    fn now_unix_millis(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A vault whose platform refuses everything (a locked keystore).
+struct LockedVault;
+impl KeyVault for LockedVault {
+    fn store(&self, _: &str, _: Vec<u8>) -> Result<(), PlatformError> {
+        Err(PlatformError::Denied("keystore locked".into()))
+    }
+    fn load(&self, _: &str) -> Result<Option<Vec<u8>>, PlatformError> {
+        Err(PlatformError::Denied("keystore locked".into()))
+    }
+    fn delete(&self, _: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::Denied("keystore locked".into()))
+    }
+}
+
+fn services(clock: Arc<dyn Clock>, vault: Arc<dyn KeyVault>, sink: Arc<RecordingSink>) -> Services {
+    Services {
+        clock,
+        vault,
+        log_sink: Some(sink),
+        min_log_level: LogLevel::Debug,
+    }
+}
+
+fn ins_input() -> InsInput {
+    InsInput {
+        matricule: "253072B07300470".into(),
+        oid: InsKind::Nir.oid().into(),
+        birth_name: "DUPONT".into(),
+        birth_given_names: "MARIE ANNE".into(),
+        sex: "F".into(),
+        birth_date: "1953-07-14".into(),
+        birth_place: "2B073".into(),
+    }
+}
+
+#[test]
+fn nir_checks_are_typed_and_logs_never_hold_the_number() {
+    let sink = Arc::new(RecordingSink::default());
+    let carnet = Carnet::open(services(
+        Arc::new(SystemClock),
+        Arc::new(MemoryKeyVault::new()),
+        sink.clone(),
+    ))
+    .unwrap();
+    assert_eq!(carnet.check_clock().unwrap(), ClockStatus::Consistent);
+    assert_eq!(
+        carnet.check_nir("253072B07300470").unwrap().as_str(),
+        "253072B07300470"
+    );
+    let error = carnet.check_nir("253072B07300471").unwrap_err();
+    assert_eq!(error.code(), "nir.control_key");
+    assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    assert!(error.to_string().contains("control key 71"), "{error}");
+    let logs = sink.0.lock().unwrap();
+    assert!(
+        logs.iter()
+            .any(|r| r.message.contains("NIR accepted") && r.message.contains("2*****…70"))
+    );
+    assert!(logs.iter().any(|r| r.message.contains("nir.control_key")));
+    assert!(
+        logs.iter().all(|r| !r.message.contains("07300")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn ins_check_goes_through_the_facade() {
+    let sink = Arc::new(RecordingSink::default());
+    let carnet = Carnet::open(services(
+        Arc::new(SystemClock),
+        Arc::new(MemoryKeyVault::new()),
+        sink.clone(),
+    ))
+    .unwrap();
+    let ins = carnet.check_ins(&ins_input()).unwrap();
+    assert_eq!(ins.kind(), InsKind::Nir);
+    let wrong_sex = InsInput {
+        sex: "M".into(),
+        ..ins_input()
+    };
+    assert_eq!(
+        carnet.check_ins(&wrong_sex).unwrap_err().code(),
+        "ins.mismatch"
+    );
+    let bad_date = InsInput {
+        birth_date: "14/07/1953".into(),
+        ..ins_input()
+    };
+    assert_eq!(carnet.check_ins(&bad_date).unwrap_err().code(), "ins.trait");
+    let bad_oid = InsInput {
+        oid: "1.2.3".into(),
+        ..ins_input()
+    };
+    assert_eq!(carnet.check_ins(&bad_oid).unwrap_err().code(), "ins.oid");
+    assert!(
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| !r.message.contains("DUPONT"))
+    );
+}
+
+#[test]
+fn a_clock_set_back_is_noticed_across_restarts_with_a_file_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SetClock(AtomicI64::new(1_800_000_000_000)));
+    let open = |clock: Arc<SetClock>, sink| {
+        let vault = Arc::new(FileKeyVault::open(dir.path()).unwrap());
+        Carnet::open(services(clock, vault, sink)).unwrap()
+    };
+    let first = open(clock.clone(), Arc::new(RecordingSink::default()));
+    assert_eq!(first.check_clock().unwrap(), ClockStatus::Consistent);
+    drop(first);
+    clock
+        .0
+        .store(1_800_000_000_000 - 3_600_000, Ordering::SeqCst);
+    let sink = Arc::new(RecordingSink::default());
+    let second = open(clock.clone(), sink.clone());
+    assert!(
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.level == LogLevel::Warn)
+    );
+    let behind = ClockStatus::MovedBackwards {
+        behind_by_millis: 3_600_000,
+    };
+    assert_eq!(
+        second.check_clock().unwrap(),
+        behind,
+        "reported again, the mark stays"
+    );
+    clock.0.store(1_800_000_000_001, Ordering::SeqCst);
+    assert_eq!(second.check_clock().unwrap(), ClockStatus::Consistent);
+}
+
+#[test]
+fn a_refusing_vault_is_a_typed_error_at_open() {
+    let sink = Arc::new(RecordingSink::default());
+    let result = Carnet::open(services(Arc::new(SystemClock), Arc::new(LockedVault), sink));
+    match result {
+        Err(error @ CarnetError::Platform(PlatformError::Denied(_))) => {
+            assert_eq!(error.kind(), ErrorKind::PlatformDenied);
+            assert_eq!(error.code(), "platform.denied");
+        }
+        Err(other) => panic!("unexpected error {other:?}"),
+        Ok(_) => panic!("a locked vault must not open"),
+    }
+}

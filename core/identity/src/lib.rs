@@ -1,0 +1,22 @@
+//! French health identity.
+//!
+//! * [`Nir`]: the social security number (numéro d'inscription au répertoire), validated with
+//!   its control key, Corsican departments `2A`/`2B` included.
+//! * [`Ins`]: the national health identifier (identifiant national de santé): a matricule (NIR
+//!   or NIA) with its OID and the five reference identity traits.
+//!
+//! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
+//! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod error;
+mod ins;
+mod nir;
+
+pub use error::IdentityError;
+pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex};
+pub use nir::{Nir, NirDetails};

@@ -1,0 +1,183 @@
+// JVM tests of the generated Kotlin bindings against the host build of libcarnet_ffi.
+// Run by scripts/test-bindings; each test calls through JNA into Rust, and Rust calls back
+// into the Kotlin implementations of the platform services below.
+package fr.carnet.core.test
+
+import fr.carnet.core.Carnet
+import fr.carnet.core.CarnetException
+import fr.carnet.core.Clock
+import fr.carnet.core.ClockStatus
+import fr.carnet.core.InsInput
+import fr.carnet.core.InsKind
+import fr.carnet.core.KeyVault
+import fr.carnet.core.LogLevel
+import fr.carnet.core.LogRecord
+import fr.carnet.core.LogSink
+import fr.carnet.core.PlatformException
+import fr.carnet.core.Sex
+import fr.carnet.core.coreVersion
+import java.nio.ByteBuffer
+import java.util.Collections
+import java.util.concurrent.ConcurrentHashMap
+import org.junit.Assert.assertArrayEquals
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.Test
+
+/** A KeyVault kept in memory that records every call Rust makes into it. */
+class RecordingVault : KeyVault {
+    val entries = ConcurrentHashMap<String, ByteArray>()
+    val calls: MutableList<String> = Collections.synchronizedList(mutableListOf())
+
+    override fun store(name: String, secret: ByteArray) {
+        calls.add("store $name")
+        entries[name] = secret.copyOf()
+    }
+
+    override fun load(name: String): ByteArray? {
+        calls.add("load $name")
+        return entries[name]?.copyOf()
+    }
+
+    override fun delete(name: String) {
+        calls.add("delete $name")
+        entries.remove(name)
+    }
+}
+
+/** A KeyVault whose keystore is locked: every call is refused. */
+class LockedVault : KeyVault {
+    override fun store(name: String, secret: ByteArray): Unit = throw PlatformException.Denied("keystore locked")
+    override fun load(name: String): ByteArray? = throw PlatformException.Denied("keystore locked")
+    override fun delete(name: String): Unit = throw PlatformException.Denied("keystore locked")
+}
+
+/** A clock the test sets. */
+class SetClock(@Volatile var now: Long) : Clock {
+    override fun nowUnixMillis(): Long = now
+}
+
+/** A log sink that keeps what it receives. */
+class CollectingSink : LogSink {
+    val records: MutableList<LogRecord> = Collections.synchronizedList(mutableListOf())
+    override fun log(record: LogRecord) {
+        records.add(record)
+    }
+}
+
+class CarnetTest {
+    private val start = 1_800_000_000_000L
+
+    private fun open(vault: KeyVault = RecordingVault(), clock: Clock = SetClock(start), sink: LogSink? = null) =
+        Carnet.open(clock, vault, sink, LogLevel.DEBUG)
+
+    @Test
+    fun validNirIsDecoded() {
+        val info = open().checkNir("2 53 07 2B 073 004 70")
+        assertEquals("253072B07300470", info.normalized)
+        assertEquals("2*****…70", info.redacted)
+        assertEquals("2B073", info.birthPlaceCode)
+        assertEquals(70.toUByte(), info.controlKey)
+        assertFalse(info.bornAbroad)
+    }
+
+    @Test
+    fun invalidControlKeyRaisesTypedException() {
+        try {
+            open().checkNir("253072B07300471")
+            fail("an invalid NIR must throw")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("nir.control_key", e.code)
+            assertEquals("error.nir.typo", e.messageKey)
+            assertTrue(e.detail, e.detail.contains("expected 70"))
+        }
+    }
+
+    @Test
+    fun wrongLengthAndCharacterAreDistinguished() {
+        val carnet = open()
+        val codes = listOf("29510991261119", "253072C07300470").map { nir ->
+            try {
+                carnet.checkNir(nir)
+                "accepted"
+            } catch (e: CarnetException.InvalidInput) {
+                e.code
+            }
+        }
+        assertEquals(listOf("nir.length", "nir.character"), codes)
+    }
+
+    @Test
+    fun rustCallsIntoKotlinVaultAndClock() {
+        val vault = RecordingVault()
+        open(vault = vault, clock = SetClock(start))
+        assertEquals(
+            listOf("load carnet.clock.high-water", "store carnet.clock.high-water"),
+            vault.calls.toList(),
+        )
+        val stored = vault.entries.getValue("carnet.clock.high-water")
+        assertArrayEquals(ByteBuffer.allocate(8).putLong(start).array(), stored)
+    }
+
+    @Test
+    fun clockSetBackIsReportedThroughKotlinClock() {
+        val vault = RecordingVault()
+        val clock = SetClock(start)
+        val carnet = open(vault = vault, clock = clock)
+        assertEquals(ClockStatus.Consistent, carnet.checkClock())
+        clock.now = start - 3_600_000L
+        assertEquals(ClockStatus.MovedBackwards(3_600_000L), carnet.checkClock())
+    }
+
+    @Test
+    fun lockedVaultBecomesTypedException() {
+        try {
+            open(vault = LockedVault())
+            fail("opening with a locked vault must throw")
+        } catch (e: CarnetException.PlatformDenied) {
+            assertEquals("platform.denied", e.code)
+            assertTrue(e.detail, e.detail.contains("keystore locked"))
+        }
+    }
+
+    @Test
+    fun logSinkReceivesRedactedRecords() {
+        val sink = CollectingSink()
+        val carnet = open(sink = sink)
+        carnet.checkNir("253072B07300470")
+        val messages = sink.records.map { it.message }
+        assertTrue(messages.toString(), messages.any { it.contains("NIR accepted") && it.contains("2*****…70") })
+        assertTrue(messages.toString(), messages.none { it.contains("07300") })
+    }
+
+    @Test
+    fun insIsCheckedAgainstItsMatricule() {
+        val carnet = open()
+        val input = InsInput(
+            matricule = "253072B07300470",
+            oid = "1.2.250.1.213.1.4.8",
+            birthName = "DUPONT",
+            birthGivenNames = "MARIE ANNE",
+            sex = "F",
+            birthDate = "1953-07-14",
+            birthPlace = "2B073",
+        )
+        val ins = carnet.checkIns(input)
+        assertEquals(InsKind.NIR, ins.kind)
+        assertEquals(Sex.FEMALE, ins.sex)
+        assertEquals("253072B07300470", ins.matricule.normalized)
+        try {
+            carnet.checkIns(input.copy(sex = "M"))
+            fail("a sex contradicting the NIR must throw")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("ins.mismatch", e.code)
+        }
+    }
+
+    @Test
+    fun versionMatchesTheCore() {
+        assertTrue(coreVersion().matches(Regex("""\d+\.\d+\.\d+.*""")))
+    }
+}

@@ -1,0 +1,160 @@
+"""Tests of the generated Python bindings against the host build of libcarnet_ffi.
+
+Run by scripts/test-bindings with the generated `carnet_ffi` module on the path. Each test calls
+into Rust; Rust calls back into the Python platform services below.
+"""
+
+import struct
+import sys
+import threading
+import unittest
+
+import carnet_ffi as carnet
+
+START = 1_800_000_000_000
+
+
+class RecordingVault(carnet.KeyVault):
+    """A KeyVault in memory that records every call Rust makes into it."""
+
+    def __init__(self):
+        self.entries = {}
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def store(self, name, secret):
+        with self.lock:
+            self.calls.append(f"store {name}")
+            self.entries[name] = bytes(secret)
+
+    def load(self, name):
+        with self.lock:
+            self.calls.append(f"load {name}")
+            return self.entries.get(name)
+
+    def delete(self, name):
+        with self.lock:
+            self.calls.append(f"delete {name}")
+            self.entries.pop(name, None)
+
+
+class UnavailableVault(carnet.KeyVault):
+    """A KeyVault whose storage fails on every call."""
+
+    def store(self, name, secret):
+        raise carnet.PlatformError.Unavailable("disk full")
+
+    def load(self, name):
+        raise carnet.PlatformError.Unavailable("disk full")
+
+    def delete(self, name):
+        raise carnet.PlatformError.Unavailable("disk full")
+
+
+class SetClock(carnet.Clock):
+    """A clock the test sets."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def now_unix_millis(self):
+        return self.now
+
+
+class CollectingSink(carnet.LogSink):
+    """A log sink that keeps what it receives."""
+
+    def __init__(self):
+        self.records = []
+
+    def log(self, record):
+        self.records.append(record)
+
+
+def open_carnet(vault=None, clock=None, sink=None):
+    return carnet.Carnet.open(
+        clock or SetClock(START), vault or RecordingVault(), sink, carnet.LogLevel.DEBUG
+    )
+
+
+INS_INPUT = dict(
+    matricule="253072B07300470",
+    oid="1.2.250.1.213.1.4.8",
+    birth_name="DUPONT",
+    birth_given_names="MARIE ANNE",
+    sex="F",
+    birth_date="1953-07-14",
+    birth_place="2B073",
+)
+
+
+class NirTest(unittest.TestCase):
+    def test_valid_nir_is_decoded(self):
+        info = open_carnet().check_nir("253072B07300470")
+        self.assertEqual(info.normalized, "253072B07300470")
+        self.assertEqual(info.redacted, "2*****…70")
+        self.assertEqual(info.birth_year_digits, 53)
+        self.assertEqual(info.order_number, 4)
+
+    def test_invalid_control_key_raises_typed_error(self):
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            open_carnet().check_nir("253072B07300471")
+        self.assertEqual(caught.exception.code, "nir.control_key")
+        self.assertIn("expected 70", caught.exception.detail)
+
+    def test_hostile_input_is_a_typed_error(self):
+        carnet_instance = open_carnet()
+        for hostile in ["9" * 1_000_000, "\x00" * 15, "é" * 15, ""]:
+            with self.assertRaises(carnet.CarnetError.InvalidInput):
+                carnet_instance.check_nir(hostile)
+
+
+class PlatformServicesTest(unittest.TestCase):
+    def test_rust_calls_into_python_vault_and_clock(self):
+        vault = RecordingVault()
+        open_carnet(vault=vault, clock=SetClock(START))
+        self.assertEqual(
+            vault.calls, ["load carnet.clock.high-water", "store carnet.clock.high-water"]
+        )
+        self.assertEqual(vault.entries["carnet.clock.high-water"], struct.pack(">q", START))
+
+    def test_clock_set_back_is_reported(self):
+        clock = SetClock(START)
+        instance = open_carnet(clock=clock)
+        clock.now = START - 3_600_000
+        status = instance.check_clock()
+        self.assertIsInstance(status, carnet.ClockStatus.MOVED_BACKWARDS)
+        self.assertEqual(status.behind_by_millis, 3_600_000)
+
+    def test_unavailable_vault_becomes_typed_error(self):
+        with self.assertRaises(carnet.CarnetError.PlatformUnavailable) as caught:
+            open_carnet(vault=UnavailableVault())
+        self.assertEqual(caught.exception.code, "platform.unavailable")
+        self.assertIn("disk full", caught.exception.detail)
+
+    def test_log_sink_receives_redacted_records(self):
+        sink = CollectingSink()
+        open_carnet(sink=sink).check_nir("253072B07300470")
+        messages = [record.message for record in sink.records]
+        self.assertTrue(any("2*****…70" in m for m in messages), messages)
+        self.assertFalse(any("07300" in m for m in messages), messages)
+
+
+class InsTest(unittest.TestCase):
+    def test_ins_is_checked_against_its_matricule(self):
+        instance = open_carnet()
+        ins = instance.check_ins(carnet.InsInput(**INS_INPUT))
+        self.assertEqual(ins.kind, carnet.InsKind.NIR)
+        self.assertEqual(ins.birth_place, "2B073")
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            instance.check_ins(carnet.InsInput(**{**INS_INPUT, "birth_date": "1954-07-14"}))
+        self.assertEqual(caught.exception.code, "ins.mismatch")
+
+
+if __name__ == "__main__":
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed - len(result.skipped)
+    print(f"python: {passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)
