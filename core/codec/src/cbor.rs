@@ -1,0 +1,103 @@
+//! CBOR decoding with a nesting limit and no trailing data.
+
+use ciborium::Value;
+
+use crate::CodecError;
+
+/// Deepest nesting accepted. Health certificates and credentials nest 5 levels at most.
+pub const MAX_DEPTH: usize = 16;
+
+/// Decodes exactly one CBOR item filling `bytes`, nested at most [`MAX_DEPTH`] levels.
+///
+/// # Errors
+/// [`CodecError::CborTooDeep`], or [`CodecError::Cbor`] for malformed, truncated or trailing data.
+pub fn from_slice(bytes: &[u8]) -> Result<Value, CodecError> {
+    let mut reader = bytes;
+    let value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH).map_err(
+        |error| match error {
+            ciborium::de::Error::RecursionLimitExceeded => {
+                CodecError::CborTooDeep { limit: MAX_DEPTH }
+            }
+            other => CodecError::Cbor(other.to_string()),
+        },
+    )?;
+    if !reader.is_empty() {
+        return Err(CodecError::Cbor(format!(
+            "{} bytes after the item",
+            reader.len()
+        )));
+    }
+    Ok(value)
+}
+
+/// Encodes a value as CBOR.
+///
+/// # Errors
+/// [`CodecError::Cbor`] if the value cannot be serialised (it always can for a [`Value`]
+/// built from data).
+pub fn to_vec(value: &Value) -> Result<Vec<u8>, CodecError> {
+    let mut bytes = Vec::new();
+    ciborium::ser::into_writer(value, &mut bytes).map_err(|e| CodecError::Cbor(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// The entry of a CBOR map under an integer key.
+pub fn map_get_int(map: &[(Value, Value)], key: i64) -> Option<&Value> {
+    map.iter()
+        .find(|(k, _)| {
+            k.as_integer()
+                .is_some_and(|k| i128::from(k) == i128::from(key))
+        })
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_lookup() {
+        let value = Value::Map(vec![
+            (Value::from(1), Value::from("FR")),
+            (Value::from(-260), Value::from(7)),
+        ]);
+        let bytes = to_vec(&value).unwrap();
+        let back = from_slice(&bytes).unwrap();
+        assert_eq!(back, value);
+        let map = back.as_map().unwrap();
+        assert_eq!(map_get_int(map, -260), Some(&Value::from(7)));
+        assert_eq!(map_get_int(map, 4), None);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut bytes = vec![0x81u8; 10_000];
+        bytes.push(0x00);
+        assert_eq!(
+            from_slice(&bytes),
+            Err(CodecError::CborTooDeep { limit: MAX_DEPTH })
+        );
+        let mut maps = vec![0xa1u8, 0x00].repeat(5_000);
+        maps.push(0x00);
+        assert_eq!(
+            from_slice(&maps),
+            Err(CodecError::CborTooDeep { limit: MAX_DEPTH })
+        );
+    }
+
+    #[test]
+    fn truncated_trailing_and_lying_lengths_are_refused() {
+        assert!(matches!(
+            from_slice(&[0x82, 0x01]),
+            Err(CodecError::Cbor(_))
+        ));
+        assert!(matches!(
+            from_slice(&[0x01, 0x02]),
+            Err(CodecError::Cbor(_))
+        ));
+        // A byte string claiming 2^63 bytes, and an array claiming 2^32 items, with no data.
+        assert!(from_slice(&[0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(from_slice(&[0x9a, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(from_slice(&[]).is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! COSE_Sign1 (RFC 9052): parse, verify, sign.
+//!
+//! `coset` parses the structure and builds the signed bytes; it leaves header checks to the
+//! caller. This module adds them: the algorithm is decided by the key, and a header `alg`
+//! that disagrees with it is an error, never a hint to follow.
+
+use ciborium::Value;
+use coset::iana::{self, EnumI64};
+use coset::{AsCborValue, CoseSign1, CoseSign1Builder, HeaderBuilder, RegisteredLabelWithPrivate};
+use ring::rand::SecureRandom;
+use ring::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
+
+use crate::{CodecError, cbor};
+
+/// CBOR tag of a COSE_Sign1 structure.
+const COSE_SIGN1_TAG: u64 = 18;
+/// CBOR tag of a CWT.
+const CWT_TAG: u64 = 61;
+
+/// A public key able to verify COSE signatures; its type decides the algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyingKey {
+    /// ECDSA on P-256 with SHA-256 (COSE ES256): the uncompressed SEC1 point (65 bytes).
+    EcdsaP256(Vec<u8>),
+    /// RSASSA-PSS with SHA-256 (COSE PS256), 2048 to 8192 bits: the PKCS#1 `RSAPublicKey` DER.
+    RsaPss(Vec<u8>),
+}
+
+impl VerifyingKey {
+    /// The COSE algorithm this key verifies.
+    pub fn algorithm(&self) -> iana::Algorithm {
+        match self {
+            VerifyingKey::EcdsaP256(_) => iana::Algorithm::ES256,
+            VerifyingKey::RsaPss(_) => iana::Algorithm::PS256,
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            VerifyingKey::EcdsaP256(_) => "ECDSA P-256",
+            VerifyingKey::RsaPss(_) => "RSA",
+        }
+    }
+
+    /// Verifies a raw signature over `message` (ECDSA: r‖s, 64 bytes).
+    ///
+    /// # Errors
+    /// [`CodecError::BadSignature`].
+    pub fn verify_raw(&self, message: &[u8], signature_bytes: &[u8]) -> Result<(), CodecError> {
+        let result = match self {
+            VerifyingKey::EcdsaP256(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature_bytes)
+            }
+            VerifyingKey::RsaPss(der) => {
+                UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA256, der)
+                    .verify(message, signature_bytes)
+            }
+        };
+        result.map_err(|_| CodecError::BadSignature)
+    }
+}
+
+/// A parsed COSE_Sign1 message.
+#[derive(Debug, Clone)]
+pub struct Sign1 {
+    inner: CoseSign1,
+}
+
+impl Sign1 {
+    /// Parses a COSE_Sign1: tagged 18, untagged, or wrapped in CWT tag 61 (with or without the
+    /// inner tag 18). Nesting and size limits of [`cbor::from_slice`] apply.
+    ///
+    /// # Errors
+    /// [`CodecError::Cbor`], [`CodecError::CborTooDeep`] or [`CodecError::CoseStructure`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CodecError> {
+        let mut value = cbor::from_slice(bytes)?;
+        if let Value::Tag(CWT_TAG, inner) = value {
+            value = *inner;
+        }
+        match value {
+            Value::Tag(COSE_SIGN1_TAG, inner) => value = *inner,
+            Value::Tag(other, _) => {
+                return Err(CodecError::CoseStructure(format!(
+                    "unexpected CBOR tag {other}"
+                )));
+            }
+            _ => {}
+        }
+        let inner = CoseSign1::from_cbor_value(value)
+            .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
+        if inner.payload.is_none() {
+            return Err(CodecError::CoseStructure("detached payload".into()));
+        }
+        Ok(Sign1 { inner })
+    }
+
+    /// The key identifier: from the protected header when it has one (even if the unprotected
+    /// header has another), else from the unprotected header.
+    pub fn kid(&self) -> Option<&[u8]> {
+        let protected = &self.inner.protected.header.key_id;
+        let unprotected = &self.inner.unprotected.key_id;
+        [protected, unprotected]
+            .into_iter()
+            .find(|kid| !kid.is_empty())
+            .map(Vec::as_slice)
+    }
+
+    /// The signed payload.
+    pub fn payload(&self) -> &[u8] {
+        self.inner.payload.as_deref().unwrap_or_default()
+    }
+
+    /// The raw signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.inner.signature
+    }
+
+    /// The algorithm named in the headers (protected first), if any.
+    pub fn header_algorithm(&self) -> Option<&coset::Algorithm> {
+        self.inner
+            .protected
+            .header
+            .alg
+            .as_ref()
+            .or(self.inner.unprotected.alg.as_ref())
+    }
+
+    /// Verifies the signature with `key`; the key's type decides the algorithm.
+    ///
+    /// # Errors
+    /// [`CodecError::AlgorithmMismatch`] when a header names another algorithm,
+    /// [`CodecError::BadSignature`] when the signature does not verify.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), CodecError> {
+        if let Some(alg) = self.header_algorithm() {
+            let expected = RegisteredLabelWithPrivate::Assigned(key.algorithm());
+            if *alg != expected {
+                let header = match alg {
+                    RegisteredLabelWithPrivate::Assigned(a) => a.to_i64().to_string(),
+                    RegisteredLabelWithPrivate::PrivateUse(n) => n.to_string(),
+                    RegisteredLabelWithPrivate::Text(t) => t.clone(),
+                };
+                return Err(CodecError::AlgorithmMismatch {
+                    header,
+                    key: key.type_name(),
+                });
+            }
+        }
+        self.inner.verify_signature(&[], |signature_bytes, signed| {
+            key.verify_raw(signed, signature_bytes)
+        })
+    }
+}
+
+/// Signs `payload` as a tagged COSE_Sign1 with ES256, `kid` in the protected header.
+///
+/// # Errors
+/// [`CodecError::Key`] when signing fails.
+pub fn sign_es256(
+    payload: Vec<u8>,
+    kid: &[u8],
+    key: &EcdsaKeyPair,
+    rng: &dyn SecureRandom,
+) -> Result<Vec<u8>, CodecError> {
+    let protected = HeaderBuilder::new()
+        .algorithm(iana::Algorithm::ES256)
+        .key_id(kid.to_vec())
+        .build();
+    let sign1 = CoseSign1Builder::new()
+        .protected(protected)
+        .payload(payload)
+        .try_create_signature(&[], |message| {
+            key.sign(rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| CodecError::Key("ECDSA signing failed"))
+        })?
+        .build();
+    let tagged = Value::Tag(
+        COSE_SIGN1_TAG,
+        Box::new(
+            sign1
+                .to_cbor_value()
+                .map_err(|e| CodecError::CoseStructure(e.to_string()))?,
+        ),
+    );
+    cbor::to_vec(&tagged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::KeyPair;
+
+    fn key_pair() -> EcdsaKeyPair {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .unwrap();
+        EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8.as_ref(),
+            &rng,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn signed_messages_verify_and_tampering_does_not() {
+        let pair = key_pair();
+        let public = VerifyingKey::EcdsaP256(pair.public_key().as_ref().to_vec());
+        let bytes = sign_es256(
+            b"payload".to_vec(),
+            b"kid12345",
+            &pair,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let message = Sign1::from_slice(&bytes).unwrap();
+        assert_eq!(message.kid(), Some(&b"kid12345"[..]));
+        assert_eq!(message.payload(), b"payload");
+        message.verify(&public).unwrap();
+
+        let other = VerifyingKey::EcdsaP256(key_pair().public_key().as_ref().to_vec());
+        assert_eq!(message.verify(&other), Err(CodecError::BadSignature));
+        for index in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[index] ^= 0x01;
+            if let Ok(tampered) = Sign1::from_slice(&flipped) {
+                assert!(
+                    tampered.verify(&public).is_err(),
+                    "flip at {index} still verifies"
+                );
+            }
+        }
+        for cut in 0..bytes.len() {
+            assert!(
+                Sign1::from_slice(&bytes[..cut]).is_err(),
+                "truncated at {cut} parsed"
+            );
+        }
+    }
+
+    #[test]
+    fn header_algorithm_must_match_the_key() {
+        let pair = key_pair();
+        let bytes = sign_es256(b"x".to_vec(), b"k", &pair, &SystemRandom::new()).unwrap();
+        let message = Sign1::from_slice(&bytes).unwrap();
+        let rsa = VerifyingKey::RsaPss(vec![0x30, 0x00]);
+        assert!(matches!(
+            message.verify(&rsa),
+            Err(CodecError::AlgorithmMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn cwt_wrapping_and_untagged_forms_parse() {
+        let pair = key_pair();
+        let bytes = sign_es256(b"x".to_vec(), b"k", &pair, &SystemRandom::new()).unwrap();
+        let Value::Tag(18, inner) = cbor::from_slice(&bytes).unwrap() else {
+            panic!("tag 18 expected")
+        };
+        let untagged = cbor::to_vec(&inner).unwrap();
+        let cwt = cbor::to_vec(&Value::Tag(61, Box::new(Value::Tag(18, inner.clone())))).unwrap();
+        let cwt_untagged = cbor::to_vec(&Value::Tag(61, inner)).unwrap();
+        for form in [untagged, cwt, cwt_untagged] {
+            assert_eq!(Sign1::from_slice(&form).unwrap().payload(), b"x");
+        }
+        let wrong_tag = cbor::to_vec(&Value::Tag(98, Box::new(Value::Null))).unwrap();
+        assert!(matches!(
+            Sign1::from_slice(&wrong_tag),
+            Err(CodecError::CoseStructure(_))
+        ));
+    }
+}

@@ -1,0 +1,18 @@
+//! Codecs for data that comes from outside: QR text, compressed and signed CBOR.
+//!
+//! Every decoder here has a size limit and, where structures nest, a depth limit, and returns
+//! a typed [`CodecError`] on any input: nothing panics, nothing allocates without bound.
+//!
+//! * [`base45`]: the QR-friendly alphabet of the EU DCC (RFC 9285);
+//! * [`zlib`]: inflate with a hard ceiling on the output (a 4 KiB QR can carry a 2.9 MB bomb);
+//! * [`cbor`]: CBOR to a value with nesting and trailing-data checks;
+//! * [`cose`]: COSE_Sign1 (tagged 18, untagged, or inside CWT tag 61): parse, verify (ES256,
+//!   PS256; the algorithm follows the key), sign (ES256).
+
+pub mod base45;
+pub mod cbor;
+pub mod cose;
+mod error;
+pub mod zlib;
+
+pub use error::CodecError;
