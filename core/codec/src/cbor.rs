@@ -77,7 +77,7 @@ mod tests {
             from_slice(&bytes),
             Err(CodecError::CborTooDeep { limit: MAX_DEPTH })
         );
-        let mut maps = vec![0xa1u8, 0x00].repeat(5_000);
+        let mut maps = [0xa1u8, 0x00].repeat(5_000);
         maps.push(0x00);
         assert_eq!(
             from_slice(&maps),
