@@ -8,6 +8,7 @@
 
 mod demo;
 mod identity;
+mod pass;
 mod session;
 
 use std::path::PathBuf;
@@ -49,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: identity::InsCommand,
     },
+    /// Health certificates (EU DCC).
+    Pass {
+        #[command(subcommand)]
+        command: pass::PassCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&options),
         Command::Nir { command } => identity::run_nir(&options, command),
         Command::Ins { command } => identity::run_ins(&options, command),
+        Command::Pass { command } => pass::run(command),
     };
     match outcome {
         Ok(code) => code,

@@ -21,6 +21,8 @@ pub enum SessionError {
     NoDataDir,
     /// The core refused to open.
     Core(carnet::CarnetError),
+    /// A file or directory could not be read.
+    Io(String),
 }
 
 impl std::fmt::Display for SessionError {
@@ -30,6 +32,7 @@ impl std::fmt::Display for SessionError {
                 f.write_str("no data directory: pass --data-dir or set CARNET_HOME or HOME")
             }
             SessionError::Core(error) => write!(f, "{error} [{}]", error.code()),
+            SessionError::Io(message) => f.write_str(message),
         }
     }
 }

@@ -145,3 +145,51 @@ fn an_unusable_data_dir_exits_three_with_a_clear_message() {
         stderr(&output)
     );
 }
+
+fn testdata() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/dcc/testdata")
+}
+
+#[test]
+fn the_eu_test_data_passes_save_the_listed_test_data_defects() {
+    let (output, _data) = carnet(&["pass", "conformance", testdata().to_str().unwrap()]);
+    let text = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{}",
+        text.lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("373 passed, 0 failed, 59 skipped")
+    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("ok")).count(), 373);
+    assert!(
+        text.contains("ok    common/2DCode/raw/CO5.json"),
+        "an invalid signature is detected as the file expects"
+    );
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("XX/2DCode/Raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let original = std::fs::read_to_string(testdata().join("common/2DCode/raw/CO3.json")).unwrap();
+    std::fs::write(raw.join("good.json"), &original).unwrap();
+    let lying = original.replacen("\"EXPECTEDVERIFY\": true", "\"EXPECTEDVERIFY\": false", 1);
+    assert_ne!(lying, original);
+    std::fs::write(raw.join("lying.json"), lying).unwrap();
+    let (output, _data) = carnet(&["pass", "conformance", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("ok    XX/2DCode/Raw/good.json"), "{text}");
+    assert!(
+        text.contains("FAIL  XX/2DCode/Raw/lying.json: EXPECTEDVERIFY expected false, got true"),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed, 0 skipped"));
+}

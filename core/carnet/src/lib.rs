@@ -16,6 +16,10 @@ mod facade;
 mod logging;
 pub mod platform;
 
+/// Health certificates (EU DCC) component.
+pub use carnet_certs as certs;
+/// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
+pub use carnet_codec as codec;
 pub use carnet_identity::{BirthDate, IdentityError, Ins, InsKind, Nir, NirDetails, Sex};
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
 pub use error::{CarnetError, ErrorKind};

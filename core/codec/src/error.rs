@@ -42,6 +42,12 @@ pub enum CodecError {
     /// A public or private key could not be used.
     #[error("unusable key: {0}")]
     Key(&'static str),
+    /// An image or frame could not be read.
+    #[error("unreadable image: {0}")]
+    Image(String),
+    /// No QR code was found in the image.
+    #[error("no QR code found")]
+    NoQrCode,
     /// The signature does not verify with the key.
     #[error("signature does not verify")]
     BadSignature,

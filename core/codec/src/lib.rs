@@ -7,12 +7,16 @@
 //! * [`zlib`]: inflate with a hard ceiling on the output (a 4 KiB QR can carry a 2.9 MB bomb);
 //! * [`cbor`]: CBOR to a value with nesting and trailing-data checks;
 //! * [`cose`]: COSE_Sign1 (tagged 18, untagged, or inside CWT tag 61): parse, verify (ES256,
-//!   PS256; the algorithm follows the key), sign (ES256).
+//!   PS256; the algorithm follows the key), sign (ES256);
+//! * [`qr`] (feature `qr-scan`): QR decoding from a luma plane, and (feature
+//!   `qr-image-files`) from PNG and JPEG files.
 
 pub mod base45;
 pub mod cbor;
 pub mod cose;
 mod error;
+#[cfg(feature = "qr-scan")]
+pub mod qr;
 pub mod zlib;
 
 pub use error::CodecError;

@@ -1,0 +1,196 @@
+//! `carnet pass …`: health certificates.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use carnet::certs::conformance::{self, FlagResult, KnownIssue, Verdict};
+use carnet::codec::qr;
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::session::SessionError;
+
+/// `carnet pass …`
+#[derive(Debug, Subcommand)]
+pub enum PassCommand {
+    /// Run the EU DCC test data (dgc-testdata layout) found under DIR: each file's
+    /// TESTCTX.CERTIFICATE is the only trusted signer and VALIDATIONCLOCK the time; every
+    /// EXPECTED* flag present is checked. One line per file, then
+    /// `N passed, N failed, N skipped` (skipped: disagreements listed as test-data defects in
+    /// the known-issues file). Exit 1 when any file fails.
+    Conformance {
+        /// Directory to search, at any depth, for `2DCode/raw/*.json` files.
+        dir: PathBuf,
+        /// Known test-data defects, `file<TAB>flag<TAB>reason` per line
+        /// (default: DIR/KNOWN_ISSUES.tsv when it exists).
+        #[arg(long, value_name = "FILE")]
+        known_issues: Option<PathBuf>,
+        /// Print one JSON object per file instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One file's outcome, for `--json`.
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: String,
+    verdict: &'static str,
+    reason: Option<String>,
+    flags: Vec<FlagReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct FlagReport<'a> {
+    flag: &'a str,
+    expected: bool,
+    actual: bool,
+    detail: Option<&'a str>,
+}
+
+/// Runs `carnet pass …`.
+pub fn run(command: PassCommand) -> Result<ExitCode, SessionError> {
+    let PassCommand::Conformance {
+        dir,
+        known_issues,
+        json,
+    } = command;
+    let known = load_known_issues(&dir, known_issues)?;
+    let files = test_files(&dir)
+        .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", dir.display())))?;
+    if files.is_empty() {
+        eprintln!(
+            "no dgc-testdata files (2DCode/raw/*.json) under {}",
+            dir.display()
+        );
+        return Ok(ExitCode::from(crate::EXIT_FAILED));
+    }
+    let decoder = |png: &[u8]| qr::scan_image_file(png).ok();
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    for file in &files {
+        let name = relative_name(&dir, file);
+        let outcome = std::fs::read(file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+            .and_then(|text| conformance::run(&text, Some(&decoder)).map_err(|e| e.to_string()));
+        let listed: Vec<&KnownIssue> = known.iter().filter(|k| k.file == name).collect();
+        let verdict = match &outcome {
+            Ok(results) => conformance::judge(results, &listed),
+            Err(error) => Verdict::Failed(error.clone()),
+        };
+        let (label, reason) = match &verdict {
+            Verdict::Passed => {
+                passed += 1;
+                ("ok", None)
+            }
+            Verdict::Known(reasons) => {
+                skipped += 1;
+                ("known", Some(reasons.join("; ")))
+            }
+            Verdict::Failed(what) => {
+                failed += 1;
+                ("FAIL", Some(what.clone()))
+            }
+        };
+        if json {
+            let flags = outcome
+                .as_ref()
+                .map(|r| r.iter().map(flag_report).collect())
+                .unwrap_or_default();
+            let report = FileReport {
+                file: name,
+                verdict: label,
+                reason,
+                flags,
+            };
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        } else {
+            match reason {
+                None => println!("{label:<5} {name}"),
+                Some(reason) => println!("{label:<5} {name}: {reason}"),
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_REFUSED)
+    })
+}
+
+/// The known issues: `--known-issues`, else `DIR/KNOWN_ISSUES.tsv` when present, else none.
+fn load_known_issues(
+    dir: &Path,
+    explicit: Option<PathBuf>,
+) -> Result<Vec<KnownIssue>, SessionError> {
+    let path = match explicit {
+        Some(path) => path,
+        None => {
+            let default = dir.join("KNOWN_ISSUES.tsv");
+            if !default.is_file() {
+                return Ok(Vec::new());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", path.display())))?;
+    conformance::parse_known_issues(&text)
+        .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+}
+
+/// `file` relative to `dir`, with `/` separators.
+fn relative_name(dir: &Path, file: &Path) -> String {
+    let relative = file.strip_prefix(dir).unwrap_or(file);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn flag_report(result: &FlagResult) -> FlagReport<'_> {
+    FlagReport {
+        flag: result.flag,
+        expected: result.expected,
+        actual: result.actual,
+        detail: result.detail.as_deref(),
+    }
+}
+
+/// Every `*.json` under a `2DCode/raw` directory (any case, `_2DCode` too) below `dir`,
+/// sorted. Symbolic links are not followed.
+fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && is_test_file(&path) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_test_file(path: &Path) -> bool {
+    let lower = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().to_lowercase())
+    };
+    let parent = path.parent();
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        && lower(parent).as_deref() == Some("raw")
+        && matches!(
+            lower(parent.and_then(Path::parent)).as_deref(),
+            Some("2dcode" | "_2dcode")
+        )
+}

@@ -1,0 +1,150 @@
+//! Document signer certificates (DSC): the X.509 certificates whose keys sign DCCs.
+
+use carnet_codec::cose::VerifyingKey;
+use ring::digest;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::CertsError;
+
+/// The type of a health certificate, as its payload group says (`v`, `t` or `r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertType {
+    /// A test result (`t`).
+    Test,
+    /// A vaccination (`v`).
+    Vaccination,
+    /// A recovery (`r`).
+    Recovery,
+}
+
+impl CertType {
+    /// Lower-case English name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CertType::Test => "test",
+            CertType::Vaccination => "vaccination",
+            CertType::Recovery => "recovery",
+        }
+    }
+
+    /// The type an extended key usage OID allows, for the DCC OIDs
+    /// (`1.3.6.1.4.1.1847.2021.1.{1,2,3}` and the `1.3.6.1.4.1.0.1847.2021.1.*` variants).
+    fn from_key_usage_oid(oid: &str) -> Option<Self> {
+        let arc = oid
+            .strip_prefix("1.3.6.1.4.1.1847.2021.1.")
+            .or_else(|| oid.strip_prefix("1.3.6.1.4.1.0.1847.2021.1."))?;
+        match arc {
+            "1" => Some(CertType::Test),
+            "2" => Some(CertType::Vaccination),
+            "3" => Some(CertType::Recovery),
+            _ => None,
+        }
+    }
+}
+
+/// The DCC key identifier of a certificate: the first 8 bytes of the SHA-256 of its DER.
+pub fn kid_of(der: &[u8]) -> [u8; 8] {
+    let hash = digest::digest(&digest::SHA256, der);
+    let mut kid = [0u8; 8];
+    kid.copy_from_slice(hash.as_ref().get(..8).unwrap_or(&[0; 8]));
+    kid
+}
+
+/// A trusted document signer: key, identifier, validity and what it may sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dsc {
+    kid: [u8; 8],
+    key: VerifyingKey,
+    not_before: i64,
+    not_after: i64,
+    allowed_types: Option<Vec<CertType>>,
+    country: Option<String>,
+}
+
+/// Largest certificate accepted, in bytes.
+const MAX_DER_BYTES: usize = 16 * 1024;
+
+impl Dsc {
+    /// Reads a DER X.509 certificate with an ECDSA P-256 or RSA key.
+    ///
+    /// # Errors
+    /// [`CertsError::Signer`] for anything unusable.
+    pub fn from_der(der: &[u8]) -> Result<Self, CertsError> {
+        if der.len() > MAX_DER_BYTES {
+            return Err(CertsError::Signer(format!(
+                "certificate of {} bytes is too large",
+                der.len()
+            )));
+        }
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| CertsError::Signer(e.to_string()))?;
+        let key = match cert.public_key().parsed() {
+            Ok(PublicKey::EC(point)) if point.data().len() == 65 => {
+                VerifyingKey::EcdsaP256(point.data().to_vec())
+            }
+            Ok(PublicKey::RSA(_)) => {
+                VerifyingKey::RsaPss(cert.public_key().subject_public_key.data.to_vec())
+            }
+            Ok(_) => {
+                return Err(CertsError::Signer(
+                    "key is neither ECDSA P-256 nor RSA".into(),
+                ));
+            }
+            Err(e) => return Err(CertsError::Signer(e.to_string())),
+        };
+        let allowed_types = match cert.extended_key_usage() {
+            Ok(Some(extension)) => {
+                let types: Vec<CertType> = extension
+                    .value
+                    .other
+                    .iter()
+                    .filter_map(|oid| CertType::from_key_usage_oid(&oid.to_id_string()))
+                    .collect();
+                // A DSC without any DCC usage OID may sign every type.
+                (!types.is_empty()).then_some(types)
+            }
+            Ok(None) => None,
+            Err(e) => return Err(CertsError::Signer(e.to_string())),
+        };
+        let country = cert
+            .subject()
+            .iter_country()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .map(str::to_owned);
+        Ok(Dsc {
+            kid: kid_of(der),
+            key,
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            allowed_types,
+            country,
+        })
+    }
+
+    /// The key identifier.
+    pub fn kid(&self) -> &[u8; 8] {
+        &self.kid
+    }
+    /// The public key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+    /// Start of validity, Unix seconds.
+    pub fn not_before(&self) -> i64 {
+        self.not_before
+    }
+    /// End of validity, Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+    /// The certificate types it may sign, or `None` for all.
+    pub fn allowed_types(&self) -> Option<&[CertType]> {
+        self.allowed_types.as_deref()
+    }
+    /// Country of the subject, when given.
+    pub fn country(&self) -> Option<&str> {
+        self.country.as_deref()
+    }
+}

@@ -1,0 +1,55 @@
+//! The one error type of the certificates component.
+
+use carnet_codec::CodecError;
+
+/// Why a health certificate was refused, by pipeline step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertsError {
+    /// The text does not start with the `HC1:` context identifier.
+    #[error("not an EU health certificate: the text does not start with HC1:")]
+    Prefix,
+    /// The base45 layer is invalid.
+    #[error("base45 layer: {0}")]
+    Base45(CodecError),
+    /// The zlib layer is missing, corrupt or too large.
+    #[error("compression layer: {0}")]
+    Compression(CodecError),
+    /// The COSE_Sign1 layer is malformed.
+    #[error("COSE layer: {0}")]
+    Cose(CodecError),
+    /// The CWT claims are malformed.
+    #[error("CWT claims: {0}")]
+    Claims(&'static str),
+    /// The `eu_dgc_v1` payload is malformed (not a JSON-like CBOR map).
+    #[error("payload: {0}")]
+    Payload(String),
+    /// The payload breaks the DCC schema.
+    #[error("schema: {path}: {reason}")]
+    Schema {
+        /// JSON path of the offending value (`/v/0/dn`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The certificate names no key identifier.
+    #[error("no key identifier in the certificate")]
+    MissingKid,
+    /// No trusted signer has the certificate's key identifier.
+    #[error("no trusted signer has key identifier {kid}")]
+    UnknownKid {
+        /// The key identifier, hex.
+        kid: String,
+    },
+    /// Signers share the key identifier but none verifies the signature.
+    #[error("signature: {0}")]
+    Signature(CodecError),
+    /// Not valid at the time of the check.
+    #[error("not valid at that time: {0}")]
+    Expiry(&'static str),
+    /// The signer is not allowed to sign this type of certificate.
+    #[error("the signer may not sign {0} certificates")]
+    KeyUsage(&'static str),
+    /// A document signer certificate could not be used.
+    #[error("signer certificate: {0}")]
+    Signer(String),
+}

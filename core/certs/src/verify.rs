@@ -1,0 +1,102 @@
+//! Signature, expiry and key-usage checks against trusted signers.
+
+use crate::{CertType, CertsError, CwtClaims, Dsc, Hcert};
+
+/// The document signers a verifier trusts, looked up by key identifier.
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    signers: Vec<Dsc>,
+}
+
+impl TrustStore {
+    /// A store of these signers.
+    pub fn new(signers: Vec<Dsc>) -> Self {
+        TrustStore { signers }
+    }
+
+    /// Every signer with this key identifier (identifiers are 8 bytes and can collide).
+    pub fn by_kid(&self, kid: &[u8]) -> impl Iterator<Item = &Dsc> {
+        let kid = kid.to_vec();
+        self.signers
+            .iter()
+            .filter(move |dsc| dsc.kid().as_slice() == kid.as_slice())
+    }
+
+    /// Number of signers.
+    pub fn len(&self) -> usize {
+        self.signers.len()
+    }
+
+    /// True when no signer is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.signers.is_empty()
+    }
+}
+
+/// Verifies the signature with every trusted signer sharing the certificate's key identifier
+/// and returns the one that verifies.
+///
+/// # Errors
+/// [`CertsError::MissingKid`], [`CertsError::UnknownKid`] or [`CertsError::Signature`].
+pub fn verify_signature<'a>(hcert: &Hcert, trust: &'a TrustStore) -> Result<&'a Dsc, CertsError> {
+    let kid = hcert.sign1.kid().ok_or(CertsError::MissingKid)?;
+    let mut last_error = None;
+    for dsc in trust.by_kid(kid) {
+        match hcert.sign1.verify(dsc.key()) {
+            Ok(()) => return Ok(dsc),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(match last_error {
+        Some(error) => CertsError::Signature(error),
+        None => CertsError::UnknownKid {
+            kid: kid.iter().map(|b| format!("{b:02x}")).collect(),
+        },
+    })
+}
+
+/// Checks the validity window: signer valid from ≤ issued at ≤ `at` ≤ expires ≤ signer valid
+/// until (Unix seconds).
+///
+/// # Errors
+/// [`CertsError::Expiry`] naming the broken bound.
+pub fn check_expiry(claims: &CwtClaims, dsc: &Dsc, at: i64) -> Result<(), CertsError> {
+    let issued_at = claims
+        .issued_at
+        .ok_or(CertsError::Expiry("no issued-at claim"))?;
+    let expires_at = claims
+        .expires_at
+        .ok_or(CertsError::Expiry("no expiry claim"))?;
+    if issued_at < dsc.not_before() {
+        return Err(CertsError::Expiry(
+            "issued before its signer's certificate was valid",
+        ));
+    }
+    if at < issued_at {
+        return Err(CertsError::Expiry("issued after the time of the check"));
+    }
+    if at > expires_at {
+        return Err(CertsError::Expiry("expired"));
+    }
+    if expires_at > dsc.not_after() {
+        return Err(CertsError::Expiry("expires after its signer's certificate"));
+    }
+    Ok(())
+}
+
+/// Checks that the signer may sign this type of certificate (extended key usage).
+///
+/// # Errors
+/// [`CertsError::KeyUsage`], or [`CertsError::Schema`] when the type is unknown.
+pub fn check_key_usage(cert_type: Option<CertType>, dsc: &Dsc) -> Result<(), CertsError> {
+    let cert_type = cert_type.ok_or_else(|| CertsError::Schema {
+        path: "/".into(),
+        reason: "exactly one of v, t, r is required".into(),
+    })?;
+    match dsc.allowed_types() {
+        Some(allowed) if !allowed.contains(&cert_type) => {
+            Err(CertsError::KeyUsage(cert_type.name()))
+        }
+        _ => Ok(()),
+    }
+}
