@@ -151,13 +151,6 @@ impl Outcomes {
             }),
             _ => None,
         };
-        let verified = match (&hcert, &signer) {
-            (Some(hcert), Ok(dsc)) => verify_signature(hcert, &TrustStore::new(vec![dsc.clone()]))
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            (None, _) => Err(first_error(&claims)),
-            (_, Err(e)) => Err(e.clone()),
-        };
         let with_signer =
             |check: &dyn Fn(&Hcert, &Dsc) -> Result<(), String>| match (&hcert, &signer) {
                 (Some(hcert), Ok(dsc)) => check(hcert, dsc),
@@ -179,7 +172,12 @@ impl Outcomes {
                 .and_then(|c| {
                     schema::validate(&c.payload, clock.clone().ok()).map_err(|e| e.to_string())
                 }),
-            verify: verified.clone(),
+            verify: with_signer(&|hcert, dsc| {
+                let trust = TrustStore::new(vec![dsc.clone()]);
+                verify_signature(hcert, &trust)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }),
             expiry: with_signer(&|hcert, dsc| {
                 let at = clock.clone()?;
                 check_expiry(&hcert.claims, dsc, at).map_err(|e| e.to_string())
