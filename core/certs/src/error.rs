@@ -49,6 +49,12 @@ pub enum CertsError {
     /// The signer is not allowed to sign this type of certificate.
     #[error("the signer may not sign {0} certificates")]
     KeyUsage(&'static str),
+    /// A trust list or revocation list is malformed or of another kind.
+    #[error("signed list: {0}")]
+    List(String),
+    /// The certificate is on the revocation list.
+    #[error("revoked (matched by {0} hash)")]
+    Revoked(&'static str),
     /// A document signer certificate could not be used.
     #[error("signer certificate: {0}")]
     Signer(String),

@@ -9,10 +9,17 @@ pub mod conformance;
 mod dsc;
 mod error;
 pub mod hcert;
+pub mod revocation;
 pub mod schema;
+mod signed_list;
+mod trust_list;
+pub mod verifier;
 mod verify;
 
 pub use dsc::{CertType, Dsc, kid_of};
 pub use error::CertsError;
 pub use hcert::{CwtClaims, Hcert};
+pub use revocation::{RevocationHashes, RevocationList};
+pub use signed_list::{ListHeader, MAX_LIST_BYTES};
+pub use trust_list::TrustList;
 pub use verify::{TrustStore, check_expiry, check_key_usage, verify_signature};
