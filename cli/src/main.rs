@@ -1,7 +1,8 @@
 //! `carnet`: the desktop front end of the Carnet core.
 //!
-//! Exit codes: 0 success; 1 the input was checked and refused (an invalid NIR...);
-//! 2 usage error; 3 the check could not run (key vault or data directory unusable).
+//! Exit codes: 0 success; 1 the input was checked and refused (an invalid NIR, an invalid
+//! certificate...); 2 usage error; 3 the check could not run (unreadable file, unusable data
+//! directory); 4 a certificate Carnet cannot confirm (offline lists too old or missing).
 
 // A command-line tool prints by design.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -9,7 +10,9 @@
 mod demo;
 mod identity;
 mod pass;
+mod qr;
 mod session;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +21,8 @@ use clap::{Parser, Subcommand};
 
 /// Exit code when the input was checked and refused.
 const EXIT_REFUSED: u8 = 1;
+/// Exit code for arguments that do not make sense (clap uses it too).
+const EXIT_USAGE: u8 = 2;
 /// Exit code when the command could not do its work.
 const EXIT_FAILED: u8 = 3;
 
@@ -55,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: pass::PassCommand,
     },
+    /// QR codes: decode an image, encode text.
+    Qr {
+        #[command(subcommand)]
+        command: qr::QrCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,9 +78,14 @@ fn main() -> ExitCode {
         Command::Nir { command } => identity::run_nir(&options, command),
         Command::Ins { command } => identity::run_ins(&options, command),
         Command::Pass { command } => pass::run(command),
+        Command::Qr { command } => qr::run(command),
     };
     match outcome {
         Ok(code) => code,
+        Err(error @ session::SessionError::Usage(_)) => {
+            eprintln!("carnet: {error}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(error) => {
             eprintln!("carnet: {error}");
             ExitCode::from(EXIT_FAILED)

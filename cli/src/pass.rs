@@ -13,6 +13,9 @@ use crate::session::SessionError;
 /// `carnet pass …`
 #[derive(Debug, Subcommand)]
 pub enum PassCommand {
+    /// Verify a health certificate as venue staff would: valid (exit 0), invalid (exit 1) or
+    /// cannot confirm (exit 4), with the holder's name and birth date only. Nothing is stored.
+    Verify(crate::verify::VerifyArgs),
     /// Run the EU DCC test data (dgc-testdata layout) found under DIR: each file's
     /// TESTCTX.CERTIFICATE is the only trusted signer and VALIDATIONCLOCK the time; every
     /// EXPECTED* flag present is checked. One line per file, then
@@ -50,11 +53,22 @@ struct FlagReport<'a> {
 
 /// Runs `carnet pass …`.
 pub fn run(command: PassCommand) -> Result<ExitCode, SessionError> {
-    let PassCommand::Conformance {
-        dir,
-        known_issues,
-        json,
-    } = command;
+    match command {
+        PassCommand::Verify(args) => crate::verify::run(&args),
+        PassCommand::Conformance {
+            dir,
+            known_issues,
+            json,
+        } => conformance(dir, known_issues, json),
+    }
+}
+
+/// Runs `carnet pass conformance`.
+fn conformance(
+    dir: PathBuf,
+    known_issues: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitCode, SessionError> {
     let known = load_known_issues(&dir, known_issues)?;
     let files = test_files(&dir)
         .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", dir.display())))?;

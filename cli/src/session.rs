@@ -23,6 +23,8 @@ pub enum SessionError {
     Core(carnet::CarnetError),
     /// A file or directory could not be read.
     Io(String),
+    /// The arguments do not make sense together.
+    Usage(String),
 }
 
 impl std::fmt::Display for SessionError {
@@ -33,6 +35,7 @@ impl std::fmt::Display for SessionError {
             }
             SessionError::Core(error) => write!(f, "{error} [{}]", error.code()),
             SessionError::Io(message) => f.write_str(message),
+            SessionError::Usage(message) => write!(f, "usage: {message}"),
         }
     }
 }

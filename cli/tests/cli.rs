@@ -193,3 +193,94 @@ fn a_wrong_expectation_fails_the_run() {
     );
     assert_eq!(text.lines().last(), Some("1 passed, 1 failed, 0 skipped"));
 }
+
+/// CO3 of the common test data: its `HC1:` text, and its signer certificate written to `dir`.
+fn co3(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    use base64::Engine;
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata().join("common/2DCode/raw/CO3.json")).unwrap(),
+    )
+    .unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(case["TESTCTX"]["CERTIFICATE"].as_str().unwrap())
+        .unwrap();
+    let path = dir.join("dsc.der");
+    std::fs::write(&path, der).unwrap();
+    (case["PREFIX"].as_str().unwrap().to_owned(), path)
+}
+
+#[test]
+fn pass_verify_reports_valid_invalid_and_reads_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, dsc) = co3(dir.path());
+    let dsc = dsc.to_str().unwrap();
+    let (output, _data) = carnet(&[
+        "pass",
+        "verify",
+        &text,
+        "--trust",
+        dsc,
+        "--at",
+        "2021-05-03T18:00:00Z",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).starts_with("VALID\n"));
+    assert!(stdout(&output).contains("MUSTERFRAU<GOESSINGER"));
+    assert!(stdout(&output).contains("revocation not checked"));
+
+    let png = dir.path().join("code.png");
+    let (output, _data) = carnet(&["qr", "encode", &text, "--png", png.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (output, _data) = carnet(&["qr", "decode", png.to_str().unwrap()]);
+    assert_eq!(stdout(&output).trim(), text);
+    let (output, _data) = carnet(&[
+        "pass",
+        "verify",
+        png.to_str().unwrap(),
+        "--trust",
+        dsc,
+        "--at",
+        "2030-01-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(verdict["verdict"], "invalid");
+    assert_eq!(verdict["code"], "dcc.expiry");
+
+    let text_file = dir.path().join("code.txt");
+    std::fs::write(&text_file, format!("{}\n", text.replace("HC1:", "HC2:"))).unwrap();
+    let (output, _data) = carnet(&[
+        "pass",
+        "verify",
+        text_file.to_str().unwrap(),
+        "--trust",
+        dsc,
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("dcc.prefix"));
+}
+
+#[test]
+fn pass_verify_refuses_bad_arguments_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, dsc) = co3(dir.path());
+    let dsc = dsc.to_str().unwrap();
+    let (output, _data) = carnet(&["pass", "verify", &text, "--trust", dsc, "--revocation", dsc]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--revocation needs --anchor"));
+    let (output, _data) = carnet(&["pass", "verify", &text, "--trust", dsc, "--at", "tomorrow"]);
+    assert_eq!(output.status.code(), Some(2));
+    let (output, _data) = carnet(&["pass", "verify", &text, "--trust", "/nonexistent/dsc.pem"]);
+    assert_eq!(output.status.code(), Some(3));
+    let blank = dir.path().join("blank.png");
+    std::fs::write(&blank, [0u8; 16]).unwrap();
+    let (output, _data) = carnet(&["qr", "decode", blank.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+}

@@ -123,6 +123,14 @@ impl Dsc {
         })
     }
 
+    /// Reads a certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or DER.
+    ///
+    /// # Errors
+    /// [`CertsError::Signer`].
+    pub fn from_pem_or_der(bytes: &[u8]) -> Result<Self, CertsError> {
+        Dsc::from_der(&der_of(bytes, "certificate")?)
+    }
+
     /// The key identifier.
     pub fn kid(&self) -> &[u8; 8] {
         &self.kid
@@ -146,5 +154,57 @@ impl Dsc {
     /// Country of the subject, when given.
     pub fn country(&self) -> Option<&str> {
         self.country.as_deref()
+    }
+}
+
+/// The DER of a certificate given as PEM or DER.
+///
+/// # Errors
+/// [`CertsError::Signer`] for malformed PEM or an oversized file.
+pub fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, CertsError> {
+    der_of(bytes, "certificate")
+}
+
+/// The DER inside PEM text, or the bytes themselves when they are not PEM.
+fn der_of(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertsError> {
+    if bytes.len() > MAX_DER_BYTES * 2 {
+        return Err(CertsError::Signer(format!(
+            "{what} file of {} bytes is too large",
+            bytes.len()
+        )));
+    }
+    if bytes.starts_with(b"-----BEGIN") {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(bytes)
+            .map_err(|e| CertsError::Signer(format!("{what}: {e}")))?;
+        Ok(pem.contents)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Reads a list anchor: an ECDSA P-256 public key as PEM (`-----BEGIN PUBLIC KEY-----`) or DER
+/// SubjectPublicKeyInfo, or a certificate holding one.
+///
+/// # Errors
+/// [`CertsError::Signer`] when it is not a P-256 key.
+pub fn parse_anchor(bytes: &[u8]) -> Result<VerifyingKey, CertsError> {
+    let der = der_of(bytes, "anchor")?;
+    if let Ok(dsc) = Dsc::from_der(&der) {
+        return match dsc.key {
+            key @ VerifyingKey::EcdsaP256(_) => Ok(key),
+            VerifyingKey::RsaPss(_) => Err(CertsError::Signer(
+                "list anchors are ECDSA P-256 keys".into(),
+            )),
+        };
+    }
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
+        .map_err(|e| CertsError::Signer(format!("anchor: {e}")))?;
+    match spki.parsed() {
+        Ok(PublicKey::EC(point)) if point.data().len() == 65 => {
+            Ok(VerifyingKey::EcdsaP256(point.data().to_vec()))
+        }
+        _ => Err(CertsError::Signer(
+            "list anchors are ECDSA P-256 keys".into(),
+        )),
     }
 }

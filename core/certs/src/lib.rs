@@ -9,6 +9,7 @@ pub mod conformance;
 mod dsc;
 mod error;
 pub mod hcert;
+pub mod instant;
 pub mod revocation;
 pub mod schema;
 mod signed_list;
@@ -16,7 +17,7 @@ mod trust_list;
 pub mod verifier;
 mod verify;
 
-pub use dsc::{CertType, Dsc, kid_of};
+pub use dsc::{CertType, Dsc, certificate_der, kid_of, parse_anchor};
 pub use error::CertsError;
 pub use hcert::{CwtClaims, Hcert};
 pub use revocation::{RevocationHashes, RevocationList};

@@ -16,6 +16,9 @@ pub struct VerifierPolicy {
     pub max_trust_list_age_secs: i64,
     /// Oldest acceptable revocation list, in seconds.
     pub max_revocation_list_age_secs: i64,
+    /// Whether a missing revocation list makes results "cannot confirm" (true for verifiers;
+    /// a developer tool checking a signature alone may turn it off and say so).
+    pub require_revocation_list: bool,
 }
 
 impl Default for VerifierPolicy {
@@ -24,6 +27,7 @@ impl Default for VerifierPolicy {
         VerifierPolicy {
             max_trust_list_age_secs: 72 * 3600,
             max_revocation_list_age_secs: 72 * 3600,
+            require_revocation_list: true,
         }
     }
 }
@@ -112,7 +116,9 @@ pub fn verify(
         Some(format!("trust list is {} hours old", trust_age / 3600))
     } else {
         match revocation {
-            None => Some("no revocation list".to_owned()),
+            None => policy
+                .require_revocation_list
+                .then(|| "no revocation list".to_owned()),
             Some(list) => {
                 let age = at.saturating_sub(list.header().issued_at).max(0);
                 (age > policy.max_revocation_list_age_secs)

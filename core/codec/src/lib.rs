@@ -8,14 +8,14 @@
 //! * [`cbor`]: CBOR to a value with nesting and trailing-data checks;
 //! * [`cose`]: COSE_Sign1 (tagged 18, untagged, or inside CWT tag 61): parse, verify (ES256,
 //!   PS256; the algorithm follows the key), sign (ES256);
-//! * [`qr`] (feature `qr-scan`): QR decoding from a luma plane, and (feature
-//!   `qr-image-files`) from PNG and JPEG files.
+//! * [`qr`]: QR decoding from a luma plane (feature `qr-scan`), rendering to SVG (feature
+//!   `qr-render`), and PNG/JPEG files both ways (feature `qr-image-files`).
 
 pub mod base45;
 pub mod cbor;
 pub mod cose;
 mod error;
-#[cfg(feature = "qr-scan")]
+#[cfg(any(feature = "qr-scan", feature = "qr-render"))]
 pub mod qr;
 pub mod zlib;
 
