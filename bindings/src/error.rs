@@ -36,6 +36,16 @@ pub enum CarnetError {
         /// Developer detail.
         detail: String,
     },
+    /// Local storage failed; the operation changed nothing.
+    #[error("{code}: {detail}")]
+    Storage {
+        /// Stable code.
+        code: String,
+        /// User-facing message key.
+        message_key: String,
+        /// Developer detail.
+        detail: String,
+    },
     /// Stored data is damaged; Carnet will not use it.
     #[error("{code}: {detail}")]
     CorruptData {
@@ -65,6 +75,11 @@ impl From<carnet::CarnetError> for CarnetError {
                 detail,
             },
             carnet::ErrorKind::PlatformDenied => CarnetError::PlatformDenied {
+                code,
+                message_key,
+                detail,
+            },
+            carnet::ErrorKind::Storage => CarnetError::Storage {
                 code,
                 message_key,
                 detail,

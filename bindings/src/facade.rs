@@ -5,7 +5,9 @@ use std::sync::Arc;
 use crate::platform::{
     Clock, ForeignClock, ForeignKeyVault, ForeignLogSink, KeyVault, LogLevel, LogSink,
 };
-use crate::{CarnetError, InsInfo, InsInput, NirInfo};
+use crate::{
+    CarnetError, InsInfo, InsInput, NirInfo, PassVerdict, Purpose, VerifierLists, WalletEntry,
+};
 
 /// What Carnet concluded about the platform clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -37,13 +39,15 @@ pub struct Carnet(carnet::Carnet);
 #[uniffi::export]
 impl Carnet {
     /// Opens Carnet with the platform's clock, key vault and (optional) log sink; records
-    /// below `min_log_level` are not produced.
+    /// below `min_log_level` are not produced. `data_dir` is the app's private directory for
+    /// Carnet's files (created if missing).
     #[uniffi::constructor]
     pub fn open(
         clock: Arc<dyn Clock>,
         vault: Arc<dyn KeyVault>,
         log_sink: Option<Arc<dyn LogSink>>,
         min_log_level: LogLevel,
+        data_dir: String,
     ) -> Result<Arc<Self>, CarnetError> {
         let services = carnet::Services {
             clock: Arc::new(ForeignClock(clock)),
@@ -51,6 +55,7 @@ impl Carnet {
             log_sink: log_sink
                 .map(|sink| Arc::new(ForeignLogSink(sink)) as Arc<dyn carnet::LogSink>),
             min_log_level: min_log_level.into(),
+            data_dir: data_dir.into(),
         };
         Ok(Arc::new(Carnet(carnet::Carnet::open(services)?)))
     }
@@ -68,6 +73,55 @@ impl Carnet {
     /// Checks an INS: matricule, OID, traits, and their agreement with the matricule.
     pub fn check_ins(&self, input: InsInput) -> Result<InsInfo, CarnetError> {
         Ok(self.0.check_ins(&input.into())?.into())
+    }
+
+    /// Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
+    pub fn wallet_add(&self, text: String) -> Result<WalletEntry, CarnetError> {
+        let entry = self.0.wallet_add(&text)?;
+        let state = self.0.wallet_state(&entry);
+        Ok(WalletEntry::from_core(entry, state))
+    }
+
+    /// Every certificate in the wallet, in the order added.
+    pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
+        Ok(self
+            .0
+            .wallet_list()?
+            .into_iter()
+            .map(|entry| {
+                let state = self.0.wallet_state(&entry);
+                WalletEntry::from_core(entry, state)
+            })
+            .collect())
+    }
+
+    /// Removes a certificate from the wallet.
+    pub fn wallet_remove(&self, id: i64) -> Result<(), CarnetError> {
+        Ok(self.0.wallet_remove(id)?)
+    }
+
+    /// The certificate in force to show for `purpose`, among one person's; null when none is.
+    pub fn wallet_best(
+        &self,
+        person_key: String,
+        purpose: Purpose,
+    ) -> Result<Option<WalletEntry>, CarnetError> {
+        Ok(self
+            .0
+            .wallet_best(&person_key, purpose.into())?
+            .map(|entry| {
+                let state = self.0.wallet_state(&entry);
+                WalletEntry::from_core(entry, state)
+            }))
+    }
+
+    /// Verifier mode, at the platform clock's time; nothing is stored.
+    pub fn verify_pass(
+        &self,
+        text: String,
+        lists: Arc<VerifierLists>,
+    ) -> Result<PassVerdict, CarnetError> {
+        Ok(self.0.verify_pass(&text, &lists.0)?.into())
     }
 }
 

@@ -7,11 +7,15 @@
 //! boundary (the release profile keeps `panic = "unwind"` for that) and raises it as an
 //! internal exception rather than aborting the app.
 
+mod certs;
 mod error;
 mod facade;
 mod identity;
 mod platform;
 
+pub use certs::{
+    CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
+};
 pub use error::CarnetError;
 pub use facade::{Carnet, ClockStatus, core_version};
 pub use identity::{InsInfo, InsInput, InsKind, NirInfo, Sex};

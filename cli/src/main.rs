@@ -13,6 +13,7 @@ mod pass;
 mod qr;
 mod session;
 mod verify;
+mod wallet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: pass::PassCommand,
     },
+    /// The certificate wallet (in the data directory).
+    Wallet {
+        #[command(subcommand)]
+        command: wallet::WalletCommand,
+    },
     /// QR codes: decode an image, encode text.
     Qr {
         #[command(subcommand)]
@@ -79,9 +85,16 @@ fn main() -> ExitCode {
         Command::Ins { command } => identity::run_ins(&options, command),
         Command::Pass { command } => pass::run(command),
         Command::Qr { command } => qr::run(command),
+        Command::Wallet { command } => wallet::run(&options, command),
     };
     match outcome {
         Ok(code) => code,
+        Err(session::SessionError::Core(error))
+            if error.kind() == carnet::ErrorKind::InvalidInput =>
+        {
+            eprintln!("carnet: {error} [{}]", error.code());
+            ExitCode::from(EXIT_REFUSED)
+        }
         Err(error @ session::SessionError::Usage(_)) => {
             eprintln!("carnet: {error}");
             ExitCode::from(EXIT_USAGE)

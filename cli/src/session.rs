@@ -91,6 +91,7 @@ pub fn open_at(
         } else {
             LogLevel::Warn
         },
+        data_dir: dir,
     };
     Ok(Carnet::open(services)?)
 }

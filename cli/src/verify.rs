@@ -3,12 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use carnet::certs::verifier::{self, Holder, Verdict, VerifierPolicy};
-use carnet::certs::{
-    CertsError, ListHeader, RevocationList, TrustList, certificate_der, instant, parse_anchor,
-};
+use carnet::certs::instant;
+use carnet::certs::verifier::{self, Holder, Verdict};
 use carnet::codec::qr;
-use carnet::{Clock, SystemClock};
+use carnet::{CarnetError, Clock, SystemClock, VerifierLists};
 use clap::Args;
 use serde::Serialize;
 
@@ -88,40 +86,31 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, SessionError> {
         return Err(SessionError::Usage("--revocation needs --anchor".into()));
     }
     let text = read_certificate_text(&args.input)?;
-    let anchor = match &args.anchor {
-        Some(path) => Some(
-            parse_anchor(&read_file(path, MAX_FILE_BYTES)?).map_err(|e| file_error(path, &e))?,
-        ),
-        None => None,
-    };
-    let trust_bytes = read_file(&args.trust, MAX_FILE_BYTES)?;
-    let trust = match &anchor {
-        Some(anchor) => TrustList::open(&trust_bytes, anchor),
-        // A certificate given directly is trusted as of the time of the check.
-        None => certificate_der(&trust_bytes).and_then(|der| {
-            TrustList::new(
-                ListHeader {
-                    version: 0,
-                    issued_at: at,
-                },
-                vec![(String::new(), der)],
+    let trust = read_file(&args.trust, MAX_FILE_BYTES)?;
+    let lists = match &args.anchor {
+        Some(anchor) => {
+            let revocation = args
+                .revocation
+                .as_deref()
+                .map(|p| read_file(p, MAX_FILE_BYTES))
+                .transpose()?;
+            VerifierLists::open(
+                &trust,
+                &read_file(anchor, MAX_FILE_BYTES)?,
+                revocation.as_deref(),
             )
-        }),
+        }
+        None => VerifierLists::trusting_certificate(&trust, at),
     }
-    .map_err(|e| file_error(&args.trust, &e))?;
-    let revocation = match (&args.revocation, &anchor) {
-        (Some(path), Some(anchor)) => Some(
-            RevocationList::open(&read_file(path, MAX_FILE_BYTES)?, anchor)
-                .map_err(|e| file_error(path, &e))?,
-        ),
-        _ => None,
-    };
-    let policy = VerifierPolicy {
-        require_revocation_list: revocation.is_some(),
-        ..VerifierPolicy::default()
-    };
-    let verdict = verifier::verify(&text, &trust, revocation.as_ref(), at, &policy);
-    let (report, exit) = report_of(verdict, revocation.is_some());
+    .map_err(|e| SessionError::Io(format!("offline lists: {e}")))?;
+    let verdict = verifier::verify(
+        &text,
+        &lists.trust,
+        lists.revocation.as_ref(),
+        at,
+        &lists.policy,
+    );
+    let (report, exit) = report_of(verdict, lists.revocation.is_some());
     if args.json {
         println!(
             "{}",
@@ -161,7 +150,7 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
         Verdict::Invalid { holder, reason } => (
             VerdictReport {
                 verdict: "invalid",
-                code: Some(error_code(&reason)),
+                code: Some(CarnetError::from(reason.clone()).code()),
                 reason: Some(reason.to_string()),
                 holder: holder.map(Into::into),
                 ..blank
@@ -210,28 +199,9 @@ fn print_verdict(report: &VerdictReport) {
     }
 }
 
-/// A stable code per refusal step.
-fn error_code(error: &CertsError) -> &'static str {
-    match error {
-        CertsError::Prefix => "dcc.prefix",
-        CertsError::Base45(_) => "dcc.base45",
-        CertsError::Compression(_) => "dcc.compression",
-        CertsError::Cose(_) => "dcc.cose",
-        CertsError::Claims(_) => "dcc.claims",
-        CertsError::Payload(_) => "dcc.payload",
-        CertsError::Schema { .. } => "dcc.schema",
-        CertsError::MissingKid | CertsError::UnknownKid { .. } => "dcc.unknown_signer",
-        CertsError::Signature(_) => "dcc.signature",
-        CertsError::Expiry(_) => "dcc.expiry",
-        CertsError::KeyUsage(_) => "dcc.key_usage",
-        CertsError::Revoked(_) => "dcc.revoked",
-        CertsError::List(_) | CertsError::Signer(_) => "dcc.lists",
-    }
-}
-
 /// The certificate text: the argument itself when it starts with `HC1:`, else the QR code in
 /// an image file (`.png`, `.jpg`, `.jpeg`), else a text file's content.
-fn read_certificate_text(input: &str) -> Result<String, SessionError> {
+pub fn read_certificate_text(input: &str) -> Result<String, SessionError> {
     if input.trim_start().starts_with("HC1:") {
         return Ok(input.trim().to_owned());
     }
@@ -261,8 +231,4 @@ pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, SessionError> {
         )));
     }
     std::fs::read(path).map_err(io_error)
-}
-
-fn file_error(path: &Path, error: &CertsError) -> SessionError {
-    SessionError::Io(format!("{}: {error}", path.display()))
 }

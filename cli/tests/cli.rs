@@ -284,3 +284,62 @@ fn pass_verify_refuses_bad_arguments_clearly() {
     let (output, _data) = carnet(&["qr", "decode", blank.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 }
+
+#[test]
+fn wallet_adds_lists_renders_and_removes_certificates() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_carnet"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (text, _) = co3(data.path());
+    let added = run(&["wallet", "add", &text]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(
+        stdout(&added).starts_with("#1 vaccination 1/2"),
+        "{}",
+        stdout(&added)
+    );
+    let again = run(&["wallet", "add", &text]);
+    assert!(
+        stdout(&again).starts_with("#1 "),
+        "the same certificate is not stored twice"
+    );
+    assert_eq!(
+        run(&["wallet", "add", "HC1:not base45"]).status.code(),
+        Some(1)
+    );
+
+    let listed: serde_json::Value =
+        serde_json::from_slice(&run(&["wallet", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed[0]["person"],
+        "MUSTERFRAU<GOESSINGER|GABRIELE|1998-02-26"
+    );
+    assert_eq!(
+        listed[0]["state"], "expired",
+        "its 2021 validity is long past"
+    );
+    assert_eq!(
+        listed[0]["best_for_entry"], false,
+        "an expired certificate is never the one to show"
+    );
+
+    let svg = data.path().join("code.svg");
+    assert!(
+        run(&["wallet", "qr", "1", "--svg", svg.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    assert!(run(&["wallet", "remove", "1"]).status.success());
+    let missing = run(&["wallet", "remove", "1"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("not_found"));
+    assert!(stdout(&run(&["wallet", "list"])).contains("the wallet is empty"));
+}

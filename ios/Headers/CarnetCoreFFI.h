@@ -307,6 +307,26 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
 } UniffiVTableCallbackInterfaceLogSink;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
+uint64_t uniffi_carnet_ffi_fn_clone_verifierlists(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_VERIFIERLISTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_VERIFIERLISTS
+void uniffi_carnet_ffi_fn_free_verifierlists(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_OPEN
+uint64_t uniffi_carnet_ffi_fn_constructor_verifierlists_open(RustBuffer trust_list, RustBuffer anchor, RustBuffer revocation_list, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
+uint64_t uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(RustBuffer certificate, int64_t at_unix_seconds, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARNET
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARNET
 uint64_t uniffi_carnet_ffi_fn_clone_carnet(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -319,7 +339,7 @@ void uniffi_carnet_ffi_fn_free_carnet(uint64_t handle, RustCallStatus *_Nonnull 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
-uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t vault, RustBuffer log_sink, RustBuffer min_log_level, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t vault, RustBuffer log_sink, RustBuffer min_log_level, RustBuffer data_dir, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_CLOCK
@@ -335,6 +355,31 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_check_ins(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_NIR
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_NIR
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_check_nir(uint64_t ptr, RustBuffer nir, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_verify_pass(uint64_t ptr, RustBuffer text, uint64_t lists, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_ADD
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_wallet_add(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_BEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_BEST
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_wallet_best(uint64_t ptr, RustBuffer person_key, RustBuffer purpose, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_LIST
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_wallet_list(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_WALLET_REMOVE
+void uniffi_carnet_ffi_fn_method_carnet_wallet_remove(uint64_t ptr, int64_t id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CLOCK
@@ -697,6 +742,36 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_check_nir(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_verify_pass(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_ADD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_ADD
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_wallet_add(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_BEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_BEST
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_wallet_best(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_LIST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_LIST
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_wallet_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_WALLET_REMOVE
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_wallet_remove(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CLOCK_NOW_UNIX_MILLIS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CLOCK_NOW_UNIX_MILLIS
 uint16_t uniffi_carnet_ffi_checksum_method_clock_now_unix_millis(void
@@ -724,6 +799,18 @@ uint16_t uniffi_carnet_ffi_checksum_method_keyvault_delete(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_carnet_ffi_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_VERIFIERLISTS_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_VERIFIERLISTS_OPEN
+uint16_t uniffi_carnet_ffi_checksum_constructor_verifierlists_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
+uint16_t uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate(void
     
 );
 #endif

@@ -13,17 +13,26 @@ import fr.carnet.core.KeyVault
 import fr.carnet.core.LogLevel
 import fr.carnet.core.LogRecord
 import fr.carnet.core.LogSink
+import fr.carnet.core.CertificateType
+import fr.carnet.core.ExpiryState
+import fr.carnet.core.PassVerdict
 import fr.carnet.core.PlatformException
+import fr.carnet.core.Purpose
 import fr.carnet.core.Sex
+import fr.carnet.core.VerifierLists
 import fr.carnet.core.coreVersion
+import java.io.File
 import java.nio.ByteBuffer
+import java.nio.file.Files
 import java.util.Collections
 import java.util.concurrent.ConcurrentHashMap
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
+import org.junit.After
 import org.junit.Test
 
 /** A KeyVault kept in memory that records every call Rust makes into it. */
@@ -70,8 +79,23 @@ class CollectingSink : LogSink {
 class CarnetTest {
     private val start = 1_800_000_000_000L
 
+    private val dataDir: String = Files.createTempDirectory("carnet-kotlin-test").toString()
+    private val fixtures = File(System.getProperty("carnet.fixtures") ?: "fixtures")
+
+    /** 2021-05-04T00:00:00Z, when the CO3 test certificate is in force. */
+    private val co3InForce = 1_620_086_400_000L
+
     private fun open(vault: KeyVault = RecordingVault(), clock: Clock = SetClock(start), sink: LogSink? = null) =
-        Carnet.open(clock, vault, sink, LogLevel.DEBUG)
+        Carnet.open(clock, vault, sink, LogLevel.DEBUG, dataDir)
+
+    @After
+    fun removeDataDir() {
+        File(dataDir).deleteRecursively()
+    }
+
+    private fun co3Text() = File(fixtures, "dcc/bindings/co3.hc1.txt").readText().trim()
+
+    private fun co3Signer() = File(fixtures, "dcc/bindings/co3-signer.der").readBytes()
 
     @Test
     fun validNirIsDecoded() {
@@ -174,6 +198,50 @@ class CarnetTest {
         } catch (e: CarnetException.InvalidInput) {
             assertEquals("ins.mismatch", e.code)
         }
+    }
+
+    @Test
+    fun walletKeepsCertificatesAndPicksTheOneToShow() {
+        val carnet = open(clock = SetClock(co3InForce))
+        val entry = carnet.walletAdd(co3Text())
+        assertEquals(CertificateType.VACCINATION, entry.certificateType)
+        assertEquals(1uL, entry.dose)
+        assertEquals(2uL, entry.totalDoses)
+        assertEquals(ExpiryState.EXPIRING_SOON, entry.state)
+        assertEquals("MUSTERFRAU<GOESSINGER", entry.holder.familyNameIcao)
+        assertEquals(entry.id, carnet.walletAdd(co3Text()).id)
+        assertEquals(entry.id, carnet.walletBest(entry.personKey, Purpose.ANY_PROOF)?.id)
+        assertNull(carnet.walletBest(entry.personKey, Purpose.TEST))
+        carnet.walletRemove(entry.id)
+        assertTrue(carnet.walletList().isEmpty())
+        try {
+            carnet.walletRemove(entry.id)
+            fail("removing twice must throw")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("not_found", e.code)
+        }
+        try {
+            carnet.walletAdd("HC1:not base45")
+            fail("garbage must throw")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("dcc.base45", e.code)
+        }
+    }
+
+    @Test
+    fun verifierModeAnswersValidThenExpired() {
+        val clock = SetClock(co3InForce)
+        val carnet = open(clock = clock)
+        val lists = VerifierLists.trustingCertificate(co3Signer(), co3InForce / 1000)
+        val valid = carnet.verifyPass(co3Text(), lists)
+        assertTrue(valid.toString(), valid is PassVerdict.Valid)
+        assertEquals("1998-02-26", (valid as PassVerdict.Valid).holder.birthDate)
+        clock.now = co3InForce + 3L * 24 * 3600 * 1000
+        val expired = carnet.verifyPass(co3Text(), lists)
+        assertTrue(expired.toString(), expired is PassVerdict.Invalid)
+        assertEquals("dcc.expiry", (expired as PassVerdict.Invalid).code)
+        val forged = carnet.verifyPass(co3Text().dropLast(8) + "AAAAAAAA", lists)
+        assertTrue(forged.toString(), forged is PassVerdict.Invalid)
     }
 
     @Test

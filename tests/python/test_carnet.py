@@ -4,14 +4,24 @@ Run by scripts/test-bindings with the generated `carnet_ffi` module on the path.
 into Rust; Rust calls back into the Python platform services below.
 """
 
+import atexit
+import os
+import pathlib
+import shutil
 import struct
 import sys
+import tempfile
 import threading
 import unittest
 
 import carnet_ffi as carnet
 
 START = 1_800_000_000_000
+# 2021-05-04T00:00:00Z, when the CO3 test certificate is in force.
+CO3_IN_FORCE = 1_620_086_400_000
+FIXTURES = pathlib.Path(os.environ.get("CARNET_FIXTURES", "fixtures"))
+DATA_DIR = tempfile.mkdtemp(prefix="carnet-python-test-")
+atexit.register(shutil.rmtree, DATA_DIR, ignore_errors=True)
 
 
 class RecordingVault(carnet.KeyVault):
@@ -73,8 +83,16 @@ class CollectingSink(carnet.LogSink):
 
 def open_carnet(vault=None, clock=None, sink=None):
     return carnet.Carnet.open(
-        clock or SetClock(START), vault or RecordingVault(), sink, carnet.LogLevel.DEBUG
+        clock or SetClock(START), vault or RecordingVault(), sink, carnet.LogLevel.DEBUG, DATA_DIR
     )
+
+
+def co3_text():
+    return (FIXTURES / "dcc/bindings/co3.hc1.txt").read_text().strip()
+
+
+def co3_signer():
+    return (FIXTURES / "dcc/bindings/co3-signer.der").read_bytes()
 
 
 INS_INPUT = dict(
@@ -149,6 +167,40 @@ class InsTest(unittest.TestCase):
         with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
             instance.check_ins(carnet.InsInput(**{**INS_INPUT, "birth_date": "1954-07-14"}))
         self.assertEqual(caught.exception.code, "ins.mismatch")
+
+
+class CertificatesTest(unittest.TestCase):
+    def test_wallet_keeps_certificates_and_picks_the_one_to_show(self):
+        instance = open_carnet(clock=SetClock(CO3_IN_FORCE))
+        entry = instance.wallet_add(co3_text())
+        self.assertEqual(entry.certificate_type, carnet.CertificateType.VACCINATION)
+        self.assertEqual((entry.dose, entry.total_doses), (1, 2))
+        self.assertEqual(entry.state, carnet.ExpiryState.EXPIRING_SOON)
+        best = instance.wallet_best(entry.person_key, carnet.Purpose.ANY_PROOF)
+        self.assertEqual(best.id, entry.id)
+        self.assertIsNone(instance.wallet_best(entry.person_key, carnet.Purpose.RECOVERY))
+        instance.wallet_remove(entry.id)
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            instance.wallet_remove(entry.id)
+        self.assertEqual(caught.exception.code, "not_found")
+
+    def test_verifier_mode_answers_valid_then_expired(self):
+        clock = SetClock(CO3_IN_FORCE)
+        instance = open_carnet(clock=clock)
+        lists = carnet.VerifierLists.trusting_certificate(co3_signer(), CO3_IN_FORCE // 1000)
+        verdict = instance.verify_pass(co3_text(), lists)
+        self.assertIsInstance(verdict, carnet.PassVerdict.VALID)
+        self.assertEqual(verdict.holder.given_name_icao, "GABRIELE")
+        clock.now = CO3_IN_FORCE + 3 * 24 * 3600 * 1000
+        verdict = instance.verify_pass(co3_text(), lists)
+        self.assertIsInstance(verdict, carnet.PassVerdict.INVALID)
+        self.assertEqual(verdict.code, "dcc.expiry")
+
+    def test_hostile_lists_are_typed_errors(self):
+        with self.assertRaises(carnet.CarnetError.InvalidInput):
+            carnet.VerifierLists.open(b"\x00" * 64, co3_signer(), None)
+        with self.assertRaises(carnet.CarnetError.InvalidInput):
+            carnet.VerifierLists.trusting_certificate(b"not a certificate", 0)
 
 
 if __name__ == "__main__":

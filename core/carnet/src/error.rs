@@ -1,5 +1,6 @@
 //! The facade's error: every component error, with a stable code and a message key.
 
+use carnet_certs::CertsError;
 use carnet_identity::IdentityError;
 
 use crate::platform::PlatformError;
@@ -10,6 +11,15 @@ pub enum CarnetError {
     /// An identifier or identity trait was refused.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A health certificate, trust list or revocation list was refused.
+    #[error(transparent)]
+    Certs(#[from] CertsError),
+    /// Local storage failed (disk full, damaged file, newer schema).
+    #[error("storage: {0}")]
+    Storage(String),
+    /// Nothing stored under that identifier.
+    #[error("no {0} with that identifier")]
+    NotFound(&'static str),
     /// A platform service (key vault, ...) failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -34,13 +44,18 @@ pub enum ErrorKind {
     PlatformDenied,
     /// Stored data is damaged; Carnet will not use it.
     CorruptData,
+    /// Local storage failed; the operation changed nothing.
+    Storage,
 }
 
 impl CarnetError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CarnetError::Identity(_) => ErrorKind::InvalidInput,
+            CarnetError::Identity(_) | CarnetError::Certs(_) | CarnetError::NotFound(_) => {
+                ErrorKind::InvalidInput
+            }
+            CarnetError::Storage(_) => ErrorKind::Storage,
             CarnetError::Platform(PlatformError::Unavailable(_)) => ErrorKind::PlatformUnavailable,
             CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
             CarnetError::Platform(PlatformError::InvalidName(_)) => ErrorKind::InvalidInput,
@@ -69,6 +84,9 @@ impl CarnetError {
                 IdentityError::InsTrait { .. } => ("ins.trait", "error.ins.trait"),
                 IdentityError::InsMismatch { .. } => ("ins.mismatch", "error.ins.mismatch"),
             },
+            CarnetError::Certs(e) => certs_code_and_message_key(e),
+            CarnetError::Storage(_) => ("storage.failed", "error.storage.failed"),
+            CarnetError::NotFound(_) => ("not_found", "error.not_found"),
             CarnetError::Platform(e) => match e {
                 PlatformError::Unavailable(_) => ("platform.unavailable", "error.platform.retry"),
                 PlatformError::Denied(_) => ("platform.denied", "error.platform.denied"),
@@ -76,6 +94,28 @@ impl CarnetError {
             },
             CarnetError::CorruptVaultEntry { .. } => ("vault.corrupt", "error.storage.corrupt"),
         }
+    }
+}
+
+/// Codes of certificate refusals, one per pipeline step.
+fn certs_code_and_message_key(error: &CertsError) -> (&'static str, &'static str) {
+    match error {
+        CertsError::Prefix => ("dcc.prefix", "error.dcc.not_a_certificate"),
+        CertsError::Base45(_) => ("dcc.base45", "error.dcc.unreadable"),
+        CertsError::Compression(_) => ("dcc.compression", "error.dcc.unreadable"),
+        CertsError::Cose(_) => ("dcc.cose", "error.dcc.unreadable"),
+        CertsError::Claims(_) => ("dcc.claims", "error.dcc.unreadable"),
+        CertsError::Payload(_) => ("dcc.payload", "error.dcc.unreadable"),
+        CertsError::Schema { .. } => ("dcc.schema", "error.dcc.malformed"),
+        CertsError::MissingKid | CertsError::UnknownKid { .. } => {
+            ("dcc.unknown_signer", "error.dcc.unknown_signer")
+        }
+        CertsError::Signature(_) => ("dcc.signature", "error.dcc.forged"),
+        CertsError::Expiry(_) => ("dcc.expiry", "error.dcc.expired"),
+        CertsError::KeyUsage(_) => ("dcc.key_usage", "error.dcc.forged"),
+        CertsError::Revoked(_) => ("dcc.revoked", "error.dcc.revoked"),
+        CertsError::List(_) => ("dcc.list", "error.dcc.lists"),
+        CertsError::Signer(_) => ("dcc.signer", "error.dcc.lists"),
     }
 }
 

@@ -1,12 +1,20 @@
 //! The [`Carnet`] object.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use carnet_certs::verifier::{self, Verdict};
+use carnet_certs::wallet::{self, ExpiryState, Purpose};
 use carnet_identity::{BirthDate, Ins, InsTraits, Nir, Sex};
 
 use crate::clock_guard::{ClockStatus, check_clock};
 use crate::logging::{LogLevel, LogSink, dispatch_for};
+use crate::verifier_lists::VerifierLists;
+use crate::wallet::{WalletEntry, WalletStore};
 use crate::{CarnetError, Clock, KeyVault};
+
+/// Name of the wallet database in the data directory.
+const WALLET_FILE: &str = "wallet.sqlite";
 
 /// The platform services a [`Carnet`] is opened with.
 pub struct Services {
@@ -18,6 +26,8 @@ pub struct Services {
     pub log_sink: Option<Arc<dyn LogSink>>,
     /// Records below this level are not produced.
     pub min_log_level: LogLevel,
+    /// Directory of Carnet's local files (created if missing; the app's private storage).
+    pub data_dir: PathBuf,
 }
 
 /// An INS as typed by a person or read from a form: every field as text.
@@ -44,6 +54,9 @@ pub struct Carnet {
     clock: Arc<dyn Clock>,
     vault: Arc<dyn KeyVault>,
     dispatch: tracing::Dispatch,
+    data_dir: PathBuf,
+    /// Opened on first use, so that commands that never touch the wallet create no file.
+    wallet: Mutex<Option<Arc<WalletStore>>>,
 }
 
 impl Carnet {
@@ -58,6 +71,8 @@ impl Carnet {
             clock: services.clock,
             vault: services.vault,
             dispatch: dispatch_for(services.log_sink, services.min_log_level),
+            data_dir: services.data_dir,
+            wallet: Mutex::new(None),
         };
         carnet.check_clock()?;
         carnet.observe(|| tracing::info!(version = crate::VERSION, "carnet opened"));
@@ -109,6 +124,127 @@ impl Carnet {
             }
             result
         })
+    }
+
+    /// Adds a health certificate (`HC1:` text) to the wallet after decoding it; adding one
+    /// already there returns the existing entry. The signature is checked when it is shown to
+    /// a verifier, against the verifier's trust list.
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] for text that is not a certificate, [`CarnetError::Storage`].
+    pub fn wallet_add(&self, text: &str) -> Result<WalletEntry, CarnetError> {
+        self.observe(|| {
+            let entry = self.wallet()?.add(text, self.now_secs())?;
+            tracing::info!(
+                id = entry.id,
+                kind = entry.summary.cert_type.name(),
+                "certificate in the wallet"
+            );
+            Ok(entry)
+        })
+    }
+
+    /// Every certificate in the wallet, in the order added.
+    ///
+    /// # Errors
+    /// [`CarnetError::Storage`].
+    pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
+        self.observe(|| self.wallet()?.list())
+    }
+
+    /// One certificate of the wallet.
+    ///
+    /// # Errors
+    /// [`CarnetError::NotFound`], [`CarnetError::Storage`].
+    pub fn wallet_entry(&self, id: i64) -> Result<WalletEntry, CarnetError> {
+        self.wallet_list()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(CarnetError::NotFound("certificate"))
+    }
+
+    /// Removes a certificate from the wallet.
+    ///
+    /// # Errors
+    /// [`CarnetError::NotFound`], [`CarnetError::Storage`].
+    pub fn wallet_remove(&self, id: i64) -> Result<(), CarnetError> {
+        self.observe(|| {
+            if self.wallet()?.remove(id)? {
+                Ok(())
+            } else {
+                Err(CarnetError::NotFound("certificate"))
+            }
+        })
+    }
+
+    /// The certificate in force to show now for `purpose`, among those of the person with
+    /// this key ([`carnet_certs::wallet::Summary::person_key`]); `None` when none is in force.
+    ///
+    /// # Errors
+    /// [`CarnetError::Storage`].
+    pub fn wallet_best(
+        &self,
+        person_key: &str,
+        purpose: Purpose,
+    ) -> Result<Option<WalletEntry>, CarnetError> {
+        let mine: Vec<WalletEntry> = self
+            .wallet_list()?
+            .into_iter()
+            .filter(|e| e.summary.person_key() == person_key)
+            .collect();
+        let summaries: Vec<_> = mine.iter().map(|e| e.summary.clone()).collect();
+        Ok(wallet::best(&summaries, purpose, self.now_secs())
+            .and_then(|index| mine.into_iter().nth(index)))
+    }
+
+    /// Verifier mode at the platform clock's time: a clock set back makes the answer "cannot
+    /// confirm", whatever the certificate.
+    ///
+    /// # Errors
+    /// [`CarnetError`] when the key vault (which keeps the clock's mark) fails.
+    pub fn verify_pass(&self, text: &str, lists: &VerifierLists) -> Result<Verdict, CarnetError> {
+        if let ClockStatus::MovedBackwards { behind_by_millis } = self.check_clock()? {
+            return Ok(Verdict::CannotConfirm {
+                holder: None,
+                reason: format!(
+                    "the device clock was set back by {} s",
+                    behind_by_millis / 1000
+                ),
+            });
+        }
+        let at = self.now_secs();
+        Ok(self.observe(|| {
+            verifier::verify(
+                text,
+                &lists.trust,
+                lists.revocation.as_ref(),
+                at,
+                &lists.policy,
+            )
+        }))
+    }
+
+    /// A wallet entry's state now, by the platform clock.
+    pub fn wallet_state(&self, entry: &WalletEntry) -> ExpiryState {
+        entry.summary.state(self.now_secs())
+    }
+
+    /// The platform clock, in Unix seconds.
+    fn now_secs(&self) -> i64 {
+        self.clock.now_unix_millis().div_euclid(1000)
+    }
+
+    fn wallet(&self) -> Result<Arc<WalletStore>, CarnetError> {
+        let mut slot = self.wallet.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = slot.as_ref() {
+            return Ok(Arc::clone(store));
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            CarnetError::Storage(format!("cannot create {}: {e}", self.data_dir.display()))
+        })?;
+        let store = Arc::new(WalletStore::open(&self.data_dir.join(WALLET_FILE))?);
+        *slot = Some(Arc::clone(&store));
+        Ok(store)
     }
 
     /// Runs `work` with this instance's log sink receiving its events.

@@ -15,6 +15,8 @@ mod error;
 mod facade;
 mod logging;
 pub mod platform;
+mod verifier_lists;
+mod wallet;
 
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
@@ -26,6 +28,8 @@ pub use error::{CarnetError, ErrorKind};
 pub use facade::{Carnet, InsInput, Services};
 pub use logging::{LogLevel, LogRecord, LogSink};
 pub use platform::{Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock};
+pub use verifier_lists::VerifierLists;
+pub use wallet::WalletEntry;
 
 /// Version of the Carnet core, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -45,11 +45,13 @@ impl KeyVault for LockedVault {
 }
 
 fn services(clock: Arc<dyn Clock>, vault: Arc<dyn KeyVault>, sink: Arc<RecordingSink>) -> Services {
+    let data_dir = std::env::temp_dir().join(format!("carnet-facade-test-{}", std::process::id()));
     Services {
         clock,
         vault,
         log_sink: Some(sink),
         min_log_level: LogLevel::Debug,
+        data_dir,
     }
 }
 
@@ -180,4 +182,73 @@ fn a_refusing_vault_is_a_typed_error_at_open() {
         Err(other) => panic!("unexpected error {other:?}"),
         Ok(_) => panic!("a locked vault must not open"),
     }
+}
+
+/// CO3 of the EU common test data: `HC1:` text and its signer's DER certificate.
+fn co3() -> (String, Vec<u8>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/dcc/testdata/common/2DCode/raw/CO3.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let field = |name: &str| {
+        let start = text.find(&format!("\"{name}\": \"")).unwrap() + name.len() + 5;
+        text[start..].split('"').next().unwrap().to_owned()
+    };
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(field("CERTIFICATE"))
+        .unwrap();
+    (field("PREFIX"), der)
+}
+
+#[test]
+fn wallet_and_verifier_mode_follow_the_platform_clock() {
+    let data = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SetClock(AtomicI64::new(1_620_100_000_000))); // 2021-05-04, CO3 in force
+    let services = Services {
+        clock: clock.clone(),
+        vault: Arc::new(MemoryKeyVault::new()),
+        log_sink: None,
+        min_log_level: LogLevel::Info,
+        data_dir: data.path().to_path_buf(),
+    };
+    let carnet = Carnet::open(services).unwrap();
+    assert!(
+        !data.path().join("wallet.sqlite").exists(),
+        "no wallet file before it is used"
+    );
+    let (text, der) = co3();
+    let entry = carnet.wallet_add(&text).unwrap();
+    let person = entry.summary.person_key();
+    let best = carnet
+        .wallet_best(&person, carnet::certs::wallet::Purpose::AnyProof)
+        .unwrap();
+    assert_eq!(best.map(|e| e.id), Some(entry.id));
+    assert_eq!(
+        carnet.wallet_add(&format!("  {text}\n")).unwrap().id,
+        entry.id,
+        "stored once"
+    );
+    assert_eq!(
+        carnet.wallet_add("HC1:").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+
+    let lists = carnet::VerifierLists::trusting_certificate(&der, 1_620_100_000).unwrap();
+    assert!(matches!(
+        carnet.verify_pass(&text, &lists).unwrap(),
+        carnet::certs::verifier::Verdict::Valid { .. }
+    ));
+    clock.0.store(1_620_000_000_000, Ordering::SeqCst); // a day earlier: set back
+    assert!(matches!(
+        carnet.verify_pass(&text, &lists).unwrap(),
+        carnet::certs::verifier::Verdict::CannotConfirm { reason, .. } if reason.contains("set back")
+    ));
+    carnet.wallet_remove(entry.id).unwrap();
+    assert!(matches!(
+        carnet.wallet_remove(entry.id),
+        Err(CarnetError::NotFound(_))
+    ));
+    assert!(carnet.wallet_list().unwrap().is_empty());
 }

@@ -16,6 +16,7 @@ mod signed_list;
 mod trust_list;
 pub mod verifier;
 mod verify;
+pub mod wallet;
 
 pub use dsc::{CertType, Dsc, certificate_der, kid_of, parse_anchor};
 pub use error::CertsError;

@@ -503,6 +503,22 @@ fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     typealias FfiType = Int64
     typealias SwiftType = Int64
@@ -627,6 +643,31 @@ public protocol CarnetProtocol: AnyObject, Sendable {
      */
     func checkNir(nir: String) throws  -> NirInfo
     
+    /**
+     * Verifier mode, at the platform clock's time; nothing is stored.
+     */
+    func verifyPass(text: String, lists: VerifierLists) throws  -> PassVerdict
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
+     */
+    func walletAdd(text: String) throws  -> WalletEntry
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    func walletBest(personKey: String, purpose: Purpose) throws  -> WalletEntry?
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    func walletList() throws  -> [WalletEntry]
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    func walletRemove(id: Int64) throws 
+    
 }
 /**
  * The Carnet core, opened with the platform's services.
@@ -684,16 +725,18 @@ open class Carnet: CarnetProtocol, @unchecked Sendable {
     
     /**
      * Opens Carnet with the platform's clock, key vault and (optional) log sink; records
-     * below `min_log_level` are not produced.
+     * below `min_log_level` are not produced. `data_dir` is the app's private directory for
+     * Carnet's files (created if missing).
      */
-public static func `open`(clock: Clock, vault: KeyVault, logSink: LogSink?, minLogLevel: LogLevel)throws  -> Carnet  {
+public static func `open`(clock: Clock, vault: KeyVault, logSink: LogSink?, minLogLevel: LogLevel, dataDir: String)throws  -> Carnet  {
     return try  FfiConverterTypeCarnet_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_constructor_carnet_open(
         FfiConverterTypeClock_lower(clock),
         FfiConverterTypeKeyVault_lower(vault),
         FfiConverterOptionTypeLogSink.lower(logSink),
-        FfiConverterTypeLogLevel_lower(minLogLevel),uniffiCallStatus
+        FfiConverterTypeLogLevel_lower(minLogLevel),
+        FfiConverterString.lower(dataDir),uniffiCallStatus
     )
 })
 }
@@ -736,6 +779,71 @@ open func checkNir(nir: String)throws  -> NirInfo  {
         FfiConverterString.lower(nir),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Verifier mode, at the platform clock's time; nothing is stored.
+     */
+open func verifyPass(text: String, lists: VerifierLists)throws  -> PassVerdict  {
+    return try  FfiConverterTypePassVerdict_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_verify_pass(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterTypeVerifierLists_lower(lists),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
+     */
+open func walletAdd(text: String)throws  -> WalletEntry  {
+    return try  FfiConverterTypeWalletEntry_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_wallet_add(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+open func walletBest(personKey: String, purpose: Purpose)throws  -> WalletEntry?  {
+    return try  FfiConverterOptionTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_wallet_best(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(personKey),
+        FfiConverterTypePurpose_lower(purpose),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+open func walletList()throws  -> [WalletEntry]  {
+    return try  FfiConverterSequenceTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_wallet_list(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+open func walletRemove(id: Int64)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_wallet_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(id),uniffiCallStatus
+    )
+}
 }
     
 
@@ -1505,6 +1613,246 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 
 
 
+
+
+/**
+ * The offline lists verifier mode checks against.
+ */
+public protocol VerifierListsProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * The offline lists verifier mode checks against.
+ */
+open class VerifierLists: VerifierListsProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_verifierlists(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_verifierlists(handle, $0) }
+    }
+
+    
+    /**
+     * Signed trust list and (optional) revocation list, verified against the anchor key
+     * (PEM or DER). Without a revocation list, verdicts are "cannot confirm".
+     */
+public static func `open`(trustList: Data, anchor: Data, revocationList: Data?)throws  -> VerifierLists  {
+    return try  FfiConverterTypeVerifierLists_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_verifierlists_open(
+        FfiConverterData.lower(trustList),
+        FfiConverterData.lower(anchor),
+        FfiConverterOptionData.lower(revocationList),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One document signer certificate (PEM or DER) trusted directly as of `at_unix_seconds`,
+     * without revocation checks: for developers and issuers testing certificates.
+     */
+public static func trustingCertificate(certificate: Data, atUnixSeconds: Int64)throws  -> VerifierLists  {
+    return try  FfiConverterTypeVerifierLists_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(
+        FfiConverterData.lower(certificate),
+        FfiConverterInt64.lower(atUnixSeconds),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierLists: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = VerifierLists
+
+    public static func lift(_ handle: UInt64) throws -> VerifierLists {
+        return VerifierLists(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: VerifierLists) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierLists {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: VerifierLists, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierLists_lift(_ handle: UInt64) throws -> VerifierLists {
+    return try FfiConverterTypeVerifierLists.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierLists_lower(_ value: VerifierLists) -> UInt64 {
+    return FfiConverterTypeVerifierLists.lower(value)
+}
+
+
+
+
+/**
+ * The holder as shown: names and birth date only.
+ */
+public struct Holder: Equatable, Hashable {
+    /**
+     * Family name as written.
+     */
+    public var familyName: String
+    /**
+     * Given name as written.
+     */
+    public var givenName: String
+    /**
+     * Family name transliterated (ICAO 9303).
+     */
+    public var familyNameIcao: String
+    /**
+     * Given name transliterated (ICAO 9303).
+     */
+    public var givenNameIcao: String
+    /**
+     * Birth date as issued (`YYYY-MM-DD`, `YYYY-MM`, `YYYY` or empty).
+     */
+    public var birthDate: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Family name as written.
+         */familyName: String, 
+        /**
+         * Given name as written.
+         */givenName: String, 
+        /**
+         * Family name transliterated (ICAO 9303).
+         */familyNameIcao: String, 
+        /**
+         * Given name transliterated (ICAO 9303).
+         */givenNameIcao: String, 
+        /**
+         * Birth date as issued (`YYYY-MM-DD`, `YYYY-MM`, `YYYY` or empty).
+         */birthDate: String) {
+        self.familyName = familyName
+        self.givenName = givenName
+        self.familyNameIcao = familyNameIcao
+        self.givenNameIcao = givenNameIcao
+        self.birthDate = birthDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Holder: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHolder: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Holder {
+        return
+            try Holder(
+                familyName: FfiConverterString.read(from: &buf), 
+                givenName: FfiConverterString.read(from: &buf), 
+                familyNameIcao: FfiConverterString.read(from: &buf), 
+                givenNameIcao: FfiConverterString.read(from: &buf), 
+                birthDate: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Holder, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.familyName, into: &buf)
+        FfiConverterString.write(value.givenName, into: &buf)
+        FfiConverterString.write(value.familyNameIcao, into: &buf)
+        FfiConverterString.write(value.givenNameIcao, into: &buf)
+        FfiConverterString.write(value.birthDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolder_lift(_ buf: RustBuffer) throws -> Holder {
+    return try FfiConverterTypeHolder.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHolder_lower(_ value: Holder) -> RustBuffer {
+    return FfiConverterTypeHolder.lower(value)
+}
+
+
 /**
  * A checked INS.
  */
@@ -1972,6 +2320,175 @@ public func FfiConverterTypeNirInfo_lower(_ value: NirInfo) -> RustBuffer {
 
 
 /**
+ * A certificate in the wallet.
+ */
+public struct WalletEntry: Equatable, Hashable {
+    /**
+     * Identifier in the wallet.
+     */
+    public var id: Int64
+    /**
+     * The `HC1:` text (render it as a QR code to show it).
+     */
+    public var text: String
+    /**
+     * Groups one person's certificates.
+     */
+    public var personKey: String
+    /**
+     * The holder.
+     */
+    public var holder: Holder
+    /**
+     * Vaccination, test or recovery.
+     */
+    public var certificateType: CertificateType
+    /**
+     * Dose number, for a vaccination.
+     */
+    public var dose: UInt64?
+    /**
+     * Doses in the series, for a vaccination.
+     */
+    public var totalDoses: UInt64?
+    /**
+     * Date of the vaccination, sample or first positive test.
+     */
+    public var eventDate: String
+    /**
+     * Issued at, Unix seconds.
+     */
+    public var issuedAt: Int64
+    /**
+     * Expires at, Unix seconds.
+     */
+    public var expiresAt: Int64
+    /**
+     * State now.
+     */
+    public var state: ExpiryState
+    /**
+     * Added to the wallet at, Unix seconds.
+     */
+    public var addedAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Identifier in the wallet.
+         */id: Int64, 
+        /**
+         * The `HC1:` text (render it as a QR code to show it).
+         */text: String, 
+        /**
+         * Groups one person's certificates.
+         */personKey: String, 
+        /**
+         * The holder.
+         */holder: Holder, 
+        /**
+         * Vaccination, test or recovery.
+         */certificateType: CertificateType, 
+        /**
+         * Dose number, for a vaccination.
+         */dose: UInt64?, 
+        /**
+         * Doses in the series, for a vaccination.
+         */totalDoses: UInt64?, 
+        /**
+         * Date of the vaccination, sample or first positive test.
+         */eventDate: String, 
+        /**
+         * Issued at, Unix seconds.
+         */issuedAt: Int64, 
+        /**
+         * Expires at, Unix seconds.
+         */expiresAt: Int64, 
+        /**
+         * State now.
+         */state: ExpiryState, 
+        /**
+         * Added to the wallet at, Unix seconds.
+         */addedAt: Int64) {
+        self.id = id
+        self.text = text
+        self.personKey = personKey
+        self.holder = holder
+        self.certificateType = certificateType
+        self.dose = dose
+        self.totalDoses = totalDoses
+        self.eventDate = eventDate
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.state = state
+        self.addedAt = addedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WalletEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWalletEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WalletEntry {
+        return
+            try WalletEntry(
+                id: FfiConverterInt64.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                personKey: FfiConverterString.read(from: &buf), 
+                holder: FfiConverterTypeHolder.read(from: &buf), 
+                certificateType: FfiConverterTypeCertificateType.read(from: &buf), 
+                dose: FfiConverterOptionUInt64.read(from: &buf), 
+                totalDoses: FfiConverterOptionUInt64.read(from: &buf), 
+                eventDate: FfiConverterString.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeExpiryState.read(from: &buf), 
+                addedAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WalletEntry, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterString.write(value.personKey, into: &buf)
+        FfiConverterTypeHolder.write(value.holder, into: &buf)
+        FfiConverterTypeCertificateType.write(value.certificateType, into: &buf)
+        FfiConverterOptionUInt64.write(value.dose, into: &buf)
+        FfiConverterOptionUInt64.write(value.totalDoses, into: &buf)
+        FfiConverterString.write(value.eventDate, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTypeExpiryState.write(value.state, into: &buf)
+        FfiConverterInt64.write(value.addedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletEntry_lift(_ buf: RustBuffer) throws -> WalletEntry {
+    return try FfiConverterTypeWalletEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWalletEntry_lower(_ value: WalletEntry) -> RustBuffer {
+    return FfiConverterTypeWalletEntry.lower(value)
+}
+
+
+/**
  * An error from the Carnet core, by class. Every variant carries the same three fields:
  * `code`, stable and machine-readable (`nir.control_key`); `message_key`, the key of the
  * user-facing message the shell translates (`error.nir.typo`); `detail`, an English
@@ -2014,6 +2531,20 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      * A platform service refused (user cancelled, keystore locked).
      */
     case PlatformDenied(
+        /**
+         * Stable code.
+         */code: String, 
+        /**
+         * User-facing message key.
+         */messageKey: String, 
+        /**
+         * Developer detail.
+         */detail: String
+    )
+    /**
+     * Local storage failed; the operation changed nothing.
+     */
+    case Storage(
         /**
          * Stable code.
          */code: String, 
@@ -2082,7 +2613,12 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             messageKey: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 4: return .CorruptData(
+        case 4: return .Storage(
+            code: try FfiConverterString.read(from: &buf), 
+            messageKey: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 5: return .CorruptData(
             code: try FfiConverterString.read(from: &buf), 
             messageKey: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
@@ -2120,8 +2656,15 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .CorruptData(code,messageKey,detail):
+        case let .Storage(code,messageKey,detail):
             writeInt(&buf, Int32(4))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(messageKey, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .CorruptData(code,messageKey,detail):
+            writeInt(&buf, Int32(5))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(messageKey, into: &buf)
             FfiConverterString.write(detail, into: &buf)
@@ -2144,6 +2687,91 @@ public func FfiConverterTypeCarnetError_lift(_ buf: RustBuffer) throws -> Carnet
 public func FfiConverterTypeCarnetError_lower(_ value: CarnetError) -> RustBuffer {
     return FfiConverterTypeCarnetError.lower(value)
 }
+
+
+/**
+ * Vaccination, test or recovery.
+ */
+
+public enum CertificateType: Equatable, Hashable {
+    
+    /**
+     * A vaccination.
+     */
+    case vaccination
+    /**
+     * A test result.
+     */
+    case test
+    /**
+     * A recovery.
+     */
+    case recovery
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CertificateType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCertificateType: FfiConverterRustBuffer {
+    typealias SwiftType = CertificateType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CertificateType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .vaccination
+        
+        case 2: return .test
+        
+        case 3: return .recovery
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CertificateType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .vaccination:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .test:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .recovery:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCertificateType_lift(_ buf: RustBuffer) throws -> CertificateType {
+    return try FfiConverterTypeCertificateType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCertificateType_lower(_ value: CertificateType) -> RustBuffer {
+    return FfiConverterTypeCertificateType.lower(value)
+}
+
 
 
 /**
@@ -2223,6 +2851,101 @@ public func FfiConverterTypeClockStatus_lift(_ buf: RustBuffer) throws -> ClockS
 #endif
 public func FfiConverterTypeClockStatus_lower(_ value: ClockStatus) -> RustBuffer {
     return FfiConverterTypeClockStatus.lower(value)
+}
+
+
+
+/**
+ * How current a certificate is.
+ */
+
+public enum ExpiryState: Equatable, Hashable {
+    
+    /**
+     * Issued in the future (or the clock is wrong).
+     */
+    case notYetValid
+    /**
+     * In force.
+     */
+    case valid
+    /**
+     * In force, expiring within a week.
+     */
+    case expiringSoon
+    /**
+     * Past its expiry.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ExpiryState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExpiryState: FfiConverterRustBuffer {
+    typealias SwiftType = ExpiryState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExpiryState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .notYetValid
+        
+        case 2: return .valid
+        
+        case 3: return .expiringSoon
+        
+        case 4: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ExpiryState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .notYetValid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .valid:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .expiringSoon:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryState_lift(_ buf: RustBuffer) throws -> ExpiryState {
+    return try FfiConverterTypeExpiryState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExpiryState_lower(_ value: ExpiryState) -> RustBuffer {
+    return FfiConverterTypeExpiryState.lower(value)
 }
 
 
@@ -2428,6 +3151,133 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
+ * What verifier mode concludes.
+ */
+
+public enum PassVerdict: Equatable, Hashable {
+    
+    /**
+     * Genuine, in force, not revoked, checked against fresh lists.
+     */
+    case valid(
+        /**
+         * Who it is for.
+         */holder: Holder, 
+        /**
+         * Vaccination, test or recovery.
+         */certificateType: CertificateType, 
+        /**
+         * End of validity, Unix seconds.
+         */expiresAt: Int64
+    )
+    /**
+     * Refused; the holder only when the signature verified.
+     */
+    case invalid(
+        /**
+         * Who it is for, when known for certain.
+         */holder: Holder?, 
+        /**
+         * Stable code (`dcc.expiry`, `dcc.signature`...).
+         */code: String, 
+        /**
+         * Message key to translate.
+         */messageKey: String, 
+        /**
+         * Developer detail.
+         */detail: String
+    )
+    /**
+     * Carnet cannot vouch for it with the data it has offline.
+     */
+    case cannotConfirm(
+        /**
+         * Who it is for, when the signature verified.
+         */holder: Holder?, 
+        /**
+         * Why.
+         */reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PassVerdict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePassVerdict: FfiConverterRustBuffer {
+    typealias SwiftType = PassVerdict
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PassVerdict {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .valid(holder: try FfiConverterTypeHolder.read(from: &buf), certificateType: try FfiConverterTypeCertificateType.read(from: &buf), expiresAt: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 2: return .invalid(holder: try FfiConverterOptionTypeHolder.read(from: &buf), code: try FfiConverterString.read(from: &buf), messageKey: try FfiConverterString.read(from: &buf), detail: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .cannotConfirm(holder: try FfiConverterOptionTypeHolder.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PassVerdict, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .valid(holder,certificateType,expiresAt):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeHolder.write(holder, into: &buf)
+            FfiConverterTypeCertificateType.write(certificateType, into: &buf)
+            FfiConverterInt64.write(expiresAt, into: &buf)
+            
+        
+        case let .invalid(holder,code,messageKey,detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterOptionTypeHolder.write(holder, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(messageKey, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .cannotConfirm(holder,reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterOptionTypeHolder.write(holder, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePassVerdict_lift(_ buf: RustBuffer) throws -> PassVerdict {
+    return try FfiConverterTypePassVerdict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePassVerdict_lower(_ value: PassVerdict) -> RustBuffer {
+    return FfiConverterTypePassVerdict.lower(value)
+}
+
+
+
+/**
  * A failure a platform service reports to the core.
  */
 public 
@@ -2544,6 +3394,101 @@ public func FfiConverterTypePlatformError_lower(_ value: PlatformError) -> RustB
 
 
 /**
+ * What a certificate is to be shown for.
+ */
+
+public enum Purpose: Equatable, Hashable {
+    
+    /**
+     * Any proof: vaccination (most doses), then recovery, then the latest test.
+     */
+    case anyProof
+    /**
+     * A vaccination only.
+     */
+    case vaccination
+    /**
+     * A test only.
+     */
+    case test
+    /**
+     * A recovery only.
+     */
+    case recovery
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Purpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePurpose: FfiConverterRustBuffer {
+    typealias SwiftType = Purpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Purpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .anyProof
+        
+        case 2: return .vaccination
+        
+        case 3: return .test
+        
+        case 4: return .recovery
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Purpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .anyProof:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .vaccination:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .test:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .recovery:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurpose_lift(_ buf: RustBuffer) throws -> Purpose {
+    return try FfiConverterTypePurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurpose_lower(_ value: Purpose) -> RustBuffer {
+    return FfiConverterTypePurpose.lower(value)
+}
+
+
+
+/**
  * Sex as the INS traits record it.
  */
 
@@ -2630,6 +3575,30 @@ public func FfiConverterTypeSex_lower(_ value: Sex) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
     typealias SwiftType = Data?
 
@@ -2674,6 +3643,79 @@ fileprivate struct FfiConverterOptionTypeLogSink: FfiConverterRustBuffer {
         }
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHolder: FfiConverterRustBuffer {
+    typealias SwiftType = Holder?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHolder.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHolder.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeWalletEntry: FfiConverterRustBuffer {
+    typealias SwiftType = WalletEntry?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeWalletEntry.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeWalletEntry.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWalletEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [WalletEntry]
+
+    public static func write(_ value: [WalletEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWalletEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WalletEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WalletEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWalletEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
 /**
  * Version of the Carnet core inside this library.
  */
@@ -2712,6 +3754,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_check_nir() != 55476) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_carnet_verify_pass() != 27739) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_add() != 36297) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_best() != 15721) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_list() != 5339) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_remove() != 16390) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() != 13564) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2727,7 +3784,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_logsink_log() != 35562) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_constructor_carnet_open() != 37395) {
+    if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate() != 46958) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_carnet_open() != 49364) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -761,6 +761,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_nir(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_verify_pass(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_add(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_best(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_list(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_remove(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_clock_now_unix_millis(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_keyvault_store(
@@ -770,6 +780,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_keyvault_delete(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_open(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_carnet_open(
     ): Int
@@ -796,11 +810,19 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_fn_clone_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_constructor_verifierlists_open(`trustList`: RustBuffer.ByValue,`anchor`: RustBuffer.ByValue,`revocationList`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(`certificate`: RustBuffer.ByValue,`atUnixSeconds`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_carnet_ffi_fn_clone_carnet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_carnet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_check_clock(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -808,6 +830,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_nir(`ptr`: Long,`nir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_verify_pass(`ptr`: Long,`text`: RustBuffer.ByValue,`lists`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_add(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_best(`ptr`: Long,`personKey`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_list(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_remove(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_clone_clock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_clock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -969,6 +1001,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_nir() and 0xFFFF) != 55476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_verify_pass() and 0xFFFF) != 27739) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_add() and 0xFFFF) != 36297) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_best() and 0xFFFF) != 15721) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_list() and 0xFFFF) != 5339) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_remove() and 0xFFFF) != 16390) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() and 0xFFFF) != 13564) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -984,7 +1031,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_logsink_log() and 0xFFFF) != 35562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_constructor_carnet_open() and 0xFFFF) != 37395) {
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_open() and 0xFFFF) != 4463) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate() and 0xFFFF) != 46958) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_carnet_open() and 0xFFFF) != 49364) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1232,6 +1285,29 @@ public object FfiConverterUShort: FfiConverter<UShort, Short> {
 /**
  * @suppress
  */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterLong: FfiConverter<Long, Long> {
     override fun lift(value: Long): Long {
         return value
@@ -1467,6 +1543,31 @@ public interface CarnetInterface {
      */
     fun `checkNir`(`nir`: kotlin.String): NirInfo
     
+    /**
+     * Verifier mode, at the platform clock's time; nothing is stored.
+     */
+    fun `verifyPass`(`text`: kotlin.String, `lists`: VerifierLists): PassVerdict
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
+     */
+    fun `walletAdd`(`text`: kotlin.String): WalletEntry
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry?
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    fun `walletList`(): List<WalletEntry>
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    fun `walletRemove`(`id`: kotlin.Long)
+    
     companion object
 }
 
@@ -1628,6 +1729,96 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     
 
     
+    /**
+     * Verifier mode, at the platform clock's time; nothing is stored.
+     */
+    @Throws(CarnetException::class)override fun `verifyPass`(`text`: kotlin.String, `lists`: VerifierLists): PassVerdict {
+            return FfiConverterTypePassVerdict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_verify_pass(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterTypeVerifierLists.lower(`lists`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
+     */
+    @Throws(CarnetException::class)override fun `walletAdd`(`text`: kotlin.String): WalletEntry {
+            return FfiConverterTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_add(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    @Throws(CarnetException::class)override fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry? {
+            return FfiConverterOptionalTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_best(
+        it,
+        
+        FfiConverterString.lower(`personKey`),
+        FfiConverterTypePurpose.lower(`purpose`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    @Throws(CarnetException::class)override fun `walletList`(): List<WalletEntry> {
+            return FfiConverterSequenceTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_list(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    @Throws(CarnetException::class)override fun `walletRemove`(`id`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_remove(
+        it,
+        
+        FfiConverterLong.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
 
     
 
@@ -1637,9 +1828,10 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         
     /**
      * Opens Carnet with the platform's clock, key vault and (optional) log sink; records
-     * below `min_log_level` are not produced.
+     * below `min_log_level` are not produced. `data_dir` is the app's private directory for
+     * Carnet's files (created if missing).
      */
-    @Throws(CarnetException::class) fun `open`(`clock`: Clock, `vault`: KeyVault, `logSink`: LogSink?, `minLogLevel`: LogLevel): Carnet {
+    @Throws(CarnetException::class) fun `open`(`clock`: Clock, `vault`: KeyVault, `logSink`: LogSink?, `minLogLevel`: LogLevel, `dataDir`: kotlin.String): Carnet {
             return FfiConverterTypeCarnet.lift(
     uniffiRustCallWithError(CarnetException) { _status ->
     UniffiLib.uniffi_carnet_ffi_fn_constructor_carnet_open(
@@ -1648,7 +1840,8 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         FfiConverterTypeClock.lower(`clock`),
         FfiConverterTypeKeyVault.lower(`vault`),
         FfiConverterOptionalTypeLogSink.lower(`logSink`),
-        FfiConverterTypeLogLevel.lower(`minLogLevel`),_status)
+        FfiConverterTypeLogLevel.lower(`minLogLevel`),
+        FfiConverterString.lower(`dataDir`),_status)
 }
     )
     }
@@ -2743,6 +2936,358 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The offline lists verifier mode checks against.
+ */
+public interface VerifierListsInterface {
+    
+    companion object
+}
+
+/**
+ * The offline lists verifier mode checks against.
+ */
+open class VerifierLists: Disposable, AutoCloseable, VerifierListsInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_verifierlists(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_verifierlists(handle, status)
+        }
+    }
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Signed trust list and (optional) revocation list, verified against the anchor key
+     * (PEM or DER). Without a revocation list, verdicts are "cannot confirm".
+     */
+    @Throws(CarnetException::class) fun `open`(`trustList`: kotlin.ByteArray, `anchor`: kotlin.ByteArray, `revocationList`: kotlin.ByteArray?): VerifierLists {
+            return FfiConverterTypeVerifierLists.lift(
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_verifierlists_open(
+    
+        
+        FfiConverterByteArray.lower(`trustList`),
+        FfiConverterByteArray.lower(`anchor`),
+        FfiConverterOptionalByteArray.lower(`revocationList`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * One document signer certificate (PEM or DER) trusted directly as of `at_unix_seconds`,
+     * without revocation checks: for developers and issuers testing certificates.
+     */
+    @Throws(CarnetException::class) fun `trustingCertificate`(`certificate`: kotlin.ByteArray, `atUnixSeconds`: kotlin.Long): VerifierLists {
+            return FfiConverterTypeVerifierLists.lift(
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(
+    
+        
+        FfiConverterByteArray.lower(`certificate`),
+        FfiConverterLong.lower(`atUnixSeconds`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierLists: FfiConverter<VerifierLists, Long> {
+    override fun lower(value: VerifierLists): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): VerifierLists {
+        return VerifierLists(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): VerifierLists {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: VerifierLists) = 8UL
+
+    override fun write(value: VerifierLists, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * The holder as shown: names and birth date only.
+ */
+data class Holder (
+    /**
+     * Family name as written.
+     */
+    var `familyName`: kotlin.String
+    , 
+    /**
+     * Given name as written.
+     */
+    var `givenName`: kotlin.String
+    , 
+    /**
+     * Family name transliterated (ICAO 9303).
+     */
+    var `familyNameIcao`: kotlin.String
+    , 
+    /**
+     * Given name transliterated (ICAO 9303).
+     */
+    var `givenNameIcao`: kotlin.String
+    , 
+    /**
+     * Birth date as issued (`YYYY-MM-DD`, `YYYY-MM`, `YYYY` or empty).
+     */
+    var `birthDate`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHolder: FfiConverterRustBuffer<Holder> {
+    override fun read(buf: ByteBuffer): Holder {
+        return Holder(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Holder) = (
+            FfiConverterString.allocationSize(value.`familyName`) +
+            FfiConverterString.allocationSize(value.`givenName`) +
+            FfiConverterString.allocationSize(value.`familyNameIcao`) +
+            FfiConverterString.allocationSize(value.`givenNameIcao`) +
+            FfiConverterString.allocationSize(value.`birthDate`)
+    )
+
+    override fun write(value: Holder, buf: ByteBuffer) {
+            FfiConverterString.write(value.`familyName`, buf)
+            FfiConverterString.write(value.`givenName`, buf)
+            FfiConverterString.write(value.`familyNameIcao`, buf)
+            FfiConverterString.write(value.`givenNameIcao`, buf)
+            FfiConverterString.write(value.`birthDate`, buf)
+    }
+}
+
+
 
 /**
  * A checked INS.
@@ -3084,6 +3629,133 @@ public object FfiConverterTypeNirInfo: FfiConverterRustBuffer<NirInfo> {
 
 
 
+/**
+ * A certificate in the wallet.
+ */
+data class WalletEntry (
+    /**
+     * Identifier in the wallet.
+     */
+    var `id`: kotlin.Long
+    , 
+    /**
+     * The `HC1:` text (render it as a QR code to show it).
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * Groups one person's certificates.
+     */
+    var `personKey`: kotlin.String
+    , 
+    /**
+     * The holder.
+     */
+    var `holder`: Holder
+    , 
+    /**
+     * Vaccination, test or recovery.
+     */
+    var `certificateType`: CertificateType
+    , 
+    /**
+     * Dose number, for a vaccination.
+     */
+    var `dose`: kotlin.ULong?
+    , 
+    /**
+     * Doses in the series, for a vaccination.
+     */
+    var `totalDoses`: kotlin.ULong?
+    , 
+    /**
+     * Date of the vaccination, sample or first positive test.
+     */
+    var `eventDate`: kotlin.String
+    , 
+    /**
+     * Issued at, Unix seconds.
+     */
+    var `issuedAt`: kotlin.Long
+    , 
+    /**
+     * Expires at, Unix seconds.
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * State now.
+     */
+    var `state`: ExpiryState
+    , 
+    /**
+     * Added to the wallet at, Unix seconds.
+     */
+    var `addedAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
+    override fun read(buf: ByteBuffer): WalletEntry {
+        return WalletEntry(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeHolder.read(buf),
+            FfiConverterTypeCertificateType.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeExpiryState.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WalletEntry) = (
+            FfiConverterLong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterString.allocationSize(value.`personKey`) +
+            FfiConverterTypeHolder.allocationSize(value.`holder`) +
+            FfiConverterTypeCertificateType.allocationSize(value.`certificateType`) +
+            FfiConverterOptionalULong.allocationSize(value.`dose`) +
+            FfiConverterOptionalULong.allocationSize(value.`totalDoses`) +
+            FfiConverterString.allocationSize(value.`eventDate`) +
+            FfiConverterLong.allocationSize(value.`issuedAt`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterTypeExpiryState.allocationSize(value.`state`) +
+            FfiConverterLong.allocationSize(value.`addedAt`)
+    )
+
+    override fun write(value: WalletEntry, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`id`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterString.write(value.`personKey`, buf)
+            FfiConverterTypeHolder.write(value.`holder`, buf)
+            FfiConverterTypeCertificateType.write(value.`certificateType`, buf)
+            FfiConverterOptionalULong.write(value.`dose`, buf)
+            FfiConverterOptionalULong.write(value.`totalDoses`, buf)
+            FfiConverterString.write(value.`eventDate`, buf)
+            FfiConverterLong.write(value.`issuedAt`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTypeExpiryState.write(value.`state`, buf)
+            FfiConverterLong.write(value.`addedAt`, buf)
+    }
+}
+
+
+
 
 
 /**
@@ -3167,6 +3839,30 @@ sealed class CarnetException: kotlin.Exception() {
     }
     
     /**
+     * Local storage failed; the operation changed nothing.
+     */
+    class Storage(
+        
+        /**
+         * Stable code.
+         */
+        val `code`: kotlin.String, 
+        
+        /**
+         * User-facing message key.
+         */
+        val `messageKey`: kotlin.String, 
+        
+        /**
+         * Developer detail.
+         */
+        val `detail`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "code=${ `code` }, messageKey=${ `messageKey` }, detail=${ `detail` }"
+    }
+    
+    /**
      * Stored data is damaged; Carnet will not use it.
      */
     class CorruptData(
@@ -3224,7 +3920,12 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            4 -> CarnetException.CorruptData(
+            4 -> CarnetException.Storage(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            5 -> CarnetException.CorruptData(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
@@ -3250,6 +3951,13 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is CarnetException.PlatformDenied -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`messageKey`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is CarnetException.Storage -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
@@ -3289,8 +3997,15 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is CarnetException.CorruptData -> {
+            is CarnetException.Storage -> {
                 buf.putInt(4)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`messageKey`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is CarnetException.CorruptData -> {
+                buf.putInt(5)
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`messageKey`, buf)
                 FfiConverterString.write(value.`detail`, buf)
@@ -3300,6 +4015,53 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
     }
 
 }
+
+
+
+/**
+ * Vaccination, test or recovery.
+ */
+
+enum class CertificateType {
+    
+    /**
+     * A vaccination.
+     */
+    VACCINATION,
+    /**
+     * A test result.
+     */
+    TEST,
+    /**
+     * A recovery.
+     */
+    RECOVERY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCertificateType: FfiConverterRustBuffer<CertificateType> {
+    override fun read(buf: ByteBuffer) = try {
+        CertificateType.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CertificateType) = 4UL
+
+    override fun write(value: CertificateType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -3381,6 +4143,57 @@ public object FfiConverterTypeClockStatus : FfiConverterRustBuffer<ClockStatus>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How current a certificate is.
+ */
+
+enum class ExpiryState {
+    
+    /**
+     * Issued in the future (or the clock is wrong).
+     */
+    NOT_YET_VALID,
+    /**
+     * In force.
+     */
+    VALID,
+    /**
+     * In force, expiring within a week.
+     */
+    EXPIRING_SOON,
+    /**
+     * Past its expiry.
+     */
+    EXPIRED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExpiryState: FfiConverterRustBuffer<ExpiryState> {
+    override fun read(buf: ByteBuffer) = try {
+        ExpiryState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ExpiryState) = 4UL
+
+    override fun write(value: ExpiryState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -3487,6 +4300,176 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
     override fun write(value: LogLevel, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What verifier mode concludes.
+ */
+sealed class PassVerdict {
+    
+    /**
+     * Genuine, in force, not revoked, checked against fresh lists.
+     */
+    data class Valid(
+        /**
+         * Who it is for.
+         */
+        val `holder`: fr.carnet.core.Holder, 
+        /**
+         * Vaccination, test or recovery.
+         */
+        val `certificateType`: fr.carnet.core.CertificateType, 
+        /**
+         * End of validity, Unix seconds.
+         */
+        val `expiresAt`: kotlin.Long) : PassVerdict()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Refused; the holder only when the signature verified.
+     */
+    data class Invalid(
+        /**
+         * Who it is for, when known for certain.
+         */
+        val `holder`: fr.carnet.core.Holder?, 
+        /**
+         * Stable code (`dcc.expiry`, `dcc.signature`...).
+         */
+        val `code`: kotlin.String, 
+        /**
+         * Message key to translate.
+         */
+        val `messageKey`: kotlin.String, 
+        /**
+         * Developer detail.
+         */
+        val `detail`: kotlin.String) : PassVerdict()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Carnet cannot vouch for it with the data it has offline.
+     */
+    data class CannotConfirm(
+        /**
+         * Who it is for, when the signature verified.
+         */
+        val `holder`: fr.carnet.core.Holder?, 
+        /**
+         * Why.
+         */
+        val `reason`: kotlin.String) : PassVerdict()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePassVerdict : FfiConverterRustBuffer<PassVerdict>{
+    override fun read(buf: ByteBuffer): PassVerdict {
+        return when(buf.getInt()) {
+            1 -> PassVerdict.Valid(
+                FfiConverterTypeHolder.read(buf),
+                FfiConverterTypeCertificateType.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            2 -> PassVerdict.Invalid(
+                FfiConverterOptionalTypeHolder.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            3 -> PassVerdict.CannotConfirm(
+                FfiConverterOptionalTypeHolder.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PassVerdict): ULong = when(value) {
+        is PassVerdict.Valid -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeHolder.allocationSize(value.`holder`)
+                + FfiConverterTypeCertificateType.allocationSize(value.`certificateType`)
+                + FfiConverterLong.allocationSize(value.`expiresAt`)
+            )
+        }
+        is PassVerdict.Invalid -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalTypeHolder.allocationSize(value.`holder`)
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`messageKey`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+        is PassVerdict.CannotConfirm -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalTypeHolder.allocationSize(value.`holder`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: PassVerdict, buf: ByteBuffer) {
+        when(value) {
+            is PassVerdict.Valid -> {
+                buf.putInt(1)
+                FfiConverterTypeHolder.write(value.`holder`, buf)
+                FfiConverterTypeCertificateType.write(value.`certificateType`, buf)
+                FfiConverterLong.write(value.`expiresAt`, buf)
+                Unit
+            }
+            is PassVerdict.Invalid -> {
+                buf.putInt(2)
+                FfiConverterOptionalTypeHolder.write(value.`holder`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`messageKey`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is PassVerdict.CannotConfirm -> {
+                buf.putInt(3)
+                FfiConverterOptionalTypeHolder.write(value.`holder`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -3620,6 +4603,57 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
 
 
 /**
+ * What a certificate is to be shown for.
+ */
+
+enum class Purpose {
+    
+    /**
+     * Any proof: vaccination (most doses), then recovery, then the latest test.
+     */
+    ANY_PROOF,
+    /**
+     * A vaccination only.
+     */
+    VACCINATION,
+    /**
+     * A test only.
+     */
+    TEST,
+    /**
+     * A recovery only.
+     */
+    RECOVERY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePurpose: FfiConverterRustBuffer<Purpose> {
+    override fun read(buf: ByteBuffer) = try {
+        Purpose.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Purpose) = 4UL
+
+    override fun write(value: Purpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Sex as the INS traits record it.
  */
 
@@ -3663,6 +4697,38 @@ public object FfiConverterTypeSex: FfiConverterRustBuffer<Sex> {
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -3724,6 +4790,98 @@ public object FfiConverterOptionalTypeLogSink: FfiConverterRustBuffer<LogSink?> 
         } else {
             buf.put(1)
             FfiConverterTypeLogSink.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHolder: FfiConverterRustBuffer<Holder?> {
+    override fun read(buf: ByteBuffer): Holder? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHolder.read(buf)
+    }
+
+    override fun allocationSize(value: Holder?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHolder.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Holder?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHolder.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeWalletEntry: FfiConverterRustBuffer<WalletEntry?> {
+    override fun read(buf: ByteBuffer): WalletEntry? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeWalletEntry.read(buf)
+    }
+
+    override fun allocationSize(value: WalletEntry?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeWalletEntry.allocationSize(value)
+        }
+    }
+
+    override fun write(value: WalletEntry?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeWalletEntry.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWalletEntry: FfiConverterRustBuffer<List<WalletEntry>> {
+    override fun read(buf: ByteBuffer): List<WalletEntry> {
+        val len = buf.getInt()
+        return List<WalletEntry>(len) {
+            FfiConverterTypeWalletEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WalletEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWalletEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WalletEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWalletEntry.write(it, buf)
         }
     }
 }

@@ -1,0 +1,249 @@
+//! Health certificates across the FFI: wallet entries, verifier lists and verdicts.
+
+use std::sync::Arc;
+
+use carnet::certs::CertType;
+use carnet::certs::verifier::{Holder as CoreHolder, Verdict};
+use carnet::certs::wallet::{ExpiryState as CoreExpiryState, Purpose as CorePurpose};
+
+use crate::CarnetError;
+
+/// The holder as shown: names and birth date only.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Holder {
+    /// Family name as written.
+    pub family_name: String,
+    /// Given name as written.
+    pub given_name: String,
+    /// Family name transliterated (ICAO 9303).
+    pub family_name_icao: String,
+    /// Given name transliterated (ICAO 9303).
+    pub given_name_icao: String,
+    /// Birth date as issued (`YYYY-MM-DD`, `YYYY-MM`, `YYYY` or empty).
+    pub birth_date: String,
+}
+
+impl From<CoreHolder> for Holder {
+    fn from(h: CoreHolder) -> Self {
+        Holder {
+            family_name: h.family_name,
+            given_name: h.given_name,
+            family_name_icao: h.family_name_icao,
+            given_name_icao: h.given_name_icao,
+            birth_date: h.birth_date,
+        }
+    }
+}
+
+/// Vaccination, test or recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CertificateType {
+    /// A vaccination.
+    Vaccination,
+    /// A test result.
+    Test,
+    /// A recovery.
+    Recovery,
+}
+
+impl From<CertType> for CertificateType {
+    fn from(kind: CertType) -> Self {
+        match kind {
+            CertType::Vaccination => CertificateType::Vaccination,
+            CertType::Test => CertificateType::Test,
+            CertType::Recovery => CertificateType::Recovery,
+        }
+    }
+}
+
+/// How current a certificate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ExpiryState {
+    /// Issued in the future (or the clock is wrong).
+    NotYetValid,
+    /// In force.
+    Valid,
+    /// In force, expiring within a week.
+    ExpiringSoon,
+    /// Past its expiry.
+    Expired,
+}
+
+impl From<CoreExpiryState> for ExpiryState {
+    fn from(state: CoreExpiryState) -> Self {
+        match state {
+            CoreExpiryState::NotYetValid => ExpiryState::NotYetValid,
+            CoreExpiryState::Valid => ExpiryState::Valid,
+            CoreExpiryState::ExpiringSoon => ExpiryState::ExpiringSoon,
+            CoreExpiryState::Expired => ExpiryState::Expired,
+        }
+    }
+}
+
+/// What a certificate is to be shown for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Purpose {
+    /// Any proof: vaccination (most doses), then recovery, then the latest test.
+    AnyProof,
+    /// A vaccination only.
+    Vaccination,
+    /// A test only.
+    Test,
+    /// A recovery only.
+    Recovery,
+}
+
+impl From<Purpose> for CorePurpose {
+    fn from(purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::AnyProof => CorePurpose::AnyProof,
+            Purpose::Vaccination => CorePurpose::Vaccination,
+            Purpose::Test => CorePurpose::Test,
+            Purpose::Recovery => CorePurpose::Recovery,
+        }
+    }
+}
+
+/// A certificate in the wallet.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct WalletEntry {
+    /// Identifier in the wallet.
+    pub id: i64,
+    /// The `HC1:` text (render it as a QR code to show it).
+    pub text: String,
+    /// Groups one person's certificates.
+    pub person_key: String,
+    /// The holder.
+    pub holder: Holder,
+    /// Vaccination, test or recovery.
+    pub certificate_type: CertificateType,
+    /// Dose number, for a vaccination.
+    pub dose: Option<u64>,
+    /// Doses in the series, for a vaccination.
+    pub total_doses: Option<u64>,
+    /// Date of the vaccination, sample or first positive test.
+    pub event_date: String,
+    /// Issued at, Unix seconds.
+    pub issued_at: i64,
+    /// Expires at, Unix seconds.
+    pub expires_at: i64,
+    /// State now.
+    pub state: ExpiryState,
+    /// Added to the wallet at, Unix seconds.
+    pub added_at: i64,
+}
+
+impl WalletEntry {
+    pub(crate) fn from_core(entry: carnet::WalletEntry, state: CoreExpiryState) -> Self {
+        let summary = entry.summary;
+        WalletEntry {
+            id: entry.id,
+            text: entry.text,
+            person_key: summary.person_key(),
+            certificate_type: summary.cert_type.into(),
+            dose: summary.doses.map(|d| d.0),
+            total_doses: summary.doses.map(|d| d.1),
+            event_date: summary.event_date,
+            issued_at: summary.issued_at,
+            expires_at: summary.expires_at,
+            holder: summary.holder.into(),
+            state: state.into(),
+            added_at: entry.added_at,
+        }
+    }
+}
+
+/// The offline lists verifier mode checks against.
+#[derive(uniffi::Object)]
+pub struct VerifierLists(pub(crate) carnet::VerifierLists);
+
+#[uniffi::export]
+impl VerifierLists {
+    /// Signed trust list and (optional) revocation list, verified against the anchor key
+    /// (PEM or DER). Without a revocation list, verdicts are "cannot confirm".
+    #[uniffi::constructor]
+    pub fn open(
+        trust_list: Vec<u8>,
+        anchor: Vec<u8>,
+        revocation_list: Option<Vec<u8>>,
+    ) -> Result<Arc<Self>, CarnetError> {
+        Ok(Arc::new(VerifierLists(carnet::VerifierLists::open(
+            &trust_list,
+            &anchor,
+            revocation_list.as_deref(),
+        )?)))
+    }
+
+    /// One document signer certificate (PEM or DER) trusted directly as of `at_unix_seconds`,
+    /// without revocation checks: for developers and issuers testing certificates.
+    #[uniffi::constructor]
+    pub fn trusting_certificate(
+        certificate: Vec<u8>,
+        at_unix_seconds: i64,
+    ) -> Result<Arc<Self>, CarnetError> {
+        Ok(Arc::new(VerifierLists(
+            carnet::VerifierLists::trusting_certificate(&certificate, at_unix_seconds)?,
+        )))
+    }
+}
+
+/// What verifier mode concludes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum PassVerdict {
+    /// Genuine, in force, not revoked, checked against fresh lists.
+    Valid {
+        /// Who it is for.
+        holder: Holder,
+        /// Vaccination, test or recovery.
+        certificate_type: CertificateType,
+        /// End of validity, Unix seconds.
+        expires_at: i64,
+    },
+    /// Refused; the holder only when the signature verified.
+    Invalid {
+        /// Who it is for, when known for certain.
+        holder: Option<Holder>,
+        /// Stable code (`dcc.expiry`, `dcc.signature`...).
+        code: String,
+        /// Message key to translate.
+        message_key: String,
+        /// Developer detail.
+        detail: String,
+    },
+    /// Carnet cannot vouch for it with the data it has offline.
+    CannotConfirm {
+        /// Who it is for, when the signature verified.
+        holder: Option<Holder>,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<Verdict> for PassVerdict {
+    fn from(verdict: Verdict) -> Self {
+        match verdict {
+            Verdict::Valid {
+                holder,
+                cert_type,
+                expires_at,
+            } => PassVerdict::Valid {
+                holder: holder.into(),
+                certificate_type: cert_type.into(),
+                expires_at,
+            },
+            Verdict::Invalid { holder, reason } => {
+                let error = carnet::CarnetError::from(reason);
+                PassVerdict::Invalid {
+                    holder: holder.map(Into::into),
+                    code: error.code().to_owned(),
+                    message_key: error.message_key().to_owned(),
+                    detail: error.to_string(),
+                }
+            }
+            Verdict::CannotConfirm { holder, reason } => PassVerdict::CannotConfirm {
+                holder: holder.map(Into::into),
+                reason,
+            },
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `carnet wallet …`: the holder's certificates, stored in the data directory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use carnet::certs::instant;
+use carnet::certs::wallet::Purpose;
+use carnet::codec::qr;
+use carnet::{Clock, SystemClock, WalletEntry};
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::session::{self, Options, SessionError};
+use crate::verify::read_certificate_text;
+
+/// `carnet wallet …`
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// Add a certificate: `HC1:` text, a text file holding it, or a PNG/JPEG of its QR code.
+    Add {
+        /// The certificate.
+        input: String,
+    },
+    /// List the certificates by person; `*` marks the one to show at an entrance.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one certificate.
+    Show {
+        /// Its number in the wallet.
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render a certificate's QR code again.
+    Qr {
+        /// Its number in the wallet.
+        id: i64,
+        /// Write a PNG image here.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        /// Write an SVG image here.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Remove a certificate.
+    Remove {
+        /// Its number in the wallet.
+        id: i64,
+    },
+}
+
+/// The JSON shape of a wallet entry.
+#[derive(Serialize)]
+struct EntryReport {
+    id: i64,
+    person: String,
+    family_name: String,
+    given_name: String,
+    birth_date: String,
+    certificate_type: &'static str,
+    dose: Option<u64>,
+    total_doses: Option<u64>,
+    event_date: String,
+    issued_at: String,
+    expires_at: String,
+    state: &'static str,
+    best_for_entry: bool,
+    added_at: String,
+}
+
+fn report(entry: &WalletEntry, now: i64, best: bool) -> EntryReport {
+    let s = &entry.summary;
+    EntryReport {
+        id: entry.id,
+        person: s.person_key(),
+        family_name: s.holder.family_name.clone(),
+        given_name: s.holder.given_name.clone(),
+        birth_date: s.holder.birth_date.clone(),
+        certificate_type: s.cert_type.name(),
+        dose: s.doses.map(|d| d.0),
+        total_doses: s.doses.map(|d| d.1),
+        event_date: s.event_date.clone(),
+        issued_at: instant::format(s.issued_at),
+        expires_at: instant::format(s.expires_at),
+        state: s.state(now).name(),
+        best_for_entry: best,
+        added_at: instant::format(entry.added_at),
+    }
+}
+
+fn describe(entry: &WalletEntry, now: i64) -> String {
+    let s = &entry.summary;
+    let what = match s.doses {
+        Some((dose, total)) => format!("{} {dose}/{total}", s.cert_type.name()),
+        None => s.cert_type.name().to_owned(),
+    };
+    format!(
+        "#{} {what} of {} · {} {} (born {}) · {} · expires {}",
+        entry.id,
+        s.event_date,
+        s.holder.family_name,
+        s.holder.given_name,
+        s.holder.birth_date,
+        s.state(now).name(),
+        instant::format(s.expires_at)
+    )
+}
+
+/// Runs `carnet wallet …`.
+pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, SessionError> {
+    let carnet = session::open(options)?;
+    let now = SystemClock.now_unix_millis().div_euclid(1000);
+    match command {
+        WalletCommand::Add { input } => {
+            let text = read_certificate_text(&input)?;
+            match carnet.wallet_add(&text) {
+                Ok(entry) => println!("{}", describe(&entry, now)),
+                Err(error) => {
+                    eprintln!("not added: {error} [{}]", error.code());
+                    return Ok(ExitCode::from(crate::EXIT_REFUSED));
+                }
+            }
+        }
+        WalletCommand::List { json } => {
+            let entries = carnet.wallet_list()?;
+            let mut people: Vec<String> = entries.iter().map(|e| e.summary.person_key()).collect();
+            people.dedup();
+            let mut best_ids = Vec::new();
+            for person in &people {
+                if let Some(best) = carnet.wallet_best(person, Purpose::AnyProof)? {
+                    best_ids.push(best.id);
+                }
+            }
+            if json {
+                let reports: Vec<_> = entries
+                    .iter()
+                    .map(|e| report(e, now, best_ids.contains(&e.id)))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).unwrap_or_default()
+                );
+            } else if entries.is_empty() {
+                println!("the wallet is empty: add a certificate with `carnet wallet add`");
+            } else {
+                for entry in &entries {
+                    let mark = if best_ids.contains(&entry.id) {
+                        "*"
+                    } else {
+                        " "
+                    };
+                    println!("{mark} {}", describe(entry, now));
+                }
+            }
+        }
+        WalletCommand::Show { id, json } => {
+            let entry = carnet.wallet_entry(id)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report(&entry, now, false)).unwrap_or_default()
+                );
+            } else {
+                println!("{}\n{}", describe(&entry, now), entry.text);
+            }
+        }
+        WalletCommand::Qr { id, png, svg } => {
+            let entry = carnet.wallet_entry(id)?;
+            if png.is_none() && svg.is_none() {
+                return Err(SessionError::Usage("give --png FILE or --svg FILE".into()));
+            }
+            let failure = |e: carnet::codec::CodecError| SessionError::Io(e.to_string());
+            let write = |path: &PathBuf, bytes: &[u8]| {
+                std::fs::write(path, bytes)
+                    .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+            };
+            if let Some(path) = &png {
+                write(path, &qr::render_png(&entry.text, 6).map_err(failure)?)?;
+            }
+            if let Some(path) = &svg {
+                write(
+                    path,
+                    qr::render_svg(&entry.text).map_err(failure)?.as_bytes(),
+                )?;
+            }
+        }
+        WalletCommand::Remove { id } => {
+            carnet.wallet_remove(id)?;
+            println!("removed #{id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! The offline material verifier mode checks against.
+
+use carnet_certs::verifier::VerifierPolicy;
+use carnet_certs::{ListHeader, RevocationList, TrustList, certificate_der, parse_anchor};
+
+use crate::CarnetError;
+
+/// Trust list, revocation list and the policy that goes with them.
+#[derive(Debug, Clone)]
+pub struct VerifierLists {
+    /// Trusted document signers.
+    pub trust: TrustList,
+    /// Revoked certificates, when a list is held.
+    pub revocation: Option<RevocationList>,
+    /// How old the lists may be.
+    pub policy: VerifierPolicy,
+}
+
+impl VerifierLists {
+    /// Verifies and reads signed lists against the anchor key (PEM or DER public key or
+    /// certificate). Without a revocation list, results are "cannot confirm".
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] for a list or anchor that does not verify or parse.
+    pub fn open(
+        trust_list: &[u8],
+        anchor: &[u8],
+        revocation_list: Option<&[u8]>,
+    ) -> Result<Self, CarnetError> {
+        let anchor = parse_anchor(anchor)?;
+        let trust = TrustList::open(trust_list, &anchor)?;
+        let revocation = revocation_list
+            .map(|bytes| RevocationList::open(bytes, &anchor))
+            .transpose()?;
+        Ok(VerifierLists {
+            trust,
+            revocation,
+            policy: VerifierPolicy::default(),
+        })
+    }
+
+    /// Trusts one document signer certificate (PEM or DER) directly, as of `at` (Unix seconds),
+    /// without revocation checks: for developers and issuers testing their own certificates.
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] for a certificate that cannot be used.
+    pub fn trusting_certificate(certificate: &[u8], at: i64) -> Result<Self, CarnetError> {
+        let der = certificate_der(certificate)?;
+        let trust = TrustList::new(
+            ListHeader {
+                version: 0,
+                issued_at: at,
+            },
+            vec![(String::new(), der)],
+        )?;
+        let policy = VerifierPolicy {
+            require_revocation_list: false,
+            ..VerifierPolicy::default()
+        };
+        Ok(VerifierLists {
+            trust,
+            revocation: None,
+            policy,
+        })
+    }
+}

@@ -1,0 +1,247 @@
+//! Wallet logic: what a stored certificate is, how current it is, and which one to show.
+//!
+//! Storage lives with the facade; this module only reads decoded certificates.
+
+use crate::verifier::{Holder, holder_of};
+use crate::{CertType, CertsError, Hcert};
+
+/// How long before expiry a certificate is flagged as expiring soon, in seconds.
+pub const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
+
+/// What the wallet shows of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The holder.
+    pub holder: Holder,
+    /// Vaccination, test or recovery.
+    pub cert_type: CertType,
+    /// For a vaccination: dose number and total doses of the series.
+    pub doses: Option<(u64, u64)>,
+    /// Date of the event: vaccination (`dt`), sample (`sc`) or first positive test (`fr`).
+    pub event_date: String,
+    /// Issued at, Unix seconds.
+    pub issued_at: i64,
+    /// Expires at, Unix seconds.
+    pub expires_at: i64,
+}
+
+impl Summary {
+    /// Reads the summary of a decoded certificate.
+    ///
+    /// # Errors
+    /// [`CertsError::Schema`] or [`CertsError::Claims`] when the fields it needs are missing.
+    pub fn of(hcert: &Hcert) -> Result<Self, CertsError> {
+        let cert_type = hcert.cert_type().ok_or_else(|| CertsError::Schema {
+            path: "/".into(),
+            reason: "exactly one of v, t, r is required".into(),
+        })?;
+        let (group, date_key) = match cert_type {
+            CertType::Vaccination => ("v", "dt"),
+            CertType::Test => ("t", "sc"),
+            CertType::Recovery => ("r", "fr"),
+        };
+        let entry = hcert
+            .claims
+            .payload
+            .get(group)
+            .and_then(|g| g.get(0))
+            .unwrap_or(&serde_json::Value::Null);
+        let number = |key: &str| entry.get(key).and_then(serde_json::Value::as_u64);
+        let doses = match (cert_type, number("dn"), number("sd")) {
+            (CertType::Vaccination, Some(dose), Some(total)) => Some((dose, total)),
+            _ => None,
+        };
+        Ok(Summary {
+            holder: holder_of(&hcert.claims.payload),
+            cert_type,
+            doses,
+            event_date: entry
+                .get(date_key)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            issued_at: hcert
+                .claims
+                .issued_at
+                .ok_or(CertsError::Claims("no issued-at claim"))?,
+            expires_at: hcert
+                .claims
+                .expires_at
+                .ok_or(CertsError::Claims("no expiry claim"))?,
+        })
+    }
+
+    /// The certificate's state at `at` (Unix seconds).
+    pub fn state(&self, at: i64) -> ExpiryState {
+        if at < self.issued_at {
+            ExpiryState::NotYetValid
+        } else if at > self.expires_at {
+            ExpiryState::Expired
+        } else if self.expires_at - at <= EXPIRING_SOON_SECS {
+            ExpiryState::ExpiringSoon
+        } else {
+            ExpiryState::Valid
+        }
+    }
+
+    /// A key grouping the certificates of one person: transliterated names and birth date.
+    pub fn person_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.holder.family_name_icao, self.holder.given_name_icao, self.holder.birth_date
+        )
+    }
+}
+
+/// How current a certificate is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExpiryState {
+    /// Issued in the future (or the clock is wrong).
+    NotYetValid,
+    /// In force.
+    Valid,
+    /// In force, expiring within [`EXPIRING_SOON_SECS`].
+    ExpiringSoon,
+    /// Past its expiry.
+    Expired,
+}
+
+impl ExpiryState {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExpiryState::NotYetValid => "not_yet_valid",
+            ExpiryState::Valid => "valid",
+            ExpiryState::ExpiringSoon => "expiring_soon",
+            ExpiryState::Expired => "expired",
+        }
+    }
+
+    fn in_force(self) -> bool {
+        matches!(self, ExpiryState::Valid | ExpiryState::ExpiringSoon)
+    }
+}
+
+/// What a certificate is to be shown for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Any proof (a venue entrance): a vaccination first (most doses, then most recent), then a
+    /// recovery (most recent), then a test (most recent sample).
+    AnyProof,
+    /// A vaccination only.
+    Vaccination,
+    /// A test only.
+    Test,
+    /// A recovery only.
+    Recovery,
+}
+
+/// The best certificate in force at `at` for `purpose`, among one person's: its index in
+/// `summaries`. Expired and not-yet-valid certificates are never chosen.
+pub fn best(summaries: &[Summary], purpose: Purpose, at: i64) -> Option<usize> {
+    let allowed = |t: CertType| match purpose {
+        Purpose::AnyProof => true,
+        Purpose::Vaccination => t == CertType::Vaccination,
+        Purpose::Test => t == CertType::Test,
+        Purpose::Recovery => t == CertType::Recovery,
+    };
+    let type_rank = |t: CertType| match t {
+        CertType::Vaccination => 3,
+        CertType::Recovery => 2,
+        CertType::Test => 1,
+    };
+    summaries
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| allowed(s.cert_type) && s.state(at).in_force())
+        // Dates are ISO 8601 strings of one layout per type, so they order as text.
+        .max_by(|(_, a), (_, b)| {
+            (
+                type_rank(a.cert_type),
+                a.doses.map(|d| d.0),
+                &a.event_date,
+                a.issued_at,
+            )
+                .cmp(&(
+                    type_rank(b.cert_type),
+                    b.doses.map(|d| d.0),
+                    &b.event_date,
+                    b.issued_at,
+                ))
+        })
+        .map(|(index, _)| index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(
+        cert_type: CertType,
+        doses: Option<(u64, u64)>,
+        event_date: &str,
+        expires_at: i64,
+    ) -> Summary {
+        let holder = Holder {
+            family_name: "Dupond".into(),
+            given_name: "Marie".into(),
+            family_name_icao: "DUPOND".into(),
+            given_name_icao: "MARIE".into(),
+            birth_date: "1962-07-01".into(),
+        };
+        Summary {
+            holder,
+            cert_type,
+            doses,
+            event_date: event_date.into(),
+            issued_at: 100,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn best_prefers_most_doses_then_recovery_then_latest_test() {
+        let wallet = vec![
+            summary(CertType::Test, None, "2021-06-01T10:00:00Z", 10_000_000),
+            summary(
+                CertType::Vaccination,
+                Some((1, 2)),
+                "2021-03-01",
+                10_000_000,
+            ),
+            summary(
+                CertType::Vaccination,
+                Some((2, 2)),
+                "2021-04-01",
+                10_000_000,
+            ),
+            summary(CertType::Vaccination, Some((3, 3)), "2021-12-01", 150),
+            summary(CertType::Recovery, None, "2021-02-01", 10_000_000),
+            summary(CertType::Test, None, "2021-06-02T10:00:00Z", 10_000_000),
+        ];
+        assert_eq!(
+            best(&wallet, Purpose::AnyProof, 200),
+            Some(2),
+            "the 3/3 dose expired at 150"
+        );
+        assert_eq!(best(&wallet, Purpose::AnyProof, 120), Some(3));
+        assert_eq!(best(&wallet, Purpose::Test, 200), Some(5));
+        assert_eq!(best(&wallet, Purpose::Recovery, 200), Some(4));
+        assert_eq!(best(&wallet[..2], Purpose::Recovery, 200), None);
+        assert_eq!(
+            best(&wallet, Purpose::AnyProof, 50),
+            None,
+            "nothing is valid before issue"
+        );
+    }
+
+    #[test]
+    fn states_follow_the_clock() {
+        let s = summary(CertType::Test, None, "", 100 + 30 * 24 * 3600);
+        assert_eq!(s.state(99), ExpiryState::NotYetValid);
+        assert_eq!(s.state(100), ExpiryState::Valid);
+        assert_eq!(s.state(s.expires_at - 3600), ExpiryState::ExpiringSoon);
+        assert_eq!(s.state(s.expires_at + 1), ExpiryState::Expired);
+        assert_eq!(s.person_key(), "DUPOND|MARIE|1962-07-01");
+    }
+}
