@@ -1,0 +1,238 @@
+//! Camera-like degradations of QR images, shared by the decode-rate test and the
+//! comparison against zbarimg (`benches/qr_vs_zbar.rs`). Deterministic: the same seed gives the
+//! same images. Hand-written image transforms, because they are test fixtures: a few lines
+//! each, no image-processing dependency for the build.
+
+use image::{GrayImage, ImageEncoder, Luma, imageops};
+
+/// The EU test data's QR images (base64 PNG in each file's `2DCODE`), every `step`-th file.
+pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
+    use base64::Engine;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/dcc/testdata");
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .filter_map(|path| {
+            let case: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+            let png = case
+                .get("2DCODE")
+                .or_else(|| case.get("_2DCODE"))?
+                .as_str()?;
+            let prefix = case.get("PREFIX")?.as_str()?.to_owned();
+            let expected_readable =
+                case["EXPECTEDRESULTS"].get("EXPECTEDPICTUREDECODE") != Some(&false.into());
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(png.trim())
+                .ok()?;
+            let image = image::load_from_memory(&bytes).ok()?.into_luma8();
+            expected_readable.then_some((prefix, image))
+        })
+        .step_by(step)
+        .collect()
+}
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+    pub fn next_f32(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32) / (1u64 << 24) as f32
+    }
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.next_f32()
+    }
+    /// Roughly normal, mean 0, standard deviation 1 (sum of uniforms).
+    pub fn normal(&mut self) -> f32 {
+        (0..6).map(|_| self.next_f32()).sum::<f32>() - 3.0
+    }
+}
+
+fn sample(image: &GrayImage, x: f32, y: f32) -> f32 {
+    let (w, h) = image.dimensions();
+    if x < 0.0 || y < 0.0 || x > (w - 1) as f32 || y > (h - 1) as f32 {
+        return 255.0;
+    }
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let p = |x, y| f32::from(image.get_pixel(x, y)[0]);
+    let top = p(x0, y0) * (1.0 - fx) + p(x1, y0) * fx;
+    let bottom = p(x0, y1) * (1.0 - fx) + p(x1, y1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// Rotates by `degrees` about the centre onto a larger white canvas.
+pub fn rotate(image: &GrayImage, degrees: f32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let side = ((w.max(h) as f32) * 1.5) as u32;
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let offset = side as f32 / 2.0;
+    GrayImage::from_fn(side, side, |x, y| {
+        let (dx, dy) = (x as f32 - offset, y as f32 - offset);
+        Luma([sample(image, cos * dx + sin * dy + cx, -sin * dx + cos * dy + cy) as u8])
+    })
+}
+
+/// A keystone (the code seen from slightly below or above): rows shrink linearly from one
+/// edge to the other by `strength` (0.15 = the far edge 15 % narrower).
+pub fn keystone(image: &GrayImage, strength: f32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    let cx = w as f32 / 2.0;
+    GrayImage::from_fn(w, h, |x, y| {
+        let scale = 1.0 - strength * (y as f32 / h as f32);
+        Luma([sample(image, cx + (x as f32 - cx) / scale, y as f32) as u8])
+    })
+}
+
+/// Gaussian blur.
+pub fn blur(image: &GrayImage, sigma: f32) -> GrayImage {
+    imageops::blur(image, sigma)
+}
+
+/// Sensor noise of standard deviation `sigma` grey levels.
+pub fn noise(image: &GrayImage, sigma: f32, rng: &mut Rng) -> GrayImage {
+    let mut out = image.clone();
+    for pixel in out.pixels_mut() {
+        pixel[0] = (f32::from(pixel[0]) + sigma * rng.normal()).clamp(0.0, 255.0) as u8;
+    }
+    out
+}
+
+/// Shrinks to `factor` of the size (few pixels per module).
+pub fn downscale(image: &GrayImage, factor: f32) -> GrayImage {
+    let (w, h) = image.dimensions();
+    imageops::resize(
+        image,
+        (w as f32 * factor) as u32,
+        (h as f32 * factor) as u32,
+        imageops::FilterType::Triangle,
+    )
+}
+
+/// Dark grey on light grey.
+pub fn low_contrast(image: &GrayImage, low: u8, high: u8) -> GrayImage {
+    let mut out = image.clone();
+    let span = f32::from(high - low) / 255.0;
+    for pixel in out.pixels_mut() {
+        pixel[0] = (f32::from(low) + f32::from(pixel[0]) * span) as u8;
+    }
+    out
+}
+
+/// Encodes as JPEG at `quality`.
+pub fn jpeg(image: &GrayImage, quality: u8) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+    bytes
+}
+
+/// Encodes as PNG.
+pub fn png(image: &GrayImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::L8,
+        )
+        .unwrap();
+    bytes
+}
+
+/// One degraded variant: its name, its file bytes and extension.
+pub struct Variant {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub extension: &'static str,
+}
+
+/// Pixels per QR module at which the camera sees the code: a phone at arm's length filming
+/// another phone's screen puts a health certificate's ~97-module code on 500–600 pixels.
+pub const CAMERA_SCALE: u32 = 2;
+
+/// Nine variants of one image, first enlarged to camera resolution ([`CAMERA_SCALE`] × the
+/// fixture's ~2.8 pixels per module): each degradation alone, then two "phone at arm's length"
+/// combinations (rotation up to 25°, mild perspective, blur, sensor noise, JPEG).
+pub fn variants(image: &GrayImage, rng: &mut Rng) -> Vec<Variant> {
+    let (w, h) = image.dimensions();
+    let image = &imageops::resize(
+        image,
+        w * CAMERA_SCALE,
+        h * CAMERA_SCALE,
+        imageops::FilterType::Nearest,
+    );
+    let mut out = Vec::new();
+    let mut push = |name: &str, bytes: Vec<u8>, extension| {
+        out.push(Variant {
+            name: name.into(),
+            bytes,
+            extension,
+        })
+    };
+    let angle = rng.range(8.0, 25.0) * if rng.next_f32() < 0.5 { -1.0 } else { 1.0 };
+    push("rotation", png(&rotate(image, angle)), "png");
+    push(
+        "perspective",
+        png(&keystone(image, rng.range(0.08, 0.18))),
+        "png",
+    );
+    push("blur", png(&blur(image, rng.range(1.0, 2.0))), "png");
+    push(
+        "noise",
+        png(&noise(image, rng.range(15.0, 30.0), rng)),
+        "png",
+    );
+    push(
+        "downscale",
+        png(&downscale(image, rng.range(0.4, 0.6))),
+        "png",
+    );
+    push("jpeg", jpeg(image, rng.range(20.0, 40.0) as u8), "jpg");
+    push("low-contrast", png(&low_contrast(image, 80, 170)), "png");
+    for round in 0..2 {
+        let angle = rng.range(-25.0, 25.0);
+        let camera = noise(
+            &blur(
+                &keystone(&rotate(image, angle), rng.range(0.05, 0.12)),
+                rng.range(0.8, 1.5),
+            ),
+            rng.range(8.0, 16.0),
+            rng,
+        );
+        push(
+            &format!("arms-length-{round}"),
+            jpeg(&camera, rng.range(50.0, 75.0) as u8),
+            "jpg",
+        );
+    }
+    out
+}
