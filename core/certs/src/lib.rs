@@ -5,6 +5,7 @@
 //! signer certificates ([`Dsc`]), expiry, key usage and the payload schema ([`schema`]).
 //! Nothing is acted on before the signature verifies.
 
+mod claims;
 pub mod conformance;
 mod dsc;
 mod error;
