@@ -1,25 +1,36 @@
 //! Signature, expiry and key-usage checks against trusted signers.
 
+use std::collections::HashMap;
+
 use crate::{CertType, CertsError, CwtClaims, Dsc, Hcert};
 
 /// The document signers a verifier trusts, looked up by key identifier.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     signers: Vec<Dsc>,
+    /// Positions in `signers` of each key identifier (several signers can share one).
+    by_kid: HashMap<[u8; 8], Vec<usize>>,
 }
 
 impl TrustStore {
     /// A store of these signers.
     pub fn new(signers: Vec<Dsc>) -> Self {
-        TrustStore { signers }
+        let mut by_kid: HashMap<[u8; 8], Vec<usize>> = HashMap::new();
+        for (index, dsc) in signers.iter().enumerate() {
+            by_kid.entry(*dsc.kid()).or_default().push(index);
+        }
+        TrustStore { signers, by_kid }
     }
 
     /// Every signer with this key identifier (identifiers are 8 bytes and can collide).
     pub fn by_kid(&self, kid: &[u8]) -> impl Iterator<Item = &Dsc> {
-        let kid = kid.to_vec();
-        self.signers
-            .iter()
-            .filter(move |dsc| dsc.kid().as_slice() == kid.as_slice())
+        let positions = <[u8; 8]>::try_from(kid)
+            .ok()
+            .and_then(|kid| self.by_kid.get(&kid));
+        positions
+            .into_iter()
+            .flatten()
+            .filter_map(|&index| self.signers.get(index))
     }
 
     /// Number of signers.

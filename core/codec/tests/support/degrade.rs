@@ -8,7 +8,12 @@ use image::{GrayImage, ImageEncoder, Luma, imageops};
 /// The EU test data's QR images (base64 PNG in each file's `2DCODE`), every `step`-th file.
 pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
     use base64::Engine;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/dcc/testdata");
+    // The repository's fixtures, found upwards from the crate using this file.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("fixtures/dcc/testdata"))
+        .find(|dir| dir.is_dir())
+        .expect("fixtures/dcc/testdata above the crate");
     let mut files = Vec::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {
