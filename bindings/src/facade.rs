@@ -115,6 +115,21 @@ impl Carnet {
             }))
     }
 
+    /// Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).
+    pub fn scan_qr_frame(
+        &self,
+        luma: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<String, CarnetError> {
+        Ok(self.0.scan_qr_frame(luma, width, height)?)
+    }
+
+    /// Renders text (a certificate's `HC1:` text) as an SVG QR code.
+    pub fn render_qr_svg(&self, text: String) -> Result<String, CarnetError> {
+        Ok(self.0.render_qr_svg(&text)?)
+    }
+
     /// Verifier mode, at the platform clock's time; nothing is stored.
     pub fn verify_pass(
         &self,

@@ -357,6 +357,16 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_check_ins(uint64_t ptr, RustBuffer
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_check_nir(uint64_t ptr, RustBuffer nir, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RENDER_QR_SVG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RENDER_QR_SVG
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_render_qr_svg(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SCAN_QR_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SCAN_QR_FRAME
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(uint64_t ptr, RustBuffer luma, uint32_t width, uint32_t height, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_verify_pass(uint64_t ptr, RustBuffer text, uint64_t lists, RustCallStatus *_Nonnull out_status
@@ -739,6 +749,18 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_check_ins(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CHECK_NIR
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CHECK_NIR
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_check_nir(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RENDER_QR_SVG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RENDER_QR_SVG
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SCAN_QR_FRAME
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SCAN_QR_FRAME
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame(void
     
 );
 #endif

@@ -22,6 +22,7 @@ import fr.carnet.core.Sex
 import fr.carnet.core.VerifierLists
 import fr.carnet.core.coreVersion
 import java.io.File
+import javax.imageio.ImageIO
 import java.nio.ByteBuffer
 import java.nio.file.Files
 import java.util.Collections
@@ -242,6 +243,29 @@ class CarnetTest {
         assertEquals("dcc.expiry", (expired as PassVerdict.Invalid).code)
         val forged = carnet.verifyPass(co3Text().dropLast(8) + "AAAAAAAA", lists)
         assertTrue(forged.toString(), forged is PassVerdict.Invalid)
+    }
+
+    @Test
+    fun aCameraFrameIsReadAndTheCodeRenderedAgain() {
+        val image = ImageIO.read(File(fixtures, "dcc/bindings/qr.png"))
+        val luma = ByteArray(image.width * image.height)
+        for (y in 0 until image.height) {
+            for (x in 0 until image.width) {
+                val rgb = image.getRGB(x, y)
+                val gray = (((rgb shr 16) and 0xff) * 299 + ((rgb shr 8) and 0xff) * 587 + (rgb and 0xff) * 114) / 1000
+                luma[y * image.width + x] = gray.toByte()
+            }
+        }
+        val carnet = open()
+        val expected = File(fixtures, "dcc/bindings/qr.hc1.txt").readText().trim()
+        assertEquals(expected, carnet.scanQrFrame(luma, image.width.toUInt(), image.height.toUInt()))
+        assertTrue(carnet.renderQrSvg(co3Text()).contains("<svg"))
+        try {
+            carnet.scanQrFrame(ByteArray(64 * 64) { -1 }, 64u, 64u)
+            fail("a blank frame has no code")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("qr.not_found", e.code)
+        }
     }
 
     @Test

@@ -196,6 +196,16 @@ class CertificatesTest(unittest.TestCase):
         self.assertIsInstance(verdict, carnet.PassVerdict.INVALID)
         self.assertEqual(verdict.code, "dcc.expiry")
 
+    def test_qr_codes_render_and_frames_are_checked(self):
+        instance = open_carnet()
+        self.assertIn("<svg", instance.render_qr_svg(co3_text()))
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            instance.scan_qr_frame(b"\xff" * 64 * 64, 64, 64)
+        self.assertEqual(caught.exception.code, "qr.not_found")
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            instance.scan_qr_frame(b"\x00" * 10, 64, 64)
+        self.assertEqual(caught.exception.code, "input.unreadable")
+
     def test_hostile_lists_are_typed_errors(self):
         with self.assertRaises(carnet.CarnetError.InvalidInput):
             carnet.VerifierLists.open(b"\x00" * 64, co3_signer(), None)

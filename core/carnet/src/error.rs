@@ -1,6 +1,7 @@
 //! The facade's error: every component error, with a stable code and a message key.
 
 use carnet_certs::CertsError;
+use carnet_codec::CodecError;
 use carnet_identity::IdentityError;
 
 use crate::platform::PlatformError;
@@ -14,6 +15,9 @@ pub enum CarnetError {
     /// A health certificate, trust list or revocation list was refused.
     #[error(transparent)]
     Certs(#[from] CertsError),
+    /// Outside data (an image, a camera frame, text to encode) could not be used.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
     /// Local storage failed (disk full, damaged file, newer schema).
     #[error("storage: {0}")]
     Storage(String),
@@ -52,9 +56,10 @@ impl CarnetError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CarnetError::Identity(_) | CarnetError::Certs(_) | CarnetError::NotFound(_) => {
-                ErrorKind::InvalidInput
-            }
+            CarnetError::Identity(_)
+            | CarnetError::Certs(_)
+            | CarnetError::Codec(_)
+            | CarnetError::NotFound(_) => ErrorKind::InvalidInput,
             CarnetError::Storage(_) => ErrorKind::Storage,
             CarnetError::Platform(PlatformError::Unavailable(_)) => ErrorKind::PlatformUnavailable,
             CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
@@ -85,6 +90,11 @@ impl CarnetError {
                 IdentityError::InsMismatch { .. } => ("ins.mismatch", "error.ins.mismatch"),
             },
             CarnetError::Certs(e) => certs_code_and_message_key(e),
+            CarnetError::Codec(CodecError::NoQrCode) => ("qr.not_found", "error.qr.not_found"),
+            CarnetError::Codec(CodecError::TooLarge { .. }) => {
+                ("input.too_large", "error.input.too_large")
+            }
+            CarnetError::Codec(_) => ("input.unreadable", "error.input.unreadable"),
             CarnetError::Storage(_) => ("storage.failed", "error.storage.failed"),
             CarnetError::NotFound(_) => ("not_found", "error.not_found"),
             CarnetError::Platform(e) => match e {

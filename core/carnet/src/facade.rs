@@ -224,6 +224,30 @@ impl Carnet {
         }))
     }
 
+    /// Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row), for
+    /// the wallet's import and for verifier mode.
+    ///
+    /// # Errors
+    /// [`CarnetError::Codec`]: no code found, or a frame that does not match its size.
+    #[cfg(feature = "qr")]
+    pub fn scan_qr_frame(
+        &self,
+        luma: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<String, CarnetError> {
+        self.observe(|| Ok(carnet_codec::qr::scan_luma(luma, width, height)?))
+    }
+
+    /// Renders text (a certificate's `HC1:` text) as an SVG QR code to show at a counter.
+    ///
+    /// # Errors
+    /// [`CarnetError::Codec`] for text beyond one QR code.
+    #[cfg(feature = "qr")]
+    pub fn render_qr_svg(&self, text: &str) -> Result<String, CarnetError> {
+        Ok(carnet_codec::qr::render_svg(text)?)
+    }
+
     /// A wallet entry's state now, by the platform clock.
     pub fn wallet_state(&self, entry: &WalletEntry) -> ExpiryState {
         entry.summary.state(self.now_secs())

@@ -503,6 +503,22 @@ fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -644,6 +660,16 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func checkNir(nir: String) throws  -> NirInfo
     
     /**
+     * Renders text (a certificate's `HC1:` text) as an SVG QR code.
+     */
+    func renderQrSvg(text: String) throws  -> String
+    
+    /**
+     * Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).
+     */
+    func scanQrFrame(luma: Data, width: UInt32, height: UInt32) throws  -> String
+    
+    /**
      * Verifier mode, at the platform clock's time; nothing is stored.
      */
     func verifyPass(text: String, lists: VerifierLists) throws  -> PassVerdict
@@ -777,6 +803,34 @@ open func checkNir(nir: String)throws  -> NirInfo  {
     uniffi_carnet_ffi_fn_method_carnet_check_nir(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(nir),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Renders text (a certificate's `HC1:` text) as an SVG QR code.
+     */
+open func renderQrSvg(text: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_render_qr_svg(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).
+     */
+open func scanQrFrame(luma: Data, width: UInt32, height: UInt32)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(luma),
+        FfiConverterUInt32.lower(width),
+        FfiConverterUInt32.lower(height),uniffiCallStatus
     )
 })
 }
@@ -3752,6 +3806,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_check_nir() != 55476) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg() != 8975) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame() != 62060) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_verify_pass() != 27739) {

@@ -761,6 +761,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_nir(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_verify_pass(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_add(
@@ -829,6 +833,10 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_carnet_check_ins(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_nir(`ptr`: Long,`nir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_render_qr_svg(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(`ptr`: Long,`luma`: RustBuffer.ByValue,`width`: Int,`height`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_verify_pass(`ptr`: Long,`text`: RustBuffer.ByValue,`lists`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -999,6 +1007,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_nir() and 0xFFFF) != 55476) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg() and 0xFFFF) != 8975) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame() and 0xFFFF) != 62060) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_verify_pass() and 0xFFFF) != 27739) {
@@ -1285,6 +1299,29 @@ public object FfiConverterUShort: FfiConverter<UShort, Short> {
 /**
  * @suppress
  */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterULong: FfiConverter<ULong, Long> {
     override fun lift(value: Long): ULong {
         return value.toULong()
@@ -1544,6 +1581,16 @@ public interface CarnetInterface {
     fun `checkNir`(`nir`: kotlin.String): NirInfo
     
     /**
+     * Renders text (a certificate's `HC1:` text) as an SVG QR code.
+     */
+    fun `renderQrSvg`(`text`: kotlin.String): kotlin.String
+    
+    /**
+     * Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).
+     */
+    fun `scanQrFrame`(`luma`: kotlin.ByteArray, `width`: kotlin.UInt, `height`: kotlin.UInt): kotlin.String
+    
+    /**
      * Verifier mode, at the platform clock's time; nothing is stored.
      */
     fun `verifyPass`(`text`: kotlin.String, `lists`: VerifierLists): PassVerdict
@@ -1722,6 +1769,44 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         it,
         
         FfiConverterString.lower(`nir`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Renders text (a certificate's `HC1:` text) as an SVG QR code.
+     */
+    @Throws(CarnetException::class)override fun `renderQrSvg`(`text`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_render_qr_svg(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).
+     */
+    @Throws(CarnetException::class)override fun `scanQrFrame`(`luma`: kotlin.ByteArray, `width`: kotlin.UInt, `height`: kotlin.UInt): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(
+        it,
+        
+        FfiConverterByteArray.lower(`luma`),
+        FfiConverterUInt.lower(`width`),
+        FfiConverterUInt.lower(`height`),_status)
 }
     }
     )
