@@ -52,6 +52,15 @@ struct VerdictReport {
     certificate_type: Option<&'static str>,
     expires_at: Option<String>,
     revocation_checked: bool,
+    trust_list: Option<ListReport>,
+    revocation_list: Option<ListReport>,
+}
+
+/// Version and age of an offline list, as shown to staff.
+#[derive(Serialize)]
+struct ListReport {
+    version: u64,
+    age_hours: i64,
 }
 
 /// The holder, as shown: names and birth date only.
@@ -110,7 +119,19 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, SessionError> {
         at,
         &lists.policy,
     );
-    let (report, exit) = report_of(verdict, lists.revocation.is_some());
+    let (mut report, exit) = report_of(verdict, lists.revocation.is_some());
+    if args.anchor.is_some() {
+        let age_hours = |issued_at: i64| at.saturating_sub(issued_at).max(0) / 3600;
+        let header = lists.trust.header();
+        report.trust_list = Some(ListReport {
+            version: header.version,
+            age_hours: age_hours(header.issued_at),
+        });
+        report.revocation_list = lists.revocation.as_ref().map(|list| ListReport {
+            version: list.header().version,
+            age_hours: age_hours(list.header().issued_at),
+        });
+    }
     if args.json {
         println!(
             "{}",
@@ -131,6 +152,8 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
         certificate_type: None,
         expires_at: None,
         revocation_checked,
+        trust_list: None,
+        revocation_list: None,
     };
     match verdict {
         Verdict::Valid {
@@ -193,6 +216,18 @@ fn print_verdict(report: &VerdictReport) {
     if let Some(reason) = &report.reason {
         let code = report.code.map(|c| format!(" [{c}]")).unwrap_or_default();
         println!("  reason:  {reason}{code}");
+    }
+    if let Some(list) = &report.trust_list {
+        println!(
+            "  trust list:      version {}, {} h old",
+            list.version, list.age_hours
+        );
+    }
+    if let Some(list) = &report.revocation_list {
+        println!(
+            "  revocation list: version {}, {} h old",
+            list.version, list.age_hours
+        );
     }
     if !report.revocation_checked {
         println!("  note:    revocation not checked (no --revocation list)");

@@ -343,3 +343,121 @@ fn wallet_adds_lists_renders_and_removes_certificates() {
     assert!(stderr(&missing).contains("not_found"));
     assert!(stdout(&run(&["wallet", "list"])).contains("the wallet is empty"));
 }
+
+#[test]
+fn pass_verify_checks_signed_lists_and_shows_their_age() {
+    use carnet::certs::revocation::{HashKind, RevocationHashes};
+    use carnet::certs::{Dsc, ListHeader, RevocationList, TrustList, hcert};
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (text, dsc_path) = co3(dir.path());
+    let der = std::fs::read(&dsc_path).unwrap();
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let anchor =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    // SubjectPublicKeyInfo of a P-256 key: the fixed algorithm header, then the point.
+    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    spki.extend_from_slice(anchor.public_key().as_ref());
+    let anchor_path = dir.path().join("anchor.der");
+    std::fs::write(&anchor_path, spki).unwrap();
+
+    let at = 1_620_086_400; // 2021-05-04T00:00:00Z
+    let trust = TrustList::new(
+        ListHeader {
+            version: 12,
+            issued_at: at - 5 * 3600,
+        },
+        vec![("XX".into(), der.clone())],
+    )
+    .unwrap();
+    let trust_path = dir.path().join("trust.cose");
+    std::fs::write(&trust_path, trust.seal(&anchor, b"anchor", &rng).unwrap()).unwrap();
+    let clean = RevocationList::new(
+        ListHeader {
+            version: 3,
+            issued_at: at - 3600,
+        },
+        [],
+    );
+    let clean_path = dir.path().join("clean.cose");
+    std::fs::write(&clean_path, clean.seal(&anchor, b"anchor", &rng).unwrap()).unwrap();
+    let decoded = hcert::decode(&text).unwrap();
+    let hashes = RevocationHashes::of(&decoded, Dsc::from_der(&der).unwrap().key()).unwrap();
+    let revoked = RevocationList::new(
+        ListHeader {
+            version: 4,
+            issued_at: at - 3600,
+        },
+        [(HashKind::Uci, hashes.uci)],
+    );
+    let revoked_path = dir.path().join("revoked.cose");
+    std::fs::write(
+        &revoked_path,
+        revoked.seal(&anchor, b"anchor", &rng).unwrap(),
+    )
+    .unwrap();
+
+    let verify = |revocation: &std::path::Path| {
+        carnet(&[
+            "pass",
+            "verify",
+            &text,
+            "--trust",
+            trust_path.to_str().unwrap(),
+            "--anchor",
+            anchor_path.to_str().unwrap(),
+            "--revocation",
+            revocation.to_str().unwrap(),
+            "--at",
+            "2021-05-04T00:00:00Z",
+        ])
+        .0
+    };
+    let valid = verify(&clean_path);
+    assert!(
+        valid.status.success(),
+        "{}{}",
+        stdout(&valid),
+        stderr(&valid)
+    );
+    assert!(
+        stdout(&valid).contains("trust list:      version 12, 5 h old"),
+        "{}",
+        stdout(&valid)
+    );
+    assert!(!stdout(&valid).contains("revocation not checked"));
+    let refused = verify(&revoked_path);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stdout(&refused).contains("[dcc.revoked]"),
+        "{}",
+        stdout(&refused)
+    );
+    // A list signed by another key is refused before use.
+    let wrong_anchor = carnet(&[
+        "pass",
+        "verify",
+        &text,
+        "--trust",
+        trust_path.to_str().unwrap(),
+        "--anchor",
+        dsc_path.to_str().unwrap(),
+    ])
+    .0;
+    assert_eq!(wrong_anchor.status.code(), Some(3));
+    assert!(
+        stderr(&wrong_anchor).contains("offline lists"),
+        "{}",
+        stderr(&wrong_anchor)
+    );
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
