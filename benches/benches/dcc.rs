@@ -4,6 +4,10 @@
 //! Messages: every ES256 certificate of the EU test data whose signature verifies and that the
 //! `dgc` crate can decode (it refuses payloads without `fnt`, for example).
 
+#[path = "../../core/codec/tests/support/degrade.rs"]
+#[allow(dead_code)]
+mod degrade;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -21,21 +25,7 @@ struct Message {
 }
 
 fn messages() -> Vec<Message> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/dcc/testdata");
-    let mut files = Vec::new();
-    let mut pending = vec![root];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    degrade::fixture_files()
         .iter()
         .filter_map(|path| {
             let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;

@@ -5,9 +5,8 @@
 
 use image::{GrayImage, ImageEncoder, Luma, imageops};
 
-/// The EU test data's QR images (base64 PNG in each file's `2DCODE`), every `step`-th file.
-pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
-    use base64::Engine;
+/// Every test file of the EU test data (`fixtures/dcc/testdata/**/*.json`), sorted.
+pub fn fixture_files() -> Vec<std::path::PathBuf> {
     // The repository's fixtures, found upwards from the crate using this file.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -15,7 +14,7 @@ pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
         .find(|dir| dir.is_dir())
         .expect("fixtures/dcc/testdata above the crate");
     let mut files = Vec::new();
-    let mut pending = vec![root.clone()];
+    let mut pending = vec![root];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -28,6 +27,12 @@ pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
     }
     files.sort();
     files
+}
+
+/// The EU test data's QR images (base64 PNG in each file's `2DCODE`), every `step`-th file.
+pub fn fixture_images(step: usize) -> Vec<(String, GrayImage)> {
+    use base64::Engine;
+    fixture_files()
         .iter()
         .filter_map(|path| {
             let case: serde_json::Value =
