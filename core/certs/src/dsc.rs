@@ -131,6 +131,20 @@ impl Dsc {
         Dsc::from_der(&der_of(bytes, "certificate")?)
     }
 
+    /// A signer with a chosen key identifier, for tests of identifier collisions (which real
+    /// certificates cannot produce on demand).
+    #[cfg(test)]
+    pub(crate) fn for_test(kid: [u8; 8], key: VerifyingKey) -> Self {
+        Dsc {
+            kid,
+            key,
+            not_before: 0,
+            not_after: i64::MAX,
+            allowed_types: None,
+            country: None,
+        }
+    }
+
     /// The key identifier.
     pub fn kid(&self) -> &[u8; 8] {
         &self.kid

@@ -111,3 +111,51 @@ pub fn check_key_usage(cert_type: Option<CertType>, dsc: &Dsc) -> Result<(), Cer
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use carnet_codec::cose::{self, VerifyingKey};
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+    use super::*;
+    use crate::hcert::CwtClaims;
+
+    fn key_pair() -> EcdsaKeyPair {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap()
+    }
+
+    #[test]
+    fn every_signer_sharing_a_kid_is_tried() {
+        let kid = [7u8; 8];
+        let (impostor, genuine) = (key_pair(), key_pair());
+        let public =
+            |pair: &EcdsaKeyPair| VerifyingKey::EcdsaP256(pair.public_key().as_ref().to_vec());
+        let bytes =
+            cose::sign_es256(b"payload".to_vec(), &kid, &genuine, &SystemRandom::new()).unwrap();
+        let hcert = Hcert {
+            sign1: cose::Sign1::from_slice(&bytes).unwrap(),
+            claims: CwtClaims {
+                issuer: None,
+                issued_at: None,
+                expires_at: None,
+                payload: serde_json::json!({}),
+            },
+        };
+        let colliding = TrustStore::new(vec![
+            Dsc::for_test(kid, public(&impostor)),
+            Dsc::for_test(kid, public(&genuine)),
+        ]);
+        assert_eq!(
+            verify_signature(&hcert, &colliding).unwrap().key(),
+            &public(&genuine)
+        );
+        let only_impostor = TrustStore::new(vec![Dsc::for_test(kid, public(&impostor))]);
+        assert!(matches!(
+            verify_signature(&hcert, &only_impostor),
+            Err(CertsError::Signature(_))
+        ));
+    }
+}
