@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use carnet::certs::instant;
+use carnet::certs::verifier::{self, Verdict};
 use carnet::{Clock, ClockStatus, InsInput, InsKind, SystemClock};
 
 use crate::identity::describe_ins;
@@ -21,8 +23,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 ];
 
 /// What the core will do once each open issue lands.
-const COMING: [&str; 5] = [
-    "health certificates: EU DCC wallet and offline verifier",
+const COMING: [&str; 4] = [
     "encrypted health record (Mon espace santé, offline)",
     "reference server and offline-first sync",
     "ApCV: the carte Vitale on the phone, and the pharmacy's reader",
@@ -106,7 +107,12 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         ),
     }
 
-    println!("\n4. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    println!(
+        "\n4. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+    );
+    show_certificate(&carnet)?;
+
+    println!("\n5. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -121,6 +127,81 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         println!("   · {item}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sample certificate and its signer, embedded so that the demo runs from anywhere.
+const SAMPLE_CERTIFICATE: &str = include_str!("../../fixtures/dcc/bindings/co3.hc1.txt");
+const SAMPLE_SIGNER: &[u8] = include_bytes!("../../fixtures/dcc/bindings/co3-signer.der");
+/// 2021-05-04T00:00:00Z, when the sample certificate was in force.
+const SAMPLE_IN_FORCE: i64 = 1_620_086_400;
+
+/// Verifies the sample certificate then and now, a tampered copy, and keeps it in the wallet.
+fn show_certificate(carnet: &carnet::Carnet) -> Result<(), SessionError> {
+    let text = SAMPLE_CERTIFICATE.trim();
+    let lists = carnet::VerifierLists::trusting_certificate(SAMPLE_SIGNER, SAMPLE_IN_FORCE)?;
+    let verdict_at = |text: &str, at: i64| match verifier::verify(
+        text,
+        &lists.trust,
+        lists.revocation.as_ref(),
+        at,
+        &lists.policy,
+    ) {
+        Verdict::Valid {
+            holder,
+            cert_type,
+            expires_at,
+        } => format!(
+            "VALID: {} certificate for {} {} (born {}), until {}",
+            cert_type.name(),
+            holder.family_name,
+            holder.given_name,
+            holder.birth_date,
+            instant::format(expires_at)
+        ),
+        Verdict::Invalid { reason, .. } => {
+            format!(
+                "INVALID: {reason} [{}]",
+                carnet::CarnetError::from(reason.clone()).code()
+            )
+        }
+        Verdict::CannotConfirm { reason, .. } => format!("CANNOT CONFIRM: {reason}"),
+    };
+    let now = SystemClock.now_unix_millis().div_euclid(1000);
+    println!(
+        "   on {}: {}",
+        instant::format(SAMPLE_IN_FORCE),
+        verdict_at(text, SAMPLE_IN_FORCE)
+    );
+    println!("   today: {}", verdict_at(text, now));
+    println!(
+        "   signature altered by one bit: {}",
+        verdict_at(&forged(text)?, SAMPLE_IN_FORCE)
+    );
+    let entry = carnet.wallet_add(text)?;
+    let svg = carnet.render_qr_svg(text)?;
+    println!(
+        "   kept in the wallet as #{} ({} today); its QR code rendered again: {} bytes of SVG",
+        entry.id,
+        carnet.wallet_state(&entry).name(),
+        svg.len()
+    );
+    Ok(())
+}
+
+/// The certificate with one bit of its signature flipped, packed again as `HC1:` text.
+fn forged(text: &str) -> Result<String, SessionError> {
+    use carnet::certs::hcert;
+    use carnet::codec::{base45, zlib};
+    let unpack = || hcert::decompress(&hcert::decode_base45(hcert::unprefix(text)?)?);
+    let mut cose = unpack().map_err(carnet::CarnetError::from)?;
+    if let Some(last) = cose.last_mut() {
+        *last ^= 0x01;
+    }
+    Ok(format!(
+        "{}{}",
+        hcert::PREFIX,
+        base45::encode(&zlib::deflate(&cose))
+    ))
 }
 
 fn describe_clock(status: ClockStatus) -> String {

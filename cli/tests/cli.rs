@@ -108,7 +108,7 @@ fn version_is_printed() {
 }
 
 #[test]
-fn demo_walks_through_every_step_and_leaves_only_the_vault() {
+fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
     let (output, data) = carnet(&["demo"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
@@ -116,15 +116,23 @@ fn demo_walks_through_every_step_and_leaves_only_the_vault() {
         "✓ 253072B07300470",
         "[nir.control_key]",
         "[ins.mismatch]",
+        "on 2021-05-04T00:00:00Z: VALID: vaccination certificate for Musterfrau-Gößinger Gabriele",
+        "today: INVALID: not valid at that time: expired [dcc.expiry]",
+        "signature altered by one bit: INVALID: signature: signature does not verify [dcc.signature]",
+        "kept in the wallet as #1",
         "moved backwards by 3600 s",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    let entries: Vec<_> = std::fs::read_dir(data.path())
+    let mut entries: Vec<String> = std::fs::read_dir(data.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(entries, vec![std::ffi::OsString::from("vault")]);
+    entries.sort();
+    assert_eq!(
+        entries,
+        vec!["vault".to_owned(), "wallet.sqlite".to_owned()]
+    );
 }
 
 #[test]
