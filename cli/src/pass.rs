@@ -83,7 +83,7 @@ fn conformance(
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for file in &files {
         let name = relative_name(&dir, file);
-        let outcome = std::fs::read(file)
+        let outcome = crate::verify::read_file(file, conformance::MAX_FILE_BYTES as u64)
             .map_err(|e| e.to_string())
             .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
             .and_then(|text| conformance::run(&text, Some(&decoder)).map_err(|e| e.to_string()));

@@ -1,6 +1,6 @@
 //! `carnet qr …`: decode a QR image, render text as a QR code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use carnet::codec::{CodecError, qr};
@@ -8,6 +8,9 @@ use clap::Subcommand;
 
 use crate::session::SessionError;
 use crate::verify::read_file;
+
+/// Pixels per module of rendered PNGs, unless told otherwise.
+pub const DEFAULT_SCALE: u32 = 6;
 
 /// `carnet qr …`
 #[derive(Debug, Subcommand)]
@@ -28,7 +31,7 @@ pub enum QrCommand {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
         /// Pixels per module in the PNG.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = DEFAULT_SCALE)]
         scale: u32,
     },
 }
@@ -56,24 +59,38 @@ pub fn run(command: QrCommand) -> Result<ExitCode, SessionError> {
             svg,
             scale,
         } => {
-            let rendering_error = |e: CodecError| SessionError::Usage(e.to_string());
-            let write = |path: &PathBuf, bytes: &[u8]| {
-                std::fs::write(path, bytes)
-                    .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
-            };
-            if let Some(path) = &png {
-                write(
-                    path,
-                    &qr::render_png(&text, scale).map_err(rendering_error)?,
-                )?;
-            }
-            if let Some(path) = &svg {
-                write(
-                    path,
-                    qr::render_svg(&text).map_err(rendering_error)?.as_bytes(),
-                )?;
-            }
+            write_images(&text, png.as_deref(), svg.as_deref(), scale, |e| {
+                SessionError::Usage(e.to_string())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Renders `text` as a QR code to a PNG (`scale` pixels per module) and/or an SVG file;
+/// `rendering_error` says how a text that cannot be rendered is reported.
+pub fn write_images(
+    text: &str,
+    png: Option<&Path>,
+    svg: Option<&Path>,
+    scale: u32,
+    rendering_error: impl Fn(CodecError) -> SessionError,
+) -> Result<(), SessionError> {
+    let write = |path: &Path, bytes: &[u8]| {
+        std::fs::write(path, bytes)
+            .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+    };
+    if let Some(path) = png {
+        write(
+            path,
+            &qr::render_png(text, scale).map_err(&rendering_error)?,
+        )?;
+    }
+    if let Some(path) = svg {
+        write(
+            path,
+            qr::render_svg(text).map_err(&rendering_error)?.as_bytes(),
+        )?;
+    }
+    Ok(())
 }

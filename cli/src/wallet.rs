@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use carnet::WalletEntry;
 use carnet::certs::instant;
-use carnet::certs::wallet::Purpose;
-use carnet::codec::qr;
-use carnet::{Clock, SystemClock, WalletEntry};
+use carnet::certs::wallet::{ExpiryState, Purpose};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -72,7 +71,7 @@ struct EntryReport {
     added_at: String,
 }
 
-fn report(entry: &WalletEntry, now: i64, best: bool) -> EntryReport {
+fn report(entry: &WalletEntry, state: ExpiryState, best: bool) -> EntryReport {
     let s = &entry.summary;
     EntryReport {
         id: entry.id,
@@ -86,13 +85,13 @@ fn report(entry: &WalletEntry, now: i64, best: bool) -> EntryReport {
         event_date: s.event_date.clone(),
         issued_at: instant::format(s.issued_at),
         expires_at: instant::format(s.expires_at),
-        state: s.state(now).name(),
+        state: state.name(),
         best_for_entry: best,
         added_at: instant::format(entry.added_at),
     }
 }
 
-fn describe(entry: &WalletEntry, now: i64) -> String {
+fn describe(entry: &WalletEntry, state: ExpiryState) -> String {
     let s = &entry.summary;
     let what = match s.doses {
         Some((dose, total)) => format!("{} {dose}/{total}", s.cert_type.name()),
@@ -105,7 +104,7 @@ fn describe(entry: &WalletEntry, now: i64) -> String {
         s.holder.family_name,
         s.holder.given_name,
         s.holder.birth_date,
-        s.state(now).name(),
+        state.name(),
         instant::format(s.expires_at)
     )
 }
@@ -113,12 +112,11 @@ fn describe(entry: &WalletEntry, now: i64) -> String {
 /// Runs `carnet wallet …`.
 pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, SessionError> {
     let carnet = session::open(options)?;
-    let now = SystemClock.now_unix_millis().div_euclid(1000);
     match command {
         WalletCommand::Add { input } => {
             let text = read_certificate_text(&input)?;
             match carnet.wallet_add(&text) {
-                Ok(entry) => println!("{}", describe(&entry, now)),
+                Ok(entry) => println!("{}", describe(&entry, carnet.wallet_state(&entry))),
                 Err(error) => {
                     eprintln!("not added: {error} [{}]", error.code());
                     return Ok(ExitCode::from(crate::EXIT_REFUSED));
@@ -128,17 +126,17 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
         WalletCommand::List { json } => {
             let entries = carnet.wallet_list()?;
             let mut people: Vec<String> = entries.iter().map(|e| e.summary.person_key()).collect();
+            people.sort();
             people.dedup();
-            let mut best_ids = Vec::new();
-            for person in &people {
-                if let Some(best) = carnet.wallet_best(person, Purpose::AnyProof)? {
-                    best_ids.push(best.id);
-                }
-            }
+            let best_ids: Vec<i64> = people
+                .iter()
+                .filter_map(|person| carnet.best_of(&entries, person, Purpose::AnyProof))
+                .map(|best| best.id)
+                .collect();
             if json {
                 let reports: Vec<_> = entries
                     .iter()
-                    .map(|e| report(e, now, best_ids.contains(&e.id)))
+                    .map(|e| report(e, carnet.wallet_state(e), best_ids.contains(&e.id)))
                     .collect();
                 println!(
                     "{}",
@@ -153,19 +151,20 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                     } else {
                         " "
                     };
-                    println!("{mark} {}", describe(entry, now));
+                    println!("{mark} {}", describe(entry, carnet.wallet_state(entry)));
                 }
             }
         }
         WalletCommand::Show { id, json } => {
             let entry = carnet.wallet_entry(id)?;
+            let state = carnet.wallet_state(&entry);
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&report(&entry, now, false)).unwrap_or_default()
+                    serde_json::to_string_pretty(&report(&entry, state, false)).unwrap_or_default()
                 );
             } else {
-                println!("{}\n{}", describe(&entry, now), entry.text);
+                println!("{}\n{}", describe(&entry, state), entry.text);
             }
         }
         WalletCommand::Qr { id, png, svg } => {
@@ -173,20 +172,13 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             if png.is_none() && svg.is_none() {
                 return Err(SessionError::Usage("give --png FILE or --svg FILE".into()));
             }
-            let failure = |e: carnet::codec::CodecError| SessionError::Io(e.to_string());
-            let write = |path: &PathBuf, bytes: &[u8]| {
-                std::fs::write(path, bytes)
-                    .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
-            };
-            if let Some(path) = &png {
-                write(path, &qr::render_png(&entry.text, 6).map_err(failure)?)?;
-            }
-            if let Some(path) = &svg {
-                write(
-                    path,
-                    qr::render_svg(&entry.text).map_err(failure)?.as_bytes(),
-                )?;
-            }
+            crate::qr::write_images(
+                &entry.text,
+                png.as_deref(),
+                svg.as_deref(),
+                crate::qr::DEFAULT_SCALE,
+                |e| SessionError::Io(e.to_string()),
+            )?;
         }
         WalletCommand::Remove { id } => {
             carnet.wallet_remove(id)?;

@@ -157,10 +157,11 @@ impl Carnet {
     /// # Errors
     /// [`CarnetError::NotFound`], [`CarnetError::Storage`].
     pub fn wallet_entry(&self, id: i64) -> Result<WalletEntry, CarnetError> {
-        self.wallet_list()?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or(CarnetError::NotFound("certificate"))
+        self.observe(|| {
+            self.wallet()?
+                .get(id)?
+                .ok_or(CarnetError::NotFound("certificate"))
+        })
     }
 
     /// Removes a certificate from the wallet.
@@ -187,14 +188,25 @@ impl Carnet {
         person_key: &str,
         purpose: Purpose,
     ) -> Result<Option<WalletEntry>, CarnetError> {
-        let mine: Vec<WalletEntry> = self
-            .wallet_list()?
-            .into_iter()
+        let entries = self.wallet_list()?;
+        Ok(self.best_of(&entries, person_key, purpose).cloned())
+    }
+
+    /// Like [`Carnet::wallet_best`], among entries already listed (so that a screen showing
+    /// the whole wallet does not read it again for each person).
+    pub fn best_of<'a>(
+        &self,
+        entries: &'a [WalletEntry],
+        person_key: &str,
+        purpose: Purpose,
+    ) -> Option<&'a WalletEntry> {
+        let mine: Vec<&WalletEntry> = entries
+            .iter()
             .filter(|e| e.summary.person_key() == person_key)
             .collect();
         let summaries: Vec<_> = mine.iter().map(|e| e.summary.clone()).collect();
-        Ok(wallet::best(&summaries, purpose, self.now_secs())
-            .and_then(|index| mine.into_iter().nth(index)))
+        wallet::best(&summaries, purpose, self.now_secs())
+            .and_then(|index| mine.get(index).copied())
     }
 
     /// Verifier mode at the platform clock's time: a clock set back makes the answer "cannot

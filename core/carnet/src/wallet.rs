@@ -128,12 +128,29 @@ impl WalletStore {
 
     /// Every certificate, oldest first.
     pub(crate) fn list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
+        self.select("SELECT id, text, added_at FROM certificate ORDER BY id", [])
+    }
+
+    /// One certificate, or `None` when there is none with that id.
+    pub(crate) fn get(&self, id: i64) -> Result<Option<WalletEntry>, CarnetError> {
+        Ok(self
+            .select(
+                "SELECT id, text, added_at FROM certificate WHERE id = ?1",
+                [id],
+            )?
+            .pop())
+    }
+
+    /// Runs a query returning `(id, text, added_at)` rows and decodes each certificate.
+    fn select(
+        &self,
+        sql: &str,
+        parameters: impl rusqlite::Params,
+    ) -> Result<Vec<WalletEntry>, CarnetError> {
         let connection = self.connection();
-        let mut statement = connection
-            .prepare("SELECT id, text, added_at FROM certificate ORDER BY id")
-            .map_err(storage)?;
+        let mut statement = connection.prepare(sql).map_err(storage)?;
         let rows = statement
-            .query_map([], |row| {
+            .query_map(parameters, |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, String>(1)?,
