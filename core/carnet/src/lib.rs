@@ -1,7 +1,7 @@
 //! Carnet's app-level facade.
 //!
 //! [`Carnet`] is the one object the shells (Android, iOS, the desktop CLI) talk to. It is
-//! opened with the platform services of [`platform`]: a [`Clock`], a [`KeyVault`] and an
+//! opened with the platform services of `carnet-platform`: a [`Clock`], a [`KeyVault`] and an
 //! optional [`LogSink`]; components get what they need from it. The FFI crate
 //! (`bindings/`) mirrors this API 1:1 and adds nothing.
 
@@ -14,7 +14,6 @@ mod clock_guard;
 mod error;
 mod facade;
 mod logging;
-pub mod platform;
 mod verifier_lists;
 mod wallet;
 
@@ -23,11 +22,15 @@ pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
 pub use carnet_codec as codec;
 pub use carnet_identity::{BirthDate, IdentityError, Ins, InsKind, Nir, NirDetails, Sex};
+/// Platform services (clock, key vault) and their desktop implementations.
+pub use carnet_platform as platform;
+pub use carnet_platform::{
+    Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock,
+};
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
 pub use error::{CarnetError, ErrorKind};
 pub use facade::{Carnet, InsInput, Services};
 pub use logging::{LogLevel, LogRecord, LogSink};
-pub use platform::{Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock};
 pub use verifier_lists::VerifierLists;
 pub use wallet::WalletEntry;
 

@@ -1,9 +1,14 @@
 //! Platform services the core is opened with: time, secret storage.
 //!
+//! A crate of its own so that every component needing one of them (the facade's clock guard,
+//! the encrypted record's key wrapping and rollback counter) takes the same trait.
+//!
 //! Each is a trait. The shells implement them with the platform's own facilities (Android
 //! Keystore, iOS Keychain) through the FFI; this module has the desktop implementations the
 //! CLI uses ([`SystemClock`], [`FileKeyVault`]) and an in-memory vault for ephemeral sessions
 //! and tests ([`MemoryKeyVault`]).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 use std::collections::HashMap;
 use std::fs;

@@ -1,0 +1,329 @@
+//! Documents: PDF, CDA XML and images with their metadata; the file itself is a blob.
+
+use std::io::{Read, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{RecordError, Result};
+use crate::record::{MAX_SHORT_TEXT, Professional, Record, check_professional, check_text};
+use crate::store::{BlobInfo, Writer};
+
+/// Item kind of documents.
+pub(crate) const DOCUMENT: &str = "document";
+/// Largest document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 * 1024 * 1024;
+/// Bytes looked at to recognise a document's type.
+const SNIFF_BYTES: usize = 1024;
+
+/// A code from a terminology (LOINC for document types, the DMP's class codes...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coding {
+    /// The code system's URI (`http://loinc.org`).
+    pub system: String,
+    /// The code.
+    pub code: String,
+    /// Its human-readable label.
+    pub display: Option<String>,
+}
+
+/// Who may see a document, as the HL7 confidentiality codes say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidentiality {
+    /// Normal (`N`).
+    #[default]
+    Normal,
+    /// Restricted (`R`).
+    Restricted,
+    /// Very restricted (`V`).
+    VeryRestricted,
+}
+
+impl Confidentiality {
+    /// The HL7 v3 Confidentiality code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Confidentiality::Normal => "N",
+            Confidentiality::Restricted => "R",
+            Confidentiality::VeryRestricted => "V",
+        }
+    }
+
+    /// The level of an HL7 v3 Confidentiality code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "N" => Some(Confidentiality::Normal),
+            "R" => Some(Confidentiality::Restricted),
+            "V" => Some(Confidentiality::VeryRestricted),
+            _ => None,
+        }
+    }
+}
+
+/// Where a document came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// Added by the citizen.
+    User,
+    /// Deposited by a professional (through the health space).
+    Professional,
+}
+
+/// What the caller says of a new document.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewDocument {
+    /// Title shown in lists.
+    pub title: String,
+    /// Type (LOINC), e.g. `11502-2` laboratory report.
+    pub type_code: Option<Coding>,
+    /// Class (DMP class codes), e.g. `10` comptes rendus.
+    pub class_code: Option<Coding>,
+    /// Author.
+    pub author: Option<Professional>,
+    /// Date of care, Unix milliseconds.
+    pub date_millis: Option<i64>,
+    /// INS of the patient the document is about.
+    pub ins: Option<String>,
+    /// Confidentiality.
+    pub confidentiality: Confidentiality,
+    /// Free description.
+    pub description: Option<String>,
+}
+
+/// A document kept in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// Identifier.
+    pub id: String,
+    /// Title shown in lists.
+    pub title: String,
+    /// Media type recognised from the content (`application/pdf`, `text/xml` for CDA,
+    /// `image/png`, `image/jpeg`).
+    pub media_type: String,
+    /// Type (LOINC).
+    pub type_code: Option<Coding>,
+    /// Class (DMP).
+    pub class_code: Option<Coding>,
+    /// Author.
+    pub author: Option<Professional>,
+    /// Date of care, Unix milliseconds.
+    pub date_millis: Option<i64>,
+    /// When it entered the record, Unix milliseconds.
+    pub added_millis: i64,
+    /// INS of the patient it is about.
+    pub ins: Option<String>,
+    /// Confidentiality.
+    pub confidentiality: Confidentiality,
+    /// Free description.
+    pub description: Option<String>,
+    /// Where it came from.
+    pub source: DocumentSource,
+    /// Size of the file, bytes.
+    pub size: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// Hidden from professionals by the citizen.
+    pub hidden: bool,
+    /// Blob holding the file.
+    pub(crate) blob_id: String,
+}
+
+impl Record {
+    /// Adds a document whose file is read from `content` (streamed; at most
+    /// [`MAX_DOCUMENT_BYTES`]). The type is recognised from the bytes.
+    pub fn add_document(
+        &self,
+        new: &NewDocument,
+        source: DocumentSource,
+        content: &mut dyn Read,
+    ) -> Result<Document> {
+        check_new_document(new)?;
+        let added_millis = self.store.now_millis();
+        let id = crate::crypto::random_id()?;
+        self.store.write(|w| {
+            put_document(
+                w,
+                id,
+                new,
+                source,
+                added_millis,
+                false,
+                content,
+                MAX_DOCUMENT_BYTES,
+            )
+        })
+    }
+
+    /// Every document, newest care date first.
+    pub fn documents(&self) -> Result<Vec<Document>> {
+        let mut documents: Vec<Document> = self
+            .store
+            .read(|r| r.list(DOCUMENT))?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        sort_newest_first(&mut documents);
+        Ok(documents)
+    }
+
+    /// Document `id`.
+    pub fn document(&self, id: &str) -> Result<Document> {
+        self.store
+            .read(|r| r.get(DOCUMENT, id))?
+            .ok_or(RecordError::NotFound("document"))
+    }
+
+    /// Writes document `id`'s file to `out`; returns its metadata.
+    pub fn read_document(&self, id: &str, out: &mut dyn Write) -> Result<Document> {
+        self.store.read(|r| {
+            let document: Document = r
+                .get(DOCUMENT, id)?
+                .ok_or(RecordError::NotFound("document"))?;
+            r.read_blob(&document.blob_id, out)?;
+            Ok(document)
+        })
+    }
+
+    /// Deletes document `id` and its file.
+    pub fn delete_document(&self, id: &str) -> Result<()> {
+        self.store.write(|w| {
+            let document: Document = w
+                .reader()
+                .get(DOCUMENT, id)?
+                .ok_or(RecordError::NotFound("document"))?;
+            w.delete(DOCUMENT, id)?;
+            w.delete_blob(&document.blob_id)
+        })
+    }
+}
+
+/// Sorts documents by care date (or, lacking one, arrival), newest first.
+pub(crate) fn sort_newest_first(documents: &mut [Document]) {
+    documents.sort_by(|a, b| {
+        let key = |d: &Document| (d.date_millis.unwrap_or(d.added_millis), d.added_millis);
+        key(b).cmp(&key(a)).then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// Checks what a caller or an import says of a document.
+pub(crate) fn check_new_document(new: &NewDocument) -> Result<()> {
+    check_text("title", &new.title, MAX_SHORT_TEXT)?;
+    if let Some(author) = &new.author {
+        check_professional(author)?;
+    }
+    for coding in [&new.type_code, &new.class_code].into_iter().flatten() {
+        check_text("code system", &coding.system, MAX_SHORT_TEXT)?;
+        check_text("code", &coding.code, MAX_SHORT_TEXT)?;
+    }
+    if let Some(description) = &new.description {
+        check_text("description", description, crate::record::MAX_LONG_TEXT)?;
+    }
+    Ok(())
+}
+
+/// Stores a document (metadata item and file blob) inside a write transaction.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn put_document(
+    writer: &mut Writer<'_>,
+    id: String,
+    new: &NewDocument,
+    source: DocumentSource,
+    added_millis: i64,
+    hidden: bool,
+    content: &mut dyn Read,
+    max_bytes: u64,
+) -> Result<Document> {
+    let (media_type, blob_id, info) = put_file(writer, content, max_bytes)?;
+    let document = Document {
+        id,
+        title: new.title.trim().to_owned(),
+        media_type: media_type.into(),
+        type_code: new.type_code.clone(),
+        class_code: new.class_code.clone(),
+        author: new.author.clone(),
+        date_millis: new.date_millis,
+        added_millis,
+        ins: new.ins.clone(),
+        confidentiality: new.confidentiality,
+        description: new.description.clone(),
+        source,
+        size: info.size,
+        sha256: info.sha256,
+        hidden,
+        blob_id,
+    };
+    writer.put(DOCUMENT, &document.id, &document)?;
+    Ok(document)
+}
+
+/// Stores a file as a blob once its type is recognised from its first bytes; returns the
+/// type, the blob's identifier and description.
+pub(crate) fn put_file(
+    writer: &mut Writer<'_>,
+    content: &mut dyn Read,
+    max_bytes: u64,
+) -> Result<(&'static str, String, BlobInfo)> {
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    Read::take(&mut *content, SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| RecordError::io("read", std::path::Path::new("document"), e))?;
+    let media_type = sniff_media_type(&head)?;
+    let (blob_id, info) = writer.put_blob(&mut head.as_slice().chain(content), max_bytes)?;
+    Ok((media_type, blob_id, info))
+}
+
+/// The media type of a document from its first bytes; only the kinds a health record keeps.
+pub fn sniff_media_type(head: &[u8]) -> Result<&'static str> {
+    if head.starts_with(b"%PDF-") {
+        return Ok("application/pdf");
+    }
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok("image/png");
+    }
+    if head.starts_with(b"\xFF\xD8\xFF") {
+        return Ok("image/jpeg");
+    }
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let text = String::from_utf8_lossy(text);
+    if text.trim_start().starts_with('<') && text.contains("ClinicalDocument") {
+        return Ok("text/xml");
+    }
+    Err(RecordError::UnsupportedDocument(
+        "not a PDF, a CDA XML document, a PNG or a JPEG image".into(),
+    ))
+}
+
+/// The usual file extension of a media type the record keeps.
+pub(crate) fn extension_of(media_type: &str) -> &'static str {
+    match media_type {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "xml",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_types_are_recognised_from_their_bytes() {
+        assert_eq!(sniff_media_type(b"%PDF-1.7\n").unwrap(), "application/pdf");
+        assert_eq!(
+            sniff_media_type(b"\x89PNG\r\n\x1a\n....").unwrap(),
+            "image/png"
+        );
+        assert_eq!(sniff_media_type(b"\xFF\xD8\xFF\xE0").unwrap(), "image/jpeg");
+        let cda =
+            b"\xEF\xBB\xBF<?xml version=\"1.0\"?>\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\">";
+        assert_eq!(sniff_media_type(cda).unwrap(), "text/xml");
+        for other in [&b"MZ\x90\x00"[..], b"<html></html>", b""] {
+            assert!(matches!(
+                sniff_media_type(other),
+                Err(RecordError::UnsupportedDocument(_))
+            ));
+        }
+    }
+}

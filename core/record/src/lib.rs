@@ -1,0 +1,44 @@
+//! Carnet's encrypted local health record (Mon espace santé, offline).
+//!
+//! - [`crypto`]: AES-256-GCM sealing of values and chunked blobs, bound to where they live;
+//! - [`keyslot`]: envelope encryption — the data key wrapped by a device key from the
+//!   platform key vault or by a passphrase through Argon2id;
+//! - [`store`]: the SQLite store (WAL, migrations, one writer, rollback counter kept in the
+//!   key vault);
+//! - [`Record`]: the content — documents, the medical profile as FHIR R4 resources, agenda,
+//!   inbox, access rules — with search, export and import.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod access;
+pub mod agenda;
+pub mod crypto;
+mod document;
+mod error;
+mod exchange;
+mod inbox;
+pub mod keyslot;
+mod profile;
+mod record;
+pub mod store;
+
+pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
+pub use agenda::{
+    Agenda, Appointment, CompletedReminder, NewAppointment, PreventionCalendar, Reminder,
+    ReminderKind, ReminderStatus,
+};
+pub use document::{
+    Coding, Confidentiality, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
+    sniff_media_type,
+};
+pub use error::{RecordError, Result};
+pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
+pub use keyslot::{KdfParams, Unlock};
+pub use profile::{
+    LOINC, MeasureKind, NewProfileItem, ProfileItem, ProfileKind, VACCINE_GROUP_SYSTEM,
+};
+pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
+pub use store::{BlobInfo, Store, StoreOptions};

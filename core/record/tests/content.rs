@@ -1,0 +1,480 @@
+//! The record's content end to end: documents, profile, agenda, inbox, access rules, search,
+//! and export → import giving the same content.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::io::Cursor;
+
+use carnet_record::{
+    AccessAction, DocumentQuery, DocumentSource, Gender, IncomingAttachment, MeasureKind,
+    NewAppointment, NewMessage, NewProfileItem, Patient, Professional, ProfileKind, Record,
+    RecordError, ReminderStatus,
+};
+use common::*;
+
+fn fill(record: &Record) {
+    record
+        .set_patient(&Patient {
+            given: "Camille".into(),
+            family: "Martin".into(),
+            birth_date: "1975-06-01".into(),
+            gender: Gender::Female,
+            ins: Some("275069912345678".into()),
+        })
+        .unwrap();
+    add_pdf(record, "Bilan sanguin", 150_000);
+    record
+        .add_document(
+            &lab_report("Échographie abdominale"),
+            DocumentSource::Professional,
+            &mut cda("foie normal").as_slice(),
+        )
+        .unwrap();
+    for (kind, text) in [
+        (ProfileKind::Allergy, "Arachide"),
+        (ProfileKind::Medication, "Lévothyroxine 50 µg"),
+        (ProfileKind::Condition, "Hypothyroïdie"),
+    ] {
+        record
+            .add_profile_item(
+                kind,
+                &NewProfileItem {
+                    text: text.into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    record
+        .add_measure(MeasureKind::BloodPressure, &[128.0, 82.0], Some(NOW))
+        .unwrap();
+    record
+        .add_measure(MeasureKind::Weight, &[64.5], None)
+        .unwrap();
+    record
+        .complete_reminder("dtp-45", NOW - 400 * 86_400_000)
+        .unwrap();
+    record
+        .complete_reminder("cancer-sein", NOW - 100 * 86_400_000)
+        .unwrap();
+    record
+        .add_appointment(&NewAppointment {
+            title: "Consultation cardiologie".into(),
+            start_millis: NOW + 7 * 86_400_000,
+            end_millis: Some(NOW + 7 * 86_400_000 + 1_800_000),
+            location: Some("Hôpital Henri-Mondor, Créteil".into()),
+            professional: Some(doctor()),
+            notes: Some("Apporter l'ECG".into()),
+        })
+        .unwrap();
+    let mut attachment = pdf(70_000, 3);
+    let message = record
+        .deliver_message(
+            &NewMessage {
+                from: doctor(),
+                subject: "Résultats".into(),
+                body: "Vos résultats sont normaux.".into(),
+                reply_allowed: true,
+            },
+            vec![IncomingAttachment {
+                name: "resultats.pdf".into(),
+                content: &mut attachment.as_slice(),
+            }],
+        )
+        .unwrap();
+    record.reply(&message.id, "Merci docteur").unwrap();
+    let other = Professional {
+        name: "Dr Jean Dupont".into(),
+        rpps: Some("10001234567".into()),
+    };
+    record.block_professional(&other).unwrap();
+    record.documents_for_professional(&doctor()).unwrap();
+    assert!(record.documents_for_professional(&other).is_err());
+    attachment.clear();
+}
+
+#[test]
+fn documents_keep_their_metadata_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    let big = add_pdf(&record, "Scanner thoracique", 1_000_000);
+    assert_eq!(
+        (big.media_type.as_str(), big.size),
+        ("application/pdf", 1_000_000)
+    );
+    let mut back = Vec::new();
+    record.read_document(&big.id, &mut back).unwrap();
+    assert_eq!(back, pdf(1_000_000, 7));
+    let refused = record.add_document(
+        &lab_report("exe"),
+        DocumentSource::User,
+        &mut &b"MZ\x90\0payload"[..],
+    );
+    assert!(matches!(refused, Err(RecordError::UnsupportedDocument(_))));
+    let empty_title = record.add_document(
+        &lab_report("  "),
+        DocumentSource::User,
+        &mut pdf(10, 1).as_slice(),
+    );
+    assert!(matches!(empty_title, Err(RecordError::InvalidInput(_))));
+    assert_eq!(record.documents().unwrap().len(), 1);
+    record.delete_document(&big.id).unwrap();
+    assert!(record.documents().unwrap().is_empty());
+    assert!(matches!(
+        record.document(&big.id),
+        Err(RecordError::NotFound(_))
+    ));
+}
+
+#[test]
+fn profile_items_are_fhir_resources_with_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    let allergy = record
+        .add_profile_item(
+            ProfileKind::Allergy,
+            &NewProfileItem {
+                text: "Pénicilline".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(allergy.resource["resourceType"], "AllergyIntolerance");
+    assert_eq!(allergy.resource["patient"]["reference"], "Patient/self");
+    assert_eq!(allergy.version, 1);
+    let bp = record
+        .add_measure(MeasureKind::BloodPressure, &[130.0, 85.0], None)
+        .unwrap();
+    assert_eq!(bp.resource["code"]["coding"][0]["code"], "85354-9");
+    assert_eq!(bp.resource["component"][1]["valueQuantity"]["value"], 85.0);
+    assert_eq!(
+        bp.summary(),
+        "Blood pressure panel with all children optional: 130.0/85.0"
+    );
+    assert!(
+        record
+            .add_measure(MeasureKind::BloodPressure, &[130.0], None)
+            .is_err()
+    );
+    assert!(
+        record
+            .add_measure(MeasureKind::Weight, &[f64::NAN], None)
+            .is_err()
+    );
+    let mut changed = allergy.resource.clone();
+    changed["code"]["text"] = "Pénicilline G".into();
+    let v2 = record
+        .put_profile_resource(ProfileKind::Allergy, &allergy.id, changed)
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let missing = serde_json::json!({ "resourceType": "MedicationStatement", "status": "active" });
+    assert!(matches!(
+        record.put_profile_resource(ProfileKind::Medication, "m1", missing),
+        Err(RecordError::InvalidInput(_))
+    ));
+    let wrong_type = serde_json::json!({ "resourceType": "Condition", "subject": {} });
+    assert!(
+        record
+            .put_profile_resource(ProfileKind::Allergy, "a1", wrong_type)
+            .is_err()
+    );
+    assert_eq!(record.profile(Some(ProfileKind::Allergy)).unwrap().len(), 1);
+    assert_eq!(record.profile(None).unwrap().len(), 2);
+}
+
+#[test]
+fn the_agenda_follows_the_owner_and_what_was_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    assert!(record.agenda().unwrap().reminders.is_empty());
+    fill(&record);
+    let agenda = record.agenda().unwrap();
+    assert_eq!(agenda.appointments.len(), 1);
+    let rules: Vec<&str> = agenda
+        .reminders
+        .iter()
+        .map(|r| r.rule_id.as_str())
+        .collect();
+    // Done: no dTP booster due; mammography next due in 2 years (beyond the horizon).
+    assert!(!rules.contains(&"dtp-45") && !rules.contains(&"cancer-sein"));
+    let colorectal = agenda
+        .reminders
+        .iter()
+        .find(|r| r.rule_id == "cancer-colorectal")
+        .unwrap();
+    assert_eq!(colorectal.status, ReminderStatus::Overdue);
+    assert!(record.complete_reminder("no-such-rule", NOW).is_err());
+    // The dTP completion became an Immunization in the profile.
+    assert_eq!(
+        record
+            .profile(Some(ProfileKind::Immunization))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn messages_allow_replies_only_where_the_sender_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    let no_reply = NewMessage {
+        from: doctor(),
+        subject: "Rappel".into(),
+        body: "Pensez au vaccin.".into(),
+        reply_allowed: false,
+    };
+    let message = record.deliver_message(&no_reply, Vec::new()).unwrap();
+    assert!(!message.read);
+    assert!(matches!(
+        record.reply(&message.id, "ok"),
+        Err(RecordError::NotAllowed(_))
+    ));
+    assert!(record.open_message(&message.id).unwrap().read);
+    let anonymous = NewMessage {
+        from: Professional {
+            name: "X".into(),
+            rpps: None,
+        },
+        ..no_reply.clone()
+    };
+    assert!(record.deliver_message(&anonymous, Vec::new()).is_err());
+    let mut exe = b"MZ\x90\0".to_vec();
+    let refused = record.deliver_message(
+        &no_reply,
+        vec![IncomingAttachment {
+            name: "virus.exe".into(),
+            content: &mut exe.as_slice(),
+        }],
+    );
+    assert!(matches!(refused, Err(RecordError::UnsupportedDocument(_))));
+    let traversal = record.deliver_message(
+        &no_reply,
+        vec![IncomingAttachment {
+            name: "../x.pdf".into(),
+            content: &mut pdf(100, 1).as_slice(),
+        }],
+    );
+    assert!(matches!(traversal, Err(RecordError::InvalidInput(_))));
+    exe.clear();
+    assert_eq!(
+        record.messages().unwrap().len(),
+        1,
+        "refused deliveries stored nothing"
+    );
+}
+
+#[test]
+fn access_rules_hide_block_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    let shown = add_pdf(&record, "Radio du genou", 1000);
+    let hidden = add_pdf(&record, "Consultation psychiatrie", 1000);
+    record.set_document_hidden(&hidden.id, true).unwrap();
+    let seen = record.documents_for_professional(&doctor()).unwrap();
+    assert_eq!(
+        seen.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [shown.id.as_str()]
+    );
+    let mut sink = Vec::new();
+    assert!(
+        record
+            .read_document_as_professional(&doctor(), &hidden.id, &mut sink)
+            .is_err()
+    );
+    record
+        .read_document_as_professional(&doctor(), &shown.id, &mut sink)
+        .unwrap();
+    assert_eq!(sink.len(), 1000);
+    record.block_professional(&doctor()).unwrap();
+    assert!(matches!(
+        record.documents_for_professional(&doctor()),
+        Err(RecordError::NotAllowed(_))
+    ));
+    record.unblock_professional("10003456789").unwrap();
+    record.documents_for_professional(&doctor()).unwrap();
+    let log = record.access_log().unwrap();
+    let summary: Vec<(AccessAction, bool)> =
+        log.iter().rev().map(|e| (e.action, e.allowed)).collect();
+    assert_eq!(
+        summary,
+        [
+            (AccessAction::ListDocuments, true),
+            (AccessAction::ReadDocument, false),
+            (AccessAction::ReadDocument, true),
+            (AccessAction::ListDocuments, false),
+            (AccessAction::ListDocuments, true),
+        ]
+    );
+}
+
+#[test]
+fn search_matches_words_dates_codes_and_authors() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &memory_vault());
+    fill(&record);
+    let titles = |query: DocumentQuery| -> Vec<String> {
+        record
+            .search_documents(&query)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.title)
+            .collect()
+    };
+    assert_eq!(
+        titles(DocumentQuery {
+            text: Some("echographie ABDO".into()),
+            ..Default::default()
+        }),
+        ["Échographie abdominale"]
+    );
+    assert_eq!(
+        titles(DocumentQuery {
+            text: Some("sanguin".into()),
+            ..Default::default()
+        })
+        .len(),
+        2,
+        "description matches too"
+    );
+    assert_eq!(
+        titles(DocumentQuery {
+            code: Some("11502-2".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert!(
+        titles(DocumentQuery {
+            code: Some("34133-9".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        titles(DocumentQuery {
+            author: Some("curie".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        titles(DocumentQuery {
+            author: Some("10003456789".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert!(
+        titles(DocumentQuery {
+            from_millis: Some(NOW),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        titles(DocumentQuery {
+            until_millis: Some(NOW),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+}
+
+#[test]
+fn export_then_import_gives_the_same_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(&dir.path().join("a"), &memory_vault());
+    fill(&record);
+    let mut steps = Vec::new();
+    let zip = record
+        .export(Cursor::new(Vec::new()), &mut |p| steps.push(p))
+        .unwrap()
+        .into_inner();
+    let last = steps.last().unwrap();
+    assert_eq!(last.done, last.total);
+    assert_eq!(
+        last.total,
+        150_000 + cda("foie normal").len() as u64 + 70_000
+    );
+
+    let copy = create(&dir.path().join("b"), &memory_vault());
+    copy.import(Cursor::new(zip.clone()), &mut |_| {}).unwrap();
+    assert_eq!(copy.patient().unwrap(), record.patient().unwrap());
+    assert_eq!(
+        without_blob_ids(copy.documents().unwrap()),
+        without_blob_ids(record.documents().unwrap())
+    );
+    assert_eq!(copy.profile(None).unwrap(), record.profile(None).unwrap());
+    assert_eq!(copy.appointments().unwrap(), record.appointments().unwrap());
+    assert_eq!(
+        copy.completed_reminders().unwrap(),
+        record.completed_reminders().unwrap()
+    );
+    assert_eq!(
+        copy.blocked_professionals().unwrap(),
+        record.blocked_professionals().unwrap()
+    );
+    assert_eq!(copy.access_log().unwrap(), record.access_log().unwrap());
+    let (m1, m2) = (record.messages().unwrap(), copy.messages().unwrap());
+    assert_eq!(m1.len(), m2.len());
+    for (a, b) in m1.iter().zip(&m2) {
+        assert_eq!(
+            (
+                &a.id,
+                &a.subject,
+                &a.body,
+                a.read,
+                a.outgoing,
+                &a.in_reply_to
+            ),
+            (
+                &b.id,
+                &b.subject,
+                &b.body,
+                b.read,
+                b.outgoing,
+                &b.in_reply_to
+            )
+        );
+        assert_eq!(a.attachments.len(), b.attachments.len());
+        for (index, (x, y)) in a.attachments.iter().zip(&b.attachments).enumerate() {
+            assert_eq!((&x.name, &x.sha256, x.size), (&y.name, &y.sha256, y.size));
+            let (mut bx, mut by) = (Vec::new(), Vec::new());
+            record.read_attachment(&a.id, index, &mut bx).unwrap();
+            copy.read_attachment(&b.id, index, &mut by).unwrap();
+            assert_eq!(bx, by);
+        }
+    }
+    for document in record.documents().unwrap() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        record.read_document(&document.id, &mut a).unwrap();
+        copy.read_document(&document.id, &mut b).unwrap();
+        assert_eq!(a, b);
+    }
+    // A second import into the now full record is refused, and changes nothing.
+    let before = copy.store().write_counter();
+    assert!(matches!(
+        copy.import(Cursor::new(zip), &mut |_| {}),
+        Err(RecordError::ImportIntoNonEmpty)
+    ));
+    assert_eq!(copy.store().write_counter(), before);
+}
+
+/// The documents as JSON without their internal blob ids (which differ between stores; the
+/// bytes are compared through the digest and by reading them).
+fn without_blob_ids(documents: Vec<carnet_record::Document>) -> Vec<serde_json::Value> {
+    documents
+        .into_iter()
+        .map(|d| {
+            let mut value = serde_json::to_value(d).unwrap();
+            value.as_object_mut().unwrap().remove("blob_id").unwrap();
+            value
+        })
+        .collect()
+}
