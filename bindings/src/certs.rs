@@ -108,7 +108,7 @@ impl From<Purpose> for CorePurpose {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct WalletEntry {
     /// Identifier in the wallet.
-    pub id: i64,
+    pub id: String,
     /// The `HC1:` text (render it as a QR code to show it).
     pub text: String,
     /// Groups one person's certificates.

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use crate::platform::{
     Clock, ForeignClock, ForeignKeyVault, ForeignLogSink, KeyVault, LogLevel, LogSink,
 };
-use crate::{
-    CarnetError, InsInfo, InsInput, NirInfo, PassVerdict, Purpose, VerifierLists, WalletEntry,
-};
+use crate::record::{HealthRecord, RecordUnlock};
+use crate::{CarnetError, InsInfo, InsInput, NirInfo, PassVerdict, VerifierLists};
 
 /// What Carnet concluded about the platform clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -75,44 +74,23 @@ impl Carnet {
         Ok(self.0.check_ins(&input.into())?.into())
     }
 
-    /// Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
-    pub fn wallet_add(&self, text: String) -> Result<WalletEntry, CarnetError> {
-        let entry = self.0.wallet_add(&text)?;
-        let state = self.0.wallet_state(&entry);
-        Ok(WalletEntry::from_core(entry, state))
+    /// Whether a health record exists in the app's data directory.
+    pub fn record_exists(&self) -> bool {
+        carnet::record::Store::exists(&self.0.record_dir())
     }
 
-    /// Every certificate in the wallet, in the order added.
-    pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
-        Ok(self
-            .0
-            .wallet_list()?
-            .into_iter()
-            .map(|entry| {
-                let state = self.0.wallet_state(&entry);
-                WalletEntry::from_core(entry, state)
-            })
-            .collect())
+    /// Creates the health record in the app's data directory.
+    pub fn create_record(&self, unlock: RecordUnlock) -> Result<Arc<HealthRecord>, CarnetError> {
+        Ok(HealthRecord::new(
+            self.0.create_record(&self.0.record_dir(), &unlock.into())?,
+        ))
     }
 
-    /// Removes a certificate from the wallet.
-    pub fn wallet_remove(&self, id: i64) -> Result<(), CarnetError> {
-        Ok(self.0.wallet_remove(id)?)
-    }
-
-    /// The certificate in force to show for `purpose`, among one person's; null when none is.
-    pub fn wallet_best(
-        &self,
-        person_key: String,
-        purpose: Purpose,
-    ) -> Result<Option<WalletEntry>, CarnetError> {
-        Ok(self
-            .0
-            .wallet_best(&person_key, purpose.into())?
-            .map(|entry| {
-                let state = self.0.wallet_state(&entry);
-                WalletEntry::from_core(entry, state)
-            }))
+    /// Opens the health record of the app's data directory.
+    pub fn open_record(&self, unlock: RecordUnlock) -> Result<Arc<HealthRecord>, CarnetError> {
+        Ok(HealthRecord::new(
+            self.0.open_record(&self.0.record_dir(), &unlock.into())?,
+        ))
     }
 
     /// Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row).

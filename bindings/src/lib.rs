@@ -12,6 +12,7 @@ mod error;
 mod facade;
 mod identity;
 mod platform;
+mod record;
 
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
@@ -20,5 +21,6 @@ pub use error::CarnetError;
 pub use facade::{Carnet, ClockStatus, core_version};
 pub use identity::{InsInfo, InsInput, InsKind, NirInfo, Sex};
 pub use platform::{Clock, KeyVault, LogLevel, LogRecord, LogSink, PlatformError};
+pub use record::{HealthRecord, NewAttachment, ProfileItem, ProgressListener, RecordUnlock};
 
 uniffi::setup_scaffolding!();

@@ -1,6 +1,7 @@
 //! `carnet demo`: a walk through what Carnet does today, on sample data, in a temporary
 //! directory (or `--data-dir`), touching nothing else.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -23,8 +24,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 ];
 
 /// What the core will do once each open issue lands.
-const COMING: [&str; 4] = [
-    "encrypted health record (Mon espace santé, offline)",
+const COMING: [&str; 3] = [
     "reference server and offline-first sync",
     "ApCV: the carte Vitale on the phone, and the pharmacy's reader",
     "Bluetooth exposure notification",
@@ -107,12 +107,16 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         ),
     }
 
-    println!(
-        "\n4. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
-    );
-    show_certificate(&carnet)?;
+    println!("\n4. The encrypted health record (Mon espace santé, offline)");
+    let record = show_record(&carnet, &dir)?;
 
-    println!("\n5. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    println!(
+        "\n5. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+    );
+    show_certificate(&carnet, &record)?;
+    drop(record);
+
+    println!("\n6. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -136,7 +140,10 @@ const SAMPLE_SIGNER: &[u8] = include_bytes!("../../fixtures/dcc/bindings/co3-sig
 const SAMPLE_IN_FORCE: i64 = 1_620_086_400;
 
 /// Verifies the sample certificate then and now, a tampered copy, and keeps it in the wallet.
-fn show_certificate(carnet: &carnet::Carnet) -> Result<(), SessionError> {
+fn show_certificate(
+    carnet: &carnet::Carnet,
+    record: &carnet::HealthRecord,
+) -> Result<(), SessionError> {
     let text = SAMPLE_CERTIFICATE.trim();
     let lists = carnet::VerifierLists::trusting_certificate(SAMPLE_SIGNER, SAMPLE_IN_FORCE)?;
     let verdict_at = |text: &str, at: i64| match verifier::verify(
@@ -177,15 +184,137 @@ fn show_certificate(carnet: &carnet::Carnet) -> Result<(), SessionError> {
         "   signature altered by one bit: {}",
         verdict_at(&forged(text)?, SAMPLE_IN_FORCE)
     );
-    let entry = carnet.wallet_add(text)?;
+    let entry = record.wallet_add(text)?;
     let svg = carnet.render_qr_svg(text)?;
     println!(
-        "   kept in the wallet as #{} ({} today); its QR code rendered again: {} bytes of SVG",
-        entry.id,
-        carnet.wallet_state(&entry).name(),
+        "   kept in the wallet, inside the encrypted record ({} today); its QR code rendered \
+         again: {} bytes of SVG",
+        record.wallet_state(&entry).name(),
         svg.len()
     );
     Ok(())
+}
+
+/// The demo record's passphrase (a real one is asked for, or read from the environment).
+const DEMO_PASSPHRASE: &str = "démo : cheval agrafe pile correcte";
+/// The demo patient's name, looked for in clear in the store's files.
+const DEMO_FAMILY_NAME: &str = "Quenouille";
+
+/// Creates a record, fills it, shows what it computes, proves nothing is in clear, and
+/// round-trips it through an export.
+fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthRecord, SessionError> {
+    use carnet::record::{
+        DocumentSource, Gender, IncomingAttachment, MeasureKind, NewDocument, NewMessage,
+        NewProfileItem, Patient, Professional, ProfileKind,
+    };
+    let unlock = carnet::RecordUnlock::Passphrase(DEMO_PASSPHRASE.into());
+    let store = dir.join("record");
+    let record = carnet.create_record(&store, &unlock)?;
+    println!(
+        "   created in {} (AES-256-GCM, key wrapped with Argon2id)",
+        store.display()
+    );
+    let doctor = Professional {
+        name: "Dr Marie Curie".into(),
+        rpps: Some("10003456789".into()),
+    };
+    let report = format!(
+        "<?xml version=\"1.0\"?><ClinicalDocument xmlns=\"urn:hl7-org:v3\">\
+         <title>Bilan sanguin de Camille {DEMO_FAMILY_NAME}</title></ClinicalDocument>"
+    );
+    record.with(|r| {
+        r.set_patient(&Patient {
+            given: "Camille".into(),
+            family: DEMO_FAMILY_NAME.into(),
+            birth_date: "1975-06-01".into(),
+            gender: Gender::Female,
+            ins: None,
+        })?;
+        let new = NewDocument {
+            title: "Bilan sanguin".into(),
+            author: Some(doctor.clone()),
+            ..Default::default()
+        };
+        r.add_document(&new, DocumentSource::Professional, &mut report.as_bytes())?;
+        r.add_profile_item(
+            ProfileKind::Allergy,
+            &NewProfileItem {
+                text: "Arachide".into(),
+                ..Default::default()
+            },
+        )?;
+        r.add_measure(MeasureKind::BloodPressure, &[128.0, 82.0], None)?;
+        let message = NewMessage {
+            sender: doctor.clone(),
+            subject: "Vos résultats".into(),
+            body: "Résultats normaux, compte rendu joint.".into(),
+            reply_allowed: true,
+        };
+        let attachment = IncomingAttachment {
+            name: "bilan.xml".into(),
+            content: &mut report.as_bytes(),
+        };
+        r.deliver_message(&message, vec![attachment])?;
+        Ok(())
+    })?;
+    let agenda = record.with(|r| r.agenda())?;
+    println!(
+        "   a document, an allergy, a blood pressure, a message with an attachment; {} \
+         prevention reminders computed for a woman born in 1975, e.g. {}",
+        agenda.reminders.len(),
+        agenda
+            .reminders
+            .first()
+            .map(|r| r.label.as_str())
+            .unwrap_or("none")
+    );
+    let mut clear = Vec::new();
+    for entry in std::fs::read_dir(&store).map_err(|e| SessionError::Io(e.to_string()))? {
+        let path = entry.map_err(|e| SessionError::Io(e.to_string()))?.path();
+        let bytes = std::fs::read(&path).map_err(|e| SessionError::Io(e.to_string()))?;
+        if bytes
+            .windows(DEMO_FAMILY_NAME.len())
+            .any(|w| w == DEMO_FAMILY_NAME.as_bytes())
+        {
+            clear.push(path.display().to_string());
+        }
+    }
+    match clear.as_slice() {
+        [] => println!(
+            "   the name {DEMO_FAMILY_NAME:?} appears in none of the store's files (database, WAL, keys)"
+        ),
+        found => println!("   ✗ the name appears in clear in {}", found.join(", ")),
+    }
+    let export = dir.join("export.zip");
+    let file = std::fs::File::create(&export).map_err(|e| SessionError::Io(e.to_string()))?;
+    record.with(|r| r.export(file, &mut |_| {}))?;
+    let copy = carnet.create_record(&dir.join("record-copy"), &unlock)?;
+    let archive = std::fs::File::open(&export).map_err(|e| SessionError::Io(e.to_string()))?;
+    copy.with(|r| r.import(std::io::BufReader::new(archive), &mut |_| {}))?;
+    let same = copy.with(|r| {
+        Ok((
+            r.documents()?.len(),
+            r.profile(None)?.len(),
+            r.messages()?.len(),
+        ))
+    })?;
+    println!(
+        "   exported as a FHIR R4 Bundle + files ({}), imported into a new record: {} document, \
+         {} profile entries, {} message",
+        export.display(),
+        same.0,
+        same.1,
+        same.2
+    );
+    drop(copy);
+    match carnet.open_record(
+        &dir.join("record-copy"),
+        &carnet::RecordUnlock::Passphrase("une autre phrase".into()),
+    ) {
+        Err(error) => println!("   a wrong passphrase: {error} [{}]", error.code()),
+        Ok(_) => println!("   ✗ a wrong passphrase opened the record"),
+    }
+    Ok(record)
 }
 
 /// The certificate with one bit of its signature flipped, packed again as `HC1:` text.

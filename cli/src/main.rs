@@ -11,6 +11,7 @@ mod demo;
 mod identity;
 mod pass;
 mod qr;
+mod record;
 mod session;
 mod verify;
 mod wallet;
@@ -35,6 +36,10 @@ struct Cli {
     /// else ~/.local/share/carnet).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Directory of the health record (default: record in the data directory). The
+    /// passphrase comes from $CARNET_PASSPHRASE or a prompt.
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
     /// Print the core's debug log on standard error.
     #[arg(long, short, global = true)]
     verbose: bool,
@@ -61,7 +66,12 @@ enum Command {
         #[command(subcommand)]
         command: pass::PassCommand,
     },
-    /// The certificate wallet (in the data directory).
+    /// The encrypted health record: documents, profile, agenda, inbox, access rules.
+    Record {
+        #[command(subcommand)]
+        command: record::RecordCommand,
+    },
+    /// The certificate wallet (kept in the encrypted health record).
     Wallet {
         #[command(subcommand)]
         command: wallet::WalletCommand,
@@ -78,6 +88,7 @@ fn main() -> ExitCode {
     let options = session::Options {
         data_dir: cli.data_dir,
         verbose: cli.verbose,
+        store: cli.store,
     };
     let outcome = match cli.command {
         Command::Demo => demo::run(&options),
@@ -85,6 +96,7 @@ fn main() -> ExitCode {
         Command::Ins { command } => identity::run_ins(&options, command),
         Command::Pass { command } => pass::run(command),
         Command::Qr { command } => qr::run(command),
+        Command::Record { command } => record::run(&options, command),
         Command::Wallet { command } => wallet::run(&options, command),
     };
     match outcome {

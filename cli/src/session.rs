@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use carnet::{Carnet, Clock, FileKeyVault, LogLevel, LogRecord, LogSink, Services, SystemClock};
+use carnet::{
+    Carnet, Clock, FileKeyVault, HealthRecord, LogLevel, LogRecord, LogSink, RecordUnlock,
+    Services, SystemClock,
+};
 
 /// Options every command shares.
 #[derive(Debug, Clone)]
@@ -12,6 +15,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// `--verbose`.
     pub verbose: bool,
+    /// `--store`, when given.
+    pub store: Option<PathBuf>,
 }
 
 /// Why a command could not open the core.
@@ -99,4 +104,63 @@ pub fn open_at(
 /// Opens the core on the configured data directory with the system clock.
 pub fn open(options: &Options) -> Result<Carnet, SessionError> {
     open_at(options, data_dir(options)?, Arc::new(SystemClock))
+}
+
+/// Opens the core, and names the record's directory: `--store`, else `record` in the data
+/// directory.
+pub fn open_with_store(options: &Options) -> Result<(Carnet, PathBuf), SessionError> {
+    let carnet = open(options)?;
+    let dir = options.store.clone().unwrap_or_else(|| carnet.record_dir());
+    Ok((carnet, dir))
+}
+
+/// Opens the health record with the passphrase from `$CARNET_PASSPHRASE` or a prompt.
+pub fn open_record(options: &Options) -> Result<HealthRecord, SessionError> {
+    let (carnet, dir) = open_with_store(options)?;
+    if !carnet::record::Store::exists(&dir) {
+        return Err(SessionError::Usage(format!(
+            "no record in {}: create one with `carnet record init --store DIR`",
+            dir.display()
+        )));
+    }
+    let passphrase = passphrase("CARNET_PASSPHRASE", "Record passphrase: ")?;
+    Ok(carnet.open_record(&dir, &RecordUnlock::Passphrase(passphrase))?)
+}
+
+/// A new passphrase: from the environment variable `variable`, or typed twice.
+pub fn new_passphrase(variable: &str) -> Result<RecordUnlock, SessionError> {
+    if let Some(value) = from_environment(variable) {
+        return Ok(RecordUnlock::Passphrase(value));
+    }
+    let first = passphrase(variable, "New passphrase (12 characters or more): ")?;
+    let second = passphrase(variable, "The same again: ")?;
+    if first != second {
+        return Err(SessionError::Usage("the two passphrases differ".into()));
+    }
+    Ok(RecordUnlock::Passphrase(first))
+}
+
+/// Asks a yes/no question on the terminal.
+pub fn confirm(question: &str) -> Result<bool, SessionError> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| SessionError::Io(format!("cannot read the answer: {e}")))?;
+    Ok(answer.trim() == "yes")
+}
+
+fn from_environment(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|v| !v.is_empty())
+}
+
+fn passphrase(variable: &str, prompt: &str) -> Result<String, SessionError> {
+    if let Some(value) = from_environment(variable) {
+        return Ok(value);
+    }
+    rpassword::prompt_password(prompt).map_err(|e| {
+        SessionError::Usage(format!(
+            "no terminal to ask for the passphrase ({e}): set ${variable}"
+        ))
+    })
 }

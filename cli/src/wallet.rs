@@ -1,4 +1,4 @@
-//! `carnet wallet …`: the holder's certificates, stored in the data directory.
+//! `carnet wallet …`: the holder's certificates, kept in the encrypted health record.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,16 +28,16 @@ pub enum WalletCommand {
     },
     /// Show one certificate.
     Show {
-        /// Its number in the wallet.
-        id: i64,
+        /// Its identifier (a unique prefix is enough).
+        id: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Render a certificate's QR code again.
     Qr {
-        /// Its number in the wallet.
-        id: i64,
+        /// Its identifier (a unique prefix is enough).
+        id: String,
         /// Write a PNG image here.
         #[arg(long, value_name = "FILE")]
         png: Option<PathBuf>,
@@ -47,15 +47,15 @@ pub enum WalletCommand {
     },
     /// Remove a certificate.
     Remove {
-        /// Its number in the wallet.
-        id: i64,
+        /// Its identifier (a unique prefix is enough).
+        id: String,
     },
 }
 
 /// The JSON shape of a wallet entry.
 #[derive(Serialize)]
 struct EntryReport {
-    id: i64,
+    id: String,
     person: String,
     family_name: String,
     given_name: String,
@@ -74,7 +74,7 @@ struct EntryReport {
 fn report(entry: &WalletEntry, state: ExpiryState, best: bool) -> EntryReport {
     let s = &entry.summary;
     EntryReport {
-        id: entry.id,
+        id: entry.id.clone(),
         person: s.person_key(),
         family_name: s.holder.family_name.clone(),
         given_name: s.holder.given_name.clone(),
@@ -98,8 +98,8 @@ fn describe(entry: &WalletEntry, state: ExpiryState) -> String {
         None => s.cert_type.name().to_owned(),
     };
     format!(
-        "#{} {what} of {} · {} {} (born {}) · {} · expires {}",
-        entry.id,
+        "{} {what} of {} · {} {} (born {}) · {} · expires {}",
+        entry.id.get(..8).unwrap_or(&entry.id),
         s.event_date,
         s.holder.family_name,
         s.holder.given_name,
@@ -111,7 +111,7 @@ fn describe(entry: &WalletEntry, state: ExpiryState) -> String {
 
 /// Runs `carnet wallet …`.
 pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, SessionError> {
-    let carnet = session::open(options)?;
+    let carnet = session::open_record(options)?;
     match command {
         WalletCommand::Add { input } => {
             let text = read_certificate_text(&input)?;
@@ -128,15 +128,15 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             let mut people: Vec<String> = entries.iter().map(|e| e.summary.person_key()).collect();
             people.sort();
             people.dedup();
-            let best_ids: Vec<i64> = people
+            let best_ids: Vec<&str> = people
                 .iter()
                 .filter_map(|person| carnet.best_of(&entries, person, Purpose::AnyProof))
-                .map(|best| best.id)
+                .map(|best| best.id.as_str())
                 .collect();
             if json {
                 let reports: Vec<_> = entries
                     .iter()
-                    .map(|e| report(e, carnet.wallet_state(e), best_ids.contains(&e.id)))
+                    .map(|e| report(e, carnet.wallet_state(e), best_ids.contains(&e.id.as_str())))
                     .collect();
                 println!(
                     "{}",
@@ -146,7 +146,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                 println!("the wallet is empty: add a certificate with `carnet wallet add`");
             } else {
                 for entry in &entries {
-                    let mark = if best_ids.contains(&entry.id) {
+                    let mark = if best_ids.contains(&entry.id.as_str()) {
                         "*"
                     } else {
                         " "
@@ -156,7 +156,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             }
         }
         WalletCommand::Show { id, json } => {
-            let entry = carnet.wallet_entry(id)?;
+            let entry = carnet.wallet_entry(&resolve(&carnet, &id)?)?;
             let state = carnet.wallet_state(&entry);
             if json {
                 println!(
@@ -168,7 +168,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             }
         }
         WalletCommand::Qr { id, png, svg } => {
-            let entry = carnet.wallet_entry(id)?;
+            let entry = carnet.wallet_entry(&resolve(&carnet, &id)?)?;
             if png.is_none() && svg.is_none() {
                 return Err(SessionError::Usage("give --png FILE or --svg FILE".into()));
             }
@@ -181,9 +181,16 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             )?;
         }
         WalletCommand::Remove { id } => {
-            carnet.wallet_remove(id)?;
-            println!("removed #{id}");
+            let id = resolve(&carnet, &id)?;
+            carnet.wallet_remove(&id)?;
+            println!("removed {id}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The wallet entry whose identifier starts with `prefix`.
+fn resolve(record: &carnet::HealthRecord, prefix: &str) -> Result<String, SessionError> {
+    let entries = record.wallet_list()?;
+    crate::record::resolve(prefix, entries.iter().map(|e| e.id.as_str()))
 }

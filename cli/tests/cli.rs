@@ -119,7 +119,10 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "on 2021-05-04T00:00:00Z: VALID: vaccination certificate for Musterfrau-Gößinger Gabriele",
         "today: INVALID: not valid at that time: expired [dcc.expiry]",
         "signature altered by one bit: INVALID: signature: signature does not verify [dcc.signature]",
-        "kept in the wallet as #1",
+        "kept in the wallet, inside the encrypted record (expired today)",
+        "the name \"Quenouille\" appears in none of the store's files",
+        "imported into a new record: 1 document, 2 profile entries, 1 message",
+        "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",
         "moved backwards by 3600 s",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -129,10 +132,7 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     entries.sort();
-    assert_eq!(
-        entries,
-        vec!["vault".to_owned(), "wallet.sqlite".to_owned()]
-    );
+    assert_eq!(entries, ["export.zip", "record", "record-copy", "vault"]);
 }
 
 #[test]
@@ -293,28 +293,41 @@ fn pass_verify_refuses_bad_arguments_clearly() {
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
 }
 
+/// Runs `carnet` on a data directory with the record passphrase in the environment.
+fn with_record(data: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("CARNET_PASSPHRASE", "cheval agrafe pile correcte")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn wallet_adds_lists_renders_and_removes_certificates() {
     let data = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_carnet"))
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| with_record(data.path(), args);
     let (text, _) = co3(data.path());
+    let no_record = run(&["wallet", "add", &text]);
+    assert_eq!(no_record.status.code(), Some(2));
+    assert!(
+        stderr(&no_record).contains("carnet record init"),
+        "{}",
+        stderr(&no_record)
+    );
+    assert!(run(&["record", "init"]).status.success());
     let added = run(&["wallet", "add", &text]);
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(
-        stdout(&added).starts_with("#1 vaccination 1/2"),
+        stdout(&added).contains(" vaccination 1/2 of 2021-02-18"),
         "{}",
         stdout(&added)
     );
     let again = run(&["wallet", "add", &text]);
-    assert!(
-        stdout(&again).starts_with("#1 "),
+    assert_eq!(
+        stdout(&again),
+        stdout(&added),
         "the same certificate is not stored twice"
     );
     assert_eq!(
@@ -337,19 +350,199 @@ fn wallet_adds_lists_renders_and_removes_certificates() {
         listed[0]["best_for_entry"], false,
         "an expired certificate is never the one to show"
     );
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
 
     let svg = data.path().join("code.svg");
     assert!(
-        run(&["wallet", "qr", "1", "--svg", svg.to_str().unwrap()])
+        run(&["wallet", "qr", &id[..6], "--svg", svg.to_str().unwrap()])
             .status
             .success()
     );
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
-    assert!(run(&["wallet", "remove", "1"]).status.success());
-    let missing = run(&["wallet", "remove", "1"]);
+    assert!(run(&["wallet", "remove", &id]).status.success());
+    let missing = run(&["wallet", "remove", &id]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("not_found"));
     assert!(stdout(&run(&["wallet", "list"])).contains("the wallet is empty"));
+}
+
+#[test]
+fn record_commands_script_a_whole_record_and_its_export() {
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("mine");
+    let store_arg = store.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = with_record(data.path(), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(&["record", "init", "--store", store_arg]);
+    let pdf = data.path().join("cr.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\nCompte rendu de consultation").unwrap();
+    let added = run(&[
+        "record",
+        "add-doc",
+        "--store",
+        store_arg,
+        "--title",
+        "Consultation cardiologie",
+        "--type-code",
+        "11488-4",
+        "--author",
+        "Dr Curie",
+        "--rpps",
+        "10003456789",
+        "--date",
+        "2026-11-02",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        added.contains("Consultation cardiologie (application/pdf, 37 bytes)"),
+        "{added}"
+    );
+    run(&[
+        "record", "profile", "add", "--store", store_arg, "--kind", "allergy", "--text", "Arachide",
+    ]);
+    run(&[
+        "record",
+        "profile",
+        "measure",
+        "--store",
+        store_arg,
+        "--kind",
+        "blood-pressure",
+        "128",
+        "82",
+    ]);
+    run(&[
+        "record",
+        "patient",
+        "--store",
+        store_arg,
+        "--given",
+        "Camille",
+        "--family",
+        "Martin",
+        "--birth-date",
+        "1975-06-01",
+        "--sex",
+        "female",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["record", "list", "--store", store_arg, "--json"])).unwrap();
+    assert_eq!(listed[0]["title"], "Consultation cardiologie");
+    assert_eq!(listed[0]["type_code"]["code"], "11488-4");
+    let id = listed[0]["id"].as_str().unwrap();
+    let copy = data.path().join("copy.pdf");
+    run(&[
+        "record",
+        "show",
+        "--store",
+        store_arg,
+        &id[..5],
+        "--out",
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&pdf).unwrap());
+    assert!(
+        run(&["record", "search", "--store", store_arg, "CARDIO"])
+            .contains("Consultation cardiologie")
+    );
+    assert!(
+        run(&[
+            "record", "search", "--store", store_arg, "--author", "dupont"
+        ])
+        .contains("no documents")
+    );
+    let profile: serde_json::Value = serde_json::from_str(&run(&[
+        "record", "profile", "list", "--store", store_arg, "--json",
+    ]))
+    .unwrap();
+    assert_eq!(profile[0]["resourceType"], "AllergyIntolerance");
+    assert!(run(&["record", "agenda", "--store", store_arg]).contains("cancer-colorectal"));
+
+    let zip = data.path().join("export.zip");
+    run(&[
+        "record",
+        "export",
+        "--store",
+        store_arg,
+        "--out",
+        zip.to_str().unwrap(),
+    ]);
+    let other = data.path().join("other");
+    assert!(
+        run(&[
+            "record",
+            "import",
+            "--store",
+            other.to_str().unwrap(),
+            zip.to_str().unwrap()
+        ])
+        .contains("1 documents")
+    );
+    let imported: serde_json::Value = serde_json::from_str(&run(&[
+        "record",
+        "list",
+        "--store",
+        other.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(imported, listed);
+
+    // Refusals: a wrong passphrase, a weak one, a bad archive (the store made for it goes).
+    let wrong = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "record",
+            "list",
+            "--store",
+            store_arg,
+        ])
+        .env("CARNET_PASSPHRASE", "pas la bonne phrase")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("[record.wrong_passphrase]"),
+        "{}",
+        stderr(&wrong)
+    );
+    let weak = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "record",
+            "init",
+            "--store",
+            "/tmp/never",
+        ])
+        .env("CARNET_PASSPHRASE", "123456")
+        .output()
+        .unwrap();
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(stderr(&weak).contains("[record.weak_passphrase]"));
+    std::fs::write(data.path().join("bad.zip"), b"PK\x03\x04 not really").unwrap();
+    let third = data.path().join("third");
+    let bad = with_record(
+        data.path(),
+        &[
+            "record",
+            "import",
+            "--store",
+            third.to_str().unwrap(),
+            data.path().join("bad.zip").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(
+        !third.exists(),
+        "the store created for a failed import is removed"
+    );
+    run(&["record", "close", "--store", store_arg, "--yes"]);
+    assert!(!store.exists());
 }
 
 #[test]

@@ -20,6 +20,19 @@ import fr.carnet.core.PlatformException
 import fr.carnet.core.Purpose
 import fr.carnet.core.Sex
 import fr.carnet.core.VerifierLists
+import fr.carnet.core.Coding
+import fr.carnet.core.Confidentiality
+import fr.carnet.core.DocumentQuery
+import fr.carnet.core.Gender
+import fr.carnet.core.MeasureKind
+import fr.carnet.core.NewAttachment
+import fr.carnet.core.NewDocument
+import fr.carnet.core.NewMessage
+import fr.carnet.core.Patient
+import fr.carnet.core.Professional
+import fr.carnet.core.ProfileKind
+import fr.carnet.core.ProgressListener
+import fr.carnet.core.RecordUnlock
 import fr.carnet.core.coreVersion
 import java.io.File
 import javax.imageio.ImageIO
@@ -203,7 +216,7 @@ class CarnetTest {
 
     @Test
     fun walletKeepsCertificatesAndPicksTheOneToShow() {
-        val carnet = open(clock = SetClock(co3InForce))
+        val carnet = open(clock = SetClock(co3InForce)).createRecord(RecordUnlock.DeviceKey)
         val entry = carnet.walletAdd(co3Text())
         assertEquals(CertificateType.VACCINATION, entry.certificateType)
         assertEquals(1uL, entry.dose)
@@ -219,13 +232,91 @@ class CarnetTest {
             carnet.walletRemove(entry.id)
             fail("removing twice must throw")
         } catch (e: CarnetException.InvalidInput) {
-            assertEquals("not_found", e.code)
+            assertEquals("record.not_found", e.code)
         }
         try {
             carnet.walletAdd("HC1:not base45")
             fail("garbage must throw")
         } catch (e: CarnetException.InvalidInput) {
             assertEquals("dcc.base45", e.code)
+        }
+    }
+
+    private val pdf = "%PDF-1.7\n".toByteArray() + ByteArray(100_000) { (it % 251).toByte() }
+    private val doctor = Professional("Dr Marie Curie", "10003456789")
+
+    private fun newDocument(title: String) = NewDocument(
+        title, Coding("http://loinc.org", "11502-2", null), null, doctor, start - 86_400_000L, null,
+        Confidentiality.NORMAL, null,
+    )
+
+    @Test
+    fun recordIsUnlockedByTheKotlinVaultAndRoundTripsThroughAnExport() {
+        val vault = RecordingVault()
+        val record = open(vault = vault).createRecord(RecordUnlock.DeviceKey)
+        val keyEntry = vault.entries.keys.single { it.startsWith("record.") && it.endsWith(".key") }
+        assertEquals(32, vault.entries.getValue(keyEntry).size)
+        record.setPatient(Patient("Camille", "Martin", "1975-06-01", Gender.FEMALE, null))
+        val document = record.addDocument(newDocument("Bilan sanguin"), pdf)
+        assertEquals("application/pdf", document.mediaType)
+        assertArrayEquals(pdf, record.readDocument(document.id))
+        val allergy = record.addProfileItem(ProfileKind.ALLERGY, "Arachide", null, null)
+        assertTrue(allergy.resourceJson.contains("\"resourceType\":\"AllergyIntolerance\""))
+        assertEquals("Blood pressure panel with all children optional: 128.0/82.0",
+            record.addMeasure(MeasureKind.BLOOD_PRESSURE, listOf(128.0, 82.0), null).summary)
+        val message = record.deliverMessage(NewMessage(doctor, "Résultats", "Normaux.", true),
+            listOf(NewAttachment("cr.pdf", pdf)))
+        assertEquals("Re: Résultats", record.reply(message.id, "Merci").subject)
+        assertTrue(record.agenda().reminders.any { it.ruleId == "cancer-colorectal" })
+        assertEquals(1, record.searchDocuments(DocumentQuery("BILAN", null, null, null, "curie")).size)
+
+        val export = File(dataDir, "export.zip").path
+        val steps = Collections.synchronizedList(mutableListOf<Pair<Long, Long>>())
+        record.exportTo(export, object : ProgressListener {
+            override fun onProgress(done: ULong, total: ULong) {
+                steps.add(done.toLong() to total.toLong())
+            }
+        })
+        assertEquals(2L * pdf.size to 2L * pdf.size, steps.last())
+        record.closeAccount()
+        assertFalse("crypto-erase removes the key from the Kotlin vault", vault.entries.containsKey(keyEntry))
+        try {
+            record.documents()
+            fail("a closed record must refuse calls")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("record.not_found", e.code)
+        }
+
+        val restored = open(vault = vault).createRecord(RecordUnlock.Passphrase("cheval agrafe pile correcte"))
+        restored.importFrom(export, null)
+        assertEquals(listOf(document), restored.documents())
+        assertEquals("Arachide", restored.profile(ProfileKind.ALLERGY).single().summary)
+        assertEquals(2, restored.messages().size)
+    }
+
+    @Test
+    fun wrongSecretsAreTypedExceptions() {
+        val vault = RecordingVault()
+        val carnet = open(vault = vault)
+        carnet.createRecord(RecordUnlock.Passphrase("cheval agrafe pile correcte")).destroy()
+        try {
+            carnet.openRecord(RecordUnlock.Passphrase("une autre phrase"))
+            fail("a wrong passphrase must throw")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("record.wrong_passphrase", e.code)
+            assertEquals("error.record.wrong_passphrase", e.messageKey)
+        }
+        try {
+            open(vault = RecordingVault()).createRecord(RecordUnlock.Passphrase("482913"))
+            fail("a PIN must be refused")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("record.weak_passphrase", e.code)
+        }
+        try {
+            carnet.openRecord(RecordUnlock.DeviceKey)
+            fail("no device-key slot")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("record.no_key_slot", e.code)
         }
     }
 

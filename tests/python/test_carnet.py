@@ -14,7 +14,11 @@ import tempfile
 import threading
 import unittest
 
+import json
+import zipfile
+
 import carnet_ffi as carnet
+from fhir.resources.bundle import Bundle
 
 START = 1_800_000_000_000
 # 2021-05-04T00:00:00Z, when the CO3 test certificate is in force.
@@ -81,10 +85,15 @@ class CollectingSink(carnet.LogSink):
         self.records.append(record)
 
 
-def open_carnet(vault=None, clock=None, sink=None):
+def open_carnet(vault=None, clock=None, sink=None, data_dir=DATA_DIR):
     return carnet.Carnet.open(
-        clock or SetClock(START), vault or RecordingVault(), sink, carnet.LogLevel.DEBUG, DATA_DIR
+        clock or SetClock(START), vault or RecordingVault(), sink, carnet.LogLevel.DEBUG, data_dir
     )
+
+
+def fresh_dir():
+    path = tempfile.mkdtemp(prefix="carnet-python-record-", dir=DATA_DIR)
+    return path
 
 
 def co3_text():
@@ -171,7 +180,8 @@ class InsTest(unittest.TestCase):
 
 class CertificatesTest(unittest.TestCase):
     def test_wallet_keeps_certificates_and_picks_the_one_to_show(self):
-        instance = open_carnet(clock=SetClock(CO3_IN_FORCE))
+        instance = open_carnet(clock=SetClock(CO3_IN_FORCE), data_dir=fresh_dir())
+        instance = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
         entry = instance.wallet_add(co3_text())
         self.assertEqual(entry.certificate_type, carnet.CertificateType.VACCINATION)
         self.assertEqual((entry.dose, entry.total_doses), (1, 2))
@@ -182,7 +192,7 @@ class CertificatesTest(unittest.TestCase):
         instance.wallet_remove(entry.id)
         with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
             instance.wallet_remove(entry.id)
-        self.assertEqual(caught.exception.code, "not_found")
+        self.assertEqual(caught.exception.code, "record.not_found")
 
     def test_verifier_mode_answers_valid_then_expired(self):
         clock = SetClock(CO3_IN_FORCE)
@@ -211,6 +221,106 @@ class CertificatesTest(unittest.TestCase):
             carnet.VerifierLists.open(b"\x00" * 64, co3_signer(), None)
         with self.assertRaises(carnet.CarnetError.InvalidInput):
             carnet.VerifierLists.trusting_certificate(b"not a certificate", 0)
+
+
+PDF = b"%PDF-1.7\n" + bytes(range(256)) * 300
+
+
+class Progress(carnet.ProgressListener):
+    """Keeps what Rust reports."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_progress(self, done, total):
+        self.steps.append((done, total))
+
+
+class RecordTest(unittest.TestCase):
+    def test_record_round_trips_through_an_export_checked_by_a_fhir_library(self):
+        vault = RecordingVault()
+        instance = open_carnet(vault=vault, data_dir=fresh_dir())
+        self.assertFalse(instance.record_exists())
+        record = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
+        # The wrapping key went into the Python vault.
+        self.assertTrue(any(c.startswith("store record.") and c.endswith(".key") for c in vault.calls))
+        record.set_patient(carnet.Patient(given="Camille", family="Martin", birth_date="1975-06-01",
+                                          gender=carnet.Gender.FEMALE, ins=None))
+        doctor = carnet.Professional(name="Dr Marie Curie", rpps="10003456789")
+        document = record.add_document(
+            carnet.NewDocument(title="Bilan sanguin", type_code=carnet.Coding(system="http://loinc.org", code="11502-2", display=None),
+                               class_code=None, author=doctor, date_millis=START - 86_400_000, ins=None,
+                               confidentiality=carnet.Confidentiality.NORMAL, description=None),
+            PDF)
+        self.assertEqual((document.media_type, document.size), ("application/pdf", len(PDF)))
+        self.assertEqual(record.read_document(document.id), PDF)
+        allergy = record.add_profile_item(carnet.ProfileKind.ALLERGY, "Arachide", None, None)
+        self.assertEqual(json.loads(allergy.resource_json)["resourceType"], "AllergyIntolerance")
+        record.add_measure(carnet.MeasureKind.BLOOD_PRESSURE, [128.0, 82.0], None)
+        record.add_profile_item(carnet.ProfileKind.IMMUNIZATION, "Rappel dTP",
+                                carnet.Coding(system="https://carnet.invalid/fhir/CodeSystem/vaccine-group", code="dtp", display=None), START)
+        message = record.deliver_message(
+            carnet.NewMessage(sender=doctor, subject="Résultats", body="Normaux.", reply_allowed=False),
+            [carnet.NewAttachment(name="cr.pdf", content=PDF)])
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            record.reply(message.id, "Merci")
+        self.assertEqual(caught.exception.code, "record.not_allowed")
+        self.assertEqual(record.read_attachment(message.id, 0), PDF)
+        record.complete_reminder("cancer-sein", START)
+        reminders = [r.rule_id for r in record.agenda().reminders]
+        self.assertIn("cancer-colorectal", reminders)
+        self.assertNotIn("cancer-sein", reminders)
+        self.assertEqual(len(record.search_documents(carnet.DocumentQuery(text="bilan", from_millis=None, until_millis=None, code=None, author=None))), 1)
+
+        record.add_profile_item(carnet.ProfileKind.MEDICATION, "Lévothyroxine 50 µg", None, None)
+        record.add_profile_item(carnet.ProfileKind.CONDITION, "Hypothyroïdie", None, None)
+        record.add_appointment(carnet.NewAppointment(title="Cardiologie", start_millis=START + 86_400_000, end_millis=None,
+                                                     location="Hôpital Henri-Mondor", professional=doctor, notes=None))
+        record.block_professional(carnet.Professional(name="Dr Jean Dupont", rpps="10001234567"))
+        self.assertEqual(len(record.documents_for_professional(doctor)), 1)
+        record.wallet_add(co3_text())
+        export = os.path.join(fresh_dir(), "export.zip")
+        progress = Progress()
+        record.export_to(export, progress)
+        self.assertEqual(progress.steps[-1], (2 * len(PDF), 2 * len(PDF)))
+        with zipfile.ZipFile(export) as archive:
+            bundle = json.loads(archive.read("bundle.json"))
+            self.assertEqual(archive.read(f"documents/{document.id}.pdf"), PDF)
+        parsed = Bundle.parse_obj(bundle)  # raises on anything that is not valid FHIR R4
+        types = sorted(e.resource.resource_type for e in parsed.entry)
+        self.assertEqual(types, ["AllergyIntolerance", "Appointment", "AuditEvent", "Basic", "Basic", "Communication",
+                                 "Condition", "DocumentReference", "Immunization", "MedicationStatement",
+                                 "Observation", "Patient", "Procedure"])
+
+        other = open_carnet(data_dir=fresh_dir()).create_record(carnet.RecordUnlock.PASSPHRASE("cheval agrafe pile correcte"))
+        other.import_from(export, None)
+        self.assertEqual(other.documents(), record.documents())
+        self.assertEqual([p.resource_json for p in other.profile(None)], [p.resource_json for p in record.profile(None)])
+        self.assertEqual(other.agenda(), record.agenda())
+        self.assertEqual(other.access_log(), record.access_log())
+        self.assertEqual([e.id for e in other.wallet_list()], [e.id for e in record.wallet_list()])
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            other.import_from(export, None)
+        self.assertEqual(caught.exception.code, "record.import_not_empty")
+
+    def test_device_key_lost_or_wrong_passphrase_are_typed_errors(self):
+        data_dir = fresh_dir()
+        vault = RecordingVault()
+        open_carnet(vault=vault, data_dir=data_dir).create_record(carnet.RecordUnlock.DEVICE_KEY()).close_account()
+        self.assertFalse(any(name.startswith("record.") for name in vault.entries), "crypto-erase removed the keys")
+        record = open_carnet(vault=vault, data_dir=data_dir).create_record(carnet.RecordUnlock.DEVICE_KEY())
+        record.add_profile_item(carnet.ProfileKind.CONDITION, "Asthme", None, None)
+        del record
+        import gc
+        gc.collect()
+        with self.assertRaises(carnet.CarnetError.PlatformDenied) as caught:
+            open_carnet(vault=RecordingVault(), data_dir=data_dir).open_record(carnet.RecordUnlock.DEVICE_KEY())
+        self.assertEqual(caught.exception.code, "record.wrong_device_key")
+        reopened = open_carnet(vault=vault, data_dir=data_dir).open_record(carnet.RecordUnlock.DEVICE_KEY())
+        self.assertEqual(reopened.profile(None)[0].summary, "Asthme")
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            reopened.set_passphrase("123456")
+        self.assertEqual(caught.exception.code, "record.weak_passphrase")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 use carnet_certs::CertsError;
 use carnet_codec::CodecError;
 use carnet_identity::IdentityError;
+use carnet_record::RecordError;
 
 use crate::platform::PlatformError;
 
@@ -18,6 +19,9 @@ pub enum CarnetError {
     /// Outside data (an image, a camera frame, text to encode) could not be used.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// The health record refused or failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
     /// Local storage failed (disk full, damaged file, newer schema).
     #[error("storage: {0}")]
     Storage(String),
@@ -65,6 +69,7 @@ impl CarnetError {
             CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
             CarnetError::Platform(PlatformError::InvalidName(_)) => ErrorKind::InvalidInput,
             CarnetError::CorruptVaultEntry { .. } => ErrorKind::CorruptData,
+            CarnetError::Record(e) => record_kind(e),
         }
     }
 
@@ -103,6 +108,58 @@ impl CarnetError {
                 PlatformError::InvalidName(_) => ("platform.vault_name", "error.internal"),
             },
             CarnetError::CorruptVaultEntry { .. } => ("vault.corrupt", "error.storage.corrupt"),
+            CarnetError::Record(RecordError::Platform(e)) => {
+                CarnetError::Platform(e.clone()).code_and_message_key()
+            }
+            CarnetError::Record(e) => (e.code(), record_message_key(e)),
+        }
+    }
+}
+
+/// The class of a record error.
+fn record_kind(error: &RecordError) -> ErrorKind {
+    match error {
+        RecordError::Platform(e) => CarnetError::Platform(e.clone()).kind(),
+        RecordError::RolledBack { .. }
+        | RecordError::Tampered(_)
+        | RecordError::Corrupt(_)
+        | RecordError::NewerSchema { .. } => ErrorKind::CorruptData,
+        RecordError::WrongDeviceKey => ErrorKind::PlatformDenied,
+        RecordError::Busy | RecordError::Database(_) | RecordError::Io { .. } => ErrorKind::Storage,
+        RecordError::WrongPassphrase
+        | RecordError::WeakPassphrase(_)
+        | RecordError::NoSuchKeySlot(_)
+        | RecordError::AlreadyExists(_)
+        | RecordError::NoStore(_)
+        | RecordError::NotFound(_)
+        | RecordError::InvalidInput(_)
+        | RecordError::UnsupportedDocument(_)
+        | RecordError::NotAllowed(_)
+        | RecordError::Import(_)
+        | RecordError::ImportIntoNonEmpty => ErrorKind::InvalidInput,
+    }
+}
+
+/// The user-facing message of a record error.
+fn record_message_key(error: &RecordError) -> &'static str {
+    match error {
+        RecordError::WrongPassphrase => "error.record.wrong_passphrase",
+        RecordError::WeakPassphrase(_) => "error.record.weak_passphrase",
+        RecordError::WrongDeviceKey => "error.record.device_key_lost",
+        RecordError::RolledBack { .. } => "error.record.rolled_back",
+        RecordError::Tampered(_) | RecordError::Corrupt(_) => "error.storage.corrupt",
+        RecordError::NewerSchema { .. } => "error.app.update_needed",
+        RecordError::Busy => "error.record.busy",
+        RecordError::NotFound(_) => "error.not_found",
+        RecordError::UnsupportedDocument(_) => "error.record.unsupported_document",
+        RecordError::NotAllowed(_) => "error.record.not_allowed",
+        RecordError::Import(_) | RecordError::ImportIntoNonEmpty => "error.record.import",
+        RecordError::NoSuchKeySlot(_)
+        | RecordError::AlreadyExists(_)
+        | RecordError::NoStore(_)
+        | RecordError::InvalidInput(_) => "error.record.invalid",
+        RecordError::Platform(_) | RecordError::Database(_) | RecordError::Io { .. } => {
+            "error.storage.failed"
         }
     }
 }

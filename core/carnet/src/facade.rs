@@ -1,20 +1,21 @@
 //! The [`Carnet`] object.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use carnet_certs::verifier::{self, Verdict};
-use carnet_certs::wallet::{self, ExpiryState, Purpose};
 use carnet_identity::{BirthDate, Ins, InsTraits, Nir, Sex};
+use carnet_record::{Record, StoreOptions};
 
 use crate::clock_guard::{ClockStatus, check_clock};
+use crate::health_record::{HealthRecord, RecordUnlock};
 use crate::logging::{LogLevel, LogSink, dispatch_for};
 use crate::verifier_lists::VerifierLists;
-use crate::wallet::{WalletEntry, WalletStore};
+use crate::wallet::migrate_legacy_wallet;
 use crate::{CarnetError, Clock, KeyVault};
 
-/// Name of the wallet database in the data directory.
-const WALLET_FILE: &str = "wallet.sqlite";
+/// Name of the health record's directory in the data directory.
+const RECORD_DIR: &str = "record";
 
 /// The platform services a [`Carnet`] is opened with.
 pub struct Services {
@@ -55,8 +56,6 @@ pub struct Carnet {
     vault: Arc<dyn KeyVault>,
     dispatch: tracing::Dispatch,
     data_dir: PathBuf,
-    /// Opened on first use, so that commands that never touch the wallet create no file.
-    wallet: Mutex<Option<Arc<WalletStore>>>,
 }
 
 impl Carnet {
@@ -72,7 +71,6 @@ impl Carnet {
             vault: services.vault,
             dispatch: dispatch_for(services.log_sink, services.min_log_level),
             data_dir: services.data_dir,
-            wallet: Mutex::new(None),
         };
         carnet.check_clock()?;
         carnet.observe(|| tracing::info!(version = crate::VERSION, "carnet opened"));
@@ -126,87 +124,62 @@ impl Carnet {
         })
     }
 
-    /// Adds a health certificate (`HC1:` text) to the wallet after decoding it; adding one
-    /// already there returns the existing entry. The signature is checked when it is shown to
-    /// a verifier, against the verifier's trust list.
-    ///
-    /// # Errors
-    /// [`CarnetError::Certs`] for text that is not a certificate, [`CarnetError::Storage`].
-    pub fn wallet_add(&self, text: &str) -> Result<WalletEntry, CarnetError> {
-        self.observe(|| {
-            let entry = self.wallet()?.add(text, self.now_secs())?;
-            tracing::info!(
-                id = entry.id,
-                kind = entry.summary.cert_type.name(),
-                "certificate in the wallet"
-            );
-            Ok(entry)
-        })
+    /// The default directory of the health record: `record` in the data directory.
+    pub fn record_dir(&self) -> PathBuf {
+        self.data_dir.join(RECORD_DIR)
     }
 
-    /// Every certificate in the wallet, in the order added.
+    /// Creates a new, empty health record in `dir` (see [`Carnet::record_dir`]).
     ///
     /// # Errors
-    /// [`CarnetError::Storage`].
-    pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
-        self.observe(|| self.wallet()?.list())
-    }
-
-    /// One certificate of the wallet.
-    ///
-    /// # Errors
-    /// [`CarnetError::NotFound`], [`CarnetError::Storage`].
-    pub fn wallet_entry(&self, id: i64) -> Result<WalletEntry, CarnetError> {
-        self.observe(|| {
-            self.wallet()?
-                .get(id)?
-                .ok_or(CarnetError::NotFound("certificate"))
-        })
-    }
-
-    /// Removes a certificate from the wallet.
-    ///
-    /// # Errors
-    /// [`CarnetError::NotFound`], [`CarnetError::Storage`].
-    pub fn wallet_remove(&self, id: i64) -> Result<(), CarnetError> {
-        self.observe(|| {
-            if self.wallet()?.remove(id)? {
-                Ok(())
-            } else {
-                Err(CarnetError::NotFound("certificate"))
-            }
-        })
-    }
-
-    /// The certificate in force to show now for `purpose`, among those of the person with
-    /// this key ([`carnet_certs::wallet::Summary::person_key`]); `None` when none is in force.
-    ///
-    /// # Errors
-    /// [`CarnetError::Storage`].
-    pub fn wallet_best(
+    /// [`CarnetError::Record`]: a store already there, a weak passphrase, a disk error.
+    pub fn create_record(
         &self,
-        person_key: &str,
-        purpose: Purpose,
-    ) -> Result<Option<WalletEntry>, CarnetError> {
-        let entries = self.wallet_list()?;
-        Ok(self.best_of(&entries, person_key, purpose).cloned())
+        dir: &Path,
+        unlock: &RecordUnlock,
+    ) -> Result<HealthRecord, CarnetError> {
+        self.observe(|| {
+            let record = Record::create(
+                dir,
+                unlock.as_unlock(),
+                self.vault.clone(),
+                self.clock.clone(),
+                StoreOptions::default(),
+            )?;
+            self.health_record(record)
+        })
     }
 
-    /// Like [`Carnet::wallet_best`], among entries already listed (so that a screen showing
-    /// the whole wallet does not read it again for each person).
-    pub fn best_of<'a>(
+    /// Opens the health record in `dir`. A certificate wallet left by Carnet 0.1 in the data
+    /// directory moves into it.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`]: wrong passphrase or device key, rolled back or damaged store,
+    /// store in use.
+    pub fn open_record(
         &self,
-        entries: &'a [WalletEntry],
-        person_key: &str,
-        purpose: Purpose,
-    ) -> Option<&'a WalletEntry> {
-        let mine: Vec<&WalletEntry> = entries
-            .iter()
-            .filter(|e| e.summary.person_key() == person_key)
-            .collect();
-        let summaries: Vec<_> = mine.iter().map(|e| e.summary.clone()).collect();
-        wallet::best(&summaries, purpose, self.now_secs())
-            .and_then(|index| mine.get(index).copied())
+        dir: &Path,
+        unlock: &RecordUnlock,
+    ) -> Result<HealthRecord, CarnetError> {
+        self.observe(|| {
+            let record = Record::open(
+                dir,
+                unlock.as_unlock(),
+                self.vault.clone(),
+                self.clock.clone(),
+                StoreOptions::default(),
+            )?;
+            self.health_record(record)
+        })
+    }
+
+    fn health_record(&self, record: Record) -> Result<HealthRecord, CarnetError> {
+        migrate_legacy_wallet(&self.data_dir, &record)?;
+        Ok(HealthRecord {
+            record,
+            clock: self.clock.clone(),
+            dispatch: self.dispatch.clone(),
+        })
     }
 
     /// Verifier mode at the platform clock's time: a clock set back makes the answer "cannot
@@ -260,27 +233,9 @@ impl Carnet {
         Ok(carnet_codec::qr::render_svg(text)?)
     }
 
-    /// A wallet entry's state now, by the platform clock.
-    pub fn wallet_state(&self, entry: &WalletEntry) -> ExpiryState {
-        entry.summary.state(self.now_secs())
-    }
-
     /// The platform clock, in Unix seconds.
     fn now_secs(&self) -> i64 {
         self.clock.now_unix_millis().div_euclid(1000)
-    }
-
-    fn wallet(&self) -> Result<Arc<WalletStore>, CarnetError> {
-        let mut slot = self.wallet.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = slot.as_ref() {
-            return Ok(Arc::clone(store));
-        }
-        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
-            CarnetError::Storage(format!("cannot create {}: {e}", self.data_dir.display()))
-        })?;
-        let store = Arc::new(WalletStore::open(&self.data_dir.join(WALLET_FILE))?);
-        *slot = Some(Arc::clone(&store));
-        Ok(store)
     }
 
     /// Runs `work` with this instance's log sink receiving its events.

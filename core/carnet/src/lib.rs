@@ -13,6 +13,7 @@
 mod clock_guard;
 mod error;
 mod facade;
+mod health_record;
 mod logging;
 mod verifier_lists;
 mod wallet;
@@ -27,12 +28,14 @@ pub use carnet_platform as platform;
 pub use carnet_platform::{
     Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock,
 };
+/// The encrypted health record component.
+pub use carnet_record as record;
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
 pub use error::{CarnetError, ErrorKind};
 pub use facade::{Carnet, InsInput, Services};
+pub use health_record::{HealthRecord, RecordUnlock, WalletEntry};
 pub use logging::{LogLevel, LogRecord, LogSink};
 pub use verifier_lists::VerifierLists;
-pub use wallet::WalletEntry;
 
 /// Version of the Carnet core, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -10,9 +10,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use carnet::certs::wallet::Purpose;
 use carnet::{
     Carnet, CarnetError, Clock, ClockStatus, ErrorKind, FileKeyVault, InsInput, InsKind, KeyVault,
-    LogLevel, LogRecord, LogSink, MemoryKeyVault, PlatformError, Services, SystemClock,
+    LogLevel, LogRecord, LogSink, MemoryKeyVault, PlatformError, RecordUnlock, Services,
+    SystemClock,
 };
 
 #[derive(Default)]
@@ -203,37 +205,39 @@ fn co3() -> (String, Vec<u8>) {
 }
 
 #[test]
-fn wallet_and_verifier_mode_follow_the_platform_clock() {
+fn wallet_lives_in_the_record_and_verifier_mode_follows_the_platform_clock() {
     let data = tempfile::tempdir().unwrap();
     let clock = Arc::new(SetClock(AtomicI64::new(1_620_100_000_000))); // 2021-05-04, CO3 in force
+    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let services = Services {
         clock: clock.clone(),
-        vault: Arc::new(MemoryKeyVault::new()),
+        vault: vault.clone(),
         log_sink: None,
         min_log_level: LogLevel::Info,
         data_dir: data.path().to_path_buf(),
     };
     let carnet = Carnet::open(services).unwrap();
-    assert!(
-        !data.path().join("wallet.sqlite").exists(),
-        "no wallet file before it is used"
-    );
+    let unlock = RecordUnlock::DeviceKey;
+    let record = carnet.create_record(&carnet.record_dir(), &unlock).unwrap();
     let (text, der) = co3();
-    let entry = carnet.wallet_add(&text).unwrap();
+    let entry = record.wallet_add(&text).unwrap();
     let person = entry.summary.person_key();
-    let best = carnet
-        .wallet_best(&person, carnet::certs::wallet::Purpose::AnyProof)
-        .unwrap();
-    assert_eq!(best.map(|e| e.id), Some(entry.id));
+    let best = record.wallet_best(&person, Purpose::AnyProof).unwrap();
+    assert_eq!(best.map(|e| e.id), Some(entry.id.clone()));
     assert_eq!(
-        carnet.wallet_add(&format!("  {text}\n")).unwrap().id,
+        record.wallet_add(&format!("  {text}\n")).unwrap().id,
         entry.id,
         "stored once"
     );
     assert_eq!(
-        carnet.wallet_add("HC1:").unwrap_err().kind(),
+        record.wallet_add("HC1:").unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+    drop(record);
+    // Reopened: still there, in the encrypted record.
+    let record = carnet.open_record(&carnet.record_dir(), &unlock).unwrap();
+    assert_eq!(record.wallet_list().unwrap().len(), 1);
+    assert_eq!(record.wallet_entry(&entry.id).unwrap().text, text);
 
     let lists = carnet::VerifierLists::trusting_certificate(&der, 1_620_100_000).unwrap();
     assert!(matches!(
@@ -245,10 +249,46 @@ fn wallet_and_verifier_mode_follow_the_platform_clock() {
         carnet.verify_pass(&text, &lists).unwrap(),
         carnet::certs::verifier::Verdict::CannotConfirm { reason, .. } if reason.contains("set back")
     ));
-    carnet.wallet_remove(entry.id).unwrap();
-    assert!(matches!(
-        carnet.wallet_remove(entry.id),
-        Err(CarnetError::NotFound(_))
-    ));
-    assert!(carnet.wallet_list().unwrap().is_empty());
+    record.wallet_remove(&entry.id).unwrap();
+    let missing = record.wallet_remove(&entry.id).unwrap_err();
+    assert_eq!(
+        (missing.code(), missing.kind()),
+        ("record.not_found", ErrorKind::InvalidInput)
+    );
+    assert!(record.wallet_list().unwrap().is_empty());
+}
+
+#[test]
+fn the_old_clear_wallet_file_moves_into_the_record_and_goes() {
+    let data = tempfile::tempdir().unwrap();
+    let (text, _) = co3();
+    let old = rusqlite::Connection::open(data.path().join("wallet.sqlite")).unwrap();
+    old.execute_batch(
+        "CREATE TABLE certificate (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE, added_at INTEGER NOT NULL);",
+    )
+    .unwrap();
+    old.execute(
+        "INSERT INTO certificate (text, added_at) VALUES (?1, 1620000000)",
+        [&text],
+    )
+    .unwrap();
+    drop(old);
+    let carnet = Carnet::open(Services {
+        clock: Arc::new(SetClock(AtomicI64::new(1_620_100_000_000))),
+        vault: Arc::new(MemoryKeyVault::new()),
+        log_sink: None,
+        min_log_level: LogLevel::Info,
+        data_dir: data.path().to_path_buf(),
+    })
+    .unwrap();
+    let record = carnet
+        .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+        .unwrap();
+    assert_eq!(record.wallet_list().unwrap()[0].text, text);
+    assert!(!data.path().join("wallet.sqlite").exists());
+    let wrong = carnet.open_record(
+        &data.path().join("none"),
+        &RecordUnlock::Passphrase("x".into()),
+    );
+    assert_eq!(wrong.unwrap_err().code(), "record.no_store");
 }

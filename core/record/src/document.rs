@@ -125,8 +125,6 @@ pub struct Document {
     pub sha256: String,
     /// Hidden from professionals by the citizen.
     pub hidden: bool,
-    /// Blob holding the file.
-    pub(crate) blob_id: String,
 }
 
 impl Record {
@@ -180,7 +178,7 @@ impl Record {
             let document: Document = r
                 .get(DOCUMENT, id)?
                 .ok_or(RecordError::NotFound("document"))?;
-            r.read_blob(&document.blob_id, out)?;
+            r.read_blob(&document.id, out)?;
             Ok(document)
         })
     }
@@ -193,7 +191,7 @@ impl Record {
                 .get(DOCUMENT, id)?
                 .ok_or(RecordError::NotFound("document"))?;
             w.delete(DOCUMENT, id)?;
-            w.delete_blob(&document.blob_id)
+            w.delete_blob(&document.id)
         })
     }
 }
@@ -234,7 +232,7 @@ pub(crate) fn put_document(
     content: &mut dyn Read,
     max_bytes: u64,
 ) -> Result<Document> {
-    let (media_type, blob_id, info) = put_file(writer, content, max_bytes)?;
+    let (media_type, info) = put_file(writer, &id, content, max_bytes)?;
     let document = Document {
         id,
         title: new.title.trim().to_owned(),
@@ -251,26 +249,26 @@ pub(crate) fn put_document(
         size: info.size,
         sha256: info.sha256,
         hidden,
-        blob_id,
     };
     writer.put(DOCUMENT, &document.id, &document)?;
     Ok(document)
 }
 
-/// Stores a file as a blob once its type is recognised from its first bytes; returns the
-/// type, the blob's identifier and description.
+/// Stores a file as blob `blob_id` once its type is recognised from its first bytes; returns
+/// the type and the blob's description. A document's blob has the document's identifier.
 pub(crate) fn put_file(
     writer: &mut Writer<'_>,
+    blob_id: &str,
     content: &mut dyn Read,
     max_bytes: u64,
-) -> Result<(&'static str, String, BlobInfo)> {
+) -> Result<(&'static str, BlobInfo)> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     Read::take(&mut *content, SNIFF_BYTES as u64)
         .read_to_end(&mut head)
         .map_err(|e| RecordError::io("read", std::path::Path::new("document"), e))?;
     let media_type = sniff_media_type(&head)?;
-    let (blob_id, info) = writer.put_blob(&mut head.as_slice().chain(content), max_bytes)?;
-    Ok((media_type, blob_id, info))
+    let info = writer.put_blob(blob_id, &mut head.as_slice().chain(content), max_bytes)?;
+    Ok((media_type, info))
 }
 
 /// The media type of a document from its first bytes; only the kinds a health record keeps.

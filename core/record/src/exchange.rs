@@ -10,7 +10,12 @@
 //! | message | Communication; attachments in `payload[].contentAttachment.url` |
 //! | completed screening | Procedure |
 //! | blocked professional | Basic (code `blocked-professional`) |
+//! | health certificate | Basic (code `health-certificate`, the text in an extension) |
 //! | access log line | AuditEvent |
+//!
+//! Files are named in the Bundle by URLs of the form `carnet-archive://export/<member>`
+//! (FHIR's `url` type; validators want a scheme and a host); import also takes the bare
+//! relative member name, which the FHIR specification allows too.
 //!
 //! Import goes into an empty store, in one transaction: a malformed Bundle, an unsafe entry
 //! name, a lying or bomb-like entry, a missing file stop it with nothing written.
@@ -24,12 +29,13 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::access::{ACCESS_LOG, AccessAction, AccessEntry, BLOCKED, BlockedProfessional};
 use crate::agenda::{APPOINTMENT, Appointment, CompletedReminder, REMINDER_DONE};
+use crate::certificate::{CERTIFICATE, StoredCertificate};
 use crate::document::{
     Coding, Confidentiality, DOCUMENT, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
     check_new_document, extension_of, put_document, put_file,
 };
 use crate::error::{RecordError, Result};
-use crate::inbox::{Attachment, MESSAGE, Message};
+use crate::inbox::{Attachment, MESSAGE, Message, attachment_blob_id};
 use crate::profile::{
     PATIENT_REFERENCE, PROFILE, ProfileItem, ProfileKind, check_fhir_id, check_resource,
     coding_json, set,
@@ -40,6 +46,8 @@ use crate::record::{
 };
 use crate::store::Writer;
 
+/// Prefix of the URLs naming the archive's members in the Bundle.
+const ARCHIVE_URL: &str = "carnet-archive://export/";
 /// Name of the Bundle in the zip.
 const BUNDLE: &str = "bundle.json";
 /// Largest Bundle read, in bytes.
@@ -59,6 +67,9 @@ const RULE_SYSTEM: &str = "https://carnet.invalid/fhir/CodeSystem/prevention-rul
 const RPPS_SYSTEM: &str = "urn:oid:1.2.250.1.71.4.2.1";
 /// OID system of INS (NIR).
 const INS_SYSTEM: &str = "urn:oid:1.2.250.1.213.1.4.8";
+/// Extension carrying a health certificate's text.
+const CERTIFICATE_EXTENSION: &str =
+    "https://carnet.invalid/fhir/StructureDefinition/health-certificate-text";
 const CONFIDENTIALITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 
 impl Record {
@@ -90,6 +101,9 @@ impl Record {
             for (_, entry) in r.list::<AccessEntry>(ACCESS_LOG)? {
                 entries.push(audit_resource(&entry));
             }
+            for (_, certificate) in r.list::<StoredCertificate>(CERTIFICATE)? {
+                entries.push(certificate_resource(&certificate));
+            }
             let bundle = json!({
                 "resourceType": "Bundle",
                 "type": "collection",
@@ -98,13 +112,13 @@ impl Record {
             });
             let mut files: Vec<(String, String, &str)> = documents
                 .iter()
-                .map(|(_, d)| (document_path(d), d.blob_id.clone(), d.media_type.as_str()))
+                .map(|(_, d)| (document_path(d), d.id.clone(), d.media_type.as_str()))
                 .collect();
             for (_, message) in &messages {
                 for (index, attachment) in message.attachments.iter().enumerate() {
                     files.push((
                         attachment_path(message, index, attachment),
-                        attachment.blob_id.clone(),
+                        attachment_blob_id(&message.id, index),
                         attachment.media_type.as_str(),
                     ));
                 }
@@ -153,6 +167,7 @@ impl Record {
                  path: &str,
                  sink: &mut dyn FnMut(&mut Writer<'_>, &mut dyn Read) -> Result<()>|
                  -> Result<()> {
+                    let path = path.strip_prefix(ARCHIVE_URL).unwrap_or(path);
                     let size = *sizes.get(path).ok_or_else(|| {
                         RecordError::Import(format!("{path} is missing from the archive"))
                     })?;
@@ -405,7 +420,7 @@ fn document_resource(document: &Document) -> Value {
     }
     let mut attachment = json!({
         "contentType": document.media_type,
-        "url": document_path(document),
+        "url": format!("{ARCHIVE_URL}{}", document_path(document)),
         "size": document.size,
         "title": document.title,
     });
@@ -510,7 +525,7 @@ fn message_resource(message: &Message) -> Value {
     for (index, attachment) in message.attachments.iter().enumerate() {
         payload.push(json!({ "contentAttachment": {
             "contentType": attachment.media_type,
-            "url": attachment_path(message, index, attachment),
+            "url": format!("{ARCHIVE_URL}{}", attachment_path(message, index, attachment)),
             "size": attachment.size,
             "title": attachment.name,
         }}));
@@ -565,6 +580,17 @@ fn blocked_resource(blocked: &BlockedProfessional) -> Value {
         "code": { "coding": [carnet_tag("blocked-professional")] },
         "subject": { "reference": PATIENT_REFERENCE },
         "author": professional_reference(&blocked.professional, "Practitioner"),
+    })
+}
+
+fn certificate_resource(certificate: &StoredCertificate) -> Value {
+    json!({
+        "resourceType": "Basic",
+        "id": certificate.id,
+        "meta": { "lastUpdated": format_instant(certificate.added_millis) },
+        "code": { "coding": [carnet_tag("health-certificate")] },
+        "subject": { "reference": PATIENT_REFERENCE },
+        "extension": [{ "url": CERTIFICATE_EXTENSION, "valueString": certificate.text }],
     })
 }
 
@@ -717,29 +743,7 @@ fn import_resource(
             };
             writer.put(REMINDER_DONE, &done.id, &done)
         }
-        "Basic" => {
-            let e = element("Basic");
-            if e.get("/code/coding/0/code").and_then(Value::as_str) != Some("blocked-professional")
-            {
-                return Err(import_error("a Basic resource of an unknown kind"));
-            }
-            let professional = e
-                .professional("/author")?
-                .ok_or_else(|| import_error("Basic.author is missing"))?;
-            let rpps = professional
-                .rpps
-                .clone()
-                .ok_or_else(|| import_error("a blocked professional without RPPS"))?;
-            let since_millis = e.required_instant("/meta/lastUpdated")?;
-            writer.put(
-                BLOCKED,
-                &rpps,
-                &BlockedProfessional {
-                    professional,
-                    since_millis,
-                },
-            )
-        }
+        "Basic" => import_basic(writer, &element("Basic")),
         "AuditEvent" => {
             let e = element("AuditEvent");
             let action = match e.required_text("/subtype/0/code", 64)?.as_str() {
@@ -768,6 +772,41 @@ fn import_resource(
                 "unsupported resource type {other:?}"
             ))),
         },
+    }
+}
+
+fn import_basic(writer: &mut Writer<'_>, e: &Element<'_>) -> Result<()> {
+    match e.get("/code/coding/0/code").and_then(Value::as_str) {
+        Some("blocked-professional") => {
+            let professional = e
+                .professional("/author")?
+                .ok_or_else(|| import_error("Basic.author is missing"))?;
+            let rpps = professional
+                .rpps
+                .clone()
+                .ok_or_else(|| import_error("a blocked professional without RPPS"))?;
+            let since_millis = e.required_instant("/meta/lastUpdated")?;
+            writer.put(
+                BLOCKED,
+                &rpps,
+                &BlockedProfessional {
+                    professional,
+                    since_millis,
+                },
+            )
+        }
+        Some("health-certificate") => {
+            if e.get("/extension/0/url").and_then(Value::as_str) != Some(CERTIFICATE_EXTENSION) {
+                return Err(import_error("a health certificate without its text"));
+            }
+            let certificate = StoredCertificate {
+                id: e.id()?,
+                text: e.required_text("/extension/0/valueString", 8 * 1024)?,
+                added_millis: e.required_instant("/meta/lastUpdated")?,
+            };
+            writer.put(CERTIFICATE, &certificate.id, &certificate)
+        }
+        _ => Err(import_error("a Basic resource of an unknown kind")),
     }
 }
 
@@ -912,6 +951,7 @@ fn import_message(
     let professional = e
         .professional(professional_at)?
         .ok_or_else(|| import_error("Communication without its professional"))?;
+    let id = e.id()?;
     let payload = e
         .get("/payload")
         .and_then(Value::as_array)
@@ -932,21 +972,24 @@ fn import_message(
         let path = p.required_text("/contentAttachment/url", 512)?;
         let mut stored = None;
         copy_file(writer, &path, &mut |w, content| {
-            stored = Some(put_file(w, content, MAX_DOCUMENT_BYTES)?);
+            stored = Some(put_file(
+                w,
+                &attachment_blob_id(&id, attachments.len()),
+                content,
+                MAX_DOCUMENT_BYTES,
+            )?);
             Ok(())
         })?;
-        let (media_type, blob_id, info) =
-            stored.ok_or_else(|| import_error("attachment not stored"))?;
+        let (media_type, info) = stored.ok_or_else(|| import_error("attachment not stored"))?;
         attachments.push(Attachment {
             name,
             media_type: media_type.into(),
             size: info.size,
             sha256: info.sha256,
-            blob_id,
         });
     }
     let message = Message {
-        id: e.id()?,
+        id,
         professional,
         subject: e.required_text("/topic/text", MAX_SHORT_TEXT)?,
         body: body.ok_or_else(|| import_error("Communication without a text payload"))?,

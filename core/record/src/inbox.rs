@@ -28,7 +28,11 @@ pub struct Attachment {
     pub size: u64,
     /// SHA-256, lower-case hex.
     pub sha256: String,
-    pub(crate) blob_id: String,
+}
+
+/// Identifier of the blob of attachment `index` of message `message_id`.
+pub(crate) fn attachment_blob_id(message_id: &str, index: usize) -> String {
+    format!("{message_id}.{index}")
 }
 
 /// What a professional sends.
@@ -36,7 +40,7 @@ pub struct Attachment {
 pub struct NewMessage {
     /// Sender (the RPPS is required: messaging is between identified professionals and
     /// their patients).
-    pub from: Professional,
+    pub sender: Professional,
     /// Subject.
     pub subject: String,
     /// Body text.
@@ -135,7 +139,7 @@ impl Record {
                 .get(index)
                 .cloned()
                 .ok_or(RecordError::NotFound("attachment"))?;
-            r.read_blob(&attachment.blob_id, out)?;
+            r.read_blob(&attachment_blob_id(id, index), out)?;
             Ok(attachment)
         })
     }
@@ -184,8 +188,8 @@ impl Record {
                 .reader()
                 .get(MESSAGE, id)?
                 .ok_or(RecordError::NotFound("message"))?;
-            for attachment in &message.attachments {
-                w.delete_blob(&attachment.blob_id)?;
+            for index in 0..message.attachments.len() {
+                w.delete_blob(&attachment_blob_id(id, index))?;
             }
             w.delete(MESSAGE, id).map(|_| ())
         })
@@ -200,8 +204,8 @@ pub(crate) fn put_message(
     at_millis: i64,
     attachments: Vec<IncomingAttachment<'_>>,
 ) -> Result<Message> {
-    check_professional(&new.from)?;
-    if new.from.rpps.is_none() {
+    check_professional(&new.sender)?;
+    if new.sender.rpps.is_none() {
         return Err(RecordError::InvalidInput(
             "a message needs its sender's RPPS".into(),
         ));
@@ -214,12 +218,16 @@ pub(crate) fn put_message(
         )));
     }
     let mut stored = Vec::with_capacity(attachments.len());
-    for attachment in attachments {
-        stored.push(put_attachment(writer, attachment)?);
+    for (index, attachment) in attachments.into_iter().enumerate() {
+        stored.push(put_attachment(
+            writer,
+            &attachment_blob_id(&id, index),
+            attachment,
+        )?);
     }
     let message = Message {
         id,
-        professional: new.from.clone(),
+        professional: new.sender.clone(),
         subject: new.subject.trim().to_owned(),
         body: new.body.clone(),
         at_millis,
@@ -235,6 +243,7 @@ pub(crate) fn put_message(
 
 fn put_attachment(
     writer: &mut Writer<'_>,
+    blob_id: &str,
     attachment: IncomingAttachment<'_>,
 ) -> Result<Attachment> {
     let name = attachment.name.trim();
@@ -244,12 +253,11 @@ fn put_attachment(
             "attachment name {name:?}"
         )));
     }
-    let (media_type, blob_id, info) = put_file(writer, attachment.content, MAX_DOCUMENT_BYTES)?;
+    let (media_type, info) = put_file(writer, blob_id, attachment.content, MAX_DOCUMENT_BYTES)?;
     Ok(Attachment {
         name: name.to_owned(),
         media_type: media_type.into(),
         size: info.size,
         sha256: info.sha256,
-        blob_id,
     })
 }

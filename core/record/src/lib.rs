@@ -15,6 +15,7 @@
 
 mod access;
 pub mod agenda;
+mod certificate;
 pub mod crypto;
 mod document;
 mod error;
@@ -30,6 +31,7 @@ pub use agenda::{
     Agenda, Appointment, CompletedReminder, NewAppointment, PreventionCalendar, Reminder,
     ReminderKind, ReminderStatus,
 };
+pub use certificate::{MAX_CERTIFICATES, StoredCertificate};
 pub use document::{
     Coding, Confidentiality, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
     sniff_media_type,

@@ -465,14 +465,14 @@ impl Writer<'_> {
         Ok(deleted > 0)
     }
 
-    /// Stores everything `source` yields (at most `max_bytes`) as a new blob, chunk by chunk;
-    /// returns its identifier and description.
+    /// Stores everything `source` yields (at most `max_bytes`) as blob `id`, chunk by chunk
+    /// (one already under that identifier is an error); returns its description.
     pub fn put_blob(
         &mut self,
+        id: &str,
         source: &mut dyn std::io::Read,
         max_bytes: u64,
-    ) -> Result<(String, BlobInfo)> {
-        let id = crypto::random_id()?;
+    ) -> Result<BlobInfo> {
         // The header row first (chunks reference it), sealed again once the size is known.
         self.transaction
             .prepare_cached("INSERT INTO blob (id, header) VALUES (?1, x'')")?
@@ -480,7 +480,7 @@ impl Writer<'_> {
         let mut insert = self
             .transaction
             .prepare_cached("INSERT INTO blob_chunk (blob_id, idx, data) VALUES (?1, ?2, ?3)")?;
-        let sealed = crypto::seal_stream(self.key, &id, source, max_bytes, &mut |index, chunk| {
+        let sealed = crypto::seal_stream(self.key, id, source, max_bytes, &mut |index, chunk| {
             insert.execute(params![id, index, chunk])?;
             Ok(())
         })?;
@@ -492,11 +492,11 @@ impl Writer<'_> {
         };
         let header = serde_json::to_vec(&info)
             .map_err(|e| RecordError::Corrupt(format!("blob header: {e}")))?;
-        let header = self.key.seal(&row_aad("blob", &id), &header)?;
+        let header = self.key.seal(&row_aad("blob", id), &header)?;
         self.transaction
             .prepare_cached("UPDATE blob SET header = ?2 WHERE id = ?1")?
             .execute(params![id, header])?;
-        Ok((id, info))
+        Ok(info)
     }
 
     /// Deletes blob `id` and its chunks.

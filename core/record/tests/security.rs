@@ -51,7 +51,7 @@ fn secrets(record: &Record) {
     record
         .deliver_message(
             &NewMessage {
-                from: doctor(),
+                sender: doctor(),
                 subject: NAME.into(),
                 body: MESSAGE.into(),
                 reply_allowed: true,

@@ -551,6 +551,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -660,6 +676,21 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func checkNir(nir: String) throws  -> NirInfo
     
     /**
+     * Creates the health record in the app's data directory.
+     */
+    func createRecord(unlock: RecordUnlock) throws  -> HealthRecord
+    
+    /**
+     * Opens the health record of the app's data directory.
+     */
+    func openRecord(unlock: RecordUnlock) throws  -> HealthRecord
+    
+    /**
+     * Whether a health record exists in the app's data directory.
+     */
+    func recordExists()  -> Bool
+    
+    /**
      * Renders text (a certificate's `HC1:` text) as an SVG QR code.
      */
     func renderQrSvg(text: String) throws  -> String
@@ -673,26 +704,6 @@ public protocol CarnetProtocol: AnyObject, Sendable {
      * Verifier mode, at the platform clock's time; nothing is stored.
      */
     func verifyPass(text: String, lists: VerifierLists) throws  -> PassVerdict
-    
-    /**
-     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
-     */
-    func walletAdd(text: String) throws  -> WalletEntry
-    
-    /**
-     * The certificate in force to show for `purpose`, among one person's; null when none is.
-     */
-    func walletBest(personKey: String, purpose: Purpose) throws  -> WalletEntry?
-    
-    /**
-     * Every certificate in the wallet, in the order added.
-     */
-    func walletList() throws  -> [WalletEntry]
-    
-    /**
-     * Removes a certificate from the wallet.
-     */
-    func walletRemove(id: Int64) throws 
     
 }
 /**
@@ -808,6 +819,44 @@ open func checkNir(nir: String)throws  -> NirInfo  {
 }
     
     /**
+     * Creates the health record in the app's data directory.
+     */
+open func createRecord(unlock: RecordUnlock)throws  -> HealthRecord  {
+    return try  FfiConverterTypeHealthRecord_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_create_record(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRecordUnlock_lower(unlock),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Opens the health record of the app's data directory.
+     */
+open func openRecord(unlock: RecordUnlock)throws  -> HealthRecord  {
+    return try  FfiConverterTypeHealthRecord_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_open_record(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRecordUnlock_lower(unlock),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether a health record exists in the app's data directory.
+     */
+open func recordExists() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_record_exists(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Renders text (a certificate's `HC1:` text) as an SVG QR code.
      */
 open func renderQrSvg(text: String)throws  -> String  {
@@ -847,57 +896,6 @@ open func verifyPass(text: String, lists: VerifierLists)throws  -> PassVerdict  
         FfiConverterTypeVerifierLists_lower(lists),uniffiCallStatus
     )
 })
-}
-    
-    /**
-     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
-     */
-open func walletAdd(text: String)throws  -> WalletEntry  {
-    return try  FfiConverterTypeWalletEntry_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_wallet_add(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(text),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The certificate in force to show for `purpose`, among one person's; null when none is.
-     */
-open func walletBest(personKey: String, purpose: Purpose)throws  -> WalletEntry?  {
-    return try  FfiConverterOptionTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_wallet_best(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(personKey),
-        FfiConverterTypePurpose_lower(purpose),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Every certificate in the wallet, in the order added.
-     */
-open func walletList()throws  -> [WalletEntry]  {
-    return try  FfiConverterSequenceTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_wallet_list(
-            self.uniffiCloneHandle(),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Removes a certificate from the wallet.
-     */
-open func walletRemove(id: Int64)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_wallet_remove(
-            self.uniffiCloneHandle(),
-        FfiConverterInt64.lower(id),uniffiCallStatus
-    )
-}
 }
     
 
@@ -1151,6 +1149,742 @@ public func FfiConverterTypeClock_lift(_ handle: UInt64) throws -> Clock {
 #endif
 public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
     return FfiConverterTypeClock.lower(value)
+}
+
+
+
+
+
+
+/**
+ * An open health record. After [`HealthRecord::close_account`] every call fails.
+ */
+public protocol HealthRecordProtocol: AnyObject, Sendable {
+    
+    /**
+     * The access log, newest first.
+     */
+    func accessLog() throws  -> [AccessEntry]
+    
+    /**
+     * Adds an appointment.
+     */
+    func addAppointment(new: NewAppointment) throws  -> Appointment
+    
+    /**
+     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     */
+    func addDocument(new: NewDocument, content: Data) throws  -> Document
+    
+    /**
+     * Records a measure (blood pressure: systolic then diastolic).
+     */
+    func addMeasure(kind: MeasureKind, values: [Double], dateMillis: Int64?) throws  -> ProfileItem
+    
+    /**
+     * Adds a profile entry from text (and a code, such as a vaccine group).
+     */
+    func addProfileItem(kind: ProfileKind, text: String, code: Coding?, dateMillis: Int64?) throws  -> ProfileItem
+    
+    /**
+     * Appointments to come and prevention reminders, as of now.
+     */
+    func agenda() throws  -> Agenda
+    
+    /**
+     * Blocks a professional (by RPPS) from the record.
+     */
+    func blockProfessional(professional: Professional) throws 
+    
+    /**
+     * Blocked professionals.
+     */
+    func blockedProfessionals() throws  -> [BlockedProfessional]
+    
+    /**
+     * Cancels an appointment.
+     */
+    func cancelAppointment(id: String) throws 
+    
+    /**
+     * Closes the account: the record is crypto-erased. Every later call fails.
+     */
+    func closeAccount() throws 
+    
+    /**
+     * Marks a prevention reminder done.
+     */
+    func completeReminder(ruleId: String, dateMillis: Int64) throws 
+    
+    /**
+     * Deletes a document.
+     */
+    func deleteDocument(id: String) throws 
+    
+    /**
+     * Deletes a profile entry.
+     */
+    func deleteProfileItem(id: String) throws 
+    
+    /**
+     * Delivers a message from a professional (what the health-space sync does).
+     */
+    func deliverMessage(new: NewMessage, attachments: [NewAttachment]) throws  -> Message
+    
+    /**
+     * Every document, newest first.
+     */
+    func documents() throws  -> [Document]
+    
+    /**
+     * What a professional sees (refused, and logged, when blocked).
+     */
+    func documentsForProfessional(professional: Professional) throws  -> [Document]
+    
+    /**
+     * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
+     * elsewhere).
+     */
+    func exportTo(path: String, progress: ProgressListener?) throws 
+    
+    /**
+     * Imports a zip made by an export into this record, which must be empty.
+     */
+    func importFrom(path: String, progress: ProgressListener?) throws 
+    
+    /**
+     * Every message, newest first.
+     */
+    func messages() throws  -> [Message]
+    
+    /**
+     * A message, marked read.
+     */
+    func openMessage(id: String) throws  -> Message
+    
+    /**
+     * The record's owner, if set.
+     */
+    func patient() throws  -> Patient?
+    
+    /**
+     * Profile entries, of one kind or all.
+     */
+    func profile(kind: ProfileKind?) throws  -> [ProfileItem]
+    
+    /**
+     * An attachment's file.
+     */
+    func readAttachment(messageId: String, index: UInt32) throws  -> Data
+    
+    /**
+     * A document's file.
+     */
+    func readDocument(id: String) throws  -> Data
+    
+    /**
+     * Replies to a message, where its sender allows it.
+     */
+    func reply(messageId: String, body: String) throws  -> Message
+    
+    /**
+     * Adds or renews the device-key slot (a fresh key in the platform key vault).
+     */
+    func rotateDeviceKey() throws 
+    
+    /**
+     * Documents matching a search.
+     */
+    func searchDocuments(query: DocumentQuery) throws  -> [Document]
+    
+    /**
+     * Hides a document from professionals, or shares it again.
+     */
+    func setDocumentHidden(id: String, hidden: Bool) throws  -> Document
+    
+    /**
+     * Sets or changes the passphrase (the data key is rewrapped, nothing else changes).
+     */
+    func setPassphrase(passphrase: String) throws 
+    
+    /**
+     * Sets the record's owner.
+     */
+    func setPatient(patient: Patient) throws 
+    
+    /**
+     * Lifts a block.
+     */
+    func unblockProfessional(rpps: String) throws 
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
+     */
+    func walletAdd(text: String) throws  -> WalletEntry
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    func walletBest(personKey: String, purpose: Purpose) throws  -> WalletEntry?
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    func walletList() throws  -> [WalletEntry]
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    func walletRemove(id: String) throws 
+    
+}
+/**
+ * An open health record. After [`HealthRecord::close_account`] every call fails.
+ */
+open class HealthRecord: HealthRecordProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_healthrecord(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_healthrecord(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The access log, newest first.
+     */
+open func accessLog()throws  -> [AccessEntry]  {
+    return try  FfiConverterSequenceTypeAccessEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_access_log(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds an appointment.
+     */
+open func addAppointment(new: NewAppointment)throws  -> Appointment  {
+    return try  FfiConverterTypeAppointment_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewAppointment_lower(new),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     */
+open func addDocument(new: NewDocument, content: Data)throws  -> Document  {
+    return try  FfiConverterTypeDocument_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_add_document(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewDocument_lower(new),
+        FfiConverterData.lower(content),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Records a measure (blood pressure: systolic then diastolic).
+     */
+open func addMeasure(kind: MeasureKind, values: [Double], dateMillis: Int64?)throws  -> ProfileItem  {
+    return try  FfiConverterTypeProfileItem_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_add_measure(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeMeasureKind_lower(kind),
+        FfiConverterSequenceDouble.lower(values),
+        FfiConverterOptionInt64.lower(dateMillis),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds a profile entry from text (and a code, such as a vaccine group).
+     */
+open func addProfileItem(kind: ProfileKind, text: String, code: Coding?, dateMillis: Int64?)throws  -> ProfileItem  {
+    return try  FfiConverterTypeProfileItem_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_add_profile_item(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeProfileKind_lower(kind),
+        FfiConverterString.lower(text),
+        FfiConverterOptionTypeCoding.lower(code),
+        FfiConverterOptionInt64.lower(dateMillis),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Appointments to come and prevention reminders, as of now.
+     */
+open func agenda()throws  -> Agenda  {
+    return try  FfiConverterTypeAgenda_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_agenda(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Blocks a professional (by RPPS) from the record.
+     */
+open func blockProfessional(professional: Professional)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_block_professional(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeProfessional_lower(professional),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Blocked professionals.
+     */
+open func blockedProfessionals()throws  -> [BlockedProfessional]  {
+    return try  FfiConverterSequenceTypeBlockedProfessional.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_blocked_professionals(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Cancels an appointment.
+     */
+open func cancelAppointment(id: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_cancel_appointment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Closes the account: the record is crypto-erased. Every later call fails.
+     */
+open func closeAccount()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_close_account(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Marks a prevention reminder done.
+     */
+open func completeReminder(ruleId: String, dateMillis: Int64)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_complete_reminder(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(ruleId),
+        FfiConverterInt64.lower(dateMillis),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Deletes a document.
+     */
+open func deleteDocument(id: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_delete_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Deletes a profile entry.
+     */
+open func deleteProfileItem(id: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Delivers a message from a professional (what the health-space sync does).
+     */
+open func deliverMessage(new: NewMessage, attachments: [NewAttachment])throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNewMessage_lower(new),
+        FfiConverterSequenceTypeNewAttachment.lower(attachments),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every document, newest first.
+     */
+open func documents()throws  -> [Document]  {
+    return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_documents(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What a professional sees (refused, and logged, when blocked).
+     */
+open func documentsForProfessional(professional: Professional)throws  -> [Document]  {
+    return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_documents_for_professional(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeProfessional_lower(professional),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
+     * elsewhere).
+     */
+open func exportTo(path: String, progress: ProgressListener?)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_export_to(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterOptionTypeProgressListener.lower(progress),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Imports a zip made by an export into this record, which must be empty.
+     */
+open func importFrom(path: String, progress: ProgressListener?)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_import_from(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterOptionTypeProgressListener.lower(progress),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Every message, newest first.
+     */
+open func messages()throws  -> [Message]  {
+    return try  FfiConverterSequenceTypeMessage.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_messages(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A message, marked read.
+     */
+open func openMessage(id: String)throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_open_message(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The record's owner, if set.
+     */
+open func patient()throws  -> Patient?  {
+    return try  FfiConverterOptionTypePatient.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_patient(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Profile entries, of one kind or all.
+     */
+open func profile(kind: ProfileKind?)throws  -> [ProfileItem]  {
+    return try  FfiConverterSequenceTypeProfileItem.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_profile(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeProfileKind.lower(kind),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An attachment's file.
+     */
+open func readAttachment(messageId: String, index: UInt32)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_read_attachment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(messageId),
+        FfiConverterUInt32.lower(index),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A document's file.
+     */
+open func readDocument(id: String)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_read_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Replies to a message, where its sender allows it.
+     */
+open func reply(messageId: String, body: String)throws  -> Message  {
+    return try  FfiConverterTypeMessage_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_reply(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(messageId),
+        FfiConverterString.lower(body),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Adds or renews the device-key slot (a fresh key in the platform key vault).
+     */
+open func rotateDeviceKey()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_rotate_device_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Documents matching a search.
+     */
+open func searchDocuments(query: DocumentQuery)throws  -> [Document]  {
+    return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_search_documents(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDocumentQuery_lower(query),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Hides a document from professionals, or shares it again.
+     */
+open func setDocumentHidden(id: String, hidden: Bool)throws  -> Document  {
+    return try  FfiConverterTypeDocument_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_set_document_hidden(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterBool.lower(hidden),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sets or changes the passphrase (the data key is rewrapped, nothing else changes).
+     */
+open func setPassphrase(passphrase: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_set_passphrase(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(passphrase),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sets the record's owner.
+     */
+open func setPatient(patient: Patient)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_set_patient(
+            self.uniffiCloneHandle(),
+        FfiConverterTypePatient_lower(patient),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Lifts a block.
+     */
+open func unblockProfessional(rpps: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_unblock_professional(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(rpps),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
+     */
+open func walletAdd(text: String)throws  -> WalletEntry  {
+    return try  FfiConverterTypeWalletEntry_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_wallet_add(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+open func walletBest(personKey: String, purpose: Purpose)throws  -> WalletEntry?  {
+    return try  FfiConverterOptionTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_wallet_best(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(personKey),
+        FfiConverterTypePurpose_lower(purpose),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+open func walletList()throws  -> [WalletEntry]  {
+    return try  FfiConverterSequenceTypeWalletEntry.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_wallet_list(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+open func walletRemove(id: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_wallet_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHealthRecord: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = HealthRecord
+
+    public static func lift(_ handle: UInt64) throws -> HealthRecord {
+        return HealthRecord(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: HealthRecord) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HealthRecord {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: HealthRecord, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthRecord_lift(_ handle: UInt64) throws -> HealthRecord {
+    return try FfiConverterTypeHealthRecord.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthRecord_lower(_ value: HealthRecord) -> UInt64 {
+    return FfiConverterTypeHealthRecord.lower(value)
 }
 
 
@@ -1670,6 +2404,219 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 
 
 /**
+ * Told how far a long operation (export, import) has gone.
+ */
+public protocol ProgressListener: AnyObject, Sendable {
+    
+    /**
+     * `done` of `total` bytes.
+     */
+    func onProgress(done: UInt64, total: UInt64) 
+    
+}
+/**
+ * Told how far a long operation (export, import) has gone.
+ */
+open class ProgressListenerImpl: ProgressListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_progresslistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_progresslistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `done` of `total` bytes.
+     */
+open func onProgress(done: UInt64, total: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_progresslistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(done),
+        FfiConverterUInt64.lower(total),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceProgressListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceProgressListener = UniffiVTableCallbackInterfaceProgressListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeProgressListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ProgressListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeProgressListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ProgressListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            done: UInt64,
+            total: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeProgressListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     done: try FfiConverterUInt64.lift(done),
+                     total: try FfiConverterUInt64.lift(total)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceProgressListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceProgressListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitProgressListener() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_progresslistener(UniffiCallbackInterfaceProgressListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProgressListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ProgressListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ProgressListener
+
+    public static func lift(_ handle: UInt64) throws -> ProgressListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ProgressListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ProgressListener) -> UInt64 {
+         if let rustImpl = value as? ProgressListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProgressListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ProgressListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgressListener_lift(_ handle: UInt64) throws -> ProgressListener {
+    return try FfiConverterTypeProgressListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) -> UInt64 {
+    return FfiConverterTypeProgressListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * The offline lists verifier mode checks against.
  */
 public protocol VerifierListsProtocol: AnyObject, Sendable {
@@ -1806,6 +2753,574 @@ public func FfiConverterTypeVerifierLists_lower(_ value: VerifierLists) -> UInt6
 }
 
 
+
+
+/**
+ * One line of the access log.
+ */
+public struct AccessEntry: Equatable, Hashable {
+    public var id: String
+    public var atMillis: Int64
+    public var professional: Professional
+    public var action: AccessAction
+    public var documentId: String?
+    public var allowed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, atMillis: Int64, professional: Professional, action: AccessAction, documentId: String?, allowed: Bool) {
+        self.id = id
+        self.atMillis = atMillis
+        self.professional = professional
+        self.action = action
+        self.documentId = documentId
+        self.allowed = allowed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccessEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessEntry {
+        return
+            try AccessEntry(
+                id: FfiConverterString.read(from: &buf), 
+                atMillis: FfiConverterInt64.read(from: &buf), 
+                professional: FfiConverterTypeProfessional.read(from: &buf), 
+                action: FfiConverterTypeAccessAction.read(from: &buf), 
+                documentId: FfiConverterOptionString.read(from: &buf), 
+                allowed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccessEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterInt64.write(value.atMillis, into: &buf)
+        FfiConverterTypeProfessional.write(value.professional, into: &buf)
+        FfiConverterTypeAccessAction.write(value.action, into: &buf)
+        FfiConverterOptionString.write(value.documentId, into: &buf)
+        FfiConverterBool.write(value.allowed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessEntry_lift(_ buf: RustBuffer) throws -> AccessEntry {
+    return try FfiConverterTypeAccessEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessEntry_lower(_ value: AccessEntry) -> RustBuffer {
+    return FfiConverterTypeAccessEntry.lower(value)
+}
+
+
+/**
+ * Appointments to come and prevention reminders.
+ */
+public struct Agenda: Equatable, Hashable {
+    public var appointments: [Appointment]
+    public var reminders: [Reminder]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(appointments: [Appointment], reminders: [Reminder]) {
+        self.appointments = appointments
+        self.reminders = reminders
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Agenda: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgenda: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Agenda {
+        return
+            try Agenda(
+                appointments: FfiConverterSequenceTypeAppointment.read(from: &buf), 
+                reminders: FfiConverterSequenceTypeReminder.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Agenda, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeAppointment.write(value.appointments, into: &buf)
+        FfiConverterSequenceTypeReminder.write(value.reminders, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgenda_lift(_ buf: RustBuffer) throws -> Agenda {
+    return try FfiConverterTypeAgenda.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgenda_lower(_ value: Agenda) -> RustBuffer {
+    return FfiConverterTypeAgenda.lower(value)
+}
+
+
+/**
+ * An appointment.
+ */
+public struct Appointment: Equatable, Hashable {
+    public var id: String
+    public var title: String
+    public var startMillis: Int64
+    public var endMillis: Int64?
+    public var location: String?
+    public var professional: Professional?
+    public var notes: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, title: String, startMillis: Int64, endMillis: Int64?, location: String?, professional: Professional?, notes: String?) {
+        self.id = id
+        self.title = title
+        self.startMillis = startMillis
+        self.endMillis = endMillis
+        self.location = location
+        self.professional = professional
+        self.notes = notes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Appointment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAppointment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Appointment {
+        return
+            try Appointment(
+                id: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                startMillis: FfiConverterInt64.read(from: &buf), 
+                endMillis: FfiConverterOptionInt64.read(from: &buf), 
+                location: FfiConverterOptionString.read(from: &buf), 
+                professional: FfiConverterOptionTypeProfessional.read(from: &buf), 
+                notes: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Appointment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterInt64.write(value.startMillis, into: &buf)
+        FfiConverterOptionInt64.write(value.endMillis, into: &buf)
+        FfiConverterOptionString.write(value.location, into: &buf)
+        FfiConverterOptionTypeProfessional.write(value.professional, into: &buf)
+        FfiConverterOptionString.write(value.notes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppointment_lift(_ buf: RustBuffer) throws -> Appointment {
+    return try FfiConverterTypeAppointment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAppointment_lower(_ value: Appointment) -> RustBuffer {
+    return FfiConverterTypeAppointment.lower(value)
+}
+
+
+/**
+ * A file attached to a message.
+ */
+public struct Attachment: Equatable, Hashable {
+    public var name: String
+    public var mediaType: String
+    public var size: UInt64
+    public var sha256: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, mediaType: String, size: UInt64, sha256: String) {
+        self.name = name
+        self.mediaType = mediaType
+        self.size = size
+        self.sha256 = sha256
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Attachment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Attachment {
+        return
+            try Attachment(
+                name: FfiConverterString.read(from: &buf), 
+                mediaType: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Attachment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.mediaType, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachment_lift(_ buf: RustBuffer) throws -> Attachment {
+    return try FfiConverterTypeAttachment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachment_lower(_ value: Attachment) -> RustBuffer {
+    return FfiConverterTypeAttachment.lower(value)
+}
+
+
+/**
+ * A blocked professional.
+ */
+public struct BlockedProfessional: Equatable, Hashable {
+    public var professional: Professional
+    public var sinceMillis: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(professional: Professional, sinceMillis: Int64) {
+        self.professional = professional
+        self.sinceMillis = sinceMillis
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BlockedProfessional: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBlockedProfessional: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BlockedProfessional {
+        return
+            try BlockedProfessional(
+                professional: FfiConverterTypeProfessional.read(from: &buf), 
+                sinceMillis: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BlockedProfessional, into buf: inout [UInt8]) {
+        FfiConverterTypeProfessional.write(value.professional, into: &buf)
+        FfiConverterInt64.write(value.sinceMillis, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBlockedProfessional_lift(_ buf: RustBuffer) throws -> BlockedProfessional {
+    return try FfiConverterTypeBlockedProfessional.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBlockedProfessional_lower(_ value: BlockedProfessional) -> RustBuffer {
+    return FfiConverterTypeBlockedProfessional.lower(value)
+}
+
+
+/**
+ * A code from a terminology.
+ */
+public struct Coding: Equatable, Hashable {
+    public var system: String
+    public var code: String
+    public var display: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(system: String, code: String, display: String?) {
+        self.system = system
+        self.code = code
+        self.display = display
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Coding: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCoding: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Coding {
+        return
+            try Coding(
+                system: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                display: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Coding, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.system, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.display, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoding_lift(_ buf: RustBuffer) throws -> Coding {
+    return try FfiConverterTypeCoding.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCoding_lower(_ value: Coding) -> RustBuffer {
+    return FfiConverterTypeCoding.lower(value)
+}
+
+
+/**
+ * A document of the record.
+ */
+public struct Document: Equatable, Hashable {
+    public var id: String
+    public var title: String
+    public var mediaType: String
+    public var typeCode: Coding?
+    public var classCode: Coding?
+    public var author: Professional?
+    public var dateMillis: Int64?
+    public var addedMillis: Int64
+    public var ins: String?
+    public var confidentiality: Confidentiality
+    public var description: String?
+    public var source: DocumentSource
+    public var size: UInt64
+    public var sha256: String
+    public var hidden: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, title: String, mediaType: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, addedMillis: Int64, ins: String?, confidentiality: Confidentiality, description: String?, source: DocumentSource, size: UInt64, sha256: String, hidden: Bool) {
+        self.id = id
+        self.title = title
+        self.mediaType = mediaType
+        self.typeCode = typeCode
+        self.classCode = classCode
+        self.author = author
+        self.dateMillis = dateMillis
+        self.addedMillis = addedMillis
+        self.ins = ins
+        self.confidentiality = confidentiality
+        self.description = description
+        self.source = source
+        self.size = size
+        self.sha256 = sha256
+        self.hidden = hidden
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Document: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Document {
+        return
+            try Document(
+                id: FfiConverterString.read(from: &buf), 
+                title: FfiConverterString.read(from: &buf), 
+                mediaType: FfiConverterString.read(from: &buf), 
+                typeCode: FfiConverterOptionTypeCoding.read(from: &buf), 
+                classCode: FfiConverterOptionTypeCoding.read(from: &buf), 
+                author: FfiConverterOptionTypeProfessional.read(from: &buf), 
+                dateMillis: FfiConverterOptionInt64.read(from: &buf), 
+                addedMillis: FfiConverterInt64.read(from: &buf), 
+                ins: FfiConverterOptionString.read(from: &buf), 
+                confidentiality: FfiConverterTypeConfidentiality.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf), 
+                source: FfiConverterTypeDocumentSource.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf), 
+                hidden: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Document, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterString.write(value.mediaType, into: &buf)
+        FfiConverterOptionTypeCoding.write(value.typeCode, into: &buf)
+        FfiConverterOptionTypeCoding.write(value.classCode, into: &buf)
+        FfiConverterOptionTypeProfessional.write(value.author, into: &buf)
+        FfiConverterOptionInt64.write(value.dateMillis, into: &buf)
+        FfiConverterInt64.write(value.addedMillis, into: &buf)
+        FfiConverterOptionString.write(value.ins, into: &buf)
+        FfiConverterTypeConfidentiality.write(value.confidentiality, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterTypeDocumentSource.write(value.source, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterBool.write(value.hidden, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocument_lift(_ buf: RustBuffer) throws -> Document {
+    return try FfiConverterTypeDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocument_lower(_ value: Document) -> RustBuffer {
+    return FfiConverterTypeDocument.lower(value)
+}
+
+
+/**
+ * A document search.
+ */
+public struct DocumentQuery: Equatable, Hashable {
+    public var text: String?
+    public var fromMillis: Int64?
+    public var untilMillis: Int64?
+    public var code: String?
+    public var author: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(text: String?, fromMillis: Int64?, untilMillis: Int64?, code: String?, author: String?) {
+        self.text = text
+        self.fromMillis = fromMillis
+        self.untilMillis = untilMillis
+        self.code = code
+        self.author = author
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentQuery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentQuery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentQuery {
+        return
+            try DocumentQuery(
+                text: FfiConverterOptionString.read(from: &buf), 
+                fromMillis: FfiConverterOptionInt64.read(from: &buf), 
+                untilMillis: FfiConverterOptionInt64.read(from: &buf), 
+                code: FfiConverterOptionString.read(from: &buf), 
+                author: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentQuery, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.text, into: &buf)
+        FfiConverterOptionInt64.write(value.fromMillis, into: &buf)
+        FfiConverterOptionInt64.write(value.untilMillis, into: &buf)
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.author, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentQuery_lift(_ buf: RustBuffer) throws -> DocumentQuery {
+    return try FfiConverterTypeDocumentQuery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentQuery_lower(_ value: DocumentQuery) -> RustBuffer {
+    return FfiConverterTypeDocumentQuery.lower(value)
+}
 
 
 /**
@@ -2235,6 +3750,383 @@ public func FfiConverterTypeLogRecord_lower(_ value: LogRecord) -> RustBuffer {
 
 
 /**
+ * A message of the inbox.
+ */
+public struct Message: Equatable, Hashable {
+    public var id: String
+    public var professional: Professional
+    public var subject: String
+    public var body: String
+    public var atMillis: Int64
+    public var attachments: [Attachment]
+    public var replyAllowed: Bool
+    public var read: Bool
+    public var outgoing: Bool
+    public var inReplyTo: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, professional: Professional, subject: String, body: String, atMillis: Int64, attachments: [Attachment], replyAllowed: Bool, read: Bool, outgoing: Bool, inReplyTo: String?) {
+        self.id = id
+        self.professional = professional
+        self.subject = subject
+        self.body = body
+        self.atMillis = atMillis
+        self.attachments = attachments
+        self.replyAllowed = replyAllowed
+        self.read = read
+        self.outgoing = outgoing
+        self.inReplyTo = inReplyTo
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Message: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Message {
+        return
+            try Message(
+                id: FfiConverterString.read(from: &buf), 
+                professional: FfiConverterTypeProfessional.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                atMillis: FfiConverterInt64.read(from: &buf), 
+                attachments: FfiConverterSequenceTypeAttachment.read(from: &buf), 
+                replyAllowed: FfiConverterBool.read(from: &buf), 
+                read: FfiConverterBool.read(from: &buf), 
+                outgoing: FfiConverterBool.read(from: &buf), 
+                inReplyTo: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Message, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeProfessional.write(value.professional, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterInt64.write(value.atMillis, into: &buf)
+        FfiConverterSequenceTypeAttachment.write(value.attachments, into: &buf)
+        FfiConverterBool.write(value.replyAllowed, into: &buf)
+        FfiConverterBool.write(value.read, into: &buf)
+        FfiConverterBool.write(value.outgoing, into: &buf)
+        FfiConverterOptionString.write(value.inReplyTo, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMessage_lift(_ buf: RustBuffer) throws -> Message {
+    return try FfiConverterTypeMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMessage_lower(_ value: Message) -> RustBuffer {
+    return FfiConverterTypeMessage.lower(value)
+}
+
+
+/**
+ * What the caller says of a new appointment.
+ */
+public struct NewAppointment: Equatable, Hashable {
+    public var title: String
+    public var startMillis: Int64
+    public var endMillis: Int64?
+    public var location: String?
+    public var professional: Professional?
+    public var notes: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(title: String, startMillis: Int64, endMillis: Int64?, location: String?, professional: Professional?, notes: String?) {
+        self.title = title
+        self.startMillis = startMillis
+        self.endMillis = endMillis
+        self.location = location
+        self.professional = professional
+        self.notes = notes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewAppointment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewAppointment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewAppointment {
+        return
+            try NewAppointment(
+                title: FfiConverterString.read(from: &buf), 
+                startMillis: FfiConverterInt64.read(from: &buf), 
+                endMillis: FfiConverterOptionInt64.read(from: &buf), 
+                location: FfiConverterOptionString.read(from: &buf), 
+                professional: FfiConverterOptionTypeProfessional.read(from: &buf), 
+                notes: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewAppointment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterInt64.write(value.startMillis, into: &buf)
+        FfiConverterOptionInt64.write(value.endMillis, into: &buf)
+        FfiConverterOptionString.write(value.location, into: &buf)
+        FfiConverterOptionTypeProfessional.write(value.professional, into: &buf)
+        FfiConverterOptionString.write(value.notes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewAppointment_lift(_ buf: RustBuffer) throws -> NewAppointment {
+    return try FfiConverterTypeNewAppointment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewAppointment_lower(_ value: NewAppointment) -> RustBuffer {
+    return FfiConverterTypeNewAppointment.lower(value)
+}
+
+
+/**
+ * An attachment to deliver with a message.
+ */
+public struct NewAttachment: Equatable, Hashable {
+    /**
+     * File name.
+     */
+    public var name: String
+    /**
+     * Content.
+     */
+    public var content: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * File name.
+         */name: String, 
+        /**
+         * Content.
+         */content: Data) {
+        self.name = name
+        self.content = content
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewAttachment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewAttachment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewAttachment {
+        return
+            try NewAttachment(
+                name: FfiConverterString.read(from: &buf), 
+                content: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewAttachment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterData.write(value.content, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewAttachment_lift(_ buf: RustBuffer) throws -> NewAttachment {
+    return try FfiConverterTypeNewAttachment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewAttachment_lower(_ value: NewAttachment) -> RustBuffer {
+    return FfiConverterTypeNewAttachment.lower(value)
+}
+
+
+/**
+ * What the caller says of a new document.
+ */
+public struct NewDocument: Equatable, Hashable {
+    public var title: String
+    public var typeCode: Coding?
+    public var classCode: Coding?
+    public var author: Professional?
+    public var dateMillis: Int64?
+    public var ins: String?
+    public var confidentiality: Confidentiality
+    public var description: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(title: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, ins: String?, confidentiality: Confidentiality, description: String?) {
+        self.title = title
+        self.typeCode = typeCode
+        self.classCode = classCode
+        self.author = author
+        self.dateMillis = dateMillis
+        self.ins = ins
+        self.confidentiality = confidentiality
+        self.description = description
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewDocument {
+        return
+            try NewDocument(
+                title: FfiConverterString.read(from: &buf), 
+                typeCode: FfiConverterOptionTypeCoding.read(from: &buf), 
+                classCode: FfiConverterOptionTypeCoding.read(from: &buf), 
+                author: FfiConverterOptionTypeProfessional.read(from: &buf), 
+                dateMillis: FfiConverterOptionInt64.read(from: &buf), 
+                ins: FfiConverterOptionString.read(from: &buf), 
+                confidentiality: FfiConverterTypeConfidentiality.read(from: &buf), 
+                description: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewDocument, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.title, into: &buf)
+        FfiConverterOptionTypeCoding.write(value.typeCode, into: &buf)
+        FfiConverterOptionTypeCoding.write(value.classCode, into: &buf)
+        FfiConverterOptionTypeProfessional.write(value.author, into: &buf)
+        FfiConverterOptionInt64.write(value.dateMillis, into: &buf)
+        FfiConverterOptionString.write(value.ins, into: &buf)
+        FfiConverterTypeConfidentiality.write(value.confidentiality, into: &buf)
+        FfiConverterOptionString.write(value.description, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewDocument_lift(_ buf: RustBuffer) throws -> NewDocument {
+    return try FfiConverterTypeNewDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewDocument_lower(_ value: NewDocument) -> RustBuffer {
+    return FfiConverterTypeNewDocument.lower(value)
+}
+
+
+/**
+ * What a professional sends.
+ */
+public struct NewMessage: Equatable, Hashable {
+    public var sender: Professional
+    public var subject: String
+    public var body: String
+    public var replyAllowed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(sender: Professional, subject: String, body: String, replyAllowed: Bool) {
+        self.sender = sender
+        self.subject = subject
+        self.body = body
+        self.replyAllowed = replyAllowed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NewMessage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNewMessage: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NewMessage {
+        return
+            try NewMessage(
+                sender: FfiConverterTypeProfessional.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf), 
+                replyAllowed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NewMessage, into buf: inout [UInt8]) {
+        FfiConverterTypeProfessional.write(value.sender, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+        FfiConverterBool.write(value.replyAllowed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewMessage_lift(_ buf: RustBuffer) throws -> NewMessage {
+    return try FfiConverterTypeNewMessage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNewMessage_lower(_ value: NewMessage) -> RustBuffer {
+    return FfiConverterTypeNewMessage.lower(value)
+}
+
+
+/**
  * A checked NIR, normalised, with what it encodes.
  */
 public struct NirInfo: Equatable, Hashable {
@@ -2374,13 +4266,317 @@ public func FfiConverterTypeNirInfo_lower(_ value: NirInfo) -> RustBuffer {
 
 
 /**
+ * The record's owner.
+ */
+public struct Patient: Equatable, Hashable {
+    public var given: String
+    public var family: String
+    public var birthDate: String
+    public var gender: Gender
+    public var ins: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(given: String, family: String, birthDate: String, gender: Gender, ins: String?) {
+        self.given = given
+        self.family = family
+        self.birthDate = birthDate
+        self.gender = gender
+        self.ins = ins
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Patient: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePatient: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Patient {
+        return
+            try Patient(
+                given: FfiConverterString.read(from: &buf), 
+                family: FfiConverterString.read(from: &buf), 
+                birthDate: FfiConverterString.read(from: &buf), 
+                gender: FfiConverterTypeGender.read(from: &buf), 
+                ins: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Patient, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.given, into: &buf)
+        FfiConverterString.write(value.family, into: &buf)
+        FfiConverterString.write(value.birthDate, into: &buf)
+        FfiConverterTypeGender.write(value.gender, into: &buf)
+        FfiConverterOptionString.write(value.ins, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePatient_lift(_ buf: RustBuffer) throws -> Patient {
+    return try FfiConverterTypePatient.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePatient_lower(_ value: Patient) -> RustBuffer {
+    return FfiConverterTypePatient.lower(value)
+}
+
+
+/**
+ * A health professional (name, RPPS).
+ */
+public struct Professional: Equatable, Hashable {
+    public var name: String
+    public var rpps: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, rpps: String?) {
+        self.name = name
+        self.rpps = rpps
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Professional: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProfessional: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Professional {
+        return
+            try Professional(
+                name: FfiConverterString.read(from: &buf), 
+                rpps: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Professional, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.rpps, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfessional_lift(_ buf: RustBuffer) throws -> Professional {
+    return try FfiConverterTypeProfessional.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfessional_lower(_ value: Professional) -> RustBuffer {
+    return FfiConverterTypeProfessional.lower(value)
+}
+
+
+/**
+ * A profile entry; `resource_json` is its FHIR R4 resource.
+ */
+public struct ProfileItem: Equatable, Hashable {
+    /**
+     * Identifier.
+     */
+    public var id: String
+    /**
+     * Kind.
+     */
+    public var kind: ProfileKind
+    /**
+     * The FHIR R4 resource, as JSON.
+     */
+    public var resourceJson: String
+    /**
+     * One-line summary.
+     */
+    public var summary: String
+    /**
+     * Version, from 1.
+     */
+    public var version: UInt32
+    /**
+     * Last change, Unix milliseconds.
+     */
+    public var updatedMillis: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Identifier.
+         */id: String, 
+        /**
+         * Kind.
+         */kind: ProfileKind, 
+        /**
+         * The FHIR R4 resource, as JSON.
+         */resourceJson: String, 
+        /**
+         * One-line summary.
+         */summary: String, 
+        /**
+         * Version, from 1.
+         */version: UInt32, 
+        /**
+         * Last change, Unix milliseconds.
+         */updatedMillis: Int64) {
+        self.id = id
+        self.kind = kind
+        self.resourceJson = resourceJson
+        self.summary = summary
+        self.version = version
+        self.updatedMillis = updatedMillis
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ProfileItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProfileItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProfileItem {
+        return
+            try ProfileItem(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeProfileKind.read(from: &buf), 
+                resourceJson: FfiConverterString.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt32.read(from: &buf), 
+                updatedMillis: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ProfileItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeProfileKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.resourceJson, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+        FfiConverterUInt32.write(value.version, into: &buf)
+        FfiConverterInt64.write(value.updatedMillis, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileItem_lift(_ buf: RustBuffer) throws -> ProfileItem {
+    return try FfiConverterTypeProfileItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileItem_lower(_ value: ProfileItem) -> RustBuffer {
+    return FfiConverterTypeProfileItem.lower(value)
+}
+
+
+/**
+ * A prevention reminder.
+ */
+public struct Reminder: Equatable, Hashable {
+    public var ruleId: String
+    public var kind: ReminderKind
+    public var label: String
+    public var dueDate: String
+    public var status: ReminderStatus
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(ruleId: String, kind: ReminderKind, label: String, dueDate: String, status: ReminderStatus) {
+        self.ruleId = ruleId
+        self.kind = kind
+        self.label = label
+        self.dueDate = dueDate
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Reminder: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminder: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reminder {
+        return
+            try Reminder(
+                ruleId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeReminderKind.read(from: &buf), 
+                label: FfiConverterString.read(from: &buf), 
+                dueDate: FfiConverterString.read(from: &buf), 
+                status: FfiConverterTypeReminderStatus.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Reminder, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.ruleId, into: &buf)
+        FfiConverterTypeReminderKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterString.write(value.dueDate, into: &buf)
+        FfiConverterTypeReminderStatus.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminder_lift(_ buf: RustBuffer) throws -> Reminder {
+    return try FfiConverterTypeReminder.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminder_lower(_ value: Reminder) -> RustBuffer {
+    return FfiConverterTypeReminder.lower(value)
+}
+
+
+/**
  * A certificate in the wallet.
  */
 public struct WalletEntry: Equatable, Hashable {
     /**
      * Identifier in the wallet.
      */
-    public var id: Int64
+    public var id: String
     /**
      * The `HC1:` text (render it as a QR code to show it).
      */
@@ -2431,7 +4627,7 @@ public struct WalletEntry: Equatable, Hashable {
     public init(
         /**
          * Identifier in the wallet.
-         */id: Int64, 
+         */id: String, 
         /**
          * The `HC1:` text (render it as a QR code to show it).
          */text: String, 
@@ -2495,7 +4691,7 @@ public struct FfiConverterTypeWalletEntry: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WalletEntry {
         return
             try WalletEntry(
-                id: FfiConverterInt64.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf), 
                 text: FfiConverterString.read(from: &buf), 
                 personKey: FfiConverterString.read(from: &buf), 
                 holder: FfiConverterTypeHolder.read(from: &buf), 
@@ -2511,7 +4707,7 @@ public struct FfiConverterTypeWalletEntry: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: WalletEntry, into buf: inout [UInt8]) {
-        FfiConverterInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.text, into: &buf)
         FfiConverterString.write(value.personKey, into: &buf)
         FfiConverterTypeHolder.write(value.holder, into: &buf)
@@ -2540,6 +4736,75 @@ public func FfiConverterTypeWalletEntry_lift(_ buf: RustBuffer) throws -> Wallet
 public func FfiConverterTypeWalletEntry_lower(_ value: WalletEntry) -> RustBuffer {
     return FfiConverterTypeWalletEntry.lower(value)
 }
+
+
+/**
+ * What a professional did or tried.
+ */
+
+public enum AccessAction: Equatable, Hashable {
+    
+    case listDocuments
+    case readDocument
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AccessAction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccessAction: FfiConverterRustBuffer {
+    typealias SwiftType = AccessAction
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccessAction {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .listDocuments
+        
+        case 2: return .readDocument
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AccessAction, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .listDocuments:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .readDocument:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessAction_lift(_ buf: RustBuffer) throws -> AccessAction {
+    return try FfiConverterTypeAccessAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccessAction_lower(_ value: AccessAction) -> RustBuffer {
+    return FfiConverterTypeAccessAction.lower(value)
+}
+
 
 
 /**
@@ -2910,6 +5175,151 @@ public func FfiConverterTypeClockStatus_lower(_ value: ClockStatus) -> RustBuffe
 
 
 /**
+ * Confidentiality of a document.
+ */
+
+public enum Confidentiality: Equatable, Hashable {
+    
+    case normal
+    case restricted
+    case veryRestricted
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Confidentiality: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConfidentiality: FfiConverterRustBuffer {
+    typealias SwiftType = Confidentiality
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Confidentiality {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .normal
+        
+        case 2: return .restricted
+        
+        case 3: return .veryRestricted
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Confidentiality, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .normal:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .restricted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .veryRestricted:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConfidentiality_lift(_ buf: RustBuffer) throws -> Confidentiality {
+    return try FfiConverterTypeConfidentiality.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConfidentiality_lower(_ value: Confidentiality) -> RustBuffer {
+    return FfiConverterTypeConfidentiality.lower(value)
+}
+
+
+
+/**
+ * Where a document came from.
+ */
+
+public enum DocumentSource: Equatable, Hashable {
+    
+    case user
+    case professional
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DocumentSource: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentSource: FfiConverterRustBuffer {
+    typealias SwiftType = DocumentSource
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentSource {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .user
+        
+        case 2: return .professional
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DocumentSource, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .user:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .professional:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentSource_lift(_ buf: RustBuffer) throws -> DocumentSource {
+    return try FfiConverterTypeDocumentSource.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentSource_lower(_ value: DocumentSource) -> RustBuffer {
+    return FfiConverterTypeDocumentSource.lower(value)
+}
+
+
+
+/**
  * How current a certificate is.
  */
 
@@ -3000,6 +5410,89 @@ public func FfiConverterTypeExpiryState_lift(_ buf: RustBuffer) throws -> Expiry
 #endif
 public func FfiConverterTypeExpiryState_lower(_ value: ExpiryState) -> RustBuffer {
     return FfiConverterTypeExpiryState.lower(value)
+}
+
+
+
+/**
+ * Administrative sex.
+ */
+
+public enum Gender: Equatable, Hashable {
+    
+    case female
+    case male
+    case other
+    case unknown
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Gender: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGender: FfiConverterRustBuffer {
+    typealias SwiftType = Gender
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Gender {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .female
+        
+        case 2: return .male
+        
+        case 3: return .other
+        
+        case 4: return .unknown
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Gender, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .female:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .male:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .other:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .unknown:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGender_lift(_ buf: RustBuffer) throws -> Gender {
+    return try FfiConverterTypeGender.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGender_lower(_ value: Gender) -> RustBuffer {
+    return FfiConverterTypeGender.lower(value)
 }
 
 
@@ -3200,6 +5693,103 @@ public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel 
 #endif
 public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
     return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
+ * Measures the profile records.
+ */
+
+public enum MeasureKind: Equatable, Hashable {
+    
+    case weight
+    case height
+    case bloodPressure
+    case glucose
+    case heartRate
+    case temperature
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MeasureKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureKind: FfiConverterRustBuffer {
+    typealias SwiftType = MeasureKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .weight
+        
+        case 2: return .height
+        
+        case 3: return .bloodPressure
+        
+        case 4: return .glucose
+        
+        case 5: return .heartRate
+        
+        case 6: return .temperature
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MeasureKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .weight:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .height:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bloodPressure:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .glucose:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .heartRate:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .temperature:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureKind_lift(_ buf: RustBuffer) throws -> MeasureKind {
+    return try FfiConverterTypeMeasureKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureKind_lower(_ value: MeasureKind) -> RustBuffer {
+    return FfiConverterTypeMeasureKind.lower(value)
 }
 
 
@@ -3448,6 +6038,96 @@ public func FfiConverterTypePlatformError_lower(_ value: PlatformError) -> RustB
 
 
 /**
+ * Kinds of profile entries.
+ */
+
+public enum ProfileKind: Equatable, Hashable {
+    
+    case allergy
+    case medication
+    case condition
+    case immunization
+    case observation
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ProfileKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProfileKind: FfiConverterRustBuffer {
+    typealias SwiftType = ProfileKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProfileKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .allergy
+        
+        case 2: return .medication
+        
+        case 3: return .condition
+        
+        case 4: return .immunization
+        
+        case 5: return .observation
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ProfileKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .allergy:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .medication:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .condition:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .immunization:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .observation:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileKind_lift(_ buf: RustBuffer) throws -> ProfileKind {
+    return try FfiConverterTypeProfileKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileKind_lower(_ value: ProfileKind) -> RustBuffer {
+    return FfiConverterTypeProfileKind.lower(value)
+}
+
+
+
+/**
  * What a certificate is to be shown for.
  */
 
@@ -3538,6 +6218,239 @@ public func FfiConverterTypePurpose_lift(_ buf: RustBuffer) throws -> Purpose {
 #endif
 public func FfiConverterTypePurpose_lower(_ value: Purpose) -> RustBuffer {
     return FfiConverterTypePurpose.lower(value)
+}
+
+
+
+/**
+ * How a record is unlocked.
+ */
+
+public enum RecordUnlock: Equatable, Hashable {
+    
+    /**
+     * With a passphrase (12 characters or more; a PIN is refused).
+     */
+    case passphrase(
+        /**
+         * The passphrase.
+         */passphrase: String
+    )
+    /**
+     * With the device key kept in the platform key vault.
+     */
+    case deviceKey
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RecordUnlock: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRecordUnlock: FfiConverterRustBuffer {
+    typealias SwiftType = RecordUnlock
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RecordUnlock {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .passphrase(passphrase: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .deviceKey
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RecordUnlock, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .passphrase(passphrase):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(passphrase, into: &buf)
+            
+        
+        case .deviceKey:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordUnlock_lift(_ buf: RustBuffer) throws -> RecordUnlock {
+    return try FfiConverterTypeRecordUnlock.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRecordUnlock_lower(_ value: RecordUnlock) -> RustBuffer {
+    return FfiConverterTypeRecordUnlock.lower(value)
+}
+
+
+
+/**
+ * What a reminder asks for.
+ */
+
+public enum ReminderKind: Equatable, Hashable {
+    
+    case vaccination
+    case screening
+    case checkup
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderKind: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .vaccination
+        
+        case 2: return .screening
+        
+        case 3: return .checkup
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .vaccination:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .screening:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .checkup:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderKind_lift(_ buf: RustBuffer) throws -> ReminderKind {
+    return try FfiConverterTypeReminderKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderKind_lower(_ value: ReminderKind) -> RustBuffer {
+    return FfiConverterTypeReminderKind.lower(value)
+}
+
+
+
+/**
+ * Where a reminder stands.
+ */
+
+public enum ReminderStatus: Equatable, Hashable {
+    
+    case upcoming
+    case due
+    case overdue
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReminderStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReminderStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ReminderStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReminderStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .upcoming
+        
+        case 2: return .due
+        
+        case 3: return .overdue
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReminderStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .upcoming:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .due:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .overdue:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderStatus_lift(_ buf: RustBuffer) throws -> ReminderStatus {
+    return try FfiConverterTypeReminderStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReminderStatus_lower(_ value: ReminderStatus) -> RustBuffer {
+    return FfiConverterTypeReminderStatus.lower(value)
 }
 
 
@@ -3653,6 +6566,54 @@ fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
+    typealias SwiftType = Int64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
     typealias SwiftType = Data?
 
@@ -3701,6 +6662,54 @@ fileprivate struct FfiConverterOptionTypeLogSink: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeProgressListener: FfiConverterRustBuffer {
+    typealias SwiftType = ProgressListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeProgressListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeProgressListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCoding: FfiConverterRustBuffer {
+    typealias SwiftType = Coding?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCoding.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCoding.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeHolder: FfiConverterRustBuffer {
     typealias SwiftType = Holder?
 
@@ -3717,6 +6726,54 @@ fileprivate struct FfiConverterOptionTypeHolder: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHolder.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePatient: FfiConverterRustBuffer {
+    typealias SwiftType = Patient?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePatient.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePatient.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeProfessional: FfiConverterRustBuffer {
+    typealias SwiftType = Professional?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeProfessional.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeProfessional.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3743,6 +6800,280 @@ fileprivate struct FfiConverterOptionTypeWalletEntry: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeWalletEntry.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeProfileKind: FfiConverterRustBuffer {
+    typealias SwiftType = ProfileKind?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeProfileKind.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeProfileKind.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceDouble: FfiConverterRustBuffer {
+    typealias SwiftType = [Double]
+
+    public static func write(_ value: [Double], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterDouble.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Double] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Double]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterDouble.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [AccessEntry]
+
+    public static func write(_ value: [AccessEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAccessEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccessEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AccessEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAccessEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAppointment: FfiConverterRustBuffer {
+    typealias SwiftType = [Appointment]
+
+    public static func write(_ value: [Appointment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAppointment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Appointment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Appointment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAppointment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAttachment: FfiConverterRustBuffer {
+    typealias SwiftType = [Attachment]
+
+    public static func write(_ value: [Attachment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Attachment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Attachment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeBlockedProfessional: FfiConverterRustBuffer {
+    typealias SwiftType = [BlockedProfessional]
+
+    public static func write(_ value: [BlockedProfessional], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBlockedProfessional.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BlockedProfessional] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BlockedProfessional]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBlockedProfessional.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDocument: FfiConverterRustBuffer {
+    typealias SwiftType = [Document]
+
+    public static func write(_ value: [Document], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDocument.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Document] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Document]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDocument.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMessage: FfiConverterRustBuffer {
+    typealias SwiftType = [Message]
+
+    public static func write(_ value: [Message], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMessage.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Message] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Message]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeNewAttachment: FfiConverterRustBuffer {
+    typealias SwiftType = [NewAttachment]
+
+    public static func write(_ value: [NewAttachment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeNewAttachment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [NewAttachment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [NewAttachment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeNewAttachment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeProfileItem: FfiConverterRustBuffer {
+    typealias SwiftType = [ProfileItem]
+
+    public static func write(_ value: [ProfileItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeProfileItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ProfileItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ProfileItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeProfileItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReminder: FfiConverterRustBuffer {
+    typealias SwiftType = [Reminder]
+
+    public static func write(_ value: [Reminder], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReminder.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Reminder] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Reminder]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReminder.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -3808,6 +7139,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_check_nir() != 55476) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_carnet_create_record() != 3474) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_open_record() != 25025) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_record_exists() != 12899) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg() != 8975) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3815,18 +7155,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_verify_pass() != 27739) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_add() != 36297) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_best() != 15721) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_list() != 5339) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_carnet_wallet_remove() != 16390) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() != 13564) {
@@ -3844,6 +7172,114 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_logsink_log() != 35562) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_access_log() != 24231) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_appointment() != 41179) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_document() != 14911) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() != 18256) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_profile_item() != 3597) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_agenda() != 12807) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_block_professional() != 22889) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_blocked_professionals() != 57107) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_cancel_appointment() != 4991) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_close_account() != 44630) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_complete_reminder() != 60014) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_delete_document() != 41819) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item() != 56326) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() != 44900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_documents() != 40011) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() != 53194) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_export_to() != 35697) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_import_from() != 18296) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_messages() != 35318) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_open_message() != 42520) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_patient() != 14297) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_profile() != 31817) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_read_attachment() != 10565) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_read_document() != 62604) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_reply() != 3436) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_rotate_device_key() != 58565) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_search_documents() != 26190) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_set_document_hidden() != 36026) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_set_passphrase() != 10552) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_set_patient() != 27923) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional() != 15078) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add() != 56175) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_wallet_best() != 47300) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_wallet_list() != 40688) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_wallet_remove() != 18023) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() != 19686) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3857,6 +7293,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitClock()
     uniffiCallbackInitKeyVault()
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitProgressListener()
     return InitializationResult.ok
 }()
 

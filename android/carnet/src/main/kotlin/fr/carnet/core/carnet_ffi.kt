@@ -665,6 +665,9 @@ internal interface UniffiCallbackInterfaceKeyVaultMethod2 : com.sun.jna.Callback
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`record`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "nowUnixMillis")
 internal open class UniffiVTableCallbackInterfaceClock(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -728,6 +731,25 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceProgressListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceProgressListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceProgressListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceProgressListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceProgressListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -761,19 +783,17 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_nir(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_create_record(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_open_record(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_record_exists(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_verify_pass(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_add(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_best(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_list(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_wallet_remove(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_clock_now_unix_millis(
     ): Int
@@ -784,6 +804,78 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_keyvault_delete(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_access_log(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_appointment(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_document(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_measure(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_profile_item(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_agenda(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_block_professional(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_blocked_professionals(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_cancel_appointment(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_close_account(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_complete_reminder(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_delete_document(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_export_to(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_import_from(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_messages(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_open_message(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_patient(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_profile(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_read_attachment(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_read_document(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_reply(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_rotate_device_key(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_search_documents(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_set_document_hidden(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_set_passphrase(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_set_patient(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_best(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_list(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_remove(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_progresslistener_on_progress(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_open(
     ): Int
@@ -810,6 +902,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceClock.register(this)
         uniffiCallbackInterfaceKeyVault.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceProgressListener.register(this)
         
     }
 
@@ -834,20 +927,18 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_nir(`ptr`: Long,`nir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_create_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_open_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_record_exists(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_carnet_ffi_fn_method_carnet_render_qr_svg(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(`ptr`: Long,`luma`: RustBuffer.ByValue,`width`: Int,`height`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_verify_pass(`ptr`: Long,`text`: RustBuffer.ByValue,`lists`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_add(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_best(`ptr`: Long,`personKey`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_list(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_wallet_remove(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
     external fun uniffi_carnet_ffi_fn_clone_clock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_clock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -875,6 +966,88 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_logsink_log(`ptr`: Long,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_healthrecord(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_healthrecord(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_access_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(`ptr`: Long,`new`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_add_document(`ptr`: Long,`new`: RustBuffer.ByValue,`content`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_add_measure(`ptr`: Long,`kind`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,`dateMillis`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_add_profile_item(`ptr`: Long,`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`dateMillis`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_agenda(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_block_professional(`ptr`: Long,`professional`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_blocked_professionals(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_cancel_appointment(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_close_account(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_complete_reminder(`ptr`: Long,`ruleId`: RustBuffer.ByValue,`dateMillis`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_delete_document(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(`ptr`: Long,`new`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_documents(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_documents_for_professional(`ptr`: Long,`professional`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_export_to(`ptr`: Long,`path`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_import_from(`ptr`: Long,`path`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_messages(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_open_message(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_patient(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_profile(`ptr`: Long,`kind`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_read_attachment(`ptr`: Long,`messageId`: RustBuffer.ByValue,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_read_document(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_reply(`ptr`: Long,`messageId`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_rotate_device_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_search_documents(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_set_document_hidden(`ptr`: Long,`id`: RustBuffer.ByValue,`hidden`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_set_passphrase(`ptr`: Long,`passphrase`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_set_patient(`ptr`: Long,`patient`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_unblock_professional(`ptr`: Long,`rpps`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_add(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_best(`ptr`: Long,`personKey`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_list(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_remove(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_progresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_progresslistener(`vtable`: UniffiVTableCallbackInterfaceProgressListener,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_progresslistener_on_progress(`ptr`: Long,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1009,6 +1182,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_nir() and 0xFFFF) != 55476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_create_record() and 0xFFFF) != 3474) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_open_record() and 0xFFFF) != 25025) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_record_exists() and 0xFFFF) != 12899) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_render_qr_svg() and 0xFFFF) != 8975) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1016,18 +1198,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_verify_pass() and 0xFFFF) != 27739) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_add() and 0xFFFF) != 36297) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_best() and 0xFFFF) != 15721) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_list() and 0xFFFF) != 5339) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_wallet_remove() and 0xFFFF) != 16390) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() and 0xFFFF) != 13564) {
@@ -1043,6 +1213,114 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_logsink_log() and 0xFFFF) != 35562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_access_log() and 0xFFFF) != 24231) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_appointment() and 0xFFFF) != 41179) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_document() and 0xFFFF) != 14911) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() and 0xFFFF) != 18256) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_profile_item() and 0xFFFF) != 3597) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_agenda() and 0xFFFF) != 12807) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_block_professional() and 0xFFFF) != 22889) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_blocked_professionals() and 0xFFFF) != 57107) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_cancel_appointment() and 0xFFFF) != 4991) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_close_account() and 0xFFFF) != 44630) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_complete_reminder() and 0xFFFF) != 60014) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_delete_document() and 0xFFFF) != 41819) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item() and 0xFFFF) != 56326) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() and 0xFFFF) != 44900) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents() and 0xFFFF) != 40011) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() and 0xFFFF) != 53194) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_export_to() and 0xFFFF) != 35697) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_import_from() and 0xFFFF) != 18296) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_messages() and 0xFFFF) != 35318) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_open_message() and 0xFFFF) != 42520) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_patient() and 0xFFFF) != 14297) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_profile() and 0xFFFF) != 31817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_read_attachment() and 0xFFFF) != 10565) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_read_document() and 0xFFFF) != 62604) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_reply() and 0xFFFF) != 3436) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_rotate_device_key() and 0xFFFF) != 58565) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_search_documents() and 0xFFFF) != 26190) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_set_document_hidden() and 0xFFFF) != 36026) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_set_passphrase() and 0xFFFF) != 10552) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_set_patient() and 0xFFFF) != 27923) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional() and 0xFFFF) != 15078) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add() and 0xFFFF) != 56175) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_wallet_best() and 0xFFFF) != 47300) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_wallet_list() and 0xFFFF) != 40688) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_wallet_remove() and 0xFFFF) != 18023) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 19686) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_open() and 0xFFFF) != 4463) {
@@ -1368,6 +1646,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 /**
  * @suppress
  */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1581,6 +1882,21 @@ public interface CarnetInterface {
     fun `checkNir`(`nir`: kotlin.String): NirInfo
     
     /**
+     * Creates the health record in the app's data directory.
+     */
+    fun `createRecord`(`unlock`: RecordUnlock): HealthRecord
+    
+    /**
+     * Opens the health record of the app's data directory.
+     */
+    fun `openRecord`(`unlock`: RecordUnlock): HealthRecord
+    
+    /**
+     * Whether a health record exists in the app's data directory.
+     */
+    fun `recordExists`(): kotlin.Boolean
+    
+    /**
      * Renders text (a certificate's `HC1:` text) as an SVG QR code.
      */
     fun `renderQrSvg`(`text`: kotlin.String): kotlin.String
@@ -1594,26 +1910,6 @@ public interface CarnetInterface {
      * Verifier mode, at the platform clock's time; nothing is stored.
      */
     fun `verifyPass`(`text`: kotlin.String, `lists`: VerifierLists): PassVerdict
-    
-    /**
-     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
-     */
-    fun `walletAdd`(`text`: kotlin.String): WalletEntry
-    
-    /**
-     * The certificate in force to show for `purpose`, among one person's; null when none is.
-     */
-    fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry?
-    
-    /**
-     * Every certificate in the wallet, in the order added.
-     */
-    fun `walletList`(): List<WalletEntry>
-    
-    /**
-     * Removes a certificate from the wallet.
-     */
-    fun `walletRemove`(`id`: kotlin.Long)
     
     companion object
 }
@@ -1777,6 +2073,58 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
+     * Creates the health record in the app's data directory.
+     */
+    @Throws(CarnetException::class)override fun `createRecord`(`unlock`: RecordUnlock): HealthRecord {
+            return FfiConverterTypeHealthRecord.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_create_record(
+        it,
+        
+        FfiConverterTypeRecordUnlock.lower(`unlock`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Opens the health record of the app's data directory.
+     */
+    @Throws(CarnetException::class)override fun `openRecord`(`unlock`: RecordUnlock): HealthRecord {
+            return FfiConverterTypeHealthRecord.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_open_record(
+        it,
+        
+        FfiConverterTypeRecordUnlock.lower(`unlock`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether a health record exists in the app's data directory.
+     */override fun `recordExists`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_record_exists(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Renders text (a certificate's `HC1:` text) as an SVG QR code.
      */
     @Throws(CarnetException::class)override fun `renderQrSvg`(`text`: kotlin.String): kotlin.String {
@@ -1830,77 +2178,6 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     }
     )
     }
-    
-
-    
-    /**
-     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is stored once.
-     */
-    @Throws(CarnetException::class)override fun `walletAdd`(`text`: kotlin.String): WalletEntry {
-            return FfiConverterTypeWalletEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_add(
-        it,
-        
-        FfiConverterString.lower(`text`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The certificate in force to show for `purpose`, among one person's; null when none is.
-     */
-    @Throws(CarnetException::class)override fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry? {
-            return FfiConverterOptionalTypeWalletEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_best(
-        it,
-        
-        FfiConverterString.lower(`personKey`),
-        FfiConverterTypePurpose.lower(`purpose`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Every certificate in the wallet, in the order added.
-     */
-    @Throws(CarnetException::class)override fun `walletList`(): List<WalletEntry> {
-            return FfiConverterSequenceTypeWalletEntry.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_list(
-        it,
-        _status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * Removes a certificate from the wallet.
-     */
-    @Throws(CarnetException::class)override fun `walletRemove`(`id`: kotlin.Long)
-        = 
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_wallet_remove(
-        it,
-        
-        FfiConverterLong.lower(`id`),_status)
-}
-    }
-    
     
 
     
@@ -2279,6 +2556,1051 @@ public object FfiConverterTypeClock: FfiConverter<Clock, Long> {
     override fun allocationSize(value: Clock) = 8UL
 
     override fun write(value: Clock, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * An open health record. After [`HealthRecord::close_account`] every call fails.
+ */
+public interface HealthRecordInterface {
+    
+    /**
+     * The access log, newest first.
+     */
+    fun `accessLog`(): List<AccessEntry>
+    
+    /**
+     * Adds an appointment.
+     */
+    fun `addAppointment`(`new`: NewAppointment): Appointment
+    
+    /**
+     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     */
+    fun `addDocument`(`new`: NewDocument, `content`: kotlin.ByteArray): Document
+    
+    /**
+     * Records a measure (blood pressure: systolic then diastolic).
+     */
+    fun `addMeasure`(`kind`: MeasureKind, `values`: List<kotlin.Double>, `dateMillis`: kotlin.Long?): ProfileItem
+    
+    /**
+     * Adds a profile entry from text (and a code, such as a vaccine group).
+     */
+    fun `addProfileItem`(`kind`: ProfileKind, `text`: kotlin.String, `code`: Coding?, `dateMillis`: kotlin.Long?): ProfileItem
+    
+    /**
+     * Appointments to come and prevention reminders, as of now.
+     */
+    fun `agenda`(): Agenda
+    
+    /**
+     * Blocks a professional (by RPPS) from the record.
+     */
+    fun `blockProfessional`(`professional`: Professional)
+    
+    /**
+     * Blocked professionals.
+     */
+    fun `blockedProfessionals`(): List<BlockedProfessional>
+    
+    /**
+     * Cancels an appointment.
+     */
+    fun `cancelAppointment`(`id`: kotlin.String)
+    
+    /**
+     * Closes the account: the record is crypto-erased. Every later call fails.
+     */
+    fun `closeAccount`()
+    
+    /**
+     * Marks a prevention reminder done.
+     */
+    fun `completeReminder`(`ruleId`: kotlin.String, `dateMillis`: kotlin.Long)
+    
+    /**
+     * Deletes a document.
+     */
+    fun `deleteDocument`(`id`: kotlin.String)
+    
+    /**
+     * Deletes a profile entry.
+     */
+    fun `deleteProfileItem`(`id`: kotlin.String)
+    
+    /**
+     * Delivers a message from a professional (what the health-space sync does).
+     */
+    fun `deliverMessage`(`new`: NewMessage, `attachments`: List<NewAttachment>): Message
+    
+    /**
+     * Every document, newest first.
+     */
+    fun `documents`(): List<Document>
+    
+    /**
+     * What a professional sees (refused, and logged, when blocked).
+     */
+    fun `documentsForProfessional`(`professional`: Professional): List<Document>
+    
+    /**
+     * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
+     * elsewhere).
+     */
+    fun `exportTo`(`path`: kotlin.String, `progress`: ProgressListener?)
+    
+    /**
+     * Imports a zip made by an export into this record, which must be empty.
+     */
+    fun `importFrom`(`path`: kotlin.String, `progress`: ProgressListener?)
+    
+    /**
+     * Every message, newest first.
+     */
+    fun `messages`(): List<Message>
+    
+    /**
+     * A message, marked read.
+     */
+    fun `openMessage`(`id`: kotlin.String): Message
+    
+    /**
+     * The record's owner, if set.
+     */
+    fun `patient`(): Patient?
+    
+    /**
+     * Profile entries, of one kind or all.
+     */
+    fun `profile`(`kind`: ProfileKind?): List<ProfileItem>
+    
+    /**
+     * An attachment's file.
+     */
+    fun `readAttachment`(`messageId`: kotlin.String, `index`: kotlin.UInt): kotlin.ByteArray
+    
+    /**
+     * A document's file.
+     */
+    fun `readDocument`(`id`: kotlin.String): kotlin.ByteArray
+    
+    /**
+     * Replies to a message, where its sender allows it.
+     */
+    fun `reply`(`messageId`: kotlin.String, `body`: kotlin.String): Message
+    
+    /**
+     * Adds or renews the device-key slot (a fresh key in the platform key vault).
+     */
+    fun `rotateDeviceKey`()
+    
+    /**
+     * Documents matching a search.
+     */
+    fun `searchDocuments`(`query`: DocumentQuery): List<Document>
+    
+    /**
+     * Hides a document from professionals, or shares it again.
+     */
+    fun `setDocumentHidden`(`id`: kotlin.String, `hidden`: kotlin.Boolean): Document
+    
+    /**
+     * Sets or changes the passphrase (the data key is rewrapped, nothing else changes).
+     */
+    fun `setPassphrase`(`passphrase`: kotlin.String)
+    
+    /**
+     * Sets the record's owner.
+     */
+    fun `setPatient`(`patient`: Patient)
+    
+    /**
+     * Lifts a block.
+     */
+    fun `unblockProfessional`(`rpps`: kotlin.String)
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
+     */
+    fun `walletAdd`(`text`: kotlin.String): WalletEntry
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry?
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    fun `walletList`(): List<WalletEntry>
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    fun `walletRemove`(`id`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * An open health record. After [`HealthRecord::close_account`] every call fails.
+ */
+open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_healthrecord(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_healthrecord(handle, status)
+        }
+    }
+
+    
+    /**
+     * The access log, newest first.
+     */
+    @Throws(CarnetException::class)override fun `accessLog`(): List<AccessEntry> {
+            return FfiConverterSequenceTypeAccessEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_access_log(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds an appointment.
+     */
+    @Throws(CarnetException::class)override fun `addAppointment`(`new`: NewAppointment): Appointment {
+            return FfiConverterTypeAppointment.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(
+        it,
+        
+        FfiConverterTypeNewAppointment.lower(`new`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     */
+    @Throws(CarnetException::class)override fun `addDocument`(`new`: NewDocument, `content`: kotlin.ByteArray): Document {
+            return FfiConverterTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_add_document(
+        it,
+        
+        FfiConverterTypeNewDocument.lower(`new`),
+        FfiConverterByteArray.lower(`content`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Records a measure (blood pressure: systolic then diastolic).
+     */
+    @Throws(CarnetException::class)override fun `addMeasure`(`kind`: MeasureKind, `values`: List<kotlin.Double>, `dateMillis`: kotlin.Long?): ProfileItem {
+            return FfiConverterTypeProfileItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_add_measure(
+        it,
+        
+        FfiConverterTypeMeasureKind.lower(`kind`),
+        FfiConverterSequenceDouble.lower(`values`),
+        FfiConverterOptionalLong.lower(`dateMillis`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds a profile entry from text (and a code, such as a vaccine group).
+     */
+    @Throws(CarnetException::class)override fun `addProfileItem`(`kind`: ProfileKind, `text`: kotlin.String, `code`: Coding?, `dateMillis`: kotlin.Long?): ProfileItem {
+            return FfiConverterTypeProfileItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_add_profile_item(
+        it,
+        
+        FfiConverterTypeProfileKind.lower(`kind`),
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalTypeCoding.lower(`code`),
+        FfiConverterOptionalLong.lower(`dateMillis`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Appointments to come and prevention reminders, as of now.
+     */
+    @Throws(CarnetException::class)override fun `agenda`(): Agenda {
+            return FfiConverterTypeAgenda.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_agenda(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Blocks a professional (by RPPS) from the record.
+     */
+    @Throws(CarnetException::class)override fun `blockProfessional`(`professional`: Professional)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_block_professional(
+        it,
+        
+        FfiConverterTypeProfessional.lower(`professional`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Blocked professionals.
+     */
+    @Throws(CarnetException::class)override fun `blockedProfessionals`(): List<BlockedProfessional> {
+            return FfiConverterSequenceTypeBlockedProfessional.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_blocked_professionals(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Cancels an appointment.
+     */
+    @Throws(CarnetException::class)override fun `cancelAppointment`(`id`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_cancel_appointment(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Closes the account: the record is crypto-erased. Every later call fails.
+     */
+    @Throws(CarnetException::class)override fun `closeAccount`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_close_account(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Marks a prevention reminder done.
+     */
+    @Throws(CarnetException::class)override fun `completeReminder`(`ruleId`: kotlin.String, `dateMillis`: kotlin.Long)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_complete_reminder(
+        it,
+        
+        FfiConverterString.lower(`ruleId`),
+        FfiConverterLong.lower(`dateMillis`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Deletes a document.
+     */
+    @Throws(CarnetException::class)override fun `deleteDocument`(`id`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_delete_document(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Deletes a profile entry.
+     */
+    @Throws(CarnetException::class)override fun `deleteProfileItem`(`id`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Delivers a message from a professional (what the health-space sync does).
+     */
+    @Throws(CarnetException::class)override fun `deliverMessage`(`new`: NewMessage, `attachments`: List<NewAttachment>): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(
+        it,
+        
+        FfiConverterTypeNewMessage.lower(`new`),
+        FfiConverterSequenceTypeNewAttachment.lower(`attachments`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every document, newest first.
+     */
+    @Throws(CarnetException::class)override fun `documents`(): List<Document> {
+            return FfiConverterSequenceTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_documents(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What a professional sees (refused, and logged, when blocked).
+     */
+    @Throws(CarnetException::class)override fun `documentsForProfessional`(`professional`: Professional): List<Document> {
+            return FfiConverterSequenceTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_documents_for_professional(
+        it,
+        
+        FfiConverterTypeProfessional.lower(`professional`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
+     * elsewhere).
+     */
+    @Throws(CarnetException::class)override fun `exportTo`(`path`: kotlin.String, `progress`: ProgressListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_export_to(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalTypeProgressListener.lower(`progress`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Imports a zip made by an export into this record, which must be empty.
+     */
+    @Throws(CarnetException::class)override fun `importFrom`(`path`: kotlin.String, `progress`: ProgressListener?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_import_from(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalTypeProgressListener.lower(`progress`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Every message, newest first.
+     */
+    @Throws(CarnetException::class)override fun `messages`(): List<Message> {
+            return FfiConverterSequenceTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_messages(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A message, marked read.
+     */
+    @Throws(CarnetException::class)override fun `openMessage`(`id`: kotlin.String): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_open_message(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The record's owner, if set.
+     */
+    @Throws(CarnetException::class)override fun `patient`(): Patient? {
+            return FfiConverterOptionalTypePatient.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_patient(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Profile entries, of one kind or all.
+     */
+    @Throws(CarnetException::class)override fun `profile`(`kind`: ProfileKind?): List<ProfileItem> {
+            return FfiConverterSequenceTypeProfileItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_profile(
+        it,
+        
+        FfiConverterOptionalTypeProfileKind.lower(`kind`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An attachment's file.
+     */
+    @Throws(CarnetException::class)override fun `readAttachment`(`messageId`: kotlin.String, `index`: kotlin.UInt): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_read_attachment(
+        it,
+        
+        FfiConverterString.lower(`messageId`),
+        FfiConverterUInt.lower(`index`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A document's file.
+     */
+    @Throws(CarnetException::class)override fun `readDocument`(`id`: kotlin.String): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_read_document(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Replies to a message, where its sender allows it.
+     */
+    @Throws(CarnetException::class)override fun `reply`(`messageId`: kotlin.String, `body`: kotlin.String): Message {
+            return FfiConverterTypeMessage.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_reply(
+        it,
+        
+        FfiConverterString.lower(`messageId`),
+        FfiConverterString.lower(`body`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Adds or renews the device-key slot (a fresh key in the platform key vault).
+     */
+    @Throws(CarnetException::class)override fun `rotateDeviceKey`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_rotate_device_key(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Documents matching a search.
+     */
+    @Throws(CarnetException::class)override fun `searchDocuments`(`query`: DocumentQuery): List<Document> {
+            return FfiConverterSequenceTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_search_documents(
+        it,
+        
+        FfiConverterTypeDocumentQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Hides a document from professionals, or shares it again.
+     */
+    @Throws(CarnetException::class)override fun `setDocumentHidden`(`id`: kotlin.String, `hidden`: kotlin.Boolean): Document {
+            return FfiConverterTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_set_document_hidden(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterBoolean.lower(`hidden`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sets or changes the passphrase (the data key is rewrapped, nothing else changes).
+     */
+    @Throws(CarnetException::class)override fun `setPassphrase`(`passphrase`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_set_passphrase(
+        it,
+        
+        FfiConverterString.lower(`passphrase`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sets the record's owner.
+     */
+    @Throws(CarnetException::class)override fun `setPatient`(`patient`: Patient)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_set_patient(
+        it,
+        
+        FfiConverterTypePatient.lower(`patient`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Lifts a block.
+     */
+    @Throws(CarnetException::class)override fun `unblockProfessional`(`rpps`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_unblock_professional(
+        it,
+        
+        FfiConverterString.lower(`rpps`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
+     */
+    @Throws(CarnetException::class)override fun `walletAdd`(`text`: kotlin.String): WalletEntry {
+            return FfiConverterTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_wallet_add(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The certificate in force to show for `purpose`, among one person's; null when none is.
+     */
+    @Throws(CarnetException::class)override fun `walletBest`(`personKey`: kotlin.String, `purpose`: Purpose): WalletEntry? {
+            return FfiConverterOptionalTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_wallet_best(
+        it,
+        
+        FfiConverterString.lower(`personKey`),
+        FfiConverterTypePurpose.lower(`purpose`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every certificate in the wallet, in the order added.
+     */
+    @Throws(CarnetException::class)override fun `walletList`(): List<WalletEntry> {
+            return FfiConverterSequenceTypeWalletEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_wallet_list(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes a certificate from the wallet.
+     */
+    @Throws(CarnetException::class)override fun `walletRemove`(`id`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_wallet_remove(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHealthRecord: FfiConverter<HealthRecord, Long> {
+    override fun lower(value: HealthRecord): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): HealthRecord {
+        return HealthRecord(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): HealthRecord {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: HealthRecord) = 8UL
+
+    override fun write(value: HealthRecord, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3117,6 +4439,331 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 
 
 /**
+ * Told how far a long operation (export, import) has gone.
+ */
+public interface ProgressListener {
+    
+    /**
+     * `done` of `total` bytes.
+     */
+    fun `onProgress`(`done`: kotlin.ULong, `total`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Told how far a long operation (export, import) has gone.
+ */
+open class ProgressListenerImpl: Disposable, AutoCloseable, ProgressListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_progresslistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_progresslistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * `done` of `total` bytes.
+     */override fun `onProgress`(`done`: kotlin.ULong, `total`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_progresslistener_on_progress(
+        it,
+        
+        FfiConverterULong.lower(`done`),
+        FfiConverterULong.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceProgressListener {
+    internal object `onProgress`: UniffiCallbackInterfaceProgressListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeProgressListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterULong.lift(`done`),
+                    FfiConverterULong.lift(`total`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeProgressListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeProgressListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceProgressListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_progresslistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, Long> {
+    internal val handleMap = UniffiHandleMap<ProgressListener>()
+
+    override fun lower(value: ProgressListener): Long {
+        if (value is ProgressListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ProgressListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ProgressListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ProgressListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ProgressListener) = 8UL
+
+    override fun write(value: ProgressListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The offline lists verifier mode checks against.
  */
 public interface VerifierListsInterface {
@@ -3298,6 +4945,474 @@ public object FfiConverterTypeVerifierLists: FfiConverter<VerifierLists, Long> {
 
     override fun write(value: VerifierLists, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * One line of the access log.
+ */
+data class AccessEntry (
+    var `id`: kotlin.String
+    , 
+    var `atMillis`: kotlin.Long
+    , 
+    var `professional`: Professional
+    , 
+    var `action`: AccessAction
+    , 
+    var `documentId`: kotlin.String?
+    , 
+    var `allowed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessEntry: FfiConverterRustBuffer<AccessEntry> {
+    override fun read(buf: ByteBuffer): AccessEntry {
+        return AccessEntry(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeProfessional.read(buf),
+            FfiConverterTypeAccessAction.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccessEntry) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterLong.allocationSize(value.`atMillis`) +
+            FfiConverterTypeProfessional.allocationSize(value.`professional`) +
+            FfiConverterTypeAccessAction.allocationSize(value.`action`) +
+            FfiConverterOptionalString.allocationSize(value.`documentId`) +
+            FfiConverterBoolean.allocationSize(value.`allowed`)
+    )
+
+    override fun write(value: AccessEntry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterLong.write(value.`atMillis`, buf)
+            FfiConverterTypeProfessional.write(value.`professional`, buf)
+            FfiConverterTypeAccessAction.write(value.`action`, buf)
+            FfiConverterOptionalString.write(value.`documentId`, buf)
+            FfiConverterBoolean.write(value.`allowed`, buf)
+    }
+}
+
+
+
+/**
+ * Appointments to come and prevention reminders.
+ */
+data class Agenda (
+    var `appointments`: List<Appointment>
+    , 
+    var `reminders`: List<Reminder>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgenda: FfiConverterRustBuffer<Agenda> {
+    override fun read(buf: ByteBuffer): Agenda {
+        return Agenda(
+            FfiConverterSequenceTypeAppointment.read(buf),
+            FfiConverterSequenceTypeReminder.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Agenda) = (
+            FfiConverterSequenceTypeAppointment.allocationSize(value.`appointments`) +
+            FfiConverterSequenceTypeReminder.allocationSize(value.`reminders`)
+    )
+
+    override fun write(value: Agenda, buf: ByteBuffer) {
+            FfiConverterSequenceTypeAppointment.write(value.`appointments`, buf)
+            FfiConverterSequenceTypeReminder.write(value.`reminders`, buf)
+    }
+}
+
+
+
+/**
+ * An appointment.
+ */
+data class Appointment (
+    var `id`: kotlin.String
+    , 
+    var `title`: kotlin.String
+    , 
+    var `startMillis`: kotlin.Long
+    , 
+    var `endMillis`: kotlin.Long?
+    , 
+    var `location`: kotlin.String?
+    , 
+    var `professional`: Professional?
+    , 
+    var `notes`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAppointment: FfiConverterRustBuffer<Appointment> {
+    override fun read(buf: ByteBuffer): Appointment {
+        return Appointment(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeProfessional.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Appointment) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterLong.allocationSize(value.`startMillis`) +
+            FfiConverterOptionalLong.allocationSize(value.`endMillis`) +
+            FfiConverterOptionalString.allocationSize(value.`location`) +
+            FfiConverterOptionalTypeProfessional.allocationSize(value.`professional`) +
+            FfiConverterOptionalString.allocationSize(value.`notes`)
+    )
+
+    override fun write(value: Appointment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterLong.write(value.`startMillis`, buf)
+            FfiConverterOptionalLong.write(value.`endMillis`, buf)
+            FfiConverterOptionalString.write(value.`location`, buf)
+            FfiConverterOptionalTypeProfessional.write(value.`professional`, buf)
+            FfiConverterOptionalString.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * A file attached to a message.
+ */
+data class Attachment (
+    var `name`: kotlin.String
+    , 
+    var `mediaType`: kotlin.String
+    , 
+    var `size`: kotlin.ULong
+    , 
+    var `sha256`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachment: FfiConverterRustBuffer<Attachment> {
+    override fun read(buf: ByteBuffer): Attachment {
+        return Attachment(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Attachment) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`mediaType`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`sha256`)
+    )
+
+    override fun write(value: Attachment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`mediaType`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+    }
+}
+
+
+
+/**
+ * A blocked professional.
+ */
+data class BlockedProfessional (
+    var `professional`: Professional
+    , 
+    var `sinceMillis`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBlockedProfessional: FfiConverterRustBuffer<BlockedProfessional> {
+    override fun read(buf: ByteBuffer): BlockedProfessional {
+        return BlockedProfessional(
+            FfiConverterTypeProfessional.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BlockedProfessional) = (
+            FfiConverterTypeProfessional.allocationSize(value.`professional`) +
+            FfiConverterLong.allocationSize(value.`sinceMillis`)
+    )
+
+    override fun write(value: BlockedProfessional, buf: ByteBuffer) {
+            FfiConverterTypeProfessional.write(value.`professional`, buf)
+            FfiConverterLong.write(value.`sinceMillis`, buf)
+    }
+}
+
+
+
+/**
+ * A code from a terminology.
+ */
+data class Coding (
+    var `system`: kotlin.String
+    , 
+    var `code`: kotlin.String
+    , 
+    var `display`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCoding: FfiConverterRustBuffer<Coding> {
+    override fun read(buf: ByteBuffer): Coding {
+        return Coding(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Coding) = (
+            FfiConverterString.allocationSize(value.`system`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`display`)
+    )
+
+    override fun write(value: Coding, buf: ByteBuffer) {
+            FfiConverterString.write(value.`system`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`display`, buf)
+    }
+}
+
+
+
+/**
+ * A document of the record.
+ */
+data class Document (
+    var `id`: kotlin.String
+    , 
+    var `title`: kotlin.String
+    , 
+    var `mediaType`: kotlin.String
+    , 
+    var `typeCode`: Coding?
+    , 
+    var `classCode`: Coding?
+    , 
+    var `author`: Professional?
+    , 
+    var `dateMillis`: kotlin.Long?
+    , 
+    var `addedMillis`: kotlin.Long
+    , 
+    var `ins`: kotlin.String?
+    , 
+    var `confidentiality`: Confidentiality
+    , 
+    var `description`: kotlin.String?
+    , 
+    var `source`: DocumentSource
+    , 
+    var `size`: kotlin.ULong
+    , 
+    var `sha256`: kotlin.String
+    , 
+    var `hidden`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocument: FfiConverterRustBuffer<Document> {
+    override fun read(buf: ByteBuffer): Document {
+        return Document(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoding.read(buf),
+            FfiConverterOptionalTypeCoding.read(buf),
+            FfiConverterOptionalTypeProfessional.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeConfidentiality.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeDocumentSource.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Document) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterString.allocationSize(value.`mediaType`) +
+            FfiConverterOptionalTypeCoding.allocationSize(value.`typeCode`) +
+            FfiConverterOptionalTypeCoding.allocationSize(value.`classCode`) +
+            FfiConverterOptionalTypeProfessional.allocationSize(value.`author`) +
+            FfiConverterOptionalLong.allocationSize(value.`dateMillis`) +
+            FfiConverterLong.allocationSize(value.`addedMillis`) +
+            FfiConverterOptionalString.allocationSize(value.`ins`) +
+            FfiConverterTypeConfidentiality.allocationSize(value.`confidentiality`) +
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterTypeDocumentSource.allocationSize(value.`source`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterBoolean.allocationSize(value.`hidden`)
+    )
+
+    override fun write(value: Document, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterString.write(value.`mediaType`, buf)
+            FfiConverterOptionalTypeCoding.write(value.`typeCode`, buf)
+            FfiConverterOptionalTypeCoding.write(value.`classCode`, buf)
+            FfiConverterOptionalTypeProfessional.write(value.`author`, buf)
+            FfiConverterOptionalLong.write(value.`dateMillis`, buf)
+            FfiConverterLong.write(value.`addedMillis`, buf)
+            FfiConverterOptionalString.write(value.`ins`, buf)
+            FfiConverterTypeConfidentiality.write(value.`confidentiality`, buf)
+            FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterTypeDocumentSource.write(value.`source`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterBoolean.write(value.`hidden`, buf)
+    }
+}
+
+
+
+/**
+ * A document search.
+ */
+data class DocumentQuery (
+    var `text`: kotlin.String?
+    , 
+    var `fromMillis`: kotlin.Long?
+    , 
+    var `untilMillis`: kotlin.Long?
+    , 
+    var `code`: kotlin.String?
+    , 
+    var `author`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentQuery: FfiConverterRustBuffer<DocumentQuery> {
+    override fun read(buf: ByteBuffer): DocumentQuery {
+        return DocumentQuery(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentQuery) = (
+            FfiConverterOptionalString.allocationSize(value.`text`) +
+            FfiConverterOptionalLong.allocationSize(value.`fromMillis`) +
+            FfiConverterOptionalLong.allocationSize(value.`untilMillis`) +
+            FfiConverterOptionalString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`author`)
+    )
+
+    override fun write(value: DocumentQuery, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`text`, buf)
+            FfiConverterOptionalLong.write(value.`fromMillis`, buf)
+            FfiConverterOptionalLong.write(value.`untilMillis`, buf)
+            FfiConverterOptionalString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`author`, buf)
     }
 }
 
@@ -3612,6 +5727,317 @@ public object FfiConverterTypeLogRecord: FfiConverterRustBuffer<LogRecord> {
 
 
 /**
+ * A message of the inbox.
+ */
+data class Message (
+    var `id`: kotlin.String
+    , 
+    var `professional`: Professional
+    , 
+    var `subject`: kotlin.String
+    , 
+    var `body`: kotlin.String
+    , 
+    var `atMillis`: kotlin.Long
+    , 
+    var `attachments`: List<Attachment>
+    , 
+    var `replyAllowed`: kotlin.Boolean
+    , 
+    var `read`: kotlin.Boolean
+    , 
+    var `outgoing`: kotlin.Boolean
+    , 
+    var `inReplyTo`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
+    override fun read(buf: ByteBuffer): Message {
+        return Message(
+            FfiConverterString.read(buf),
+            FfiConverterTypeProfessional.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceTypeAttachment.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Message) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeProfessional.allocationSize(value.`professional`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterLong.allocationSize(value.`atMillis`) +
+            FfiConverterSequenceTypeAttachment.allocationSize(value.`attachments`) +
+            FfiConverterBoolean.allocationSize(value.`replyAllowed`) +
+            FfiConverterBoolean.allocationSize(value.`read`) +
+            FfiConverterBoolean.allocationSize(value.`outgoing`) +
+            FfiConverterOptionalString.allocationSize(value.`inReplyTo`)
+    )
+
+    override fun write(value: Message, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeProfessional.write(value.`professional`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterLong.write(value.`atMillis`, buf)
+            FfiConverterSequenceTypeAttachment.write(value.`attachments`, buf)
+            FfiConverterBoolean.write(value.`replyAllowed`, buf)
+            FfiConverterBoolean.write(value.`read`, buf)
+            FfiConverterBoolean.write(value.`outgoing`, buf)
+            FfiConverterOptionalString.write(value.`inReplyTo`, buf)
+    }
+}
+
+
+
+/**
+ * What the caller says of a new appointment.
+ */
+data class NewAppointment (
+    var `title`: kotlin.String
+    , 
+    var `startMillis`: kotlin.Long
+    , 
+    var `endMillis`: kotlin.Long?
+    , 
+    var `location`: kotlin.String?
+    , 
+    var `professional`: Professional?
+    , 
+    var `notes`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewAppointment: FfiConverterRustBuffer<NewAppointment> {
+    override fun read(buf: ByteBuffer): NewAppointment {
+        return NewAppointment(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeProfessional.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewAppointment) = (
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterLong.allocationSize(value.`startMillis`) +
+            FfiConverterOptionalLong.allocationSize(value.`endMillis`) +
+            FfiConverterOptionalString.allocationSize(value.`location`) +
+            FfiConverterOptionalTypeProfessional.allocationSize(value.`professional`) +
+            FfiConverterOptionalString.allocationSize(value.`notes`)
+    )
+
+    override fun write(value: NewAppointment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterLong.write(value.`startMillis`, buf)
+            FfiConverterOptionalLong.write(value.`endMillis`, buf)
+            FfiConverterOptionalString.write(value.`location`, buf)
+            FfiConverterOptionalTypeProfessional.write(value.`professional`, buf)
+            FfiConverterOptionalString.write(value.`notes`, buf)
+    }
+}
+
+
+
+/**
+ * An attachment to deliver with a message.
+ */
+data class NewAttachment (
+    /**
+     * File name.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Content.
+     */
+    var `content`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewAttachment: FfiConverterRustBuffer<NewAttachment> {
+    override fun read(buf: ByteBuffer): NewAttachment {
+        return NewAttachment(
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewAttachment) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterByteArray.allocationSize(value.`content`)
+    )
+
+    override fun write(value: NewAttachment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterByteArray.write(value.`content`, buf)
+    }
+}
+
+
+
+/**
+ * What the caller says of a new document.
+ */
+data class NewDocument (
+    var `title`: kotlin.String
+    , 
+    var `typeCode`: Coding?
+    , 
+    var `classCode`: Coding?
+    , 
+    var `author`: Professional?
+    , 
+    var `dateMillis`: kotlin.Long?
+    , 
+    var `ins`: kotlin.String?
+    , 
+    var `confidentiality`: Confidentiality
+    , 
+    var `description`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
+    override fun read(buf: ByteBuffer): NewDocument {
+        return NewDocument(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeCoding.read(buf),
+            FfiConverterOptionalTypeCoding.read(buf),
+            FfiConverterOptionalTypeProfessional.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeConfidentiality.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewDocument) = (
+            FfiConverterString.allocationSize(value.`title`) +
+            FfiConverterOptionalTypeCoding.allocationSize(value.`typeCode`) +
+            FfiConverterOptionalTypeCoding.allocationSize(value.`classCode`) +
+            FfiConverterOptionalTypeProfessional.allocationSize(value.`author`) +
+            FfiConverterOptionalLong.allocationSize(value.`dateMillis`) +
+            FfiConverterOptionalString.allocationSize(value.`ins`) +
+            FfiConverterTypeConfidentiality.allocationSize(value.`confidentiality`) +
+            FfiConverterOptionalString.allocationSize(value.`description`)
+    )
+
+    override fun write(value: NewDocument, buf: ByteBuffer) {
+            FfiConverterString.write(value.`title`, buf)
+            FfiConverterOptionalTypeCoding.write(value.`typeCode`, buf)
+            FfiConverterOptionalTypeCoding.write(value.`classCode`, buf)
+            FfiConverterOptionalTypeProfessional.write(value.`author`, buf)
+            FfiConverterOptionalLong.write(value.`dateMillis`, buf)
+            FfiConverterOptionalString.write(value.`ins`, buf)
+            FfiConverterTypeConfidentiality.write(value.`confidentiality`, buf)
+            FfiConverterOptionalString.write(value.`description`, buf)
+    }
+}
+
+
+
+/**
+ * What a professional sends.
+ */
+data class NewMessage (
+    var `sender`: Professional
+    , 
+    var `subject`: kotlin.String
+    , 
+    var `body`: kotlin.String
+    , 
+    var `replyAllowed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNewMessage: FfiConverterRustBuffer<NewMessage> {
+    override fun read(buf: ByteBuffer): NewMessage {
+        return NewMessage(
+            FfiConverterTypeProfessional.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NewMessage) = (
+            FfiConverterTypeProfessional.allocationSize(value.`sender`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterString.allocationSize(value.`body`) +
+            FfiConverterBoolean.allocationSize(value.`replyAllowed`)
+    )
+
+    override fun write(value: NewMessage, buf: ByteBuffer) {
+            FfiConverterTypeProfessional.write(value.`sender`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterString.write(value.`body`, buf)
+            FfiConverterBoolean.write(value.`replyAllowed`, buf)
+    }
+}
+
+
+
+/**
  * A checked NIR, normalised, with what it encodes.
  */
 data class NirInfo (
@@ -3715,13 +6141,245 @@ public object FfiConverterTypeNirInfo: FfiConverterRustBuffer<NirInfo> {
 
 
 /**
+ * The record's owner.
+ */
+data class Patient (
+    var `given`: kotlin.String
+    , 
+    var `family`: kotlin.String
+    , 
+    var `birthDate`: kotlin.String
+    , 
+    var `gender`: Gender
+    , 
+    var `ins`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePatient: FfiConverterRustBuffer<Patient> {
+    override fun read(buf: ByteBuffer): Patient {
+        return Patient(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeGender.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Patient) = (
+            FfiConverterString.allocationSize(value.`given`) +
+            FfiConverterString.allocationSize(value.`family`) +
+            FfiConverterString.allocationSize(value.`birthDate`) +
+            FfiConverterTypeGender.allocationSize(value.`gender`) +
+            FfiConverterOptionalString.allocationSize(value.`ins`)
+    )
+
+    override fun write(value: Patient, buf: ByteBuffer) {
+            FfiConverterString.write(value.`given`, buf)
+            FfiConverterString.write(value.`family`, buf)
+            FfiConverterString.write(value.`birthDate`, buf)
+            FfiConverterTypeGender.write(value.`gender`, buf)
+            FfiConverterOptionalString.write(value.`ins`, buf)
+    }
+}
+
+
+
+/**
+ * A health professional (name, RPPS).
+ */
+data class Professional (
+    var `name`: kotlin.String
+    , 
+    var `rpps`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProfessional: FfiConverterRustBuffer<Professional> {
+    override fun read(buf: ByteBuffer): Professional {
+        return Professional(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Professional) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`rpps`)
+    )
+
+    override fun write(value: Professional, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`rpps`, buf)
+    }
+}
+
+
+
+/**
+ * A profile entry; `resource_json` is its FHIR R4 resource.
+ */
+data class ProfileItem (
+    /**
+     * Identifier.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Kind.
+     */
+    var `kind`: ProfileKind
+    , 
+    /**
+     * The FHIR R4 resource, as JSON.
+     */
+    var `resourceJson`: kotlin.String
+    , 
+    /**
+     * One-line summary.
+     */
+    var `summary`: kotlin.String
+    , 
+    /**
+     * Version, from 1.
+     */
+    var `version`: kotlin.UInt
+    , 
+    /**
+     * Last change, Unix milliseconds.
+     */
+    var `updatedMillis`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProfileItem: FfiConverterRustBuffer<ProfileItem> {
+    override fun read(buf: ByteBuffer): ProfileItem {
+        return ProfileItem(
+            FfiConverterString.read(buf),
+            FfiConverterTypeProfileKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ProfileItem) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeProfileKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`resourceJson`) +
+            FfiConverterString.allocationSize(value.`summary`) +
+            FfiConverterUInt.allocationSize(value.`version`) +
+            FfiConverterLong.allocationSize(value.`updatedMillis`)
+    )
+
+    override fun write(value: ProfileItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeProfileKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`resourceJson`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+            FfiConverterUInt.write(value.`version`, buf)
+            FfiConverterLong.write(value.`updatedMillis`, buf)
+    }
+}
+
+
+
+/**
+ * A prevention reminder.
+ */
+data class Reminder (
+    var `ruleId`: kotlin.String
+    , 
+    var `kind`: ReminderKind
+    , 
+    var `label`: kotlin.String
+    , 
+    var `dueDate`: kotlin.String
+    , 
+    var `status`: ReminderStatus
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminder: FfiConverterRustBuffer<Reminder> {
+    override fun read(buf: ByteBuffer): Reminder {
+        return Reminder(
+            FfiConverterString.read(buf),
+            FfiConverterTypeReminderKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReminderStatus.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Reminder) = (
+            FfiConverterString.allocationSize(value.`ruleId`) +
+            FfiConverterTypeReminderKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterString.allocationSize(value.`dueDate`) +
+            FfiConverterTypeReminderStatus.allocationSize(value.`status`)
+    )
+
+    override fun write(value: Reminder, buf: ByteBuffer) {
+            FfiConverterString.write(value.`ruleId`, buf)
+            FfiConverterTypeReminderKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterString.write(value.`dueDate`, buf)
+            FfiConverterTypeReminderStatus.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
  * A certificate in the wallet.
  */
 data class WalletEntry (
     /**
      * Identifier in the wallet.
      */
-    var `id`: kotlin.Long
+    var `id`: kotlin.String
     , 
     /**
      * The `HC1:` text (render it as a QR code to show it).
@@ -3793,7 +6451,7 @@ data class WalletEntry (
 public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
     override fun read(buf: ByteBuffer): WalletEntry {
         return WalletEntry(
-            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeHolder.read(buf),
@@ -3809,7 +6467,7 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
     }
 
     override fun allocationSize(value: WalletEntry) = (
-            FfiConverterLong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`text`) +
             FfiConverterString.allocationSize(value.`personKey`) +
             FfiConverterTypeHolder.allocationSize(value.`holder`) +
@@ -3824,7 +6482,7 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
     )
 
     override fun write(value: WalletEntry, buf: ByteBuffer) {
-            FfiConverterLong.write(value.`id`, buf)
+            FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`text`, buf)
             FfiConverterString.write(value.`personKey`, buf)
             FfiConverterTypeHolder.write(value.`holder`, buf)
@@ -3838,6 +6496,43 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
             FfiConverterLong.write(value.`addedAt`, buf)
     }
 }
+
+
+
+/**
+ * What a professional did or tried.
+ */
+
+enum class AccessAction {
+    
+    LIST_DOCUMENTS,
+    READ_DOCUMENT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccessAction: FfiConverterRustBuffer<AccessAction> {
+    override fun read(buf: ByteBuffer) = try {
+        AccessAction.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AccessAction) = 4UL
+
+    override fun write(value: AccessAction, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -4236,6 +6931,81 @@ public object FfiConverterTypeClockStatus : FfiConverterRustBuffer<ClockStatus>{
 
 
 /**
+ * Confidentiality of a document.
+ */
+
+enum class Confidentiality {
+    
+    NORMAL,
+    RESTRICTED,
+    VERY_RESTRICTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConfidentiality: FfiConverterRustBuffer<Confidentiality> {
+    override fun read(buf: ByteBuffer) = try {
+        Confidentiality.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Confidentiality) = 4UL
+
+    override fun write(value: Confidentiality, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a document came from.
+ */
+
+enum class DocumentSource {
+    
+    USER,
+    PROFESSIONAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentSource: FfiConverterRustBuffer<DocumentSource> {
+    override fun read(buf: ByteBuffer) = try {
+        DocumentSource.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DocumentSource) = 4UL
+
+    override fun write(value: DocumentSource, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How current a certificate is.
  */
 
@@ -4278,6 +7048,45 @@ public object FfiConverterTypeExpiryState: FfiConverterRustBuffer<ExpiryState> {
     override fun allocationSize(value: ExpiryState) = 4UL
 
     override fun write(value: ExpiryState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Administrative sex.
+ */
+
+enum class Gender {
+    
+    FEMALE,
+    MALE,
+    OTHER,
+    UNKNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGender: FfiConverterRustBuffer<Gender> {
+    override fun read(buf: ByteBuffer) = try {
+        Gender.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Gender) = 4UL
+
+    override fun write(value: Gender, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4384,6 +7193,47 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
     override fun allocationSize(value: LogLevel) = 4UL
 
     override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Measures the profile records.
+ */
+
+enum class MeasureKind {
+    
+    WEIGHT,
+    HEIGHT,
+    BLOOD_PRESSURE,
+    GLUCOSE,
+    HEART_RATE,
+    TEMPERATURE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureKind: FfiConverterRustBuffer<MeasureKind> {
+    override fun read(buf: ByteBuffer) = try {
+        MeasureKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: MeasureKind) = 4UL
+
+    override fun write(value: MeasureKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4688,6 +7538,46 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
 
 
 /**
+ * Kinds of profile entries.
+ */
+
+enum class ProfileKind {
+    
+    ALLERGY,
+    MEDICATION,
+    CONDITION,
+    IMMUNIZATION,
+    OBSERVATION;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProfileKind: FfiConverterRustBuffer<ProfileKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ProfileKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ProfileKind) = 4UL
+
+    override fun write(value: ProfileKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What a certificate is to be shown for.
  */
 
@@ -4730,6 +7620,167 @@ public object FfiConverterTypePurpose: FfiConverterRustBuffer<Purpose> {
     override fun allocationSize(value: Purpose) = 4UL
 
     override fun write(value: Purpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How a record is unlocked.
+ */
+sealed class RecordUnlock {
+    
+    /**
+     * With a passphrase (12 characters or more; a PIN is refused).
+     */
+    data class Passphrase(
+        /**
+         * The passphrase.
+         */
+        val `passphrase`: kotlin.String) : RecordUnlock()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * With the device key kept in the platform key vault.
+     */
+    object DeviceKey : RecordUnlock()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRecordUnlock : FfiConverterRustBuffer<RecordUnlock>{
+    override fun read(buf: ByteBuffer): RecordUnlock {
+        return when(buf.getInt()) {
+            1 -> RecordUnlock.Passphrase(
+                FfiConverterString.read(buf),
+                )
+            2 -> RecordUnlock.DeviceKey
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RecordUnlock): ULong = when(value) {
+        is RecordUnlock.Passphrase -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`passphrase`)
+            )
+        }
+        is RecordUnlock.DeviceKey -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: RecordUnlock, buf: ByteBuffer) {
+        when(value) {
+            is RecordUnlock.Passphrase -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`passphrase`, buf)
+                Unit
+            }
+            is RecordUnlock.DeviceKey -> {
+                buf.putInt(2)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * What a reminder asks for.
+ */
+
+enum class ReminderKind {
+    
+    VACCINATION,
+    SCREENING,
+    CHECKUP;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderKind: FfiConverterRustBuffer<ReminderKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ReminderKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReminderKind) = 4UL
+
+    override fun write(value: ReminderKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a reminder stands.
+ */
+
+enum class ReminderStatus {
+    
+    UPCOMING,
+    DUE,
+    OVERDUE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReminderStatus: FfiConverterRustBuffer<ReminderStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        ReminderStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReminderStatus) = 4UL
+
+    override fun write(value: ReminderStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4821,6 +7872,70 @@ public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
+    override fun read(buf: ByteBuffer): kotlin.Long? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterLong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Long?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterLong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Long?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
+    override fun read(buf: ByteBuffer): kotlin.String? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterString.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.String?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.String?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
     override fun read(buf: ByteBuffer): kotlin.ByteArray? {
         if (buf.get().toInt() == 0) {
@@ -4885,6 +8000,70 @@ public object FfiConverterOptionalTypeLogSink: FfiConverterRustBuffer<LogSink?> 
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeProgressListener: FfiConverterRustBuffer<ProgressListener?> {
+    override fun read(buf: ByteBuffer): ProgressListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeProgressListener.read(buf)
+    }
+
+    override fun allocationSize(value: ProgressListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeProgressListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ProgressListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeProgressListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCoding: FfiConverterRustBuffer<Coding?> {
+    override fun read(buf: ByteBuffer): Coding? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCoding.read(buf)
+    }
+
+    override fun allocationSize(value: Coding?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCoding.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Coding?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCoding.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeHolder: FfiConverterRustBuffer<Holder?> {
     override fun read(buf: ByteBuffer): Holder? {
         if (buf.get().toInt() == 0) {
@@ -4917,6 +8096,70 @@ public object FfiConverterOptionalTypeHolder: FfiConverterRustBuffer<Holder?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypePatient: FfiConverterRustBuffer<Patient?> {
+    override fun read(buf: ByteBuffer): Patient? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePatient.read(buf)
+    }
+
+    override fun allocationSize(value: Patient?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePatient.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Patient?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePatient.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeProfessional: FfiConverterRustBuffer<Professional?> {
+    override fun read(buf: ByteBuffer): Professional? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeProfessional.read(buf)
+    }
+
+    override fun allocationSize(value: Professional?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeProfessional.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Professional?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeProfessional.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeWalletEntry: FfiConverterRustBuffer<WalletEntry?> {
     override fun read(buf: ByteBuffer): WalletEntry? {
         if (buf.get().toInt() == 0) {
@@ -4939,6 +8182,318 @@ public object FfiConverterOptionalTypeWalletEntry: FfiConverterRustBuffer<Wallet
         } else {
             buf.put(1)
             FfiConverterTypeWalletEntry.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeProfileKind: FfiConverterRustBuffer<ProfileKind?> {
+    override fun read(buf: ByteBuffer): ProfileKind? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeProfileKind.read(buf)
+    }
+
+    override fun allocationSize(value: ProfileKind?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeProfileKind.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ProfileKind?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeProfileKind.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceDouble: FfiConverterRustBuffer<List<kotlin.Double>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Double> {
+        val len = buf.getInt()
+        return List<kotlin.Double>(len) {
+            FfiConverterDouble.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.Double>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterDouble.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.Double>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterDouble.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer<List<AccessEntry>> {
+    override fun read(buf: ByteBuffer): List<AccessEntry> {
+        val len = buf.getInt()
+        return List<AccessEntry>(len) {
+            FfiConverterTypeAccessEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AccessEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAccessEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AccessEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAccessEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAppointment: FfiConverterRustBuffer<List<Appointment>> {
+    override fun read(buf: ByteBuffer): List<Appointment> {
+        val len = buf.getInt()
+        return List<Appointment>(len) {
+            FfiConverterTypeAppointment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Appointment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAppointment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Appointment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAppointment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachment: FfiConverterRustBuffer<List<Attachment>> {
+    override fun read(buf: ByteBuffer): List<Attachment> {
+        val len = buf.getInt()
+        return List<Attachment>(len) {
+            FfiConverterTypeAttachment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Attachment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Attachment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeBlockedProfessional: FfiConverterRustBuffer<List<BlockedProfessional>> {
+    override fun read(buf: ByteBuffer): List<BlockedProfessional> {
+        val len = buf.getInt()
+        return List<BlockedProfessional>(len) {
+            FfiConverterTypeBlockedProfessional.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<BlockedProfessional>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeBlockedProfessional.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<BlockedProfessional>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeBlockedProfessional.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDocument: FfiConverterRustBuffer<List<Document>> {
+    override fun read(buf: ByteBuffer): List<Document> {
+        val len = buf.getInt()
+        return List<Document>(len) {
+            FfiConverterTypeDocument.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Document>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDocument.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Document>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDocument.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMessage: FfiConverterRustBuffer<List<Message>> {
+    override fun read(buf: ByteBuffer): List<Message> {
+        val len = buf.getInt()
+        return List<Message>(len) {
+            FfiConverterTypeMessage.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Message>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMessage.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Message>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeNewAttachment: FfiConverterRustBuffer<List<NewAttachment>> {
+    override fun read(buf: ByteBuffer): List<NewAttachment> {
+        val len = buf.getInt()
+        return List<NewAttachment>(len) {
+            FfiConverterTypeNewAttachment.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<NewAttachment>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeNewAttachment.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<NewAttachment>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeNewAttachment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeProfileItem: FfiConverterRustBuffer<List<ProfileItem>> {
+    override fun read(buf: ByteBuffer): List<ProfileItem> {
+        val len = buf.getInt()
+        return List<ProfileItem>(len) {
+            FfiConverterTypeProfileItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ProfileItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeProfileItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ProfileItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeProfileItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReminder: FfiConverterRustBuffer<List<Reminder>> {
+    override fun read(buf: ByteBuffer): List<Reminder> {
+        val len = buf.getInt()
+        return List<Reminder>(len) {
+            FfiConverterTypeReminder.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Reminder>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReminder.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Reminder>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReminder.write(it, buf)
         }
     }
 }

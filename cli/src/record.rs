@@ -1,0 +1,1104 @@
+//! `carnet record …`: the encrypted health record (documents, profile, agenda, inbox,
+//! access rules, export and import).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use carnet::HealthRecord;
+use carnet::record::{
+    Coding, Confidentiality, Document, DocumentQuery, DocumentSource, Gender, IncomingAttachment,
+    LOINC, MeasureKind, NewAppointment, NewDocument, NewMessage, NewProfileItem, Patient,
+    Professional, ProfileKind, Progress, VACCINE_GROUP_SYSTEM, parse_instant,
+};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::session::{self, Options, SessionError};
+
+/// Code system of the DMP's document classes.
+const DMP_CLASS_SYSTEM: &str = "urn:oid:1.2.250.1.213.1.1.4.1";
+
+/// `carnet record …`
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Create a new, empty record (asks for a passphrase of at least 12 characters).
+    Init,
+    /// Show the record's owner, or set it with all of --given, --family, --birth-date, --sex.
+    Patient(PatientArgs),
+    /// Add a document: a PDF, a CDA XML document, a PNG or JPEG image.
+    AddDoc(AddDocArgs),
+    /// List the documents, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a document's details; --out writes its file.
+    Show {
+        /// Document identifier (a unique prefix is enough).
+        id: String,
+        /// Write the document's file here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a document.
+    Delete {
+        /// Document identifier (a unique prefix is enough).
+        id: String,
+    },
+    /// The medical profile (FHIR R4 resources).
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+    /// Appointments and prevention reminders.
+    Agenda {
+        #[command(subcommand)]
+        command: Option<AgendaCommand>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages from the care team.
+    Inbox {
+        #[command(subcommand)]
+        command: Option<InboxCommand>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hide a document from professionals (--show to share it again).
+    Hide {
+        /// Document identifier (a unique prefix is enough).
+        id: String,
+        /// Share it again.
+        #[arg(long)]
+        show: bool,
+    },
+    /// Block a professional from the record (--unblock to lift it); without --rpps, list.
+    Block {
+        /// The professional's RPPS number.
+        #[arg(long)]
+        rpps: Option<String>,
+        /// The professional's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lift the block.
+        #[arg(long)]
+        unblock: bool,
+    },
+    /// Who looked at the record, and what was refused.
+    AccessLog {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the documents (case and accents ignored).
+    Search(SearchArgs),
+    /// Export the whole record as a zip: a FHIR R4 Bundle and the files. The zip is NOT
+    /// encrypted.
+    Export {
+        /// The zip to write.
+        #[arg(long, value_name = "FILE.zip")]
+        out: PathBuf,
+    },
+    /// Import an exported zip into a new record (created at --store if none is there).
+    Import {
+        /// The zip to read.
+        file: PathBuf,
+    },
+    /// Change the passphrase (the new one from $CARNET_NEW_PASSPHRASE or a prompt).
+    Passwd,
+    /// Close the account: erase the record for good (keys destroyed, files removed).
+    Close {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `carnet record patient`
+#[derive(Debug, Args)]
+pub struct PatientArgs {
+    /// Given names.
+    #[arg(long)]
+    given: Option<String>,
+    /// Family name.
+    #[arg(long)]
+    family: Option<String>,
+    /// Birth date, YYYY-MM-DD.
+    #[arg(long)]
+    birth_date: Option<String>,
+    /// female, male, other or unknown.
+    #[arg(long)]
+    sex: Option<String>,
+    /// INS (matricule).
+    #[arg(long)]
+    ins: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `carnet record add-doc`
+#[derive(Debug, Args)]
+pub struct AddDocArgs {
+    /// Title shown in lists.
+    #[arg(long)]
+    title: String,
+    /// Document type, a LOINC code (11502-2 laboratory report, 34133-9 summary...).
+    #[arg(long, value_name = "LOINC")]
+    type_code: Option<String>,
+    /// Document class, a DMP class code (10 compte rendu, 11 synthèse...).
+    #[arg(long, value_name = "CODE")]
+    class_code: Option<String>,
+    /// Author's name.
+    #[arg(long)]
+    author: Option<String>,
+    /// Author's RPPS number.
+    #[arg(long, requires = "author")]
+    rpps: Option<String>,
+    /// Date of care, YYYY-MM-DD or RFC 3339.
+    #[arg(long)]
+    date: Option<String>,
+    /// normal, restricted or very-restricted.
+    #[arg(long, default_value = "normal")]
+    confidentiality: String,
+    /// Free description.
+    #[arg(long)]
+    description: Option<String>,
+    /// The file.
+    file: PathBuf,
+}
+
+/// `carnet record search`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words that must all appear (title, description, author, type).
+    text: Option<String>,
+    /// Care date on or after, YYYY-MM-DD.
+    #[arg(long)]
+    from: Option<String>,
+    /// Care date before, YYYY-MM-DD.
+    #[arg(long)]
+    until: Option<String>,
+    /// Type or class code.
+    #[arg(long)]
+    code: Option<String>,
+    /// Author: part of the name, or the RPPS.
+    #[arg(long)]
+    author: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `carnet record profile …`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Add an allergy, medication, condition, immunization or observation.
+    Add {
+        /// allergy, medication, condition, immunization or observation.
+        #[arg(long)]
+        kind: String,
+        /// What it is ("Arachide", "Lévothyroxine 50 µg"...).
+        #[arg(long)]
+        text: String,
+        /// When (onset, vaccination...), YYYY-MM-DD or RFC 3339; now by default.
+        #[arg(long)]
+        date: Option<String>,
+        /// For an immunization: the vaccine group of the French calendar (dtp, grippe, ror...).
+        #[arg(long)]
+        vaccine: Option<String>,
+    },
+    /// Record a measure: weight (kg), height (cm), blood-pressure (two values, mm Hg),
+    /// glucose (g/L), heart-rate (/min), temperature (°C).
+    Measure {
+        /// The measure.
+        #[arg(long)]
+        kind: String,
+        /// The value(s).
+        #[arg(required = true)]
+        values: Vec<f64>,
+        /// When, YYYY-MM-DD or RFC 3339; now by default.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List the profile.
+    List {
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Print JSON (the FHIR resources).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an entry.
+    Remove {
+        /// Entry identifier (a unique prefix is enough).
+        id: String,
+    },
+}
+
+/// `carnet record agenda …`
+#[derive(Debug, Subcommand)]
+pub enum AgendaCommand {
+    /// Add an appointment.
+    Add {
+        /// What it is.
+        #[arg(long)]
+        title: String,
+        /// Start, RFC 3339 (2026-12-03T14:30:00+01:00).
+        #[arg(long)]
+        start: String,
+        /// End, RFC 3339.
+        #[arg(long)]
+        end: Option<String>,
+        /// Where.
+        #[arg(long)]
+        location: Option<String>,
+        /// With whom.
+        #[arg(long)]
+        with: Option<String>,
+        /// Their RPPS number.
+        #[arg(long, requires = "with")]
+        rpps: Option<String>,
+        /// Notes.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Cancel an appointment.
+    Cancel {
+        /// Appointment identifier (a unique prefix is enough).
+        id: String,
+    },
+    /// Mark a prevention reminder done (a vaccination goes into the profile).
+    Done {
+        /// The reminder's rule (as `carnet record agenda` shows it).
+        rule: String,
+        /// When, YYYY-MM-DD; today by default.
+        #[arg(long)]
+        date: Option<String>,
+    },
+}
+
+/// `carnet record inbox …`
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Read a message (marks it read); --save writes its attachments into a directory.
+    Show {
+        /// Message identifier (a unique prefix is enough).
+        id: String,
+        /// Directory to write the attachments into.
+        #[arg(long, value_name = "DIR")]
+        save: Option<PathBuf>,
+    },
+    /// Reply, where the sender allows it.
+    Reply {
+        /// Message identifier (a unique prefix is enough).
+        id: String,
+        /// The reply.
+        text: String,
+    },
+    /// Deliver a message as a professional would (tests, demos; the health-space sync does
+    /// this for real).
+    Deliver {
+        /// Sender's name.
+        #[arg(long)]
+        from: String,
+        /// Sender's RPPS number.
+        #[arg(long)]
+        rpps: String,
+        /// Subject.
+        #[arg(long)]
+        subject: String,
+        /// Body.
+        #[arg(long)]
+        body: String,
+        /// Let the patient reply.
+        #[arg(long)]
+        reply_allowed: bool,
+        /// Attachments (PDF, CDA XML, PNG, JPEG).
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs `carnet record …`.
+pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, SessionError> {
+    match command {
+        RecordCommand::Init => {
+            let (carnet, dir) = session::open_with_store(options)?;
+            let unlock = session::new_passphrase("CARNET_PASSPHRASE")?;
+            carnet.create_record(&dir, &unlock)?;
+            println!("record created in {}", dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        RecordCommand::Import { file } => return import(options, &file),
+        RecordCommand::Close { yes } => {
+            let record = session::open_record(options)?;
+            if !yes && !session::confirm("Erase the whole record for good? Type yes: ")? {
+                println!("nothing erased");
+                return Ok(ExitCode::SUCCESS);
+            }
+            record.close_account()?;
+            println!("record erased: keys destroyed, files removed");
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let record = session::open_record(options)?;
+    match command {
+        RecordCommand::Patient(args) => patient(&record, args)?,
+        RecordCommand::AddDoc(args) => add_document(&record, args)?,
+        RecordCommand::List { json } => print_documents(&record.with(|r| r.documents())?, json),
+        RecordCommand::Show { id, out, json } => {
+            let id = resolve(
+                &id,
+                record
+                    .with(|r| r.documents())?
+                    .iter()
+                    .map(|d| d.id.as_str()),
+            )?;
+            let document = match &out {
+                Some(path) => write_file(path, |file| record.with(|r| r.read_document(&id, file)))?,
+                None => record.with(|r| r.document(&id))?,
+            };
+            if json {
+                print_json(&document);
+            } else {
+                print_document_details(&document);
+            }
+            if let Some(path) = out {
+                println!("file written to {}", path.display());
+            }
+        }
+        RecordCommand::Delete { id } => {
+            let id = resolve(
+                &id,
+                record
+                    .with(|r| r.documents())?
+                    .iter()
+                    .map(|d| d.id.as_str()),
+            )?;
+            record.with(|r| r.delete_document(&id))?;
+            println!("deleted {}", short(&id));
+        }
+        RecordCommand::Profile { command } => profile(&record, command)?,
+        RecordCommand::Agenda { command, json } => agenda(&record, command, json)?,
+        RecordCommand::Inbox { command, json } => inbox(&record, command, json)?,
+        RecordCommand::Hide { id, show } => {
+            let id = resolve(
+                &id,
+                record
+                    .with(|r| r.documents())?
+                    .iter()
+                    .map(|d| d.id.as_str()),
+            )?;
+            let document = record.with(|r| r.set_document_hidden(&id, !show))?;
+            let state = if document.hidden {
+                "hidden from"
+            } else {
+                "shared with"
+            };
+            println!("{} is {state} professionals", document.title);
+        }
+        RecordCommand::Block {
+            rpps,
+            name,
+            unblock,
+        } => block(&record, rpps, name, unblock)?,
+        RecordCommand::AccessLog { json } => {
+            let log = record.with(|r| r.access_log())?;
+            if json {
+                print_json(&log);
+            } else if log.is_empty() {
+                println!("no professional has accessed the record");
+            }
+            for entry in log.iter().filter(|_| !json) {
+                let what = match (&entry.action, &entry.document_id) {
+                    (carnet::record::AccessAction::ReadDocument, Some(id)) => {
+                        format!("read document {}", short(id))
+                    }
+                    _ => "listed the documents".to_owned(),
+                };
+                let outcome = if entry.allowed { "" } else { " — REFUSED" };
+                println!(
+                    "{} {} {what}{outcome}",
+                    date_time(entry.at_millis),
+                    who(&entry.professional)
+                );
+            }
+        }
+        RecordCommand::Search(args) => {
+            let query = DocumentQuery {
+                text: args.text,
+                from_millis: args
+                    .from
+                    .as_deref()
+                    .map(parse_instant)
+                    .transpose()
+                    .map_err(core)?,
+                until_millis: args
+                    .until
+                    .as_deref()
+                    .map(parse_instant)
+                    .transpose()
+                    .map_err(core)?,
+                code: args.code,
+                author: args.author,
+            };
+            print_documents(&record.with(|r| r.search_documents(&query))?, args.json);
+        }
+        RecordCommand::Export { out } => {
+            let bar = progress_bar("export");
+            let partial = out.with_extension("zip.partial");
+            let file = fs::File::create(&partial).map_err(|e| {
+                SessionError::Io(format!("cannot create {}: {e}", partial.display()))
+            })?;
+            let result = record.with(|r| r.export(file, &mut |p| show_progress(&bar, p)));
+            bar.finish_and_clear();
+            if let Err(error) = result {
+                let _ = fs::remove_file(&partial);
+                return Err(error.into());
+            }
+            fs::rename(&partial, &out)
+                .map_err(|e| SessionError::Io(format!("cannot write {}: {e}", out.display())))?;
+            println!(
+                "exported to {} (not encrypted: keep it safe)",
+                out.display()
+            );
+        }
+        RecordCommand::Passwd => {
+            let unlock = session::new_passphrase("CARNET_NEW_PASSPHRASE")?;
+            let carnet::RecordUnlock::Passphrase(passphrase) = unlock else {
+                return Err(SessionError::Usage("a passphrase is needed".into()));
+            };
+            let spinner = ProgressBar::new_spinner().with_message("deriving the new key…");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+            let result = record.with(|r| r.store().set_passphrase(&passphrase));
+            spinner.finish_and_clear();
+            result?;
+            println!("passphrase changed (the data key was rewrapped; nothing else changed)");
+        }
+        RecordCommand::Init | RecordCommand::Import { .. } | RecordCommand::Close { .. } => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
+    let archive = fs::File::open(file)
+        .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", file.display())))?;
+    let (carnet, dir) = session::open_with_store(options)?;
+    let created = !carnet::record::Store::exists(&dir);
+    let record = if created {
+        let unlock = session::new_passphrase("CARNET_PASSPHRASE")?;
+        carnet.create_record(&dir, &unlock)?
+    } else {
+        session::open_record(options)?
+    };
+    let bar = progress_bar("import");
+    let result = record.with(|r| {
+        r.import(std::io::BufReader::new(archive), &mut |p| {
+            show_progress(&bar, p)
+        })
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(()) => {
+            let count = record.with(|r| r.documents())?.len();
+            println!("imported into {}: {count} documents", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            // A record created for this import goes again: nothing is left behind.
+            if created {
+                record.close_account()?;
+            }
+            Err(error.into())
+        }
+    }
+}
+
+fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError> {
+    let given = [&args.given, &args.family, &args.birth_date, &args.sex];
+    if given.iter().any(|a| a.is_some()) {
+        let (Some(given), Some(family), Some(birth_date), Some(sex)) =
+            (args.given, args.family, args.birth_date, args.sex)
+        else {
+            return Err(SessionError::Usage(
+                "give --given, --family, --birth-date and --sex together".into(),
+            ));
+        };
+        let gender: Gender = serde_json::from_value(serde_json::Value::String(sex.clone()))
+            .map_err(|_| {
+                SessionError::Usage(format!("--sex {sex}: female, male, other or unknown"))
+            })?;
+        record.with(|r| {
+            r.set_patient(&Patient {
+                given,
+                family,
+                birth_date,
+                gender,
+                ins: args.ins,
+            })
+        })?;
+    }
+    match record.with(|r| r.patient())? {
+        Some(patient) if args.json => print_json(&patient),
+        Some(p) => println!(
+            "{} {}, born {} ({:?}){}",
+            p.given,
+            p.family,
+            p.birth_date,
+            p.gender,
+            p.ins.map(|i| format!(", INS {i}")).unwrap_or_default()
+        ),
+        None => println!(
+            "no owner set: carnet record patient --given … --family … --birth-date … --sex …"
+        ),
+    }
+    Ok(())
+}
+
+fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionError> {
+    let confidentiality = match args.confidentiality.as_str() {
+        "normal" => Confidentiality::Normal,
+        "restricted" => Confidentiality::Restricted,
+        "very-restricted" => Confidentiality::VeryRestricted,
+        other => return Err(SessionError::Usage(format!("--confidentiality {other}"))),
+    };
+    let new = NewDocument {
+        title: args.title,
+        type_code: args.type_code.map(|code| Coding {
+            system: LOINC.into(),
+            code,
+            display: None,
+        }),
+        class_code: args.class_code.map(|code| Coding {
+            system: DMP_CLASS_SYSTEM.into(),
+            code,
+            display: None,
+        }),
+        author: args.author.map(|name| Professional {
+            name,
+            rpps: args.rpps,
+        }),
+        date_millis: args
+            .date
+            .as_deref()
+            .map(parse_instant)
+            .transpose()
+            .map_err(core)?,
+        ins: None,
+        confidentiality,
+        description: args.description,
+    };
+    let mut file = fs::File::open(&args.file)
+        .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", args.file.display())))?;
+    let document = record.with(|r| r.add_document(&new, DocumentSource::User, &mut file))?;
+    println!(
+        "added {} {} ({}, {} bytes)",
+        short(&document.id),
+        document.title,
+        document.media_type,
+        document.size
+    );
+    Ok(())
+}
+
+fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), SessionError> {
+    match command {
+        ProfileCommand::Add {
+            kind,
+            text,
+            date,
+            vaccine,
+        } => {
+            let kind = profile_kind(&kind)?;
+            let code = vaccine.map(|group| Coding {
+                system: VACCINE_GROUP_SYSTEM.into(),
+                code: group,
+                display: None,
+            });
+            let new = NewProfileItem {
+                text,
+                code,
+                date_millis: date
+                    .as_deref()
+                    .map(parse_instant)
+                    .transpose()
+                    .map_err(core)?,
+            };
+            let item = record.with(|r| r.add_profile_item(kind, &new))?;
+            println!(
+                "added {} {}: {}",
+                short(&item.id),
+                kind.resource_type(),
+                item.summary()
+            );
+        }
+        ProfileCommand::Measure { kind, values, date } => {
+            let measure = MeasureKind::from_name(&kind).ok_or_else(|| {
+                SessionError::Usage(format!(
+                    "--kind {kind}: weight, height, blood-pressure, glucose, heart-rate or temperature"
+                ))
+            })?;
+            let at = date
+                .as_deref()
+                .map(parse_instant)
+                .transpose()
+                .map_err(core)?;
+            let item = record.with(|r| r.add_measure(measure, &values, at))?;
+            println!("added {} {}", short(&item.id), item.summary());
+        }
+        ProfileCommand::List { kind, json } => {
+            let kind = kind.as_deref().map(profile_kind).transpose()?;
+            let items = record.with(|r| r.profile(kind))?;
+            if json {
+                print_json(&items.iter().map(|i| &i.resource).collect::<Vec<_>>());
+            } else if items.is_empty() {
+                println!("the profile is empty");
+            }
+            for item in items.iter().filter(|_| !json) {
+                println!(
+                    "{} {:<20} {} (v{})",
+                    short(&item.id),
+                    item.kind.resource_type(),
+                    item.summary(),
+                    item.version
+                );
+            }
+        }
+        ProfileCommand::Remove { id } => {
+            let items = record.with(|r| r.profile(None))?;
+            let id = resolve(&id, items.iter().map(|i| i.id.as_str()))?;
+            record.with(|r| r.delete_profile_item(&id))?;
+            println!("removed {}", short(&id));
+        }
+    }
+    Ok(())
+}
+
+fn profile_kind(name: &str) -> Result<ProfileKind, SessionError> {
+    ProfileKind::from_name(name).ok_or_else(|| {
+        SessionError::Usage(format!(
+            "--kind {name}: allergy, medication, condition, immunization or observation"
+        ))
+    })
+}
+
+fn agenda(
+    record: &HealthRecord,
+    command: Option<AgendaCommand>,
+    json: bool,
+) -> Result<(), SessionError> {
+    match command {
+        None => {
+            let agenda = record.with(|r| r.agenda())?;
+            if json {
+                print_json(&agenda);
+                return Ok(());
+            }
+            println!("Appointments:");
+            if agenda.appointments.is_empty() {
+                println!("  none to come");
+            }
+            for a in &agenda.appointments {
+                let with = a
+                    .professional
+                    .as_ref()
+                    .map(|p| format!(" with {}", p.name))
+                    .unwrap_or_default();
+                let place = a
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default();
+                println!(
+                    "  {} {} {}{with}{place}",
+                    short(&a.id),
+                    date_time(a.start_millis),
+                    a.title
+                );
+            }
+            println!("Prevention (French calendar; carnet record agenda done RULE when done):");
+            if record.with(|r| r.patient())?.is_none() {
+                println!("  set the owner's birth date and sex first (carnet record patient)");
+            } else if agenda.reminders.is_empty() {
+                println!("  nothing due in the next 12 months");
+            }
+            for r in &agenda.reminders {
+                println!(
+                    "  {:<9} {} {:<22} {}",
+                    format!("{:?}", r.status).to_lowercase(),
+                    r.due_date,
+                    r.rule_id,
+                    r.label
+                );
+            }
+        }
+        Some(AgendaCommand::Add {
+            title,
+            start,
+            end,
+            location,
+            with,
+            rpps,
+            notes,
+        }) => {
+            let new = NewAppointment {
+                title,
+                start_millis: parse_instant(&start).map_err(core)?,
+                end_millis: end
+                    .as_deref()
+                    .map(parse_instant)
+                    .transpose()
+                    .map_err(core)?,
+                location,
+                professional: with.map(|name| Professional { name, rpps }),
+                notes,
+            };
+            let appointment = record.with(|r| r.add_appointment(&new))?;
+            println!(
+                "added {} {} {}",
+                short(&appointment.id),
+                date_time(appointment.start_millis),
+                appointment.title
+            );
+        }
+        Some(AgendaCommand::Cancel { id }) => {
+            let appointments = record.with(|r| r.appointments())?;
+            let id = resolve(&id, appointments.iter().map(|a| a.id.as_str()))?;
+            record.with(|r| r.cancel_appointment(&id))?;
+            println!("cancelled {}", short(&id));
+        }
+        Some(AgendaCommand::Done { rule, date }) => {
+            let at = match date {
+                Some(date) => parse_instant(&date).map_err(core)?,
+                None => record.with(|r| Ok(r.store().now_millis()))?,
+            };
+            record.with(|r| r.complete_reminder(&rule, at))?;
+            println!("{rule} done on {}", &date_time(at)[..10]);
+        }
+    }
+    Ok(())
+}
+
+fn inbox(
+    record: &HealthRecord,
+    command: Option<InboxCommand>,
+    json: bool,
+) -> Result<(), SessionError> {
+    let messages = record.with(|r| r.messages())?;
+    match command {
+        None => {
+            if json {
+                print_json(&messages);
+            } else if messages.is_empty() {
+                println!("no messages");
+            }
+            for m in messages.iter().filter(|_| !json) {
+                let mark = if m.outgoing {
+                    "→"
+                } else if m.read {
+                    " "
+                } else {
+                    "•"
+                };
+                let clip = if m.attachments.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{} attachment(s)]", m.attachments.len())
+                };
+                println!(
+                    "{mark} {} {} {} — {}{clip}",
+                    short(&m.id),
+                    date_time(m.at_millis),
+                    m.professional.name,
+                    m.subject
+                );
+            }
+        }
+        Some(InboxCommand::Show { id, save }) => {
+            let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
+            let message = record.with(|r| r.open_message(&id))?;
+            println!(
+                "{} {}\n{}\n\n{}",
+                date_time(message.at_millis),
+                who(&message.professional),
+                message.subject,
+                message.body
+            );
+            for (index, attachment) in message.attachments.iter().enumerate() {
+                println!(
+                    "attachment {index}: {} ({}, {} bytes)",
+                    attachment.name, attachment.media_type, attachment.size
+                );
+                if let Some(dir) = &save {
+                    fs::create_dir_all(dir).map_err(|e| {
+                        SessionError::Io(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                    let path = dir.join(&attachment.name);
+                    write_file(&path, |file| {
+                        record.with(|r| r.read_attachment(&id, index, file))
+                    })?;
+                    println!("  written to {}", path.display());
+                }
+            }
+            if message.reply_allowed {
+                println!(
+                    "(you may reply: carnet record inbox reply {} TEXT)",
+                    short(&id)
+                );
+            }
+        }
+        Some(InboxCommand::Reply { id, text }) => {
+            let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
+            let reply = record.with(|r| r.reply(&id, &text))?;
+            println!(
+                "reply {} to {} kept; it leaves with the next sync",
+                short(&reply.id),
+                reply.professional.name
+            );
+        }
+        Some(InboxCommand::Deliver {
+            from,
+            rpps,
+            subject,
+            body,
+            reply_allowed,
+            files,
+        }) => {
+            let mut opened = Vec::new();
+            for path in &files {
+                let file = fs::File::open(path).map_err(|e| {
+                    SessionError::Io(format!("cannot open {}: {e}", path.display()))
+                })?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                opened.push((name, file));
+            }
+            let attachments = opened
+                .iter_mut()
+                .map(|(name, file)| IncomingAttachment {
+                    name: name.clone(),
+                    content: file,
+                })
+                .collect();
+            let new = NewMessage {
+                sender: Professional {
+                    name: from,
+                    rpps: Some(rpps),
+                },
+                subject,
+                body,
+                reply_allowed,
+            };
+            let message = record.with(|r| r.deliver_message(&new, attachments))?;
+            println!(
+                "delivered {} with {} attachment(s)",
+                short(&message.id),
+                message.attachments.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn block(
+    record: &HealthRecord,
+    rpps: Option<String>,
+    name: Option<String>,
+    unblock: bool,
+) -> Result<(), SessionError> {
+    match (rpps, unblock) {
+        (Some(rpps), true) => {
+            record.with(|r| r.unblock_professional(&rpps))?;
+            println!("{rpps} unblocked");
+        }
+        (Some(rpps), false) => {
+            let name = name.ok_or_else(|| SessionError::Usage("give --name with --rpps".into()))?;
+            record.with(|r| {
+                r.block_professional(&Professional {
+                    name: name.clone(),
+                    rpps: Some(rpps),
+                })
+            })?;
+            println!("{name} is blocked from the record");
+        }
+        (None, _) => {
+            let blocked = record.with(|r| r.blocked_professionals())?;
+            if blocked.is_empty() {
+                println!("no professional is blocked");
+            }
+            for b in blocked {
+                println!(
+                    "{} since {}",
+                    who(&b.professional),
+                    date_time(b.since_millis)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one identifier among `ids` starting with `prefix`.
+pub(crate) fn resolve<'a>(
+    prefix: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<String, SessionError> {
+    let matching: Vec<&str> = ids
+        .filter(|id| id.starts_with(prefix) && !prefix.is_empty())
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(core(carnet::record::RecordError::NotFound("item"))),
+        _ => Err(SessionError::Usage(format!(
+            "{prefix} matches {} items: give more characters",
+            matching.len()
+        ))),
+    }
+}
+
+/// Writes a file through `fill`, via a temporary name renamed at the end.
+fn write_file<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> Result<T, carnet::CarnetError>,
+) -> Result<T, SessionError> {
+    let partial = path.with_extension("partial");
+    let mut file = fs::File::create(&partial)
+        .map_err(|e| SessionError::Io(format!("cannot create {}: {e}", partial.display())))?;
+    match fill(&mut file) {
+        Ok(value) => {
+            fs::rename(&partial, path)
+                .map_err(|e| SessionError::Io(format!("cannot write {}: {e}", path.display())))?;
+            Ok(value)
+        }
+        Err(error) => {
+            let _ = fs::remove_file(&partial);
+            Err(error.into())
+        }
+    }
+}
+
+fn core(error: carnet::record::RecordError) -> SessionError {
+    SessionError::Core(error.into())
+}
+
+fn progress_bar(label: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label);
+    bar
+}
+
+fn show_progress(bar: &ProgressBar, progress: Progress) {
+    bar.set_length(progress.total);
+    bar.set_position(progress.done);
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn who(professional: &Professional) -> String {
+    match &professional.rpps {
+        Some(rpps) => format!("{} (RPPS {rpps})", professional.name),
+        None => professional.name.clone(),
+    }
+}
+
+fn date_time(millis: i64) -> String {
+    let text = carnet::certs::instant::format(millis.div_euclid(1000));
+    text.get(..16).map(|t| t.replace('T', " ")).unwrap_or(text)
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn print_documents(documents: &[Document], json: bool) {
+    if json {
+        print_json(documents);
+        return;
+    }
+    if documents.is_empty() {
+        println!("no documents");
+    }
+    for d in documents {
+        let when = d.date_millis.unwrap_or(d.added_millis);
+        let hidden = if d.hidden {
+            " [hidden from professionals]"
+        } else {
+            ""
+        };
+        let author = d
+            .author
+            .as_ref()
+            .map(|a| format!(" — {}", a.name))
+            .unwrap_or_default();
+        println!(
+            "{} {} {}{author} ({}, {} bytes){hidden}",
+            short(&d.id),
+            &date_time(when)[..10],
+            d.title,
+            d.media_type,
+            d.size
+        );
+    }
+}
+
+fn print_document_details(d: &Document) {
+    println!(
+        "{}\n  id {}\n  {} · {} bytes · sha256 {}",
+        d.title, d.id, d.media_type, d.size, d.sha256
+    );
+    if let Some(code) = &d.type_code {
+        println!(
+            "  type {} {}",
+            code.code,
+            code.display.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(code) = &d.class_code {
+        println!(
+            "  class {} {}",
+            code.code,
+            code.display.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(author) = &d.author {
+        println!("  by {}", who(author));
+    }
+    if let Some(date) = d.date_millis {
+        println!("  care date {}", date_time(date));
+    }
+    println!(
+        "  added {} · {:?} · {}",
+        date_time(d.added_millis),
+        d.confidentiality,
+        if d.hidden {
+            "hidden from professionals"
+        } else {
+            "shared"
+        }
+    );
+    if let Some(description) = &d.description {
+        println!("  {description}");
+    }
+}

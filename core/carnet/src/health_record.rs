@@ -1,0 +1,195 @@
+//! [`HealthRecord`]: the encrypted record opened through the facade, with the certificate
+//! wallet kept inside it.
+
+use std::sync::Arc;
+
+use carnet_certs::hcert;
+use carnet_certs::wallet::{self, ExpiryState, Purpose, Summary};
+use carnet_record::{Record, RecordError, StoredCertificate, Unlock};
+
+use crate::{CarnetError, Clock};
+
+/// How a record is unlocked.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RecordUnlock {
+    /// With a passphrase (at least 12 characters; a PIN is refused).
+    Passphrase(String),
+    /// With the device key the platform key vault keeps.
+    DeviceKey,
+}
+
+impl std::fmt::Debug for RecordUnlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecordUnlock::Passphrase(_) => "RecordUnlock::Passphrase(…)",
+            RecordUnlock::DeviceKey => "RecordUnlock::DeviceKey",
+        })
+    }
+}
+
+impl RecordUnlock {
+    pub(crate) fn as_unlock(&self) -> Unlock<'_> {
+        match self {
+            RecordUnlock::Passphrase(passphrase) => Unlock::Passphrase(passphrase),
+            RecordUnlock::DeviceKey => Unlock::DeviceKey,
+        }
+    }
+}
+
+/// A certificate in the wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletEntry {
+    /// Identifier in the record.
+    pub id: String,
+    /// The `HC1:` text, as scanned or imported.
+    pub text: String,
+    /// What it says.
+    pub summary: Summary,
+    /// When it was added, Unix seconds.
+    pub added_at: i64,
+}
+
+impl WalletEntry {
+    /// The entry for a stored certificate, decoded again (nothing derived is stored, so
+    /// nothing can drift from what was signed).
+    fn of(stored: StoredCertificate) -> Result<Self, CarnetError> {
+        let summary = hcert::decode(&stored.text)
+            .and_then(|h| Summary::of(&h))
+            .map_err(|e| {
+                CarnetError::Record(RecordError::Corrupt(format!(
+                    "wallet entry {}: {e}",
+                    stored.id
+                )))
+            })?;
+        Ok(WalletEntry {
+            id: stored.id,
+            text: stored.text,
+            summary,
+            added_at: stored.added_millis.div_euclid(1000),
+        })
+    }
+}
+
+/// An open health record: its content (through [`HealthRecord::with`]) and the wallet.
+pub struct HealthRecord {
+    pub(crate) record: Record,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) dispatch: tracing::Dispatch,
+}
+
+impl std::fmt::Debug for HealthRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthRecord")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HealthRecord {
+    /// Runs `work` on the record's content, with this instance's log sink and the facade's
+    /// error type.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] from `work`.
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&Record) -> Result<T, RecordError>,
+    ) -> Result<T, CarnetError> {
+        tracing::dispatcher::with_default(&self.dispatch, || work(&self.record))
+            .map_err(CarnetError::from)
+    }
+
+    /// Closes the account: the record is crypto-erased (keys destroyed, files removed).
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] when a file or vault entry cannot be removed.
+    pub fn close_account(self) -> Result<(), CarnetError> {
+        let HealthRecord {
+            record, dispatch, ..
+        } = self;
+        tracing::dispatcher::with_default(&dispatch, || record.close_account())
+            .map_err(CarnetError::from)
+    }
+
+    /// Adds a health certificate (`HC1:` text) to the wallet once it decodes; the same text
+    /// again returns the entry already there. The signature is checked when it is shown to a
+    /// verifier, against the verifier's trust list.
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] for text that is not a certificate, [`CarnetError::Record`].
+    pub fn wallet_add(&self, text: &str) -> Result<WalletEntry, CarnetError> {
+        let summary = Summary::of(&hcert::decode(text.trim())?)?;
+        let stored = self.with(|r| r.add_certificate(text))?;
+        tracing::dispatcher::with_default(&self.dispatch, || {
+            tracing::info!(kind = summary.cert_type.name(), "certificate in the wallet");
+        });
+        WalletEntry::of(stored)
+    }
+
+    /// Every certificate in the wallet, in the order added.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`].
+    pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
+        self.with(Record::certificates)?
+            .into_iter()
+            .map(WalletEntry::of)
+            .collect()
+    }
+
+    /// One certificate of the wallet.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] (not found, damaged).
+    pub fn wallet_entry(&self, id: &str) -> Result<WalletEntry, CarnetError> {
+        WalletEntry::of(self.with(|r| r.certificate(id))?)
+    }
+
+    /// Removes a certificate from the wallet.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] (not found).
+    pub fn wallet_remove(&self, id: &str) -> Result<(), CarnetError> {
+        self.with(|r| r.remove_certificate(id))
+    }
+
+    /// The certificate in force to show now for `purpose`, among those of the person with
+    /// this key ([`Summary::person_key`]); `None` when none is in force.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`].
+    pub fn wallet_best(
+        &self,
+        person_key: &str,
+        purpose: Purpose,
+    ) -> Result<Option<WalletEntry>, CarnetError> {
+        let entries = self.wallet_list()?;
+        Ok(self.best_of(&entries, person_key, purpose).cloned())
+    }
+
+    /// Like [`HealthRecord::wallet_best`], among entries already listed (so that a screen
+    /// showing the whole wallet does not read it again for each person).
+    pub fn best_of<'a>(
+        &self,
+        entries: &'a [WalletEntry],
+        person_key: &str,
+        purpose: Purpose,
+    ) -> Option<&'a WalletEntry> {
+        let mine: Vec<&WalletEntry> = entries
+            .iter()
+            .filter(|e| e.summary.person_key() == person_key)
+            .collect();
+        let summaries: Vec<_> = mine.iter().map(|e| e.summary.clone()).collect();
+        wallet::best(&summaries, purpose, self.now_secs())
+            .and_then(|index| mine.get(index).copied())
+    }
+
+    /// A wallet entry's state now, by the platform clock.
+    pub fn wallet_state(&self, entry: &WalletEntry) -> ExpiryState {
+        entry.summary.state(self.now_secs())
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now_unix_millis().div_euclid(1000)
+    }
+}
