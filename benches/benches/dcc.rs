@@ -9,7 +9,9 @@
 mod degrade;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use carnet_bench::paired;
 
 use base64::Engine;
 use carnet_certs::{Dsc, TrustStore, hcert, verify_signature};
@@ -28,65 +30,37 @@ fn messages() -> Vec<Message> {
     degrade::fixture_files()
         .iter()
         .filter_map(|path| {
-            let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+            let case: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
             let text = case["PREFIX"].as_str()?.to_owned();
             let certificate_b64 = case["TESTCTX"]["CERTIFICATE"].as_str()?.to_owned();
-            let der = base64::engine::general_purpose::STANDARD.decode(&certificate_b64).ok()?;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(&certificate_b64)
+                .ok()?;
             let dsc = Dsc::from_der(&der).ok()?;
-            let VerifyingKey::EcdsaP256(point) = dsc.key().clone() else { return None };
+            let VerifyingKey::EcdsaP256(point) = dsc.key().clone() else {
+                return None;
+            };
             // Only messages both implementations accept, so that both do the same work.
             dgc::decode(&text).ok()?;
             let decoded = hcert::decode(&text).ok()?;
             verify_signature(&decoded, &TrustStore::new(vec![dsc])).ok()?;
             // The signed bytes, built independently with coset for the raw-ring floor.
-            let cose = hcert::decompress(&hcert::decode_base45(hcert::unprefix(&text).ok()?).ok()?).ok()?;
+            let cose = hcert::decompress(&hcert::decode_base45(hcert::unprefix(&text).ok()?).ok()?)
+                .ok()?;
             let sign1 = coset::CoseSign1::from_tagged_slice(&cose)
                 .or_else(|_| coset::CoseSign1::from_slice(&cose))
                 .ok()?;
             let tbs = sign1.tbs_data(&[]);
-            Some(Message { text, certificate_b64, tbs, signature: sign1.signature.clone(), point })
+            Some(Message {
+                text,
+                certificate_b64,
+                tbs,
+                signature: sign1.signature.clone(),
+                point,
+            })
         })
         .collect()
-}
-
-/// Median time of one pass, over `rounds` passes after a warm-up.
-fn time_pass(rounds: usize, mut pass: impl FnMut()) -> Duration {
-    pass();
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            pass();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
-/// Times `subject` and `reference` in alternating passes (so that machine noise hits both
-/// alike) and returns their median times and the median of the per-round ratios
-/// reference time / subject time.
-fn paired(rounds: usize, mut subject: impl FnMut(), mut reference: impl FnMut()) -> (Duration, Duration, f64) {
-    subject();
-    reference();
-    let mut subject_times = Vec::new();
-    let mut reference_times = Vec::new();
-    let mut ratios = Vec::new();
-    for _ in 0..rounds {
-        let start = Instant::now();
-        subject();
-        let s = start.elapsed();
-        let start = Instant::now();
-        reference();
-        let r = start.elapsed();
-        subject_times.push(s);
-        reference_times.push(r);
-        ratios.push(r.as_secs_f64() / s.as_secs_f64());
-    }
-    subject_times.sort();
-    reference_times.sort();
-    ratios.sort_by(f64::total_cmp);
-    (subject_times[rounds / 2], reference_times[rounds / 2], ratios[rounds / 2])
 }
 
 fn main() {
@@ -96,12 +70,21 @@ fn main() {
     let store = TrustStore::new(
         messages
             .iter()
-            .map(|m| Dsc::from_der(&base64::engine::general_purpose::STANDARD.decode(&m.certificate_b64).unwrap()).unwrap())
+            .map(|m| {
+                Dsc::from_der(
+                    &base64::engine::general_purpose::STANDARD
+                        .decode(&m.certificate_b64)
+                        .unwrap(),
+                )
+                .unwrap()
+            })
             .collect(),
     );
     let mut dgc_trust = dgc::TrustList::default();
     for m in &messages {
-        dgc_trust.add_key_from_certificate(&m.certificate_b64).unwrap();
+        dgc_trust
+            .add_key_from_certificate(&m.certificate_b64)
+            .unwrap();
     }
     let rounds = 21;
     let mut dgc_invalid = 0;
@@ -110,11 +93,17 @@ fn main() {
             dgc_invalid += 1;
         }
     }
-    assert_eq!(dgc_invalid, 0, "dgc must verify every message it is timed on");
+    assert_eq!(
+        dgc_invalid, 0,
+        "dgc must verify every message it is timed on"
+    );
 
     let raw_pass = || {
         for m in &messages {
-            let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &m.point);
+            let key = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                &m.point,
+            );
             key.verify(black_box(&m.tbs), &m.signature).unwrap();
         }
     };
@@ -142,18 +131,38 @@ fn main() {
     };
     let (carnet_verify, raw, versus_raw) = paired(rounds, carnet_verify_pass, raw_pass);
     let (_, dgc_verify, versus_dgc) = paired(rounds, carnet_verify_pass, dgc_verify_pass);
-    let (carnet_decode, dgc_decode, decode_versus_dgc) = paired(rounds * 4, carnet_decode_pass, dgc_decode_pass);
+    let (carnet_decode, dgc_decode, decode_versus_dgc) =
+        paired(rounds * 4, carnet_decode_pass, dgc_decode_pass);
 
     let per_second = |d: Duration| count as f64 / d.as_secs_f64();
-    println!("DCC benchmark: {count} ES256 certificates of the EU test data, median of {rounds}+ passes");
-    println!("  raw ring ECDSA P-256 verify     {:>10.0} /s", per_second(raw));
-    println!("  Carnet HC1 -> verified           {:>10.0} /s", per_second(carnet_verify));
-    println!("  dgc::validate                    {:>10.0} /s", per_second(dgc_verify));
-    println!("  Carnet decode (no signature)     {:>10.0} /s", per_second(carnet_decode));
-    println!("  dgc::decode                      {:>10.0} /s", per_second(dgc_decode));
+    println!(
+        "DCC benchmark: {count} ES256 certificates of the EU test data, median of {rounds}+ passes"
+    );
+    println!(
+        "  raw ring ECDSA P-256 verify     {:>10.0} /s",
+        per_second(raw)
+    );
+    println!(
+        "  Carnet HC1 -> verified           {:>10.0} /s",
+        per_second(carnet_verify)
+    );
+    println!(
+        "  dgc::validate                    {:>10.0} /s",
+        per_second(dgc_verify)
+    );
+    println!(
+        "  Carnet decode (no signature)     {:>10.0} /s",
+        per_second(carnet_decode)
+    );
+    println!(
+        "  dgc::decode                      {:>10.0} /s",
+        per_second(dgc_decode)
+    );
     println!("ratios (target in brackets):");
     println!("  Carnet verify / raw ring         {versus_raw:.2}  [>= 0.85]");
     println!("  Carnet verify / dgc::validate    {versus_dgc:.2}  [>= 1.5]");
     println!("  Carnet decode / dgc::decode      {decode_versus_dgc:.2}  [>= 1.5]");
-    println!("(ratios: median over rounds of reference time / Carnet time, the two timed alternately)");
+    println!(
+        "(ratios: median over rounds of reference time / Carnet time, the two timed alternately)"
+    );
 }

@@ -21,7 +21,10 @@ fn main() {
     let mut rng = degrade::Rng::new(7);
     for (index, (_, image)) in originals.iter().enumerate().step_by(8) {
         for variant in degrade::variants(image, &mut rng) {
-            let path = scratch.path().join(format!("variant-{index}-{}.{}", variant.name, variant.extension));
+            let path = scratch.path().join(format!(
+                "variant-{index}-{}.{}",
+                variant.name, variant.extension
+            ));
             std::fs::write(&path, &variant.bytes).unwrap();
             files.push(path);
         }
@@ -33,7 +36,8 @@ fn main() {
         .iter()
         .filter(|path| {
             let bytes = std::fs::read(path).unwrap();
-            carnet_codec::qr::scan_image_file(&bytes).is_ok_and(|text| expected.contains(text.as_str()))
+            carnet_codec::qr::scan_image_file(&bytes)
+                .is_ok_and(|text| expected.contains(text.as_str()))
         })
         .count();
     let carnet_time = start.elapsed();
@@ -46,12 +50,24 @@ fn main() {
         .output()
         .expect("zbarimg (Debian zbar-tools) is needed for this benchmark");
     let zbar_time = start.elapsed();
-    let zbar_decoded =
-        String::from_utf8_lossy(&output.stdout).lines().filter(|line| expected.contains(line.trim())).count();
+    let zbar_decoded = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| expected.contains(line.trim()))
+        .count();
 
-    println!("QR benchmark: {} files ({} fixture PNGs + camera-like variants), one pass each", files.len(), originals.len());
-    println!("  Carnet (rxing)  decoded {carnet_decoded:>4}  in {:>8.1} ms", carnet_time.as_secs_f64() * 1e3);
-    println!("  zbarimg         decoded {zbar_decoded:>4}  in {:>8.1} ms", zbar_time.as_secs_f64() * 1e3);
+    println!(
+        "QR benchmark: {} files ({} fixture PNGs + camera-like variants), one pass each",
+        files.len(),
+        originals.len()
+    );
+    println!(
+        "  Carnet (rxing)  decoded {carnet_decoded:>4}  in {:>8.1} ms",
+        carnet_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "  zbarimg         decoded {zbar_decoded:>4}  in {:>8.1} ms",
+        zbar_time.as_secs_f64() * 1e3
+    );
     println!(
         "ratio zbarimg time / Carnet time: {:.2}  [>= 1: no slower]; decoded {carnet_decoded} vs {zbar_decoded}  [Carnet >= zbarimg]",
         zbar_time.as_secs_f64() / carnet_time.as_secs_f64()

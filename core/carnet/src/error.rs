@@ -218,12 +218,31 @@ mod tests {
                 name: "n",
                 reason: "r",
             },
+            RecordError::WrongPassphrase.into(),
+            RecordError::RolledBack {
+                expected: 2,
+                found: 1,
+            }
+            .into(),
+            RecordError::Busy.into(),
+            RecordError::WrongDeviceKey.into(),
         ];
         let codes: std::collections::HashSet<_> = errors.iter().map(CarnetError::code).collect();
         assert_eq!(codes.len(), errors.len());
         assert_eq!(errors[2].code(), "nir.control_key");
         assert_eq!(errors[2].kind(), ErrorKind::InvalidInput);
         assert_eq!(errors[7].kind(), ErrorKind::PlatformDenied);
+        assert_eq!(
+            (errors[10].kind(), errors[10].message_key()),
+            (ErrorKind::InvalidInput, "error.record.wrong_passphrase")
+        );
+        assert_eq!(errors[11].kind(), ErrorKind::CorruptData);
+        assert_eq!(errors[12].kind(), ErrorKind::Storage);
+        assert_eq!(errors[13].kind(), ErrorKind::PlatformDenied);
+        assert_eq!(
+            CarnetError::from(RecordError::Platform(PlatformError::Denied("x".into()))).code(),
+            "platform.denied"
+        );
         assert!(errors.iter().all(|e| e.message_key().starts_with("error.")));
     }
 }

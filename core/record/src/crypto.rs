@@ -22,8 +22,10 @@ pub const KEY_BYTES: usize = 32;
 pub const CHUNK_BYTES: usize = 64 * 1024;
 /// Format version byte leading every sealed value.
 const SEALED_VERSION: u8 = 1;
+/// Bytes before the ciphertext in a sealed value: version and nonce.
+const SEAL_HEADER: usize = 1 + NONCE_LEN;
 /// Bytes a sealed value adds to its plaintext.
-pub const SEAL_OVERHEAD: usize = 1 + NONCE_LEN + 16;
+pub const SEAL_OVERHEAD: usize = SEAL_HEADER + 16;
 
 /// A 256-bit AES-GCM key. The raw bytes are zeroized on drop; `ring`'s expanded key schedule
 /// is not under our control (ring does not clear it), which `docs/THREATS.md` notes.
@@ -76,41 +78,67 @@ impl SecretKey {
 
     /// Seals `plaintext` bound to `aad`.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let mut buffer = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        buffer.resize(SEAL_HEADER, 0);
+        buffer.extend_from_slice(plaintext);
+        self.seal_buffer(aad, &mut buffer)?;
+        Ok(buffer)
+    }
+
+    /// Seals in place a buffer holding [`SEAL_HEADER`] bytes of room followed by the
+    /// plaintext: no copy of the plaintext is made.
+    fn seal_buffer(&self, aad: &[u8], buffer: &mut Vec<u8>) -> Result<()> {
         let mut nonce = [0u8; NONCE_LEN];
         random_fill(&mut nonce)?;
-        let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
-        out.push(SEALED_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(plaintext);
-        let body = out.get_mut(1 + NONCE_LEN..).unwrap_or_default();
+        let (header, body) = buffer.split_at_mut_checked(SEAL_HEADER).ok_or_else(|| {
+            RecordError::Corrupt("sealing buffer without room for its header".into())
+        })?;
+        header.fill(SEALED_VERSION);
+        if let Some(nonce_room) = header.get_mut(1..) {
+            nonce_room.copy_from_slice(&nonce);
+        }
         let tag = self
             .key
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
             .map_err(|_| RecordError::Corrupt("value too large to encrypt".into()))?;
-        out.extend_from_slice(tag.as_ref());
-        Ok(out)
+        buffer.extend_from_slice(tag.as_ref());
+        Ok(())
     }
 
     /// Opens a value sealed by [`SecretKey::seal`] with the same `aad`. `what` names the value
     /// in the error.
     pub fn open(&self, aad: &[u8], sealed: &[u8], what: &str) -> Result<Vec<u8>> {
-        let (version, rest) = sealed
+        let mut buffer = sealed.to_vec();
+        let plain_len = self.open_in_place(aad, &mut buffer, what)?.len();
+        buffer.truncate(SEAL_HEADER + plain_len);
+        buffer.drain(..SEAL_HEADER);
+        Ok(buffer)
+    }
+
+    /// Opens a sealed value where it lies (no copy); returns the plaintext within it.
+    pub fn open_in_place<'a>(
+        &self,
+        aad: &[u8],
+        sealed: &'a mut [u8],
+        what: &str,
+    ) -> Result<&'a [u8]> {
+        let (header, ciphertext) = sealed
+            .split_at_mut_checked(SEAL_HEADER)
+            .filter(|(_, ciphertext)| ciphertext.len() >= 16)
+            .ok_or_else(|| RecordError::Tampered(format!("{what}: not a sealed value")))?;
+        let (version, nonce) = header
             .split_first()
             .ok_or_else(|| RecordError::Tampered(format!("{what}: empty")))?;
-        if *version != SEALED_VERSION || rest.len() < NONCE_LEN + 16 {
+        if *version != SEALED_VERSION {
             return Err(RecordError::Tampered(format!("{what}: not a sealed value")));
         }
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce)
             .map_err(|_| RecordError::Tampered(format!("{what}: bad nonce")))?;
-        let mut buffer = ciphertext.to_vec();
-        let plain_len = self
+        let plain = self
             .key
-            .open_in_place(nonce, Aad::from(aad), &mut buffer)
-            .map_err(|_| RecordError::Tampered(what.to_owned()))?
-            .len();
-        buffer.truncate(plain_len);
-        Ok(buffer)
+            .open_in_place(nonce, Aad::from(aad), ciphertext)
+            .map_err(|_| RecordError::Tampered(what.to_owned()))?;
+        Ok(plain)
     }
 }
 
@@ -154,84 +182,72 @@ pub struct SealedStream {
     pub size: u64,
     /// Number of chunks (at least one: an empty blob is one empty last chunk).
     pub chunks: u32,
-    /// SHA-256 of the plaintext, lower-case hex.
-    pub sha256: String,
 }
 
-/// Seals everything `source` yields as the chunks of blob `blob_id`, handing each sealed
-/// chunk to `sink` with its index, holding at most two chunks in memory. Stops with
-/// [`RecordError::InvalidInput`] past `max_bytes`.
+/// Seals everything `source` yields as the chunks of blob `blob_id`: `observe` sees each
+/// chunk's plaintext (to digest it, for instance), then `sink` receives it sealed with its
+/// index. Each chunk is read straight into the buffer it is sealed in, and the two buffers
+/// are reused: memory holds two chunks whatever the size, and no plaintext is copied. Stops
+/// with [`RecordError::InvalidInput`] past `max_bytes`.
 pub fn seal_stream(
     key: &SecretKey,
     blob_id: &str,
     source: &mut dyn Read,
     max_bytes: u64,
-    sink: &mut dyn FnMut(u32, Vec<u8>) -> Result<()>,
+    observe: &mut dyn FnMut(&[u8]),
+    sink: &mut dyn FnMut(u32, &[u8]) -> Result<()>,
 ) -> Result<SealedStream> {
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut current = vec![0u8; CHUNK_BYTES];
-    let mut next = vec![0u8; CHUNK_BYTES];
-    let mut current_len = fill(source, &mut current)?;
+    let mut current = Vec::with_capacity(CHUNK_BYTES + SEAL_OVERHEAD);
+    let mut next = Vec::with_capacity(CHUNK_BYTES + SEAL_OVERHEAD);
+    read_chunk(source, &mut current)?;
     let mut size = 0u64;
     let mut index = 0u32;
     loop {
-        let next_len = if current_len == CHUNK_BYTES {
-            fill(source, &mut next)?
-        } else {
-            0
-        };
-        let last = next_len == 0;
-        let plain = current.get(..current_len).unwrap_or_default();
-        size += plain.len() as u64;
+        let plain_len = current.len() - SEAL_HEADER;
+        // A full chunk may be followed by more; an empty read after it makes it the last.
+        let last = plain_len < CHUNK_BYTES || read_chunk(source, &mut next)? == 0;
+        size += plain_len as u64;
         if size > max_bytes {
             return Err(RecordError::InvalidInput(format!(
                 "content larger than the limit of {max_bytes} bytes"
             )));
         }
-        digest.update(plain);
-        sink(index, key.seal(&chunk_aad(blob_id, index, last), plain)?)?;
+        observe(current.get(SEAL_HEADER..).unwrap_or_default());
+        key.seal_buffer(&chunk_aad(blob_id, index, last), &mut current)?;
+        sink(index, &current)?;
         if last {
             return Ok(SealedStream {
                 size,
                 chunks: index + 1,
-                sha256: hex::encode(digest.finish()),
             });
         }
+        std::mem::swap(&mut current, &mut next);
         index = index
             .checked_add(1)
             .ok_or_else(|| RecordError::InvalidInput("content too large".into()))?;
-        std::mem::swap(&mut current, &mut next);
-        current_len = next_len;
     }
 }
 
-/// Opens chunk `index` of a blob of `chunks` chunks.
-pub fn open_chunk(
+/// Reads up to [`CHUNK_BYTES`] from `source` into `buffer`, after [`SEAL_HEADER`] bytes of
+/// room; returns the bytes read.
+fn read_chunk(source: &mut dyn Read, buffer: &mut Vec<u8>) -> Result<usize> {
+    buffer.clear();
+    buffer.resize(SEAL_HEADER, 0);
+    Read::take(source, CHUNK_BYTES as u64)
+        .read_to_end(buffer)
+        .map_err(|e| RecordError::io("read", std::path::Path::new("content"), e))
+}
+
+/// Opens chunk `index` of a blob of `chunks` chunks where it lies; returns its plaintext.
+pub fn open_chunk<'a>(
     key: &SecretKey,
     blob_id: &str,
     index: u32,
     chunks: u32,
-    sealed: &[u8],
-) -> Result<Vec<u8>> {
+    sealed: &'a mut [u8],
+) -> Result<&'a [u8]> {
     let last = index + 1 == chunks;
-    key.open(&chunk_aad(blob_id, index, last), sealed, "blob chunk")
-}
-
-/// Reads until `buffer` is full or the source ends; returns the bytes read.
-fn fill(source: &mut dyn Read, buffer: &mut [u8]) -> Result<usize> {
-    let mut filled = 0;
-    while let Some(rest) = buffer.get_mut(filled..) {
-        if rest.is_empty() {
-            break;
-        }
-        match source.read(rest) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(RecordError::io("read", std::path::Path::new("content"), e)),
-        }
-    }
-    Ok(filled)
+    key.open_in_place(&chunk_aad(blob_id, index, last), sealed, "blob chunk")
 }
 
 #[cfg(test)]
@@ -270,35 +286,56 @@ mod tests {
         let content: Vec<u8> = (0..(2 * CHUNK_BYTES + 100))
             .map(|i| (i % 251) as u8)
             .collect();
-        let mut chunks = Vec::new();
-        let sealed = seal_stream(&key, "b1", &mut content.as_slice(), 1 << 20, &mut |i, c| {
-            chunks.push((i, c));
-            Ok(())
-        })
+        let mut chunks: Vec<(u32, Vec<u8>)> = Vec::new();
+        let sealed = seal_stream(
+            &key,
+            "b1",
+            &mut content.as_slice(),
+            1 << 20,
+            &mut |_| {},
+            &mut |i, c| {
+                chunks.push((i, c.to_vec()));
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(sealed.size, content.len() as u64);
         assert_eq!(sealed.chunks, 3);
         let mut back = Vec::new();
         for (i, c) in &chunks {
-            back.extend(open_chunk(&key, "b1", *i, 3, c).unwrap());
+            back.extend_from_slice(open_chunk(&key, "b1", *i, 3, &mut c.clone()).unwrap());
         }
         assert_eq!(back, content);
         // Dropping the last chunk: the new last one was not sealed as last.
-        assert!(open_chunk(&key, "b1", 1, 2, &chunks[1].1).is_err());
+        assert!(open_chunk(&key, "b1", 1, 2, &mut chunks[1].1.clone()).is_err());
         // Reordered or moved chunks fail.
-        assert!(open_chunk(&key, "b1", 0, 3, &chunks[1].1).is_err());
-        assert!(open_chunk(&key, "b2", 0, 3, &chunks[0].1).is_err());
+        assert!(open_chunk(&key, "b1", 0, 3, &mut chunks[1].1.clone()).is_err());
+        assert!(open_chunk(&key, "b2", 0, 3, &mut chunks[0].1.clone()).is_err());
         // Exactly one chunk's worth, and nothing at all.
         for len in [CHUNK_BYTES, 0] {
             let mut count = 0;
-            let s = seal_stream(&key, "b", &mut &content[..len], 1 << 20, &mut |_, _| {
-                count += 1;
-                Ok(())
-            })
+            let s = seal_stream(
+                &key,
+                "b",
+                &mut &content[..len],
+                1 << 20,
+                &mut |_| {},
+                &mut |_, _| {
+                    count += 1;
+                    Ok(())
+                },
+            )
             .unwrap();
             assert_eq!((s.chunks, count), (1, 1));
         }
-        let too_big = seal_stream(&key, "b", &mut content.as_slice(), 1000, &mut |_, _| Ok(()));
+        let too_big = seal_stream(
+            &key,
+            "b",
+            &mut content.as_slice(),
+            1000,
+            &mut |_| {},
+            &mut |_, _| Ok(()),
+        );
         assert!(matches!(too_big, Err(RecordError::InvalidInput(_))));
     }
 }
