@@ -12,6 +12,7 @@ mod identity;
 mod pass;
 mod qr;
 mod record;
+mod server;
 mod session;
 mod verify;
 mod wallet;
@@ -71,6 +72,8 @@ enum Command {
         #[command(subcommand)]
         command: record::RecordCommand,
     },
+    /// Run the reference server (the national services) on this machine.
+    Server(server::ServerArgs),
     /// The certificate wallet (kept in the encrypted health record).
     Wallet {
         #[command(subcommand)]
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Pass { command } => pass::run(command),
         Command::Qr { command } => qr::run(command),
         Command::Record { command } => record::run(&options, command),
+        Command::Server(args) => server::run(args),
         Command::Wallet { command } => wallet::run(&options, command),
     };
     match outcome {

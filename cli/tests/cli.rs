@@ -662,3 +662,49 @@ fn hex_bytes(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[test]
+fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args(["server", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(address.starts_with("127.0.0.1:"), "{line}");
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: carnet\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.ends_with("ok"),
+        "{response}"
+    );
+    assert!(
+        data.path().join("server.sqlite").exists() && data.path().join("lists/anchor.pk8").exists()
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("carnet-server stopped"), "{rest}");
+}

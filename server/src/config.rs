@@ -1,0 +1,65 @@
+//! Server configuration: one JSON file or flags, with defaults that run on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// How the server runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Directory of the server's database, keys and lists (created if missing).
+    pub data_dir: PathBuf,
+    /// Address to listen on; loopback by default (port 0: any free port).
+    pub bind: SocketAddr,
+    /// Largest request body accepted, in bytes (documents travel in bodies).
+    pub max_body_bytes: usize,
+    /// Requests a client (a user, a professional key, else an address) may make per minute.
+    pub requests_per_minute: u32,
+    /// Key professionals' software presents (`Authorization: Bearer …`) to deposit documents
+    /// and messages. Empty: a random key is made and written to `data_dir/professional.key`.
+    pub professional_key: String,
+    /// Code a device presents to enrol for tests (the ApCV issue replaces test enrolment).
+    pub test_enrolment_code: String,
+    /// How long a device token lasts, in seconds.
+    pub token_lifetime_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("carnet-server-data"),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_body_bytes: 48 * 1024 * 1024,
+            requests_per_minute: 1200,
+            professional_key: String::new(),
+            test_enrolment_code: "carnet-test-enrolment".into(),
+            token_lifetime_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a configuration file (JSON, every field optional).
+    pub fn from_file(path: &Path) -> Result<Self, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::io("read", path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Checks what a file or flags cannot express.
+    pub(crate) fn check(&self) -> Result<(), ServerError> {
+        if self.requests_per_minute == 0 || self.max_body_bytes < 1024 {
+            return Err(ServerError::Config("limits must allow some traffic".into()));
+        }
+        if self.test_enrolment_code.len() < 8 {
+            return Err(ServerError::Config(
+                "the test enrolment code is too short".into(),
+            ));
+        }
+        Ok(())
+    }
+}

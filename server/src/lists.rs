@@ -1,0 +1,191 @@
+//! Distribution of the DCC trust list and revocation list as signed documents (the formats of
+//! `docs/protocols/dcc-lists.md`), with ETags so that clients download them only when they
+//! change.
+//!
+//! At start the server signs both lists with its anchor key (`lists/anchor.pk8`, made if
+//! missing; its public key is served at `/v1/lists/anchor`) from what `lists/` holds:
+//! `lists/dsc/<COUNTRY>_<name>.der` (document signer certificates) and `lists/revoked.txt`
+//! (one `UCI|COUNTRYCODEUCI|SIGNATURE <32 hex digits>` per line). The version is the
+//! publication time, so a restart after a change publishes a newer list.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use carnet_certs::revocation::{HashKind, RevocationHash};
+use carnet_certs::{ListHeader, RevocationList, TrustList};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+use crate::AppState;
+use crate::error::{ApiError, ServerError};
+
+/// The signed lists as served.
+pub(crate) struct Lists {
+    anchor_public_key: Vec<u8>,
+    trust: Published,
+    revocation: Published,
+}
+
+struct Published {
+    bytes: Vec<u8>,
+    etag: String,
+}
+
+impl Published {
+    fn new(bytes: Vec<u8>) -> Self {
+        let etag = format!(
+            "\"{}\"",
+            hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
+        );
+        Published { bytes, etag }
+    }
+}
+
+impl Lists {
+    /// Signs the lists from the files under `dir` (created if missing).
+    pub(crate) fn publish(dir: &Path, now_secs: i64) -> Result<Self, ServerError> {
+        std::fs::create_dir_all(dir.join("dsc")).map_err(|e| ServerError::io("create", dir, e))?;
+        let key = anchor_key(&dir.join("anchor.pk8"))?;
+        let kid = ring::digest::digest(&ring::digest::SHA256, key.public_key().as_ref());
+        let kid = kid.as_ref().get(..8).unwrap_or_default();
+        let header = ListHeader {
+            version: u64::try_from(now_secs).unwrap_or(0),
+            issued_at: now_secs,
+        };
+        let rng = SystemRandom::new();
+        let trust = TrustList::new(header.clone(), signers(&dir.join("dsc"))?)
+            .map_err(|e| ServerError::Lists(e.to_string()))?;
+        let revocation = RevocationList::new(header, revoked(&dir.join("revoked.txt"))?);
+        Ok(Lists {
+            anchor_public_key: key.public_key().as_ref().to_vec(),
+            trust: Published::new(
+                trust
+                    .seal(&key, kid, &rng)
+                    .map_err(|e| ServerError::Lists(e.to_string()))?,
+            ),
+            revocation: Published::new(
+                revocation
+                    .seal(&key, kid, &rng)
+                    .map_err(|e| ServerError::Lists(e.to_string()))?,
+            ),
+        })
+    }
+}
+
+fn anchor_key(path: &Path) -> Result<EcdsaKeyPair, ServerError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let generated = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|_| ServerError::Lists("cannot generate the anchor key".into()))?;
+            crate::write_private(path, generated.as_ref())?;
+            generated.as_ref().to_vec()
+        }
+        Err(e) => return Err(ServerError::io("read", path, e)),
+    };
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+        .map_err(|_| ServerError::Lists(format!("{} is not a P-256 PKCS#8 key", path.display())))
+}
+
+fn signers(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ServerError> {
+    let mut signers = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| ServerError::io("list", dir, e))?;
+    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "der"))
+    {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let country = name
+            .split('_')
+            .next()
+            .filter(|c| c.len() == 2)
+            .unwrap_or("XX")
+            .to_uppercase();
+        signers.push((
+            country,
+            std::fs::read(&path).map_err(|e| ServerError::io("read", &path, e))?,
+        ));
+    }
+    Ok(signers)
+}
+
+fn revoked(path: &Path) -> Result<Vec<(HashKind, RevocationHash)>, ServerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ServerError::io("read", path, e)),
+    };
+    let bad = |line: &str| ServerError::Lists(format!("{}: cannot read {line:?}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (kind, hash) = line.split_once(' ').ok_or_else(|| bad(line))?;
+            let kind = HashKind::ALL
+                .into_iter()
+                .find(|k| k.name() == kind)
+                .ok_or_else(|| bad(line))?;
+            let bytes = hex::decode(hash.trim()).map_err(|_| bad(line))?;
+            Ok((
+                kind,
+                RevocationHash::try_from(bytes.as_slice()).map_err(|_| bad(line))?,
+            ))
+        })
+        .collect()
+}
+
+/// `GET /v1/lists/{trust|revocation}`: the signed list, `304 Not Modified` when the
+/// client's `If-None-Match` names the current one.
+pub(crate) async fn get_list(
+    State(state): State<Arc<AppState>>,
+    UrlPath(name): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let published = match name.as_str() {
+        "trust" => &state.lists.trust,
+        "revocation" => &state.lists.revocation,
+        _ => return Err(ApiError::not_found()),
+    };
+    let etag = HeaderValue::from_str(&published.etag).map_err(ApiError::internal)?;
+    let cache = HeaderValue::from_static("public, max-age=300, must-revalidate");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == published.etag || tag.trim() == "*")
+        });
+    if matches {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/cose"),
+            ),
+        ],
+        published.bytes.clone(),
+    )
+        .into_response())
+}
+
+/// `GET /v1/lists/anchor`: the anchor's public key (SEC1), which apps ship with.
+pub(crate) async fn get_anchor(State(state): State<Arc<AppState>>) -> Vec<u8> {
+    state.lists.anchor_public_key.clone()
+}
