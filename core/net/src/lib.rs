@@ -1,0 +1,451 @@
+//! Carnet's network layer: the HTTP client the core talks to the national services with.
+//!
+//! - HTTP over rustls with `ring` (the one crypto stack of the project), timeouts on connect
+//!   and on the whole request;
+//! - retries with exponential backoff and full jitter on what a bad network does (refused or
+//!   reset connections, timeouts, truncated bodies, `5xx`, `429`), never on a refusal
+//!   (`4xx`): every retried request is idempotent (`GET`, `PUT` of content-addressed or
+//!   versioned items) and carries a fresh nonce and date;
+//! - the device credential: a P-256 key made on the device and kept in the platform
+//!   [`KeyVault`], enrolled once, signing every request (see `carnet-server`'s `auth`);
+//! - conditional `GET` with `If-None-Match`, for the signed DCC lists.
+//!
+//! Async (tokio); the facade owns the runtime.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use carnet_platform::{KeyVault, PlatformError};
+use reqwest::{Method, StatusCode};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use serde::{Deserialize, Serialize};
+
+/// Key vault entry of the device credential.
+const CREDENTIAL_ENTRY: &str = "net.device-credential";
+/// Largest response body read, in bytes.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// What can go wrong talking to the services.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The service could not be reached, after every retry (no network, server down, timeouts).
+    #[error("offline: {0}")]
+    Offline(String),
+    /// The service refused the request (a `4xx` other than `429`), with its code.
+    #[error("refused ({status}): {code}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The service's stable code.
+        code: String,
+        /// The service's explanation.
+        message: String,
+    },
+    /// The service answered something that is not what the protocol says.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// No device credential: enrol first.
+    #[error("this device is not enrolled")]
+    NotEnrolled,
+    /// The key vault failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+}
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (1: no retry).
+    pub attempts: u32,
+    /// Ceiling of the first delay.
+    pub first_delay: Duration,
+    /// Ceiling of any delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry `retry` (0 for the first retry): a random duration up to
+    /// `first_delay × 2^retry`, capped at `max_delay` ("full jitter", so that clients that
+    /// failed together do not come back together).
+    pub fn delay(&self, retry: u32, random: u64) -> Duration {
+        let ceiling = self
+            .first_delay
+            .saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX))
+            .min(self.max_delay);
+        let ceiling_micros = u64::try_from(ceiling.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Duration::from_micros(random % ceiling_micros)
+    }
+}
+
+/// How the client reaches the services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConfig {
+    /// Base URL (`https://…`, or `http://127.0.0.1:…` for the reference server).
+    pub base_url: String,
+    /// Limit on connecting.
+    pub connect_timeout: Duration,
+    /// Limit on a whole request, body included.
+    pub timeout: Duration,
+    /// Retries.
+    pub retry: RetryPolicy,
+}
+
+impl NetConfig {
+    /// Defaults for `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        NetConfig {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A response: status, ETag and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status (2xx, or 304, or 409 where the protocol uses it).
+    pub status: u16,
+    /// The `ETag` header, if any.
+    pub etag: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// The device's enrolment: its user id, token and signing key.
+pub struct Credential {
+    user_id: String,
+    token: String,
+    key: EcdsaKeyPair,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential").finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCredential {
+    user_id: String,
+    token: String,
+    pkcs8: String,
+}
+
+impl Credential {
+    /// The enrolled user's id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The credential kept in `vault`, if this device has enrolled.
+    pub fn load(vault: &dyn KeyVault) -> Result<Option<Self>, NetError> {
+        let Some(bytes) = vault.load(CREDENTIAL_ENTRY)? else {
+            return Ok(None);
+        };
+        let stored: StoredCredential = serde_json::from_slice(&bytes)
+            .map_err(|_| NetError::Protocol("damaged device credential".into()))?;
+        let pkcs8 = STANDARD
+            .decode(&stored.pkcs8)
+            .map_err(|_| NetError::Protocol("damaged device key".into()))?;
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| NetError::Protocol("damaged device key".into()))?;
+        Ok(Some(Credential {
+            user_id: stored.user_id,
+            token: stored.token,
+            key,
+        }))
+    }
+
+    fn sign(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        date: i64,
+    ) -> Result<Vec<(&'static str, String)>, NetError> {
+        let rng = SystemRandom::new();
+        let mut nonce = [0u8; 16];
+        rng.fill(&mut nonce)
+            .map_err(|_| NetError::Protocol("no random generator".into()))?;
+        let nonce = hex::encode(nonce);
+        let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+        let message = format!("{method}\n{path}\n{date}\n{nonce}\n{digest}");
+        let signature = self
+            .key
+            .sign(&rng, message.as_bytes())
+            .map_err(|_| NetError::Protocol("signing failed".into()))?;
+        Ok(vec![
+            ("authorization", format!("Carnet {}", self.token)),
+            ("carnet-date", date.to_string()),
+            ("carnet-nonce", nonce),
+            ("carnet-signature", STANDARD.encode(signature.as_ref())),
+        ])
+    }
+}
+
+/// The HTTP client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: NetConfig,
+}
+
+impl Client {
+    /// A client for `config`.
+    pub fn new(config: NetConfig) -> Result<Self, NetError> {
+        // reqwest is built without a crypto provider; ring is the project's one stack.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| NetError::Protocol(format!("HTTP client: {e}")))?;
+        Ok(Client { http, config })
+    }
+
+    /// Enrols this device with the test enrolment code: makes a P-256 key, proves possession,
+    /// and keeps the credential in `vault`.
+    pub async fn enrol(&self, vault: &dyn KeyVault, code: &str) -> Result<Credential, NetError> {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| NetError::Protocol("cannot make a device key".into()))?;
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .map_err(|_| NetError::Protocol("cannot read the device key".into()))?;
+        let public = key.public_key().as_ref().to_vec();
+        let proof = key
+            .sign(&rng, &public)
+            .map_err(|_| NetError::Protocol("signing failed".into()))?;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "code": code,
+            "public_key": STANDARD.encode(&public),
+            "proof": STANDARD.encode(proof.as_ref()),
+        }))
+        .map_err(|e| NetError::Protocol(e.to_string()))?;
+        // Enrolment is not idempotent (each call makes a user): one attempt.
+        let response = self
+            .attempt(Method::POST, "/v1/enrol/test", &body, &[], None)
+            .await
+            .map_err(|e| e.error)?;
+        #[derive(Deserialize)]
+        struct Enrolled {
+            user_id: String,
+            token: String,
+        }
+        let enrolled: Enrolled = serde_json::from_slice(&response.body)
+            .map_err(|e| NetError::Protocol(format!("enrolment answer: {e}")))?;
+        let stored = StoredCredential {
+            user_id: enrolled.user_id.clone(),
+            token: enrolled.token.clone(),
+            pkcs8: STANDARD.encode(pkcs8.as_ref()),
+        };
+        vault.store(
+            CREDENTIAL_ENTRY,
+            serde_json::to_vec(&stored).map_err(|e| NetError::Protocol(e.to_string()))?,
+        )?;
+        Ok(Credential {
+            user_id: enrolled.user_id,
+            token: enrolled.token,
+            key,
+        })
+    }
+
+    /// A device-signed request, retried on network failures. Only idempotent methods.
+    pub async fn signed(
+        &self,
+        credential: &Credential,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Response, NetError> {
+        if method == Method::POST {
+            return Err(NetError::Protocol(
+                "signed requests are idempotent: no POST".into(),
+            ));
+        }
+        self.with_retries(
+            || async {
+                let headers = credential.sign(method.as_str(), path, &body, now_millis())?;
+                Ok(headers)
+            },
+            method.clone(),
+            path,
+            &body,
+            None,
+        )
+        .await
+    }
+
+    /// A conditional GET (no credential): `304` when `etag` is still current.
+    pub async fn get_conditional(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<Response, NetError> {
+        self.with_retries(|| async { Ok(Vec::new()) }, Method::GET, path, &[], etag)
+            .await
+    }
+
+    async fn with_retries<F, Fut>(
+        &self,
+        headers: F,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        etag: Option<&str>,
+    ) -> Result<Response, NetError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(&'static str, String)>, NetError>>,
+    {
+        let policy = self.config.retry;
+        let mut retry = 0;
+        loop {
+            let headers = headers().await?;
+            match self
+                .attempt(method.clone(), path, body, &headers, etag)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(Attempt { error, retryable }) if retryable && retry + 1 < policy.attempts => {
+                    let mut random = [0u8; 8];
+                    let _ = SystemRandom::new().fill(&mut random);
+                    let delay = policy.delay(retry, u64::from_le_bytes(random));
+                    tracing::debug!(retry, delay_ms = delay.as_millis() as u64, %error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    retry += 1;
+                }
+                Err(Attempt { error, .. }) => return Err(error),
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        headers: &[(&'static str, String)],
+        etag: Option<&str>,
+    ) -> Result<Response, Attempt> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.config.base_url))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        let offline = |e: reqwest::Error| Attempt {
+            error: NetError::Offline(e.to_string()),
+            retryable: true,
+        };
+        let response = request.send().await.map_err(offline)?;
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if response
+            .content_length()
+            .is_some_and(|l| l > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(Attempt {
+                error: NetError::Protocol("response too large".into()),
+                retryable: false,
+            });
+        }
+        let body = response.bytes().await.map_err(offline)?.to_vec();
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(Attempt {
+                error: NetError::Protocol("response too large".into()),
+                retryable: false,
+            });
+        }
+        if status.is_success()
+            || status == StatusCode::NOT_MODIFIED
+            || status == StatusCode::CONFLICT
+        {
+            return Ok(Response {
+                status: status.as_u16(),
+                etag,
+                body,
+            });
+        }
+        let retryable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = |name: &str| {
+            answer
+                .get(name)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let error = if retryable {
+            NetError::Offline(format!("the service answered {status}"))
+        } else {
+            NetError::Refused {
+                status: status.as_u16(),
+                code: text("code"),
+                message: text("message"),
+            }
+        };
+        Err(Attempt { error, retryable })
+    }
+}
+
+/// One failed attempt, and whether trying again may help.
+struct Attempt {
+    error: NetError,
+    retryable: bool,
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_full_jitter() {
+        let policy = RetryPolicy {
+            attempts: 8,
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
+        assert_eq!(
+            policy.delay(0, u64::MAX - 1),
+            Duration::from_micros((u64::MAX - 1) % 100_000)
+        );
+        assert!(policy.delay(3, u64::MAX) < Duration::from_millis(800));
+        assert!(policy.delay(30, u64::MAX) < Duration::from_secs(1));
+        assert_eq!(policy.delay(2, 0), Duration::ZERO);
+    }
+}
