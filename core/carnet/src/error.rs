@@ -125,6 +125,11 @@ fn record_kind(error: &RecordError) -> ErrorKind {
         | RecordError::Corrupt(_)
         | RecordError::NewerSchema { .. } => ErrorKind::CorruptData,
         RecordError::WrongDeviceKey => ErrorKind::PlatformDenied,
+        RecordError::Network(carnet_record::NetError::Offline(_)) => ErrorKind::PlatformUnavailable,
+        RecordError::Network(carnet_record::NetError::Platform(e)) => {
+            CarnetError::Platform(e.clone()).kind()
+        }
+        RecordError::Network(_) | RecordError::Sync(_) => ErrorKind::InvalidInput,
         RecordError::Busy | RecordError::Database(_) | RecordError::Io { .. } => ErrorKind::Storage,
         RecordError::WrongPassphrase
         | RecordError::WeakPassphrase(_)
@@ -154,6 +159,8 @@ fn record_message_key(error: &RecordError) -> &'static str {
         RecordError::UnsupportedDocument(_) => "error.record.unsupported_document",
         RecordError::NotAllowed(_) => "error.record.not_allowed",
         RecordError::Import(_) | RecordError::ImportIntoNonEmpty => "error.record.import",
+        RecordError::Network(carnet_record::NetError::Offline(_)) => "error.network.offline",
+        RecordError::Network(_) | RecordError::Sync(_) => "error.network.refused",
         RecordError::NoSuchKeySlot(_)
         | RecordError::AlreadyExists(_)
         | RecordError::NoStore(_)

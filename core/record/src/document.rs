@@ -136,13 +136,28 @@ impl Record {
         source: DocumentSource,
         content: &mut dyn Read,
     ) -> Result<Document> {
+        self.receive_document(&crate::crypto::random_id()?, new, source, content)
+    }
+
+    /// Stores a document under `id` (a received one keeps the health space's id). The same
+    /// id again returns the document already kept, unchanged: a retried sync adds nothing.
+    pub fn receive_document(
+        &self,
+        id: &str,
+        new: &NewDocument,
+        source: DocumentSource,
+        content: &mut dyn Read,
+    ) -> Result<Document> {
         check_new_document(new)?;
+        crate::profile::check_fhir_id(id)?;
         let added_millis = self.store.now_millis();
-        let id = crate::crypto::random_id()?;
         self.store.write(|w| {
+            if let Some(existing) = w.reader().get(DOCUMENT, id)? {
+                return Ok(existing);
+            }
             put_document(
                 w,
-                id,
+                id.to_owned(),
                 new,
                 source,
                 added_millis,

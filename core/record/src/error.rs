@@ -73,6 +73,12 @@ pub enum RecordError {
     /// Import is only into an empty store.
     #[error("the store is not empty; import goes into a new store")]
     ImportIntoNonEmpty,
+    /// The health space could not be reached, or refused a request.
+    #[error(transparent)]
+    Network(#[from] carnet_net::NetError),
+    /// The health space sent something this version cannot use.
+    #[error("sync: {0}")]
+    Sync(String),
     /// A platform service (the key vault) failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
@@ -113,6 +119,8 @@ impl RecordError {
             RecordError::NotAllowed(_) => "record.not_allowed",
             RecordError::Import(_) => "record.import_refused",
             RecordError::ImportIntoNonEmpty => "record.import_not_empty",
+            RecordError::Network(_) => "record.network",
+            RecordError::Sync(_) => "record.sync",
             RecordError::Platform(_) => "record.platform",
             RecordError::Database(_) => "record.database",
             RecordError::Io { .. } => "record.io",

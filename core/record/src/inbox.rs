@@ -90,10 +90,25 @@ impl Record {
         new: &NewMessage,
         attachments: Vec<IncomingAttachment<'_>>,
     ) -> Result<Message> {
-        let id = crate::crypto::random_id()?;
+        self.receive_message(&crate::crypto::random_id()?, new, attachments)
+    }
+
+    /// Stores a message received under `id` (from the health space). The same id again
+    /// returns the message already kept, unchanged: a retried sync adds nothing.
+    pub fn receive_message(
+        &self,
+        id: &str,
+        new: &NewMessage,
+        attachments: Vec<IncomingAttachment<'_>>,
+    ) -> Result<Message> {
+        crate::profile::check_fhir_id(id)?;
         let at_millis = self.store.now_millis();
-        self.store
-            .write(|w| put_message(w, id, new, at_millis, attachments))
+        self.store.write(|w| {
+            if let Some(existing) = w.reader().get(MESSAGE, id)? {
+                return Ok(existing);
+            }
+            put_message(w, id.to_owned(), new, at_millis, attachments)
+        })
     }
 
     /// Every message, newest first.

@@ -25,12 +25,15 @@ pub mod keyslot;
 mod profile;
 mod record;
 pub mod store;
+mod sync;
 
 pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
 pub use agenda::{
     Agenda, Appointment, CompletedReminder, NewAppointment, PreventionCalendar, Reminder,
     ReminderKind, ReminderStatus,
 };
+/// The network layer sync runs over.
+pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};
 pub use document::{
     Coding, Confidentiality, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
@@ -44,3 +47,4 @@ pub use profile::{
 };
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};
+pub use sync::PullReport;

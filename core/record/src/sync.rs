@@ -1,0 +1,276 @@
+//! Sync with the health space, pull side: what professionals deposited (documents, messages)
+//! and the profile as the server holds it come down into the record, page by page of the
+//! server's change feed (`docs/protocols/health-space.md`).
+//!
+//! Every change is applied idempotently (a document or message already kept under its id is
+//! left as it is), and the feed cursor is saved after each page: a pull cut by a crash, a lost
+//! connection or a stopped server resumes where it stopped, with no duplicate and nothing
+//! skipped. Push (local edits going up, with the conflict rules) comes next.
+
+use carnet_net::{Client, Credential};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::document::{Coding, Confidentiality, DocumentSource, NewDocument};
+use crate::error::{RecordError, Result};
+use crate::inbox::{IncomingAttachment, NewMessage};
+use crate::profile::ProfileKind;
+use crate::record::{Professional, Progress, Record, parse_instant};
+
+/// Item kind of the sync state.
+const SYNC: &str = "sync";
+/// Id of the health space's cursor.
+const CURSOR: &str = "health-space";
+/// Changes asked for per page.
+const PAGE: u32 = 200;
+
+/// What a pull brought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PullReport {
+    /// Documents received.
+    pub documents: u32,
+    /// Messages received.
+    pub messages: u32,
+    /// Profile items updated or deleted.
+    pub profile_items: u32,
+    /// Changes already applied before (a resumed or repeated pull).
+    pub already_there: u32,
+    /// The feed position reached.
+    pub cursor: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Cursor {
+    last_seq: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    changes: Vec<Change>,
+    last_seq: i64,
+    more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Change {
+    kind: String,
+    id: String,
+    deleted: bool,
+    body: Value,
+}
+
+impl Record {
+    /// The feed position the last pull reached (0 before any).
+    pub fn sync_cursor(&self) -> Result<i64> {
+        Ok(self
+            .store
+            .read(|r| r.get::<Cursor>(SYNC, CURSOR))?
+            .map_or(0, |c| c.last_seq))
+    }
+
+    /// Pulls the health space's changes since the last pull. `progress` hears the feed
+    /// position (`done`) against the last position seen on the server (`total`).
+    pub async fn pull(
+        &self,
+        client: &Client,
+        credential: &Credential,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<PullReport> {
+        let mut report = PullReport {
+            cursor: self.sync_cursor()?,
+            ..PullReport::default()
+        };
+        loop {
+            let path = format!("/v1/me/changes?since={}&limit={PAGE}", report.cursor);
+            let response = client
+                .signed(credential, Method::GET, &path, Vec::new())
+                .await?;
+            let page: Page = serde_json::from_slice(&response.body)
+                .map_err(|e| RecordError::Sync(format!("change feed: {e}")))?;
+            for change in &page.changes {
+                self.apply(client, credential, change, &mut report).await?;
+            }
+            report.cursor = page.last_seq;
+            self.store.write(|w| {
+                w.put(
+                    SYNC,
+                    CURSOR,
+                    &Cursor {
+                        last_seq: page.last_seq,
+                    },
+                )
+            })?;
+            progress(Progress {
+                done: report.cursor.unsigned_abs(),
+                total: page.last_seq.unsigned_abs(),
+            });
+            if !page.more {
+                tracing::info!(
+                    documents = report.documents,
+                    messages = report.messages,
+                    "pull done"
+                );
+                return Ok(report);
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        client: &Client,
+        credential: &Credential,
+        change: &Change,
+        report: &mut PullReport,
+    ) -> Result<()> {
+        match change.kind.as_str() {
+            "document" => {
+                if self.document(&change.id).is_ok() {
+                    report.already_there += 1;
+                    return Ok(());
+                }
+                let new = document_metadata(&change.body)?;
+                let content = fetch_blob(client, credential, &change.body).await?;
+                self.receive_document(
+                    &change.id,
+                    &new,
+                    DocumentSource::Professional,
+                    &mut content.as_slice(),
+                )?;
+                report.documents += 1;
+            }
+            "message" => {
+                if self.messages()?.iter().any(|m| m.id == change.id) {
+                    report.already_there += 1;
+                    return Ok(());
+                }
+                let (new, names) = message(&change.body)?;
+                let mut files = Vec::with_capacity(names.len());
+                for attachment in change
+                    .body
+                    .get("attachments")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    files.push(fetch_blob(client, credential, attachment).await?);
+                }
+                let mut contents: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+                let attachments = names
+                    .into_iter()
+                    .zip(contents.iter_mut())
+                    .map(|(name, content)| IncomingAttachment { name, content })
+                    .collect();
+                self.receive_message(&change.id, &new, attachments)?;
+                report.messages += 1;
+            }
+            "profile" => {
+                if change.deleted {
+                    match self.delete_profile_item(&change.id) {
+                        Ok(()) | Err(RecordError::NotFound(_)) => {}
+                        Err(error) => return Err(error),
+                    }
+                } else {
+                    let kind = change
+                        .body
+                        .get("resourceType")
+                        .and_then(Value::as_str)
+                        .and_then(ProfileKind::from_resource_type)
+                        .ok_or_else(|| {
+                            RecordError::Sync("a profile item of an unknown type".into())
+                        })?;
+                    self.put_profile_resource(kind, &change.id, change.body.clone())?;
+                }
+                report.profile_items += 1;
+            }
+            // A kind this version does not know: skipped, so that newer servers do not
+            // stop older apps.
+            other => tracing::debug!(kind = other, "change of an unknown kind skipped"),
+        }
+        Ok(())
+    }
+}
+
+/// Downloads the blob a change names (`{"blob": sha256}`) and checks it hashes to its name.
+async fn fetch_blob(client: &Client, credential: &Credential, named: &Value) -> Result<Vec<u8>> {
+    let sha256 = named
+        .get("blob")
+        .and_then(Value::as_str)
+        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| RecordError::Sync("an item without its file's address".into()))?;
+    let response = client
+        .signed(
+            credential,
+            Method::GET,
+            &format!("/v1/me/blobs/{sha256}"),
+            Vec::new(),
+        )
+        .await?;
+    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, &response.body));
+    if digest != sha256 {
+        return Err(RecordError::Sync(
+            "a file does not hash to its address".into(),
+        ));
+    }
+    Ok(response.body)
+}
+
+fn text(body: &Value, name: &str) -> Option<String> {
+    body.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn coding(body: &Value, name: &str) -> Option<Coding> {
+    let value = body.get(name)?;
+    Some(Coding {
+        system: text(value, "system")?,
+        code: text(value, "code")?,
+        display: text(value, "display"),
+    })
+}
+
+fn professional(value: Option<&Value>) -> Option<Professional> {
+    let value = value?;
+    Some(Professional {
+        name: text(value, "name")?,
+        rpps: text(value, "rpps"),
+    })
+}
+
+/// A deposited document's metadata (`docs/protocols/health-space.md`).
+fn document_metadata(body: &Value) -> Result<NewDocument> {
+    Ok(NewDocument {
+        title: text(body, "title")
+            .ok_or_else(|| RecordError::Sync("a document without a title".into()))?,
+        type_code: coding(body, "type"),
+        class_code: coding(body, "class"),
+        author: professional(body.get("author")),
+        date_millis: text(body, "date").map(|d| parse_instant(&d)).transpose()?,
+        ins: text(body, "ins"),
+        confidentiality: text(body, "confidentiality")
+            .and_then(|c| Confidentiality::from_code(&c))
+            .unwrap_or_default(),
+        description: text(body, "description"),
+    })
+}
+
+/// A deposited message and its attachments' names.
+fn message(body: &Value) -> Result<(NewMessage, Vec<String>)> {
+    let missing = |what: &str| RecordError::Sync(format!("a message without its {what}"));
+    let new = NewMessage {
+        sender: professional(body.get("sender")).ok_or_else(|| missing("sender"))?,
+        subject: text(body, "subject").ok_or_else(|| missing("subject"))?,
+        body: text(body, "body").ok_or_else(|| missing("body"))?,
+        reply_allowed: body
+            .get("reply_allowed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let names = body
+        .get("attachments")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|a| text(a, "name").ok_or_else(|| missing("attachment name")))
+        .collect::<Result<_>>()?;
+    Ok((new, names))
+}
