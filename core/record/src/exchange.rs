@@ -906,6 +906,7 @@ fn import_profile_item(writer: &mut Writer<'_>, kind: ProfileKind, resource: &Va
             resource,
             version,
             updated_millis,
+            synced_version: None,
         },
     )
 }

@@ -47,4 +47,4 @@ pub use profile::{
 };
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};
-pub use sync::PullReport;
+pub use sync::{PullReport, PushReport};

@@ -180,9 +180,49 @@ pub struct ProfileItem {
     pub version: u32,
     /// Last change, Unix milliseconds.
     pub updated_millis: i64,
+    /// The health space's version this entry was last in agreement with (none before its
+    /// first sync).
+    #[serde(default)]
+    pub synced_version: Option<i64>,
 }
 
+/// A profile change made on this device and not yet accepted by the health space: the
+/// offline queue, kept in the encrypted store until pushed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PendingWrite {
+    /// The resource (for a deletion, the last one, which the tombstone carries).
+    pub resource: Value,
+    /// The health space's version the change was made from.
+    pub base_version: Option<i64>,
+    /// Whether the change deletes the entry.
+    pub deleted: bool,
+    /// When it was made, Unix milliseconds.
+    pub updated_millis: i64,
+}
+
+/// Item kind of pending profile changes (keyed by profile entry id).
+pub(crate) const OUTBOX: &str = "outbox";
+
 impl ProfileItem {
+    /// The entry that follows `previous` (if any) with this content.
+    fn next(
+        previous: Option<ProfileItem>,
+        id: &str,
+        kind: ProfileKind,
+        resource: Value,
+        updated_millis: i64,
+        synced_version: Option<i64>,
+    ) -> Self {
+        ProfileItem {
+            id: id.to_owned(),
+            kind,
+            resource,
+            version: previous.map_or(1, |p| p.version + 1),
+            updated_millis,
+            synced_version,
+        }
+    }
+
     /// A one-line summary: the resource's code text or display.
     pub fn summary(&self) -> String {
         let concept = ["code", "medicationCodeableConcept", "vaccineCode"]
@@ -313,15 +353,104 @@ impl Record {
         let now = self.store.now_millis();
         self.store.write(|w| {
             let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
-            let item = ProfileItem {
-                id: id.to_owned(),
-                kind,
-                resource,
-                version: previous.map_or(1, |p| p.version + 1),
+            let pending: Option<PendingWrite> = w.reader().get(OUTBOX, id)?;
+            let synced_version = previous.as_ref().and_then(|p| p.synced_version);
+            let item = ProfileItem::next(previous, id, kind, resource, now, synced_version);
+            w.put(PROFILE, id, &item)?;
+            // Queued for the health space, from the version the first unsent edit started at.
+            let base_version = pending.map_or(synced_version, |p| p.base_version);
+            let write = PendingWrite {
+                resource: item.resource.clone(),
+                base_version,
+                deleted: false,
                 updated_millis: now,
             };
-            w.put(PROFILE, id, &item)?;
+            w.put(OUTBOX, id, &write)?;
             Ok(item)
+        })
+    }
+
+    /// Settles a pushed change with the health space's answer: the entry as the server now
+    /// holds it (`server_resource`, `None` for a tombstone) at `server_version`; `won` when the
+    /// pushed change became current. A newer local edit made meanwhile stays queued, rebased
+    /// on the server's version; otherwise the queue entry goes, and a lost change gives way
+    /// to the server's (the loser is in the server's history).
+    pub(crate) fn settle_profile_push(
+        &self,
+        id: &str,
+        sent: &PendingWrite,
+        server_version: i64,
+        server_resource: Option<Value>,
+        won: bool,
+    ) -> Result<()> {
+        let still_queued = self.store.write(|w| {
+            let pending: Option<PendingWrite> = w.reader().get(OUTBOX, id)?;
+            match pending {
+                Some(newer) if &newer != sent => {
+                    w.put(
+                        OUTBOX,
+                        id,
+                        &PendingWrite {
+                            base_version: Some(server_version),
+                            ..newer
+                        },
+                    )?;
+                    Ok(true)
+                }
+                _ => {
+                    w.delete(OUTBOX, id)?;
+                    if won && let Some(mut item) = w.reader().get::<ProfileItem>(PROFILE, id)? {
+                        item.synced_version = Some(server_version);
+                        w.put(PROFILE, id, &item)?;
+                    }
+                    Ok(false)
+                }
+            }
+        })?;
+        if !won && !still_queued {
+            self.apply_synced_profile(id, server_resource, server_version)?;
+        }
+        Ok(())
+    }
+
+    /// How many profile changes made on this device wait to go up to the health space.
+    pub fn pending_sync_count(&self) -> Result<usize> {
+        Ok(self.pending_profile_writes()?.len())
+    }
+
+    /// The profile changes waiting to go up.
+    pub(crate) fn pending_profile_writes(&self) -> Result<Vec<(String, PendingWrite)>> {
+        self.store.read(|r| r.list(OUTBOX))
+    }
+
+    /// Applies an entry as the health space holds it (a pull, or the answer to a push), unless
+    /// a local change of it is still waiting to go up (the push settles that one). Returns
+    /// whether it was applied.
+    pub(crate) fn apply_synced_profile(
+        &self,
+        id: &str,
+        resource: Option<Value>,
+        server_version: i64,
+    ) -> Result<bool> {
+        let now = self.store.now_millis();
+        self.store.write(|w| {
+            if w.reader().get::<PendingWrite>(OUTBOX, id)?.is_some() {
+                return Ok(false);
+            }
+            let Some(resource) = resource else {
+                w.delete(PROFILE, id)?;
+                return Ok(true);
+            };
+            let kind = resource
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .and_then(ProfileKind::from_resource_type)
+                .ok_or_else(|| RecordError::Sync("a profile item of an unknown type".into()))?;
+            let resource = check_resource(kind, id, resource)?;
+            let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
+            let item = ProfileItem::next(previous, id, kind, resource, now, Some(server_version));
+            w.put(PROFILE, id, &item)?;
+            Ok(true)
         })
     }
 
@@ -340,12 +469,31 @@ impl Record {
 
     /// Deletes profile entry `id`.
     pub fn delete_profile_item(&self, id: &str) -> Result<()> {
+        let now = self.store.now_millis();
         self.store.write(|w| {
-            if w.delete(PROFILE, id)? {
-                Ok(())
-            } else {
-                Err(RecordError::NotFound("profile item"))
+            let item: ProfileItem = w
+                .reader()
+                .get(PROFILE, id)?
+                .ok_or(RecordError::NotFound("profile item"))?;
+            let pending: Option<PendingWrite> = w.reader().get(OUTBOX, id)?;
+            w.delete(PROFILE, id)?;
+            match (item.synced_version, pending) {
+                // Never reached the health space: nothing to tell it.
+                (None, _) => {
+                    w.delete(OUTBOX, id)?;
+                }
+                (Some(synced), pending) => {
+                    let base_version = pending.map_or(Some(synced), |p| p.base_version);
+                    let write = PendingWrite {
+                        resource: item.resource,
+                        base_version,
+                        deleted: true,
+                        updated_millis: now,
+                    };
+                    w.put(OUTBOX, id, &write)?;
+                }
             }
+            Ok(())
         })
     }
 }

@@ -5,7 +5,8 @@
 //! Every change is applied idempotently (a document or message already kept under its id is
 //! left as it is), and the feed cursor is saved after each page: a pull cut by a crash, a lost
 //! connection or a stopped server resumes where it stopped, with no duplicate and nothing
-//! skipped. Push (local edits going up, with the conflict rules) comes next.
+//! skipped. Push sends the profile changes queued on this device (documents the citizen adds
+//! go up with the next part of the sync work).
 
 use carnet_net::{Client, Credential};
 use reqwest::Method;
@@ -15,7 +16,6 @@ use serde_json::Value;
 use crate::document::{Coding, Confidentiality, DocumentSource, NewDocument};
 use crate::error::{RecordError, Result};
 use crate::inbox::{IncomingAttachment, NewMessage};
-use crate::profile::ProfileKind;
 use crate::record::{Professional, Progress, Record, parse_instant};
 
 /// Item kind of the sync state.
@@ -56,8 +56,19 @@ struct Page {
 struct Change {
     kind: String,
     id: String,
+    version: i64,
     deleted: bool,
     body: Value,
+}
+
+/// What a push sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PushReport {
+    /// Changes the health space took as current.
+    pub accepted: u32,
+    /// Changes a later one on another device had overtaken (last writer wins; the local
+    /// entry now shows the winner, the loser is in the server's history).
+    pub superseded: u32,
 }
 
 impl Record {
@@ -116,6 +127,53 @@ impl Record {
         }
     }
 
+    /// Pushes the profile changes made on this device (the offline queue), oldest first. Each
+    /// is settled as soon as the server answers, so an interrupted push resumes with what is
+    /// left; a retried write the server already took is accepted again, not doubled.
+    pub async fn push(
+        &self,
+        client: &Client,
+        credential: &Credential,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<PushReport> {
+        let mut pending = self.pending_profile_writes()?;
+        pending.sort_by_key(|(_, write)| write.updated_millis);
+        let total = pending.len() as u64;
+        let mut report = PushReport::default();
+        for (done, (id, write)) in pending.into_iter().enumerate() {
+            let body = serde_json::to_vec(&serde_json::json!({
+                "resource": write.resource,
+                "base_version": write.base_version,
+                "updated_millis": write.updated_millis,
+                "deleted": write.deleted,
+            }))
+            .map_err(|e| RecordError::Sync(e.to_string()))?;
+            let response = client
+                .signed(
+                    credential,
+                    Method::PUT,
+                    &format!("/v1/me/profile/{id}"),
+                    body,
+                )
+                .await?;
+            let current: Change = serde_json::from_slice(&response.body)
+                .map_err(|e| RecordError::Sync(format!("profile answer: {e}")))?;
+            let won = response.status != 409;
+            let resource = (!current.deleted).then_some(current.body);
+            self.settle_profile_push(&id, &write, current.version, resource, won)?;
+            if won {
+                report.accepted += 1;
+            } else {
+                report.superseded += 1;
+            }
+            progress(Progress {
+                done: done as u64 + 1,
+                total,
+            });
+        }
+        Ok(report)
+    }
+
     async fn apply(
         &self,
         client: &Client,
@@ -165,23 +223,13 @@ impl Record {
                 report.messages += 1;
             }
             "profile" => {
-                if change.deleted {
-                    match self.delete_profile_item(&change.id) {
-                        Ok(()) | Err(RecordError::NotFound(_)) => {}
-                        Err(error) => return Err(error),
-                    }
+                let resource = (!change.deleted).then(|| change.body.clone());
+                if self.apply_synced_profile(&change.id, resource, change.version)? {
+                    report.profile_items += 1;
                 } else {
-                    let kind = change
-                        .body
-                        .get("resourceType")
-                        .and_then(Value::as_str)
-                        .and_then(ProfileKind::from_resource_type)
-                        .ok_or_else(|| {
-                            RecordError::Sync("a profile item of an unknown type".into())
-                        })?;
-                    self.put_profile_resource(kind, &change.id, change.body.clone())?;
+                    // A local change is queued for this entry: the push settles it.
+                    report.already_there += 1;
                 }
-                report.profile_items += 1;
             }
             // A kind this version does not know: skipped, so that newer servers do not
             // stop older apps.

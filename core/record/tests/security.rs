@@ -208,6 +208,7 @@ fn any_altered_byte_or_swapped_row_is_a_typed_error() {
     let read_all = || -> Result<(), RecordError> {
         record.patient()?;
         record.profile(None)?;
+        record.pending_sync_count()?;
         record.messages()?;
         for document in record.documents()? {
             record.read_document(&document.id, &mut std::io::sink())?;

@@ -179,3 +179,133 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins() {
+    use carnet_record::{NewProfileItem, ProfileKind};
+    let server_dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        data_dir: server_dir.path().to_path_buf(),
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServerConfig::default()
+    };
+    let server = RunningServer::start(config).await.unwrap();
+    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
+    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
+    let credential = client
+        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .await
+        .unwrap();
+    // Two devices of the same account (sharing the credential for the test).
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // One clock for both, as real devices share real time.
+    let clock = TestClock::new();
+    let device = |dir: &std::path::Path| {
+        carnet_record::Record::create(
+            dir,
+            carnet_record::Unlock::DeviceKey,
+            vault.clone(),
+            clock.clone(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let (phone, tablet) = (device(dir_a.path()), device(dir_b.path()));
+
+    let allergy = phone
+        .add_profile_item(
+            ProfileKind::Allergy,
+            &NewProfileItem {
+                text: "Arachide".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let asthma = phone
+        .add_profile_item(
+            ProfileKind::Condition,
+            &NewProfileItem {
+                text: "Asthme".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let pushed = phone.push(&client, &credential, &mut |_| {}).await.unwrap();
+    assert_eq!((pushed.accepted, pushed.superseded), (2, 0));
+    assert_eq!(
+        phone
+            .push(&client, &credential, &mut |_| {})
+            .await
+            .unwrap()
+            .accepted,
+        0,
+        "the queue is empty"
+    );
+    tablet
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(tablet.profile(None).unwrap().len(), 2);
+
+    // Both edit the allergy offline; the tablet's edit is the later one.
+    let edit = |record: &carnet_record::Record, text: &str| {
+        let mut resource = record.profile(Some(ProfileKind::Allergy)).unwrap()[0]
+            .resource
+            .clone();
+        resource["code"]["text"] = text.into();
+        record
+            .put_profile_resource(ProfileKind::Allergy, &allergy.id, resource)
+            .unwrap();
+    };
+    edit(&phone, "Arachide (sévère)");
+    edit(&tablet, "Arachide et noix");
+    phone.delete_profile_item(&asthma.id).unwrap();
+    let tablet_push = tablet
+        .push(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((tablet_push.accepted, tablet_push.superseded), (1, 0));
+    // The phone's allergy edit is earlier than the tablet's: it loses and shows the winner.
+    let phone_push = phone.push(&client, &credential, &mut |_| {}).await.unwrap();
+    assert_eq!(
+        (phone_push.accepted, phone_push.superseded),
+        (1, 1),
+        "the deletion goes through, the edit loses"
+    );
+    let text = |record: &carnet_record::Record| {
+        record.profile(Some(ProfileKind::Allergy)).unwrap()[0].summary()
+    };
+    assert_eq!(text(&phone), "Arachide et noix");
+    tablet
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert!(
+        tablet
+            .profile(Some(ProfileKind::Condition))
+            .unwrap()
+            .is_empty(),
+        "the tombstone came down"
+    );
+    assert_eq!(text(&tablet), "Arachide et noix");
+    // The losing version is kept on the server.
+    let history = client
+        .signed(
+            &credential,
+            reqwest::Method::GET,
+            &format!("/v1/me/profile/{}/history", allergy.id),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let history: serde_json::Value = serde_json::from_slice(&history.body).unwrap();
+    let lost: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["outcome"] == "lost")
+        .map(|v| v["resource"]["code"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(lost, ["Arachide (sévère)"]);
+    server.stop().await.unwrap();
+}
