@@ -316,14 +316,8 @@ impl HealthRecord {
         Arc::new(HealthRecord(Mutex::new(Some(record))))
     }
 
-    fn open(&self) -> Result<MutexGuard<'_, Option<carnet::HealthRecord>>, CarnetError> {
-        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.is_none() {
-            return Err(
-                carnet::CarnetError::from(carnet::record::RecordError::NotFound("record")).into(),
-            );
-        }
-        Ok(guard)
+    fn lock(&self) -> MutexGuard<'_, Option<carnet::HealthRecord>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `work` on the open record's content.
@@ -339,12 +333,9 @@ impl HealthRecord {
         &self,
         work: impl FnOnce(&carnet::HealthRecord) -> Result<T, carnet::CarnetError>,
     ) -> Result<T, CarnetError> {
-        let guard = self.open()?;
-        match guard.as_ref() {
+        match self.lock().as_ref() {
             Some(record) => Ok(work(record)?),
-            None => Err(
-                carnet::CarnetError::from(carnet::record::RecordError::NotFound("record")).into(),
-            ),
+            None => Err(closed()),
         }
     }
 
@@ -352,6 +343,11 @@ impl HealthRecord {
         let state = record.wallet_state(&entry);
         WalletEntry::from_core(entry, state)
     }
+}
+
+/// The error of a call on a record closed by `close_account`.
+fn closed() -> CarnetError {
+    carnet::CarnetError::from(carnet::record::RecordError::NotFound("record")).into()
 }
 
 fn listener(progress: Option<Arc<dyn ProgressListener>>) -> impl FnMut(carnet::record::Progress) {
@@ -589,10 +585,11 @@ impl HealthRecord {
 
     /// Closes the account: the record is crypto-erased. Every later call fails.
     pub fn close_account(&self) -> Result<(), CarnetError> {
-        let mut guard = self.open()?;
-        match guard.take() {
+        // Taken out under the lock, so that no other call can use it while it is erased.
+        let record = self.lock().take();
+        match record {
             Some(record) => Ok(record.close_account()?),
-            None => Ok(()),
+            None => Err(closed()),
         }
     }
 

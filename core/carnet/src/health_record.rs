@@ -123,7 +123,13 @@ impl HealthRecord {
         tracing::dispatcher::with_default(&self.dispatch, || {
             tracing::info!(kind = summary.cert_type.name(), "certificate in the wallet");
         });
-        WalletEntry::of(stored)
+        // Decoded once above; the text kept is that same text, trimmed.
+        Ok(WalletEntry {
+            id: stored.id,
+            text: stored.text,
+            summary,
+            added_at: stored.added_millis.div_euclid(1000),
+        })
     }
 
     /// Every certificate in the wallet, in the order added.

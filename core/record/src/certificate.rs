@@ -38,10 +38,11 @@ impl Record {
         let added_millis = self.store.now_millis();
         self.store.write(|w| {
             let kept: Vec<(String, StoredCertificate)> = w.reader().list(CERTIFICATE)?;
+            let count = kept.len() as u64;
             if let Some((_, existing)) = kept.into_iter().find(|(_, c)| c.text == text) {
                 return Ok(existing);
             }
-            if w.reader().count(CERTIFICATE)? >= MAX_CERTIFICATES {
+            if count >= MAX_CERTIFICATES {
                 return Err(RecordError::InvalidInput(format!(
                     "the wallet is full ({MAX_CERTIFICATES} certificates)"
                 )));

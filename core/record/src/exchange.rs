@@ -110,9 +110,9 @@ impl Record {
                 "timestamp": format_instant(now),
                 "entry": entries.into_iter().map(|resource| json!({ "resource": resource })).collect::<Vec<_>>(),
             });
-            let mut files: Vec<(String, String, &str)> = documents
+            let mut files: Vec<(String, String, &str, u64)> = documents
                 .iter()
-                .map(|(_, d)| (document_path(d), d.id.clone(), d.media_type.as_str()))
+                .map(|(_, d)| (document_path(d), d.id.clone(), d.media_type.as_str(), d.size))
                 .collect();
             for (_, message) in &messages {
                 for (index, attachment) in message.attachments.iter().enumerate() {
@@ -120,10 +120,11 @@ impl Record {
                         attachment_path(message, index, attachment),
                         attachment_blob_id(&message.id, index),
                         attachment.media_type.as_str(),
+                        attachment.size,
                     ));
                 }
             }
-            let total: u64 = files.iter().map(|(_, blob, _)| r.blob_info(blob).map(|i| i.size).unwrap_or(0)).sum();
+            let total: u64 = files.iter().map(|(_, _, _, size)| size).sum();
             let mut zip = ZipWriter::new(out);
             let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
             zip.start_file(BUNDLE, deflated).map_err(zip_error)?;
@@ -131,7 +132,7 @@ impl Record {
                 .map_err(|e| RecordError::Corrupt(format!("writing the Bundle: {e}")))?;
             let mut done = 0u64;
             progress(Progress { done, total });
-            for (path, blob, media_type) in files {
+            for (path, blob, media_type, _) in files {
                 // Compressed formats are stored as they are; XML is deflated.
                 let method = if media_type == "text/xml" { CompressionMethod::Deflated } else { CompressionMethod::Stored };
                 zip.start_file(path, SimpleFileOptions::default().compression_method(method).large_file(true))

@@ -123,6 +123,14 @@ impl Record {
         Ok(messages)
     }
 
+    /// Whether a message is kept under `id`.
+    pub(crate) fn has_message(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .read(|r| r.get::<Message>(MESSAGE, id))?
+            .is_some())
+    }
+
     /// Message `id`, marked read.
     pub fn open_message(&self, id: &str) -> Result<Message> {
         self.store.write(|w| {

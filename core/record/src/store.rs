@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use carnet_platform::{Clock, KeyVault};
+use carnet_platform::{Clock, KeyVault, PlatformError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -128,7 +128,7 @@ impl Store {
         write_counter(&transaction, &key, counter)?;
         transaction.commit()?;
         keys.write(dir)?;
-        vault.store(&counter_entry(&store_id), counter.to_be_bytes().to_vec())?;
+        record_counter(vault.as_ref(), &store_id, counter)?;
         tracing::info!("record store created");
         Ok(Store {
             dir: dir.to_path_buf(),
@@ -162,8 +162,7 @@ impl Store {
         let mut connection = open_connection(dir)?;
         migrate(&mut connection)?;
         let found = read_counter(&connection, &key)?;
-        let entry = counter_entry(keys.store_id());
-        let known = vault.load(&entry)?;
+        let known = vault.load(&counter_entry(keys.store_id()))?;
         // No counter at all: a database file from before the first commit reached it (an
         // older copy without its WAL). Only a rollback explains that once the vault knows
         // the store.
@@ -188,11 +187,11 @@ impl Store {
                     });
                 }
                 if counter > expected {
-                    vault.store(&entry, counter.to_be_bytes().to_vec())?;
+                    record_counter(vault.as_ref(), keys.store_id(), counter)?;
                 }
             }
             // First open on this device (a store brought from elsewhere): from now on.
-            None => vault.store(&entry, counter.to_be_bytes().to_vec())?,
+            None => record_counter(vault.as_ref(), keys.store_id(), counter)?,
         }
         if matches!(unlock, Unlock::Passphrase(_)) && keys.passphrase_weaker_than(&options.kdf) {
             keys.set_slot(&key, unlock, vault.as_ref(), options.kdf)?;
@@ -252,8 +251,8 @@ impl Store {
             inner.counter = counter;
             (value, counter)
         };
-        let entry = counter_entry(self.keys_lock().store_id());
-        if let Err(error) = self.vault.store(&entry, counter.to_be_bytes().to_vec()) {
+        let store_id = self.keys_lock().store_id().to_owned();
+        if let Err(error) = record_counter(self.vault.as_ref(), &store_id, counter) {
             // The write is committed; only the rollback guard lags until the next write.
             tracing::warn!(%error, "write counter not recorded in the key vault");
         }
@@ -523,6 +522,11 @@ fn open_item<T: DeserializeOwned>(key: &SecretKey, kind: &str, id: &str, body: &
 
 fn counter_entry(store_id: &str) -> String {
     format!("record.{store_id}.counter")
+}
+
+/// Records `counter` as the store's latest write in the key vault.
+fn record_counter(vault: &dyn KeyVault, store_id: &str, counter: u64) -> Result<(), PlatformError> {
+    vault.store(&counter_entry(store_id), counter.to_be_bytes().to_vec())
 }
 
 fn write_counter(connection: &Connection, key: &SecretKey, counter: u64) -> Result<()> {

@@ -198,7 +198,7 @@ impl Record {
                 report.documents += 1;
             }
             "message" => {
-                if self.messages()?.iter().any(|m| m.id == change.id) {
+                if self.has_message(&change.id)? {
                     report.already_there += 1;
                     return Ok(());
                 }
