@@ -141,6 +141,7 @@ impl Record {
 
     /// Stores a document under `id` (a received one keeps the health space's id). The same
     /// id again returns the document already kept, unchanged: a retried sync adds nothing.
+    /// A document the citizen adds ([`DocumentSource::User`]) is queued for the next push.
     pub fn receive_document(
         &self,
         id: &str,
@@ -155,7 +156,8 @@ impl Record {
             if let Some(existing) = w.reader().get(DOCUMENT, id)? {
                 return Ok(existing);
             }
-            put_document(
+            let upload = source == DocumentSource::User;
+            let document = put_document(
                 w,
                 id.to_owned(),
                 new,
@@ -164,7 +166,11 @@ impl Record {
                 false,
                 content,
                 MAX_DOCUMENT_BYTES,
-            )
+            )?;
+            if upload {
+                crate::sync::queue_upload(w, id, added_millis)?;
+            }
+            Ok(document)
         })
     }
 
@@ -198,7 +204,8 @@ impl Record {
         })
     }
 
-    /// Deletes document `id` and its file.
+    /// Deletes document `id` and its file from this device (a copy already in the health
+    /// space stays there: documents are immutable on the server).
     pub fn delete_document(&self, id: &str) -> Result<()> {
         self.store.write(|w| {
             let document: Document = w
@@ -206,6 +213,8 @@ impl Record {
                 .get(DOCUMENT, id)?
                 .ok_or(RecordError::NotFound("document"))?;
             w.delete(DOCUMENT, id)?;
+            // Not yet uploaded: it never will be.
+            w.delete(crate::sync::UPLOAD, id)?;
             w.delete_blob(&document.id)
         })
     }

@@ -413,11 +413,6 @@ impl Record {
         Ok(())
     }
 
-    /// How many profile changes made on this device wait to go up to the health space.
-    pub fn pending_sync_count(&self) -> Result<usize> {
-        Ok(self.pending_profile_writes()?.len())
-    }
-
     /// The profile changes waiting to go up.
     pub(crate) fn pending_profile_writes(&self) -> Result<Vec<(String, PendingWrite)>> {
         self.store.read(|r| r.list(OUTBOX))

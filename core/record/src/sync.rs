@@ -5,18 +5,19 @@
 //! Every change is applied idempotently (a document or message already kept under its id is
 //! left as it is), and the feed cursor is saved after each page: a pull cut by a crash, a lost
 //! connection or a stopped server resumes where it stopped, with no duplicate and nothing
-//! skipped. Push sends the profile changes queued on this device (documents the citizen adds
-//! go up with the next part of the sync work).
+//! skipped. Push sends what this device queued while offline: the documents the citizen added
+//! (file first, then metadata, both idempotent on the server) and the profile changes.
 
 use carnet_net::{Client, Credential};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::document::{Coding, Confidentiality, DocumentSource, NewDocument};
+use crate::document::{Coding, Confidentiality, Document, DocumentSource, NewDocument};
 use crate::error::{RecordError, Result};
 use crate::inbox::{IncomingAttachment, NewMessage};
-use crate::record::{Professional, Progress, Record, parse_instant};
+use crate::record::{Professional, Progress, Record, format_instant, parse_instant};
+use crate::store::Writer;
 
 /// Item kind of the sync state.
 const SYNC: &str = "sync";
@@ -24,6 +25,25 @@ const SYNC: &str = "sync";
 const CURSOR: &str = "health-space";
 /// Changes asked for per page.
 const PAGE: u32 = 200;
+/// Item kind of documents waiting to be uploaded (keyed by document id).
+pub(crate) const UPLOAD: &str = "upload";
+
+/// A document added on this device and not yet in the health space.
+#[derive(Debug, Serialize, Deserialize)]
+struct QueuedUpload {
+    queued_millis: i64,
+}
+
+/// Queues document `id` for upload, inside the transaction that adds it.
+pub(crate) fn queue_upload(writer: &mut Writer<'_>, id: &str, now_millis: i64) -> Result<()> {
+    writer.put(
+        UPLOAD,
+        id,
+        &QueuedUpload {
+            queued_millis: now_millis,
+        },
+    )
+}
 
 /// What a pull brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +84,11 @@ struct Change {
 /// What a push sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PushReport {
+    /// Documents uploaded (or found already there after an interrupted upload).
+    pub documents: u32,
+    /// Documents the health space refused because it holds another one under the same id;
+    /// they stay queued and on this device.
+    pub refused_documents: u32,
     /// Changes the health space took as current.
     pub accepted: u32,
     /// Changes a later one on another device had overtaken (last writer wins; the local
@@ -127,20 +152,33 @@ impl Record {
         }
     }
 
-    /// Pushes the profile changes made on this device (the offline queue), oldest first. Each
-    /// is settled as soon as the server answers, so an interrupted push resumes with what is
-    /// left; a retried write the server already took is accepted again, not doubled.
+    /// Pushes what this device queued (the offline queue): the documents the citizen added,
+    /// then the profile changes, oldest first. Each is settled as soon as the server answers,
+    /// so an interrupted push resumes with what is left; a retried upload or write the server
+    /// already took is accepted again, not doubled. `progress` counts queued entries.
     pub async fn push(
         &self,
         client: &Client,
         credential: &Credential,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PushReport> {
+        let mut uploads: Vec<(String, QueuedUpload)> = self.store.read(|r| r.list(UPLOAD))?;
+        uploads.sort_by_key(|(_, queued)| queued.queued_millis);
         let mut pending = self.pending_profile_writes()?;
         pending.sort_by_key(|(_, write)| write.updated_millis);
-        let total = pending.len() as u64;
+        let total = (uploads.len() + pending.len()) as u64;
+        let mut done = 0;
         let mut report = PushReport::default();
-        for (done, (id, write)) in pending.into_iter().enumerate() {
+        for (id, _) in uploads {
+            if self.upload_document(client, credential, &id).await? {
+                report.documents += 1;
+            } else {
+                report.refused_documents += 1;
+            }
+            done += 1;
+            progress(Progress { done, total });
+        }
+        for (id, write) in pending {
             let body = serde_json::to_vec(&serde_json::json!({
                 "resource": write.resource,
                 "base_version": write.base_version,
@@ -166,12 +204,63 @@ impl Record {
             } else {
                 report.superseded += 1;
             }
-            progress(Progress {
-                done: done as u64 + 1,
-                total,
-            });
+            done += 1;
+            progress(Progress { done, total });
         }
         Ok(report)
+    }
+
+    /// Uploads queued document `id`: its file (`PUT /blobs/{sha256}`), then its metadata
+    /// (`PUT /documents/{id}`), then takes it off the queue. Returns false when the health
+    /// space holds another document under that id (it stays queued). The file is read whole
+    /// (at most [`crate::MAX_DOCUMENT_BYTES`]): the request is signed over its digest.
+    async fn upload_document(
+        &self,
+        client: &Client,
+        credential: &Credential,
+        id: &str,
+    ) -> Result<bool> {
+        let mut content = Vec::new();
+        let document = match self.read_document(id, &mut content) {
+            Ok(document) => document,
+            // Deleted since it was queued: nothing to send.
+            Err(RecordError::NotFound(_)) => {
+                self.store.write(|w| w.delete(UPLOAD, id))?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
+        client
+            .signed(
+                credential,
+                Method::PUT,
+                &format!("/v1/me/blobs/{}", document.sha256),
+                content,
+            )
+            .await?;
+        let metadata = serde_json::to_vec(&document_body(&document))
+            .map_err(|e| RecordError::Sync(e.to_string()))?;
+        let response = client
+            .signed(
+                credential,
+                Method::PUT,
+                &format!("/v1/me/documents/{id}"),
+                metadata,
+            )
+            .await?;
+        if response.status == 409 {
+            tracing::warn!("the health space holds another document under a queued id");
+            return Ok(false);
+        }
+        self.store.write(|w| w.delete(UPLOAD, id))?;
+        Ok(true)
+    }
+
+    /// How many changes made on this device (documents added, profile changes) wait to go up
+    /// to the health space.
+    pub fn pending_sync_count(&self) -> Result<u64> {
+        self.store
+            .read(|r| Ok(r.count(UPLOAD)? + r.count(crate::profile::OUTBOX)?))
     }
 
     async fn apply(
@@ -299,6 +388,40 @@ fn document_metadata(body: &Value) -> Result<NewDocument> {
             .unwrap_or_default(),
         description: text(body, "description"),
     })
+}
+
+/// The health space's metadata of a document (the inverse of [`document_metadata`]).
+fn document_body(document: &Document) -> Value {
+    let coding = |c: &Coding| serde_json::json!({ "system": c.system, "code": c.code, "display": c.display });
+    let mut body = serde_json::json!({
+        "title": document.title,
+        "confidentiality": document.confidentiality.code(),
+        "blob": document.sha256,
+        "size": document.size,
+    });
+    let optional = [
+        ("type", document.type_code.as_ref().map(coding)),
+        ("class", document.class_code.as_ref().map(coding)),
+        (
+            "author",
+            document
+                .author
+                .as_ref()
+                .map(|a| serde_json::json!({ "name": a.name, "rpps": a.rpps })),
+        ),
+        (
+            "date",
+            document.date_millis.map(|d| Value::from(format_instant(d))),
+        ),
+        ("ins", document.ins.clone().map(Value::from)),
+        ("description", document.description.clone().map(Value::from)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            crate::profile::set(&mut body, name, value);
+        }
+    }
+    body
 }
 
 /// A deposited message and its attachments' names.

@@ -15,38 +15,6 @@ use carnet_server::{RunningServer, ServerConfig};
 use common::*;
 use serde_json::json;
 
-async fn deposit(server: &RunningServer, user: &str, what: &str, body: serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/pro/patients/{user}/{what}",
-            server.address()
-        ))
-        .bearer_auth(server.professional_key())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-}
-
-fn document(id: &str, title: &str, content: &[u8]) -> serde_json::Value {
-    json!({
-        "id": id,
-        "metadata": {
-            "title": title,
-            "type": { "system": "http://loinc.org", "code": "34874-8", "display": "Compte rendu opératoire" },
-            "author": { "name": "Dr Marie Curie", "rpps": "10003456789" },
-            "date": "2026-11-20T09:30:00Z",
-            "confidentiality": "R"
-        },
-        "content_base64": base64::engine::general_purpose::STANDARD.encode(content),
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() {
     let server_dir = tempfile::tempdir().unwrap();
@@ -75,14 +43,14 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
         &server,
         credential.user_id(),
         "documents",
-        document("cr-001", "Compte rendu opératoire", &report_pdf),
+        deposited_document("cr-001", "Compte rendu opératoire", &report_pdf),
     )
     .await;
     deposit(
         &server,
         credential.user_id(),
         "documents",
-        document("cr-002", "Lettre de sortie", &cda("sortie")),
+        deposited_document("cr-002", "Lettre de sortie", &cda("sortie")),
     )
     .await;
     deposit(&server, credential.user_id(), "messages", json!({
@@ -148,7 +116,7 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
         &server,
         credential.user_id(),
         "documents",
-        document("cr-003", "Ordonnance", &pdf(2_000, 3)),
+        deposited_document("cr-003", "Ordonnance", &pdf(2_000, 3)),
     )
     .await;
     let report = record
@@ -307,5 +275,169 @@ async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins(
         .map(|v| v["resource"]["code"]["text"].as_str().unwrap())
         .collect();
     assert_eq!(lost, ["Arachide (sévère)"]);
+    server.stop().await.unwrap();
+}
+
+/// One conflict per kind: documents and messages are immutable (another body under a taken id
+/// is refused and the first one stays, on the server and on the device); profile entries settle
+/// last writer wins, deletion against edit in both orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicts_settle_per_kind() {
+    use carnet_record::{NewProfileItem, ProfileKind};
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(ServerConfig {
+        data_dir: server_dir.path().to_path_buf(),
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
+    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
+    let credential = client
+        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .await
+        .unwrap();
+    let user = credential.user_id().to_owned();
+    let clock = TestClock::new();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let device = |dir: &std::path::Path| {
+        carnet_record::Record::create(
+            dir,
+            carnet_record::Unlock::DeviceKey,
+            vault.clone(),
+            clock.clone(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let (phone, tablet) = (device(dir_a.path()), device(dir_b.path()));
+
+    // Documents: the health space holds "cr-x"; the phone made its own "cr-x".
+    deposit(
+        &server,
+        &user,
+        "documents",
+        deposited_document("cr-x", "Compte rendu", &pdf(3_000, 1)),
+    )
+    .await;
+    let mine = pdf(3_000, 2);
+    phone
+        .receive_document(
+            "cr-x",
+            &lab_report("Mon ordonnance"),
+            DocumentSource::User,
+            &mut mine.as_slice(),
+        )
+        .unwrap();
+    let pushed = phone.push(&client, &credential, &mut |_| {}).await.unwrap();
+    assert_eq!((pushed.documents, pushed.refused_documents), (0, 1));
+    assert_eq!(
+        phone.pending_sync_count().unwrap(),
+        1,
+        "kept on the device, still queued"
+    );
+    let mut bytes = Vec::new();
+    phone.read_document("cr-x", &mut bytes).unwrap();
+    assert_eq!(bytes, mine);
+
+    // Messages: a second deposit under the same id with another body is refused.
+    let letter = |body: &str| {
+        json!({ "id": "msg-x", "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
+                "subject": "Rendez-vous", "body": body })
+    };
+    deposit(&server, &user, "messages", letter("Lundi 10 h")).await;
+    let again = reqwest::Client::new()
+        .post(format!(
+            "http://{}/v1/pro/patients/{user}/messages",
+            server.address()
+        ))
+        .bearer_auth(server.professional_key())
+        .json(&letter("Mardi 11 h"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    deposit(&server, &user, "messages", letter("Lundi 10 h")).await;
+    tablet
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    let messages = tablet.messages().unwrap();
+    assert_eq!(
+        messages.len(),
+        1,
+        "the same deposit again is no new message"
+    );
+    assert_eq!(
+        tablet.open_message(&messages[0].id).unwrap().body,
+        "Lundi 10 h"
+    );
+
+    // Profile: an edit and a deletion of the same entry, in both orders of time.
+    let add = |text: &str| {
+        phone
+            .add_profile_item(
+                ProfileKind::Condition,
+                &NewProfileItem {
+                    text: text.into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .id
+    };
+    let (first, second) = (add("Asthme"), add("Migraine"));
+    phone.push(&client, &credential, &mut |_| {}).await.unwrap();
+    tablet
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    let edit = |record: &carnet_record::Record, id: &str| {
+        let mut resource = record
+            .profile(Some(ProfileKind::Condition))
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == id)
+            .unwrap()
+            .resource;
+        resource["code"]["text"] = "modifié".into();
+        record
+            .put_profile_resource(ProfileKind::Condition, id, resource)
+            .unwrap();
+    };
+    // `first`: deleted on the phone, then edited on the tablet → the later edit wins.
+    phone.delete_profile_item(&first).unwrap();
+    edit(&tablet, &first);
+    // `second`: edited on the tablet, then deleted on the phone → the later deletion wins.
+    edit(&tablet, &second);
+    phone.delete_profile_item(&second).unwrap();
+    let from_phone = phone.push(&client, &credential, &mut |_| {}).await.unwrap();
+    let from_tablet = tablet
+        .push(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (from_phone.accepted, from_phone.superseded),
+        (2, 0),
+        "both deletions reach the server first"
+    );
+    assert_eq!(
+        (from_tablet.accepted, from_tablet.superseded),
+        (1, 1),
+        "the later edit wins over the deletion, the earlier one loses"
+    );
+    for record in [&phone, &tablet] {
+        record
+            .pull(&client, &credential, &mut |_| {})
+            .await
+            .unwrap();
+        let left: Vec<String> = record
+            .profile(Some(ProfileKind::Condition))
+            .unwrap()
+            .into_iter()
+            .map(|i| format!("{} {}", i.id == first, i.summary()))
+            .collect();
+        assert_eq!(left, ["true modifié"]);
+    }
     server.stop().await.unwrap();
 }
