@@ -162,14 +162,13 @@ impl Record {
         credential: &Credential,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PushReport> {
-        let mut uploads: Vec<(String, QueuedUpload)> = self.store.read(|r| r.list(UPLOAD))?;
-        uploads.sort_by_key(|(_, queued)| queued.queued_millis);
+        let uploads = self.unsynced_documents()?;
         let mut pending = self.pending_profile_writes()?;
         pending.sort_by_key(|(_, write)| write.updated_millis);
         let total = (uploads.len() + pending.len()) as u64;
         let mut done = 0;
         let mut report = PushReport::default();
-        for (id, _) in uploads {
+        for id in uploads {
             if self.upload_document(client, credential, &id).await? {
                 report.documents += 1;
             } else {
@@ -254,6 +253,14 @@ impl Record {
         }
         self.store.write(|w| w.delete(UPLOAD, id))?;
         Ok(true)
+    }
+
+    /// Ids of the documents added on this device that are not yet in the health space (to
+    /// show them as waiting), oldest first.
+    pub fn unsynced_documents(&self) -> Result<Vec<String>> {
+        let mut uploads: Vec<(String, QueuedUpload)> = self.store.read(|r| r.list(UPLOAD))?;
+        uploads.sort_by_key(|(_, queued)| queued.queued_millis);
+        Ok(uploads.into_iter().map(|(id, _)| id).collect())
     }
 
     /// How many changes made on this device (documents added, profile changes) wait to go up

@@ -209,6 +209,11 @@ fn any_altered_byte_or_swapped_row_is_a_typed_error() {
         record.patient()?;
         record.profile(None)?;
         record.pending_sync_count()?;
+        record.unsynced_documents()?;
+        // The queued profile changes (no public listing: the push reads them).
+        record
+            .store()
+            .read(|r| r.list::<serde_json::Value>("outbox"))?;
         record.messages()?;
         for document in record.documents()? {
             record.read_document(&document.id, &mut std::io::sink())?;
@@ -272,13 +277,25 @@ fn any_altered_byte_or_swapped_row_is_a_typed_error() {
             )
             .unwrap();
     };
-    swap("item", "body", "id", &big.id, &second.id);
+    swap(
+        "item",
+        "body",
+        "kind = 'document' AND id",
+        &big.id,
+        &second.id,
+    );
     assert!(matches!(
         record.document(&big.id),
         Err(RecordError::Tampered(_))
     ));
     assert!(matches!(record.documents(), Err(RecordError::Tampered(_))));
-    swap("item", "body", "id", &big.id, &second.id);
+    swap(
+        "item",
+        "body",
+        "kind = 'document' AND id",
+        &big.id,
+        &second.id,
+    );
     read_all().unwrap();
     // Chunks swapped within a blob, a chunk dropped from the end, a chunk moved to another blob.
     let blob_of_big: String = connection
