@@ -187,5 +187,12 @@ pub(crate) async fn get_list(
 
 /// `GET /v1/lists/anchor`: the anchor's public key (SEC1), which apps ship with.
 pub(crate) async fn get_anchor(State(state): State<Arc<AppState>>) -> Vec<u8> {
-    state.lists.anchor_public_key.clone()
+    // DER SubjectPublicKeyInfo of a P-256 key: this fixed header (SEQUENCE, the algorithm
+    // id-ecPublicKey with the curve prime256v1, BIT STRING) then the 65-byte SEC1 point.
+    // Written out because ring gives the point only, and no other crate is needed for it.
+    const P256_SPKI_HEADER: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    [&P256_SPKI_HEADER[..], &state.lists.anchor_public_key].concat()
 }

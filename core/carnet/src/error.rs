@@ -3,6 +3,7 @@
 use carnet_certs::CertsError;
 use carnet_codec::CodecError;
 use carnet_identity::IdentityError;
+use carnet_net::NetError;
 use carnet_record::RecordError;
 
 use crate::platform::PlatformError;
@@ -22,6 +23,9 @@ pub enum CarnetError {
     /// The health record refused or failed.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// The national services could not be reached, or refused.
+    #[error(transparent)]
+    Network(#[from] NetError),
     /// Local storage failed (disk full, damaged file, newer schema).
     #[error("storage: {0}")]
     Storage(String),
@@ -54,6 +58,12 @@ pub enum ErrorKind {
     CorruptData,
     /// Local storage failed; the operation changed nothing.
     Storage,
+    /// The national services could not be reached; what was done is kept, and trying again
+    /// later goes on from there.
+    Offline,
+    /// The national services refused (this device not enrolled, or no longer recognised);
+    /// trying again will not help until the user acts.
+    Refused,
 }
 
 impl CarnetError {
@@ -69,6 +79,7 @@ impl CarnetError {
             CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
             CarnetError::Platform(PlatformError::InvalidName(_)) => ErrorKind::InvalidInput,
             CarnetError::CorruptVaultEntry { .. } => ErrorKind::CorruptData,
+            CarnetError::Network(e) => network_kind(e),
             CarnetError::Record(e) => record_kind(e),
         }
     }
@@ -108,6 +119,7 @@ impl CarnetError {
                 PlatformError::InvalidName(_) => ("platform.vault_name", "error.internal"),
             },
             CarnetError::CorruptVaultEntry { .. } => ("vault.corrupt", "error.storage.corrupt"),
+            CarnetError::Network(e) => network_code_and_message_key(e),
             CarnetError::Record(RecordError::Platform(e)) => {
                 CarnetError::Platform(e.clone()).code_and_message_key()
             }
@@ -125,11 +137,8 @@ fn record_kind(error: &RecordError) -> ErrorKind {
         | RecordError::Corrupt(_)
         | RecordError::NewerSchema { .. } => ErrorKind::CorruptData,
         RecordError::WrongDeviceKey => ErrorKind::PlatformDenied,
-        RecordError::Network(carnet_record::NetError::Offline(_)) => ErrorKind::PlatformUnavailable,
-        RecordError::Network(carnet_record::NetError::Platform(e)) => {
-            CarnetError::Platform(e.clone()).kind()
-        }
-        RecordError::Network(_) | RecordError::Sync(_) => ErrorKind::InvalidInput,
+        RecordError::Network(e) => network_kind(e),
+        RecordError::Sync(_) => ErrorKind::Refused,
         RecordError::Busy | RecordError::Database(_) | RecordError::Io { .. } => ErrorKind::Storage,
         RecordError::WrongPassphrase
         | RecordError::WeakPassphrase(_)
@@ -142,6 +151,28 @@ fn record_kind(error: &RecordError) -> ErrorKind {
         | RecordError::NotAllowed(_)
         | RecordError::Import(_)
         | RecordError::ImportIntoNonEmpty => ErrorKind::InvalidInput,
+    }
+}
+
+/// The class of a network error.
+fn network_kind(error: &NetError) -> ErrorKind {
+    match error {
+        NetError::Offline(_) => ErrorKind::Offline,
+        NetError::Refused { .. } | NetError::Protocol(_) | NetError::NotEnrolled => {
+            ErrorKind::Refused
+        }
+        NetError::Platform(e) => CarnetError::Platform(e.clone()).kind(),
+    }
+}
+
+/// Code and message key of a network error.
+fn network_code_and_message_key(error: &NetError) -> (&'static str, &'static str) {
+    match error {
+        NetError::Offline(_) => ("net.offline", "error.network.offline"),
+        NetError::Refused { .. } => ("net.refused", "error.network.refused"),
+        NetError::Protocol(_) => ("net.protocol", "error.network.refused"),
+        NetError::NotEnrolled => ("net.not_enrolled", "error.network.not_enrolled"),
+        NetError::Platform(e) => CarnetError::Platform(e.clone()).code_and_message_key(),
     }
 }
 
@@ -159,8 +190,8 @@ fn record_message_key(error: &RecordError) -> &'static str {
         RecordError::UnsupportedDocument(_) => "error.record.unsupported_document",
         RecordError::NotAllowed(_) => "error.record.not_allowed",
         RecordError::Import(_) | RecordError::ImportIntoNonEmpty => "error.record.import",
-        RecordError::Network(carnet_record::NetError::Offline(_)) => "error.network.offline",
-        RecordError::Network(_) | RecordError::Sync(_) => "error.network.refused",
+        RecordError::Network(e) => network_code_and_message_key(e).1,
+        RecordError::Sync(_) => "error.network.refused",
         RecordError::NoSuchKeySlot(_)
         | RecordError::AlreadyExists(_)
         | RecordError::NoStore(_)
@@ -233,6 +264,8 @@ mod tests {
             .into(),
             RecordError::Busy.into(),
             RecordError::WrongDeviceKey.into(),
+            NetError::Offline("x".into()).into(),
+            NetError::NotEnrolled.into(),
         ];
         let codes: std::collections::HashSet<_> = errors.iter().map(CarnetError::code).collect();
         assert_eq!(codes.len(), errors.len());
@@ -246,6 +279,14 @@ mod tests {
         assert_eq!(errors[11].kind(), ErrorKind::CorruptData);
         assert_eq!(errors[12].kind(), ErrorKind::Storage);
         assert_eq!(errors[13].kind(), ErrorKind::PlatformDenied);
+        assert_eq!(
+            (errors[14].kind(), errors[15].kind()),
+            (ErrorKind::Offline, ErrorKind::Refused)
+        );
+        assert_eq!(
+            CarnetError::from(RecordError::Network(NetError::Offline("x".into()))).kind(),
+            ErrorKind::Offline
+        );
         assert_eq!(
             CarnetError::from(RecordError::Platform(PlatformError::Denied("x".into()))).code(),
             "platform.denied"

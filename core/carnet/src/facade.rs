@@ -10,6 +10,7 @@ use carnet_record::{Record, StoreOptions};
 use crate::clock_guard::{ClockStatus, check_clock};
 use crate::health_record::{HealthRecord, RecordUnlock};
 use crate::logging::{LogLevel, LogSink, dispatch_for};
+use crate::services::NationalServices;
 use crate::verifier_lists::VerifierLists;
 use crate::wallet::migrate_legacy_wallet;
 use crate::{CarnetError, Clock, KeyVault};
@@ -171,6 +172,20 @@ impl Carnet {
             )?;
             self.health_record(record)
         })
+    }
+
+    /// The national services at `base_url` (`https://…`; `http://127.0.0.1:…` for the
+    /// reference server): enrolment, the record's sync, the DCC lists. Nothing is sent yet.
+    ///
+    /// # Errors
+    /// [`CarnetError::Network`] for an address that is not http(s).
+    pub fn national_services(&self, base_url: &str) -> Result<NationalServices, CarnetError> {
+        NationalServices::new(
+            base_url,
+            self.vault.clone(),
+            self.dispatch.clone(),
+            &self.data_dir,
+        )
     }
 
     fn health_record(&self, record: Record) -> Result<HealthRecord, CarnetError> {

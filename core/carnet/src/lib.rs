@@ -15,6 +15,7 @@ mod error;
 mod facade;
 mod health_record;
 mod logging;
+mod services;
 mod verifier_lists;
 mod wallet;
 
@@ -23,6 +24,8 @@ pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
 pub use carnet_codec as codec;
 pub use carnet_identity::{BirthDate, IdentityError, Ins, InsKind, Nir, NirDetails, Sex};
+/// The network layer (errors, retry policy).
+pub use carnet_net as net;
 /// Platform services (clock, key vault) and their desktop implementations.
 pub use carnet_platform as platform;
 pub use carnet_platform::{
@@ -35,6 +38,7 @@ pub use error::{CarnetError, ErrorKind};
 pub use facade::{Carnet, InsInput, Services};
 pub use health_record::{HealthRecord, RecordUnlock, WalletEntry};
 pub use logging::{LogLevel, LogRecord, LogSink};
+pub use services::{ListsUpdate, NationalServices, SyncReport, SyncStage};
 pub use verifier_lists::VerifierLists;
 
 /// Version of the Carnet core, as built.

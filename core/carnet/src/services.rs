@@ -1,0 +1,303 @@
+//! [`NationalServices`]: the app's link to the national services — the device's enrolment,
+//! the record's sync with the health space, and the DCC lists' updates — over the network
+//! layer of `carnet-net` (retries with backoff, device-signed requests).
+//!
+//! Every call is async and owns no runtime: the CLI runs it on tokio, the bindings on UniFFI's
+//! tokio bridge.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use carnet_certs::{RevocationList, TrustList, parse_anchor};
+use carnet_net::{Client, Credential, NetConfig, NetError};
+use carnet_record::{PullReport, PushReport, RecordError};
+use tracing::instrument::WithSubscriber;
+
+use crate::health_record::HealthRecord;
+use crate::verifier_lists::VerifierLists;
+use crate::{CarnetError, KeyVault};
+
+/// Directory of the cached signed lists, in the data directory.
+pub(crate) const LISTS_DIR: &str = "lists";
+
+/// Which part of a sync is under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStage {
+    /// Bringing down what changed in the health space (`done`/`total`: feed positions).
+    Pull,
+    /// Sending what this device queued (`done`/`total`: queued entries).
+    Push,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncReport {
+    /// What came down.
+    pub pull: PullReport,
+    /// What went up.
+    pub push: PushReport,
+    /// Changes still queued on this device after the sync (0 unless the server refused some).
+    pub still_pending: u64,
+}
+
+/// What a lists update found.
+#[derive(Debug, Clone)]
+pub struct ListsUpdate {
+    /// The lists to verify with: the newest held, downloaded now or earlier.
+    pub lists: VerifierLists,
+    /// Whether a newer trust list came down now.
+    pub trust_changed: bool,
+    /// Whether a newer revocation list came down now.
+    pub revocation_changed: bool,
+    /// Whether the services could be reached (false: the cached lists are returned, as old as
+    /// they are; the verifier policy decides whether they are still good enough).
+    pub reached: bool,
+}
+
+/// The national services at one address.
+pub struct NationalServices {
+    client: Client,
+    vault: Arc<dyn KeyVault>,
+    dispatch: tracing::Dispatch,
+    lists_dir: PathBuf,
+}
+
+impl std::fmt::Debug for NationalServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NationalServices")
+            .field("lists_dir", &self.lists_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NationalServices {
+    pub(crate) fn new(
+        base_url: &str,
+        vault: Arc<dyn KeyVault>,
+        dispatch: tracing::Dispatch,
+        data_dir: &Path,
+    ) -> Result<Self, CarnetError> {
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(CarnetError::Network(NetError::Protocol(format!(
+                "not an http(s) address: {base_url}"
+            ))));
+        }
+        Ok(NationalServices {
+            client: Client::new(NetConfig::new(base_url))?,
+            vault,
+            dispatch,
+            lists_dir: data_dir.join(LISTS_DIR),
+        })
+    }
+
+    /// The user id this device is enrolled as, if it is.
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`] when the key vault fails, [`CarnetError::Network`] for a
+    /// damaged credential.
+    pub fn enrolled_user(&self) -> Result<Option<String>, CarnetError> {
+        Ok(Credential::load(self.vault.as_ref())?.map(|c| c.user_id().to_owned()))
+    }
+
+    /// Enrols this device with a test enrolment code (the reference server's; the ApCV
+    /// enrolment replaces it) and returns the user id. The device key never leaves the vault.
+    ///
+    /// # Errors
+    /// [`CarnetError::Network`]: offline, or the code refused.
+    pub async fn enrol_for_tests(&self, code: &str) -> Result<String, CarnetError> {
+        let credential = self
+            .client
+            .enrol(self.vault.as_ref(), code)
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        Ok(credential.user_id().to_owned())
+    }
+
+    /// Syncs `record` with the health space: pull, then push. Interrupted (offline, app
+    /// killed), it resumes on the next call with nothing lost or doubled.
+    ///
+    /// # Errors
+    /// [`CarnetError::Network`] (`NotEnrolled`, offline after retries, refused),
+    /// [`CarnetError::Record`].
+    pub async fn sync_record(
+        &self,
+        record: &HealthRecord,
+        progress: &mut (dyn FnMut(SyncStage, carnet_record::Progress) + Send),
+    ) -> Result<SyncReport, CarnetError> {
+        let credential = self.credential()?;
+        let record = &record.record;
+        let work = async {
+            let pull = record
+                .pull(&self.client, &credential, &mut |p| {
+                    progress(SyncStage::Pull, p);
+                })
+                .await?;
+            let push = record
+                .push(&self.client, &credential, &mut |p| {
+                    progress(SyncStage::Push, p);
+                })
+                .await?;
+            Ok::<_, RecordError>(SyncReport {
+                pull,
+                push,
+                still_pending: record.pending_sync_count()?,
+            })
+        };
+        work.with_subscriber(self.dispatch.clone())
+            .await
+            .map_err(network_first)
+    }
+
+    /// Brings the DCC trust and revocation lists up to date (conditional requests: an
+    /// unchanged list costs a `304`), verifies them against `anchor` (the key the app ships
+    /// with; PEM or DER), refuses a list older than the one held, and keeps them in the data
+    /// directory for offline use. Offline, returns the lists already held.
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] for a list that does not verify or goes back in time;
+    /// [`CarnetError::Network`] when offline with no list held yet; [`CarnetError::Storage`].
+    pub async fn update_lists(&self, anchor: &[u8]) -> Result<ListsUpdate, CarnetError> {
+        let key = parse_anchor(anchor)?;
+        let trust = self
+            .refresh("trust", |bytes| {
+                TrustList::open(bytes, &key).map(|l| l.header().version)
+            })
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        let revocation = self
+            .refresh("revocation", |bytes| {
+                RevocationList::open(bytes, &key).map(|l| l.header().version)
+            })
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        let lists = VerifierLists::open(&trust.bytes, anchor, Some(&revocation.bytes))?;
+        Ok(ListsUpdate {
+            lists,
+            trust_changed: trust.changed,
+            revocation_changed: revocation.changed,
+            reached: trust.reached && revocation.reached,
+        })
+    }
+
+    /// One list: the cached copy, replaced by a newer verified one when the server has it.
+    async fn refresh(
+        &self,
+        name: &str,
+        version_of: impl Fn(&[u8]) -> Result<u64, carnet_certs::CertsError>,
+    ) -> Result<Refreshed, CarnetError> {
+        let cache = ListCache::new(&self.lists_dir, name);
+        let held = cache.load()?;
+        let etag = held.as_ref().map(|(_, etag)| etag.as_str());
+        let response = match self
+            .client
+            .get_conditional(&format!("/v1/lists/{name}"), etag)
+            .await
+        {
+            Ok(response) => response,
+            Err(NetError::Offline(reason)) => {
+                let (bytes, _) = held.ok_or(CarnetError::Network(NetError::Offline(reason)))?;
+                tracing::info!(list = name, "offline: the list held is used");
+                return Ok(Refreshed {
+                    bytes,
+                    changed: false,
+                    reached: false,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if response.status == 304 {
+            if let Some((bytes, _)) = held {
+                return Ok(Refreshed {
+                    bytes,
+                    changed: false,
+                    reached: true,
+                });
+            }
+            return Err(NetError::Protocol("304 for a list not held".into()).into());
+        }
+        let version = version_of(&response.body)?;
+        if let Some((old, _)) = &held {
+            let old_version = version_of(old)?;
+            if version < old_version {
+                return Err(carnet_certs::CertsError::List(format!(
+                    "the server's {name} list (version {version}) is older than the one held ({old_version})"
+                ))
+                .into());
+            }
+        }
+        cache.store(&response.body, response.etag.as_deref().unwrap_or_default())?;
+        tracing::info!(list = name, version, "list updated");
+        Ok(Refreshed {
+            bytes: response.body,
+            changed: true,
+            reached: true,
+        })
+    }
+
+    fn credential(&self) -> Result<Credential, CarnetError> {
+        Credential::load(self.vault.as_ref())?.ok_or(CarnetError::Network(NetError::NotEnrolled))
+    }
+}
+
+/// A list after a refresh.
+struct Refreshed {
+    bytes: Vec<u8>,
+    changed: bool,
+    reached: bool,
+}
+
+/// A signed list and its ETag, kept as two files (`<name>.signed`, `<name>.etag`) written by
+/// rename so that a crash leaves the old pair or the new one.
+struct ListCache {
+    list: PathBuf,
+    etag: PathBuf,
+}
+
+impl ListCache {
+    fn new(dir: &Path, name: &str) -> Self {
+        ListCache {
+            list: dir.join(format!("{name}.signed")),
+            etag: dir.join(format!("{name}.etag")),
+        }
+    }
+
+    fn load(&self) -> Result<Option<(Vec<u8>, String)>, CarnetError> {
+        match std::fs::read(&self.list) {
+            Ok(bytes) => {
+                let etag = std::fs::read_to_string(&self.etag).unwrap_or_default();
+                Ok(Some((bytes, etag)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(storage(&self.list, &e)),
+        }
+    }
+
+    fn store(&self, bytes: &[u8], etag: &str) -> Result<(), CarnetError> {
+        if let Some(dir) = self.list.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| storage(dir, &e))?;
+        }
+        // The old ETag goes first: a crash in between leaves a list without one, which only
+        // costs a full download next time.
+        let _ = std::fs::remove_file(&self.etag);
+        write_by_rename(&self.list, bytes)?;
+        write_by_rename(&self.etag, etag.as_bytes())
+    }
+}
+
+fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), CarnetError> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes).map_err(|e| storage(&temporary, &e))?;
+    std::fs::rename(&temporary, path).map_err(|e| storage(path, &e))
+}
+
+fn storage(path: &Path, error: &std::io::Error) -> CarnetError {
+    CarnetError::Storage(format!("{}: {error}", path.display()))
+}
+
+/// A record error that is a network one is reported as such.
+fn network_first(error: RecordError) -> CarnetError {
+    match error {
+        RecordError::Network(e) => CarnetError::Network(e),
+        other => CarnetError::Record(other),
+    }
+}
