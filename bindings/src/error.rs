@@ -46,6 +46,27 @@ pub enum CarnetError {
         /// Developer detail.
         detail: String,
     },
+    /// The national services could not be reached; what was done is kept, trying again later
+    /// goes on from there.
+    #[error("{code}: {detail}")]
+    Offline {
+        /// Stable code.
+        code: String,
+        /// User-facing message key.
+        message_key: String,
+        /// Developer detail.
+        detail: String,
+    },
+    /// The national services refused (device not enrolled, or no longer recognised).
+    #[error("{code}: {detail}")]
+    Refused {
+        /// Stable code.
+        code: String,
+        /// User-facing message key.
+        message_key: String,
+        /// Developer detail.
+        detail: String,
+    },
     /// Stored data is damaged; Carnet will not use it.
     #[error("{code}: {detail}")]
     CorruptData {
@@ -85,6 +106,16 @@ impl From<carnet::CarnetError> for CarnetError {
                 detail,
             },
             carnet::ErrorKind::CorruptData => CarnetError::CorruptData {
+                code,
+                message_key,
+                detail,
+            },
+            carnet::ErrorKind::Offline => CarnetError::Offline {
+                code,
+                message_key,
+                detail,
+            },
+            carnet::ErrorKind::Refused => CarnetError::Refused {
                 code,
                 message_key,
                 detail,

@@ -6,6 +6,7 @@ use crate::platform::{
     Clock, ForeignClock, ForeignKeyVault, ForeignLogSink, KeyVault, LogLevel, LogSink,
 };
 use crate::record::{HealthRecord, RecordUnlock};
+use crate::services::NationalServices;
 use crate::{CarnetError, InsInfo, InsInput, NirInfo, PassVerdict, VerifierLists};
 
 /// What Carnet concluded about the platform clock.
@@ -106,6 +107,17 @@ impl Carnet {
     /// Renders text (a certificate's `HC1:` text) as an SVG QR code.
     pub fn render_qr_svg(&self, text: String) -> Result<String, CarnetError> {
         Ok(self.0.render_qr_svg(&text)?)
+    }
+
+    /// The national services at `base_url` (`https://…`, or the reference server's
+    /// `http://127.0.0.1:…`). Nothing is sent yet.
+    pub fn national_services(
+        &self,
+        base_url: String,
+    ) -> Result<Arc<NationalServices>, CarnetError> {
+        Ok(Arc::new(NationalServices(
+            self.0.national_services(&base_url)?,
+        )))
     }
 
     /// Verifier mode, at the platform clock's time; nothing is stored.

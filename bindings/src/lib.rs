@@ -13,6 +13,7 @@ mod facade;
 mod identity;
 mod platform;
 mod record;
+mod services;
 
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
@@ -22,5 +23,6 @@ pub use facade::{Carnet, ClockStatus, core_version};
 pub use identity::{InsInfo, InsInput, InsKind, NirInfo, Sex};
 pub use platform::{Clock, KeyVault, LogLevel, LogRecord, LogSink, PlatformError};
 pub use record::{HealthRecord, NewAttachment, ProfileItem, ProgressListener, RecordUnlock};
+pub use services::{ListsUpdate, NationalServices, SyncListener};
 
 uniffi::setup_scaffolding!();

@@ -309,15 +309,20 @@ pub trait ProgressListener: Send + Sync {
 
 /// An open health record. After [`HealthRecord::close_account`] every call fails.
 #[derive(uniffi::Object)]
-pub struct HealthRecord(Mutex<Option<carnet::HealthRecord>>);
+pub struct HealthRecord(Mutex<Option<Arc<carnet::HealthRecord>>>);
 
 impl HealthRecord {
     pub(crate) fn new(record: carnet::HealthRecord) -> Arc<Self> {
-        Arc::new(HealthRecord(Mutex::new(Some(record))))
+        Arc::new(HealthRecord(Mutex::new(Some(Arc::new(record)))))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<carnet::HealthRecord>> {
+    fn lock(&self) -> MutexGuard<'_, Option<Arc<carnet::HealthRecord>>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open facade record, shared with a call that outlives the lock (a sync).
+    pub(crate) fn shared(&self) -> Result<Arc<carnet::HealthRecord>, CarnetError> {
+        self.lock().clone().ok_or_else(closed)
     }
 
     /// Runs `work` on the open record's content.
@@ -585,11 +590,16 @@ impl HealthRecord {
 
     /// Closes the account: the record is crypto-erased. Every later call fails.
     pub fn close_account(&self) -> Result<(), CarnetError> {
-        // Taken out under the lock, so that no other call can use it while it is erased.
-        let record = self.lock().take();
-        match record {
-            Some(record) => Ok(record.close_account()?),
-            None => Err(closed()),
+        // Taken out under the lock, so that no other call can use it while it is erased; a
+        // sync still running holds it too, and the account is not erased under it.
+        let mut slot = self.lock();
+        let shared = slot.take().ok_or_else(closed)?;
+        match Arc::try_unwrap(shared) {
+            Ok(record) => Ok(record.close_account()?),
+            Err(shared) => {
+                *slot = Some(shared);
+                Err(carnet::CarnetError::from(carnet::record::RecordError::Busy).into())
+            }
         }
     }
 

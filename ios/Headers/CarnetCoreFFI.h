@@ -285,6 +285,13 @@ typedef void (*UniffiCallbackInterfaceProgressListenerMethod0)(uint64_t, uint64_
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer, uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK
 typedef struct UniffiVTableCallbackInterfaceClock {
@@ -321,6 +328,15 @@ typedef struct UniffiVTableCallbackInterfaceProgressListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceProgressListenerMethod0 _Nonnull onProgress;
 } UniffiVTableCallbackInterfaceProgressListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSyncListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSyncListenerMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceSyncListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
@@ -376,6 +392,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_check_nir(uint64_t ptr, RustBuffer
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CREATE_RECORD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CREATE_RECORD
 uint64_t uniffi_carnet_ffi_fn_method_carnet_create_record(uint64_t ptr, RustBuffer unlock, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NATIONAL_SERVICES
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NATIONAL_SERVICES
+uint64_t uniffi_carnet_ffi_fn_method_carnet_national_services(uint64_t ptr, RustBuffer base_url, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_OPEN_RECORD
@@ -678,6 +699,56 @@ void uniffi_carnet_ffi_fn_init_callback_vtable_progresslistener(const UniffiVTab
 void uniffi_carnet_ffi_fn_method_progresslistener_on_progress(uint64_t ptr, uint64_t done, uint64_t total, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NATIONALSERVICES
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NATIONALSERVICES
+uint64_t uniffi_carnet_ffi_fn_clone_nationalservices(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NATIONALSERVICES
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NATIONALSERVICES
+void uniffi_carnet_ffi_fn_free_nationalservices(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROL_FOR_TESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROL_FOR_TESTS
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(uint64_t ptr, RustBuffer code
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROLLED_USER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROLLED_USER
+RustBuffer uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_SYNC_RECORD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_SYNC_RECORD
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_sync_record(uint64_t ptr, uint64_t record, RustBuffer listener
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_UPDATE_LISTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_UPDATE_LISTS
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_update_lists(uint64_t ptr, RustBuffer anchor
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCLISTENER
+uint64_t uniffi_carnet_ffi_fn_clone_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCLISTENER
+void uniffi_carnet_ffi_fn_free_synclistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+void uniffi_carnet_ffi_fn_init_callback_vtable_synclistener(const UniffiVTableCallbackInterfaceSyncListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+void uniffi_carnet_ffi_fn_method_synclistener_on_progress(uint64_t ptr, RustBuffer stage, uint64_t done, uint64_t total, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_CORE_VERSION
 RustBuffer uniffi_carnet_ffi_fn_func_core_version(RustCallStatus *_Nonnull out_status
@@ -974,6 +1045,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_create_record(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NATIONAL_SERVICES
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NATIONAL_SERVICES
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_national_services(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OPEN_RECORD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OPEN_RECORD
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_open_record(void
@@ -1247,6 +1324,36 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_wallet_remove(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 uint16_t uniffi_carnet_ffi_checksum_method_progresslistener_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROL_FOR_TESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROL_FOR_TESTS
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROLLED_USER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROLLED_USER
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_SYNC_RECORD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_SYNC_RECORD
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_sync_record(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_UPDATE_LISTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_UPDATE_LISTS
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_update_lists(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+uint16_t uniffi_carnet_ffi_checksum_method_synclistener_on_progress(void
     
 );
 #endif

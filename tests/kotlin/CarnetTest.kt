@@ -33,8 +33,15 @@ import fr.carnet.core.Professional
 import fr.carnet.core.ProfileKind
 import fr.carnet.core.ProgressListener
 import fr.carnet.core.RecordUnlock
+import fr.carnet.core.SyncListener
+import fr.carnet.core.SyncStage
 import fr.carnet.core.coreVersion
 import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import kotlinx.coroutines.runBlocking
 import javax.imageio.ImageIO
 import java.nio.ByteBuffer
 import java.nio.file.Files
@@ -292,6 +299,65 @@ class CarnetTest {
         assertEquals(listOf(document), restored.documents())
         assertEquals("Arachide", restored.profile(ProfileKind.ALLERGY).single().summary)
         assertEquals(2, restored.messages().size)
+    }
+
+    /** The reference server scripts/test-bindings started on loopback. */
+    private val server: String = System.getProperty("carnet.server") ?: error("carnet.server is not set")
+    private val http = HttpClient.newHttpClient()
+
+    private fun depositDocument(user: String, id: String) {
+        val body = "{\"id\":\"$id\",\"metadata\":{\"title\":\"Compte rendu\"}," +
+            "\"content_base64\":\"JVBERi0xLjQKJSVFT0YK\"}"
+        val request = HttpRequest.newBuilder(URI.create("$server/v1/pro/patients/$user/documents"))
+            .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build()
+        assertEquals(200, http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode())
+    }
+
+    @Test
+    fun recordSyncsAndListsUpdateAsSuspendFunctions() = runBlocking {
+        val carnet = open()
+        val services = carnet.nationalServices(server)
+        val record = carnet.createRecord(RecordUnlock.DeviceKey)
+        try {
+            services.syncRecord(record, null)
+            fail("a device that has not enrolled cannot sync")
+        } catch (e: CarnetException.Refused) {
+            assertEquals("net.not_enrolled", e.code)
+        }
+        val user = services.enrolForTests("carnet-test-enrolment")
+        assertEquals(user, services.enrolledUser())
+        depositDocument(user, "cr-kotlin")
+        record.addDocument(newDocument("Ordonnance"), pdf)
+
+        val stages = Collections.synchronizedList(mutableListOf<SyncStage>())
+        val report = services.syncRecord(record, object : SyncListener {
+            override fun onProgress(stage: SyncStage, done: ULong, total: ULong) {
+                stages.add(stage)
+            }
+        })
+        assertEquals(1u, report.pull.documents)
+        assertEquals(1u, report.push.documents)
+        assertEquals(0uL, report.stillPending)
+        assertEquals(listOf(SyncStage.PULL, SyncStage.PUSH), stages.distinct())
+        assertEquals(setOf("cr-kotlin"), record.documents().filter { it.title == "Compte rendu" }.map { it.id }.toSet())
+        val again = services.syncRecord(record, null)
+        assertEquals(0u, again.pull.documents + again.push.documents)
+
+        val anchor = http.send(HttpRequest.newBuilder(URI.create("$server/v1/lists/anchor")).build(),
+            HttpResponse.BodyHandlers.ofByteArray()).body()
+        val first = services.updateLists(anchor)
+        assertTrue(first.reached && first.trustChanged && first.revocationChanged)
+        val second = services.updateLists(anchor)
+        assertFalse("an unchanged list is not downloaded again", second.trustChanged)
+        try {
+            services.updateLists(anchor.copyOf().also { it[40] = (it[40].toInt() xor 1).toByte() })
+            fail("lists signed by another key must be refused")
+        } catch (e: CarnetException) {
+            assertTrue(e.toString(), e is CarnetException.InvalidInput)
+        }
     }
 
     @Test

@@ -14,7 +14,9 @@ import tempfile
 import threading
 import unittest
 
+import asyncio
 import json
+import urllib.request
 import zipfile
 
 import carnet_ffi as carnet
@@ -321,6 +323,67 @@ class RecordTest(unittest.TestCase):
         with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
             reopened.set_passphrase("123456")
         self.assertEqual(caught.exception.code, "record.weak_passphrase")
+
+
+SERVER = os.environ.get("CARNET_SERVER", "")
+
+
+class Stages(carnet.SyncListener):
+    """Keeps the stages Rust reports, from its own thread."""
+
+    def __init__(self):
+        self.stages = []
+
+    def on_progress(self, stage, done, total):
+        self.stages.append(stage)
+
+
+class SyncTest(unittest.TestCase):
+    """Async calls against the reference server scripts/test-bindings started on loopback."""
+
+    def deposit(self, user, doc_id):
+        body = json.dumps({"id": doc_id, "metadata": {"title": "Compte rendu"},
+                           "content_base64": "JVBERi0xLjQKJSVFT0YK"}).encode()
+        request = urllib.request.Request(f"{SERVER}/v1/pro/patients/{user}/documents", data=body, headers={
+            "authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
+            "content-type": "application/json"})
+        with urllib.request.urlopen(request) as answer:
+            self.assertEqual(answer.status, 200)
+
+    def test_record_syncs_and_lists_update_as_coroutines(self):
+        self.assertTrue(SERVER, "CARNET_SERVER is not set")
+        instance = open_carnet(data_dir=fresh_dir())
+        services = instance.national_services(SERVER)
+        record = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
+
+        async def scenario():
+            with self.assertRaises(carnet.CarnetError.Refused) as caught:
+                await services.sync_record(record, None)
+            self.assertEqual(caught.exception.code, "net.not_enrolled")
+            user = await services.enrol_for_tests("carnet-test-enrolment")
+            self.deposit(user, "cr-python")
+            record.add_document(carnet.NewDocument(title="Ordonnance", type_code=None, class_code=None, author=None,
+                                                   date_millis=None, ins=None,
+                                                   confidentiality=carnet.Confidentiality.NORMAL, description=None),
+                                PDF)
+            listener = Stages()
+            report = await services.sync_record(record, listener)
+            self.assertEqual((report.pull.documents, report.push.documents, report.still_pending), (1, 1, 0))
+            self.assertEqual(sorted(set(listener.stages), key=str), [carnet.SyncStage.PULL, carnet.SyncStage.PUSH])
+            self.assertEqual(sorted(d.title for d in record.documents()), ["Compte rendu", "Ordonnance"])
+            with urllib.request.urlopen(f"{SERVER}/v1/lists/anchor") as answer:
+                anchor = answer.read()
+            first = await services.update_lists(anchor)
+            self.assertTrue(first.reached and first.trust_changed and first.revocation_changed)
+            second = await services.update_lists(anchor)
+            self.assertFalse(second.trust_changed or second.revocation_changed)
+
+            offline = instance.national_services("http://127.0.0.1:9")
+            with self.assertRaises(carnet.CarnetError.Offline) as caught:
+                await offline.enrol_for_tests("carnet-test-enrolment")
+            self.assertEqual(caught.exception.code, "net.offline")
+
+        asyncio.run(scenario())
 
 
 if __name__ == "__main__":

@@ -681,6 +681,12 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func createRecord(unlock: RecordUnlock) throws  -> HealthRecord
     
     /**
+     * The national services at `base_url` (`https://…`, or the reference server's
+     * `http://127.0.0.1:…`). Nothing is sent yet.
+     */
+    func nationalServices(baseUrl: String) throws  -> NationalServices
+    
+    /**
      * Opens the health record of the app's data directory.
      */
     func openRecord(unlock: RecordUnlock) throws  -> HealthRecord
@@ -827,6 +833,20 @@ open func createRecord(unlock: RecordUnlock)throws  -> HealthRecord  {
     uniffi_carnet_ffi_fn_method_carnet_create_record(
             self.uniffiCloneHandle(),
         FfiConverterTypeRecordUnlock_lower(unlock),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The national services at `base_url` (`https://…`, or the reference server's
+     * `http://127.0.0.1:…`). Nothing is sent yet.
+     */
+open func nationalServices(baseUrl: String)throws  -> NationalServices  {
+    return try  FfiConverterTypeNationalServices_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_national_services(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(baseUrl),uniffiCallStatus
     )
 })
 }
@@ -2404,6 +2424,207 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 
 
 /**
+ * The national services at one address.
+ */
+public protocol NationalServicesProtocol: AnyObject, Sendable {
+    
+    /**
+     * Enrols this device with a test enrolment code; returns the user id.
+     */
+    func enrolForTests(code: String) async throws  -> String
+    
+    /**
+     * The user id this device is enrolled as, if it is.
+     */
+    func enrolledUser() throws  -> String?
+    
+    /**
+     * Syncs the record with the health space (pull, then push); resumable.
+     */
+    func syncRecord(record: HealthRecord, listener: SyncListener?) async throws  -> SyncReport
+    
+    /**
+     * Brings the DCC lists up to date against `anchor` (PEM or DER); offline, the lists held.
+     */
+    func updateLists(anchor: Data) async throws  -> ListsUpdate
+    
+}
+/**
+ * The national services at one address.
+ */
+open class NationalServices: NationalServicesProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_nationalservices(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_nationalservices(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Enrols this device with a test enrolment code; returns the user id.
+     */
+open func enrolForTests(code: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(code)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The user id this device is enrolled as, if it is.
+     */
+open func enrolledUser()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Syncs the record with the health space (pull, then push); resumable.
+     */
+open func syncRecord(record: HealthRecord, listener: SyncListener?)async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_sync_record(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterOptionTypeSyncListener.lower(listener)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Brings the DCC lists up to date against `anchor` (PEM or DER); offline, the lists held.
+     */
+open func updateLists(anchor: Data)async throws  -> ListsUpdate  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_update_lists(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(anchor)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeListsUpdate_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNationalServices: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NationalServices
+
+    public static func lift(_ handle: UInt64) throws -> NationalServices {
+        return NationalServices(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NationalServices) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NationalServices {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NationalServices, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNationalServices_lift(_ handle: UInt64) throws -> NationalServices {
+    return try FfiConverterTypeNationalServices.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNationalServices_lower(_ value: NationalServices) -> UInt64 {
+    return FfiConverterTypeNationalServices.lower(value)
+}
+
+
+
+
+
+
+/**
  * Told how far a long operation (export, import) has gone.
  */
 public protocol ProgressListener: AnyObject, Sendable {
@@ -2609,6 +2830,222 @@ public func FfiConverterTypeProgressListener_lift(_ handle: UInt64) throws -> Pr
 #endif
 public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) -> UInt64 {
     return FfiConverterTypeProgressListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Hears a sync's progress (called from a background thread).
+ */
+public protocol SyncListener: AnyObject, Sendable {
+    
+    /**
+     * `done` of `total` in `stage` (feed positions when pulling, queued entries when pushing).
+     */
+    func onProgress(stage: SyncStage, done: UInt64, total: UInt64) 
+    
+}
+/**
+ * Hears a sync's progress (called from a background thread).
+ */
+open class SyncListenerImpl: SyncListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_synclistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_synclistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `done` of `total` in `stage` (feed positions when pulling, queued entries when pushing).
+     */
+open func onProgress(stage: SyncStage, done: UInt64, total: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_synclistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSyncStage_lower(stage),
+        FfiConverterUInt64.lower(done),
+        FfiConverterUInt64.lower(total),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSyncListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSyncListener = UniffiVTableCallbackInterfaceSyncListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSyncListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SyncListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSyncListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SyncListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            stage: RustBuffer,
+            done: UInt64,
+            total: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSyncListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     stage: try FfiConverterTypeSyncStage_lift(stage),
+                     done: try FfiConverterUInt64.lift(done),
+                     total: try FfiConverterUInt64.lift(total)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSyncListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSyncListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSyncListener() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_synclistener(UniffiCallbackInterfaceSyncListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SyncListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncListener
+
+    public static func lift(_ handle: UInt64) throws -> SyncListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SyncListener) -> UInt64 {
+         if let rustImpl = value as? SyncListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lift(_ handle: UInt64) throws -> SyncListener {
+    return try FfiConverterTypeSyncListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UInt64 {
+    return FfiConverterTypeSyncListener.lower(value)
 }
 
 
@@ -3671,6 +4108,95 @@ public func FfiConverterTypeInsInput_lower(_ value: InsInput) -> RustBuffer {
 
 
 /**
+ * What a lists update found.
+ */
+public struct ListsUpdate {
+    /**
+     * The lists to verify with (the newest held).
+     */
+    public var lists: VerifierLists
+    /**
+     * A newer trust list came down now.
+     */
+    public var trustChanged: Bool
+    /**
+     * A newer revocation list came down now.
+     */
+    public var revocationChanged: Bool
+    /**
+     * The services answered (false: offline, the lists held are returned).
+     */
+    public var reached: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The lists to verify with (the newest held).
+         */lists: VerifierLists, 
+        /**
+         * A newer trust list came down now.
+         */trustChanged: Bool, 
+        /**
+         * A newer revocation list came down now.
+         */revocationChanged: Bool, 
+        /**
+         * The services answered (false: offline, the lists held are returned).
+         */reached: Bool) {
+        self.lists = lists
+        self.trustChanged = trustChanged
+        self.revocationChanged = revocationChanged
+        self.reached = reached
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ListsUpdate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeListsUpdate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ListsUpdate {
+        return
+            try ListsUpdate(
+                lists: FfiConverterTypeVerifierLists.read(from: &buf), 
+                trustChanged: FfiConverterBool.read(from: &buf), 
+                revocationChanged: FfiConverterBool.read(from: &buf), 
+                reached: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ListsUpdate, into buf: inout [UInt8]) {
+        FfiConverterTypeVerifierLists.write(value.lists, into: &buf)
+        FfiConverterBool.write(value.trustChanged, into: &buf)
+        FfiConverterBool.write(value.revocationChanged, into: &buf)
+        FfiConverterBool.write(value.reached, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListsUpdate_lift(_ buf: RustBuffer) throws -> ListsUpdate {
+    return try FfiConverterTypeListsUpdate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeListsUpdate_lower(_ value: ListsUpdate) -> RustBuffer {
+    return FfiConverterTypeListsUpdate.lower(value)
+}
+
+
+/**
  * One log line from the core (never holds health data or full identifiers).
  */
 public struct LogRecord: Equatable, Hashable {
@@ -4501,6 +5027,140 @@ public func FfiConverterTypeProfileItem_lower(_ value: ProfileItem) -> RustBuffe
 
 
 /**
+ * What came down in a sync.
+ */
+public struct PullReport: Equatable, Hashable {
+    public var documents: UInt32
+    public var messages: UInt32
+    public var profileItems: UInt32
+    public var alreadyThere: UInt32
+    public var cursor: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(documents: UInt32, messages: UInt32, profileItems: UInt32, alreadyThere: UInt32, cursor: Int64) {
+        self.documents = documents
+        self.messages = messages
+        self.profileItems = profileItems
+        self.alreadyThere = alreadyThere
+        self.cursor = cursor
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PullReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePullReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PullReport {
+        return
+            try PullReport(
+                documents: FfiConverterUInt32.read(from: &buf), 
+                messages: FfiConverterUInt32.read(from: &buf), 
+                profileItems: FfiConverterUInt32.read(from: &buf), 
+                alreadyThere: FfiConverterUInt32.read(from: &buf), 
+                cursor: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PullReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.documents, into: &buf)
+        FfiConverterUInt32.write(value.messages, into: &buf)
+        FfiConverterUInt32.write(value.profileItems, into: &buf)
+        FfiConverterUInt32.write(value.alreadyThere, into: &buf)
+        FfiConverterInt64.write(value.cursor, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePullReport_lift(_ buf: RustBuffer) throws -> PullReport {
+    return try FfiConverterTypePullReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePullReport_lower(_ value: PullReport) -> RustBuffer {
+    return FfiConverterTypePullReport.lower(value)
+}
+
+
+/**
+ * What went up in a sync.
+ */
+public struct PushReport: Equatable, Hashable {
+    public var documents: UInt32
+    public var refusedDocuments: UInt32
+    public var accepted: UInt32
+    public var superseded: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(documents: UInt32, refusedDocuments: UInt32, accepted: UInt32, superseded: UInt32) {
+        self.documents = documents
+        self.refusedDocuments = refusedDocuments
+        self.accepted = accepted
+        self.superseded = superseded
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PushReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePushReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PushReport {
+        return
+            try PushReport(
+                documents: FfiConverterUInt32.read(from: &buf), 
+                refusedDocuments: FfiConverterUInt32.read(from: &buf), 
+                accepted: FfiConverterUInt32.read(from: &buf), 
+                superseded: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PushReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.documents, into: &buf)
+        FfiConverterUInt32.write(value.refusedDocuments, into: &buf)
+        FfiConverterUInt32.write(value.accepted, into: &buf)
+        FfiConverterUInt32.write(value.superseded, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushReport_lift(_ buf: RustBuffer) throws -> PushReport {
+    return try FfiConverterTypePushReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePushReport_lower(_ value: PushReport) -> RustBuffer {
+    return FfiConverterTypePushReport.lower(value)
+}
+
+
+/**
  * A prevention reminder.
  */
 public struct Reminder: Equatable, Hashable {
@@ -4566,6 +5226,67 @@ public func FfiConverterTypeReminder_lift(_ buf: RustBuffer) throws -> Reminder 
 #endif
 public func FfiConverterTypeReminder_lower(_ value: Reminder) -> RustBuffer {
     return FfiConverterTypeReminder.lower(value)
+}
+
+
+/**
+ * What a sync did.
+ */
+public struct SyncReport: Equatable, Hashable {
+    public var pull: PullReport
+    public var push: PushReport
+    public var stillPending: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(pull: PullReport, push: PushReport, stillPending: UInt64) {
+        self.pull = pull
+        self.push = push
+        self.stillPending = stillPending
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                pull: FfiConverterTypePullReport.read(from: &buf), 
+                push: FfiConverterTypePushReport.read(from: &buf), 
+                stillPending: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterTypePullReport.write(value.pull, into: &buf)
+        FfiConverterTypePushReport.write(value.push, into: &buf)
+        FfiConverterUInt64.write(value.stillPending, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
 }
 
 
@@ -4875,6 +5596,35 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: String
     )
     /**
+     * The national services could not be reached; what was done is kept, trying again later
+     * goes on from there.
+     */
+    case Offline(
+        /**
+         * Stable code.
+         */code: String, 
+        /**
+         * User-facing message key.
+         */messageKey: String, 
+        /**
+         * Developer detail.
+         */detail: String
+    )
+    /**
+     * The national services refused (device not enrolled, or no longer recognised).
+     */
+    case Refused(
+        /**
+         * Stable code.
+         */code: String, 
+        /**
+         * User-facing message key.
+         */messageKey: String, 
+        /**
+         * Developer detail.
+         */detail: String
+    )
+    /**
      * Stored data is damaged; Carnet will not use it.
      */
     case CorruptData(
@@ -4937,7 +5687,17 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             messageKey: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 5: return .CorruptData(
+        case 5: return .Offline(
+            code: try FfiConverterString.read(from: &buf), 
+            messageKey: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 6: return .Refused(
+            code: try FfiConverterString.read(from: &buf), 
+            messageKey: try FfiConverterString.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .CorruptData(
             code: try FfiConverterString.read(from: &buf), 
             messageKey: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
@@ -4982,8 +5742,22 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .CorruptData(code,messageKey,detail):
+        case let .Offline(code,messageKey,detail):
             writeInt(&buf, Int32(5))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(messageKey, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Refused(code,messageKey,detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(messageKey, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .CorruptData(code,messageKey,detail):
+            writeInt(&buf, Int32(7))
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(messageKey, into: &buf)
             FfiConverterString.write(detail, into: &buf)
@@ -6539,6 +7313,75 @@ public func FfiConverterTypeSex_lower(_ value: Sex) -> RustBuffer {
 }
 
 
+
+/**
+ * Which part of a sync is under way.
+ */
+
+public enum SyncStage: Equatable, Hashable {
+    
+    case pull
+    case push
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncStage: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncStage: FfiConverterRustBuffer {
+    typealias SwiftType = SyncStage
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncStage {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .pull
+        
+        case 2: return .push
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncStage, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .pull:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .push:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStage_lift(_ buf: RustBuffer) throws -> SyncStage {
+    return try FfiConverterTypeSyncStage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStage_lower(_ value: SyncStage) -> RustBuffer {
+    return FfiConverterTypeSyncStage.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -6678,6 +7521,30 @@ fileprivate struct FfiConverterOptionTypeProgressListener: FfiConverterRustBuffe
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeProgressListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncListener: FfiConverterRustBuffer {
+    typealias SwiftType = SyncListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncListener.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7101,6 +7968,54 @@ fileprivate struct FfiConverterSequenceTypeWalletEntry: FfiConverterRustBuffer {
         return seq
     }
 }
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureCarnetFfiInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withUnsafeContinuation {
+            pollFunc(
+                rustFuture,
+                { handle, pollResult in
+                    uniffiFutureContinuationCallback(handle: handle, pollResult: pollResult)
+                },
+                uniffiContinuationHandleMap.insert(obj: $0)
+            )
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
 /**
  * Version of the Carnet core inside this library.
  */
@@ -7140,6 +8055,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_create_record() != 3474) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_national_services() != 7164) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_open_record() != 25025) {
@@ -7280,6 +8198,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() != 19686) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() != 11660) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() != 14179) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_sync_record() != 43752) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_update_lists() != 19708) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_synclistener_on_progress() != 44408) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7294,6 +8227,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitKeyVault()
     uniffiCallbackInitLogSink()
     uniffiCallbackInitProgressListener()
+    uniffiCallbackInitSyncListener()
     return InitializationResult.ok
 }()
 

@@ -31,6 +31,13 @@ import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -668,6 +675,9 @@ internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback 
 internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`stage`: RustBuffer.ByValue,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "nowUnixMillis")
 internal open class UniffiVTableCallbackInterfaceClock(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -750,6 +760,25 @@ internal open class UniffiVTableCallbackInterfaceProgressListener(
     }
 
 }
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceSyncListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceSyncListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSyncListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -784,6 +813,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_nir(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_create_record(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_national_services(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_open_record(
     ): Int
@@ -877,6 +908,16 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_progresslistener_on_progress(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_sync_record(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_update_lists(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_synclistener_on_progress(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_open(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate(
@@ -903,6 +944,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceKeyVault.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
+        uniffiCallbackInterfaceSyncListener.register(this)
         
     }
 
@@ -928,6 +970,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_carnet_check_nir(`ptr`: Long,`nir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_create_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_national_services(`ptr`: Long,`baseUrl`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_open_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1048,6 +1092,26 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_init_callback_vtable_progresslistener(`vtable`: UniffiVTableCallbackInterfaceProgressListener,
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_progresslistener_on_progress(`ptr`: Long,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_nationalservices(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_nationalservices(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(`ptr`: Long,`code`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_sync_record(`ptr`: Long,`record`: Long,`listener`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_update_lists(`ptr`: Long,`anchor`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_clone_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_synclistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_synclistener(`vtable`: UniffiVTableCallbackInterfaceSyncListener,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_synclistener_on_progress(`ptr`: Long,`stage`: RustBuffer.ByValue,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1183,6 +1247,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_create_record() and 0xFFFF) != 3474) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_national_services() and 0xFFFF) != 7164) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_open_record() and 0xFFFF) != 25025) {
@@ -1323,6 +1390,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 19686) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() and 0xFFFF) != 11660) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() and 0xFFFF) != 14179) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_sync_record() and 0xFFFF) != 43752) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_update_lists() and 0xFFFF) != 19708) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 44408) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_open() and 0xFFFF) != 4463) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1345,6 +1427,46 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_WAKE = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
 
 // Public interface members begin here.
 
@@ -1887,6 +2009,12 @@ public interface CarnetInterface {
     fun `createRecord`(`unlock`: RecordUnlock): HealthRecord
     
     /**
+     * The national services at `base_url` (`https://…`, or the reference server's
+     * `http://127.0.0.1:…`). Nothing is sent yet.
+     */
+    fun `nationalServices`(`baseUrl`: kotlin.String): NationalServices
+    
+    /**
      * Opens the health record of the app's data directory.
      */
     fun `openRecord`(`unlock`: RecordUnlock): HealthRecord
@@ -2083,6 +2211,25 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         it,
         
         FfiConverterTypeRecordUnlock.lower(`unlock`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The national services at `base_url` (`https://…`, or the reference server's
+     * `http://127.0.0.1:…`). Nothing is sent yet.
+     */
+    @Throws(CarnetException::class)override fun `nationalServices`(`baseUrl`: kotlin.String): NationalServices {
+            return FfiConverterTypeNationalServices.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_national_services(
+        it,
+        
+        FfiConverterString.lower(`baseUrl`),_status)
 }
     }
     )
@@ -4439,6 +4586,365 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 
 
 /**
+ * The national services at one address.
+ */
+public interface NationalServicesInterface {
+    
+    /**
+     * Enrols this device with a test enrolment code; returns the user id.
+     */
+    suspend fun `enrolForTests`(`code`: kotlin.String): kotlin.String
+    
+    /**
+     * The user id this device is enrolled as, if it is.
+     */
+    fun `enrolledUser`(): kotlin.String?
+    
+    /**
+     * Syncs the record with the health space (pull, then push); resumable.
+     */
+    suspend fun `syncRecord`(`record`: HealthRecord, `listener`: SyncListener?): SyncReport
+    
+    /**
+     * Brings the DCC lists up to date against `anchor` (PEM or DER); offline, the lists held.
+     */
+    suspend fun `updateLists`(`anchor`: kotlin.ByteArray): ListsUpdate
+    
+    companion object
+}
+
+/**
+ * The national services at one address.
+ */
+open class NationalServices: Disposable, AutoCloseable, NationalServicesInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_nationalservices(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_nationalservices(handle, status)
+        }
+    }
+
+    
+    /**
+     * Enrols this device with a test enrolment code; returns the user id.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolForTests`(`code`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`code`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The user id this device is enrolled as, if it is.
+     */
+    @Throws(CarnetException::class)override fun `enrolledUser`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Syncs the record with the health space (pull, then push); resumable.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncRecord`(`record`: HealthRecord, `listener`: SyncListener?) : SyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_sync_record(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterOptionalTypeSyncListener.lower(`listener`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings the DCC lists up to date against `anchor` (PEM or DER); offline, the lists held.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateLists`(`anchor`: kotlin.ByteArray) : ListsUpdate {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_update_lists(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`anchor`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeListsUpdate.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNationalServices: FfiConverter<NationalServices, Long> {
+    override fun lower(value: NationalServices): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NationalServices {
+        return NationalServices(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NationalServices {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NationalServices) = 8UL
+
+    override fun write(value: NationalServices, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Told how far a long operation (export, import) has gone.
  */
 public interface ProgressListener {
@@ -4663,6 +5169,333 @@ public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, L
     override fun allocationSize(value: ProgressListener) = 8UL
 
     override fun write(value: ProgressListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Hears a sync's progress (called from a background thread).
+ */
+public interface SyncListener {
+    
+    /**
+     * `done` of `total` in `stage` (feed positions when pulling, queued entries when pushing).
+     */
+    fun `onProgress`(`stage`: SyncStage, `done`: kotlin.ULong, `total`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Hears a sync's progress (called from a background thread).
+ */
+open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_synclistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_synclistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * `done` of `total` in `stage` (feed positions when pulling, queued entries when pushing).
+     */override fun `onProgress`(`stage`: SyncStage, `done`: kotlin.ULong, `total`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_synclistener_on_progress(
+        it,
+        
+        FfiConverterTypeSyncStage.lower(`stage`),
+        FfiConverterULong.lower(`done`),
+        FfiConverterULong.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSyncListener {
+    internal object `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`stage`: RustBuffer.ByValue,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSyncListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeSyncStage.lift(`stage`),
+                    FfiConverterULong.lift(`done`),
+                    FfiConverterULong.lift(`total`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSyncListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSyncListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSyncListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_synclistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Long> {
+    internal val handleMap = UniffiHandleMap<SyncListener>()
+
+    override fun lower(value: SyncListener): Long {
+        if (value is SyncListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SyncListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SyncListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SyncListener) = 8UL
+
+    override fun write(value: SyncListener, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5672,6 +6505,80 @@ public object FfiConverterTypeInsInput: FfiConverterRustBuffer<InsInput> {
 
 
 /**
+ * What a lists update found.
+ */
+data class ListsUpdate (
+    /**
+     * The lists to verify with (the newest held).
+     */
+    var `lists`: VerifierLists
+    , 
+    /**
+     * A newer trust list came down now.
+     */
+    var `trustChanged`: kotlin.Boolean
+    , 
+    /**
+     * A newer revocation list came down now.
+     */
+    var `revocationChanged`: kotlin.Boolean
+    , 
+    /**
+     * The services answered (false: offline, the lists held are returned).
+     */
+    var `reached`: kotlin.Boolean
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`lists`,
+        this.`trustChanged`,
+        this.`revocationChanged`,
+        this.`reached`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeListsUpdate: FfiConverterRustBuffer<ListsUpdate> {
+    override fun read(buf: ByteBuffer): ListsUpdate {
+        return ListsUpdate(
+            FfiConverterTypeVerifierLists.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ListsUpdate) = (
+            FfiConverterTypeVerifierLists.allocationSize(value.`lists`) +
+            FfiConverterBoolean.allocationSize(value.`trustChanged`) +
+            FfiConverterBoolean.allocationSize(value.`revocationChanged`) +
+            FfiConverterBoolean.allocationSize(value.`reached`)
+    )
+
+    override fun write(value: ListsUpdate, buf: ByteBuffer) {
+            FfiConverterTypeVerifierLists.write(value.`lists`, buf)
+            FfiConverterBoolean.write(value.`trustChanged`, buf)
+            FfiConverterBoolean.write(value.`revocationChanged`, buf)
+            FfiConverterBoolean.write(value.`reached`, buf)
+    }
+}
+
+
+
+/**
  * One log line from the core (never holds health data or full identifiers).
  */
 data class LogRecord (
@@ -6317,6 +7224,113 @@ public object FfiConverterTypeProfileItem: FfiConverterRustBuffer<ProfileItem> {
 
 
 /**
+ * What came down in a sync.
+ */
+data class PullReport (
+    var `documents`: kotlin.UInt
+    , 
+    var `messages`: kotlin.UInt
+    , 
+    var `profileItems`: kotlin.UInt
+    , 
+    var `alreadyThere`: kotlin.UInt
+    , 
+    var `cursor`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePullReport: FfiConverterRustBuffer<PullReport> {
+    override fun read(buf: ByteBuffer): PullReport {
+        return PullReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PullReport) = (
+            FfiConverterUInt.allocationSize(value.`documents`) +
+            FfiConverterUInt.allocationSize(value.`messages`) +
+            FfiConverterUInt.allocationSize(value.`profileItems`) +
+            FfiConverterUInt.allocationSize(value.`alreadyThere`) +
+            FfiConverterLong.allocationSize(value.`cursor`)
+    )
+
+    override fun write(value: PullReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`documents`, buf)
+            FfiConverterUInt.write(value.`messages`, buf)
+            FfiConverterUInt.write(value.`profileItems`, buf)
+            FfiConverterUInt.write(value.`alreadyThere`, buf)
+            FfiConverterLong.write(value.`cursor`, buf)
+    }
+}
+
+
+
+/**
+ * What went up in a sync.
+ */
+data class PushReport (
+    var `documents`: kotlin.UInt
+    , 
+    var `refusedDocuments`: kotlin.UInt
+    , 
+    var `accepted`: kotlin.UInt
+    , 
+    var `superseded`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePushReport: FfiConverterRustBuffer<PushReport> {
+    override fun read(buf: ByteBuffer): PushReport {
+        return PushReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PushReport) = (
+            FfiConverterUInt.allocationSize(value.`documents`) +
+            FfiConverterUInt.allocationSize(value.`refusedDocuments`) +
+            FfiConverterUInt.allocationSize(value.`accepted`) +
+            FfiConverterUInt.allocationSize(value.`superseded`)
+    )
+
+    override fun write(value: PushReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`documents`, buf)
+            FfiConverterUInt.write(value.`refusedDocuments`, buf)
+            FfiConverterUInt.write(value.`accepted`, buf)
+            FfiConverterUInt.write(value.`superseded`, buf)
+    }
+}
+
+
+
+/**
  * A prevention reminder.
  */
 data class Reminder (
@@ -6367,6 +7381,52 @@ public object FfiConverterTypeReminder: FfiConverterRustBuffer<Reminder> {
             FfiConverterString.write(value.`label`, buf)
             FfiConverterString.write(value.`dueDate`, buf)
             FfiConverterTypeReminderStatus.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * What a sync did.
+ */
+data class SyncReport (
+    var `pull`: PullReport
+    , 
+    var `push`: PushReport
+    , 
+    var `stillPending`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterTypePullReport.read(buf),
+            FfiConverterTypePushReport.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterTypePullReport.allocationSize(value.`pull`) +
+            FfiConverterTypePushReport.allocationSize(value.`push`) +
+            FfiConverterULong.allocationSize(value.`stillPending`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterTypePullReport.write(value.`pull`, buf)
+            FfiConverterTypePushReport.write(value.`push`, buf)
+            FfiConverterULong.write(value.`stillPending`, buf)
     }
 }
 
@@ -6643,6 +7703,55 @@ sealed class CarnetException: kotlin.Exception() {
     }
     
     /**
+     * The national services could not be reached; what was done is kept, trying again later
+     * goes on from there.
+     */
+    class Offline(
+        
+        /**
+         * Stable code.
+         */
+        val `code`: kotlin.String, 
+        
+        /**
+         * User-facing message key.
+         */
+        val `messageKey`: kotlin.String, 
+        
+        /**
+         * Developer detail.
+         */
+        val `detail`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "code=${ `code` }, messageKey=${ `messageKey` }, detail=${ `detail` }"
+    }
+    
+    /**
+     * The national services refused (device not enrolled, or no longer recognised).
+     */
+    class Refused(
+        
+        /**
+         * Stable code.
+         */
+        val `code`: kotlin.String, 
+        
+        /**
+         * User-facing message key.
+         */
+        val `messageKey`: kotlin.String, 
+        
+        /**
+         * Developer detail.
+         */
+        val `detail`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "code=${ `code` }, messageKey=${ `messageKey` }, detail=${ `detail` }"
+    }
+    
+    /**
      * Stored data is damaged; Carnet will not use it.
      */
     class CorruptData(
@@ -6705,7 +7814,17 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            5 -> CarnetException.CorruptData(
+            5 -> CarnetException.Offline(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            6 -> CarnetException.Refused(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            7 -> CarnetException.CorruptData(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
@@ -6738,6 +7857,20 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is CarnetException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`messageKey`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is CarnetException.Offline -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`messageKey`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is CarnetException.Refused -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`code`)
@@ -6784,8 +7917,22 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is CarnetException.CorruptData -> {
+            is CarnetException.Offline -> {
                 buf.putInt(5)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`messageKey`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is CarnetException.Refused -> {
+                buf.putInt(6)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`messageKey`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is CarnetException.CorruptData -> {
+                buf.putInt(7)
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`messageKey`, buf)
                 FfiConverterString.write(value.`detail`, buf)
@@ -7836,6 +8983,43 @@ public object FfiConverterTypeSex: FfiConverterRustBuffer<Sex> {
 
 
 
+/**
+ * Which part of a sync is under way.
+ */
+
+enum class SyncStage {
+    
+    PULL,
+    PUSH;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncStage: FfiConverterRustBuffer<SyncStage> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncStage.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncStage) = 4UL
+
+    override fun write(value: SyncStage, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -8022,6 +9206,38 @@ public object FfiConverterOptionalTypeProgressListener: FfiConverterRustBuffer<P
         } else {
             buf.put(1)
             FfiConverterTypeProgressListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncListener: FfiConverterRustBuffer<SyncListener?> {
+    override fun read(buf: ByteBuffer): SyncListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncListener.read(buf)
+    }
+
+    override fun allocationSize(value: SyncListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncListener.write(value, buf)
         }
     }
 }
@@ -8525,6 +9741,14 @@ public object FfiConverterSequenceTypeWalletEntry: FfiConverterRustBuffer<List<W
         }
     }
 }
+
+
+
+
+
+
+
+
         /**
          * Version of the Carnet core inside this library.
          */ fun `coreVersion`(): kotlin.String {
