@@ -24,8 +24,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 ];
 
 /// What the core will do once each open issue lands.
-const COMING: [&str; 3] = [
-    "reference server and offline-first sync",
+const COMING: [&str; 2] = [
     "ApCV: the carte Vitale on the phone, and the pharmacy's reader",
     "Bluetooth exposure notification",
 ];
@@ -111,12 +110,18 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
     let record = show_record(&carnet, &dir)?;
 
     println!(
-        "\n5. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+        "\n5. Syncing with the health space (the reference server, started in this process on \
+         loopback)"
+    );
+    show_sync(&carnet, &record, &dir)?;
+
+    println!(
+        "\n6. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
     );
     show_certificate(&carnet, &record)?;
     drop(record);
 
-    println!("\n6. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    println!("\n7. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -315,6 +320,112 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         Ok(_) => println!("   ✗ a wrong passphrase opened the record"),
     }
     Ok(record)
+}
+
+/// Starts the reference server, lets a hospital deposit a report and a message, syncs, edits
+/// the profile with the server down, syncs again once it is back, and updates the DCC lists.
+fn show_sync(
+    carnet: &carnet::Carnet,
+    record: &carnet::HealthRecord,
+    dir: &Path,
+) -> Result<(), SessionError> {
+    use carnet::record::{NewProfileItem, ProfileKind};
+    use carnet_server::{BackgroundServer, ProfessionalClient, ServerConfig};
+    let failed = |e: carnet_server::ServerError| SessionError::Io(format!("server: {e}"));
+    let config = ServerConfig {
+        data_dir: dir.join("server"),
+        ..ServerConfig::default()
+    };
+    let server = BackgroundServer::spawn(config.clone()).map_err(failed)?;
+    let address = server.address();
+    let url = format!("http://{address}");
+    println!("   health space at {url}");
+    let services = carnet.national_services(&url)?;
+    let hospital = ProfessionalClient::new(&url, server.professional_key());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let deposited = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
+    runtime.block_on(async {
+        print!("   ");
+        let user = crate::sync::ensure_enrolled(&services, crate::sync::TEST_ENROLMENT_CODE).await?;
+        hospital
+            .deposit_document(
+                &user,
+                "hopital-cr-2026-0042",
+                serde_json::json!({
+                    "title": "Compte rendu de consultation de cardiologie",
+                    "type": { "system": "http://loinc.org", "code": "11488-4", "display": "Consultation note" },
+                    "author": { "name": "Dr Marie Curie", "rpps": "10003456789" },
+                    "date": "2026-11-20T09:30:00Z"
+                }),
+                b"%PDF-1.4\n% compte rendu de consultation\n%%EOF\n",
+            )
+            .await
+            .map_err(deposited)?;
+        hospital
+            .deposit_message(
+                &user,
+                &serde_json::json!({
+                    "id": "hopital-msg-2026-0042",
+                    "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
+                    "subject": "Votre consultation",
+                    "body": "Le compte rendu est dans votre espace santé.",
+                    "reply_allowed": true
+                }),
+            )
+            .await
+            .map_err(deposited)?;
+        println!("   the hospital deposited a consultation report and a message");
+        let report = crate::sync::sync_with_progress(&services, record).await?;
+        println!("   sync: {}", crate::sync::describe(&report));
+        Ok::<_, SessionError>(())
+    })?;
+
+    server.stop().map_err(failed)?;
+    record.with(|r| {
+        r.add_profile_item(
+            ProfileKind::Allergy,
+            &NewProfileItem {
+                text: "Pénicilline".into(),
+                ..Default::default()
+            },
+        )
+    })?;
+    match runtime.block_on(crate::sync::sync_with_progress(&services, record)) {
+        Err(SessionError::Core(error)) => println!(
+            "   server stopped, an allergy added offline; sync: {:?} [{}], {} change(s) kept waiting",
+            error.kind(),
+            error.code(),
+            record.with(|r| r.pending_sync_count())?
+        ),
+        Ok(_) => println!("   ✗ a sync with the server stopped succeeded"),
+        Err(other) => return Err(other),
+    }
+    let server = BackgroundServer::spawn(ServerConfig {
+        bind: address,
+        ..config
+    })
+    .map_err(failed)?;
+    let report = runtime.block_on(crate::sync::sync_with_progress(&services, record))?;
+    println!("   server back: {}", crate::sync::describe(&report));
+
+    let anchor = carnet_server::list_anchor(&dir.join("server")).map_err(failed)?;
+    let first = runtime.block_on(services.update_lists(&anchor))?;
+    let second = runtime.block_on(services.update_lists(&anchor))?;
+    println!(
+        "   DCC lists: trust list version {} downloaded and verified against the anchor the app \
+         ships; asked again: {}",
+        first.lists.trust.header().version,
+        if second.trust_changed {
+            "downloaded again (✗)"
+        } else {
+            "unchanged, nothing downloaded (304)"
+        }
+    );
+    server.stop().map_err(failed)?;
+    Ok(())
 }
 
 /// The certificate with one bit of its signature flipped, packed again as `HC1:` text.

@@ -14,6 +14,7 @@ mod qr;
 mod record;
 mod server;
 mod session;
+mod sync;
 mod verify;
 mod wallet;
 
@@ -74,6 +75,11 @@ enum Command {
     },
     /// Run the reference server (the national services) on this machine.
     Server(server::ServerArgs),
+    /// The DCC trust and revocation lists verifier mode uses.
+    Lists {
+        #[command(subcommand)]
+        command: ListsCommand,
+    },
     /// The certificate wallet (kept in the encrypted health record).
     Wallet {
         #[command(subcommand)]
@@ -84,6 +90,13 @@ enum Command {
         #[command(subcommand)]
         command: qr::QrCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ListsCommand {
+    /// Download the lists if they changed, verify them against the anchor, keep them for
+    /// offline use.
+    Update(sync::ListsArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +114,9 @@ fn main() -> ExitCode {
         Command::Qr { command } => qr::run(command),
         Command::Record { command } => record::run(&options, command),
         Command::Server(args) => server::run(args),
+        Command::Lists {
+            command: ListsCommand::Update(args),
+        } => sync::run_lists_update(&options, &args),
         Command::Wallet { command } => wallet::run(&options, command),
     };
     match outcome {
@@ -110,6 +126,13 @@ fn main() -> ExitCode {
         {
             eprintln!("carnet: {error} [{}]", error.code());
             ExitCode::from(EXIT_REFUSED)
+        }
+        Err(session::SessionError::Core(error)) if error.kind() == carnet::ErrorKind::Offline => {
+            eprintln!(
+                "carnet: the national services cannot be reached ({error}); nothing is lost: \
+                 run the command again when the network is back"
+            );
+            ExitCode::from(EXIT_FAILED)
         }
         Err(error @ session::SessionError::Usage(_)) => {
             eprintln!("carnet: {error}");

@@ -25,6 +25,9 @@ const DMP_CLASS_SYSTEM: &str = "urn:oid:1.2.250.1.213.1.1.4.1";
 pub enum RecordCommand {
     /// Create a new, empty record (asks for a passphrase of at least 12 characters).
     Init,
+    /// Sync with the health space: bring down what the care team deposited, send what was
+    /// added or changed here (enrols this device the first time).
+    Sync(crate::sync::SyncArgs),
     /// Show the record's owner, or set it with all of --given, --family, --birth-date, --sex.
     Patient(PatientArgs),
     /// Add a document: a PDF, a CDA XML document, a PNG or JPEG image.
@@ -339,6 +342,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             return Ok(ExitCode::SUCCESS);
         }
         RecordCommand::Import { file } => return import(options, &file),
+        RecordCommand::Sync(args) => return crate::sync::run_sync(options, args),
         RecordCommand::Close { yes } => {
             let record = session::open_record(options)?;
             if !yes && !session::confirm("Erase the whole record for good? Type yes: ")? {
@@ -485,7 +489,10 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             result?;
             println!("passphrase changed (the data key was rewrapped; nothing else changed)");
         }
-        RecordCommand::Init | RecordCommand::Import { .. } | RecordCommand::Close { .. } => {}
+        RecordCommand::Init
+        | RecordCommand::Sync(_)
+        | RecordCommand::Import { .. }
+        | RecordCommand::Close { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -116,6 +116,11 @@ pub fn open_with_store(options: &Options) -> Result<(Carnet, PathBuf), SessionEr
 
 /// Opens the health record with the passphrase from `$CARNET_PASSPHRASE` or a prompt.
 pub fn open_record(options: &Options) -> Result<HealthRecord, SessionError> {
+    Ok(open_core_and_record(options)?.1)
+}
+
+/// Like [`open_record`], keeping the core too (to reach the national services).
+pub fn open_core_and_record(options: &Options) -> Result<(Carnet, HealthRecord), SessionError> {
     let (carnet, dir) = open_with_store(options)?;
     if !carnet::record::Store::exists(&dir) {
         return Err(SessionError::Usage(format!(
@@ -124,7 +129,8 @@ pub fn open_record(options: &Options) -> Result<HealthRecord, SessionError> {
         )));
     }
     let passphrase = passphrase("CARNET_PASSPHRASE", "Record passphrase: ")?;
-    Ok(carnet.open_record(&dir, &RecordUnlock::Passphrase(passphrase))?)
+    let record = carnet.open_record(&dir, &RecordUnlock::Passphrase(passphrase))?;
+    Ok((carnet, record))
 }
 
 /// A new passphrase: from the environment variable `variable`, or typed twice.

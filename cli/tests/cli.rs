@@ -123,7 +123,12 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "the name \"Quenouille\" appears in none of the store's files",
         "imported into a new record: 1 document, 2 profile entries, 1 message",
         "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",
-        "moved backwards by 3600 s",
+        "sync: received 1 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
+        "sync: Offline [net.offline], 1 change(s) kept waiting",
+        "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
+        "asked again: unchanged, nothing downloaded (304)",
+        // One hour behind the time last seen, less the seconds the demo took since then.
+        "clock one hour behind: moved backwards by 3",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -132,7 +137,17 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     entries.sort();
-    assert_eq!(entries, ["export.zip", "record", "record-copy", "vault"]);
+    assert_eq!(
+        entries,
+        [
+            "export.zip",
+            "lists",
+            "record",
+            "record-copy",
+            "server",
+            "vault"
+        ]
+    );
 }
 
 #[test]
@@ -673,9 +688,9 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut server_out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
+    server_out.read_line(&mut line).unwrap();
     let address = line
         .split("http://")
         .nth(1)
@@ -698,6 +713,70 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
     assert!(
         data.path().join("server.sqlite").exists() && data.path().join("lists/anchor.pk8").exists()
     );
+
+    // A citizen's record syncs with it, and the DCC lists come down verified.
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| with_record(home.path(), args);
+    let url = format!("http://{address}");
+    assert!(run(&["record", "init"]).status.success());
+    let pdf = home.path().join("ordonnance.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\nordonnance\n%%EOF\n").unwrap();
+    assert!(
+        run(&[
+            "record",
+            "add-doc",
+            pdf.to_str().unwrap(),
+            "--title",
+            "Ordonnance"
+        ])
+        .status
+        .success()
+    );
+    let synced = run(&["record", "sync", "--server", &url]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert!(
+        stdout(&synced).contains("now enrolled") && stdout(&synced).contains("sent 1 document(s)"),
+        "{}",
+        stdout(&synced)
+    );
+    let again = run(&["record", "sync", "--server", &url, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (
+            &report["pulled"]["already_there"],
+            &report["pushed"]["documents"]
+        ),
+        (&serde_json::json!(1), &serde_json::json!(0)),
+        "its own upload comes back once, nothing is sent twice"
+    );
+    let mut anchor = Vec::new();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /v1/lists/anchor HTTP/1.1\r\nHost: carnet\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    stream.read_to_end(&mut anchor).unwrap();
+    let body = anchor
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| anchor[at + 4..].to_vec())
+        .unwrap();
+    let anchor_file = home.path().join("anchor.der");
+    std::fs::write(&anchor_file, body).unwrap();
+    let lists = run(&[
+        "lists",
+        "update",
+        "--server",
+        &url,
+        "--anchor",
+        anchor_file.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&lists).contains("(downloaded); revocation list version"),
+        "{}{}",
+        stdout(&lists),
+        stderr(&lists)
+    );
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -705,6 +784,13 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
     assert!(killed.success());
     assert!(child.wait().unwrap().success());
     let mut rest = String::new();
-    stdout.read_to_string(&mut rest).unwrap();
+    server_out.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("carnet-server stopped"), "{rest}");
+    let offline = run(&["record", "sync", "--server", &url]);
+    assert_eq!(offline.status.code(), Some(3));
+    assert!(
+        stderr(&offline).contains("nothing is lost"),
+        "{}",
+        stderr(&offline)
+    );
 }

@@ -27,6 +27,7 @@ mod health_space;
 mod issuer;
 mod keys;
 mod lists;
+mod professional;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -44,6 +45,8 @@ use tokio::sync::oneshot;
 pub use auth::{MAX_CLOCK_SKEW_MILLIS, signing_string};
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
+pub use lists::list_anchor;
+pub use professional::{DepositError, ProfessionalClient};
 
 /// What every handler shares.
 pub(crate) struct AppState {

@@ -187,12 +187,30 @@ pub(crate) async fn get_list(
 
 /// `GET /v1/lists/anchor`: the anchor's public key (SEC1), which apps ship with.
 pub(crate) async fn get_anchor(State(state): State<Arc<AppState>>) -> Vec<u8> {
-    // DER SubjectPublicKeyInfo of a P-256 key: this fixed header (SEQUENCE, the algorithm
-    // id-ecPublicKey with the curve prime256v1, BIT STRING) then the 65-byte SEC1 point.
-    // Written out because ring gives the point only, and no other crate is needed for it.
+    p256_spki(&state.lists.anchor_public_key)
+}
+
+/// The lists' anchor key of the server whose data directory is `data_dir`, as a DER
+/// SubjectPublicKeyInfo: what the operator hands to app builders, who ship it in the app
+/// (made if the server has not run yet).
+///
+/// # Errors
+/// [`ServerError`] when the key file cannot be read or made.
+pub fn list_anchor(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
+    let dir = data_dir.join("lists");
+    std::fs::create_dir_all(&dir).map_err(|e| ServerError::io("create", &dir, e))?;
+    Ok(p256_spki(
+        anchor_key(&dir.join("anchor.pk8"))?.public_key().as_ref(),
+    ))
+}
+
+/// DER SubjectPublicKeyInfo of a P-256 key: a fixed header (SEQUENCE, the algorithm
+/// id-ecPublicKey with the curve prime256v1, BIT STRING) then the 65-byte SEC1 point. Written
+/// out because ring gives the point only, and no crate is needed for a constant header.
+fn p256_spki(point: &[u8]) -> Vec<u8> {
     const P256_SPKI_HEADER: [u8; 26] = [
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
         0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
     ];
-    [&P256_SPKI_HEADER[..], &state.lists.anchor_public_key].concat()
+    [&P256_SPKI_HEADER[..], point].concat()
 }

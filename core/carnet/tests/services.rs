@@ -59,20 +59,18 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
         .unwrap();
     assert_eq!(services.enrolled_user().unwrap().as_deref(), Some(&*user));
 
-    let deposit = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/pro/patients/{user}/documents",
-            server.address()
-        ))
-        .bearer_auth(server.professional_key())
-        .json(&serde_json::json!({
-            "id": "cr-1", "metadata": { "title": "Compte rendu" },
-            "content_base64": "JVBERi0xLjQKJSVFT0YK"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(deposit.status().is_success());
+    carnet_server::ProfessionalClient::new(
+        &format!("http://{}", server.address()),
+        server.professional_key(),
+    )
+    .deposit_document(
+        &user,
+        "cr-1",
+        serde_json::json!({ "title": "Compte rendu" }),
+        b"%PDF-1.4\n%%EOF\n",
+    )
+    .await
+    .unwrap();
     record
         .with(|r| {
             r.add_document(

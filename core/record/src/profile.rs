@@ -419,8 +419,8 @@ impl Record {
     }
 
     /// Applies an entry as the health space holds it (a pull, or the answer to a push), unless
-    /// a local change of it is still waiting to go up (the push settles that one). Returns
-    /// whether it was applied.
+    /// a local change of it is still waiting to go up (the push settles that one) or this
+    /// version is already here. Returns whether it was applied.
     pub(crate) fn apply_synced_profile(
         &self,
         id: &str,
@@ -432,9 +432,16 @@ impl Record {
             if w.reader().get::<PendingWrite>(OUTBOX, id)?.is_some() {
                 return Ok(false);
             }
+            let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.synced_version == Some(server_version))
+            {
+                // Already this version (this device's own push, coming back in the feed).
+                return Ok(false);
+            }
             let Some(resource) = resource else {
-                w.delete(PROFILE, id)?;
-                return Ok(true);
+                return w.delete(PROFILE, id);
             };
             let kind = resource
                 .get("resourceType")
@@ -442,7 +449,6 @@ impl Record {
                 .and_then(ProfileKind::from_resource_type)
                 .ok_or_else(|| RecordError::Sync("a profile item of an unknown type".into()))?;
             let resource = check_resource(kind, id, resource)?;
-            let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
             let item = ProfileItem::next(previous, id, kind, resource, now, Some(server_version));
             w.put(PROFILE, id, &item)?;
             Ok(true)

@@ -323,7 +323,7 @@ impl Record {
                 if self.apply_synced_profile(&change.id, resource, change.version)? {
                     report.profile_items += 1;
                 } else {
-                    // A local change is queued for this entry: the push settles it.
+                    // Already here, or a local change of it is queued (the push settles it).
                     report.already_there += 1;
                 }
             }

@@ -215,17 +215,11 @@ async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_n
     for i in 0..24u8 {
         let content = pdf(if i % 4 == 0 { 90_000 } else { 3_000 }, i);
         let id = format!("cr-{i:03}");
-        deposit(
-            &server,
-            &user,
-            "documents",
-            deposited_document(&id, &format!("Compte rendu {i}"), &content),
-        )
-        .await;
+        deposit_document(&server, &user, &id, &format!("Compte rendu {i}"), &content).await;
         deposited.insert(id, content);
     }
     for i in 0..8 {
-        deposit(&server, &user, "messages", json!({
+        deposit_message(&server, &user, json!({
             "id": format!("msg-{i}"), "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
             "subject": format!("Résultats {i}"), "body": "Vos résultats sont joints.",
             "attachments": [{ "name": "resultats.pdf",

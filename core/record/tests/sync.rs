@@ -39,21 +39,23 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
         .unwrap();
 
     let report_pdf = pdf(150_000, 9);
-    deposit(
+    deposit_document(
         &server,
         credential.user_id(),
-        "documents",
-        deposited_document("cr-001", "Compte rendu opératoire", &report_pdf),
+        "cr-001",
+        "Compte rendu opératoire",
+        &report_pdf,
     )
     .await;
-    deposit(
+    deposit_document(
         &server,
         credential.user_id(),
-        "documents",
-        deposited_document("cr-002", "Lettre de sortie", &cda("sortie")),
+        "cr-002",
+        "Lettre de sortie",
+        &cda("sortie"),
     )
     .await;
-    deposit(&server, credential.user_id(), "messages", json!({
+    deposit_message(&server, credential.user_id(), json!({
         "id": "msg-001", "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
         "subject": "Votre compte rendu", "body": "Le compte rendu est joint.", "reply_allowed": true,
         "attachments": [{ "name": "cr.pdf", "content_base64": base64::engine::general_purpose::STANDARD.encode(&report_pdf) }]
@@ -112,11 +114,12 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     })
     .await
     .unwrap();
-    deposit(
+    deposit_document(
         &server,
         credential.user_id(),
-        "documents",
-        deposited_document("cr-003", "Ordonnance", &pdf(2_000, 3)),
+        "cr-003",
+        "Ordonnance",
+        &pdf(2_000, 3),
     )
     .await;
     let report = record
@@ -313,13 +316,7 @@ async fn conflicts_settle_per_kind() {
     let (phone, tablet) = (device(dir_a.path()), device(dir_b.path()));
 
     // Documents: the health space holds "cr-x"; the phone made its own "cr-x".
-    deposit(
-        &server,
-        &user,
-        "documents",
-        deposited_document("cr-x", "Compte rendu", &pdf(3_000, 1)),
-    )
-    .await;
+    deposit_document(&server, &user, "cr-x", "Compte rendu", &pdf(3_000, 1)).await;
     let mine = pdf(3_000, 2);
     phone
         .receive_document(
@@ -345,19 +342,15 @@ async fn conflicts_settle_per_kind() {
         json!({ "id": "msg-x", "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
                 "subject": "Rendez-vous", "body": body })
     };
-    deposit(&server, &user, "messages", letter("Lundi 10 h")).await;
-    let again = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/pro/patients/{user}/messages",
-            server.address()
-        ))
-        .bearer_auth(server.professional_key())
-        .json(&letter("Mardi 11 h"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 409);
-    deposit(&server, &user, "messages", letter("Lundi 10 h")).await;
+    deposit_message(&server, &user, letter("Lundi 10 h")).await;
+    let again = professional(&server)
+        .deposit_message(&user, &letter("Mardi 11 h"))
+        .await;
+    assert!(matches!(
+        again,
+        Err(carnet_server::DepositError::Refused { status: 409, .. })
+    ));
+    deposit_message(&server, &user, letter("Lundi 10 h")).await;
     tablet
         .pull(&client, &credential, &mut |_| {})
         .await

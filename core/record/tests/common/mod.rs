@@ -113,42 +113,43 @@ pub fn add_pdf(record: &Record, title: &str, size: usize) -> carnet_record::Docu
         .unwrap()
 }
 
-/// What a hospital's software does: deposits a document or a message for `user`.
-pub async fn deposit(
-    server: &carnet_server::RunningServer,
-    user: &str,
-    what: &str,
-    body: serde_json::Value,
-) {
-    let response = reqwest::Client::new()
-        .post(format!(
-            "http://{}/v1/pro/patients/{user}/{what}",
-            server.address()
-        ))
-        .bearer_auth(server.professional_key())
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
+/// The care team's software, depositing into `server`.
+pub fn professional(server: &carnet_server::RunningServer) -> carnet_server::ProfessionalClient {
+    carnet_server::ProfessionalClient::new(
+        &format!("http://{}", server.address()),
+        server.professional_key(),
+    )
 }
 
-/// A professional's deposit of document `id`.
-pub fn deposited_document(id: &str, title: &str, content: &[u8]) -> serde_json::Value {
-    use base64::Engine;
-    serde_json::json!({
-        "id": id,
-        "metadata": {
-            "title": title,
-            "type": { "system": "http://loinc.org", "code": "34874-8", "display": "Compte rendu opératoire" },
-            "author": { "name": "Dr Marie Curie", "rpps": "10003456789" },
-            "date": "2026-11-20T09:30:00Z",
-            "confidentiality": "R"
-        },
-        "content_base64": base64::engine::general_purpose::STANDARD.encode(content),
-    })
+/// Deposits document `id` for `user`, as an operating report by Dr Curie.
+pub async fn deposit_document(
+    server: &carnet_server::RunningServer,
+    user: &str,
+    id: &str,
+    title: &str,
+    content: &[u8],
+) {
+    let metadata = serde_json::json!({
+        "title": title,
+        "type": { "system": "http://loinc.org", "code": "34874-8", "display": "Compte rendu opératoire" },
+        "author": { "name": "Dr Marie Curie", "rpps": "10003456789" },
+        "date": "2026-11-20T09:30:00Z",
+        "confidentiality": "R"
+    });
+    professional(server)
+        .deposit_document(user, id, metadata, content)
+        .await
+        .unwrap();
+}
+
+/// Deposits a message for `user`.
+pub async fn deposit_message(
+    server: &carnet_server::RunningServer,
+    user: &str,
+    message: serde_json::Value,
+) {
+    professional(server)
+        .deposit_message(user, &message)
+        .await
+        .unwrap();
 }
