@@ -110,13 +110,25 @@ impl Carnet {
     }
 
     /// The national services at `base_url` (`https://…`, or the reference server's
-    /// `http://127.0.0.1:…`). Nothing is sent yet.
+    /// `http://127.0.0.1:…`). Nothing is sent yet. With `pinned_keys` (each the 32-byte SHA-256
+    /// of a server certificate's SubjectPublicKeyInfo), only servers holding one of those keys
+    /// are trusted.
     pub fn national_services(
         &self,
         base_url: String,
+        pinned_keys: Vec<Vec<u8>>,
     ) -> Result<Arc<NationalServices>, CarnetError> {
+        let pins = pinned_keys
+            .iter()
+            .map(|pin| carnet::net::KeyPin::try_from(pin.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| {
+                carnet::CarnetError::from(carnet::net::NetError::Protocol(
+                    "a pinned key is the 32-byte SHA-256 of a SubjectPublicKeyInfo".into(),
+                ))
+            })?;
         Ok(Arc::new(NationalServices(
-            self.0.national_services(&base_url)?,
+            self.0.national_services(&base_url, &pins)?,
         )))
     }
 

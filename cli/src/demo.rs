@@ -340,7 +340,7 @@ fn show_sync(
     let address = server.address();
     let url = format!("http://{address}");
     println!("   health space at {url}");
-    let services = carnet.national_services(&url)?;
+    let services = carnet.national_services(&url, &[])?;
     let hospital = ProfessionalClient::new(&url, server.professional_key());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

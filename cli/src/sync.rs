@@ -15,12 +15,37 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8470";
 /// The reference server's default test enrolment code.
 pub const TEST_ENROLMENT_CODE: &str = "carnet-test-enrolment";
 
+/// How to reach the national services.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The services' address.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER)]
+    server: String,
+    /// Trust only a server holding this key: SHA-256 of its certificate's
+    /// SubjectPublicKeyInfo, in hex (repeat for several keys).
+    #[arg(long = "pin", value_name = "SHA256")]
+    pins: Vec<String>,
+}
+
+impl Connection {
+    fn pins(&self) -> Result<Vec<carnet::net::KeyPin>, SessionError> {
+        self.pins
+            .iter()
+            .map(|pin| {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(pin, &mut bytes)
+                    .map(|()| bytes)
+                    .map_err(|_| SessionError::Usage(format!("--pin {pin}: not 64 hex digits")))
+            })
+            .collect()
+    }
+}
+
 /// `carnet record sync`
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// The health space's address.
-    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER)]
-    server: String,
+    #[command(flatten)]
+    connection: Connection,
     /// Enrolment code used the first time, when this device is not yet enrolled.
     #[arg(long, value_name = "CODE", default_value = TEST_ENROLMENT_CODE)]
     enrol_code: String,
@@ -32,9 +57,8 @@ pub struct SyncArgs {
 /// `carnet lists update`
 #[derive(Debug, Args)]
 pub struct ListsArgs {
-    /// The national services' address.
-    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER)]
-    server: String,
+    #[command(flatten)]
+    connection: Connection,
     /// The lists' anchor key (PEM or DER public key or certificate) the lists must verify
     /// against; an app ships it, it is never taken from the server.
     #[arg(long, value_name = "FILE")]
@@ -117,7 +141,7 @@ pub fn describe(report: &SyncReport) -> String {
 /// `carnet record sync`
 pub fn run_sync(options: &Options, args: SyncArgs) -> Result<ExitCode, SessionError> {
     let (carnet, record) = session::open_core_and_record(options)?;
-    let services = carnet.national_services(&args.server)?;
+    let services = carnet.national_services(&args.connection.server, &args.connection.pins()?)?;
     let report = runtime()?.block_on(async {
         ensure_enrolled(&services, &args.enrol_code).await?;
         sync_with_progress(&services, &record).await
@@ -146,7 +170,7 @@ pub fn run_lists_update(options: &Options, args: &ListsArgs) -> Result<ExitCode,
     let anchor = std::fs::read(&args.anchor)
         .map_err(|e| SessionError::Io(format!("{}: {e}", args.anchor.display())))?;
     let carnet: Carnet = session::open(options)?;
-    let services = carnet.national_services(&args.server)?;
+    let services = carnet.national_services(&args.connection.server, &args.connection.pins()?)?;
     let update = runtime()?.block_on(services.update_lists(&anchor))?;
     let age = |changed: bool| if changed { "downloaded" } else { "unchanged" };
     let trust = update.lists.trust.header();

@@ -396,7 +396,7 @@ uint64_t uniffi_carnet_ffi_fn_method_carnet_create_record(uint64_t ptr, RustBuff
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NATIONAL_SERVICES
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NATIONAL_SERVICES
-uint64_t uniffi_carnet_ffi_fn_method_carnet_national_services(uint64_t ptr, RustBuffer base_url, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_carnet_ffi_fn_method_carnet_national_services(uint64_t ptr, RustBuffer base_url, RustBuffer pinned_keys, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_OPEN_RECORD

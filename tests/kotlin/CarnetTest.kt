@@ -319,7 +319,13 @@ class CarnetTest {
     @Test
     fun recordSyncsAndListsUpdateAsSuspendFunctions() = runBlocking {
         val carnet = open()
-        val services = carnet.nationalServices(server)
+        try {
+            carnet.nationalServices(server, listOf(ByteArray(3)))
+            fail("a pin is a 32-byte SHA-256")
+        } catch (e: CarnetException.Refused) {
+            assertEquals("net.protocol", e.code)
+        }
+        val services = carnet.nationalServices(server, listOf())
         val record = carnet.createRecord(RecordUnlock.DeviceKey)
         try {
             services.syncRecord(record, null)

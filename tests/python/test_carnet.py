@@ -353,7 +353,7 @@ class SyncTest(unittest.TestCase):
     def test_record_syncs_and_lists_update_as_coroutines(self):
         self.assertTrue(SERVER, "CARNET_SERVER is not set")
         instance = open_carnet(data_dir=fresh_dir())
-        services = instance.national_services(SERVER)
+        services = instance.national_services(SERVER, [])
         record = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
 
         async def scenario():
@@ -378,7 +378,7 @@ class SyncTest(unittest.TestCase):
             second = await services.update_lists(anchor)
             self.assertFalse(second.trust_changed or second.revocation_changed)
 
-            offline = instance.national_services("http://127.0.0.1:9")
+            offline = instance.national_services("http://127.0.0.1:9", [])
             with self.assertRaises(carnet.CarnetError.Offline) as caught:
                 await offline.enrol_for_tests("carnet-test-enrolment")
             self.assertEqual(caught.exception.code, "net.offline")

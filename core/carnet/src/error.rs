@@ -158,9 +158,10 @@ fn record_kind(error: &RecordError) -> ErrorKind {
 fn network_kind(error: &NetError) -> ErrorKind {
     match error {
         NetError::Offline(_) => ErrorKind::Offline,
-        NetError::Refused { .. } | NetError::Protocol(_) | NetError::NotEnrolled => {
-            ErrorKind::Refused
-        }
+        NetError::Refused { .. }
+        | NetError::Protocol(_)
+        | NetError::Untrusted(_)
+        | NetError::NotEnrolled => ErrorKind::Refused,
         NetError::Platform(e) => CarnetError::Platform(e.clone()).kind(),
     }
 }
@@ -171,6 +172,7 @@ fn network_code_and_message_key(error: &NetError) -> (&'static str, &'static str
         NetError::Offline(_) => ("net.offline", "error.network.offline"),
         NetError::Refused { .. } => ("net.refused", "error.network.refused"),
         NetError::Protocol(_) => ("net.protocol", "error.network.refused"),
+        NetError::Untrusted(_) => ("net.untrusted", "error.network.untrusted"),
         NetError::NotEnrolled => ("net.not_enrolled", "error.network.not_enrolled"),
         NetError::Platform(e) => CarnetError::Platform(e.clone()).code_and_message_key(),
     }

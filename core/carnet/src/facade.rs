@@ -176,12 +176,19 @@ impl Carnet {
 
     /// The national services at `base_url` (`https://…`; `http://127.0.0.1:…` for the
     /// reference server): enrolment, the record's sync, the DCC lists. Nothing is sent yet.
+    /// With `pinned_keys` (SHA-256 of the servers' SubjectPublicKeyInfo), only servers holding
+    /// one of those keys are trusted; empty, the platform's certificate authorities are.
     ///
     /// # Errors
     /// [`CarnetError::Network`] for an address that is not http(s).
-    pub fn national_services(&self, base_url: &str) -> Result<NationalServices, CarnetError> {
+    pub fn national_services(
+        &self,
+        base_url: &str,
+        pinned_keys: &[carnet_net::KeyPin],
+    ) -> Result<NationalServices, CarnetError> {
         NationalServices::new(
             base_url,
+            pinned_keys,
             self.vault.clone(),
             self.dispatch.clone(),
             &self.data_dir,

@@ -73,6 +73,7 @@ impl std::fmt::Debug for NationalServices {
 impl NationalServices {
     pub(crate) fn new(
         base_url: &str,
+        pinned_keys: &[carnet_net::KeyPin],
         vault: Arc<dyn KeyVault>,
         dispatch: tracing::Dispatch,
         data_dir: &Path,
@@ -82,8 +83,10 @@ impl NationalServices {
                 "not an http(s) address: {base_url}"
             ))));
         }
+        let mut config = NetConfig::new(base_url);
+        config.pinned_keys = pinned_keys.to_vec();
         Ok(NationalServices {
-            client: Client::new(NetConfig::new(base_url))?,
+            client: Client::new(config)?,
             vault,
             dispatch,
             lists_dir: data_dir.join(LISTS_DIR),

@@ -41,7 +41,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
     let data = tempfile::tempdir().unwrap();
     let carnet = carnet(data.path());
     let services = carnet
-        .national_services(&format!("http://{}", server.address()))
+        .national_services(&format!("http://{}", server.address()), &[])
         .unwrap();
     let record = carnet
         .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
@@ -124,7 +124,7 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
     let carnet = carnet(data.path());
     // Made before any other HTTP client: it installs the process's crypto provider (ring).
     let older = carnet
-        .national_services(&format!("http://{old_address}"))
+        .national_services(&format!("http://{old_address}"), &[])
         .unwrap();
     let anchor = reqwest::get(format!("http://{old_address}/v1/lists/anchor"))
         .await
@@ -143,7 +143,7 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let new_server = start(new_dir.path()).await;
     let services = carnet
-        .national_services(&format!("http://{}", new_server.address()))
+        .national_services(&format!("http://{}", new_server.address()), &[])
         .unwrap();
     let first = services.update_lists(&anchor).await.unwrap();
     assert!(first.trust_changed && first.revocation_changed && first.reached);

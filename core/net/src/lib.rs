@@ -8,7 +8,8 @@
 //!   versioned items) and carries a fresh nonce and date;
 //! - the device credential: a P-256 key made on the device and kept in the platform
 //!   [`KeyVault`], enrolled once, signing every request (see `carnet-server`'s `auth`);
-//! - conditional `GET` with `If-None-Match`, for the signed DCC lists.
+//! - conditional `GET` with `If-None-Match`, for the signed DCC lists;
+//! - optional certificate pinning ([`NetConfig::pinned_keys`], see [`pinning`]).
 //!
 //! Async (tokio); the facade owns the runtime.
 
@@ -21,6 +22,9 @@ use reqwest::{Method, StatusCode};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
+
+pub mod pinning;
+pub use pinning::{KeyPin, certificate_pin};
 
 /// Key vault entry of the device credential.
 const CREDENTIAL_ENTRY: &str = "net.device-credential";
@@ -46,6 +50,9 @@ pub enum NetError {
     /// The service answered something that is not what the protocol says.
     #[error("protocol: {0}")]
     Protocol(String),
+    /// The server's certificate was refused (not pinned, not trusted): not retried.
+    #[error("untrusted server: {0}")]
+    Untrusted(String),
     /// No device credential: enrol first.
     #[error("this device is not enrolled")]
     NotEnrolled,
@@ -102,6 +109,9 @@ pub struct NetConfig {
     pub timeout: Duration,
     /// Retries.
     pub retry: RetryPolicy,
+    /// When not empty, the only server keys trusted (SHA-256 of the server certificate's
+    /// SubjectPublicKeyInfo), instead of the platform's certificate authorities.
+    pub pinned_keys: Vec<KeyPin>,
 }
 
 impl NetConfig {
@@ -112,6 +122,7 @@ impl NetConfig {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            pinned_keys: Vec::new(),
         }
     }
 }
@@ -215,9 +226,23 @@ impl Client {
     pub fn new(config: NetConfig) -> Result<Self, NetError> {
         // reqwest is built without a crypto provider; ring is the project's one stack.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
+            .timeout(config.timeout);
+        if !config.pinned_keys.is_empty() {
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .map_err(|e| NetError::Protocol(format!("TLS: {e}")))?
+                .dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(pinning::PinnedKeys::new(
+                    config.pinned_keys.clone(),
+                    provider,
+                )))
+                .with_no_client_auth();
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let http = builder
             .build()
             .map_err(|e| NetError::Protocol(format!("HTTP client: {e}")))?;
         Ok(Client { http, config })
@@ -358,9 +383,18 @@ impl Client {
         if let Some(etag) = etag {
             request = request.header("if-none-match", etag);
         }
-        let offline = |e: reqwest::Error| Attempt {
-            error: NetError::Offline(e.to_string()),
-            retryable: true,
+        let offline = |e: reqwest::Error| {
+            if pinning::is_certificate_refusal(&e) {
+                // Not a bad network: the server is not the one trusted. Never retried.
+                return Attempt {
+                    error: NetError::Untrusted(error_chain(&e)),
+                    retryable: false,
+                };
+            }
+            Attempt {
+                error: NetError::Offline(e.to_string()),
+                retryable: true,
+            }
         };
         let response = request.send().await.map_err(offline)?;
         let status = response.status();
@@ -421,6 +455,18 @@ impl Client {
 struct Attempt {
     error: NetError,
     retryable: bool,
+}
+
+/// An error and its causes, on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn now_millis() -> i64 {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::document::Coding;
 use crate::error::{RecordError, Result};
 use crate::record::{MAX_SHORT_TEXT, Record, check_text, format_instant};
+use crate::store::Writer;
 
 /// Item kind of profile entries.
 pub(crate) const PROFILE: &str = "profile";
@@ -418,9 +419,8 @@ impl Record {
         self.store.read(|r| r.list(OUTBOX))
     }
 
-    /// Applies an entry as the health space holds it (a pull, or the answer to a push), unless
-    /// a local change of it is still waiting to go up (the push settles that one) or this
-    /// version is already here. Returns whether it was applied.
+    /// Applies an entry as the health space holds it (the answer to a push); see
+    /// [`apply_synced_profile`].
     pub(crate) fn apply_synced_profile(
         &self,
         id: &str,
@@ -428,31 +428,8 @@ impl Record {
         server_version: i64,
     ) -> Result<bool> {
         let now = self.store.now_millis();
-        self.store.write(|w| {
-            if w.reader().get::<PendingWrite>(OUTBOX, id)?.is_some() {
-                return Ok(false);
-            }
-            let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
-            if previous
-                .as_ref()
-                .is_some_and(|p| p.synced_version == Some(server_version))
-            {
-                // Already this version (this device's own push, coming back in the feed).
-                return Ok(false);
-            }
-            let Some(resource) = resource else {
-                return w.delete(PROFILE, id);
-            };
-            let kind = resource
-                .get("resourceType")
-                .and_then(Value::as_str)
-                .and_then(ProfileKind::from_resource_type)
-                .ok_or_else(|| RecordError::Sync("a profile item of an unknown type".into()))?;
-            let resource = check_resource(kind, id, resource)?;
-            let item = ProfileItem::next(previous, id, kind, resource, now, Some(server_version));
-            w.put(PROFILE, id, &item)?;
-            Ok(true)
-        })
+        self.store
+            .write(|w| apply_synced_profile(w, id, resource, server_version, now))
     }
 
     /// Profile entries, of one kind or all, in the order of [`ProfileKind::ALL`] then by date.
@@ -500,6 +477,41 @@ impl Record {
 }
 
 /// Sets element `name` of a JSON object (does nothing on anything else).
+/// Applies an entry as the health space holds it (`None`: a tombstone) inside a write
+/// transaction, unless a local change of it is still waiting to go up (the push settles that
+/// one) or this version is already here. Returns whether it was applied.
+pub(crate) fn apply_synced_profile(
+    w: &mut Writer<'_>,
+    id: &str,
+    resource: Option<Value>,
+    server_version: i64,
+    now: i64,
+) -> Result<bool> {
+    if w.reader().get::<PendingWrite>(OUTBOX, id)?.is_some() {
+        return Ok(false);
+    }
+    let previous: Option<ProfileItem> = w.reader().get(PROFILE, id)?;
+    if previous
+        .as_ref()
+        .is_some_and(|p| p.synced_version == Some(server_version))
+    {
+        // Already this version (this device's own push, coming back in the feed).
+        return Ok(false);
+    }
+    let Some(resource) = resource else {
+        return w.delete(PROFILE, id);
+    };
+    let kind = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .and_then(ProfileKind::from_resource_type)
+        .ok_or_else(|| RecordError::Sync("a profile item of an unknown type".into()))?;
+    let resource = check_resource(kind, id, resource)?;
+    let item = ProfileItem::next(previous, id, kind, resource, now, Some(server_version));
+    w.put(PROFILE, id, &item)?;
+    Ok(true)
+}
+
 pub(crate) fn set(object: &mut Value, name: &str, value: Value) {
     if let Some(object) = object.as_object_mut() {
         object.insert(name.to_owned(), value);

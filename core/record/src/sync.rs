@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::document::{Coding, Confidentiality, Document, DocumentSource, NewDocument};
 use crate::error::{RecordError, Result};
 use crate::inbox::{IncomingAttachment, NewMessage};
+use crate::profile::apply_synced_profile;
 use crate::record::{Professional, Progress, Record, format_instant, parse_instant};
 use crate::store::Writer;
 
@@ -25,6 +26,8 @@ const SYNC: &str = "sync";
 const CURSOR: &str = "health-space";
 /// Changes asked for per page.
 const PAGE: u32 = 200;
+/// Kind of profile changes in the feed.
+const PROFILE_KIND: &str = "profile";
 /// Item kind of documents waiting to be uploaded (keyed by document id).
 pub(crate) const UPLOAD: &str = "upload";
 
@@ -124,19 +127,39 @@ impl Record {
                 .await?;
             let page: Page = serde_json::from_slice(&response.body)
                 .map_err(|e| RecordError::Sync(format!("change feed: {e}")))?;
-            for change in &page.changes {
-                self.apply(client, credential, change, &mut report).await?;
+            // Documents and messages one by one (their files come first, over the network);
+            // then the page's profile changes and the new cursor in one transaction.
+            let mut profile_changes = Vec::new();
+            for change in page.changes {
+                if change.kind == PROFILE_KIND {
+                    profile_changes.push(change);
+                } else {
+                    self.apply(client, credential, &change, &mut report).await?;
+                }
             }
-            report.cursor = page.last_seq;
-            self.store.write(|w| {
+            let now = self.store.now_millis();
+            let profile_changes_len = profile_changes.len() as u32;
+            let (applied, already_there) = self.store.write(|w| {
+                let mut applied = 0;
+                for change in profile_changes {
+                    let resource = (!change.deleted).then_some(change.body);
+                    if apply_synced_profile(w, &change.id, resource, change.version, now)? {
+                        applied += 1;
+                    }
+                }
                 w.put(
                     SYNC,
                     CURSOR,
                     &Cursor {
                         last_seq: page.last_seq,
                     },
-                )
+                )?;
+                Ok((applied, profile_changes_len - applied))
             })?;
+            report.profile_items += applied;
+            // Already here, or a local change of it is queued (the push settles it).
+            report.already_there += already_there;
+            report.cursor = page.last_seq;
             progress(Progress {
                 done: report.cursor.unsigned_abs(),
                 total: page.last_seq.unsigned_abs(),
@@ -317,15 +340,6 @@ impl Record {
                     .collect();
                 self.receive_message(&change.id, &new, attachments)?;
                 report.messages += 1;
-            }
-            "profile" => {
-                let resource = (!change.deleted).then(|| change.body.clone());
-                if self.apply_synced_profile(&change.id, resource, change.version)? {
-                    report.profile_items += 1;
-                } else {
-                    // Already here, or a local change of it is queued (the push settles it).
-                    report.already_there += 1;
-                }
             }
             // A kind this version does not know: skipped, so that newer servers do not
             // stop older apps.

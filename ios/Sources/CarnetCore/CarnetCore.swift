@@ -682,9 +682,11 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     
     /**
      * The national services at `base_url` (`https://…`, or the reference server's
-     * `http://127.0.0.1:…`). Nothing is sent yet.
+     * `http://127.0.0.1:…`). Nothing is sent yet. With `pinned_keys` (each the 32-byte SHA-256
+     * of a server certificate's SubjectPublicKeyInfo), only servers holding one of those keys
+     * are trusted.
      */
-    func nationalServices(baseUrl: String) throws  -> NationalServices
+    func nationalServices(baseUrl: String, pinnedKeys: [Data]) throws  -> NationalServices
     
     /**
      * Opens the health record of the app's data directory.
@@ -839,14 +841,17 @@ open func createRecord(unlock: RecordUnlock)throws  -> HealthRecord  {
     
     /**
      * The national services at `base_url` (`https://…`, or the reference server's
-     * `http://127.0.0.1:…`). Nothing is sent yet.
+     * `http://127.0.0.1:…`). Nothing is sent yet. With `pinned_keys` (each the 32-byte SHA-256
+     * of a server certificate's SubjectPublicKeyInfo), only servers holding one of those keys
+     * are trusted.
      */
-open func nationalServices(baseUrl: String)throws  -> NationalServices  {
+open func nationalServices(baseUrl: String, pinnedKeys: [Data])throws  -> NationalServices  {
     return try  FfiConverterTypeNationalServices_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_method_carnet_national_services(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(baseUrl),uniffiCallStatus
+        FfiConverterString.lower(baseUrl),
+        FfiConverterSequenceData.lower(pinnedKeys),uniffiCallStatus
     )
 })
 }
@@ -7722,6 +7727,31 @@ fileprivate struct FfiConverterSequenceDouble: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
+    typealias SwiftType = [Data]
+
+    public static func write(_ value: [Data], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterData.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Data] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Data]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer {
     typealias SwiftType = [AccessEntry]
 
@@ -8057,7 +8087,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_create_record() != 3474) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_national_services() != 7164) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_national_services() != 48005) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_open_record() != 25025) {

@@ -971,7 +971,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_create_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_carnet_ffi_fn_method_carnet_national_services(`ptr`: Long,`baseUrl`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_carnet_national_services(`ptr`: Long,`baseUrl`: RustBuffer.ByValue,`pinnedKeys`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_open_record(`ptr`: Long,`unlock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1249,7 +1249,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_create_record() and 0xFFFF) != 3474) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_national_services() and 0xFFFF) != 7164) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_national_services() and 0xFFFF) != 48005) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_open_record() and 0xFFFF) != 25025) {
@@ -2010,9 +2010,11 @@ public interface CarnetInterface {
     
     /**
      * The national services at `base_url` (`https://…`, or the reference server's
-     * `http://127.0.0.1:…`). Nothing is sent yet.
+     * `http://127.0.0.1:…`). Nothing is sent yet. With `pinned_keys` (each the 32-byte SHA-256
+     * of a server certificate's SubjectPublicKeyInfo), only servers holding one of those keys
+     * are trusted.
      */
-    fun `nationalServices`(`baseUrl`: kotlin.String): NationalServices
+    fun `nationalServices`(`baseUrl`: kotlin.String, `pinnedKeys`: List<kotlin.ByteArray>): NationalServices
     
     /**
      * Opens the health record of the app's data directory.
@@ -2220,16 +2222,19 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     
     /**
      * The national services at `base_url` (`https://…`, or the reference server's
-     * `http://127.0.0.1:…`). Nothing is sent yet.
+     * `http://127.0.0.1:…`). Nothing is sent yet. With `pinned_keys` (each the 32-byte SHA-256
+     * of a server certificate's SubjectPublicKeyInfo), only servers holding one of those keys
+     * are trusted.
      */
-    @Throws(CarnetException::class)override fun `nationalServices`(`baseUrl`: kotlin.String): NationalServices {
+    @Throws(CarnetException::class)override fun `nationalServices`(`baseUrl`: kotlin.String, `pinnedKeys`: List<kotlin.ByteArray>): NationalServices {
             return FfiConverterTypeNationalServices.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
     UniffiLib.uniffi_carnet_ffi_fn_method_carnet_national_services(
         it,
         
-        FfiConverterString.lower(`baseUrl`),_status)
+        FfiConverterString.lower(`baseUrl`),
+        FfiConverterSequenceByteArray.lower(`pinnedKeys`),_status)
 }
     }
     )
@@ -9458,6 +9463,34 @@ public object FfiConverterSequenceDouble: FfiConverterRustBuffer<List<kotlin.Dou
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterDouble.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.ByteArray>> {
+    override fun read(buf: ByteBuffer): List<kotlin.ByteArray> {
+        val len = buf.getInt()
+        return List<kotlin.ByteArray>(len) {
+            FfiConverterByteArray.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.ByteArray>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterByteArray.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.ByteArray>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterByteArray.write(it, buf)
         }
     }
 }
