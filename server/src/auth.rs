@@ -136,18 +136,6 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
         })
 }
 
-/// The string a device signs for a request.
-pub fn signing_string(
-    method: &str,
-    path_and_query: &str,
-    date: &str,
-    nonce: &str,
-    body: &[u8],
-) -> String {
-    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
-    format!("{method}\n{path_and_query}\n{date}\n{nonce}\n{digest}")
-}
-
 /// Middleware: authenticates a device's request (token, signature, date, nonce) and admits
 /// it under its user's rate limit.
 pub(crate) async fn citizen(
@@ -199,7 +187,7 @@ pub(crate) async fn citizen(
         .get::<OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let message = signing_string(parts.method.as_str(), path, &date, &nonce, &bytes);
+    let message = carnet_net::signing_string(parts.method.as_str(), path, &date, &nonce, &bytes);
     let user_for_db = user.clone();
     let key = state
         .db

@@ -42,7 +42,7 @@ use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use auth::{MAX_CLOCK_SKEW_MILLIS, signing_string};
+pub use auth::MAX_CLOCK_SKEW_MILLIS;
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
 pub use lists::list_anchor;

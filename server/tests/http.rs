@@ -10,7 +10,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet_server::{RunningServer, ServerConfig, signing_string};
+use carnet_net::signing_string;
+use carnet_server::{RunningServer, ServerConfig};
 use reqwest::{Client, Method, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};

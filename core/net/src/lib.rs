@@ -199,8 +199,7 @@ impl Credential {
         rng.fill(&mut nonce)
             .map_err(|_| NetError::Protocol("no random generator".into()))?;
         let nonce = hex::encode(nonce);
-        let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
-        let message = format!("{method}\n{path}\n{date}\n{nonce}\n{digest}");
+        let message = signing_string(method, path, &date.to_string(), &nonce, body);
         let signature = self
             .key
             .sign(&rng, message.as_bytes())
@@ -455,6 +454,19 @@ impl Client {
 struct Attempt {
     error: NetError,
     retryable: bool,
+}
+
+/// The string a device signs for a request (`docs/protocols/health-space.md`): method, path
+/// and query, date, nonce and the body's SHA-256, one per line. The server checks the same.
+pub fn signing_string(
+    method: &str,
+    path_and_query: &str,
+    date: &str,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
+    format!("{method}\n{path_and_query}\n{date}\n{nonce}\n{digest}")
 }
 
 /// An error and its causes, on one line.
