@@ -8,7 +8,7 @@
 //! skipped. Push sends what this device queued while offline: the documents the citizen added
 //! (file first, then metadata, both idempotent on the server) and the profile changes.
 
-use carnet_net::{Client, Credential};
+use carnet_net::{Client, Credential, NetError};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,8 +89,8 @@ struct Change {
 pub struct PushReport {
     /// Documents uploaded (or found already there after an interrupted upload).
     pub documents: u32,
-    /// Documents the health space refused because it holds another one under the same id;
-    /// they stay queued and on this device.
+    /// Documents the health space refused (another one under the same id, too large for it,
+    /// metadata it does not take); they stay queued and on this device.
     pub refused_documents: u32,
     /// Changes the health space took as current.
     pub accepted: u32,
@@ -252,30 +252,47 @@ impl Record {
             }
             Err(e) => return Err(e),
         };
-        client
-            .signed(
-                credential,
-                Method::PUT,
-                &format!("/v1/me/blobs/{}", document.sha256),
-                content,
-            )
-            .await?;
         let metadata = serde_json::to_vec(&document_body(&document))
             .map_err(|e| RecordError::Sync(e.to_string()))?;
-        let response = client
-            .signed(
-                credential,
-                Method::PUT,
-                &format!("/v1/me/documents/{id}"),
-                metadata,
-            )
-            .await?;
-        if response.status == 409 {
-            tracing::warn!("the health space holds another document under a queued id");
-            return Ok(false);
+        let sent = async {
+            client
+                .signed(
+                    credential,
+                    Method::PUT,
+                    &format!("/v1/me/blobs/{}", document.sha256),
+                    content,
+                )
+                .await?;
+            client
+                .signed(
+                    credential,
+                    Method::PUT,
+                    &format!("/v1/me/documents/{id}"),
+                    metadata,
+                )
+                .await
+        };
+        match sent.await {
+            Ok(response) if response.status == 409 => {
+                tracing::warn!("the health space holds another document under a queued id");
+                Ok(false)
+            }
+            Ok(_) => {
+                self.store.write(|w| w.delete(UPLOAD, id))?;
+                Ok(true)
+            }
+            // This document is refused (too large for the server, metadata it will not
+            // take): it stays queued and on the device, and the rest of the push goes on.
+            Err(NetError::Refused {
+                status: 400 | 409 | 413 | 422,
+                code,
+                ..
+            }) => {
+                tracing::warn!(code, "the health space refused a document");
+                Ok(false)
+            }
+            Err(other) => Err(other.into()),
         }
-        self.store.write(|w| w.delete(UPLOAD, id))?;
-        Ok(true)
     }
 
     /// Ids of the documents added on this device that are not yet in the health space (to

@@ -434,3 +434,58 @@ async fn conflicts_settle_per_kind() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up() {
+    use carnet_record::{NewProfileItem, ProfileKind};
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(ServerConfig {
+        data_dir: server_dir.path().to_path_buf(),
+        max_body_bytes: 64 * 1024,
+        ..ServerConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
+    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
+    let credential = client
+        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &vault);
+    let large = add_pdf(&record, "Scanner", 200_000);
+    let small = add_pdf(&record, "Ordonnance", 2_000);
+    record
+        .add_profile_item(
+            ProfileKind::Allergy,
+            &NewProfileItem {
+                text: "Arachide".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let pushed = record
+        .push(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (pushed.documents, pushed.refused_documents, pushed.accepted),
+        (1, 1, 1)
+    );
+    assert_eq!(record.unsynced_documents().unwrap(), [large.id.clone()]);
+    let other_dir = tempfile::tempdir().unwrap();
+    let tablet = create(other_dir.path(), &vault);
+    tablet
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    let ids: Vec<String> = tablet
+        .documents()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, [small.id]);
+    server.stop().await.unwrap();
+}
