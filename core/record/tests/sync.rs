@@ -473,7 +473,7 @@ async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up()
         (pushed.documents, pushed.refused_documents, pushed.accepted),
         (1, 1, 1)
     );
-    assert_eq!(record.unsynced_documents().unwrap(), [large.id.clone()]);
+    assert_eq!(record.unsynced_documents().unwrap(), [large.id]);
     let other_dir = tempfile::tempdir().unwrap();
     let tablet = create(other_dir.path(), &vault);
     tablet
