@@ -2,8 +2,9 @@
 //! connections, answers `503`, slows answers past the client's timeout and cuts responses
 //! (headers or body) after a random number of bytes — so that some writes reach the server
 //! while their answer is lost — and the server is restarted in the middle of the sync. The
-//! device syncs again until a sync completes (what the app does on its next chance) and then
-//! nothing is lost and nothing is doubled, on the device or in the health space.
+//! device syncs again until a sync completes (what the app does on its next chance; the record
+//! is closed and opened again between attempts, as after the app is killed) and then nothing is
+//! lost and nothing is doubled, on the device or in the health space.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -175,16 +176,24 @@ async fn server_items(
         .collect()
 }
 
-/// Pull then push until one round completes; returns the rounds it took.
-async fn sync_until_done(record: &Record, client: &Client, credential: &Credential) -> u32 {
+/// Pull then push until one round completes; returns the record and the rounds it took. After
+/// each failed round the record is closed and opened again, as when the app is killed and
+/// started again: what was done must survive, what was not must resume.
+async fn sync_until_done(
+    dir: &std::path::Path,
+    vault: &Arc<dyn KeyVault>,
+    client: &Client,
+    credential: &Credential,
+) -> (Record, u32) {
     for round in 1..=60 {
+        let record = open(dir, vault).unwrap();
         let pulled = record.pull(client, credential, &mut |_| {}).await;
         let pushed = match pulled {
             Ok(_) => record.push(client, credential, &mut |_| {}).await.map(drop),
             Err(e) => Err(e),
         };
         match pushed {
-            Ok(()) => return round,
+            Ok(()) => return (record, round),
             Err(RecordError::Network(error)) => eprintln!("round {round}: {error}"),
             Err(other) => panic!("sync failed for another reason than the network: {other}"),
         }
@@ -283,7 +292,8 @@ async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_n
             .unwrap()
         })
     };
-    let rounds = sync_until_done(&record, &faulty, &credential).await;
+    drop(record);
+    let (record, rounds) = sync_until_done(dir.path(), &vault, &faulty, &credential).await;
     assert!(
         stats.restarting.load(Ordering::Relaxed),
         "the sync ended before the restart"
