@@ -104,6 +104,9 @@ impl CarnetError {
                 IdentityError::InsOid(_) => ("ins.oid", "error.ins.unknown_kind"),
                 IdentityError::InsTrait { .. } => ("ins.trait", "error.ins.trait"),
                 IdentityError::InsMismatch { .. } => ("ins.mismatch", "error.ins.mismatch"),
+                IdentityError::CredentialMalformed(_) => {
+                    ("apcv.malformed", "error.apcv.unreadable")
+                }
             },
             CarnetError::Certs(e) => certs_code_and_message_key(e),
             CarnetError::Codec(CodecError::NoQrCode) => ("qr.not_found", "error.qr.not_found"),

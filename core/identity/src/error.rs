@@ -44,4 +44,7 @@ pub enum IdentityError {
         /// Which trait disagrees with the matricule.
         name: &'static str,
     },
+    /// An ApCV credential or presentation does not have the structure of an mdoc.
+    #[error("malformed credential: {0}")]
+    CredentialMalformed(String),
 }

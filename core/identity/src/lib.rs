@@ -5,6 +5,9 @@
 //! * [`Ins`]: the national health identifier (identifiant national de santé): a matricule (NIR
 //!   or NIA) with its OID and the five reference identity traits.
 //!
+//! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on (issue 6, in
+//!   progress: items, embedded CBOR and the mobile security object so far).
+//!
 //! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
 //! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
 
@@ -15,6 +18,7 @@
 
 mod error;
 mod ins;
+pub mod mdoc;
 mod nir;
 
 pub use error::IdentityError;

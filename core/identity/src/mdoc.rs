@@ -1,0 +1,456 @@
+//! The parts of the ISO/IEC 18013-5 mdoc data model the ApCV credential uses
+//! (`docs/protocols/apcv.md`): issuer-signed items, embedded CBOR (tag 24) whose exact bytes are
+//! hashed, and the mobile security object (MSO) that lists the items' digests.
+//!
+//! Values are built and read as `ciborium::Value`s so that what is hashed is exactly what was
+//! received; every input goes through `carnet_codec::cbor` (depth limit, no trailing data) and
+//! is size-checked first.
+
+use std::collections::BTreeMap;
+
+use carnet_codec::cbor;
+use ciborium::Value;
+
+use crate::IdentityError;
+
+/// CBOR tag of encoded CBOR data items (RFC 8949 §3.4.5.1).
+const TAG_ENCODED_CBOR: u64 = 24;
+/// CBOR tag of a date-time string (RFC 3339).
+const TAG_DATE_TIME: u64 = 0;
+/// Largest embedded item accepted, in bytes (a portrait is the largest element).
+pub const MAX_EMBEDDED_BYTES: usize = 64 * 1024;
+/// Bytes of randomness salting each item (ISO/IEC 18013-5 asks for at least 16).
+pub const SALT_BYTES: usize = 16;
+
+fn malformed(what: impl Into<String>) -> IdentityError {
+    IdentityError::CredentialMalformed(what.into())
+}
+
+/// CBOR embedded as a byte string under tag 24, with its bytes kept: digests and signatures
+/// are computed over exactly those bytes, never over a re-encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    bytes: Vec<u8>,
+    value: Value,
+}
+
+impl Embedded {
+    /// Encodes `value` for embedding.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] when it cannot be encoded or is too large.
+    pub fn encode(value: Value) -> Result<Self, IdentityError> {
+        let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+        if bytes.len() > MAX_EMBEDDED_BYTES {
+            return Err(malformed("embedded item too large"));
+        }
+        Ok(Embedded { bytes, value })
+    }
+
+    /// Reads `#6.24(bstr)` and decodes the embedded item (limits apply).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`].
+    pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
+        let Value::Tag(TAG_ENCODED_CBOR, inner) = value else {
+            return Err(malformed("expected embedded CBOR (tag 24)"));
+        };
+        let Value::Bytes(bytes) = inner.as_ref() else {
+            return Err(malformed("tag 24 around something else than bytes"));
+        };
+        if bytes.len() > MAX_EMBEDDED_BYTES {
+            return Err(malformed("embedded item too large"));
+        }
+        let value = cbor::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        Ok(Embedded {
+            bytes: bytes.clone(),
+            value,
+        })
+    }
+
+    /// The decoded item.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The embedded item's own bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// `#6.24(bstr)` as a value, to place in a larger structure.
+    pub fn to_value(&self) -> Value {
+        Value::Tag(TAG_ENCODED_CBOR, Box::new(Value::Bytes(self.bytes.clone())))
+    }
+
+    /// SHA-256 of the tagged encoding `#6.24(bstr)`: what an MSO lists for an item.
+    pub fn digest(&self) -> [u8; 32] {
+        // The header of the tag (0xd8 0x18) and of the byte string, then the bytes: written
+        // out rather than re-encoding a copy of the whole item.
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(&[0xd8, 0x18]);
+        context.update(&byte_string_header(self.bytes.len()));
+        context.update(&self.bytes);
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(context.finish().as_ref());
+        digest
+    }
+}
+
+/// The CBOR header of a byte string of `len` bytes (major type 2).
+fn byte_string_header(len: usize) -> Vec<u8> {
+    match len {
+        0..=23 => vec![0x40 | len as u8],
+        24..=0xff => vec![0x58, len as u8],
+        0x100..=0xffff => {
+            let mut header = vec![0x59];
+            header.extend_from_slice(&(len as u16).to_be_bytes());
+            header
+        }
+        _ => {
+            let mut header = vec![0x5a];
+            header.extend_from_slice(&(len as u32).to_be_bytes());
+            header
+        }
+    }
+}
+
+/// One data element as the issuer signs it: `{"digestID", "random", "elementIdentifier",
+/// "elementValue"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IssuerSignedItem {
+    /// Its digest's id in the MSO.
+    pub digest_id: u32,
+    /// The salt, so that a digest says nothing of a value not disclosed.
+    pub random: Vec<u8>,
+    /// The element's name (`family_name`, ...).
+    pub element_identifier: String,
+    /// The element's value.
+    pub element_value: Value,
+}
+
+impl IssuerSignedItem {
+    /// The item as a CBOR map, in the order of ISO/IEC 18013-5.
+    pub fn to_value(&self) -> Value {
+        Value::Map(vec![
+            (Value::from("digestID"), Value::from(self.digest_id)),
+            (Value::from("random"), Value::Bytes(self.random.clone())),
+            (
+                Value::from("elementIdentifier"),
+                Value::from(self.element_identifier.as_str()),
+            ),
+            (Value::from("elementValue"), self.element_value.clone()),
+        ])
+    }
+
+    /// Reads an item.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for a missing, repeated or mistyped field, or a
+    /// salt shorter than [`SALT_BYTES`].
+    pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
+        let fields = Fields::of(value, "issuer-signed item")?;
+        let digest_id = fields.unsigned("digestID")?;
+        let random = fields.bytes("random")?.to_vec();
+        if random.len() < SALT_BYTES {
+            return Err(malformed("an item's salt is shorter than 16 bytes"));
+        }
+        Ok(IssuerSignedItem {
+            digest_id,
+            random,
+            element_identifier: fields.text("elementIdentifier")?.to_owned(),
+            element_value: fields.get("elementValue")?.clone(),
+        })
+    }
+}
+
+/// When an MSO is valid, Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// When it was signed.
+    pub signed: i64,
+    /// Not valid before.
+    pub valid_from: i64,
+    /// Not valid after.
+    pub valid_until: i64,
+}
+
+/// The mobile security object: what the issuer signs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mso {
+    /// Document type (`fr.cnam.apcv.1`).
+    pub doc_type: String,
+    /// Digest of each item, by namespace then digest id.
+    pub value_digests: BTreeMap<String, BTreeMap<u32, Vec<u8>>>,
+    /// The holder's device key, as a COSE_Key.
+    pub device_key: Value,
+    /// Validity.
+    pub validity: Validity,
+}
+
+impl Mso {
+    /// The MSO as CBOR (`version` 1.0, digests SHA-256, dates as tagged RFC 3339 text).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for a date out of range.
+    pub fn to_value(&self) -> Result<Value, IdentityError> {
+        let digests = self
+            .value_digests
+            .iter()
+            .map(|(namespace, ids)| {
+                let ids = ids
+                    .iter()
+                    .map(|(id, digest)| (Value::from(*id), Value::Bytes(digest.clone())))
+                    .collect();
+                (Value::from(namespace.as_str()), Value::Map(ids))
+            })
+            .collect();
+        Ok(Value::Map(vec![
+            (Value::from("version"), Value::from("1.0")),
+            (Value::from("digestAlgorithm"), Value::from("SHA-256")),
+            (Value::from("valueDigests"), Value::Map(digests)),
+            (
+                Value::from("deviceKeyInfo"),
+                Value::Map(vec![(Value::from("deviceKey"), self.device_key.clone())]),
+            ),
+            (Value::from("docType"), Value::from(self.doc_type.as_str())),
+            (
+                Value::from("validityInfo"),
+                Value::Map(vec![
+                    (Value::from("signed"), date_time(self.validity.signed)?),
+                    (
+                        Value::from("validFrom"),
+                        date_time(self.validity.valid_from)?,
+                    ),
+                    (
+                        Value::from("validUntil"),
+                        date_time(self.validity.valid_until)?,
+                    ),
+                ]),
+            ),
+        ]))
+    }
+
+    /// Reads an MSO.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`]: wrong version or digest algorithm, a missing
+    /// field, a digest that is not 32 bytes, a bad date.
+    pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
+        let fields = Fields::of(value, "MSO")?;
+        if fields.text("version")? != "1.0" {
+            return Err(malformed("MSO version is not 1.0"));
+        }
+        if fields.text("digestAlgorithm")? != "SHA-256" {
+            return Err(malformed("MSO digests are not SHA-256"));
+        }
+        let mut value_digests = BTreeMap::new();
+        for (namespace, ids) in map(fields.get("valueDigests")?, "valueDigests")? {
+            let namespace = namespace
+                .as_text()
+                .ok_or_else(|| malformed("a namespace is not text"))?;
+            let mut digests = BTreeMap::new();
+            for (id, digest) in map(ids, "digest ids")? {
+                let id = unsigned(id, "digest id")?;
+                let digest = digest
+                    .as_bytes()
+                    .filter(|d| d.len() == 32)
+                    .ok_or_else(|| malformed("a digest is not 32 bytes"))?;
+                if digests.insert(id, digest.clone()).is_some() {
+                    return Err(malformed("a digest id appears twice"));
+                }
+            }
+            value_digests.insert(namespace.to_owned(), digests);
+        }
+        let device_key = Fields::of(fields.get("deviceKeyInfo")?, "deviceKeyInfo")?
+            .get("deviceKey")?
+            .clone();
+        let validity = Fields::of(fields.get("validityInfo")?, "validityInfo")?;
+        Ok(Mso {
+            doc_type: fields.text("docType")?.to_owned(),
+            value_digests,
+            device_key,
+            validity: Validity {
+                signed: read_date_time(validity.get("signed")?)?,
+                valid_from: read_date_time(validity.get("validFrom")?)?,
+                valid_until: read_date_time(validity.get("validUntil")?)?,
+            },
+        })
+    }
+}
+
+/// `#6.0(tstr)`: a date-time in RFC 3339, UTC, to the second.
+fn date_time(unix_seconds: i64) -> Result<Value, IdentityError> {
+    let time = time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .map_err(|_| malformed("date out of range"))?;
+    let text = time
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|_| malformed("date out of range"))?;
+    Ok(Value::Tag(TAG_DATE_TIME, Box::new(Value::Text(text))))
+}
+
+fn read_date_time(value: &Value) -> Result<i64, IdentityError> {
+    let Value::Tag(TAG_DATE_TIME, inner) = value else {
+        return Err(malformed("a date is not a tagged date-time"));
+    };
+    let text = inner
+        .as_text()
+        .ok_or_else(|| malformed("a date-time is not text"))?;
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(time::OffsetDateTime::unix_timestamp)
+        .map_err(|_| malformed("a date-time is not RFC 3339"))
+}
+
+fn map<'a>(value: &'a Value, what: &str) -> Result<&'a [(Value, Value)], IdentityError> {
+    value
+        .as_map()
+        .map(Vec::as_slice)
+        .ok_or_else(|| malformed(format!("{what} is not a map")))
+}
+
+fn unsigned(value: &Value, what: &str) -> Result<u32, IdentityError> {
+    value
+        .as_integer()
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or_else(|| malformed(format!("{what} is not a small unsigned integer")))
+}
+
+/// The fields of a CBOR map with text keys, each present once.
+struct Fields<'a> {
+    entries: &'a [(Value, Value)],
+    what: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn of(value: &'a Value, what: &'static str) -> Result<Self, IdentityError> {
+        let entries = map(value, what)?;
+        let mut names = std::collections::HashSet::new();
+        for (key, _) in entries {
+            let name = key
+                .as_text()
+                .ok_or_else(|| malformed(format!("{what}: a key is not text")))?;
+            if !names.insert(name) {
+                return Err(malformed(format!("{what}: {name} appears twice")));
+            }
+        }
+        Ok(Fields { entries, what })
+    }
+
+    fn get(&self, name: &str) -> Result<&'a Value, IdentityError> {
+        self.entries
+            .iter()
+            .find(|(key, _)| key.as_text() == Some(name))
+            .map(|(_, value)| value)
+            .ok_or_else(|| malformed(format!("{}: no {name}", self.what)))
+    }
+
+    fn text(&self, name: &str) -> Result<&'a str, IdentityError> {
+        self.get(name)?
+            .as_text()
+            .ok_or_else(|| malformed(format!("{}: {name} is not text", self.what)))
+    }
+
+    fn bytes(&self, name: &str) -> Result<&'a [u8], IdentityError> {
+        self.get(name)?
+            .as_bytes()
+            .map(Vec::as_slice)
+            .ok_or_else(|| malformed(format!("{}: {name} is not bytes", self.what)))
+    }
+
+    fn unsigned(&self, name: &str) -> Result<u32, IdentityError> {
+        unsigned(self.get(name)?, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: u32, name: &str, value: Value) -> IssuerSignedItem {
+        IssuerSignedItem {
+            digest_id: id,
+            random: vec![7; SALT_BYTES],
+            element_identifier: name.into(),
+            element_value: value,
+        }
+    }
+
+    #[test]
+    fn an_item_round_trips_and_its_digest_covers_the_tagged_bytes() {
+        let original = item(42, "family_name", Value::from("MARTIN"));
+        let embedded = Embedded::encode(original.to_value()).unwrap();
+        let tagged = cbor::to_vec(&embedded.to_value()).unwrap();
+        let expected = ring::digest::digest(&ring::digest::SHA256, &tagged);
+        assert_eq!(embedded.digest().as_slice(), expected.as_ref());
+        let back = Embedded::from_value(&cbor::from_slice(&tagged).unwrap()).unwrap();
+        assert_eq!(
+            IssuerSignedItem::from_value(back.value()).unwrap(),
+            original
+        );
+        assert_eq!(back.digest(), embedded.digest());
+    }
+
+    #[test]
+    fn digests_match_a_reencoding_at_every_length_header() {
+        for len in [0, 23, 24, 255, 256, 65_535 - 40] {
+            let embedded = Embedded::encode(Value::Bytes(vec![1; len])).unwrap();
+            let tagged = cbor::to_vec(&embedded.to_value()).unwrap();
+            let expected = ring::digest::digest(&ring::digest::SHA256, &tagged);
+            assert_eq!(embedded.digest().as_slice(), expected.as_ref(), "{len}");
+        }
+    }
+
+    #[test]
+    fn an_mso_round_trips() {
+        let mso = Mso {
+            doc_type: "fr.cnam.apcv.1".into(),
+            value_digests: BTreeMap::from([(
+                "fr.cnam.apcv.1".to_owned(),
+                BTreeMap::from([(3, vec![1; 32]), (9, vec![2; 32])]),
+            )]),
+            device_key: Value::Map(vec![(Value::from(1), Value::from(2))]),
+            validity: Validity {
+                signed: 1_795_946_400,
+                valid_from: 1_795_946_400,
+                valid_until: 1_827_482_400,
+            },
+        };
+        let value = mso.to_value().unwrap();
+        assert_eq!(Mso::from_value(&value).unwrap(), mso);
+    }
+
+    #[test]
+    fn malformed_items_and_msos_are_typed_errors() {
+        let short_salt = IssuerSignedItem {
+            random: vec![1; 8],
+            ..item(1, "sex", Value::from("F"))
+        };
+        assert!(IssuerSignedItem::from_value(&short_salt.to_value()).is_err());
+        let twice = Value::Map(vec![
+            (Value::from("digestID"), Value::from(1)),
+            (Value::from("digestID"), Value::from(2)),
+        ]);
+        assert!(matches!(
+            IssuerSignedItem::from_value(&twice),
+            Err(IdentityError::CredentialMalformed(m)) if m.contains("twice")
+        ));
+        assert!(Embedded::from_value(&Value::from("not tagged")).is_err());
+        let too_large = Value::Tag(
+            TAG_ENCODED_CBOR,
+            Box::new(Value::Bytes(vec![0; MAX_EMBEDDED_BYTES + 1])),
+        );
+        assert!(Embedded::from_value(&too_large).is_err());
+        let trailing = Value::Tag(TAG_ENCODED_CBOR, Box::new(Value::Bytes(vec![0x01, 0x02])));
+        assert!(Embedded::from_value(&trailing).is_err());
+        let mut deep = Value::from(0);
+        for _ in 0..100 {
+            deep = Value::Array(vec![deep]);
+        }
+        let deep = Value::Tag(
+            TAG_ENCODED_CBOR,
+            Box::new(Value::Bytes(cbor::to_vec(&deep).unwrap())),
+        );
+        assert!(Embedded::from_value(&deep).is_err());
+        assert!(Mso::from_value(&Value::Map(vec![])).is_err());
+    }
+}
