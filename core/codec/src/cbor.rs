@@ -41,6 +41,28 @@ pub fn to_vec(value: &Value) -> Result<Vec<u8>, CodecError> {
     Ok(bytes)
 }
 
+/// Writes the CBOR header of a byte string of `len` bytes (major type 2).
+pub fn push_bytes_header(out: &mut Vec<u8>, len: usize) {
+    let len = u64::try_from(len).unwrap_or(u64::MAX);
+    // Each arm's range makes its cast exact.
+    match len {
+        0..=23 => out.push(0x40 | len as u8),
+        24..=0xff => out.extend_from_slice(&[0x58, len as u8]),
+        0x100..=0xffff => {
+            out.push(0x59);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(0x5a);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(0x5b);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

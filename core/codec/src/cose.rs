@@ -169,34 +169,12 @@ impl Sign1 {
         out.push(0x84); // array of 4
         out.push(0x6a); // text of 10
         out.extend_from_slice(b"Signature1");
-        push_bytes_header(&mut out, protected.len());
+        cbor::push_bytes_header(&mut out, protected.len());
         out.extend_from_slice(&protected);
         out.push(0x40); // empty external_aad
-        push_bytes_header(&mut out, payload.len());
+        cbor::push_bytes_header(&mut out, payload.len());
         out.extend_from_slice(payload);
         out
-    }
-}
-
-/// Writes the CBOR header of a byte string of `len` bytes (major type 2).
-fn push_bytes_header(out: &mut Vec<u8>, len: usize) {
-    let len = u64::try_from(len).unwrap_or(u64::MAX);
-    // Each arm's range makes its cast exact.
-    match len {
-        0..=23 => out.push(0x40 | len as u8),
-        24..=0xff => out.extend_from_slice(&[0x58, len as u8]),
-        0x100..=0xffff => {
-            out.push(0x59);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(0x5a);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(0x5b);
-            out.extend_from_slice(&len.to_be_bytes());
-        }
     }
 }
 

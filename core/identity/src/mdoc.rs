@@ -87,31 +87,14 @@ impl Embedded {
     pub fn digest(&self) -> [u8; 32] {
         // The header of the tag (0xd8 0x18) and of the byte string, then the bytes: written
         // out rather than re-encoding a copy of the whole item.
+        let mut header = vec![0xd8, 0x18];
+        cbor::push_bytes_header(&mut header, self.bytes.len());
         let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-        context.update(&[0xd8, 0x18]);
-        context.update(&byte_string_header(self.bytes.len()));
+        context.update(&header);
         context.update(&self.bytes);
         let mut digest = [0u8; 32];
         digest.copy_from_slice(context.finish().as_ref());
         digest
-    }
-}
-
-/// The CBOR header of a byte string of `len` bytes (major type 2).
-fn byte_string_header(len: usize) -> Vec<u8> {
-    match len {
-        0..=23 => vec![0x40 | len as u8],
-        24..=0xff => vec![0x58, len as u8],
-        0x100..=0xffff => {
-            let mut header = vec![0x59];
-            header.extend_from_slice(&(len as u16).to_be_bytes());
-            header
-        }
-        _ => {
-            let mut header = vec![0x5a];
-            header.extend_from_slice(&(len as u32).to_be_bytes());
-            header
-        }
     }
 }
 
