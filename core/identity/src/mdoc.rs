@@ -147,6 +147,105 @@ impl IssuerSignedItem {
     }
 }
 
+/// The holder's device key, as the MSO binds it (a COSE_Key): P-256 when a platform keystore
+/// holds it (Android Keystore, Secure Enclave), Ed25519 for a software key kept in the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKey {
+    /// ECDSA P-256: the uncompressed SEC1 point (65 bytes).
+    P256(Vec<u8>),
+    /// Ed25519: the 32-byte public key.
+    Ed25519([u8; 32]),
+}
+
+/// COSE_Key labels and values (RFC 9053).
+const KEY_TYPE: i64 = 1;
+const CURVE: i64 = -1;
+const X: i64 = -2;
+const Y: i64 = -3;
+const KEY_TYPE_OKP: i64 = 1;
+const KEY_TYPE_EC2: i64 = 2;
+const CURVE_P256: i64 = 1;
+const CURVE_ED25519: i64 = 6;
+
+impl DeviceKey {
+    /// The key as a COSE_Key map.
+    pub fn to_cose_key(&self) -> Value {
+        match self {
+            DeviceKey::P256(point) => {
+                let (x, y) = point
+                    .get(1..)
+                    .unwrap_or_default()
+                    .split_at(point.len().saturating_sub(1) / 2);
+                Value::Map(vec![
+                    (Value::from(KEY_TYPE), Value::from(KEY_TYPE_EC2)),
+                    (Value::from(CURVE), Value::from(CURVE_P256)),
+                    (Value::from(X), Value::Bytes(x.to_vec())),
+                    (Value::from(Y), Value::Bytes(y.to_vec())),
+                ])
+            }
+            DeviceKey::Ed25519(public) => Value::Map(vec![
+                (Value::from(KEY_TYPE), Value::from(KEY_TYPE_OKP)),
+                (Value::from(CURVE), Value::from(CURVE_ED25519)),
+                (Value::from(X), Value::Bytes(public.to_vec())),
+            ]),
+        }
+    }
+
+    /// Reads a COSE_Key: EC2 on P-256 with both coordinates, or OKP Ed25519.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for another key type or curve, or coordinates of
+    /// the wrong size.
+    pub fn from_cose_key(value: &Value) -> Result<Self, IdentityError> {
+        let entries = map(value, "device key")?;
+        let get = |label: i64| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_integer() == Some(label.into()))
+                .map(|(_, value)| value)
+        };
+        let integer = |label: i64| get(label).and_then(Value::as_integer).map(i128::from);
+        let bytes = |label: i64, len: usize| {
+            get(label)
+                .and_then(Value::as_bytes)
+                .filter(|b| b.len() == len)
+                .ok_or_else(|| malformed("device key coordinates of the wrong size"))
+        };
+        match (integer(KEY_TYPE), integer(CURVE)) {
+            (Some(kty), Some(crv))
+                if kty == i128::from(KEY_TYPE_EC2) && crv == i128::from(CURVE_P256) =>
+            {
+                let mut point = vec![0x04];
+                point.extend_from_slice(bytes(X, 32)?);
+                point.extend_from_slice(bytes(Y, 32)?);
+                Ok(DeviceKey::P256(point))
+            }
+            (Some(kty), Some(crv))
+                if kty == i128::from(KEY_TYPE_OKP) && crv == i128::from(CURVE_ED25519) =>
+            {
+                let mut public = [0u8; 32];
+                public.copy_from_slice(bytes(X, 32)?);
+                Ok(DeviceKey::Ed25519(public))
+            }
+            _ => Err(malformed("device keys are P-256 or Ed25519")),
+        }
+    }
+
+    /// Verifies a signature by this key over `message` (P-256: r‖s, 64 bytes).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] when the signature does not verify.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), IdentityError> {
+        let (algorithm, public): (&dyn ring::signature::VerificationAlgorithm, &[u8]) = match self {
+            DeviceKey::P256(point) => (&ring::signature::ECDSA_P256_SHA256_FIXED, point),
+            DeviceKey::Ed25519(public) => (&ring::signature::ED25519, public),
+        };
+        ring::signature::UnparsedPublicKey::new(algorithm, public)
+            .verify(message, signature)
+            .map_err(|_| malformed("the device signature does not verify"))
+    }
+}
+
 /// When an MSO is valid, Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Validity {
@@ -165,8 +264,8 @@ pub struct Mso {
     pub doc_type: String,
     /// Digest of each item, by namespace then digest id.
     pub value_digests: BTreeMap<String, BTreeMap<u32, Vec<u8>>>,
-    /// The holder's device key, as a COSE_Key.
-    pub device_key: Value,
+    /// The holder's device key.
+    pub device_key: DeviceKey,
     /// Validity.
     pub validity: Validity,
 }
@@ -194,7 +293,10 @@ impl Mso {
             (Value::from("valueDigests"), Value::Map(digests)),
             (
                 Value::from("deviceKeyInfo"),
-                Value::Map(vec![(Value::from("deviceKey"), self.device_key.clone())]),
+                Value::Map(vec![(
+                    Value::from("deviceKey"),
+                    self.device_key.to_cose_key(),
+                )]),
             ),
             (Value::from("docType"), Value::from(self.doc_type.as_str())),
             (
@@ -245,9 +347,9 @@ impl Mso {
             }
             value_digests.insert(namespace.to_owned(), digests);
         }
-        let device_key = Fields::of(fields.get("deviceKeyInfo")?, "deviceKeyInfo")?
-            .get("deviceKey")?
-            .clone();
+        let device_key = DeviceKey::from_cose_key(
+            Fields::of(fields.get("deviceKeyInfo")?, "deviceKeyInfo")?.get("deviceKey")?,
+        )?;
         let validity = Fields::of(fields.get("validityInfo")?, "validityInfo")?;
         Ok(Mso {
             doc_type: fields.text("docType")?.to_owned(),
@@ -391,7 +493,7 @@ mod tests {
                 "fr.cnam.apcv.1".to_owned(),
                 BTreeMap::from([(3, vec![1; 32]), (9, vec![2; 32])]),
             )]),
-            device_key: Value::Map(vec![(Value::from(1), Value::from(2))]),
+            device_key: DeviceKey::Ed25519([5; 32]),
             validity: Validity {
                 signed: 1_795_946_400,
                 valid_from: 1_795_946_400,
@@ -400,6 +502,45 @@ mod tests {
         };
         let value = mso.to_value().unwrap();
         assert_eq!(Mso::from_value(&value).unwrap(), mso);
+    }
+
+    #[test]
+    fn device_keys_round_trip_as_cose_keys_and_verify_their_signatures() {
+        use ring::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+        };
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let p256 = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let key = DeviceKey::P256(p256.public_key().as_ref().to_vec());
+        assert_eq!(DeviceKey::from_cose_key(&key.to_cose_key()).unwrap(), key);
+        let signature = p256.sign(&rng, b"transcript").unwrap();
+        key.verify(b"transcript", signature.as_ref()).unwrap();
+        assert!(key.verify(b"another", signature.as_ref()).is_err());
+
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ed25519 = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let mut public = [0u8; 32];
+        public.copy_from_slice(ed25519.public_key().as_ref());
+        let key = DeviceKey::Ed25519(public);
+        assert_eq!(DeviceKey::from_cose_key(&key.to_cose_key()).unwrap(), key);
+        key.verify(b"transcript", ed25519.sign(b"transcript").as_ref())
+            .unwrap();
+
+        let wrong_curve = Value::Map(vec![
+            (Value::from(KEY_TYPE), Value::from(KEY_TYPE_EC2)),
+            (Value::from(CURVE), Value::from(2)),
+            (Value::from(X), Value::Bytes(vec![0; 48])),
+            (Value::from(Y), Value::Bytes(vec![0; 48])),
+        ]);
+        assert!(DeviceKey::from_cose_key(&wrong_curve).is_err());
+        let short = Value::Map(vec![
+            (Value::from(KEY_TYPE), Value::from(KEY_TYPE_OKP)),
+            (Value::from(CURVE), Value::from(CURVE_ED25519)),
+            (Value::from(X), Value::Bytes(vec![0; 31])),
+        ]);
+        assert!(DeviceKey::from_cose_key(&short).is_err());
     }
 
     #[test]
