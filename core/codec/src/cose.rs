@@ -16,6 +16,8 @@ use crate::{CodecError, cbor};
 const COSE_SIGN1_TAG: u64 = 18;
 /// CBOR tag of a CWT.
 const CWT_TAG: u64 = 61;
+/// COSE header label of an X.509 certificate chain, leaf first (RFC 9360).
+const X5CHAIN: i64 = 33;
 
 /// A public key able to verify COSE signatures; its type decides the algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +76,19 @@ impl Sign1 {
     /// # Errors
     /// [`CodecError::Cbor`], [`CodecError::CborTooDeep`] or [`CodecError::CoseStructure`].
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CodecError> {
-        let mut value = cbor::from_slice(bytes)?;
+        Self::from_value(cbor::from_slice(bytes)?, None)
+    }
+
+    /// Reads a COSE_Sign1 already decoded (inside a larger structure), in the same forms as
+    /// [`Sign1::from_slice`]. `detached_payload` is the payload of a message that does not
+    /// carry it (RFC 9052 §2); a message carrying its own payload must not be given one.
+    ///
+    /// # Errors
+    /// [`CodecError::CoseStructure`].
+    pub fn from_value(
+        mut value: Value,
+        detached_payload: Option<Vec<u8>>,
+    ) -> Result<Self, CodecError> {
         if let Value::Tag(CWT_TAG, inner) = value {
             value = *inner;
         }
@@ -87,12 +101,45 @@ impl Sign1 {
             }
             _ => {}
         }
-        let inner = CoseSign1::from_cbor_value(value)
+        let mut inner = CoseSign1::from_cbor_value(value)
             .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
-        if inner.payload.is_none() {
-            return Err(CodecError::CoseStructure("detached payload".into()));
+        match (&inner.payload, detached_payload) {
+            (Some(_), None) => {}
+            (None, Some(payload)) => inner.payload = Some(payload),
+            (None, None) => return Err(CodecError::CoseStructure("detached payload".into())),
+            (Some(_), Some(_)) => {
+                return Err(CodecError::CoseStructure(
+                    "a payload where a detached one was expected".into(),
+                ));
+            }
         }
         Ok(Sign1 { inner })
+    }
+
+    /// The X.509 chain (`x5chain`, leaf first) from the protected header, else the
+    /// unprotected one: one certificate as a byte string, or several in an array.
+    ///
+    /// # Errors
+    /// [`CodecError::CoseStructure`] for an `x5chain` that is neither.
+    pub fn x5chain(&self) -> Result<Vec<&[u8]>, CodecError> {
+        let label = coset::Label::Int(X5CHAIN);
+        let found = [&self.inner.protected.header, &self.inner.unprotected]
+            .into_iter()
+            .find_map(|header| header.rest.iter().find(|(l, _)| *l == label))
+            .map(|(_, value)| value);
+        match found {
+            None => Ok(Vec::new()),
+            Some(Value::Bytes(certificate)) => Ok(vec![certificate.as_slice()]),
+            Some(Value::Array(certificates)) => certificates
+                .iter()
+                .map(|c| {
+                    c.as_bytes()
+                        .map(Vec::as_slice)
+                        .ok_or_else(|| CodecError::CoseStructure("x5chain entry not bytes".into()))
+                })
+                .collect(),
+            Some(_) => Err(CodecError::CoseStructure("malformed x5chain".into())),
+        }
     }
 
     /// The key identifier: from the protected header when it has one (even if the unprotected
@@ -178,6 +225,70 @@ impl Sign1 {
     }
 }
 
+/// What a COSE_Sign1 carries besides its algorithm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sign1Headers {
+    /// Key identifier, in the protected header (empty: none).
+    pub kid: Vec<u8>,
+    /// X.509 chain, leaf first, in the unprotected header (empty: none).
+    pub x5chain: Vec<Vec<u8>>,
+}
+
+/// Signs `payload` with ES256 and returns the COSE_Sign1 as a value: untagged (as mdoc
+/// structures embed it) unless `tagged`; with `detached`, the payload is signed but not
+/// carried (the receiver rebuilds it).
+///
+/// # Errors
+/// [`CodecError::Key`] when signing fails, [`CodecError::CoseStructure`].
+pub fn sign1_es256(
+    payload: &[u8],
+    headers: &Sign1Headers,
+    detached: bool,
+    tagged: bool,
+    key: &EcdsaKeyPair,
+    rng: &dyn SecureRandom,
+) -> Result<Value, CodecError> {
+    let mut protected = HeaderBuilder::new().algorithm(iana::Algorithm::ES256);
+    if !headers.kid.is_empty() {
+        protected = protected.key_id(headers.kid.clone());
+    }
+    let mut unprotected = HeaderBuilder::new();
+    match headers.x5chain.as_slice() {
+        [] => {}
+        [one] => unprotected = unprotected.value(X5CHAIN, Value::Bytes(one.clone())),
+        several => {
+            unprotected = unprotected.value(
+                X5CHAIN,
+                Value::Array(several.iter().cloned().map(Value::Bytes).collect()),
+            );
+        }
+    }
+    let sign = |message: &[u8]| {
+        key.sign(rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| CodecError::Key("ECDSA signing failed"))
+    };
+    let builder = CoseSign1Builder::new()
+        .protected(protected.build())
+        .unprotected(unprotected.build());
+    let sign1 = if detached {
+        builder.try_create_detached_signature(payload, &[], sign)?
+    } else {
+        builder
+            .payload(payload.to_vec())
+            .try_create_signature(&[], sign)?
+    }
+    .build();
+    let value = sign1
+        .to_cbor_value()
+        .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
+    Ok(if tagged {
+        Value::Tag(COSE_SIGN1_TAG, Box::new(value))
+    } else {
+        value
+    })
+}
+
 /// Signs `payload` as a tagged COSE_Sign1 with ES256, `kid` in the protected header.
 ///
 /// # Errors
@@ -188,28 +299,11 @@ pub fn sign_es256(
     key: &EcdsaKeyPair,
     rng: &dyn SecureRandom,
 ) -> Result<Vec<u8>, CodecError> {
-    let protected = HeaderBuilder::new()
-        .algorithm(iana::Algorithm::ES256)
-        .key_id(kid.to_vec())
-        .build();
-    let sign1 = CoseSign1Builder::new()
-        .protected(protected)
-        .payload(payload)
-        .try_create_signature(&[], |message| {
-            key.sign(rng, message)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| CodecError::Key("ECDSA signing failed"))
-        })?
-        .build();
-    let tagged = Value::Tag(
-        COSE_SIGN1_TAG,
-        Box::new(
-            sign1
-                .to_cbor_value()
-                .map_err(|e| CodecError::CoseStructure(e.to_string()))?,
-        ),
-    );
-    cbor::to_vec(&tagged)
+    let headers = Sign1Headers {
+        kid: kid.to_vec(),
+        ..Sign1Headers::default()
+    };
+    cbor::to_vec(&sign1_es256(&payload, &headers, false, true, key, rng)?)
 }
 
 #[cfg(test)]
@@ -290,6 +384,57 @@ mod tests {
             message.verify(&rsa),
             Err(CodecError::AlgorithmMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn x5chain_travels_and_detached_payloads_verify_only_with_their_payload() {
+        use ring::signature::KeyPair;
+        let pair = key_pair();
+        let key = VerifyingKey::EcdsaP256(pair.public_key().as_ref().to_vec());
+        let rng = SystemRandom::new();
+        for chain in [
+            vec![],
+            vec![b"leaf".to_vec()],
+            vec![b"leaf".to_vec(), b"ca".to_vec()],
+        ] {
+            let headers = Sign1Headers {
+                kid: Vec::new(),
+                x5chain: chain.clone(),
+            };
+            let value = sign1_es256(b"mso", &headers, false, false, &pair, &rng).unwrap();
+            let parsed = Sign1::from_value(value, None).unwrap();
+            parsed.verify(&key).unwrap();
+            let read: Vec<Vec<u8>> = parsed
+                .x5chain()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_vec())
+                .collect();
+            assert_eq!(read, chain);
+        }
+        let detached = sign1_es256(
+            b"transcript",
+            &Sign1Headers::default(),
+            true,
+            false,
+            &pair,
+            &rng,
+        )
+        .unwrap();
+        Sign1::from_value(detached.clone(), Some(b"transcript".to_vec()))
+            .unwrap()
+            .verify(&key)
+            .unwrap();
+        assert!(matches!(
+            Sign1::from_value(detached.clone(), Some(b"another".to_vec()))
+                .unwrap()
+                .verify(&key),
+            Err(CodecError::BadSignature)
+        ));
+        assert!(Sign1::from_value(detached, None).is_err());
+        let attached =
+            sign1_es256(b"x", &Sign1Headers::default(), false, true, &pair, &rng).unwrap();
+        assert!(Sign1::from_value(attached, Some(b"x".to_vec())).is_err());
     }
 
     #[test]
