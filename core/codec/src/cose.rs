@@ -173,6 +173,12 @@ impl Sign1 {
             .or(self.inner.unprotected.alg.as_ref())
     }
 
+    /// The bytes the signature covers (RFC 9052 `Sig_structure`), for a key this module does
+    /// not verify with itself; the caller checks [`Sign1::header_algorithm`] against its key.
+    pub fn to_be_signed(&self) -> Vec<u8> {
+        self.signed_bytes()
+    }
+
     /// Verifies the signature with `key`; the key's type decides the algorithm.
     ///
     /// # Errors
@@ -234,21 +240,47 @@ pub struct Sign1Headers {
     pub x5chain: Vec<Vec<u8>>,
 }
 
-/// Signs `payload` with ES256 and returns the COSE_Sign1 as a value: untagged (as mdoc
-/// structures embed it) unless `tagged`; with `detached`, the payload is signed but not
-/// carried (the receiver rebuilds it).
+/// Signs `payload` with ES256 and returns the COSE_Sign1 as a value, in `form` (untagged as
+/// mdoc structures embed it; detached when the receiver rebuilds the payload).
 ///
 /// # Errors
 /// [`CodecError::Key`] when signing fails, [`CodecError::CoseStructure`].
 pub fn sign1_es256(
     payload: &[u8],
     headers: &Sign1Headers,
-    detached: bool,
-    tagged: bool,
+    form: Sign1Form,
     key: &EcdsaKeyPair,
     rng: &dyn SecureRandom,
 ) -> Result<Value, CodecError> {
-    let mut protected = HeaderBuilder::new().algorithm(iana::Algorithm::ES256);
+    sign1(payload, headers, form, iana::Algorithm::ES256, |message| {
+        key.sign(rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| CodecError::Key("ECDSA signing failed"))
+    })
+}
+
+/// How a COSE_Sign1 is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sign1Form {
+    /// The payload is signed but not carried.
+    pub detached: bool,
+    /// Wrapped in tag 18.
+    pub tagged: bool,
+}
+
+/// Signs `payload` as a COSE_Sign1 with `algorithm`, the signature made by `signer` over the
+/// `Sig_structure` (a platform keystore, a software key): for keys this module does not hold.
+///
+/// # Errors
+/// What `signer` returns, [`CodecError::CoseStructure`].
+pub fn sign1(
+    payload: &[u8],
+    headers: &Sign1Headers,
+    form: Sign1Form,
+    algorithm: iana::Algorithm,
+    signer: impl FnOnce(&[u8]) -> Result<Vec<u8>, CodecError>,
+) -> Result<Value, CodecError> {
+    let mut protected = HeaderBuilder::new().algorithm(algorithm);
     if !headers.kid.is_empty() {
         protected = protected.key_id(headers.kid.clone());
     }
@@ -263,26 +295,21 @@ pub fn sign1_es256(
             );
         }
     }
-    let sign = |message: &[u8]| {
-        key.sign(rng, message)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| CodecError::Key("ECDSA signing failed"))
-    };
     let builder = CoseSign1Builder::new()
         .protected(protected.build())
         .unprotected(unprotected.build());
-    let sign1 = if detached {
-        builder.try_create_detached_signature(payload, &[], sign)?
+    let signed = if form.detached {
+        builder.try_create_detached_signature(payload, &[], signer)?
     } else {
         builder
             .payload(payload.to_vec())
-            .try_create_signature(&[], sign)?
+            .try_create_signature(&[], signer)?
     }
     .build();
-    let value = sign1
+    let value = signed
         .to_cbor_value()
         .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
-    Ok(if tagged {
+    Ok(if form.tagged {
         Value::Tag(COSE_SIGN1_TAG, Box::new(value))
     } else {
         value
@@ -303,7 +330,11 @@ pub fn sign_es256(
         kid: kid.to_vec(),
         ..Sign1Headers::default()
     };
-    cbor::to_vec(&sign1_es256(&payload, &headers, false, true, key, rng)?)
+    let form = Sign1Form {
+        detached: false,
+        tagged: true,
+    };
+    cbor::to_vec(&sign1_es256(&payload, &headers, form, key, rng)?)
 }
 
 #[cfg(test)]
@@ -401,7 +432,7 @@ mod tests {
                 kid: Vec::new(),
                 x5chain: chain.clone(),
             };
-            let value = sign1_es256(b"mso", &headers, false, false, &pair, &rng).unwrap();
+            let value = sign1_es256(b"mso", &headers, Sign1Form::default(), &pair, &rng).unwrap();
             let parsed = Sign1::from_value(value, None).unwrap();
             parsed.verify(&key).unwrap();
             let read: Vec<Vec<u8>> = parsed
@@ -412,11 +443,14 @@ mod tests {
                 .collect();
             assert_eq!(read, chain);
         }
+        let detached_form = Sign1Form {
+            detached: true,
+            tagged: false,
+        };
         let detached = sign1_es256(
             b"transcript",
             &Sign1Headers::default(),
-            true,
-            false,
+            detached_form,
             &pair,
             &rng,
         )
@@ -432,8 +466,17 @@ mod tests {
             Err(CodecError::BadSignature)
         ));
         assert!(Sign1::from_value(detached, None).is_err());
-        let attached =
-            sign1_es256(b"x", &Sign1Headers::default(), false, true, &pair, &rng).unwrap();
+        let attached = sign1_es256(
+            b"x",
+            &Sign1Headers::default(),
+            Sign1Form {
+                detached: false,
+                tagged: true,
+            },
+            &pair,
+            &rng,
+        )
+        .unwrap();
         assert!(Sign1::from_value(attached, Some(b"x".to_vec())).is_err());
     }
 
