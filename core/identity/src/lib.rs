@@ -5,8 +5,8 @@
 //! * [`Ins`]: the national health identifier (identifiant national de santé): a matricule (NIR
 //!   or NIA) with its OID and the five reference identity traits.
 //!
-//! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on (issue 6, in
-//!   progress: items, embedded CBOR and the mobile security object so far).
+//! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on; [`apcv`]: the
+//!   credential itself (issue 6, in progress: issuance and the holder's copy so far).
 //!
 //! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
 //! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
@@ -16,6 +16,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod apcv;
 mod error;
 mod ins;
 pub mod mdoc;

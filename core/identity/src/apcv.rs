@@ -1,0 +1,392 @@
+//! The ApCV credential (`docs/protocols/apcv.md`): one mdoc of doc type `fr.cnam.apcv.1` per
+//! person on the card, bound to the holder's device key. This part: issuance (the issuer's
+//! side, which the reference server runs) and the credential as the holder keeps it. The
+//! presentation and the reader's checks come next (issue 6).
+
+use std::collections::{BTreeMap, HashSet};
+
+use carnet_codec::cbor;
+use carnet_codec::cose::{self, Sign1, Sign1Form, Sign1Headers};
+use ciborium::Value;
+use ring::rand::SecureRandom;
+use ring::signature::EcdsaKeyPair;
+
+use crate::IdentityError;
+use crate::mdoc::{DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, Validity};
+
+/// Doc type and namespace of the ApCV credential.
+pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
+/// CBOR tag of a full date (RFC 8943), as ISO/IEC 18013-5 writes birth dates.
+const TAG_FULL_DATE: u64 = 1004;
+/// Most items a credential may carry (the elements of DESIGN.md §2, with room to grow).
+const MAX_ITEMS: usize = 32;
+
+fn malformed(what: impl Into<String>) -> IdentityError {
+    IdentityError::CredentialMalformed(what.into())
+}
+
+/// What the card says of one person (the holder or a beneficiary).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApcvClaims {
+    /// NIR on the card (the holder's, for a child on a parent's card).
+    pub nir: String,
+    /// INS matricule of this person (a child's differs from the card's NIR).
+    pub ins_matricule: String,
+    /// OID of the INS matricule.
+    pub ins_oid: String,
+    /// Birth family name.
+    pub family_name: String,
+    /// Given names.
+    pub given_names: String,
+    /// Birth date, `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// `M`, `F` or `I`.
+    pub sex: String,
+    /// INSEE code of the birth place.
+    pub birth_place: String,
+    /// Rank of the person on the card (1: the holder).
+    pub beneficiary_rank: u32,
+    /// Insurance scheme (`01` régime général...).
+    pub regime: String,
+    /// Caisse code.
+    pub caisse: String,
+    /// Centre code.
+    pub centre: String,
+    /// AMO rights open from, `YYYY-MM-DD`.
+    pub amo_valid_from: String,
+    /// AMO rights open until, `YYYY-MM-DD`.
+    pub amo_valid_until: String,
+    /// Complementary insurance (AMC) identifier, if any.
+    pub amc: Option<String>,
+}
+
+impl ApcvClaims {
+    /// The data elements, by identifier.
+    fn elements(&self) -> Vec<(&'static str, Value)> {
+        let date = |d: &str| Value::Tag(TAG_FULL_DATE, Box::new(Value::from(d)));
+        let mut elements = vec![
+            ("nir", Value::from(self.nir.as_str())),
+            ("ins_matricule", Value::from(self.ins_matricule.as_str())),
+            ("ins_oid", Value::from(self.ins_oid.as_str())),
+            ("family_name", Value::from(self.family_name.as_str())),
+            ("given_names", Value::from(self.given_names.as_str())),
+            ("birth_date", date(&self.birth_date)),
+            ("sex", Value::from(self.sex.as_str())),
+            ("birth_place", Value::from(self.birth_place.as_str())),
+            ("beneficiary_rank", Value::from(self.beneficiary_rank)),
+            ("regime", Value::from(self.regime.as_str())),
+            ("caisse", Value::from(self.caisse.as_str())),
+            ("centre", Value::from(self.centre.as_str())),
+            ("amo_valid_from", date(&self.amo_valid_from)),
+            ("amo_valid_until", date(&self.amo_valid_until)),
+        ];
+        if let Some(amc) = &self.amc {
+            elements.push(("amc", Value::from(amc.as_str())));
+        }
+        elements
+    }
+}
+
+/// The issuer's signing material: the document signer's key and its certificate chain (leaf
+/// first), which travels in the credential (`x5chain`).
+pub struct DocumentSigner<'a> {
+    /// The document signer's P-256 key.
+    pub key: &'a EcdsaKeyPair,
+    /// Its certificate, then the chain up to (not including) the issuer root.
+    pub x5chain: Vec<Vec<u8>>,
+}
+
+/// A credential as the holder keeps it: every issuer-signed item and the issuer's signature
+/// over the MSO (the ISO/IEC 18013-5 `IssuerSigned` structure).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    items: Vec<Embedded>,
+    issuer_auth: Value,
+}
+
+/// Issues a credential for `claims` bound to `device_key`: each element salted with 16 random
+/// bytes under a random, unique digest id (so that the ids disclosed say nothing of the
+/// others), the MSO listing their digests, signed by the document signer.
+///
+/// # Errors
+/// [`IdentityError::CredentialMalformed`] when the random generator or the signature fails.
+pub fn issue(
+    claims: &ApcvClaims,
+    device_key: &DeviceKey,
+    validity: Validity,
+    signer: &DocumentSigner<'_>,
+    rng: &dyn SecureRandom,
+) -> Result<Credential, IdentityError> {
+    let random = |bytes: &mut [u8]| {
+        rng.fill(bytes)
+            .map_err(|_| malformed("no random generator"))
+    };
+    let mut used = HashSet::new();
+    let mut items = Vec::new();
+    let mut digests = BTreeMap::new();
+    for (identifier, value) in claims.elements() {
+        let digest_id = loop {
+            let mut id = [0u8; 4];
+            random(&mut id)?;
+            // ISO/IEC 18013-5 digest ids are below 2^31.
+            let id = u32::from_be_bytes(id) & 0x7fff_ffff;
+            if used.insert(id) {
+                break id;
+            }
+        };
+        let mut salt = vec![0u8; SALT_BYTES];
+        random(&mut salt)?;
+        let item = Embedded::encode(
+            IssuerSignedItem {
+                digest_id,
+                random: salt,
+                element_identifier: identifier.to_owned(),
+                element_value: value,
+            }
+            .to_value(),
+        )?;
+        digests.insert(digest_id, item.digest().to_vec());
+        items.push(item);
+    }
+    let mso = Mso {
+        doc_type: DOC_TYPE.to_owned(),
+        value_digests: BTreeMap::from([(DOC_TYPE.to_owned(), digests)]),
+        device_key: device_key.clone(),
+        validity,
+    };
+    let payload = cbor::to_vec(&Embedded::encode(mso.to_value()?)?.to_value())
+        .map_err(|e| malformed(e.to_string()))?;
+    let headers = Sign1Headers {
+        kid: Vec::new(),
+        x5chain: signer.x5chain.clone(),
+    };
+    let issuer_auth = cose::sign1_es256(&payload, &headers, Sign1Form::default(), signer.key, rng)
+        .map_err(|e| malformed(e.to_string()))?;
+    Ok(Credential { items, issuer_auth })
+}
+
+impl Credential {
+    /// The credential as CBOR (`IssuerSigned`: `{"nameSpaces": {doc type: [items]},
+    /// "issuerAuth": COSE_Sign1}`), to keep in the record.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] (encoding cannot fail for a credential read or
+    /// issued here).
+    pub fn to_cbor(&self) -> Result<Vec<u8>, IdentityError> {
+        cbor::to_vec(&self.issuer_signed(&self.items)).map_err(|e| malformed(e.to_string()))
+    }
+
+    /// `IssuerSigned` with `items` only (a presentation discloses some).
+    fn issuer_signed(&self, items: &[Embedded]) -> Value {
+        Value::Map(vec![
+            (
+                Value::from("nameSpaces"),
+                Value::Map(vec![(
+                    Value::from(DOC_TYPE),
+                    Value::Array(items.iter().map(Embedded::to_value).collect()),
+                )]),
+            ),
+            (Value::from("issuerAuth"), self.issuer_auth.clone()),
+        ])
+    }
+
+    /// Reads a credential kept as [`Credential::to_cbor`] wrote it (limits apply).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`].
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, IdentityError> {
+        let value = cbor::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let entries = value
+            .as_map()
+            .ok_or_else(|| malformed("IssuerSigned is not a map"))?;
+        let field = |name: &str| {
+            entries
+                .iter()
+                .find(|(k, _)| k.as_text() == Some(name))
+                .map(|(_, v)| v)
+                .ok_or_else(|| malformed(format!("IssuerSigned: no {name}")))
+        };
+        let namespaces = field("nameSpaces")?
+            .as_map()
+            .ok_or_else(|| malformed("nameSpaces is not a map"))?;
+        let [(namespace, items)] = namespaces.as_slice() else {
+            return Err(malformed("an ApCV credential has one namespace"));
+        };
+        if namespace.as_text() != Some(DOC_TYPE) {
+            return Err(malformed("not an ApCV namespace"));
+        }
+        let items = items
+            .as_array()
+            .ok_or_else(|| malformed("items are not an array"))?;
+        if items.len() > MAX_ITEMS {
+            return Err(malformed("too many items"));
+        }
+        let items = items
+            .iter()
+            .map(Embedded::from_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        for item in &items {
+            IssuerSignedItem::from_value(item.value())?;
+        }
+        Ok(Credential {
+            items,
+            issuer_auth: field("issuerAuth")?.clone(),
+        })
+    }
+
+    /// The issuer's COSE_Sign1 over the MSO, parsed.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`].
+    pub fn issuer_auth(&self) -> Result<Sign1, IdentityError> {
+        Sign1::from_value(self.issuer_auth.clone(), None).map_err(|e| malformed(e.to_string()))
+    }
+
+    /// The MSO the issuer signed (its signature is not checked here: the reader does that
+    /// against the issuer's root first).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`].
+    pub fn mso(&self) -> Result<Mso, IdentityError> {
+        let payload = cbor::from_slice(self.issuer_auth()?.payload())
+            .map_err(|e| malformed(e.to_string()))?;
+        Mso::from_value(Embedded::from_value(&payload)?.value())
+    }
+
+    /// The items, decoded.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`].
+    pub fn items(&self) -> Result<Vec<IssuerSignedItem>, IdentityError> {
+        self.items
+            .iter()
+            .map(|item| IssuerSignedItem::from_value(item.value()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use carnet_codec::cose::VerifyingKey;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, KeyPair};
+
+    use super::*;
+
+    fn p256() -> EcdsaKeyPair {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap()
+    }
+
+    fn claims() -> ApcvClaims {
+        ApcvClaims {
+            nir: "253072B07300470".into(),
+            ins_matricule: "253072B07300470".into(),
+            ins_oid: "1.2.250.1.213.1.4.8".into(),
+            family_name: "DUPONT".into(),
+            given_names: "MARIE ANNE".into(),
+            birth_date: "1953-07-14".into(),
+            sex: "F".into(),
+            birth_place: "2B073".into(),
+            beneficiary_rank: 1,
+            regime: "01".into(),
+            caisse: "751".into(),
+            centre: "0001".into(),
+            amo_valid_from: "2026-01-01".into(),
+            amo_valid_until: "2026-12-31".into(),
+            amc: None,
+        }
+    }
+
+    #[test]
+    fn an_issued_credential_reads_back_with_its_digests_and_signature() {
+        let issuer = p256();
+        let device = p256();
+        let device_key = DeviceKey::P256(device.public_key().as_ref().to_vec());
+        let validity = Validity {
+            signed: 1_795_946_400,
+            valid_from: 1_795_946_400,
+            valid_until: 1_827_482_400,
+        };
+        let signer = DocumentSigner {
+            key: &issuer,
+            x5chain: vec![b"document signer certificate".to_vec()],
+        };
+        let credential = issue(
+            &claims(),
+            &device_key,
+            validity,
+            &signer,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let kept = Credential::from_cbor(&credential.to_cbor().unwrap()).unwrap();
+        assert_eq!(kept, credential);
+
+        let sign1 = kept.issuer_auth().unwrap();
+        sign1
+            .verify(&VerifyingKey::EcdsaP256(
+                issuer.public_key().as_ref().to_vec(),
+            ))
+            .unwrap();
+        assert_eq!(
+            sign1.x5chain().unwrap(),
+            [b"document signer certificate".as_slice()]
+        );
+        let mso = kept.mso().unwrap();
+        assert_eq!(
+            (mso.doc_type.as_str(), &mso.device_key, mso.validity),
+            (DOC_TYPE, &device_key, validity)
+        );
+        let digests = &mso.value_digests[DOC_TYPE];
+        let items = kept.items().unwrap();
+        assert_eq!((items.len(), digests.len()), (14, 14));
+        for (item, embedded) in items.iter().zip(&kept.items) {
+            assert_eq!(digests[&item.digest_id], embedded.digest().to_vec());
+            assert!(item.digest_id < 1 << 31);
+        }
+        let family = items
+            .iter()
+            .find(|i| i.element_identifier == "family_name")
+            .unwrap();
+        assert_eq!(family.element_value, Value::from("DUPONT"));
+
+        // Two issuances of the same claims share no salt and no digest.
+        let again = issue(
+            &claims(),
+            &device_key,
+            validity,
+            &signer,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let first: HashSet<Vec<u8>> = digests.values().cloned().collect();
+        assert!(
+            again.mso().unwrap().value_digests[DOC_TYPE]
+                .values()
+                .all(|d| !first.contains(d))
+        );
+    }
+
+    #[test]
+    fn hostile_credentials_are_typed_errors() {
+        for bytes in [&b""[..], &[0xa0], &[0x80], &[0xa1, 0x60, 0x60]] {
+            assert!(matches!(
+                Credential::from_cbor(bytes),
+                Err(IdentityError::CredentialMalformed(_))
+            ));
+        }
+        let too_many = Value::Map(vec![
+            (
+                Value::from("nameSpaces"),
+                Value::Map(vec![(
+                    Value::from(DOC_TYPE),
+                    Value::Array(vec![Value::Null; MAX_ITEMS + 1]),
+                )]),
+            ),
+            (Value::from("issuerAuth"), Value::Null),
+        ]);
+        assert!(Credential::from_cbor(&cbor::to_vec(&too_many).unwrap()).is_err());
+    }
+}
