@@ -1,7 +1,7 @@
 //! The ApCV credential (`docs/protocols/apcv.md`): one mdoc of doc type `fr.cnam.apcv.1` per
-//! person on the card, bound to the holder's device key. This part: issuance (the issuer's
-//! side, which the reference server runs) and the credential as the holder keeps it. The
-//! presentation and the reader's checks come next (issue 6).
+//! person on the card, bound to the holder's device key: issuance (the issuer's side, which
+//! the reference server runs) and the credential as the holder keeps it; showing it is in
+//! [`crate::presentation`].
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -177,7 +177,7 @@ impl Credential {
     }
 
     /// `IssuerSigned` with `items` only (a presentation discloses some).
-    fn issuer_signed(&self, items: &[Embedded]) -> Value {
+    pub(crate) fn issuer_signed(&self, items: &[Embedded]) -> Value {
         Value::Map(vec![
             (
                 Value::from("nameSpaces"),
@@ -251,6 +251,11 @@ impl Credential {
         let payload = cbor::from_slice(self.issuer_auth()?.payload())
             .map_err(|e| malformed(e.to_string()))?;
         Mso::from_value(Embedded::from_value(&payload)?.value())
+    }
+
+    /// The items as signed (their exact bytes).
+    pub(crate) fn embedded_items(&self) -> &[Embedded] {
+        &self.items
     }
 
     /// The items, decoded.

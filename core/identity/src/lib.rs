@@ -6,7 +6,7 @@
 //!   or NIA) with its OID and the five reference identity traits.
 //!
 //! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on; [`apcv`]: the
-//!   credential itself (issue 6, in progress: issuance and the holder's copy so far).
+//!   credential itself; [`presentation`]: showing it and checking it (issue 6, in progress).
 //!
 //! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
 //! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
@@ -21,6 +21,7 @@ mod error;
 mod ins;
 pub mod mdoc;
 mod nir;
+pub mod presentation;
 
 pub use error::IdentityError;
 pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex};
