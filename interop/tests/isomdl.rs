@@ -1,0 +1,162 @@
+//! Interoperability with an independent ISO/IEC 18013-5 implementation (`isomdl`, by
+//! SpruceID): a DeviceResponse Carnet produced is parsed by isomdl, which checks the issuer's
+//! signature against the document signer certificate in `x5chain`, the disclosed item's
+//! digest in the MSO, and the device signature over the session transcript.
+
+use carnet_identity::IdentityError;
+use carnet_identity::apcv::{ApcvClaims, DocumentSigner, issue};
+use carnet_identity::mdoc::{DeviceKey, Validity};
+use carnet_identity::presentation::{DeviceSigner, Handover};
+use ciborium::Value;
+use isomdl::definitions::session::SessionTranscript;
+use isomdl::definitions::x509::X5Chain;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+struct Keystore(EcdsaKeyPair);
+
+impl DeviceSigner for Keystore {
+    fn device_key(&self) -> DeviceKey {
+        DeviceKey::P256(self.0.public_key().as_ref().to_vec())
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        Ok(self
+            .0
+            .sign(&SystemRandom::new(), message)
+            .unwrap()
+            .as_ref()
+            .to_vec())
+    }
+}
+
+/// The session transcript as `docs/protocols/apcv.md` writes it, given to isomdl as a value.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+struct ApcvTranscript(Value);
+
+impl SessionTranscript for ApcvTranscript {}
+
+#[test]
+fn isomdl_reads_and_verifies_a_carnet_presentation() {
+    let rng = SystemRandom::new();
+    // The document signer: an rcgen certificate over a P-256 key ring signs with.
+    let dsc_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Carnet test document signer");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "FR");
+    let certificate = params.self_signed(&dsc_key).unwrap();
+    let issuer = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &dsc_key.serialize_der(),
+        &rng,
+    )
+    .unwrap();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let device = Keystore(
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap(),
+    );
+    let claims = ApcvClaims {
+        nir: "253072B07300470".into(),
+        family_name: "DUPONT".into(),
+        birth_date: "1953-07-14".into(),
+        amo_valid_from: "2026-01-01".into(),
+        amo_valid_until: "2026-12-31".into(),
+        beneficiary_rank: 1,
+        ..ApcvClaims::default()
+    };
+    let validity = Validity {
+        signed: 1_795_946_400,
+        valid_from: 1_795_946_400,
+        valid_until: 1_827_482_400,
+    };
+    let signer = DocumentSigner {
+        key: &issuer,
+        x5chain: vec![certificate.der().to_vec()],
+    };
+    let credential = issue(&claims, &device.device_key(), validity, &signer, &rng).unwrap();
+    let slot = 59_864_880;
+    let response = credential
+        .present(
+            &["family_name", "birth_date"],
+            &Handover::Counter { slot },
+            &device,
+        )
+        .unwrap();
+
+    let parsed: isomdl::definitions::DeviceResponse = isomdl::cbor::from_slice(&response).unwrap();
+    let documents = parsed.documents.unwrap();
+    let document = documents.first().unwrap();
+    assert_eq!(document.doc_type, "fr.cnam.apcv.1");
+
+    // Issuer authentication against the certificate in x5chain.
+    let x5chain = document
+        .issuer_signed
+        .issuer_auth
+        .inner
+        .unprotected
+        .rest
+        .iter()
+        .find(|(label, _)| *label == coset03::Label::Int(33))
+        .map(|(_, value)| X5Chain::from_cbor(value.clone()).unwrap())
+        .unwrap();
+    isomdl::presentation::authentication::mdoc::issuer_authentication(
+        x5chain,
+        &document.issuer_signed,
+    )
+    .unwrap();
+
+    // Each disclosed item's digest, as isomdl encodes the item, is the one the MSO lists.
+    let mso: isomdl::definitions::helpers::Tag24<isomdl::definitions::Mso> =
+        isomdl::cbor::from_slice(
+            document
+                .issuer_signed
+                .issuer_auth
+                .inner
+                .payload
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+    let items = document
+        .issuer_signed
+        .namespaces
+        .as_ref()
+        .unwrap()
+        .get("fr.cnam.apcv.1")
+        .unwrap();
+    assert_eq!(items.len(), 2, "only the requested items");
+    for item in items.iter() {
+        let digest =
+            ring::digest::digest(&ring::digest::SHA256, &isomdl::cbor::to_vec(item).unwrap());
+        let listed = &mso.as_ref().value_digests["fr.cnam.apcv.1"][&item.as_ref().digest_id];
+        assert_eq!(listed.as_ref(), digest.as_ref());
+    }
+
+    // Device authentication over the counter-mode transcript; another slot fails.
+    let transcript = |slot: i64| {
+        ApcvTranscript(Value::Array(vec![
+            Value::Null,
+            Value::Null,
+            Value::Array(vec![
+                Value::from("APCV"),
+                Value::from("counter"),
+                Value::Bytes(Vec::new()),
+                Value::from(""),
+                Value::from(slot),
+            ]),
+        ]))
+    };
+    isomdl::presentation::authentication::mdoc::device_authentication(document, transcript(slot))
+        .unwrap();
+    assert!(
+        isomdl::presentation::authentication::mdoc::device_authentication(
+            document,
+            transcript(slot + 1)
+        )
+        .is_err()
+    );
+}
