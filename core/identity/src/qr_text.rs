@@ -1,0 +1,289 @@
+//! The ApCV exchange as QR texts (`docs/protocols/apcv.md`): the reader's challenge
+//! `APCVR1:` + base45(CBOR), and the holder's answer `APCV1:` + base45(zlib(CBOR)) carrying
+//! the DeviceResponse and the mode it was made for. Every limit is checked before decoding
+//! further: text length (base45's 8 KiB), inflated size, CBOR depth, field sizes.
+
+use carnet_codec::{base45, cbor, zlib};
+use ciborium::Value;
+
+use crate::IdentityError;
+use crate::presentation::{Handover, MAX_RESPONSE_BYTES};
+
+/// Prefix of a reader's challenge.
+pub const CHALLENGE_PREFIX: &str = "APCVR1:";
+/// Prefix of a holder's answer.
+pub const RESPONSE_PREFIX: &str = "APCV1:";
+/// Bytes of a challenge nonce.
+pub const NONCE_BYTES: usize = 16;
+/// Most elements a challenge may ask for.
+const MAX_REQUESTED: usize = 32;
+/// Longest identifier, purpose or element name accepted.
+const MAX_FIELD_CHARS: usize = 64;
+
+fn malformed(what: impl Into<String>) -> IdentityError {
+    IdentityError::CredentialMalformed(what.into())
+}
+
+/// What a pharmacy's or doctor's software asks, shown as a QR code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderChallenge {
+    /// 16 random bytes, fresh for each challenge.
+    pub nonce: Vec<u8>,
+    /// The reader's identifier (RPPS or FINESS).
+    pub reader: String,
+    /// Why it asks (shown to the holder before consent).
+    pub purpose: String,
+    /// The elements asked for.
+    pub items: Vec<String>,
+    /// When it was made, Unix seconds.
+    pub time: i64,
+}
+
+impl ReaderChallenge {
+    /// The QR text.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for a challenge that breaks the limits.
+    pub fn to_text(&self) -> Result<String, IdentityError> {
+        self.check()?;
+        let value = Value::Map(vec![
+            (Value::from("nonce"), Value::Bytes(self.nonce.clone())),
+            (Value::from("reader"), Value::from(self.reader.as_str())),
+            (Value::from("purpose"), Value::from(self.purpose.as_str())),
+            (
+                Value::from("items"),
+                Value::Array(self.items.iter().map(|i| Value::from(i.as_str())).collect()),
+            ),
+            (Value::from("time"), Value::from(self.time)),
+        ]);
+        let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+        Ok(format!("{CHALLENGE_PREFIX}{}", base45::encode(&bytes)))
+    }
+
+    /// Reads a challenge's QR text.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`]: another prefix, bad base45, malformed CBOR, a
+    /// nonce that is not 16 bytes, too many or too long fields.
+    pub fn from_text(text: &str) -> Result<Self, IdentityError> {
+        let encoded = text
+            .trim()
+            .strip_prefix(CHALLENGE_PREFIX)
+            .ok_or_else(|| malformed("not an ApCV reader challenge"))?;
+        let bytes = base45::decode(encoded).map_err(|e| malformed(e.to_string()))?;
+        let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+        let field = |name: &str| {
+            value
+                .as_map()
+                .and_then(|entries| entries.iter().find(|(k, _)| k.as_text() == Some(name)))
+                .map(|(_, v)| v)
+                .ok_or_else(|| malformed(format!("challenge: no {name}")))
+        };
+        let text_field = |name: &str| {
+            field(name)?
+                .as_text()
+                .map(str::to_owned)
+                .ok_or_else(|| malformed(format!("challenge: {name} is not text")))
+        };
+        let items = field("items")?
+            .as_array()
+            .ok_or_else(|| malformed("challenge: items is not an array"))?;
+        if items.len() > MAX_REQUESTED {
+            return Err(malformed("challenge: too many items"));
+        }
+        let challenge = ReaderChallenge {
+            nonce: field("nonce")?
+                .as_bytes()
+                .cloned()
+                .ok_or_else(|| malformed("challenge: nonce is not bytes"))?,
+            reader: text_field("reader")?,
+            purpose: text_field("purpose")?,
+            items: items
+                .iter()
+                .map(|i| {
+                    i.as_text()
+                        .map(str::to_owned)
+                        .ok_or_else(|| malformed("challenge: an item is not text"))
+                })
+                .collect::<Result<_, _>>()?,
+            time: field("time")?
+                .as_integer()
+                .and_then(|t| i64::try_from(t).ok())
+                .ok_or_else(|| malformed("challenge: time is not an integer"))?,
+        };
+        challenge.check()?;
+        Ok(challenge)
+    }
+
+    /// The handover a presentation answering this challenge is bound to.
+    pub fn handover(&self) -> Handover {
+        Handover::Challenge {
+            nonce: self.nonce.clone(),
+            reader: self.reader.clone(),
+            time: self.time,
+        }
+    }
+
+    fn check(&self) -> Result<(), IdentityError> {
+        if self.nonce.len() != NONCE_BYTES {
+            return Err(malformed("a challenge nonce is 16 bytes"));
+        }
+        if self.items.is_empty() || self.items.len() > MAX_REQUESTED {
+            return Err(malformed("a challenge asks for 1 to 32 items"));
+        }
+        let too_long = |text: &str| text.is_empty() || text.chars().count() > MAX_FIELD_CHARS;
+        if too_long(&self.reader)
+            || too_long(&self.purpose)
+            || self.items.iter().any(|i| too_long(i))
+        {
+            return Err(malformed("a challenge field is empty or too long"));
+        }
+        Ok(())
+    }
+}
+
+/// Which exchange an answer was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answering a reader's challenge.
+    Challenge,
+    /// Shown at the counter without a challenge.
+    Counter,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Challenge => "challenge",
+            Mode::Counter => "counter",
+        }
+    }
+}
+
+/// Packs a DeviceResponse as the holder's QR text.
+///
+/// # Errors
+/// [`IdentityError::CredentialMalformed`] when it does not fit in a QR text.
+pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityError> {
+    let value = Value::Map(vec![
+        (Value::from("mode"), Value::from(mode.name())),
+        (Value::from("response"), Value::Bytes(response.to_vec())),
+    ]);
+    let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+    let text = format!(
+        "{RESPONSE_PREFIX}{}",
+        base45::encode(&zlib::deflate(&bytes))
+    );
+    if text.len() > base45::MAX_TEXT_BYTES {
+        return Err(malformed("the presentation is too large for a QR code"));
+    }
+    Ok(text)
+}
+
+/// Reads a holder's QR text: the mode and the DeviceResponse (then given to
+/// [`crate::presentation::verify`]).
+///
+/// # Errors
+/// [`IdentityError::CredentialMalformed`]: another prefix, bad base45, a zlib bomb, malformed
+/// CBOR, an unknown mode.
+pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> {
+    let encoded = text
+        .trim()
+        .strip_prefix(RESPONSE_PREFIX)
+        .ok_or_else(|| malformed("not an ApCV presentation"))?;
+    let compressed = base45::decode(encoded).map_err(|e| malformed(e.to_string()))?;
+    let bytes =
+        zlib::inflate(&compressed, MAX_RESPONSE_BYTES).map_err(|e| malformed(e.to_string()))?;
+    let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+    let field = |name: &str| {
+        value
+            .as_map()
+            .and_then(|entries| entries.iter().find(|(k, _)| k.as_text() == Some(name)))
+            .map(|(_, v)| v)
+            .ok_or_else(|| malformed(format!("presentation: no {name}")))
+    };
+    let mode = match field("mode")?.as_text() {
+        Some("challenge") => Mode::Challenge,
+        Some("counter") => Mode::Counter,
+        _ => return Err(malformed("presentation: unknown mode")),
+    };
+    let response = field("response")?
+        .as_bytes()
+        .cloned()
+        .ok_or_else(|| malformed("presentation: response is not bytes"))?;
+    Ok((mode, response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge() -> ReaderChallenge {
+        ReaderChallenge {
+            nonce: vec![3; NONCE_BYTES],
+            reader: "10003456789".into(),
+            purpose: "Délivrance de médicaments".into(),
+            items: vec!["family_name".into(), "amo_valid_until".into()],
+            time: 1_800_000_000,
+        }
+    }
+
+    #[test]
+    fn a_challenge_round_trips_through_its_text() {
+        let text = challenge().to_text().unwrap();
+        assert!(text.starts_with("APCVR1:"));
+        assert_eq!(ReaderChallenge::from_text(&text).unwrap(), challenge());
+    }
+
+    #[test]
+    fn a_response_round_trips_through_its_text() {
+        let response = vec![0xa1, 0x61, 0x61, 0x01];
+        let text = response_to_text(&response, Mode::Counter).unwrap();
+        assert_eq!(
+            response_from_text(&text).unwrap(),
+            (Mode::Counter, response)
+        );
+    }
+
+    #[test]
+    fn hostile_texts_are_typed_errors() {
+        let short_nonce = ReaderChallenge {
+            nonce: vec![1; 8],
+            ..challenge()
+        };
+        assert!(short_nonce.to_text().is_err());
+        let many = ReaderChallenge {
+            items: vec!["x".into(); MAX_REQUESTED + 1],
+            ..challenge()
+        };
+        assert!(many.to_text().is_err());
+        let text = challenge().to_text().unwrap();
+        for hostile in [
+            "",
+            "APCVR1:",
+            "HC1:NCFOXN",
+            &text[..text.len() - 3],
+            &format!("APCVR1:{}", "A".repeat(20_000)),
+        ] {
+            assert!(
+                ReaderChallenge::from_text(hostile).is_err(),
+                "{hostile:.40}"
+            );
+        }
+        // A zlib bomb: 1 MiB of zeros squeezed into a QR-sized text.
+        let bomb = format!(
+            "{RESPONSE_PREFIX}{}",
+            base45::encode(&zlib::deflate(&vec![0u8; 1 << 20]))
+        );
+        assert!(response_from_text(&bomb).is_err());
+        let unknown_mode = Value::Map(vec![
+            (Value::from("mode"), Value::from("teleport")),
+            (Value::from("response"), Value::Bytes(vec![0xa0])),
+        ]);
+        let text = format!(
+            "{RESPONSE_PREFIX}{}",
+            base45::encode(&zlib::deflate(&cbor::to_vec(&unknown_mode).unwrap()))
+        );
+        assert!(response_from_text(&text).is_err());
+    }
+}
