@@ -12,7 +12,7 @@ use ring::rand::SecureRandom;
 use ring::signature::EcdsaKeyPair;
 
 use crate::IdentityError;
-use crate::mdoc::{DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, Validity};
+use crate::mdoc::{DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, Validity, field};
 
 /// Doc type and namespace of the ApCV credential.
 pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
@@ -196,16 +196,7 @@ impl Credential {
     /// [`IdentityError::CredentialMalformed`].
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, IdentityError> {
         let value = cbor::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-        let entries = value
-            .as_map()
-            .ok_or_else(|| malformed("IssuerSigned is not a map"))?;
-        let field = |name: &str| {
-            entries
-                .iter()
-                .find(|(k, _)| k.as_text() == Some(name))
-                .map(|(_, v)| v)
-                .ok_or_else(|| malformed(format!("IssuerSigned: no {name}")))
-        };
+        let field = |name: &str| field(&value, name, "IssuerSigned");
         let namespaces = field("nameSpaces")?
             .as_map()
             .ok_or_else(|| malformed("nameSpaces is not a map"))?;

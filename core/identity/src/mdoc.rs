@@ -400,6 +400,28 @@ fn unsigned(value: &Value, what: &str) -> Result<u32, IdentityError> {
         .ok_or_else(|| malformed(format!("{what} is not a small unsigned integer")))
 }
 
+/// The value under text key `name` in a CBOR map's entries.
+fn entry<'a>(entries: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
+    entries
+        .iter()
+        .find(|(key, _)| key.as_text() == Some(name))
+        .map(|(_, value)| value)
+}
+
+/// The value under text key `name` of `value` (a CBOR map); `what` names the structure in the
+/// error. Unlike [`Fields`], repeated keys are not checked: for structures whose every field
+/// is read and checked after (texts, DeviceResponses).
+pub(crate) fn field<'a>(
+    value: &'a Value,
+    name: &str,
+    what: &str,
+) -> Result<&'a Value, IdentityError> {
+    value
+        .as_map()
+        .and_then(|entries| entry(entries, name))
+        .ok_or_else(|| malformed(format!("{what}: no {name}")))
+}
+
 /// The fields of a CBOR map with text keys, each present once.
 struct Fields<'a> {
     entries: &'a [(Value, Value)],
@@ -422,11 +444,7 @@ impl<'a> Fields<'a> {
     }
 
     fn get(&self, name: &str) -> Result<&'a Value, IdentityError> {
-        self.entries
-            .iter()
-            .find(|(key, _)| key.as_text() == Some(name))
-            .map(|(_, value)| value)
-            .ok_or_else(|| malformed(format!("{}: no {name}", self.what)))
+        entry(self.entries, name).ok_or_else(|| malformed(format!("{}: no {name}", self.what)))
     }
 
     fn text(&self, name: &str) -> Result<&'a str, IdentityError> {

@@ -266,16 +266,9 @@ pub fn verify(
     Ok(Ok(Disclosed { elements }))
 }
 
+/// A field of a DeviceResponse's structures.
 fn field<'a>(value: &'a Value, name: &str) -> Result<&'a Value, IdentityError> {
-    value
-        .as_map()
-        .and_then(|entries| {
-            entries
-                .iter()
-                .find(|(k, _)| k.as_text() == Some(name))
-                .map(|(_, v)| v)
-        })
-        .ok_or_else(|| malformed(format!("no {name}")))
+    crate::mdoc::field(value, name, "DeviceResponse")
 }
 
 #[cfg(test)]

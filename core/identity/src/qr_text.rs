@@ -7,6 +7,7 @@ use carnet_codec::{base45, cbor, zlib};
 use ciborium::Value;
 
 use crate::IdentityError;
+use crate::mdoc::field;
 use crate::presentation::{Handover, MAX_RESPONSE_BYTES};
 
 /// Prefix of a reader's challenge.
@@ -72,13 +73,7 @@ impl ReaderChallenge {
             .ok_or_else(|| malformed("not an ApCV reader challenge"))?;
         let bytes = base45::decode(encoded).map_err(|e| malformed(e.to_string()))?;
         let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
-        let field = |name: &str| {
-            value
-                .as_map()
-                .and_then(|entries| entries.iter().find(|(k, _)| k.as_text() == Some(name)))
-                .map(|(_, v)| v)
-                .ok_or_else(|| malformed(format!("challenge: no {name}")))
-        };
+        let field = |name: &str| field(&value, name, "challenge");
         let text_field = |name: &str| {
             field(name)?
                 .as_text()
@@ -195,13 +190,7 @@ pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> 
     let bytes =
         zlib::inflate(&compressed, MAX_RESPONSE_BYTES).map_err(|e| malformed(e.to_string()))?;
     let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
-    let field = |name: &str| {
-        value
-            .as_map()
-            .and_then(|entries| entries.iter().find(|(k, _)| k.as_text() == Some(name)))
-            .map(|(_, v)| v)
-            .ok_or_else(|| malformed(format!("presentation: no {name}")))
-    };
+    let field = |name: &str| field(&value, name, "presentation");
     let mode = match field("mode")?.as_text() {
         Some("challenge") => Mode::Challenge,
         Some("counter") => Mode::Counter,
