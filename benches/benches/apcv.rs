@@ -2,19 +2,24 @@
 //! - build + sign a presentation (select the items, encode the DeviceResponse, one device
 //!   signature over the transcript) against one raw ECDSA P-256 signature over a message of
 //!   the same size as the transcript;
-//! - verify a presentation (parse, issuer signature, validity, item digests, device signature)
-//!   against the two raw verifications it needs (issuer over the MSO's signed bytes, device
-//!   over the transcript's signed bytes).
-//! Also prints the size of the holder's default disclosure as an `APCV1:` text and its QR
-//! version.
+//! - check a presentation as the pharmacy's reader does (parse, document signer by key id,
+//!   issuer signature, validity, item digests, device signature, status list, rights at the
+//!   date of care) against the two raw verifications it needs (issuer over the MSO's signed
+//!   bytes, device over the transcript's signed bytes).
+//!
+//! Also prints the size of the holder's default disclosure as an `APCV1:` text (credential
+//! without its certificate, as the QR carries it) and its QR version at levels M and Q.
 
 use carnet_bench::paired;
-use carnet_codec::cose::VerifyingKey;
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, DocumentSigner, issue};
-use carnet_identity::mdoc::{DeviceKey, Validity};
-use carnet_identity::presentation::{DeviceSigner, Handover, verify};
+use carnet_identity::apcv::{ApcvClaims, IssuanceTerms, issue};
+use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
+use carnet_identity::presentation::{DeviceSigner, Handover};
 use carnet_identity::qr_text::{Mode, response_to_text};
+use carnet_identity::reader::{CheckTime, Reader};
+use carnet_identity::status::StatusList;
+use carnet_identity::trust::IssuerTrust;
 use ring::rand::SystemRandom;
 use ring::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
@@ -22,6 +27,7 @@ use ring::signature::{
 };
 
 const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
 /// What the holder shows by default at the pharmacy: identity, regime and rights.
 const DEFAULT_DISCLOSURE: [&str; 8] = [
     "family_name",
@@ -33,12 +39,6 @@ const DEFAULT_DISCLOSURE: [&str; 8] = [
     "amo_valid_from",
     "amo_valid_until",
 ];
-
-fn p256() -> EcdsaKeyPair {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap()
-}
 
 struct Keystore(EcdsaKeyPair, SystemRandom);
 
@@ -53,9 +53,20 @@ impl DeviceSigner for Keystore {
 
 fn main() {
     let rng = SystemRandom::new();
-    let issuer = p256();
-    let issuer_point = issuer.public_key().as_ref().to_vec();
-    let device = Keystore(p256(), SystemRandom::new());
+    let authority = IssuerAuthority::create(
+        "Carnet bench issuer",
+        CertificateValidity {
+            not_before: NOW - 365 * DAY,
+            not_after: NOW + 365 * DAY,
+        },
+    )
+    .unwrap();
+    let signer = authority.document_signer();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let device = Keystore(
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap(),
+        SystemRandom::new(),
+    );
     let claims = ApcvClaims {
         nir: "253072B07300470".into(),
         ins_matricule: "253072B07300470".into(),
@@ -73,17 +84,19 @@ fn main() {
         amo_valid_until: "2027-12-31".into(),
         amc: None,
     };
-    let validity = Validity {
-        signed: NOW - 60,
-        valid_from: NOW - 60,
-        valid_until: NOW + 86_400 * 365,
+    let terms = IssuanceTerms {
+        validity: Validity {
+            signed: NOW - 60,
+            valid_from: NOW - 60,
+            valid_until: NOW + 365 * DAY,
+        },
+        status: Some(StatusReference {
+            index: 41,
+            uri: "http://127.0.0.1:8470/v1/issuer/status".into(),
+        }),
     };
-    // A document signer certificate of realistic size (about 500 bytes).
-    let signer = DocumentSigner {
-        key: &issuer,
-        x5chain: vec![vec![0x30; 500]],
-    };
-    let credential = issue(&claims, &device.device_key(), validity, &signer, &rng).unwrap();
+    let full = issue(&claims, &device.device_key(), &terms, &signer, &rng).unwrap();
+    let credential = full.without_certificate();
     let handover = Handover::Challenge {
         nonce: vec![7; 16],
         reader: "10003456789".into(),
@@ -92,22 +105,28 @@ fn main() {
     let response = credential
         .present(&DEFAULT_DISCLOSURE, &handover, &device)
         .unwrap();
-    let issuer_key = VerifyingKey::EcdsaP256(issuer_point.clone());
-    assert!(verify(&response, &issuer_key, &handover, NOW).unwrap().is_ok());
+    let mut reader =
+        Reader::new(IssuerTrust::new(&[authority.root_certificate().to_vec()]).unwrap());
+    let status = StatusList::new(100_000, NOW, NOW + DAY, signer.x5chain.clone())
+        .sign(&signer, &rng)
+        .unwrap();
+    reader.update_status(&status, NOW).unwrap().unwrap();
+    let time = CheckTime {
+        now: NOW,
+        date_of_care: Some(time::macros::date!(2027 - 01 - 15)),
+    };
+    assert!(reader.check(&response, &handover, time).unwrap().is_ok());
 
     // The raw operations' inputs: the MSO's signed bytes and the transcript's.
+    let issuer_point = signer.key.public_key().as_ref().to_vec();
     let issuer_sign1 = credential.issuer_auth().unwrap();
     let issuer_tbs = issuer_sign1.to_be_signed();
     let issuer_signature = issuer_sign1.signature().to_vec();
     // The device's raw signature is timed over a message of the transcript's size
     // (DeviceAuthenticationBytes for a challenge: about 120 bytes); ECDSA's cost is the curve
     // operation, not the hashing.
-    let transcript_len = 120;
-    let device_message = vec![0x42u8; transcript_len];
-    let device_point = match device.device_key() {
-        DeviceKey::P256(point) => point,
-        DeviceKey::Ed25519(_) => unreachable!(),
-    };
+    let device_message = vec![0x42u8; 120];
+    let device_point = device.0.public_key().as_ref().to_vec();
     let raw_device_signature = device.0.sign(&rng, &device_message).unwrap();
 
     let rounds = 15;
@@ -141,7 +160,7 @@ fn main() {
         rounds,
         || {
             for _ in 0..batch {
-                std::hint::black_box(verify(&response, &issuer_key, &handover, NOW).unwrap().is_ok());
+                std::hint::black_box(reader.check(&response, &handover, time).unwrap().is_ok());
             }
         },
         || {
@@ -155,20 +174,30 @@ fn main() {
         },
     );
     println!(
-        "verify a presentation: {:.1} µs; the two raw verifications (issuer + device): {:.1} µs; \
-         verify / raw = {:.2}× (target ≤ 2×)",
+        "check a presentation: {:.1} µs; the two raw verifications (issuer + device): {:.1} µs; \
+         check / raw = {:.2}× (target ≤ 2×)",
         verified.as_secs_f64() * 1e6 / batch as f64,
         raw_verify.as_secs_f64() * 1e6 / batch as f64,
         1.0 / ratio
     );
 
     let text = response_to_text(&response, Mode::Challenge).unwrap();
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::Q).unwrap();
+    let with_certificate = full
+        .present(&DEFAULT_DISCLOSURE, &handover, &device)
+        .unwrap();
+    let version = |level| {
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), level)
+            .map(|code| format!("{:?}", code.version()))
+            .unwrap_or_else(|e| format!("none ({e})"))
+    };
     println!(
-        "default disclosure ({} items): DeviceResponse {} bytes, APCV1: text {} characters, QR version {:?} at level Q",
+        "default disclosure ({} items), certificate left out: DeviceResponse {} bytes \
+         ({} with the certificate), APCV1: text {} characters, QR {} at level M, {} at level Q",
         DEFAULT_DISCLOSURE.len(),
         response.len(),
+        with_certificate.len(),
         text.len(),
-        code.version()
+        version(qrcode::EcLevel::M),
+        version(qrcode::EcLevel::Q),
     );
 }

@@ -71,7 +71,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).expect("client");
+    let client =
+        Client::new(NetConfig::new(format!("http://{}", server.address()))).expect("client");
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential: Arc<Credential> = Arc::new(
         runtime

@@ -1,25 +1,37 @@
 //! The ApCV exchange's parsers on arbitrary bytes: the reader's challenge text, the holder's
 //! answer text (base45, zlib, CBOR), a DeviceResponse checked by the reader, an issuer-signed
-//! credential, and APDUs on both sides of NFC. Must never panic.
+//! credential, a status list, an issuer root, and APDUs on both sides of NFC. Must never
+//! panic.
 #![no_main]
 
-use carnet_codec::cose::VerifyingKey;
 use carnet_identity::apcv::Credential;
 use carnet_identity::apdu::{Command, HolderSession, ReaderExchange, Response};
-use carnet_identity::presentation::{Handover, verify};
+use carnet_identity::presentation::Handover;
 use carnet_identity::qr_text::{ReaderChallenge, response_from_text};
+use carnet_identity::reader::{CheckTime, Reader};
+use carnet_identity::status::StatusList;
+use carnet_identity::trust::IssuerTrust;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let handover = Handover::Counter { slot: 60_000_000 };
-    let key = VerifyingKey::EcdsaP256(vec![4; 65]);
+    let time = CheckTime {
+        now: 1_800_000_000,
+        date_of_care: None,
+    };
+    let mut reader = Reader::new(IssuerTrust::default());
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = ReaderChallenge::from_text(&format!("APCVR1:{text}"));
-        if let Ok((_, response)) = response_from_text(&format!("APCV1:{text}")) {
-            let _ = verify(&response, &key, &handover, 1_800_000_000);
+        if let Ok((mode, response)) = response_from_text(&format!("APCV1:{text}")) {
+            if let Ok(expected) = mode.expected(None) {
+                let _ = reader.check(&response, &expected, time);
+            }
         }
     }
-    let _ = verify(data, &key, &handover, 1_800_000_000);
+    let _ = reader.check(data, &handover, time);
+    let _ = reader.update_status(data, time.now);
+    let _ = StatusList::verify(data, &mut IssuerTrust::default(), time.now);
+    let _ = IssuerTrust::new(&[data.to_vec()]);
     if let Ok(credential) = Credential::from_cbor(data) {
         let _ = credential.mso();
         let _ = credential.items();

@@ -14,19 +14,33 @@ const SIGNER: &[u8] = include_bytes!("../../fixtures/dcc/bindings/co3-signer.der
 fn trust() -> &'static TrustList {
     static TRUST: OnceLock<TrustList> = OnceLock::new();
     TRUST.get_or_init(|| {
-        TrustList::new(ListHeader { version: 1, issued_at: 1_620_000_000 }, vec![("XX".into(), SIGNER.to_vec())])
-            .expect("the test signer parses")
+        TrustList::new(
+            ListHeader {
+                version: 1,
+                issued_at: 1_620_000_000,
+            },
+            vec![("XX".into(), SIGNER.to_vec())],
+        )
+        .expect("the test signer parses")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     // Bare base45 inputs reach the deeper layers more often with the prefix added.
     let prefixed = format!("HC1:{text}");
     for input in [text, prefixed.as_str()] {
         if let Ok(decoded) = hcert::decode(input) {
             let _ = schema::validate(&decoded.claims.payload, Some(1_620_100_000));
         }
-        let _ = verifier::verify(input, trust(), None, 1_620_100_000, &VerifierPolicy::default());
+        let _ = verifier::verify(
+            input,
+            trust(),
+            None,
+            1_620_100_000,
+            &VerifierPolicy::default(),
+        );
     }
 });

@@ -33,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
     let (_, record) = slot.get_or_insert_with(fresh);
     match record.import(Cursor::new(data), &mut |_| {}) {
         Ok(()) => *slot = Some(fresh()),
-        Err(_) => assert!(record.documents().unwrap().is_empty() && record.profile(None).unwrap().is_empty()),
+        Err(_) => assert!(
+            record.documents().unwrap().is_empty() && record.profile(None).unwrap().is_empty()
+        ),
     }
 });

@@ -4,8 +4,9 @@
 //! digest in the MSO, and the device signature over the session transcript.
 
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, DocumentSigner, issue};
-use carnet_identity::mdoc::{DeviceKey, Validity};
+use carnet_identity::apcv::{ApcvClaims, IssuanceTerms, issue};
+use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::presentation::{DeviceSigner, Handover};
 use ciborium::Value;
 use isomdl::definitions::session::SessionTranscript;
@@ -39,20 +40,13 @@ impl SessionTranscript for ApcvTranscript {}
 #[test]
 fn isomdl_reads_and_verifies_a_carnet_presentation() {
     let rng = SystemRandom::new();
-    // The document signer: an rcgen certificate over a P-256 key ring signs with.
-    let dsc_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Carnet test document signer");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CountryName, "FR");
-    let certificate = params.self_signed(&dsc_key).unwrap();
-    let issuer = EcdsaKeyPair::from_pkcs8(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        &dsc_key.serialize_der(),
-        &rng,
+    // The issuer: a root and a document signer under it (rcgen, through Carnet's authority).
+    let authority = IssuerAuthority::create(
+        "Carnet interop issuer",
+        CertificateValidity {
+            not_before: 1_795_000_000,
+            not_after: 1_830_000_000,
+        },
     )
     .unwrap();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -68,16 +62,26 @@ fn isomdl_reads_and_verifies_a_carnet_presentation() {
         beneficiary_rank: 1,
         ..ApcvClaims::default()
     };
-    let validity = Validity {
-        signed: 1_795_946_400,
-        valid_from: 1_795_946_400,
-        valid_until: 1_827_482_400,
+    let terms = IssuanceTerms {
+        validity: Validity {
+            signed: 1_795_946_400,
+            valid_from: 1_795_946_400,
+            valid_until: 1_827_482_400,
+        },
+        // The status reference rides in the MSO as an extra field isomdl must tolerate.
+        status: Some(StatusReference {
+            index: 7,
+            uri: "http://127.0.0.1/v1/issuer/status".into(),
+        }),
     };
-    let signer = DocumentSigner {
-        key: &issuer,
-        x5chain: vec![certificate.der().to_vec()],
-    };
-    let credential = issue(&claims, &device.device_key(), validity, &signer, &rng).unwrap();
+    let credential = issue(
+        &claims,
+        &device.device_key(),
+        &terms,
+        &authority.document_signer(),
+        &rng,
+    )
+    .unwrap();
     let slot = 59_864_880;
     let response = credential
         .present(

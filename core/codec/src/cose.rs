@@ -17,7 +17,7 @@ const COSE_SIGN1_TAG: u64 = 18;
 /// CBOR tag of a CWT.
 const CWT_TAG: u64 = 61;
 /// COSE header label of an X.509 certificate chain, leaf first (RFC 9360).
-const X5CHAIN: i64 = 33;
+pub const X5CHAIN: i64 = 33;
 
 /// A public key able to verify COSE signatures; its type decides the algorithm.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,10 @@ use ring::rand::SecureRandom;
 use ring::signature::EcdsaKeyPair;
 
 use crate::IdentityError;
-use crate::mdoc::{DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, Validity, field};
+use crate::mdoc::{
+    DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, StatusReference, Validity, field,
+};
+use crate::trust::signer_kid;
 
 /// Doc type and namespace of the ApCV credential.
 pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
@@ -88,7 +91,9 @@ impl ApcvClaims {
 }
 
 /// The issuer's signing material: the document signer's key and its certificate chain (leaf
-/// first), which travels in the credential (`x5chain`).
+/// first), which travels in the credential (`x5chain`); its key id ([`signer_kid`] of the
+/// leaf) goes in the protected header, so that a reader finds the signer when the
+/// certificate is left out of a QR code.
 pub struct DocumentSigner<'a> {
     /// The document signer's P-256 key.
     pub key: &'a EcdsaKeyPair,
@@ -104,6 +109,15 @@ pub struct Credential {
     issuer_auth: Value,
 }
 
+/// What the issuer decides of one credential besides its claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceTerms {
+    /// Validity of the MSO.
+    pub validity: Validity,
+    /// Its place in the issuer's status list.
+    pub status: Option<StatusReference>,
+}
+
 /// Issues a credential for `claims` bound to `device_key`: each element salted with 16 random
 /// bytes under a random, unique digest id (so that the ids disclosed say nothing of the
 /// others), the MSO listing their digests, signed by the document signer.
@@ -113,7 +127,7 @@ pub struct Credential {
 pub fn issue(
     claims: &ApcvClaims,
     device_key: &DeviceKey,
-    validity: Validity,
+    terms: &IssuanceTerms,
     signer: &DocumentSigner<'_>,
     rng: &dyn SecureRandom,
 ) -> Result<Credential, IdentityError> {
@@ -152,12 +166,17 @@ pub fn issue(
         doc_type: DOC_TYPE.to_owned(),
         value_digests: BTreeMap::from([(DOC_TYPE.to_owned(), digests)]),
         device_key: device_key.clone(),
-        validity,
+        validity: terms.validity,
+        status: terms.status.clone(),
     };
     let payload = cbor::to_vec(&Embedded::encode(mso.to_value()?)?.to_value())
         .map_err(|e| malformed(e.to_string()))?;
     let headers = Sign1Headers {
-        kid: Vec::new(),
+        kid: signer
+            .x5chain
+            .first()
+            .map(|c| signer_kid(c))
+            .unwrap_or_default(),
         x5chain: signer.x5chain.clone(),
     };
     let issuer_auth = cose::sign1_es256(&payload, &headers, Sign1Form::default(), signer.key, rng)
@@ -244,6 +263,23 @@ impl Credential {
         Mso::from_value(Embedded::from_value(&payload)?.value())
     }
 
+    /// The same credential without the document signer's certificate (`x5chain` is in the
+    /// unprotected header, outside the signature): what a QR code carries, the reader finding
+    /// the signer by the key id in the protected header.
+    #[must_use]
+    pub fn without_certificate(&self) -> Credential {
+        let mut issuer_auth = self.issuer_auth.clone();
+        if let Value::Array(parts) = &mut issuer_auth
+            && let Some(Value::Map(unprotected)) = parts.get_mut(1)
+        {
+            unprotected.retain(|(label, _)| label.as_integer() != Some(cose::X5CHAIN.into()));
+        }
+        Credential {
+            items: self.items.clone(),
+            issuer_auth,
+        }
+    }
+
     /// The items as signed (their exact bytes).
     pub(crate) fn embedded_items(&self) -> &[Embedded] {
         &self.items
@@ -305,6 +341,13 @@ mod tests {
             valid_from: 1_795_946_400,
             valid_until: 1_827_482_400,
         };
+        let terms = IssuanceTerms {
+            validity,
+            status: Some(StatusReference {
+                index: 7,
+                uri: "https://issuer.example/v1/issuer/status".into(),
+            }),
+        };
         let signer = DocumentSigner {
             key: &issuer,
             x5chain: vec![b"document signer certificate".to_vec()],
@@ -312,7 +355,7 @@ mod tests {
         let credential = issue(
             &claims(),
             &device_key,
-            validity,
+            &terms,
             &signer,
             &SystemRandom::new(),
         )
@@ -335,6 +378,21 @@ mod tests {
             (mso.doc_type.as_str(), &mso.device_key, mso.validity),
             (DOC_TYPE, &device_key, validity)
         );
+        assert_eq!(mso.status, terms.status);
+        assert_eq!(
+            sign1.kid(),
+            Some(signer_kid(b"document signer certificate").as_slice())
+        );
+        let compact = kept.without_certificate();
+        assert!(compact.issuer_auth().unwrap().x5chain().unwrap().is_empty());
+        compact
+            .issuer_auth()
+            .unwrap()
+            .verify(&VerifyingKey::EcdsaP256(
+                issuer.public_key().as_ref().to_vec(),
+            ))
+            .unwrap();
+        assert!(compact.to_cbor().unwrap().len() < kept.to_cbor().unwrap().len());
         let digests = &mso.value_digests[DOC_TYPE];
         let items = kept.items().unwrap();
         assert_eq!((items.len(), digests.len()), (14, 14));
@@ -352,7 +410,7 @@ mod tests {
         let again = issue(
             &claims(),
             &device_key,
-            validity,
+            &terms,
             &signer,
             &SystemRandom::new(),
         )

@@ -6,9 +6,10 @@
 //!   or NIA) with its OID and the five reference identity traits.
 //!
 //! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on; [`apcv`]: the
-//!   credential itself; [`presentation`]: showing it and checking it; [`qr_text`]: the reader's
-//!   challenge and the holder's answer as QR texts; [`apdu`]: the same over NFC (issue 6, in
-//!   progress).
+//!   credential itself; [`presentation`]: showing it; [`reader`]: checking it, with the
+//!   issuer roots of [`trust`] and the revocation list of [`status`]; [`authority`]: the
+//!   issuer's certificates; [`qr_text`]: the
+//!   reader's challenge and the holder's answer as QR texts; [`apdu`]: the same over NFC.
 //!
 //! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
 //! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
@@ -20,12 +21,16 @@
 
 pub mod apcv;
 pub mod apdu;
+pub mod authority;
 mod error;
 mod ins;
 pub mod mdoc;
 mod nir;
 pub mod presentation;
 pub mod qr_text;
+pub mod reader;
+pub mod status;
+pub mod trust;
 
 pub use error::IdentityError;
 pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex};

@@ -231,6 +231,15 @@ impl DeviceKey {
         }
     }
 
+    /// The COSE algorithm a signature by this key uses.
+    #[must_use]
+    pub fn algorithm(&self) -> coset::iana::Algorithm {
+        match self {
+            DeviceKey::P256(_) => coset::iana::Algorithm::ES256,
+            DeviceKey::Ed25519(_) => coset::iana::Algorithm::EdDSA,
+        }
+    }
+
     /// Verifies a signature by this key over `message` (P-256: r‖s, 64 bytes).
     ///
     /// # Errors
@@ -268,7 +277,22 @@ pub struct Mso {
     pub device_key: DeviceKey,
     /// Validity.
     pub validity: Validity,
+    /// Where the issuer publishes this credential's revocation status.
+    pub status: Option<StatusReference>,
 }
+
+/// A credential's place in its issuer's status list (`"status": {"status_list": {"idx",
+/// "uri"}}`, the form of the IETF token status list for mdocs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReference {
+    /// Index of the credential's bit.
+    pub index: u32,
+    /// Where the list is published.
+    pub uri: String,
+}
+
+/// Longest status list URI accepted.
+const MAX_URI_CHARS: usize = 512;
 
 impl Mso {
     /// The MSO as CBOR (`version` 1.0, digests SHA-256, dates as tagged RFC 3339 text).
@@ -287,7 +311,7 @@ impl Mso {
                 (Value::from(namespace.as_str()), Value::Map(ids))
             })
             .collect();
-        Ok(Value::Map(vec![
+        let mut fields = vec![
             (Value::from("version"), Value::from("1.0")),
             (Value::from("digestAlgorithm"), Value::from("SHA-256")),
             (Value::from("valueDigests"), Value::Map(digests)),
@@ -313,7 +337,20 @@ impl Mso {
                     ),
                 ]),
             ),
-        ]))
+        ];
+        if let Some(status) = &self.status {
+            fields.push((
+                Value::from("status"),
+                Value::Map(vec![(
+                    Value::from("status_list"),
+                    Value::Map(vec![
+                        (Value::from("idx"), Value::from(status.index)),
+                        (Value::from("uri"), Value::from(status.uri.as_str())),
+                    ]),
+                )]),
+            ));
+        }
+        Ok(Value::Map(fields))
     }
 
     /// Reads an MSO.
@@ -351,6 +388,21 @@ impl Mso {
             Fields::of(fields.get("deviceKeyInfo")?, "deviceKeyInfo")?.get("deviceKey")?,
         )?;
         let validity = Fields::of(fields.get("validityInfo")?, "validityInfo")?;
+        let status = match entry(fields.entries, "status") {
+            None => None,
+            Some(status) => {
+                let list = Fields::of(status, "status")?.get("status_list")?;
+                let list = Fields::of(list, "status_list")?;
+                let uri = list.text("uri")?;
+                if uri.chars().count() > MAX_URI_CHARS {
+                    return Err(malformed("status_list: uri too long"));
+                }
+                Some(StatusReference {
+                    index: list.unsigned("idx")?,
+                    uri: uri.to_owned(),
+                })
+            }
+        };
         Ok(Mso {
             doc_type: fields.text("docType")?.to_owned(),
             value_digests,
@@ -360,6 +412,7 @@ impl Mso {
                 valid_from: read_date_time(validity.get("validFrom")?)?,
                 valid_until: read_date_time(validity.get("validUntil")?)?,
             },
+            status,
         })
     }
 }
@@ -517,9 +570,21 @@ mod tests {
                 valid_from: 1_795_946_400,
                 valid_until: 1_827_482_400,
             },
+            status: None,
         };
         let value = mso.to_value().unwrap();
         assert_eq!(Mso::from_value(&value).unwrap(), mso);
+        let with_status = Mso {
+            status: Some(StatusReference {
+                index: 12,
+                uri: "https://issuer.example/status".into(),
+            }),
+            ..mso
+        };
+        assert_eq!(
+            Mso::from_value(&with_status.to_value().unwrap()).unwrap(),
+            with_status
+        );
     }
 
     #[test]

@@ -142,15 +142,37 @@ impl ReaderChallenge {
 pub enum Mode {
     /// Answering a reader's challenge.
     Challenge,
-    /// Shown at the counter without a challenge.
-    Counter,
+    /// Shown at the counter without a challenge, signed for a 30-second time slot.
+    Counter {
+        /// Unix seconds / 30 when the holder signed.
+        slot: i64,
+    },
 }
 
 impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Challenge => "challenge",
-            Mode::Counter => "counter",
+    /// The mode of a presentation signed for `handover`.
+    #[must_use]
+    pub fn of(handover: &Handover) -> Mode {
+        match handover {
+            Handover::Challenge { .. } => Mode::Challenge,
+            Handover::Counter { slot } => Mode::Counter { slot: *slot },
+        }
+    }
+
+    /// The handover a reader checks an answer against: its own challenge's (never one the
+    /// answer brings), or the slot a counter QR names (the reader then checks it against its
+    /// clock).
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for an answer to a challenge when the reader
+    /// has none outstanding.
+    pub fn expected(self, challenge: Option<&ReaderChallenge>) -> Result<Handover, IdentityError> {
+        match (self, challenge) {
+            (Mode::Challenge, Some(challenge)) => Ok(challenge.handover()),
+            (Mode::Challenge, None) => Err(malformed(
+                "an answer to a challenge, and this reader has none outstanding",
+            )),
+            (Mode::Counter { slot }, _) => Ok(Handover::Counter { slot }),
         }
     }
 }
@@ -160,10 +182,15 @@ impl Mode {
 /// # Errors
 /// [`IdentityError::CredentialMalformed`] when it does not fit in a QR text.
 pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityError> {
-    let value = Value::Map(vec![
-        (Value::from("mode"), Value::from(mode.name())),
-        (Value::from("response"), Value::Bytes(response.to_vec())),
-    ]);
+    let mut fields = vec![(Value::from("response"), Value::Bytes(response.to_vec()))];
+    match mode {
+        Mode::Challenge => fields.push((Value::from("mode"), Value::from("challenge"))),
+        Mode::Counter { slot } => {
+            fields.push((Value::from("mode"), Value::from("counter")));
+            fields.push((Value::from("slot"), Value::from(slot)));
+        }
+    }
+    let value = Value::Map(fields);
     let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
     let text = format!(
         "{RESPONSE_PREFIX}{}",
@@ -176,7 +203,7 @@ pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityE
 }
 
 /// Reads a holder's QR text: the mode and the DeviceResponse (then given to
-/// [`crate::presentation::verify`]).
+/// [`crate::reader::Reader::check`] with [`Mode::expected`]).
 ///
 /// # Errors
 /// [`IdentityError::CredentialMalformed`]: another prefix, bad base45, a zlib bomb, malformed
@@ -193,7 +220,12 @@ pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> 
     let field = |name: &str| field(&value, name, "presentation");
     let mode = match field("mode")?.as_text() {
         Some("challenge") => Mode::Challenge,
-        Some("counter") => Mode::Counter,
+        Some("counter") => Mode::Counter {
+            slot: field("slot")?
+                .as_integer()
+                .and_then(|slot| i64::try_from(slot).ok())
+                .ok_or_else(|| malformed("presentation: slot is not an integer"))?,
+        },
         _ => return Err(malformed("presentation: unknown mode")),
     };
     let response = field("response")?
@@ -227,11 +259,9 @@ mod tests {
     #[test]
     fn a_response_round_trips_through_its_text() {
         let response = vec![0xa1, 0x61, 0x61, 0x01];
-        let text = response_to_text(&response, Mode::Counter).unwrap();
-        assert_eq!(
-            response_from_text(&text).unwrap(),
-            (Mode::Counter, response)
-        );
+        let mode = Mode::Counter { slot: 60_000_000 };
+        let text = response_to_text(&response, mode).unwrap();
+        assert_eq!(response_from_text(&text).unwrap(), (mode, response));
     }
 
     #[test]

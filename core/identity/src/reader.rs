@@ -1,0 +1,354 @@
+//! The reader's side of an ApCV presentation (`docs/protocols/apcv.md`, "Reader checks"): the
+//! pharmacy's or doctor's software checks, in order, the issuer's certificate and signature,
+//! the MSO's validity, each disclosed item's digest, the device signature over the transcript
+//! *it* expects, the counter mode's clock window and replay, the issuer's status list and the
+//! rights at the date of care. Each failure is its own [`Refusal`].
+
+use std::collections::HashMap;
+
+use carnet_codec::cbor;
+use carnet_codec::cose::Sign1;
+use ciborium::Value;
+use ring::digest::{SHA256, digest};
+
+use crate::IdentityError;
+use crate::apcv::{Credential, DOC_TYPE};
+use crate::mdoc::{IssuerSignedItem, Mso, field};
+use crate::presentation::{Handover, MAX_RESPONSE_BYTES, device_authentication};
+use crate::status::StatusList;
+use crate::trust::IssuerTrust;
+
+/// Seconds of a counter QR's time slot.
+pub const SLOT_SECONDS: i64 = 30;
+/// Slots a counter QR may be away from the reader's clock (±60 s).
+pub const SLOT_TOLERANCE: i64 = 2;
+/// How long a reader remembers a counter QR's signature (longer than the window it accepts).
+pub const REPLAY_MEMORY_SECONDS: i64 = 300;
+/// Most signatures the replay cache holds (the oldest go first beyond it).
+const MAX_REMEMBERED: usize = 100_000;
+
+fn malformed(what: impl Into<String>) -> IdentityError {
+    IdentityError::CredentialMalformed(what.into())
+}
+
+/// Why a reader refused a presentation, in the order the checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The document signer is not under a trusted issuer root (or not known by its key id).
+    UnknownIssuer,
+    /// The issuer's signature over the MSO (or over the status list) does not verify.
+    IssuerSignature,
+    /// The MSO is past its validity.
+    Expired,
+    /// The MSO is not valid yet.
+    NotYetValid,
+    /// A disclosed item is not the one the issuer signed.
+    ItemDigest,
+    /// The device signature does not verify over the expected transcript (another nonce,
+    /// reader or time, or another device).
+    DeviceSignature,
+    /// A counter QR from a time slot too far from the reader's clock.
+    ClockSkew,
+    /// A counter QR already shown to this reader.
+    Replayed,
+    /// The issuer's status list says the credential is revoked.
+    Revoked,
+    /// No current status list covers the credential: its revocation cannot be checked.
+    CannotConfirm,
+    /// The AMO rights do not cover the date of care.
+    RightsExpired,
+    /// A date of care was given but the rights' dates were not disclosed.
+    RightsNotDisclosed,
+}
+
+impl Refusal {
+    /// A stable code for logs, the CLI and the bindings (`docs/protocols/apcv.md`).
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::UnknownIssuer => "unknown_issuer",
+            Refusal::IssuerSignature => "issuer_signature",
+            Refusal::Expired => "expired",
+            Refusal::NotYetValid => "not_yet_valid",
+            Refusal::ItemDigest => "item_digest",
+            Refusal::DeviceSignature => "device_signature",
+            Refusal::ClockSkew => "clock_skew",
+            Refusal::Replayed => "replayed",
+            Refusal::Revoked => "revoked",
+            Refusal::CannotConfirm => "cannot_confirm",
+            Refusal::RightsExpired => "rights_expired",
+            Refusal::RightsNotDisclosed => "rights_not_disclosed",
+        }
+    }
+}
+
+/// What a reader learns from an accepted presentation: the disclosed elements, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disclosed {
+    /// `(element identifier, value)`.
+    pub elements: Vec<(String, Value)>,
+}
+
+impl Disclosed {
+    /// A disclosed element's value.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.elements
+            .iter()
+            .find(|(identifier, _)| identifier == name)
+            .map(|(_, value)| value)
+    }
+
+    /// A disclosed text or full-date element as text.
+    #[must_use]
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.get(name)? {
+            Value::Tag(_, inner) => inner.as_text(),
+            value => value.as_text(),
+        }
+    }
+}
+
+/// When a check happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckTime {
+    /// The reader's clock, Unix seconds.
+    pub now: i64,
+    /// The date of care (`None`: the rights are not checked), whose AMO rights must be open.
+    pub date_of_care: Option<time::Date>,
+}
+
+/// A reader: the issuer roots it trusts, the last status list it downloaded and the counter
+/// QRs it has seen.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    trust: IssuerTrust,
+    status: Option<StatusList>,
+    seen: HashMap<[u8; 32], i64>,
+}
+
+impl Reader {
+    /// A reader trusting `trust`'s roots, with no status list yet (every check then ends in
+    /// [`Refusal::CannotConfirm`] until [`Reader::update_status`]).
+    #[must_use]
+    pub fn new(trust: IssuerTrust) -> Self {
+        Reader {
+            trust,
+            status: None,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Takes the issuer's signed status list (and learns the document signers it names) if it
+    /// verifies and is not older than the one held.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for a list that does not parse.
+    pub fn update_status(
+        &mut self,
+        signed: &[u8],
+        now: i64,
+    ) -> Result<Result<(), Refusal>, IdentityError> {
+        let list = match StatusList::verify(signed, &mut self.trust, now)? {
+            Ok(list) => list,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if self
+            .status
+            .as_ref()
+            .is_none_or(|held| held.issued <= list.issued)
+        {
+            self.status = Some(list);
+        }
+        Ok(Ok(()))
+    }
+
+    /// The status list held, if any.
+    #[must_use]
+    pub fn status(&self) -> Option<&StatusList> {
+        self.status.as_ref()
+    }
+
+    /// Checks a DeviceResponse against the handover this reader expects (its own challenge, or
+    /// the slot a counter QR names) at `time`. `Ok(Err(refusal))` is a well-formed presentation
+    /// refused for a reason; `Err` a malformed one. An accepted counter QR is remembered, so
+    /// that showing it again is [`Refusal::Replayed`].
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for a response that does not parse (limits apply).
+    pub fn check(
+        &mut self,
+        response: &[u8],
+        expected: &Handover,
+        time: CheckTime,
+    ) -> Result<Result<Disclosed, Refusal>, IdentityError> {
+        if response.len() > MAX_RESPONSE_BYTES {
+            return Err(malformed("presentation too large"));
+        }
+        let value = cbor::from_slice(response).map_err(|e| malformed(e.to_string()))?;
+        let document = field(&value, "documents", "DeviceResponse")?
+            .as_array()
+            .and_then(|documents| match documents.as_slice() {
+                [one] => Some(one),
+                _ => None,
+            })
+            .ok_or_else(|| malformed("a presentation carries one document"))?;
+        let field = |value, name| field(value, name, "DeviceResponse");
+        if field(document, "docType")?.as_text() != Some(DOC_TYPE) {
+            return Err(malformed("not an ApCV document"));
+        }
+        let issuer_signed =
+            cbor::to_vec(field(document, "issuerSigned")?).map_err(|e| malformed(e.to_string()))?;
+        let credential = Credential::from_cbor(&issuer_signed)?;
+        let mso = match self.issuer_checks(&credential, time.now)? {
+            Ok(mso) => mso,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let digests = mso
+            .value_digests
+            .get(DOC_TYPE)
+            .ok_or_else(|| malformed("the MSO lists no ApCV digest"))?;
+        let mut elements = Vec::new();
+        for embedded in credential.embedded_items() {
+            let item = IssuerSignedItem::from_value(embedded.value())?;
+            if digests.get(&item.digest_id).map(Vec::as_slice) != Some(&embedded.digest()[..]) {
+                return Ok(Err(Refusal::ItemDigest));
+            }
+            if elements
+                .iter()
+                .any(|(name, _)| *name == item.element_identifier)
+            {
+                return Err(malformed("an element is disclosed twice"));
+            }
+            elements.push((item.element_identifier, item.element_value));
+        }
+        let device_signed = field(document, "deviceSigned")?;
+        let signature = field(field(device_signed, "deviceAuth")?, "deviceSignature")?;
+        let sign1 = Sign1::from_value(signature.clone(), Some(device_authentication(expected)?))
+            .map_err(|e| malformed(e.to_string()))?;
+        if sign1.header_algorithm()
+            != Some(&coset::RegisteredLabelWithPrivate::Assigned(
+                mso.device_key.algorithm(),
+            ))
+            || mso
+                .device_key
+                .verify(&sign1.to_be_signed(), sign1.signature())
+                .is_err()
+        {
+            return Ok(Err(Refusal::DeviceSignature));
+        }
+        if let Handover::Counter { slot } = expected {
+            if (slot - time.now.div_euclid(SLOT_SECONDS)).abs() > SLOT_TOLERANCE {
+                return Ok(Err(Refusal::ClockSkew));
+            }
+            if self.seen(sign1.signature(), time.now) {
+                return Ok(Err(Refusal::Replayed));
+            }
+        }
+        let disclosed = Disclosed { elements };
+        let refusal = self
+            .revocation(&mso, time.now)
+            .or_else(|| rights(&disclosed, time.date_of_care));
+        if let Some(refusal) = refusal {
+            return Ok(Err(refusal));
+        }
+        if let Handover::Counter { .. } = expected {
+            self.remember(sign1.signature(), time.now);
+        }
+        Ok(Ok(disclosed))
+    }
+
+    /// Checks 2–4: the document signer, its signature over the MSO, the MSO's validity.
+    fn issuer_checks(
+        &self,
+        credential: &Credential,
+        now: i64,
+    ) -> Result<Result<Mso, Refusal>, IdentityError> {
+        let issuer_auth = credential.issuer_auth()?;
+        let chain = issuer_auth
+            .x5chain()
+            .map_err(|e| malformed(e.to_string()))?;
+        let signer = match chain.first() {
+            Some(certificate) => self.trust.validate(certificate, now)?,
+            None => issuer_auth
+                .kid()
+                .and_then(|kid| self.trust.signer(kid))
+                .filter(|signer| signer.valid_at(now))
+                .cloned(),
+        };
+        let Some(signer) = signer else {
+            return Ok(Err(Refusal::UnknownIssuer));
+        };
+        if issuer_auth.verify(&signer.verifying_key()).is_err() {
+            return Ok(Err(Refusal::IssuerSignature));
+        }
+        let mso = credential.mso()?;
+        if now < mso.validity.valid_from {
+            return Ok(Err(Refusal::NotYetValid));
+        }
+        if now > mso.validity.valid_until {
+            return Ok(Err(Refusal::Expired));
+        }
+        Ok(Ok(mso))
+    }
+
+    /// Check 8: the status list held must be current and say the credential is not revoked.
+    fn revocation(&self, mso: &Mso, now: i64) -> Option<Refusal> {
+        let list = self.status.as_ref().filter(|list| now <= list.expires);
+        let revoked = mso
+            .status
+            .as_ref()
+            .and_then(|status| list?.is_revoked(status.index));
+        match revoked {
+            Some(false) => None,
+            Some(true) => Some(Refusal::Revoked),
+            None => Some(Refusal::CannotConfirm),
+        }
+    }
+
+    fn seen(&self, signature: &[u8], now: i64) -> bool {
+        let key: [u8; 32] = replay_key(signature);
+        self.seen.get(&key).is_some_and(|until| now <= *until)
+    }
+
+    fn remember(&mut self, signature: &[u8], now: i64) {
+        self.seen.retain(|_, until| now <= *until);
+        if self.seen.len() >= MAX_REMEMBERED
+            && let Some(oldest) = self
+                .seen
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(key, _)| *key)
+        {
+            self.seen.remove(&oldest);
+        }
+        self.seen
+            .insert(replay_key(signature), now + REPLAY_MEMORY_SECONDS);
+    }
+}
+
+fn replay_key(signature: &[u8]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest(&SHA256, signature).as_ref());
+    key
+}
+
+/// Check 9: the AMO rights disclosed cover the date of care.
+fn rights(disclosed: &Disclosed, date_of_care: Option<time::Date>) -> Option<Refusal> {
+    let date = date_of_care?;
+    let day = format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    );
+    match (
+        disclosed.text("amo_valid_from"),
+        disclosed.text("amo_valid_until"),
+    ) {
+        // Full dates in ISO 8601 order as text.
+        (Some(from), Some(until)) if from <= day.as_str() && day.as_str() <= until => None,
+        (Some(_), Some(_)) => Some(Refusal::RightsExpired),
+        _ => Some(Refusal::RightsNotDisclosed),
+    }
+}
