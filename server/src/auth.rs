@@ -252,9 +252,32 @@ pub(crate) async fn professional(
 pub(crate) struct Enrolment {
     code: String,
     /// SEC1 uncompressed P-256 public key, base64.
-    public_key: String,
+    account_key: String,
     /// The public key signed by its private key (ECDSA P-256 SHA-256, r ‖ s), base64.
-    proof: String,
+    account_proof: String,
+}
+
+/// The health-space account key of an enrolment (SEC1 P-256, base64), once its signature over
+/// itself (proof of possession, base64) verifies.
+pub(crate) fn proven_account_key(key: &str, proof: &str) -> Result<Vec<u8>, ApiError> {
+    let key = STANDARD
+        .decode(key)
+        .map_err(|_| ApiError::bad_request("enrol.key", "account_key is not base64"))?;
+    let proof = STANDARD
+        .decode(proof)
+        .map_err(|_| ApiError::bad_request("enrol.proof", "account_proof is not base64"))?;
+    if key.len() != 65 {
+        return Err(ApiError::bad_request(
+            "enrol.key",
+            "account_key must be an uncompressed P-256 point",
+        ));
+    }
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &key)
+        .verify(&key, &proof)
+        .map_err(|_| {
+            ApiError::bad_request("enrol.proof", "the proof of possession does not verify")
+        })?;
+    Ok(key)
 }
 
 /// `POST /v1/enrol/test`
@@ -270,23 +293,7 @@ pub(crate) async fn enrol(
     ) {
         return Err(ApiError::unauthorized("enrol.code", "wrong enrolment code"));
     }
-    let key = STANDARD
-        .decode(&enrolment.public_key)
-        .map_err(|_| ApiError::bad_request("enrol.key", "public_key is not base64"))?;
-    let proof = STANDARD
-        .decode(&enrolment.proof)
-        .map_err(|_| ApiError::bad_request("enrol.proof", "proof is not base64"))?;
-    if key.len() != 65 {
-        return Err(ApiError::bad_request(
-            "enrol.key",
-            "public_key must be an uncompressed P-256 point",
-        ));
-    }
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &key)
-        .verify(&key, &proof)
-        .map_err(|_| {
-            ApiError::bad_request("enrol.proof", "the proof of possession does not verify")
-        })?;
+    let key = proven_account_key(&enrolment.account_key, &enrolment.account_proof)?;
     let mut id = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
         .map_err(|_| ApiError::internal("random"))?;
@@ -295,7 +302,7 @@ pub(crate) async fn enrol(
     let (user_for_db, key_for_db) = (user.clone(), key);
     state
         .db
-        .run(move |tx| db::insert_user(tx, &user_for_db, &key_for_db, now))
+        .run(move |tx| db::set_user_key(tx, &user_for_db, &key_for_db, now))
         .await?;
     let expires =
         now + i64::try_from(state.config.token_lifetime_secs).unwrap_or(i64::MAX / 2_000) * 1000;

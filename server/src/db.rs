@@ -57,6 +57,30 @@ const MIGRATIONS: &[&str] = &[
     // item: without these, both scanned whole tables (found by the load test).
     "CREATE INDEX seen_nonce_expiry ON seen_nonce (expires_millis);
      CREATE INDEX item_history_item ON item_history (user_id, kind, id);",
+    // The ApCV issuer: cards (the people on them, the open activation code's hash, the
+    // enrolled device key), the credentials issued with their status list index, and the
+    // enrolment nonces.
+    "CREATE TABLE card (
+        nir TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL UNIQUE,
+        people TEXT NOT NULL,
+        code_hash BLOB,
+        failed_codes INTEGER NOT NULL,
+        device_key BLOB,
+        created_millis INTEGER NOT NULL
+     );
+     CREATE TABLE issued (
+        status_index INTEGER PRIMARY KEY,
+        nir TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        issued_millis INTEGER NOT NULL,
+        revoked INTEGER NOT NULL
+     );
+     CREATE INDEX issued_card ON issued (nir, revoked);
+     CREATE TABLE enrolment_nonce (
+        nonce BLOB PRIMARY KEY,
+        expires_millis INTEGER NOT NULL
+     );",
 ];
 
 /// Item kinds of the health space.
@@ -130,14 +154,17 @@ impl Database {
     }
 }
 
-pub(crate) fn insert_user(
+/// Makes user `id` with `public_key`, or gives an existing one this key (a card enrolled on
+/// a new phone; an empty key after the phone was reported lost).
+pub(crate) fn set_user_key(
     tx: &Connection,
     id: &str,
     public_key: &[u8],
     now: i64,
 ) -> Result<(), ApiError> {
     tx.execute(
-        "INSERT INTO user (id, public_key, created_millis) VALUES (?1, ?2, ?3)",
+        "INSERT INTO user (id, public_key, created_millis) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key",
         params![id, public_key, now],
     )?;
     Ok(())

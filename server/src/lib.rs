@@ -6,10 +6,10 @@
 //! | prefix | module | who |
 //! |---|---|---|
 //! | `POST /v1/enrol/test` | [`auth`] | a device enrolling for tests |
-//! | `/v1/me/…` | [`health_space`] | a citizen's device (signed requests) |
-//! | `/v1/pro/…` | [`health_space`] | professionals' software (bearer key) |
+//! | `/v1/me/…` | [`health_space`], [`issuer`] | a citizen's device (signed requests) |
+//! | `/v1/pro/…` | [`health_space`], [`issuer`] | professionals' and the caisse's software (bearer key) |
 //! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists |
-//! | `/v1/issuer/…` | [`issuer`] | the ApCV issuer (its issue brings the routes) |
+//! | `/v1/issuer/…` | [`issuer`] | the ApCV issuer: root, status list, enrolment |
 //! | `/v1/keys/…` | [`keys`] | the exposure-notification key server (its issue brings them) |
 //! | `GET /v1/health` | | liveness |
 //!
@@ -45,6 +45,7 @@ use tokio::sync::oneshot;
 pub use auth::MAX_CLOCK_SKEW_MILLIS;
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
+pub use issuer::{ENROLMENT_PROOF_CONTEXT, STATUS_PATH, issuer_root};
 pub use lists::list_anchor;
 pub use professional::{DepositError, ProfessionalClient};
 
@@ -54,6 +55,7 @@ pub(crate) struct AppState {
     db: db::Database,
     guard: auth::Guard,
     lists: lists::Lists,
+    issuer: issuer::Issuer,
 }
 
 /// The current time, Unix milliseconds.
@@ -110,6 +112,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/documents/{id}", put(health_space::put_document))
         .route("/profile/{id}", put(health_space::put_profile))
         .route("/profile/{id}/history", get(health_space::profile_history))
+        .merge(issuer::holder_router())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::citizen));
     let professional = Router::new()
         .route(
@@ -120,6 +123,7 @@ fn router(state: Arc<AppState>) -> Router {
             "/patients/{user}/messages",
             post(health_space::deposit_message),
         )
+        .merge(issuer::caisse_router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::professional,
@@ -197,6 +201,7 @@ impl RunningServer {
             ),
             db: db::Database::open(&dir.join("server.sqlite"))?,
             lists: lists::Lists::publish(&dir.join("lists"), now_millis() / 1000)?,
+            issuer: issuer::Issuer::open(&dir.join("issuer"), now_millis() / 1000)?,
             config,
         });
         let listener = TcpListener::bind(state.config.bind).await.map_err(|e| {

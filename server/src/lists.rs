@@ -29,13 +29,15 @@ pub(crate) struct Lists {
     revocation: Published,
 }
 
-struct Published {
+/// A signed document as served, with its ETag.
+#[derive(Clone)]
+pub(crate) struct Published {
     bytes: Vec<u8>,
     etag: String,
 }
 
 impl Published {
-    fn new(bytes: Vec<u8>) -> Self {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
         let etag = format!(
             "\"{}\"",
             hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
@@ -155,8 +157,18 @@ pub(crate) async fn get_list(
         "revocation" => &state.lists.revocation,
         _ => return Err(ApiError::not_found()),
     };
+    conditional(published, &headers, "public, max-age=300, must-revalidate")
+}
+
+/// A signed document answered `304 Not Modified` when `If-None-Match` names its ETag, else
+/// in full (`application/cose`), with `cache`'s `Cache-Control`.
+pub(crate) fn conditional(
+    published: &Published,
+    headers: &HeaderMap,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
     let etag = HeaderValue::from_str(&published.etag).map_err(ApiError::internal)?;
-    let cache = HeaderValue::from_static("public, max-age=300, must-revalidate");
+    let cache = HeaderValue::from_static(cache);
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -1,6 +1,7 @@
 //! [`ProfessionalClient`]: what a hospital's or a doctor's software does against the
-//! professionals' side of the health space — deposit a document or a message for a patient.
-//! The demo, the load test and the sync tests play the care team with it, over real HTTP.
+//! professionals' side of the health space — deposit a document or a message for a patient —
+//! and what the caisse's software does with cards (register one, report a phone lost). The
+//! demo and the tests play the care team and the caisse with it, over real HTTP.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -66,6 +67,23 @@ impl ProfessionalClient {
         message: &Value,
     ) -> Result<Value, DepositError> {
         self.post(&format!("/v1/pro/patients/{user}/messages"), message)
+            .await
+    }
+
+    /// Registers a card for `people` (the holder first, then the beneficiaries, ranked 1,
+    /// 2, …): `{"nir", "user_id", "activation_code"}`, the code the caisse mails.
+    pub async fn register_card(
+        &self,
+        people: &[carnet_identity::apcv::ApcvClaims],
+    ) -> Result<Value, DepositError> {
+        self.post("/v1/pro/cards", &json!({ "people": people }))
+            .await
+    }
+
+    /// Reports the phone of card `nir` lost: its credentials are revoked and its account key
+    /// dropped; `{"activation_code"}` for the next phone.
+    pub async fn report_device_lost(&self, nir: &str) -> Result<Value, DepositError> {
+        self.post(&format!("/v1/pro/cards/{nir}/device-lost"), &json!({}))
             .await
     }
 

@@ -58,7 +58,7 @@ impl Harness {
         let response = self
             .client
             .post(self.url("/v1/enrol/test"))
-            .json(&json!({ "code": CODE, "public_key": STANDARD.encode(&public), "proof": STANDARD.encode(proof.as_ref()) }))
+            .json(&json!({ "code": CODE, "account_key": STANDARD.encode(&public), "account_proof": STANDARD.encode(proof.as_ref()) }))
             .send()
             .await
             .unwrap();
@@ -456,7 +456,7 @@ async fn hostile_requests_are_refused_and_write_nothing() {
     let wrong_code = h
         .client
         .post(h.url("/v1/enrol/test"))
-        .json(&json!({ "code": "guess", "public_key": "", "proof": "" }))
+        .json(&json!({ "code": "guess", "account_key": "", "account_proof": "" }))
         .send()
         .await
         .unwrap();

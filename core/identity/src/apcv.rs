@@ -28,8 +28,10 @@ fn malformed(what: impl Into<String>) -> IdentityError {
     IdentityError::CredentialMalformed(what.into())
 }
 
-/// What the card says of one person (the holder or a beneficiary).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What the card says of one person (the holder or a beneficiary); JSON with these field
+/// names where the issuer's registry and the CLI carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApcvClaims {
     /// NIR on the card (the holder's, for a child on a parent's card).
     pub nir: String,
@@ -60,10 +62,56 @@ pub struct ApcvClaims {
     /// AMO rights open until, `YYYY-MM-DD`.
     pub amo_valid_until: String,
     /// Complementary insurance (AMC) identifier, if any.
+    #[serde(default)]
     pub amc: Option<String>,
 }
 
 impl ApcvClaims {
+    /// Checks what an issuer must not sign: a NIR or INS matricule whose key is wrong, dates
+    /// that are not `YYYY-MM-DD`, rights that end before they start, an unknown sex, an empty
+    /// name, a rank of 0, fields longer than 64 characters.
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] naming the field.
+    pub fn check(&self) -> Result<(), IdentityError> {
+        crate::Nir::parse(&self.nir)?;
+        crate::Nir::parse(&self.ins_matricule)?;
+        let date = |name: &str, text: &str| {
+            time::Date::parse(
+                text,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .map_err(|_| malformed(format!("{name} is not a YYYY-MM-DD date")))
+        };
+        date("birth_date", &self.birth_date)?;
+        if date("amo_valid_from", &self.amo_valid_from)?
+            > date("amo_valid_until", &self.amo_valid_until)?
+        {
+            return Err(malformed("the rights end before they start"));
+        }
+        if !["M", "F", "I"].contains(&self.sex.as_str()) {
+            return Err(malformed("sex is M, F or I"));
+        }
+        if self.beneficiary_rank == 0 {
+            return Err(malformed("ranks start at 1"));
+        }
+        let texts = [
+            ("ins_oid", &self.ins_oid),
+            ("family_name", &self.family_name),
+            ("given_names", &self.given_names),
+            ("birth_place", &self.birth_place),
+            ("regime", &self.regime),
+            ("caisse", &self.caisse),
+            ("centre", &self.centre),
+        ];
+        for (name, text) in texts {
+            if text.trim().is_empty() || text.chars().count() > 64 {
+                return Err(malformed(format!("{name} is empty or too long")));
+            }
+        }
+        Ok(())
+    }
+
     /// The data elements, by identifier.
     fn elements(&self) -> Vec<(&'static str, Value)> {
         let date = |d: &str| Value::Tag(TAG_FULL_DATE, Box::new(Value::from(d)));

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use carnet_codec::cbor;
 use carnet_codec::cose::Sign1;
 use ciborium::Value;
-use ring::digest::{SHA256, digest};
+use ring::digest::SHA256;
 
 use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
@@ -241,7 +241,7 @@ impl Reader {
             if (slot - time.now.div_euclid(SLOT_SECONDS)).abs() > SLOT_TOLERANCE {
                 return Ok(Err(Refusal::ClockSkew));
             }
-            if self.seen(sign1.signature(), time.now) {
+            if self.seen(&replay_key(&credential, sign1.signature())?, time.now) {
                 return Ok(Err(Refusal::Replayed));
             }
         }
@@ -253,7 +253,7 @@ impl Reader {
             return Ok(Err(refusal));
         }
         if let Handover::Counter { .. } = expected {
-            self.remember(sign1.signature(), time.now);
+            self.remember(replay_key(&credential, sign1.signature())?, time.now);
         }
         Ok(Ok(disclosed))
     }
@@ -306,12 +306,11 @@ impl Reader {
         }
     }
 
-    fn seen(&self, signature: &[u8], now: i64) -> bool {
-        let key: [u8; 32] = replay_key(signature);
-        self.seen.get(&key).is_some_and(|until| now <= *until)
+    fn seen(&self, key: &[u8; 32], now: i64) -> bool {
+        self.seen.get(key).is_some_and(|until| now <= *until)
     }
 
-    fn remember(&mut self, signature: &[u8], now: i64) {
+    fn remember(&mut self, key: [u8; 32], now: i64) {
         self.seen.retain(|_, until| now <= *until);
         if self.seen.len() >= MAX_REMEMBERED
             && let Some(oldest) = self
@@ -322,15 +321,22 @@ impl Reader {
         {
             self.seen.remove(&oldest);
         }
-        self.seen
-            .insert(replay_key(signature), now + REPLAY_MEMORY_SECONDS);
+        self.seen.insert(key, now + REPLAY_MEMORY_SECONDS);
     }
 }
 
-fn replay_key(signature: &[u8]) -> [u8; 32] {
+/// What identifies one showing of a counter QR: the credential (its issuer's signature) and
+/// the device's signature. The device signature alone is not enough: it covers the transcript
+/// only, and a deterministic Ed25519 key gives the same one for every credential of the phone
+/// (a parent showing a child's card right after their own) within a slot.
+fn replay_key(credential: &Credential, device_signature: &[u8]) -> Result<[u8; 32], IdentityError> {
+    let issuer_auth = credential.issuer_auth()?;
+    let mut context = ring::digest::Context::new(&SHA256);
+    context.update(issuer_auth.signature());
+    context.update(device_signature);
     let mut key = [0u8; 32];
-    key.copy_from_slice(digest(&SHA256, signature).as_ref());
-    key
+    key.copy_from_slice(context.finish().as_ref());
+    Ok(key)
 }
 
 /// Check 9: the AMO rights disclosed cover the date of care.

@@ -247,9 +247,26 @@ impl Client {
         Ok(Client { http, config })
     }
 
-    /// Enrols this device with the test enrolment code: makes a P-256 key, proves possession,
-    /// and keeps the credential in `vault`.
+    /// Enrols this device with the test enrolment code (see [`Client::enrol_with`]).
     pub async fn enrol(&self, vault: &dyn KeyVault, code: &str) -> Result<Credential, NetError> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("code".into(), code.into());
+        self.enrol_with(vault, "/v1/enrol/test", fields)
+            .await
+            .map(|(credential, _)| credential)
+    }
+
+    /// Enrols this device's health-space account at `path` (the test enrolment, or the card
+    /// issuer's, which adds its own `fields`): makes a P-256 account key, proves possession
+    /// (`account_key`, `account_proof`: the key signed by itself), and keeps the credential
+    /// the answer gives (`user_id`, `token`) in `vault`. Returns it with the whole answer.
+    /// One attempt: enrolment is not idempotent.
+    pub async fn enrol_with(
+        &self,
+        vault: &dyn KeyVault,
+        path: &str,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Credential, serde_json::Value), NetError> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| NetError::Protocol("cannot make a device key".into()))?;
@@ -259,41 +276,57 @@ impl Client {
         let proof = key
             .sign(&rng, &public)
             .map_err(|_| NetError::Protocol("signing failed".into()))?;
-        let body = serde_json::to_vec(&serde_json::json!({
-            "code": code,
-            "public_key": STANDARD.encode(&public),
-            "proof": STANDARD.encode(proof.as_ref()),
-        }))
-        .map_err(|e| NetError::Protocol(e.to_string()))?;
-        // Enrolment is not idempotent (each call makes a user): one attempt.
+        fields.insert("account_key".into(), STANDARD.encode(&public).into());
+        fields.insert(
+            "account_proof".into(),
+            STANDARD.encode(proof.as_ref()).into(),
+        );
         let response = self
-            .attempt(Method::POST, "/v1/enrol/test", &body, &[], None)
-            .await
-            .map_err(|e| e.error)?;
-        #[derive(Deserialize)]
-        struct Enrolled {
-            user_id: String,
-            token: String,
-        }
-        let enrolled: Enrolled = serde_json::from_slice(&response.body)
+            .post_once(path, &serde_json::Value::Object(fields))
+            .await?;
+        let answer: serde_json::Value = serde_json::from_slice(&response.body)
             .map_err(|e| NetError::Protocol(format!("enrolment answer: {e}")))?;
+        let text = |name: &str| {
+            answer
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| NetError::Protocol(format!("enrolment answer: no {name}")))
+        };
+        let (user_id, token) = (text("user_id")?, text("token")?);
         let stored = StoredCredential {
-            user_id: enrolled.user_id.clone(),
-            token: enrolled.token.clone(),
+            user_id: user_id.clone(),
+            token: token.clone(),
             pkcs8: STANDARD.encode(pkcs8.as_ref()),
         };
         vault.store(
             CREDENTIAL_ENTRY,
             serde_json::to_vec(&stored).map_err(|e| NetError::Protocol(e.to_string()))?,
         )?;
-        Ok(Credential {
-            user_id: enrolled.user_id,
-            token: enrolled.token,
-            key,
-        })
+        Ok((
+            Credential {
+                user_id,
+                token,
+                key,
+            },
+            answer,
+        ))
     }
 
-    /// A device-signed request, retried on network failures. Only idempotent methods.
+    /// An unsigned JSON POST, one attempt (its effect may not be repeatable).
+    pub async fn post_once(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response, NetError> {
+        let body = serde_json::to_vec(body).map_err(|e| NetError::Protocol(e.to_string()))?;
+        self.attempt(Method::POST, path, &body, &[], None)
+            .await
+            .map_err(|e| e.error)
+    }
+
+    /// A device-signed request, retried on network failures — except a POST, whose effect
+    /// may not be repeatable: one attempt.
     pub async fn signed(
         &self,
         credential: &Credential,
@@ -302,9 +335,11 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<Response, NetError> {
         if method == Method::POST {
-            return Err(NetError::Protocol(
-                "signed requests are idempotent: no POST".into(),
-            ));
+            let headers = credential.sign(method.as_str(), path, &body, now_millis())?;
+            return self
+                .attempt(method, path, &body, &headers, None)
+                .await
+                .map_err(|e| e.error);
         }
         self.with_retries(
             || async {

@@ -63,38 +63,20 @@ pub fn software_key() -> SoftwareKey {
     SoftwareKey(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
 }
 
+/// The people on the family's card (`fixtures/apcv/family.json`).
+fn family() -> Vec<ApcvClaims> {
+    let text = include_str!("../../../../fixtures/apcv/family.json");
+    serde_json::from_str(text).unwrap()
+}
+
 /// The card's holder.
 pub fn marie() -> ApcvClaims {
-    ApcvClaims {
-        nir: "253072B07300470".into(),
-        ins_matricule: "253072B07300470".into(),
-        ins_oid: "1.2.250.1.213.1.4.8".into(),
-        family_name: "DUPONT".into(),
-        given_names: "MARIE ANNE".into(),
-        birth_date: "1953-07-14".into(),
-        sex: "F".into(),
-        birth_place: "2B073".into(),
-        beneficiary_rank: 1,
-        regime: "01".into(),
-        caisse: "751".into(),
-        centre: "0001".into(),
-        amo_valid_from: "2026-01-01".into(),
-        amo_valid_until: "2027-12-31".into(),
-        amc: None,
-    }
+    family().remove(0)
 }
 
 /// Her grandchild on her card: the card's NIR, her own INS.
 pub fn lea() -> ApcvClaims {
-    ApcvClaims {
-        ins_matricule: "216087511603014".into(),
-        family_name: "DUPONT".into(),
-        given_names: "LEA".into(),
-        birth_date: "2016-08-21".into(),
-        birth_place: "75116".into(),
-        beneficiary_rank: 2,
-        ..marie()
-    }
+    family().remove(1)
 }
 
 /// An issuer whose certificates are valid a year either side of [`NOW`].

@@ -1,0 +1,359 @@
+//! The ApCV issuer over real HTTP on loopback: the caisse registers a card, a phone enrols it
+//! (nonce, proof of possession, activation code) and gets one credential per person, which a
+//! reader trusting the issuer's root accepts; rights refresh revokes what it replaces; a lost
+//! phone revokes everything and locks the account; wrong codes lock the card; hostile
+//! requests are refused with their codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use carnet_identity::IdentityError;
+use carnet_identity::apcv::{ApcvClaims, Credential};
+use carnet_identity::mdoc::DeviceKey;
+use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_identity::reader::{CheckTime, Reader, Refusal};
+use carnet_identity::trust::IssuerTrust;
+use carnet_net::{Client, NetConfig, NetError};
+use carnet_platform::MemoryKeyVault;
+use carnet_server::{
+    DepositError, ENROLMENT_PROOF_CONTEXT, ProfessionalClient, RunningServer, ServerConfig,
+};
+use reqwest::Method;
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::{Value, json};
+
+struct Phone(Ed25519KeyPair);
+
+impl DeviceSigner for Phone {
+    fn device_key(&self) -> DeviceKey {
+        DeviceKey::Ed25519(self.0.public_key().as_ref().try_into().unwrap())
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        Ok(self.0.sign(message).as_ref().to_vec())
+    }
+}
+
+fn phone() -> Phone {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+    Phone(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
+}
+
+fn family() -> Vec<ApcvClaims> {
+    serde_json::from_str(include_str!("../../fixtures/apcv/family.json")).unwrap()
+}
+
+/// The enrolment fields for `phone` (a fresh nonce from the server).
+async fn enrolment(
+    client: &Client,
+    phone: &Phone,
+    nir: &str,
+    code: &str,
+) -> serde_json::Map<String, Value> {
+    let start = client
+        .post_once("/v1/issuer/enrolment/start", &json!({}))
+        .await
+        .unwrap();
+    let start: Value = serde_json::from_slice(&start.body).unwrap();
+    let nonce = STANDARD.decode(start["nonce"].as_str().unwrap()).unwrap();
+    let cose_key = carnet_codec::cbor::to_vec(&phone.device_key().to_cose_key()).unwrap();
+    let proof = phone
+        .sign(&[ENROLMENT_PROOF_CONTEXT, &nonce].concat())
+        .unwrap();
+    let fields = json!({
+        "nir": nir,
+        "code": code,
+        "nonce": STANDARD.encode(&nonce),
+        "device_key": STANDARD.encode(cose_key),
+        "proof": STANDARD.encode(proof),
+    });
+    fields.as_object().unwrap().clone()
+}
+
+fn credentials(answer: &Value) -> Vec<Credential> {
+    answer["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            Credential::from_cbor(&STANDARD.decode(c["credential"].as_str().unwrap()).unwrap())
+                .unwrap()
+        })
+        .collect()
+}
+
+fn refusal(error: NetError) -> (u16, String) {
+    match error {
+        NetError::Refused { status, code, .. } => (status, code),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A server on loopback with the caisse's and a phone's clients.
+struct Setup {
+    server: RunningServer,
+    base: String,
+    caisse: ProfessionalClient,
+    client: Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = RunningServer::start(ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        let base = format!("http://{}", server.address());
+        Setup {
+            caisse: ProfessionalClient::new(&base, server.professional_key()),
+            client: Client::new(NetConfig::new(base.clone())).unwrap(),
+            base,
+            server,
+            _dir: dir,
+        }
+    }
+}
+
+/// The status and code of a refused enrolment.
+async fn refused_enrolment(
+    client: &Client,
+    fields: serde_json::Map<String, Value>,
+) -> (u16, String) {
+    let error = client
+        .enrol_with(&MemoryKeyVault::new(), "/v1/issuer/enrolment", fields)
+        .await
+        .unwrap_err();
+    refusal(error)
+}
+
+#[tokio::test]
+async fn a_card_is_enrolled_refreshed_and_revoked() {
+    let Setup {
+        server,
+        base,
+        caisse,
+        client,
+        _dir,
+    } = Setup::start().await;
+    let http = reqwest::Client::new();
+
+    // Registration: bad claims and a second card for the same NIR are refused.
+    let mut bad = family();
+    bad[1].beneficiary_rank = 3;
+    assert!(matches!(
+        caisse.register_card(&bad).await,
+        Err(DepositError::Refused { status: 400, .. })
+    ));
+    let mut bad = family();
+    bad[0].amo_valid_until = "2025-01-01".into();
+    assert!(matches!(
+        caisse.register_card(&bad).await,
+        Err(DepositError::Refused { status: 400, .. })
+    ));
+    let registered = caisse.register_card(&family()).await.unwrap();
+    let code = registered["activation_code"].as_str().unwrap().to_owned();
+    assert!(matches!(
+        caisse.register_card(&family()).await,
+        Err(DepositError::Refused { status: 409, .. })
+    ));
+    let stranger = ProfessionalClient::new(&base, "not the key");
+    assert!(matches!(
+        stranger.register_card(&family()).await,
+        Err(DepositError::Refused { status: 401, .. })
+    ));
+
+    // Enrolment: a proof over another nonce, a nonce used twice, a wrong code.
+    let marie = phone();
+    let nir = "253072B07300470";
+    let vault = MemoryKeyVault::new();
+    let mut forged = enrolment(&client, &marie, nir, &code).await;
+    forged["proof"] = json!(STANDARD.encode(marie.sign(b"another nonce").unwrap()));
+    assert_eq!(
+        refused_enrolment(&client, forged).await,
+        (400, "enrol.proof".into())
+    );
+    let wrong = enrolment(&client, &marie, nir, "WRONGCODE").await;
+    assert_eq!(
+        refused_enrolment(&client, wrong.clone()).await,
+        (401, "enrol.code".into())
+    );
+    assert_eq!(
+        refused_enrolment(&client, wrong).await,
+        (401, "enrol.nonce".into()),
+        "a nonce serves once"
+    );
+
+    let fields = enrolment(&client, &marie, nir, &code).await;
+    let (account, answer) = client
+        .enrol_with(&vault, "/v1/issuer/enrolment", fields)
+        .await
+        .unwrap();
+    assert_eq!(account.user_id(), registered["user_id"].as_str().unwrap());
+    let first = credentials(&answer);
+    assert_eq!(first.len(), 2, "one credential per person on the card");
+    let again = enrolment(&client, &marie, nir, &code).await;
+    assert_eq!(
+        refused_enrolment(&client, again).await,
+        (403, "enrol.locked".into()),
+        "an activation code serves once"
+    );
+
+    // A reader trusting the root accepts them, with the status list it downloaded.
+    let root = http
+        .get(format!("{base}/v1/issuer/root"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut reader = Reader::new(IssuerTrust::new(&[root.to_vec()]).unwrap());
+    let now = carnet_server_now();
+    let status = client
+        .get_conditional("/v1/issuer/status", None)
+        .await
+        .unwrap();
+    reader.update_status(&status.body, now).unwrap().unwrap();
+    let unchanged = client
+        .get_conditional("/v1/issuer/status", status.etag.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status, 304);
+    let check = |reader: &mut Reader, credential: &Credential| {
+        let handover = Handover::Counter { slot: now / 30 };
+        let response = credential
+            .without_certificate()
+            .present(&["given_names", "ins_matricule"], &handover, &marie)
+            .unwrap();
+        reader
+            .check(
+                &response,
+                &handover,
+                CheckTime {
+                    now,
+                    date_of_care: None,
+                },
+            )
+            .unwrap()
+    };
+    let child = check(&mut reader, &first[1]).unwrap();
+    assert_eq!(child.text("given_names"), Some("LEA"));
+    assert_eq!(child.text("ins_matricule"), Some("216087511603014"));
+
+    // Rights refresh (a signed POST): new credentials, the old ones revoked.
+    let refreshed = client
+        .signed(&account, Method::POST, "/v1/me/issuer/rights", Vec::new())
+        .await
+        .unwrap();
+    let refreshed = credentials(&serde_json::from_slice(&refreshed.body).unwrap());
+    assert_eq!(refreshed.len(), 2);
+    let status = client
+        .get_conditional("/v1/issuer/status", status.etag.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(
+        status.status, 200,
+        "a new list once credentials were revoked"
+    );
+    reader.update_status(&status.body, now).unwrap().unwrap();
+    assert_eq!(
+        check(&mut reader, &first[0]).map(drop),
+        Err(Refusal::Revoked)
+    );
+    assert!(check(&mut reader, &refreshed[0]).is_ok());
+
+    // The phone is lost: everything revoked, the account's requests refused, a new code.
+    let lost = caisse.report_device_lost(nir).await.unwrap();
+    let status = client
+        .get_conditional("/v1/issuer/status", None)
+        .await
+        .unwrap();
+    reader.update_status(&status.body, now).unwrap().unwrap();
+    assert_eq!(
+        check(&mut reader, &refreshed[1]).map(drop),
+        Err(Refusal::Revoked)
+    );
+    let error = client
+        .signed(&account, Method::GET, "/v1/me/changes?since=0", Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(error).0, 401);
+    let new_phone = phone();
+    let fields = enrolment(
+        &client,
+        &new_phone,
+        nir,
+        lost["activation_code"].as_str().unwrap(),
+    )
+    .await;
+    let (again, answer) = client
+        .enrol_with(&MemoryKeyVault::new(), "/v1/issuer/enrolment", fields)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.user_id(),
+        account.user_id(),
+        "the same health space on the new phone"
+    );
+    assert_eq!(credentials(&answer).len(), 2);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_the_card() {
+    let Setup {
+        server,
+        caisse,
+        client,
+        _dir,
+        ..
+    } = Setup::start().await;
+    let code = caisse.register_card(&family()).await.unwrap()["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let device = phone();
+    let nir = "253072B07300470";
+    for _ in 0..5 {
+        let fields = enrolment(&client, &device, nir, "GUESS").await;
+        assert_eq!(
+            refused_enrolment(&client, fields).await,
+            (401, "enrol.code".into())
+        );
+    }
+    let fields = enrolment(&client, &device, nir, &code).await;
+    assert_eq!(
+        refused_enrolment(&client, fields).await,
+        (403, "enrol.locked".into()),
+        "the right code after five wrong ones"
+    );
+    // An unknown card answers like a wrong code; malformed fields are 400s.
+    let fields = enrolment(&client, &device, "180127512345678", &code).await;
+    assert_eq!(
+        refused_enrolment(&client, fields).await,
+        (401, "enrol.code".into())
+    );
+    let mut fields = enrolment(&client, &device, nir, &code).await;
+    fields["device_key"] = json!(STANDARD.encode([0xa1, 0x01, 0x02]));
+    assert_eq!(
+        refused_enrolment(&client, fields).await,
+        (400, "enrol.device_key".into())
+    );
+    server.stop().await.unwrap();
+}
+
+fn carnet_server_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
