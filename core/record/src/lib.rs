@@ -15,6 +15,7 @@
 
 mod access;
 pub mod agenda;
+mod card;
 mod certificate;
 pub mod crypto;
 mod document;
@@ -32,6 +33,7 @@ pub use agenda::{
     Agenda, Appointment, CompletedReminder, NewAppointment, PreventionCalendar, Reminder,
     ReminderKind, ReminderStatus,
 };
+pub use card::{CardCredential, MAX_CARD_PEOPLE};
 /// The network layer sync runs over.
 pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};

@@ -465,3 +465,40 @@ fn export_then_import_gives_the_same_record() {
     ));
     assert_eq!(copy.store().write_counter(), before);
 }
+
+#[test]
+fn the_card_is_replaced_whole_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = memory_vault();
+    let record = create(dir.path(), &vault);
+    assert!(record.card().unwrap().is_empty());
+    let first = record
+        .replace_card(&[(2, b"child v1".to_vec()), (1, b"holder v1".to_vec())])
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|c| c.rank).collect::<Vec<_>>(),
+        [1, 2],
+        "by rank"
+    );
+    // A refused replacement (two credentials for one rank, an empty one) keeps what was held.
+    for bad in [
+        vec![(1, b"a".to_vec()), (1, b"b".to_vec())],
+        vec![(1, Vec::new())],
+        Vec::new(),
+    ] {
+        assert!(record.replace_card(&bad).is_err());
+        assert_eq!(record.card().unwrap(), first);
+    }
+    record.replace_card(&[(1, b"holder v2".to_vec())]).unwrap();
+    drop(record);
+    let record = open(dir.path(), &vault).unwrap();
+    let card = record.card().unwrap();
+    assert_eq!(
+        card.len(),
+        1,
+        "the child's old credential went with the replacement"
+    );
+    assert_eq!(card[0].credential, b"holder v2");
+    record.forget_card().unwrap();
+    assert!(record.card().unwrap().is_empty());
+}

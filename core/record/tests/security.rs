@@ -24,6 +24,10 @@ const MESSAGE: &str = "Message-confidentiel-du-Dr-9090";
 const PASSPHRASE: &str = "cheval agrafe pile correcte";
 
 fn secrets(record: &Record) {
+    // The card's credential as the issuer sent it carries the name in clear.
+    record
+        .replace_card(&[(1, format!("card of {NAME}").into_bytes())])
+        .unwrap();
     record
         .set_patient(&Patient {
             given: "Zéphyrine".into(),
@@ -207,6 +211,7 @@ fn any_altered_byte_or_swapped_row_is_a_typed_error() {
     };
     let read_all = || -> Result<(), RecordError> {
         record.patient()?;
+        record.card()?;
         record.profile(None)?;
         record.pending_sync_count()?;
         record.unsynced_documents()?;
