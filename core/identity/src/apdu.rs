@@ -54,16 +54,22 @@ pub struct Command {
 
 impl Command {
     /// The APDU's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    ///
+    /// # Errors
+    /// [`IdentityError::CredentialMalformed`] for data over 255 bytes, which a short APDU
+    /// cannot carry (chain it: [`challenge_commands`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, IdentityError> {
         let mut bytes = vec![self.cla, self.ins, self.p1, self.p2];
         if !self.data.is_empty() {
-            bytes.push(self.data.len() as u8);
+            let length = u8::try_from(self.data.len())
+                .map_err(|_| malformed("a short APDU carries at most 255 bytes of data"))?;
+            bytes.push(length);
             bytes.extend_from_slice(&self.data);
         }
         if let Some(le) = self.le {
             bytes.push(le);
         }
-        bytes
+        Ok(bytes)
     }
 
     /// Parses a short command APDU (cases 1 to 4).
@@ -326,13 +332,13 @@ mod tests {
         let mut answer = answer;
         let mut seen = None;
         for command in challenge_commands(challenge) {
-            let response = holder.handle(&command.to_bytes(), |c| {
+            let response = holder.handle(&command.to_bytes().unwrap(), |c| {
                 seen = Some(c.to_vec());
                 answer.take()
             });
             let mut step = reader.receive(&response)?;
             while let ReaderStep::Send(next) = step {
-                let response = holder.handle(&next.to_bytes(), |_| None);
+                let response = holder.handle(&next.to_bytes().unwrap(), |_| None);
                 step = reader.receive(&response)?;
             }
             if let ReaderStep::Done(bytes) = step {
@@ -341,6 +347,22 @@ mod tests {
             }
         }
         Err(malformed("no answer"))
+    }
+
+    #[test]
+    fn a_short_apdu_refuses_more_than_255_bytes_of_data() {
+        let command = |size: usize| Command {
+            cla: 0x80,
+            ins: 0xC3,
+            p1: 0,
+            p2: 0,
+            data: vec![7; size],
+            le: None,
+        };
+        let bytes = command(255).to_bytes().unwrap();
+        assert_eq!((bytes[4], bytes.len()), (255, 260));
+        assert_eq!(Command::parse(&bytes).unwrap(), command(255));
+        assert!(command(256).to_bytes().is_err());
     }
 
     #[test]
@@ -359,13 +381,16 @@ mod tests {
         assert!(exchange(b"challenge", None).is_err(), "no consent");
         let mut holder = HolderSession::default();
         // Not selected yet, unknown AID, truncated and inconsistent APDUs.
-        let envelope = challenge_commands(b"x").pop().unwrap().to_bytes();
+        let envelope = challenge_commands(b"x").pop().unwrap().to_bytes().unwrap();
         assert_eq!(holder.handle(&envelope, |_| None), [0x6A, 0x82]);
         let other_aid = Command {
             data: vec![0xA0, 0, 0, 0],
             ..challenge_commands(b"x").remove(0)
         };
-        assert_eq!(holder.handle(&other_aid.to_bytes(), |_| None), [0x6A, 0x82]);
+        assert_eq!(
+            holder.handle(&other_aid.to_bytes().unwrap(), |_| None),
+            [0x6A, 0x82]
+        );
         for hostile in [
             &[][..],
             &[0x00, 0xA4],
@@ -379,13 +404,16 @@ mod tests {
             );
         }
         // A challenge over the limit is refused, not buffered.
-        holder.handle(&challenge_commands(b"x").remove(0).to_bytes(), |_| None);
+        holder.handle(
+            &challenge_commands(b"x").remove(0).to_bytes().unwrap(),
+            |_| None,
+        );
         let mut status = Vec::new();
         for command in challenge_commands(&vec![0; MAX_CHALLENGE_BYTES + 1])
             .into_iter()
             .skip(1)
         {
-            status = holder.handle(&command.to_bytes(), |_| Some(vec![1]));
+            status = holder.handle(&command.to_bytes().unwrap(), |_| Some(vec![1]));
         }
         assert_eq!(status, [0x67, 0x00]);
         assert!(Response::parse(&[0x90]).is_err());

@@ -113,7 +113,7 @@ fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
     let mut exchange = ReaderExchange::default();
     let mut answer = None;
     for command in challenge_commands(on_screen.as_bytes()) {
-        let reply = phone.handle(&command.to_bytes(), |bytes| {
+        let reply = phone.handle(&command.to_bytes().unwrap(), |bytes| {
             let text = std::str::from_utf8(bytes).ok()?;
             let challenge = ReaderChallenge::from_text(text).ok()?;
             let asked: Vec<&str> = challenge.items.iter().map(String::as_str).collect();
@@ -126,7 +126,7 @@ fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
         });
         let mut step = exchange.receive(&reply).unwrap();
         while let ReaderStep::Send(next) = step {
-            let reply = phone.handle(&next.to_bytes(), |_| None);
+            let reply = phone.handle(&next.to_bytes().unwrap(), |_| None);
             step = exchange.receive(&reply).unwrap();
         }
         if let ReaderStep::Done(bytes) = step {
