@@ -12,7 +12,7 @@
 
 use carnet_bench::paired;
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, IssuanceTerms, issue};
+use carnet_identity::apcv::{ApcvClaims, DEFAULT_DISCLOSURE, IssuanceTerms, issue};
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::presentation::{DeviceSigner, Handover};
@@ -28,17 +28,6 @@ use ring::signature::{
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
-/// What the holder shows by default at the pharmacy: identity, regime and rights.
-const DEFAULT_DISCLOSURE: [&str; 8] = [
-    "family_name",
-    "given_names",
-    "birth_date",
-    "nir",
-    "regime",
-    "caisse",
-    "amo_valid_from",
-    "amo_valid_until",
-];
 
 struct Keystore(EcdsaKeyPair, SystemRandom);
 

@@ -29,7 +29,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet_identity::apcv::{ApcvClaims, IssuanceTerms, issue};
+use carnet_identity::apcv::{
+    ApcvClaims, ENROLMENT_PROOF_CONTEXT, IssuanceTerms, STATUS_PATH, issue,
+};
 use carnet_identity::authority::{AuthorityParts, CertificateValidity, IssuerAuthority};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::status::StatusList;
@@ -43,10 +45,6 @@ use crate::error::{ApiError, ServerError};
 use crate::lists::{Published, conditional};
 use crate::{AppState, db, now_millis};
 
-/// Where the status list is published (the MSO's `status.uri`, relative to the server).
-pub const STATUS_PATH: &str = "/v1/issuer/status";
-/// Domain separation of the device's proof of possession: it signs this, then the nonce.
-pub const ENROLMENT_PROOF_CONTEXT: &[u8] = b"carnet-apcv-enrolment-v1";
 /// How long an enrolment nonce lives.
 const NONCE_LIFETIME_MILLIS: i64 = 5 * 60 * 1000;
 /// How long an issued credential's MSO is valid.

@@ -45,7 +45,7 @@ use tokio::sync::oneshot;
 pub use auth::MAX_CLOCK_SKEW_MILLIS;
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
-pub use issuer::{ENROLMENT_PROOF_CONTEXT, STATUS_PATH, issuer_root};
+pub use issuer::issuer_root;
 pub use lists::list_anchor;
 pub use professional::{DepositError, ProfessionalClient};
 

@@ -13,16 +13,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, Credential};
+use carnet_identity::apcv::{ApcvClaims, Credential, ENROLMENT_PROOF_CONTEXT};
 use carnet_identity::mdoc::DeviceKey;
 use carnet_identity::presentation::{DeviceSigner, Handover};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
 use carnet_identity::trust::IssuerTrust;
 use carnet_net::{Client, NetConfig, NetError};
 use carnet_platform::MemoryKeyVault;
-use carnet_server::{
-    DepositError, ENROLMENT_PROOF_CONTEXT, ProfessionalClient, RunningServer, ServerConfig,
-};
+use carnet_server::{DepositError, ProfessionalClient, RunningServer, ServerConfig};
 use reqwest::Method;
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};

@@ -7,6 +7,7 @@ use carnet_certs::verifier::{self, Verdict};
 use carnet_identity::{BirthDate, Ins, InsTraits, Nir, Sex};
 use carnet_record::{Record, StoreOptions};
 
+use crate::card::{CardReader, SoftwareDeviceKey};
 use crate::clock_guard::{ClockStatus, check_clock};
 use crate::health_record::{HealthRecord, RecordUnlock};
 use crate::logging::{LogLevel, LogSink, dispatch_for};
@@ -193,6 +194,25 @@ impl Carnet {
             self.dispatch.clone(),
             &self.data_dir,
         )
+    }
+
+    /// A card reader (the pharmacy's side) trusting the issuer `root` certificate (DER), with
+    /// `reader_id` (RPPS or FINESS) in its challenges.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a root that is not a self-signed P-256 CA certificate, or
+    /// an empty or overlong reader id.
+    pub fn card_reader(&self, root: &[u8], reader_id: &str) -> Result<CardReader, CarnetError> {
+        CardReader::new(root, reader_id, self.clock.clone())
+    }
+
+    /// The software device key of this installation (made the first time), for phones whose
+    /// keystore cannot hold the card's key and for the desktop.
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`], [`CarnetError::CorruptVaultEntry`].
+    pub fn software_device_key(&self) -> Result<SoftwareDeviceKey, CarnetError> {
+        SoftwareDeviceKey::load_or_create(self.vault.as_ref())
     }
 
     fn health_record(&self, record: Record) -> Result<HealthRecord, CarnetError> {

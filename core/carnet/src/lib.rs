@@ -10,6 +10,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod card;
 mod clock_guard;
 mod error;
 mod facade;
@@ -19,10 +20,18 @@ mod services;
 mod verifier_lists;
 mod wallet;
 
+pub use card::{
+    CardCheck, CardPerson, CardReader, ChallengeInfo, PresentationRequest, SoftwareDeviceKey,
+    read_challenge,
+};
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
 pub use carnet_codec as codec;
+/// French health identity and the ApCV credential (issuance, presentation, reader).
+pub use carnet_identity as identity;
+pub use carnet_identity::apcv::DEFAULT_DISCLOSURE;
+pub use carnet_identity::presentation::DeviceSigner;
 pub use carnet_identity::{BirthDate, IdentityError, Ins, InsKind, Nir, NirDetails, Sex};
 /// The network layer (errors, retry policy).
 pub use carnet_net as net;

@@ -56,9 +56,9 @@ pub struct ListsUpdate {
 
 /// The national services at one address.
 pub struct NationalServices {
-    client: Client,
-    vault: Arc<dyn KeyVault>,
-    dispatch: tracing::Dispatch,
+    pub(crate) client: Client,
+    pub(crate) vault: Arc<dyn KeyVault>,
+    pub(crate) dispatch: tracing::Dispatch,
     lists_dir: PathBuf,
 }
 
@@ -237,7 +237,7 @@ impl NationalServices {
         })
     }
 
-    fn credential(&self) -> Result<Credential, CarnetError> {
+    pub(crate) fn credential(&self) -> Result<Credential, CarnetError> {
         Credential::load(self.vault.as_ref())?.ok_or(CarnetError::Network(NetError::NotEnrolled))
     }
 }

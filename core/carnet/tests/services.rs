@@ -4,42 +4,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::sync::Arc;
+mod common;
+
+use common::{open_carnet, start_server};
 
 use carnet::net::NetError;
 use carnet::record::{DocumentSource, NewDocument};
-use carnet::{
-    Carnet, CarnetError, ErrorKind, LogLevel, MemoryKeyVault, RecordUnlock, Services, SyncStage,
-    SystemClock,
-};
-use carnet_server::{RunningServer, ServerConfig};
-
-fn carnet(data_dir: &std::path::Path) -> Carnet {
-    Carnet::open(Services {
-        clock: Arc::new(SystemClock),
-        vault: Arc::new(MemoryKeyVault::new()),
-        log_sink: None,
-        min_log_level: LogLevel::Info,
-        data_dir: data_dir.to_path_buf(),
-    })
-    .unwrap()
-}
-
-async fn start(dir: &std::path::Path) -> RunningServer {
-    RunningServer::start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        ..ServerConfig::default()
-    })
-    .await
-    .unwrap()
-}
+use carnet::{CarnetError, ErrorKind, RecordUnlock, SyncStage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_syncs_both_ways_with_progress_by_stage() {
     let server_dir = tempfile::tempdir().unwrap();
-    let server = start(server_dir.path()).await;
+    let server = start_server(server_dir.path()).await;
     let data = tempfile::tempdir().unwrap();
-    let carnet = carnet(data.path());
+    let carnet = open_carnet(data.path());
     let services = carnet
         .national_services(&format!("http://{}", server.address()), &[])
         .unwrap();
@@ -118,10 +96,10 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_back() {
     let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let old_server = start(old_dir.path()).await;
+    let old_server = start_server(old_dir.path()).await;
     let old_address = old_server.address();
     let data = tempfile::tempdir().unwrap();
-    let carnet = carnet(data.path());
+    let carnet = open_carnet(data.path());
     // Made before any other HTTP client: it installs the process's crypto provider (ring).
     let older = carnet
         .national_services(&format!("http://{old_address}"), &[])
@@ -141,7 +119,7 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
     )
     .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let new_server = start(new_dir.path()).await;
+    let new_server = start_server(new_dir.path()).await;
     let services = carnet
         .national_services(&format!("http://{}", new_server.address()), &[])
         .unwrap();

@@ -19,6 +19,23 @@ use crate::trust::signer_kid;
 
 /// Doc type and namespace of the ApCV credential.
 pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
+/// What a phone shows at a counter when no challenge asks for less: identity, scheme and
+/// rights — what the pharmacy's software needs to bill the care.
+pub const DEFAULT_DISCLOSURE: [&str; 8] = [
+    "family_name",
+    "given_names",
+    "birth_date",
+    "nir",
+    "regime",
+    "caisse",
+    "amo_valid_from",
+    "amo_valid_until",
+];
+/// Where the issuer publishes its status list (the MSO's `status.uri`, relative to it).
+pub const STATUS_PATH: &str = "/v1/issuer/status";
+/// Domain separation of the enrolment's proof of possession: the device signs this, then the
+/// issuer's nonce.
+pub const ENROLMENT_PROOF_CONTEXT: &[u8] = b"carnet-apcv-enrolment-v1";
 /// CBOR tag of a full date (RFC 8943), as ISO/IEC 18013-5 writes birth dates.
 const TAG_FULL_DATE: u64 = 1004;
 /// Most items a credential may carry (the elements of DESIGN.md §2, with room to grow).

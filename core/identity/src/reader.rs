@@ -1,8 +1,8 @@
 //! The reader's side of an ApCV presentation (`docs/protocols/apcv.md`, "Reader checks"): the
 //! pharmacy's or doctor's software checks, in order, the issuer's certificate and signature,
 //! the MSO's validity, each disclosed item's digest, the device signature over the transcript
-//! *it* expects, the counter mode's clock window and replay, the issuer's status list and the
-//! rights at the date of care. Each failure is its own [`Refusal`].
+//! *it* expects, the counter mode's clock window, the issuer's status list, the rights at the
+//! date of care, and last the counter mode's replay. Each failure is its own [`Refusal`].
 
 use std::collections::HashMap;
 
@@ -49,8 +49,6 @@ pub enum Refusal {
     DeviceSignature,
     /// A counter QR from a time slot too far from the reader's clock.
     ClockSkew,
-    /// A counter QR already shown to this reader.
-    Replayed,
     /// The issuer's status list says the credential is revoked.
     Revoked,
     /// No current status list covers the credential: its revocation cannot be checked.
@@ -59,6 +57,8 @@ pub enum Refusal {
     RightsExpired,
     /// A date of care was given but the rights' dates were not disclosed.
     RightsNotDisclosed,
+    /// A counter QR already shown to this reader.
+    Replayed,
 }
 
 impl Refusal {
@@ -237,15 +237,14 @@ impl Reader {
         {
             return Ok(Err(Refusal::DeviceSignature));
         }
-        if let Handover::Counter { slot } = expected {
-            if (slot - time.now.div_euclid(SLOT_SECONDS)).abs() > SLOT_TOLERANCE {
-                return Ok(Err(Refusal::ClockSkew));
-            }
-            if self.seen(&replay_key(&credential, sign1.signature())?, time.now) {
-                return Ok(Err(Refusal::Replayed));
-            }
+        if let Handover::Counter { slot } = expected
+            && (slot - time.now.div_euclid(SLOT_SECONDS)).abs() > SLOT_TOLERANCE
+        {
+            return Ok(Err(Refusal::ClockSkew));
         }
         let disclosed = Disclosed { elements };
+        // Revocation and rights before the replay: a revoked card shown twice is reported
+        // revoked.
         let refusal = self
             .revocation(&mso, time.now)
             .or_else(|| rights(&disclosed, time.date_of_care));
@@ -253,7 +252,11 @@ impl Reader {
             return Ok(Err(refusal));
         }
         if let Handover::Counter { .. } = expected {
-            self.remember(replay_key(&credential, sign1.signature())?, time.now);
+            let key = replay_key(&credential, sign1.signature())?;
+            if self.seen(&key, time.now) {
+                return Ok(Err(Refusal::Replayed));
+            }
+            self.remember(key, time.now);
         }
         Ok(Ok(disclosed))
     }

@@ -98,9 +98,13 @@ fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
         .unwrap()
         .unwrap();
     assert_eq!(names(&disclosed), ["family_name", "given_names"]);
+    let again = CheckTime {
+        now: NOW + 40,
+        date_of_care: None,
+    };
     assert_eq!(
         pharmacy
-            .check(&read, &mode.expected(None).unwrap(), at_the_counter())
+            .check(&read, &mode.expected(None).unwrap(), again)
             .unwrap()
             .map(drop),
         Err(Refusal::Replayed),
