@@ -25,7 +25,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 
 /// What the core will do once each open issue lands.
 const COMING: [&str; 2] = [
-    "ApCV: the carte Vitale on the phone, and the pharmacy's reader",
+    "ApCV: remote presentation, the card in the Android and iOS shells",
     "Bluetooth exposure notification",
 ];
 
@@ -113,15 +113,22 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         "\n5. Syncing with the health space (the reference server, started in this process on \
          loopback)"
     );
-    show_sync(&carnet, &record, &dir)?;
+    let (server, url) = show_sync(&carnet, &record, &dir)?;
+
+    println!("\n6. The carte Vitale on the phone (ApCV), shown at a pharmacy");
+    let shown = show_card(&carnet, &record, &url, server.professional_key());
+    server
+        .stop()
+        .map_err(|e| SessionError::Io(format!("server: {e}")))?;
+    shown?;
 
     println!(
-        "\n6. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+        "\n7. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
     );
     show_certificate(&carnet, &record)?;
     drop(record);
 
-    println!("\n7. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    println!("\n8. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -322,13 +329,15 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
     Ok(record)
 }
 
-/// Starts the reference server, lets a hospital deposit a report and a message, syncs, edits
+/// Starts the reference server, lets the caisse register a card the phone enrols (which opens
+/// the health-space account), lets a hospital deposit a report and a message, syncs, edits
 /// the profile with the server down, syncs again once it is back, and updates the DCC lists.
+/// Returns the server, still running, and its address.
 fn show_sync(
     carnet: &carnet::Carnet,
     record: &carnet::HealthRecord,
     dir: &Path,
-) -> Result<(), SessionError> {
+) -> Result<(carnet_server::BackgroundServer, String), SessionError> {
     use carnet::record::{NewProfileItem, ProfileKind};
     use carnet_server::{BackgroundServer, ProfessionalClient, ServerConfig};
     let failed = |e: carnet_server::ServerError| SessionError::Io(format!("server: {e}"));
@@ -348,8 +357,24 @@ fn show_sync(
         .map_err(|e| SessionError::Io(e.to_string()))?;
     let deposited = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
     runtime.block_on(async {
-        print!("   ");
-        let user = crate::sync::ensure_enrolled(&services, crate::sync::TEST_ENROLMENT_CODE).await?;
+        let people: Vec<carnet::identity::apcv::ApcvClaims> =
+            serde_json::from_str(DEMO_FAMILY).map_err(|e| SessionError::Io(e.to_string()))?;
+        let card = hospital.register_card(&people).await.map_err(deposited)?;
+        let code = card
+            .get("activation_code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let nir = people.first().map(|p| p.nir.clone()).unwrap_or_default();
+        let key = carnet.software_device_key()?;
+        let enrolled = services
+            .enrol_card(record, &nir, code, &key)
+            .await?;
+        let user = services.enrolled_user()?.unwrap_or_default();
+        println!(
+            "   the caisse registered a family's carte Vitale and mailed an activation code; \
+             the card enrolled on this device: {} people, and the health-space account",
+            enrolled.len()
+        );
         hospital
             .deposit_document(
                 &user,
@@ -424,9 +449,109 @@ fn show_sync(
             "unchanged, nothing downloaded (304)"
         }
     );
-    server.stop().map_err(failed)?;
+    Ok((server, url))
+}
+
+/// Step 6: the card shown at a pharmacy (challenge, counter QR, the child's), the reader's
+/// refusals (a replay, another device, a lost phone), against the server still running.
+fn show_card(
+    carnet: &carnet::Carnet,
+    record: &carnet::HealthRecord,
+    url: &str,
+    caisse_key: &str,
+) -> Result<(), SessionError> {
+    use carnet::{CardCheck, PresentationRequest};
+    let services = carnet.national_services(url, &[])?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let key = carnet.software_device_key()?;
+    for person in record.card()? {
+        println!(
+            "   on the phone, offline: {}. {} {}, AMO rights {} to {}",
+            person.rank,
+            person.given_names,
+            person.family_name,
+            person.amo_valid_from,
+            person.amo_valid_until
+        );
+    }
+    let root = runtime.block_on(services.issuer_root())?;
+    let mut pharmacy = carnet.card_reader(&root, "10003456789")?;
+    let status = runtime.block_on(services.issuer_status())?;
+    pharmacy.update_status(&status)?;
+    let verdict = |check: CardCheck| match check {
+        CardCheck::Accepted { elements } => format!(
+            "✓ accepted: {}",
+            elements
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        CardCheck::Refused { code } => format!("refused: {code}"),
+    };
+    let today = carnet::certs::instant::format(SystemClock.now_unix_millis().div_euclid(1000));
+    let today = today.get(..10).unwrap_or_default();
+    let items = [
+        "family_name",
+        "given_names",
+        "amo_valid_from",
+        "amo_valid_until",
+    ];
+    let challenge = pharmacy.challenge("Délivrance de médicaments", &items.map(str::to_owned))?;
+    let asked = carnet::read_challenge(&challenge)?;
+    println!(
+        "   the pharmacy ({}) shows a challenge for \"{}\": {}; the holder consents",
+        asked.reader,
+        asked.purpose,
+        asked.items.join(", ")
+    );
+    let answer = record.present_card(1, &PresentationRequest::Challenge(challenge), &key)?;
+    println!(
+        "   answer QR ({} characters), read for care on {today}: {}",
+        answer.len(),
+        verdict(pharmacy.read(&answer, Some(today))?)
+    );
+    let child = record.present_card(2, &PresentationRequest::Counter, &key)?;
+    println!(
+        "   the child's counter QR: {}",
+        verdict(pharmacy.read(&child, None)?)
+    );
+    println!(
+        "   the same QR shown again: {}",
+        verdict(pharmacy.read(&child, None)?)
+    );
+    let other_phone = carnet::SoftwareDeviceKey::load_or_create(&carnet::MemoryKeyVault::new())?;
+    let copied = record.present_card(1, &PresentationRequest::Counter, &other_phone)?;
+    println!(
+        "   the credential copied to another phone: {}",
+        verdict(pharmacy.read(&copied, None)?)
+    );
+    let caisse = carnet_server::ProfessionalClient::new(url, caisse_key);
+    runtime
+        .block_on(
+            caisse.report_device_lost(
+                &record
+                    .card()?
+                    .first()
+                    .map(|p| p.nir.clone())
+                    .unwrap_or_default(),
+            ),
+        )
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    pharmacy.update_status(&runtime.block_on(services.issuer_status())?)?;
+    let after = record.present_card(1, &PresentationRequest::Counter, &key)?;
+    println!(
+        "   the phone reported lost to the caisse, the pharmacy's status list updated: {}",
+        verdict(pharmacy.read(&after, None)?)
+    );
     Ok(())
 }
+
+/// The family on the demo's card (the shared fixture).
+const DEMO_FAMILY: &str = include_str!("../../fixtures/apcv/family.json");
 
 /// The certificate with one bit of its signature flipped, packed again as `HC1:` text.
 fn forged(text: &str) -> Result<String, SessionError> {

@@ -7,6 +7,7 @@
 // A command-line tool prints by design.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod card;
 mod demo;
 mod identity;
 mod pass;
@@ -73,6 +74,22 @@ enum Command {
         #[command(subcommand)]
         command: record::RecordCommand,
     },
+    /// The carte Vitale on this device (ApCV): enrol, show, refresh, present; and read a
+    /// phone's card as a pharmacy does.
+    Card {
+        #[command(subcommand)]
+        command: card::CardCommand,
+    },
+    /// The pharmacy's reader: the issuer's lists, challenges.
+    Reader {
+        #[command(subcommand)]
+        command: card::ReaderCommand,
+    },
+    /// The caisse's side on the reference server: register a card, report a phone lost.
+    Caisse {
+        #[command(subcommand)]
+        command: card::CaisseCommand,
+    },
     /// Run the reference server (the national services) on this machine.
     Server(server::ServerArgs),
     /// The DCC trust and revocation lists verifier mode uses.
@@ -107,7 +124,10 @@ fn main() -> ExitCode {
         store: cli.store,
     };
     let outcome = match cli.command {
+        Command::Caisse { command } => card::run_caisse(command),
+        Command::Card { command } => card::run(&options, command),
         Command::Demo => demo::run(&options),
+        Command::Reader { command } => card::run_reader(&options, command),
         Command::Nir { command } => identity::run_nir(&options, command),
         Command::Ins { command } => identity::run_ins(&options, command),
         Command::Pass { command } => pass::run(command),

@@ -1027,7 +1027,8 @@ fn who(professional: &Professional) -> String {
     }
 }
 
-fn date_time(millis: i64) -> String {
+/// A Unix-milliseconds instant as `YYYY-MM-DD HH:MM` (UTC).
+pub(crate) fn date_time(millis: i64) -> String {
     let text = carnet::certs::instant::format(millis.div_euclid(1000));
     text.get(..16).map(|t| t.replace('T', " ")).unwrap_or(text)
 }

@@ -1,5 +1,6 @@
 //! `carnet record sync` and `carnet lists update`: the national services from the command
-//! line, through the core's network layer (retries with backoff, device-signed requests).
+//! line, through the core's network layer (retries with backoff, device-signed requests). The
+//! account comes with the card's enrolment (`carnet card enrol`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,8 +13,6 @@ use crate::session::{self, Options, SessionError};
 
 /// Where `carnet server` listens by default.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8470";
-/// The reference server's default test enrolment code.
-pub const TEST_ENROLMENT_CODE: &str = "carnet-test-enrolment";
 
 /// How to reach the national services.
 #[derive(Debug, Args)]
@@ -28,7 +27,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    fn pins(&self) -> Result<Vec<carnet::net::KeyPin>, SessionError> {
+    /// The services' address.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The pinned keys.
+    pub fn pins(&self) -> Result<Vec<carnet::net::KeyPin>, SessionError> {
         self.pins
             .iter()
             .map(|pin| {
@@ -46,9 +51,6 @@ impl Connection {
 pub struct SyncArgs {
     #[command(flatten)]
     connection: Connection,
-    /// Enrolment code used the first time, when this device is not yet enrolled.
-    #[arg(long, value_name = "CODE", default_value = TEST_ENROLMENT_CODE)]
-    enrol_code: String,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -65,24 +67,12 @@ pub struct ListsArgs {
     anchor: PathBuf,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, SessionError> {
+/// A one-thread tokio runtime for the network calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime, SessionError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| SessionError::Io(format!("cannot start the network runtime: {e}")))
-}
-
-/// Enrols this device with `code` unless it already is; says so.
-pub async fn ensure_enrolled(
-    services: &NationalServices,
-    code: &str,
-) -> Result<String, SessionError> {
-    if let Some(user) = services.enrolled_user()? {
-        return Ok(user);
-    }
-    let user = services.enrol_for_tests(code).await?;
-    println!("this device is now enrolled (user {user})");
-    Ok(user)
 }
 
 /// Syncs `record` with progress bars per stage; returns the report.
@@ -142,10 +132,14 @@ pub fn describe(report: &SyncReport) -> String {
 pub fn run_sync(options: &Options, args: SyncArgs) -> Result<ExitCode, SessionError> {
     let (carnet, record) = session::open_core_and_record(options)?;
     let services = carnet.national_services(&args.connection.server, &args.connection.pins()?)?;
-    let report = runtime()?.block_on(async {
-        ensure_enrolled(&services, &args.enrol_code).await?;
-        sync_with_progress(&services, &record).await
-    })?;
+    if services.enrolled_user()?.is_none() {
+        return Err(SessionError::Usage(
+            "this device has no health-space account yet: enrol your card first \
+             (carnet card enrol --nir … --code …)"
+                .into(),
+        ));
+    }
+    let report = runtime()?.block_on(sync_with_progress(&services, &record))?;
     if args.json {
         let (pull, push) = (&report.pull, &report.push);
         println!(

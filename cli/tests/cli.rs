@@ -127,6 +127,13 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "sync: Offline [net.offline], 1 change(s) kept waiting",
         "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
         "asked again: unchanged, nothing downloaded (304)",
+        "the card enrolled on this device: 2 people, and the health-space account",
+        "on the phone, offline: 2. LEA DUPONT, AMO rights 2026-01-01 to 2027-12-31",
+        "✓ accepted: family_name=DUPONT, given_names=MARIE ANNE, amo_valid_from=2026-01-01",
+        "the child's counter QR: ✓ accepted: family_name=DUPONT, given_names=LEA",
+        "the same QR shown again: refused: replayed",
+        "the credential copied to another phone: refused: device_signature",
+        "status list updated: refused: revoked",
         // One hour behind the time last seen, less the seconds the demo took since then.
         "clock one hour behind: moved backwards by 3",
     ] {
@@ -732,10 +739,34 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         .status
         .success()
     );
+    let not_enrolled = run(&["record", "sync", "--server", &url]);
+    assert_eq!(not_enrolled.status.code(), Some(2));
+    assert!(
+        stderr(&not_enrolled).contains("carnet card enrol"),
+        "{}",
+        stderr(&not_enrolled)
+    );
+    let registered = run(&[
+        "caisse",
+        "register",
+        "--server",
+        &url,
+        "--key",
+        data.path().join("professional.key").to_str().unwrap(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/apcv/family.json"),
+    ]);
+    assert!(registered.status.success(), "{}", stderr(&registered));
+    let code = stdout(&registered)
+        .trim()
+        .strip_prefix("activation code: ")
+        .unwrap()
+        .to_owned();
+    let enrolled = run(&card_enrol(&url, &code));
+    assert!(enrolled.status.success(), "{}", stderr(&enrolled));
     let synced = run(&["record", "sync", "--server", &url]);
     assert!(synced.status.success(), "{}", stderr(&synced));
     assert!(
-        stdout(&synced).contains("now enrolled") && stdout(&synced).contains("sent 1 document(s)"),
+        stdout(&synced).contains("sent 1 document(s)"),
         "{}",
         stdout(&synced)
     );
@@ -793,4 +824,127 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         "{}",
         stderr(&offline)
     );
+}
+
+/// The caisse registers the family of `fixtures/apcv/family.json` on the server at `url`;
+/// returns the activation code.
+fn register_family_card(url: &str, caisse_key: &str) -> String {
+    let people: Vec<carnet::identity::apcv::ApcvClaims> =
+        serde_json::from_str(include_str!("../../fixtures/apcv/family.json")).unwrap();
+    let caisse = carnet_server::ProfessionalClient::new(url, caisse_key);
+    let registered = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(caisse.register_card(&people))
+        .unwrap();
+    registered["activation_code"].as_str().unwrap().to_owned()
+}
+
+/// `carnet card enrol` of the family's card with `code`, against `url`.
+fn card_enrol<'a>(url: &'a str, code: &'a str) -> [&'a str; 8] {
+    [
+        "card",
+        "enrol",
+        "--server",
+        url,
+        "--nir",
+        "253072B07300470",
+        "--code",
+        code,
+    ]
+}
+
+#[test]
+fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = carnet_server::BackgroundServer::spawn(carnet_server::ServerConfig {
+        data_dir: server_dir.path().to_path_buf(),
+        ..carnet_server::ServerConfig::default()
+    })
+    .unwrap();
+    let url = format!("http://{}", server.address());
+    let code = register_family_card(&url, server.professional_key());
+    let phone = tempfile::tempdir().unwrap();
+    let pharmacy = tempfile::tempdir().unwrap();
+    let run = |data: &std::path::Path, args: &[&str]| {
+        let output = with_record(data, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(phone.path(), &["record", "init"]);
+    let enrolled = run(phone.path(), &card_enrol(&url, &code));
+    assert!(enrolled.contains("2. LEA DUPONT"), "{enrolled}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&run(phone.path(), &["card", "show", "--json"])).unwrap();
+    assert_eq!(shown[1]["ins_matricule"], "216087511603014");
+
+    run(pharmacy.path(), &["reader", "update", "--server", &url]);
+    let challenge = run(
+        pharmacy.path(),
+        &[
+            "reader",
+            "challenge",
+            "--items",
+            "family_name,amo_valid_from,amo_valid_until",
+            "--text",
+        ],
+    );
+    let answer = run(
+        phone.path(),
+        &[
+            "card",
+            "present",
+            "--mode",
+            "challenge",
+            "--challenge",
+            challenge.trim(),
+            "--yes",
+            "--text",
+        ],
+    );
+    let answer = answer.lines().last().unwrap();
+    assert!(answer.starts_with("APCV1:"));
+    let read = run(
+        pharmacy.path(),
+        &["card", "read", answer, "--date-of-care", "2027-01-15"],
+    );
+    assert!(
+        read.contains("accepted") && read.contains("family_name: DUPONT"),
+        "{read}"
+    );
+
+    // A counter QR as a PNG, read from the image; its date of care past the rights.
+    let png = phone.path().join("counter.png");
+    run(
+        phone.path(),
+        &[
+            "card",
+            "present",
+            "--rank",
+            "2",
+            "--png",
+            png.to_str().unwrap(),
+        ],
+    );
+    let refused = with_record(
+        pharmacy.path(),
+        &[
+            "card",
+            "read",
+            png.to_str().unwrap(),
+            "--date-of-care",
+            "2030-01-01",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("refused: rights_expired"));
+    // Not built yet, said so; a mangled text is refused.
+    let remote = with_record(phone.path(), &["card", "present", "--mode", "remote"]);
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(stderr(&remote).contains("not available yet"));
+    let mangled = with_record(pharmacy.path(), &["card", "read", "APCV1:NOT-BASE45"]);
+    assert_eq!(mangled.status.code(), Some(1));
+    assert!(stderr(&mangled).contains("[apcv.malformed]"));
+    server.stop().unwrap();
 }

@@ -486,6 +486,20 @@ impl CardReader {
         Ok(text)
     }
 
+    /// Takes back a challenge this reader made earlier (its `APCVR1:` text, kept by a reader
+    /// that does not stay running, like the CLI) as the outstanding one.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a text that is not a challenge or names another reader.
+    pub fn resume_challenge(&mut self, text: &str) -> Result<(), CarnetError> {
+        let challenge = ReaderChallenge::from_text(text)?;
+        if challenge.reader != self.reader_id {
+            return Err(malformed("a challenge made by another reader"));
+        }
+        self.outstanding = Some(challenge);
+        Ok(())
+    }
+
     /// Checks a phone's `APCV1:` text: an answer to the outstanding challenge (which it then
     /// consumes) or a counter QR. With `date_of_care` (`YYYY-MM-DD`), the AMO rights must
     /// cover it.

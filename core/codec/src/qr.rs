@@ -106,6 +106,24 @@ pub fn render_svg(text: &str) -> Result<String, CodecError> {
         .build())
 }
 
+/// Renders `text` for a terminal with light text on a dark background: two modules per
+/// character cell (Unicode half blocks), light modules drawn as blocks, a 4-module quiet zone;
+/// returns the lines and their width in columns.
+///
+/// # Errors
+/// [`CodecError::TooLarge`] for text beyond one QR code.
+#[cfg(feature = "qr-render")]
+pub fn render_terminal(text: &str) -> Result<(String, usize), CodecError> {
+    let code = encode(text)?;
+    let width = code.width() + 8;
+    let lines = code
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .build();
+    Ok((lines, width))
+}
+
 /// Renders `text` as a PNG image, `module_pixels` per module (a 4-module quiet zone included).
 ///
 /// # Errors
@@ -132,6 +150,9 @@ mod tests {
         let text = "HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH-R6IOO6+IDOEZPC%CO6OM4HI%/K*K9ET1L4LVL5";
         let png = render_png(text, 4).unwrap();
         assert_eq!(scan_image_file(&png).unwrap(), text);
+        let (lines, width) = render_terminal(text).unwrap();
+        assert_eq!(lines.lines().count(), width.div_ceil(2));
+        assert!(lines.lines().all(|line| line.chars().count() == width));
         let svg = render_svg(text).unwrap();
         assert!(svg.starts_with("<?xml") && svg.contains("<svg"));
         assert!(matches!(

@@ -1,0 +1,482 @@
+//! `carnet card …` (the carte Vitale on this device: enrol, show, refresh, present, and read
+//! what a phone shows, as a pharmacy does) and `carnet reader …` (the pharmacy's challenge and
+//! the issuer's lists it reads with).
+//!
+//! The reader's state lives in `DATA_DIR/reader/`: the issuer root it trusts (`root.der`),
+//! the last status list (`status.cose`), its id (`reader-id`) and the challenge it has
+//! outstanding (`challenge.txt`). Its replay cache lives as long as one `carnet card read`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use carnet::codec::qr;
+use carnet::{CardCheck, CardPerson, CardReader, Carnet, PresentationRequest, read_challenge};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::session::{self, Options, SessionError};
+use crate::sync::{Connection, runtime};
+
+/// The reader's directory in the data directory.
+const READER_DIR: &str = "reader";
+/// The reader id used when none is given: an RPPS number of the test range.
+pub const DEFAULT_READER_ID: &str = "10003456789";
+
+/// `carnet card …`
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Enrol the card on this device with the activation code the caisse sent (also opens the
+    /// health-space account).
+    Enrol {
+        #[command(flatten)]
+        connection: Connection,
+        /// The card's NIR (the holder's).
+        #[arg(long)]
+        nir: String,
+        /// The activation code.
+        #[arg(long)]
+        code: String,
+    },
+    /// The people on the card, their rights and when they were last confirmed (offline).
+    Show {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the caisse for the card again with the current rights.
+    Refresh {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show the card as a QR code: an answer to a reader's challenge, or a counter QR.
+    Present(PresentArgs),
+    /// Check what a phone shows (an `APCV1:` text, or a PNG/JPEG of the QR code), as the
+    /// pharmacy's reader: exit 0 accepted, 1 refused.
+    Read {
+        /// The `APCV1:` text or an image file of the QR code.
+        input: String,
+        /// The date of care (`YYYY-MM-DD`): the AMO rights must cover it.
+        #[arg(long, value_name = "DATE")]
+        date_of_care: Option<String>,
+    },
+}
+
+/// How a card is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresentMode {
+    /// Answer the reader's challenge (`--challenge`).
+    Challenge,
+    /// A counter QR without a challenge (the default disclosure, valid about a minute).
+    Counter,
+    /// Over HTTPS to the reader's endpoint (not built yet).
+    Remote,
+}
+
+/// `carnet card present`
+#[derive(Debug, Args)]
+pub struct PresentArgs {
+    /// Which person on the card (1: the holder).
+    #[arg(long, default_value_t = 1)]
+    rank: u32,
+    /// How.
+    #[arg(long, value_enum, default_value_t = PresentMode::Counter)]
+    mode: PresentMode,
+    /// The reader's `APCVR1:` challenge text (challenge mode).
+    #[arg(long, value_name = "TEXT")]
+    challenge: Option<String>,
+    /// Consent without asking (the challenge's reader, purpose and items are printed).
+    #[arg(long)]
+    yes: bool,
+    /// Write the QR code as a PNG image.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Print the `APCV1:` text instead of drawing the code in the terminal.
+    #[arg(long)]
+    text: bool,
+}
+
+/// `carnet reader …`
+#[derive(Debug, Subcommand)]
+pub enum ReaderCommand {
+    /// Download the issuer's root (the first time) and its current status list.
+    Update {
+        #[command(flatten)]
+        connection: Connection,
+        /// This reader's id (RPPS or FINESS), kept for its challenges.
+        #[arg(long, value_name = "ID", default_value = DEFAULT_READER_ID)]
+        reader_id: String,
+    },
+    /// Make a challenge asking for `--items`, show it as a QR code, keep it outstanding.
+    Challenge {
+        /// The elements asked, comma-separated.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "family_name,given_names,birth_date,nir,regime,caisse,amo_valid_from,amo_valid_until"
+        )]
+        items: Vec<String>,
+        /// Why (shown to the holder).
+        #[arg(long, default_value = "Délivrance de médicaments")]
+        purpose: String,
+        /// Write the QR code as a PNG image.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        /// Print the `APCVR1:` text instead of drawing the code in the terminal.
+        #[arg(long)]
+        text: bool,
+    },
+}
+
+/// `carnet caisse …`: what the caisse's software does with cards on the reference server.
+#[derive(Debug, Subcommand)]
+pub enum CaisseCommand {
+    /// Register a card: the people on it (a JSON array of claims, holder first, as in
+    /// `fixtures/apcv/family.json`); prints the activation code the caisse would mail.
+    Register {
+        #[command(flatten)]
+        caisse: CaisseConnection,
+        /// The people on the card (JSON).
+        people: PathBuf,
+    },
+    /// Report the phone of card `--nir` lost: its credentials revoked, its account locked;
+    /// prints the new activation code.
+    DeviceLost {
+        #[command(flatten)]
+        caisse: CaisseConnection,
+        /// The card's NIR.
+        #[arg(long)]
+        nir: String,
+    },
+}
+
+/// The caisse's access to the server.
+#[derive(Debug, Args)]
+pub struct CaisseConnection {
+    /// The server's address.
+    #[arg(long, value_name = "URL", default_value = crate::sync::DEFAULT_SERVER)]
+    server: String,
+    /// File holding the professionals' key (`professional.key` in the server's data
+    /// directory).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+}
+
+/// Runs `carnet caisse …`.
+pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
+    let client =
+        |caisse: &CaisseConnection| -> Result<carnet_server::ProfessionalClient, SessionError> {
+            let key = std::fs::read_to_string(&caisse.key)
+                .map_err(|e| SessionError::Io(format!("{}: {e}", caisse.key.display())))?;
+            Ok(carnet_server::ProfessionalClient::new(
+                &caisse.server,
+                key.trim(),
+            ))
+        };
+    let refused = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
+    let answer = match command {
+        CaisseCommand::Register { caisse, people } => {
+            let text = std::fs::read_to_string(&people)
+                .map_err(|e| SessionError::Io(format!("{}: {e}", people.display())))?;
+            let people: Vec<carnet::identity::apcv::ApcvClaims> = serde_json::from_str(&text)
+                .map_err(|e| SessionError::Usage(format!("{}: {e}", people.display())))?;
+            runtime()?
+                .block_on(client(&caisse)?.register_card(&people))
+                .map_err(refused)?
+        }
+        CaisseCommand::DeviceLost { caisse, nir } => runtime()?
+            .block_on(client(&caisse)?.report_device_lost(&nir))
+            .map_err(refused)?,
+    };
+    println!(
+        "activation code: {}",
+        answer
+            .get("activation_code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `carnet card …`.
+pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionError> {
+    match command {
+        CardCommand::Enrol {
+            connection,
+            nir,
+            code,
+        } => {
+            let (carnet, record) = session::open_core_and_record(options)?;
+            let services = carnet.national_services(connection.server(), &connection.pins()?)?;
+            let key = carnet.software_device_key()?;
+            let people = runtime()?.block_on(services.enrol_card(&record, &nir, &code, &key))?;
+            println!("card enrolled on this device:");
+            print_people(&people);
+            Ok(ExitCode::SUCCESS)
+        }
+        CardCommand::Show { json } => {
+            let record = session::open_record(options)?;
+            let people = record.card()?;
+            if json {
+                println!("{}", people_json(&people));
+            } else if people.is_empty() {
+                println!("no card on this device: carnet card enrol --nir … --code …");
+            } else {
+                print_people(&people);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CardCommand::Refresh { connection } => {
+            let (carnet, record) = session::open_core_and_record(options)?;
+            let services = carnet.national_services(connection.server(), &connection.pins()?)?;
+            let key = carnet.software_device_key()?;
+            let people = runtime()?.block_on(services.refresh_card(&record, &key))?;
+            println!("rights refreshed:");
+            print_people(&people);
+            Ok(ExitCode::SUCCESS)
+        }
+        CardCommand::Present(args) => present(options, &args),
+        CardCommand::Read {
+            input,
+            date_of_care,
+        } => read(options, &input, date_of_care.as_deref()),
+    }
+}
+
+fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionError> {
+    let request = match (args.mode, &args.challenge) {
+        (PresentMode::Remote, _) => {
+            return Err(SessionError::Usage(
+                "--mode remote is not available yet: use challenge or counter".into(),
+            ));
+        }
+        (PresentMode::Challenge, None) => {
+            return Err(SessionError::Usage(
+                "--mode challenge needs the reader's --challenge text".into(),
+            ));
+        }
+        (PresentMode::Challenge, Some(text)) => {
+            let asked = read_challenge(text)?;
+            println!(
+                "{} asks, for \"{}\": {}",
+                asked.reader,
+                asked.purpose,
+                asked.items.join(", ")
+            );
+            if !args.yes && !session::confirm("show these to this reader?")? {
+                println!("nothing shown");
+                return Ok(ExitCode::from(crate::EXIT_REFUSED));
+            }
+            PresentationRequest::Challenge(text.clone())
+        }
+        (PresentMode::Counter, _) => PresentationRequest::Counter,
+    };
+    let (carnet, record) = session::open_core_and_record(options)?;
+    let key = carnet.software_device_key()?;
+    let text = record.present_card(args.rank, &request, &key)?;
+    show_code(&text, args.png.as_deref(), args.text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `text` as a terminal QR code (or as text), and writes the PNG if asked.
+fn show_code(text: &str, png: Option<&Path>, as_text: bool) -> Result<(), SessionError> {
+    crate::qr::write_images(text, png, None, crate::qr::DEFAULT_SCALE, |e| {
+        SessionError::Io(e.to_string())
+    })?;
+    if let Some(path) = png {
+        eprintln!("QR code written to {}", path.display());
+    }
+    if as_text || !std::io::stdout().is_terminal() {
+        println!("{text}");
+        return Ok(());
+    }
+    let (lines, width) = qr::render_terminal(text).map_err(|e| SessionError::Io(e.to_string()))?;
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(80);
+    if width > columns {
+        println!(
+            "the QR code is {width} columns wide, wider than this terminal ({columns}): \
+             widen it, or use --png FILE or --text"
+        );
+    } else {
+        println!("{lines}");
+    }
+    Ok(())
+}
+
+fn print_people(people: &[CardPerson]) {
+    for person in people {
+        println!(
+            "  {}. {} {} (born {}), INS {} — AMO rights {} to {}, regime {} caisse {}; \
+             shown until {}, confirmed {}",
+            person.rank,
+            person.given_names,
+            person.family_name,
+            person.birth_date,
+            person.ins_matricule,
+            person.amo_valid_from,
+            person.amo_valid_until,
+            person.regime,
+            person.caisse,
+            crate::record::date_time(person.valid_until * 1000),
+            crate::record::date_time(person.refreshed_millis),
+        );
+    }
+}
+
+fn people_json(people: &[CardPerson]) -> serde_json::Value {
+    serde_json::Value::Array(
+        people
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "rank": p.rank, "family_name": p.family_name, "given_names": p.given_names,
+                    "birth_date": p.birth_date, "nir": p.nir, "ins_matricule": p.ins_matricule,
+                    "regime": p.regime, "caisse": p.caisse,
+                    "amo_valid_from": p.amo_valid_from, "amo_valid_until": p.amo_valid_until,
+                    "valid_until": p.valid_until, "refreshed_millis": p.refreshed_millis,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The reader's files.
+struct ReaderFiles {
+    dir: PathBuf,
+}
+
+impl ReaderFiles {
+    fn new(options: &Options) -> Result<Self, SessionError> {
+        Ok(ReaderFiles {
+            dir: session::data_dir(options)?.join(READER_DIR),
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>, SessionError> {
+        match std::fs::read(self.path(name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SessionError::Io(format!(
+                "{}: {e}",
+                self.path(name).display()
+            ))),
+        }
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| SessionError::Io(format!("{}: {e}", self.dir.display())))?;
+        let temporary = self.path(&format!("{name}.tmp"));
+        std::fs::write(&temporary, bytes)
+            .and_then(|()| std::fs::rename(&temporary, self.path(name)))
+            .map_err(|e| SessionError::Io(format!("{}: {e}", self.path(name).display())))
+    }
+
+    /// The reader as kept: its root, id, status list and outstanding challenge.
+    fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
+        let root = self.read("root.der")?.ok_or_else(|| {
+            SessionError::Usage(
+                "this reader has no issuer root yet: run carnet reader update".into(),
+            )
+        })?;
+        let reader_id = self
+            .read("reader-id")?
+            .map(|id| String::from_utf8_lossy(&id).trim().to_owned())
+            .unwrap_or_else(|| DEFAULT_READER_ID.to_owned());
+        let mut reader = carnet.card_reader(&root, &reader_id)?;
+        if let Some(status) = self.read("status.cose")? {
+            reader.update_status(&status)?;
+        }
+        if let Some(challenge) = self.read("challenge.txt")? {
+            reader.resume_challenge(&String::from_utf8_lossy(&challenge))?;
+        }
+        Ok(reader)
+    }
+}
+
+/// Runs `carnet reader …`.
+pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode, SessionError> {
+    let files = ReaderFiles::new(options)?;
+    let carnet = session::open(options)?;
+    match command {
+        ReaderCommand::Update {
+            connection,
+            reader_id,
+        } => {
+            let services = carnet.national_services(connection.server(), &connection.pins()?)?;
+            let runtime = runtime()?;
+            if files.read("root.der")?.is_none() {
+                let root = runtime.block_on(services.issuer_root())?;
+                // Checked before it is kept: a root that is not a CA certificate is refused.
+                carnet.card_reader(&root, &reader_id)?;
+                files.write("root.der", &root)?;
+                println!("issuer root kept (first use: in production it ships with the reader)");
+            }
+            files.write("reader-id", reader_id.as_bytes())?;
+            let status = runtime.block_on(services.issuer_status())?;
+            let mut reader = files.reader(&carnet)?;
+            if !reader.update_status(&status)? {
+                return Err(SessionError::Io(
+                    "the status list is not signed by the issuer this reader trusts".into(),
+                ));
+            }
+            files.write("status.cose", &status)?;
+            println!("status list updated ({} bytes)", status.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        ReaderCommand::Challenge {
+            items,
+            purpose,
+            png,
+            text,
+        } => {
+            let mut reader = files.reader(&carnet)?;
+            let challenge = reader.challenge(&purpose, &items)?;
+            files.write("challenge.txt", challenge.as_bytes())?;
+            show_code(&challenge, png.as_deref(), text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read(
+    options: &Options,
+    input: &str,
+    date_of_care: Option<&str>,
+) -> Result<ExitCode, SessionError> {
+    let text = if input.trim_start().starts_with("APCV1:") {
+        input.to_owned()
+    } else {
+        let bytes = crate::verify::read_file(Path::new(input), qr::MAX_FILE_BYTES as u64)?;
+        qr::scan_image_file(&bytes).map_err(|e| SessionError::Io(format!("{input}: {e}")))?
+    };
+    let files = ReaderFiles::new(options)?;
+    let carnet = session::open(options)?;
+    let mut reader = files.reader(&carnet)?;
+    let check = reader.read(&text, date_of_care)?;
+    // An answer consumes the challenge; a counter QR leaves it outstanding.
+    if let Ok((carnet::identity::qr_text::Mode::Challenge, _)) =
+        carnet::identity::qr_text::response_from_text(&text)
+    {
+        let _ = std::fs::remove_file(files.path("challenge.txt"));
+    }
+    match check {
+        CardCheck::Accepted { elements } => {
+            println!("accepted");
+            for (name, value) in elements {
+                println!("  {name}: {value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CardCheck::Refused { code } => {
+            println!("refused: {code}");
+            Ok(ExitCode::from(crate::EXIT_REFUSED))
+        }
+    }
+}
