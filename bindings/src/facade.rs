@@ -34,7 +34,7 @@ impl From<carnet::ClockStatus> for ClockStatus {
 
 /// The Carnet core, opened with the platform's services.
 #[derive(uniffi::Object)]
-pub struct Carnet(carnet::Carnet);
+pub struct Carnet(pub(crate) carnet::Carnet);
 
 #[uniffi::export]
 impl Carnet {

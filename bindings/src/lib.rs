@@ -7,6 +7,7 @@
 //! boundary (the release profile keeps `panic = "unwind"` for that) and raises it as an
 //! internal exception rather than aborting the app.
 
+mod card;
 mod certs;
 mod error;
 mod facade;
@@ -15,6 +16,7 @@ mod platform;
 mod record;
 mod services;
 
+pub use card::{CardReader, CardSigner};
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
 };

@@ -469,8 +469,8 @@ fn read(
     match check {
         CardCheck::Accepted { elements } => {
             println!("accepted");
-            for (name, value) in elements {
-                println!("  {name}: {value}");
+            for element in elements {
+                println!("  {}: {}", element.name, element.value);
             }
             Ok(ExitCode::SUCCESS)
         }

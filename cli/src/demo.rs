@@ -486,7 +486,7 @@ fn show_card(
             "✓ accepted: {}",
             elements
                 .iter()
-                .map(|(name, value)| format!("{name}={value}"))
+                .map(|element| format!("{}={}", element.name, element.value))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

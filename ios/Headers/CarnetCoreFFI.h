@@ -243,6 +243,20 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CARD_SIGNER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CARD_SIGNER_METHOD0
+typedef void (*UniffiCallbackInterfaceCardSignerMethod0)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CARD_SIGNER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CARD_SIGNER_METHOD1
+typedef void (*UniffiCallbackInterfaceCardSignerMethod1)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_METHOD0
 typedef void (*UniffiCallbackInterfaceClockMethod0)(uint64_t, int64_t* _Nonnull, 
@@ -292,6 +306,16 @@ typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer,
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CARD_SIGNER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CARD_SIGNER
+typedef struct UniffiVTableCallbackInterfaceCardSigner {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceCardSignerMethod0 _Nonnull publicKey;
+    UniffiCallbackInterfaceCardSignerMethod1 _Nonnull sign;
+} UniffiVTableCallbackInterfaceCardSigner;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK
 typedef struct UniffiVTableCallbackInterfaceClock {
@@ -339,6 +363,56 @@ typedef struct UniffiVTableCallbackInterfaceSyncListener {
 } UniffiVTableCallbackInterfaceSyncListener;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDREADER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDREADER
+uint64_t uniffi_carnet_ffi_fn_clone_cardreader(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDREADER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDREADER
+void uniffi_carnet_ffi_fn_free_cardreader(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_CHALLENGE
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_challenge(uint64_t ptr, RustBuffer purpose, RustBuffer items, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_read(uint64_t ptr, RustBuffer text, RustBuffer date_of_care, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_UPDATE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_UPDATE_STATUS
+int8_t uniffi_carnet_ffi_fn_method_cardreader_update_status(uint64_t ptr, RustBuffer status_list, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDSIGNER
+uint64_t uniffi_carnet_ffi_fn_clone_cardsigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDSIGNER
+void uniffi_carnet_ffi_fn_free_cardsigner(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_CARDSIGNER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_CARDSIGNER
+void uniffi_carnet_ffi_fn_init_callback_vtable_cardsigner(const UniffiVTableCallbackInterfaceCardSigner* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_PUBLIC_KEY
+RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_public_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
+RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 uint64_t uniffi_carnet_ffi_fn_clone_verifierlists(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -372,6 +446,21 @@ void uniffi_carnet_ffi_fn_free_carnet(uint64_t handle, RustCallStatus *_Nonnull 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
 uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t vault, RustBuffer log_sink, RustBuffer min_log_level, RustBuffer data_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
+uint64_t uniffi_carnet_ffi_fn_method_carnet_card_reader(uint64_t ptr, RustBuffer root, RustBuffer reader_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_CARD
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_present_card(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer request, RustBuffer signer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_read_challenge(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_CLOCK
@@ -502,6 +591,11 @@ uint64_t uniffi_carnet_ffi_fn_clone_healthrecord(uint64_t handle, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_HEALTHRECORD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_HEALTHRECORD
 void uniffi_carnet_ffi_fn_free_healthrecord(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_CARD
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_card(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ACCESS_LOG
@@ -707,6 +801,26 @@ uint64_t uniffi_carnet_ffi_fn_clone_nationalservices(uint64_t handle, RustCallSt
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NATIONALSERVICES
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NATIONALSERVICES
 void uniffi_carnet_ffi_fn_free_nationalservices(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROL_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROL_CARD
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_enrol_card(uint64_t ptr, uint64_t record, RustBuffer nir, RustBuffer code, RustBuffer signer
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ISSUER_ROOT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ISSUER_ROOT
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_issuer_root(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ISSUER_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ISSUER_STATUS
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_REFRESH_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_REFRESH_CARD
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(uint64_t ptr, uint64_t record, RustBuffer signer
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROL_FOR_TESTS
@@ -1021,6 +1135,54 @@ uint16_t uniffi_carnet_ffi_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_CHALLENGE
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_challenge(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_READ
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_READ
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_read(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_UPDATE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_UPDATE_STATUS
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_update_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_PUBLIC_KEY
+uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_public_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_SIGN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_SIGN
+uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_sign(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CARD_READER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CARD_READER
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_card_reader(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_CARD
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_present_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_read_challenge(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CHECK_CLOCK
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CHECK_CLOCK
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_check_clock(void
@@ -1108,6 +1270,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_keyvault_delete(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_carnet_ffi_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_CARD
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_card(void
     
 );
 #endif
@@ -1324,6 +1492,30 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_wallet_remove(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_PROGRESSLISTENER_ON_PROGRESS
 uint16_t uniffi_carnet_ffi_checksum_method_progresslistener_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROL_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ENROL_CARD
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_enrol_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ISSUER_ROOT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ISSUER_ROOT
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_issuer_root(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ISSUER_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_ISSUER_STATUS
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_issuer_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_REFRESH_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_REFRESH_CARD
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card(void
     
 );
 #endif

@@ -3,6 +3,8 @@
 // into the Kotlin implementations of the platform services below.
 package fr.carnet.core.test
 
+import fr.carnet.core.CardCheck
+import fr.carnet.core.CardSigner
 import fr.carnet.core.Carnet
 import fr.carnet.core.CarnetException
 import fr.carnet.core.Clock
@@ -17,6 +19,7 @@ import fr.carnet.core.CertificateType
 import fr.carnet.core.ExpiryState
 import fr.carnet.core.PassVerdict
 import fr.carnet.core.PlatformException
+import fr.carnet.core.PresentationRequest
 import fr.carnet.core.Purpose
 import fr.carnet.core.Sex
 import fr.carnet.core.VerifierLists
@@ -47,6 +50,11 @@ import java.nio.ByteBuffer
 import java.nio.file.Files
 import java.util.Collections
 import java.util.concurrent.ConcurrentHashMap
+import java.math.BigInteger
+import java.security.KeyPairGenerator
+import java.security.Signature
+import java.security.interfaces.ECPublicKey
+import java.security.spec.ECGenParameterSpec
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
@@ -94,6 +102,43 @@ class CollectingSink : LogSink {
     val records: MutableList<LogRecord> = Collections.synchronizedList(mutableListOf())
     override fun log(record: LogRecord) {
         records.add(record)
+    }
+}
+
+/**
+ * The card's key as an Android shell holds it: a P-256 key in the platform keystore (here the
+ * JVM's provider), whose signatures come DER-encoded and are given to the core as r ‖ s.
+ */
+class KeystoreSigner : CardSigner {
+    private val pair = KeyPairGenerator.getInstance("EC").apply {
+        initialize(ECGenParameterSpec("secp256r1"))
+    }.generateKeyPair()
+    @Volatile var refuse = false
+
+    override fun publicKey(): ByteArray {
+        val point = (pair.public as ECPublicKey).w
+        return byteArrayOf(4) + fixed(point.affineX) + fixed(point.affineY)
+    }
+
+    override fun sign(message: ByteArray): ByteArray {
+        if (refuse) throw PlatformException.Denied("user cancelled")
+        val der = Signature.getInstance("SHA256withECDSA").run {
+            initSign(pair.private)
+            update(message)
+            sign()
+        }
+        // ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } (short lengths for P-256).
+        val rLength = der[3].toInt()
+        val r = BigInteger(1, der.copyOfRange(4, 4 + rLength))
+        val sLength = der[5 + rLength].toInt()
+        val s = BigInteger(1, der.copyOfRange(6 + rLength, 6 + rLength + sLength))
+        return fixed(r) + fixed(s)
+    }
+
+    /** A non-negative integer as 32 big-endian bytes. */
+    private fun fixed(value: BigInteger): ByteArray {
+        val bytes = value.toByteArray().dropWhile { it == 0.toByte() }.toByteArray()
+        return ByteArray(32 - bytes.size) + bytes
     }
 }
 
@@ -363,6 +408,61 @@ class CarnetTest {
             fail("lists signed by another key must be refused")
         } catch (e: CarnetException) {
             assertTrue(e.toString(), e is CarnetException.InvalidInput)
+        }
+    }
+
+    private fun registerFamilyCard(): String {
+        val people = File(fixtures, "apcv/family.json").readText()
+        val request = HttpRequest.newBuilder(URI.create("$server/v1/pro/cards"))
+            .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"people\":$people}"))
+            .build()
+        val answer = http.send(request, HttpResponse.BodyHandlers.ofString())
+        assertEquals(answer.body(), 200, answer.statusCode())
+        return Regex("\"activation_code\":\"([A-Z0-9]+)\"").find(answer.body())!!.groupValues[1]
+    }
+
+    @Test
+    fun cardIsEnrolledWithAKotlinKeystoreKeyAndReadByThePharmacy() = runBlocking {
+        val carnet = open(clock = SetClock(System.currentTimeMillis()))
+        val services = carnet.nationalServices(server, listOf())
+        val record = carnet.createRecord(RecordUnlock.DeviceKey)
+        val keystore = KeystoreSigner()
+        try {
+            services.enrolCard(record, "253072B07300470", "WRONGCODE", keystore)
+            fail("a wrong activation code is refused")
+        } catch (e: CarnetException.Refused) {
+            assertEquals("net.refused", e.code)
+        }
+        val people = services.enrolCard(record, "253072B07300470", registerFamilyCard(), keystore)
+        assertEquals(listOf("MARIE ANNE", "LEA"), people.map { it.givenNames })
+        assertEquals("216087511603014", record.card()[1].insMatricule)
+        assertTrue("the account comes with the card", services.enrolledUser() != null)
+
+        val reader = carnet.cardReader(services.issuerRoot(), "10003456789")
+        assertTrue(reader.updateStatus(services.issuerStatus()))
+        val challenge = reader.challenge("Délivrance de médicaments",
+            listOf("family_name", "amo_valid_from", "amo_valid_until"))
+        val asked = carnet.readChallenge(challenge)
+        assertEquals("Délivrance de médicaments", asked.purpose)
+        val answer = carnet.presentCard(record, 1u, PresentationRequest.Challenge(challenge), keystore)
+        val accepted = reader.read(answer, "2027-01-15") as CardCheck.Accepted
+        assertEquals(listOf("family_name" to "DUPONT", "amo_valid_from" to "2026-01-01",
+            "amo_valid_until" to "2027-12-31"), accepted.elements.map { it.name to it.value })
+
+        val child = carnet.presentCard(record, 2u, PresentationRequest.Counter, keystore)
+        assertTrue(reader.read(child, null) is CardCheck.Accepted)
+        assertEquals(CardCheck.Refused("replayed"), reader.read(child, null))
+        // The software key is not the one the card was enrolled with.
+        val software = carnet.presentCard(record, 1u, PresentationRequest.Counter, null)
+        assertEquals(CardCheck.Refused("device_signature"), reader.read(software, null))
+        keystore.refuse = true
+        try {
+            carnet.presentCard(record, 1u, PresentationRequest.Counter, keystore)
+            fail("a keystore that refuses to sign is a typed exception")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("apcv.malformed", e.code)
         }
     }
 

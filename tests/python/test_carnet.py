@@ -12,6 +12,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import asyncio
@@ -382,6 +383,61 @@ class SyncTest(unittest.TestCase):
             with self.assertRaises(carnet.CarnetError.Offline) as caught:
                 await offline.enrol_for_tests("carnet-test-enrolment")
             self.assertEqual(caught.exception.code, "net.offline")
+
+        asyncio.run(scenario())
+
+
+def nir_with_key(first_13):
+    """A NIR: its 13 characters and the control key (Corsican 2A/2B as 19/18)."""
+    number = int(first_13.replace("2A", "19").replace("2B", "18"))
+    return f"{first_13}{97 - number % 97:02d}"
+
+
+class CardTest(unittest.TestCase):
+    """The carte Vitale on the phone with the software key from the Python vault, and the
+    pharmacy's reader, against the reference server."""
+
+    def register(self, nir):
+        """The caisse registers a card for a family under `nir`; returns the activation code."""
+        people = json.loads((FIXTURES / "apcv" / "family.json").read_text())
+        for person in people:
+            person["nir"] = nir
+        people[0]["ins_matricule"] = nir
+        request = urllib.request.Request(f"{SERVER}/v1/pro/cards", data=json.dumps({"people": people}).encode(),
+                                         headers={"authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
+                                                  "content-type": "application/json"})
+        with urllib.request.urlopen(request) as answer:
+            return json.load(answer)["activation_code"]
+
+    def test_a_card_is_enrolled_shown_and_read(self):
+        self.assertTrue(SERVER, "CARNET_SERVER is not set")
+        # Another holder than the Kotlin test's: the same server serves both.
+        nir = nir_with_key("1801275123456")
+        code = self.register(nir)
+
+        async def scenario():
+            vault = RecordingVault()
+            instance = open_carnet(vault=vault, clock=SetClock(int(time.time() * 1000)), data_dir=fresh_dir())
+            services = instance.national_services(SERVER, [])
+            record = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
+            people = await services.enrol_card(record, nir, code, None)
+            self.assertEqual([p.given_names for p in people], ["MARIE ANNE", "LEA"])
+            self.assertIn("store apcv.device-key", vault.calls, "the software key lives in the Python vault")
+            reader = instance.card_reader(await services.issuer_root(), "10003456789")
+            self.assertTrue(reader.update_status(await services.issuer_status()))
+            challenge = reader.challenge("Délivrance de médicaments", ["nir", "given_names"])
+            answer = instance.present_card(record, 2, carnet.PresentationRequest.CHALLENGE(challenge), None)
+            check = reader.read(answer, None)
+            self.assertIsInstance(check, carnet.CardCheck.ACCEPTED)
+            self.assertEqual([(e.name, e.value) for e in check.elements], [("nir", nir), ("given_names", "LEA")])
+            with self.assertRaises(carnet.CarnetError.InvalidInput):
+                reader.read(answer, None)  # the challenge was consumed
+            with self.assertRaises(carnet.CarnetError.InvalidInput):
+                reader.read("APCV1:" + "A" * 50, None)
+            counter = instance.present_card(record, 1, carnet.PresentationRequest.COUNTER(), None)
+            self.assertEqual(reader.read(counter, "2030-01-01"), carnet.CardCheck.REFUSED("rights_expired"))
+            with self.assertRaises(carnet.CarnetError.InvalidInput):
+                instance.present_card(record, 7, carnet.PresentationRequest.COUNTER(), None)
 
         asyncio.run(scenario())
 

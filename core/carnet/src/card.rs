@@ -398,13 +398,22 @@ fn keep_credentials(
     record.card()
 }
 
+/// One element a phone disclosed, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisclosedElement {
+    /// Its identifier (`family_name`, `amo_valid_until`…).
+    pub name: String,
+    /// Its value: texts and full dates as they are, numbers in decimal.
+    pub value: String,
+}
+
 /// What a reader concluded of what a phone showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardCheck {
-    /// Accepted: the disclosed elements, as text, in the order shown.
+    /// Accepted: the disclosed elements, in the order shown.
     Accepted {
-        /// `(element identifier, value)`.
-        elements: Vec<(String, String)>,
+        /// The elements.
+        elements: Vec<DisclosedElement>,
     },
     /// Refused, with the reason's stable code (`revoked`, `device_signature`, ...: the
     /// list is in `docs/protocols/apcv.md`).
@@ -536,7 +545,10 @@ impl CardReader {
                 elements: disclosed
                     .elements
                     .iter()
-                    .map(|(name, value)| (name.clone(), display(value)))
+                    .map(|(name, value)| DisclosedElement {
+                        name: name.clone(),
+                        value: display(value),
+                    })
                     .collect(),
             },
             Err(refusal) => CardCheck::Refused {

@@ -21,8 +21,8 @@ mod verifier_lists;
 mod wallet;
 
 pub use card::{
-    CardCheck, CardPerson, CardReader, ChallengeInfo, PresentationRequest, SoftwareDeviceKey,
-    read_challenge,
+    CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, PresentationRequest,
+    SoftwareDeviceKey, read_challenge,
 };
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;

@@ -116,6 +116,14 @@ impl NationalServices {
         Ok(credential.user_id().to_owned())
     }
 
+    /// The software device key of this installation (see [`crate::SoftwareDeviceKey`]).
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`], [`CarnetError::CorruptVaultEntry`].
+    pub fn software_device_key(&self) -> Result<crate::SoftwareDeviceKey, CarnetError> {
+        crate::SoftwareDeviceKey::load_or_create(self.vault.as_ref())
+    }
+
     /// Syncs `record` with the health space: pull, then push. Interrupted (offline, app
     /// killed), it resumes on the next call with nothing lost or doubled.
     ///

@@ -24,7 +24,10 @@ fn family() -> Vec<ApcvClaims> {
 
 fn accepted(check: CardCheck) -> Vec<(String, String)> {
     match check {
-        CardCheck::Accepted { elements } => elements,
+        CardCheck::Accepted { elements } => elements
+            .into_iter()
+            .map(|element| (element.name, element.value))
+            .collect(),
         CardCheck::Refused { code } => panic!("refused: {code}"),
     }
 }

@@ -656,9 +656,451 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * counter QRs seen.
+ */
+public protocol CardReaderProtocol: AnyObject, Sendable {
+    
+    /**
+     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     */
+    func challenge(purpose: String, items: [String]) throws  -> String
+    
+    /**
+     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
+     * cover it.
+     */
+    func read(text: String, dateOfCare: String?) throws  -> CardCheck
+    
+    /**
+     * Takes the issuer's signed status list; false when another issuer signed it. (Not
+     * named `signed`: a C keyword, in the Swift header.)
+     */
+    func updateStatus(statusList: Data) throws  -> Bool
+    
+}
+/**
+ * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * counter QRs seen.
+ */
+open class CardReader: CardReaderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_cardreader(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_cardreader(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     */
+open func challenge(purpose: String, items: [String])throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_challenge(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(purpose),
+        FfiConverterSequenceString.lower(items),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
+     * cover it.
+     */
+open func read(text: String, dateOfCare: String?)throws  -> CardCheck  {
+    return try  FfiConverterTypeCardCheck_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_read(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterOptionString.lower(dateOfCare),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Takes the issuer's signed status list; false when another issuer signed it. (Not
+     * named `signed`: a C keyword, in the Swift header.)
+     */
+open func updateStatus(statusList: Data)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_update_status(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(statusList),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardReader: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CardReader
+
+    public static func lift(_ handle: UInt64) throws -> CardReader {
+        return CardReader(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CardReader) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardReader {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CardReader, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardReader_lift(_ handle: UInt64) throws -> CardReader {
+    return try FfiConverterTypeCardReader.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardReader_lower(_ value: CardReader) -> UInt64 {
+    return FfiConverterTypeCardReader.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
+ */
+public protocol CardSigner: AnyObject, Sendable {
+    
+    /**
+     * The public key, as an uncompressed SEC1 point (65 bytes).
+     */
+    func publicKey()  -> Data
+    
+    /**
+     * Signs `message` with ECDSA P-256 / SHA-256; the signature as r ‖ s (64 bytes).
+     */
+    func sign(message: Data) throws  -> Data
+    
+}
+/**
+ * The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
+ */
+open class CardSignerImpl: CardSigner, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_cardsigner(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_cardsigner(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The public key, as an uncompressed SEC1 point (65 bytes).
+     */
+open func publicKey() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardsigner_public_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Signs `message` with ECDSA P-256 / SHA-256; the signature as r ‖ s (64 bytes).
+     */
+open func sign(message: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardsigner_sign(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceCardSigner {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceCardSigner = UniffiVTableCallbackInterfaceCardSigner(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeCardSigner.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface CardSigner: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeCardSigner.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface CardSigner: handle missing in uniffiClone")
+            }
+        },
+        publicKey: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeCardSigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.publicKey(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        sign: { (
+            uniffiHandle: UInt64,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeCardSigner.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.sign(
+                     message: try FfiConverterData.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceCardSigner> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceCardSigner>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitCardSigner() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_cardsigner(UniffiCallbackInterfaceCardSigner.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardSigner: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<CardSigner>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = CardSigner
+
+    public static func lift(_ handle: UInt64) throws -> CardSigner {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return CardSignerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: CardSigner) -> UInt64 {
+         if let rustImpl = value as? CardSignerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardSigner {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CardSigner, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardSigner_lift(_ handle: UInt64) throws -> CardSigner {
+    return try FfiConverterTypeCardSigner.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardSigner_lower(_ value: CardSigner) -> UInt64 {
+    return FfiConverterTypeCardSigner.lower(value)
+}
+
+
+
+
+
+
+/**
  * The Carnet core, opened with the platform's services.
  */
 public protocol CarnetProtocol: AnyObject, Sendable {
+    
+    /**
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
+     * challenges.
+     */
+    func cardReader(root: Data, readerId: String) throws  -> CardReader
+    
+    /**
+     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
+     * signed by the card's key (`signer`, else the software key).
+     */
+    func presentCard(record: HealthRecord, rank: UInt32, request: PresentationRequest, signer: CardSigner?) throws  -> String
+    
+    /**
+     * Who asks what in a reader's `APCVR1:` challenge.
+     */
+    func readChallenge(text: String) throws  -> ChallengeInfo
     
     /**
      * Compares the clock with the latest time seen; call it when the app resumes.
@@ -787,6 +1229,51 @@ public static func `open`(clock: Clock, vault: KeyVault, logSink: LogSink?, minL
 }
     
 
+    
+    /**
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
+     * challenges.
+     */
+open func cardReader(root: Data, readerId: String)throws  -> CardReader  {
+    return try  FfiConverterTypeCardReader_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_card_reader(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(root),
+        FfiConverterString.lower(readerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
+     * signed by the card's key (`signer`, else the software key).
+     */
+open func presentCard(record: HealthRecord, rank: UInt32, request: PresentationRequest, signer: CardSigner?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_present_card(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHealthRecord_lower(record),
+        FfiConverterUInt32.lower(rank),
+        FfiConverterTypePresentationRequest_lower(request),
+        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Who asks what in a reader's `APCVR1:` challenge.
+     */
+open func readChallenge(text: String)throws  -> ChallengeInfo  {
+    return try  FfiConverterTypeChallengeInfo_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_read_challenge(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Compares the clock with the latest time seen; call it when the app resumes.
@@ -1187,6 +1674,11 @@ public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
 public protocol HealthRecordProtocol: AnyObject, Sendable {
     
     /**
+     * The people on the card enrolled on this phone (empty before enrolment).
+     */
+    func card() throws  -> [CardPerson]
+    
+    /**
      * The access log, newest first.
      */
     func accessLog() throws  -> [AccessEntry]
@@ -1418,6 +1910,18 @@ open class HealthRecord: HealthRecordProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * The people on the card enrolled on this phone (empty before enrolment).
+     */
+open func card()throws  -> [CardPerson]  {
+    return try  FfiConverterSequenceTypeCardPerson.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_card(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The access log, newest first.
@@ -2434,6 +2938,27 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
 public protocol NationalServicesProtocol: AnyObject, Sendable {
     
     /**
+     * Enrols card `nir` on this phone with the caisse's activation `code` (also opens the
+     * health-space account); the credentials are kept in `record`.
+     */
+    func enrolCard(record: HealthRecord, nir: String, code: String, signer: CardSigner?) async throws  -> [CardPerson]
+    
+    /**
+     * The issuer's root certificate (DER), for a reader.
+     */
+    func issuerRoot() async throws  -> Data
+    
+    /**
+     * The issuer's signed status list, for a reader.
+     */
+    func issuerStatus() async throws  -> Data
+    
+    /**
+     * Asks the caisse for the card again with the current rights.
+     */
+    func refreshCard(record: HealthRecord, signer: CardSigner?) async throws  -> [CardPerson]
+    
+    /**
      * Enrols this device with a test enrolment code; returns the user id.
      */
     func enrolForTests(code: String) async throws  -> String
@@ -2509,6 +3034,83 @@ open class NationalServices: NationalServicesProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Enrols card `nir` on this phone with the caisse's activation `code` (also opens the
+     * health-space account); the credentials are kept in `record`.
+     */
+open func enrolCard(record: HealthRecord, nir: String, code: String, signer: CardSigner?)async throws  -> [CardPerson]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_enrol_card(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterString.lower(nir),FfiConverterString.lower(code),FfiConverterOptionTypeCardSigner.lower(signer)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCardPerson.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The issuer's root certificate (DER), for a reader.
+     */
+open func issuerRoot()async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_issuer_root(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The issuer's signed status list, for a reader.
+     */
+open func issuerStatus()async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Asks the caisse for the card again with the current rights.
+     */
+open func refreshCard(record: HealthRecord, signer: CardSigner?)async throws  -> [CardPerson]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterOptionTypeCardSigner.lower(signer)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeCardPerson.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
     
     /**
      * Enrols this device with a test enrolment code; returns the user id.
@@ -3527,6 +4129,164 @@ public func FfiConverterTypeBlockedProfessional_lower(_ value: BlockedProfession
 
 
 /**
+ * One person on the card, as the phone shows it offline.
+ */
+public struct CardPerson: Equatable, Hashable {
+    public var rank: UInt32
+    public var familyName: String
+    public var givenNames: String
+    public var birthDate: String
+    public var nir: String
+    public var insMatricule: String
+    public var regime: String
+    public var caisse: String
+    public var amoValidFrom: String
+    public var amoValidUntil: String
+    public var validUntil: Int64
+    public var refreshedMillis: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(rank: UInt32, familyName: String, givenNames: String, birthDate: String, nir: String, insMatricule: String, regime: String, caisse: String, amoValidFrom: String, amoValidUntil: String, validUntil: Int64, refreshedMillis: Int64) {
+        self.rank = rank
+        self.familyName = familyName
+        self.givenNames = givenNames
+        self.birthDate = birthDate
+        self.nir = nir
+        self.insMatricule = insMatricule
+        self.regime = regime
+        self.caisse = caisse
+        self.amoValidFrom = amoValidFrom
+        self.amoValidUntil = amoValidUntil
+        self.validUntil = validUntil
+        self.refreshedMillis = refreshedMillis
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CardPerson: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardPerson: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardPerson {
+        return
+            try CardPerson(
+                rank: FfiConverterUInt32.read(from: &buf), 
+                familyName: FfiConverterString.read(from: &buf), 
+                givenNames: FfiConverterString.read(from: &buf), 
+                birthDate: FfiConverterString.read(from: &buf), 
+                nir: FfiConverterString.read(from: &buf), 
+                insMatricule: FfiConverterString.read(from: &buf), 
+                regime: FfiConverterString.read(from: &buf), 
+                caisse: FfiConverterString.read(from: &buf), 
+                amoValidFrom: FfiConverterString.read(from: &buf), 
+                amoValidUntil: FfiConverterString.read(from: &buf), 
+                validUntil: FfiConverterInt64.read(from: &buf), 
+                refreshedMillis: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CardPerson, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.rank, into: &buf)
+        FfiConverterString.write(value.familyName, into: &buf)
+        FfiConverterString.write(value.givenNames, into: &buf)
+        FfiConverterString.write(value.birthDate, into: &buf)
+        FfiConverterString.write(value.nir, into: &buf)
+        FfiConverterString.write(value.insMatricule, into: &buf)
+        FfiConverterString.write(value.regime, into: &buf)
+        FfiConverterString.write(value.caisse, into: &buf)
+        FfiConverterString.write(value.amoValidFrom, into: &buf)
+        FfiConverterString.write(value.amoValidUntil, into: &buf)
+        FfiConverterInt64.write(value.validUntil, into: &buf)
+        FfiConverterInt64.write(value.refreshedMillis, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardPerson_lift(_ buf: RustBuffer) throws -> CardPerson {
+    return try FfiConverterTypeCardPerson.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardPerson_lower(_ value: CardPerson) -> RustBuffer {
+    return FfiConverterTypeCardPerson.lower(value)
+}
+
+
+/**
+ * What a challenge asks, to show the holder before consent.
+ */
+public struct ChallengeInfo: Equatable, Hashable {
+    public var reader: String
+    public var purpose: String
+    public var items: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(reader: String, purpose: String, items: [String]) {
+        self.reader = reader
+        self.purpose = purpose
+        self.items = items
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ChallengeInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeChallengeInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChallengeInfo {
+        return
+            try ChallengeInfo(
+                reader: FfiConverterString.read(from: &buf), 
+                purpose: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ChallengeInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.reader, into: &buf)
+        FfiConverterString.write(value.purpose, into: &buf)
+        FfiConverterSequenceString.write(value.items, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChallengeInfo_lift(_ buf: RustBuffer) throws -> ChallengeInfo {
+    return try FfiConverterTypeChallengeInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChallengeInfo_lower(_ value: ChallengeInfo) -> RustBuffer {
+    return FfiConverterTypeChallengeInfo.lower(value)
+}
+
+
+/**
  * A code from a terminology.
  */
 public struct Coding: Equatable, Hashable {
@@ -3584,6 +4344,63 @@ public func FfiConverterTypeCoding_lift(_ buf: RustBuffer) throws -> Coding {
 #endif
 public func FfiConverterTypeCoding_lower(_ value: Coding) -> RustBuffer {
     return FfiConverterTypeCoding.lower(value)
+}
+
+
+/**
+ * One element a phone disclosed, as text.
+ */
+public struct DisclosedElement: Equatable, Hashable {
+    public var name: String
+    public var value: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DisclosedElement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDisclosedElement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DisclosedElement {
+        return
+            try DisclosedElement(
+                name: FfiConverterString.read(from: &buf), 
+                value: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DisclosedElement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.value, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedElement_lift(_ buf: RustBuffer) throws -> DisclosedElement {
+    return try FfiConverterTypeDisclosedElement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDisclosedElement_lower(_ value: DisclosedElement) -> RustBuffer {
+    return FfiConverterTypeDisclosedElement.lower(value)
 }
 
 
@@ -5534,6 +6351,87 @@ public func FfiConverterTypeAccessAction_lower(_ value: AccessAction) -> RustBuf
 
 
 /**
+ * What a reader concluded.
+ */
+
+public enum CardCheck: Equatable, Hashable {
+    
+    /**
+     * Accepted, with the disclosed elements.
+     */
+    case accepted(elements: [DisclosedElement]
+    )
+    /**
+     * Refused, with the reason's stable code (`revoked`, `replayed`…).
+     */
+    case refused(code: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CardCheck: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardCheck: FfiConverterRustBuffer {
+    typealias SwiftType = CardCheck
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardCheck {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .accepted(elements: try FfiConverterSequenceTypeDisclosedElement.read(from: &buf)
+        )
+        
+        case 2: return .refused(code: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CardCheck, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .accepted(elements):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceTypeDisclosedElement.write(elements, into: &buf)
+            
+        
+        case let .refused(code):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(code, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardCheck_lift(_ buf: RustBuffer) throws -> CardCheck {
+    return try FfiConverterTypeCardCheck.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardCheck_lower(_ value: CardCheck) -> RustBuffer {
+    return FfiConverterTypeCardCheck.lower(value)
+}
+
+
+
+/**
  * An error from the Carnet core, by class. Every variant carries the same three fields:
  * `code`, stable and machine-readable (`nir.control_key`); `message_key`, the key of the
  * user-facing message the shell translates (`error.nir.typo`); `detail`, an English
@@ -6817,6 +7715,84 @@ public func FfiConverterTypePlatformError_lower(_ value: PlatformError) -> RustB
 
 
 /**
+ * What a phone is asked to show.
+ */
+
+public enum PresentationRequest: Equatable, Hashable {
+    
+    /**
+     * Answer a reader's `APCVR1:` challenge (after consent).
+     */
+    case challenge(String
+    )
+    /**
+     * A counter QR with the default disclosure.
+     */
+    case counter
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PresentationRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationRequest
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationRequest {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .challenge(try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .counter
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PresentationRequest, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .challenge(v1):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(v1, into: &buf)
+            
+        
+        case .counter:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lift(_ buf: RustBuffer) throws -> PresentationRequest {
+    return try FfiConverterTypePresentationRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePresentationRequest_lower(_ value: PresentationRequest) -> RustBuffer {
+    return FfiConverterTypePresentationRequest.lower(value)
+}
+
+
+
+/**
  * Kinds of profile entries.
  */
 
@@ -7486,6 +8462,30 @@ fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCardSigner: FfiConverterRustBuffer {
+    typealias SwiftType = CardSigner?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCardSigner.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCardSigner.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLogSink: FfiConverterRustBuffer {
     typealias SwiftType = LogSink?
 
@@ -7727,6 +8727,31 @@ fileprivate struct FfiConverterSequenceDouble: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
     typealias SwiftType = [Data]
 
@@ -7844,6 +8869,56 @@ fileprivate struct FfiConverterSequenceTypeBlockedProfessional: FfiConverterRust
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeBlockedProfessional.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCardPerson: FfiConverterRustBuffer {
+    typealias SwiftType = [CardPerson]
+
+    public static func write(_ value: [CardPerson], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCardPerson.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CardPerson] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CardPerson]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCardPerson.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDisclosedElement: FfiConverterRustBuffer {
+    typealias SwiftType = [DisclosedElement]
+
+    public static func write(_ value: [DisclosedElement], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDisclosedElement.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DisclosedElement] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DisclosedElement]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDisclosedElement.read(from: &buf))
         }
         return seq
     }
@@ -8075,6 +9150,30 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_func_core_version() != 54633) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_challenge() != 43205) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_read() != 57459) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_update_status() != 12420) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardsigner_public_key() != 36411) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardsigner_sign() != 32177) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 27269) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_present_card() != 42158) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_read_challenge() != 64020) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_carnet_check_clock() != 48129) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8118,6 +9217,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_logsink_log() != 35562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_card() != 11497) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_access_log() != 24231) {
@@ -8228,6 +9330,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() != 19686) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_enrol_card() != 49185) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_issuer_root() != 53991) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_issuer_status() != 19421) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() != 18974) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() != 11660) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8253,6 +9367,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitCardSigner()
     uniffiCallbackInitClock()
     uniffiCallbackInitKeyVault()
     uniffiCallbackInitLogSink()

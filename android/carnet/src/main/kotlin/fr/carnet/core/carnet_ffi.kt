@@ -657,6 +657,12 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceCardSignerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceCardSignerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceClockMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -677,6 +683,28 @@ internal interface UniffiCallbackInterfaceProgressListenerMethod0 : com.sun.jna.
 }
 internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`stage`: RustBuffer.ByValue,`done`: Long,`total`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "publicKey", "sign")
+internal open class UniffiVTableCallbackInterfaceCardSigner(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `publicKey`: UniffiCallbackInterfaceCardSignerMethod0? = null,
+    @JvmField internal var `sign`: UniffiCallbackInterfaceCardSignerMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `publicKey`: UniffiCallbackInterfaceCardSignerMethod0? = null,
+        `sign`: UniffiCallbackInterfaceCardSignerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceCardSigner(`uniffiFree`,`uniffiClone`,`publicKey`,`sign`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceCardSigner) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `publicKey` = other.`publicKey`
+        `sign` = other.`sign`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "nowUnixMillis")
 internal open class UniffiVTableCallbackInterfaceClock(
@@ -806,6 +834,22 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_carnet_ffi_checksum_func_core_version(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_challenge(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_read(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_update_status(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardsigner_public_key(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardsigner_sign(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_card_reader(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_present_card(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_read_challenge(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_clock(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_ins(
@@ -835,6 +879,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_keyvault_delete(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_card(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_access_log(
     ): Int
@@ -908,6 +954,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_progresslistener_on_progress(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrol_card(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_issuer_root(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_issuer_status(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user(
@@ -940,6 +994,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "carnet_ffi"))
+        uniffiCallbackInterfaceCardSigner.register(this)
         uniffiCallbackInterfaceClock.register(this)
         uniffiCallbackInterfaceKeyVault.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
@@ -949,6 +1004,26 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_fn_clone_cardreader(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_cardreader(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_cardreader_challenge(`ptr`: Long,`purpose`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardreader_read(`ptr`: Long,`text`: RustBuffer.ByValue,`dateOfCare`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardreader_update_status(`ptr`: Long,`statusList`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_carnet_ffi_fn_clone_cardsigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_cardsigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_cardsigner(`vtable`: UniffiVTableCallbackInterfaceCardSigner,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_cardsigner_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardsigner_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -963,6 +1038,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_card_reader(`ptr`: Long,`root`: RustBuffer.ByValue,`readerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_present_card(`ptr`: Long,`record`: Long,`rank`: Int,`request`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_read_challenge(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_clock(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_ins(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1015,6 +1096,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_free_healthrecord(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_card(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_access_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(`ptr`: Long,`new`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1097,6 +1180,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_free_nationalservices(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_enrol_card(`ptr`: Long,`record`: Long,`nir`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_issuer_root(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(`ptr`: Long,`record`: Long,`signer`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(`ptr`: Long,`code`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1237,6 +1328,30 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_func_core_version() and 0xFFFF) != 54633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_challenge() and 0xFFFF) != 43205) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_read() and 0xFFFF) != 57459) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_update_status() and 0xFFFF) != 12420) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardsigner_public_key() and 0xFFFF) != 36411) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardsigner_sign() and 0xFFFF) != 32177) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 27269) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_present_card() and 0xFFFF) != 42158) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_read_challenge() and 0xFFFF) != 64020) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_clock() and 0xFFFF) != 48129) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1280,6 +1395,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_logsink_log() and 0xFFFF) != 35562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_card() and 0xFFFF) != 11497) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_access_log() and 0xFFFF) != 24231) {
@@ -1388,6 +1506,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_progresslistener_on_progress() and 0xFFFF) != 19686) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrol_card() and 0xFFFF) != 49185) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_issuer_root() and 0xFFFF) != 53991) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_issuer_status() and 0xFFFF) != 19421) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() and 0xFFFF) != 18974) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() and 0xFFFF) != 11660) {
@@ -1984,9 +2114,712 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * counter QRs seen.
+ */
+public interface CardReaderInterface {
+    
+    /**
+     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     */
+    fun `challenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>): kotlin.String
+    
+    /**
+     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
+     * cover it.
+     */
+    fun `read`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck
+    
+    /**
+     * Takes the issuer's signed status list; false when another issuer signed it. (Not
+     * named `signed`: a C keyword, in the Swift header.)
+     */
+    fun `updateStatus`(`statusList`: kotlin.ByteArray): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * counter QRs seen.
+ */
+open class CardReader: Disposable, AutoCloseable, CardReaderInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_cardreader(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_cardreader(handle, status)
+        }
+    }
+
+    
+    /**
+     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     */
+    @Throws(CarnetException::class)override fun `challenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_challenge(
+        it,
+        
+        FfiConverterString.lower(`purpose`),
+        FfiConverterSequenceString.lower(`items`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
+     * cover it.
+     */
+    @Throws(CarnetException::class)override fun `read`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck {
+            return FfiConverterTypeCardCheck.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_read(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalString.lower(`dateOfCare`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Takes the issuer's signed status list; false when another issuer signed it. (Not
+     * named `signed`: a C keyword, in the Swift header.)
+     */
+    @Throws(CarnetException::class)override fun `updateStatus`(`statusList`: kotlin.ByteArray): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_update_status(
+        it,
+        
+        FfiConverterByteArray.lower(`statusList`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardReader: FfiConverter<CardReader, Long> {
+    override fun lower(value: CardReader): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CardReader {
+        return CardReader(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CardReader {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CardReader) = 8UL
+
+    override fun write(value: CardReader, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
+ */
+public interface CardSigner {
+    
+    /**
+     * The public key, as an uncompressed SEC1 point (65 bytes).
+     */
+    fun `publicKey`(): kotlin.ByteArray
+    
+    /**
+     * Signs `message` with ECDSA P-256 / SHA-256; the signature as r ‖ s (64 bytes).
+     */
+    fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
+ */
+open class CardSignerImpl: Disposable, AutoCloseable, CardSigner
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_cardsigner(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_cardsigner(handle, status)
+        }
+    }
+
+    
+    /**
+     * The public key, as an uncompressed SEC1 point (65 bytes).
+     */override fun `publicKey`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardsigner_public_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Signs `message` with ECDSA P-256 / SHA-256; the signature as r ‖ s (64 bytes).
+     */
+    @Throws(PlatformException::class)override fun `sign`(`message`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardsigner_sign(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceCardSigner {
+    internal object `publicKey`: UniffiCallbackInterfaceCardSignerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeCardSigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`publicKey`(
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `sign`: UniffiCallbackInterfaceCardSignerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeCardSigner.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`sign`(
+                    FfiConverterByteArray.lift(`message`),
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeCardSigner.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeCardSigner.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceCardSigner.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `publicKey`,
+        `sign`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_cardsigner(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardSigner: FfiConverter<CardSigner, Long> {
+    internal val handleMap = UniffiHandleMap<CardSigner>()
+
+    override fun lower(value: CardSigner): Long {
+        if (value is CardSignerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): CardSigner {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return CardSignerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): CardSigner {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CardSigner) = 8UL
+
+    override fun write(value: CardSigner, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The Carnet core, opened with the platform's services.
  */
 public interface CarnetInterface {
+    
+    /**
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
+     * challenges.
+     */
+    fun `cardReader`(`root`: kotlin.ByteArray, `readerId`: kotlin.String): CardReader
+    
+    /**
+     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
+     * signed by the card's key (`signer`, else the software key).
+     */
+    fun `presentCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `request`: PresentationRequest, `signer`: CardSigner?): kotlin.String
+    
+    /**
+     * Who asks what in a reader's `APCVR1:` challenge.
+     */
+    fun `readChallenge`(`text`: kotlin.String): ChallengeInfo
     
     /**
      * Compares the clock with the latest time seen; call it when the app resumes.
@@ -2147,6 +2980,66 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
             UniffiLib.uniffi_carnet_ffi_fn_clone_carnet(handle, status)
         }
     }
+
+    
+    /**
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
+     * challenges.
+     */
+    @Throws(CarnetException::class)override fun `cardReader`(`root`: kotlin.ByteArray, `readerId`: kotlin.String): CardReader {
+            return FfiConverterTypeCardReader.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_card_reader(
+        it,
+        
+        FfiConverterByteArray.lower(`root`),
+        FfiConverterString.lower(`readerId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
+     * signed by the card's key (`signer`, else the software key).
+     */
+    @Throws(CarnetException::class)override fun `presentCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `request`: PresentationRequest, `signer`: CardSigner?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_present_card(
+        it,
+        
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterTypePresentationRequest.lower(`request`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Who asks what in a reader's `APCVR1:` challenge.
+     */
+    @Throws(CarnetException::class)override fun `readChallenge`(`text`: kotlin.String): ChallengeInfo {
+            return FfiConverterTypeChallengeInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_read_challenge(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -2814,6 +3707,11 @@ public object FfiConverterTypeClock: FfiConverter<Clock, Long> {
 public interface HealthRecordInterface {
     
     /**
+     * The people on the card enrolled on this phone (empty before enrolment).
+     */
+    fun `card`(): List<CardPerson>
+    
+    /**
      * The access log, newest first.
      */
     fun `accessLog`(): List<AccessEntry>
@@ -3095,6 +3993,23 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
             UniffiLib.uniffi_carnet_ffi_fn_clone_healthrecord(handle, status)
         }
     }
+
+    
+    /**
+     * The people on the card enrolled on this phone (empty before enrolment).
+     */
+    @Throws(CarnetException::class)override fun `card`(): List<CardPerson> {
+            return FfiConverterSequenceTypeCardPerson.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_card(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -4596,6 +5511,27 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
 public interface NationalServicesInterface {
     
     /**
+     * Enrols card `nir` on this phone with the caisse's activation `code` (also opens the
+     * health-space account); the credentials are kept in `record`.
+     */
+    suspend fun `enrolCard`(`record`: HealthRecord, `nir`: kotlin.String, `code`: kotlin.String, `signer`: CardSigner?): List<CardPerson>
+    
+    /**
+     * The issuer's root certificate (DER), for a reader.
+     */
+    suspend fun `issuerRoot`(): kotlin.ByteArray
+    
+    /**
+     * The issuer's signed status list, for a reader.
+     */
+    suspend fun `issuerStatus`(): kotlin.ByteArray
+    
+    /**
+     * Asks the caisse for the card again with the current rights.
+     */
+    suspend fun `refreshCard`(`record`: HealthRecord, `signer`: CardSigner?): List<CardPerson>
+    
+    /**
      * Enrols this device with a test enrolment code; returns the user id.
      */
     suspend fun `enrolForTests`(`code`: kotlin.String): kotlin.String
@@ -4720,6 +5656,109 @@ open class NationalServices: Disposable, AutoCloseable, NationalServicesInterfac
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_carnet_ffi_fn_clone_nationalservices(handle, status)
         }
+    }
+
+    
+    /**
+     * Enrols card `nir` on this phone with the caisse's activation `code` (also opens the
+     * health-space account); the credentials are kept in `record`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolCard`(`record`: HealthRecord, `nir`: kotlin.String, `code`: kotlin.String, `signer`: CardSigner?) : List<CardPerson> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_enrol_card(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterString.lower(`nir`),
+        FfiConverterString.lower(`code`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCardPerson.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The issuer's root certificate (DER), for a reader.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `issuerRoot`() : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_issuer_root(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The issuer's signed status list, for a reader.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `issuerStatus`() : kotlin.ByteArray {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterByteArray.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Asks the caisse for the card again with the current rights.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `refreshCard`(`record`: HealthRecord, `signer`: CardSigner?) : List<CardPerson> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeCardPerson.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
     }
 
     
@@ -6049,6 +7088,143 @@ public object FfiConverterTypeBlockedProfessional: FfiConverterRustBuffer<Blocke
 
 
 /**
+ * One person on the card, as the phone shows it offline.
+ */
+data class CardPerson (
+    var `rank`: kotlin.UInt
+    , 
+    var `familyName`: kotlin.String
+    , 
+    var `givenNames`: kotlin.String
+    , 
+    var `birthDate`: kotlin.String
+    , 
+    var `nir`: kotlin.String
+    , 
+    var `insMatricule`: kotlin.String
+    , 
+    var `regime`: kotlin.String
+    , 
+    var `caisse`: kotlin.String
+    , 
+    var `amoValidFrom`: kotlin.String
+    , 
+    var `amoValidUntil`: kotlin.String
+    , 
+    var `validUntil`: kotlin.Long
+    , 
+    var `refreshedMillis`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardPerson: FfiConverterRustBuffer<CardPerson> {
+    override fun read(buf: ByteBuffer): CardPerson {
+        return CardPerson(
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CardPerson) = (
+            FfiConverterUInt.allocationSize(value.`rank`) +
+            FfiConverterString.allocationSize(value.`familyName`) +
+            FfiConverterString.allocationSize(value.`givenNames`) +
+            FfiConverterString.allocationSize(value.`birthDate`) +
+            FfiConverterString.allocationSize(value.`nir`) +
+            FfiConverterString.allocationSize(value.`insMatricule`) +
+            FfiConverterString.allocationSize(value.`regime`) +
+            FfiConverterString.allocationSize(value.`caisse`) +
+            FfiConverterString.allocationSize(value.`amoValidFrom`) +
+            FfiConverterString.allocationSize(value.`amoValidUntil`) +
+            FfiConverterLong.allocationSize(value.`validUntil`) +
+            FfiConverterLong.allocationSize(value.`refreshedMillis`)
+    )
+
+    override fun write(value: CardPerson, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`rank`, buf)
+            FfiConverterString.write(value.`familyName`, buf)
+            FfiConverterString.write(value.`givenNames`, buf)
+            FfiConverterString.write(value.`birthDate`, buf)
+            FfiConverterString.write(value.`nir`, buf)
+            FfiConverterString.write(value.`insMatricule`, buf)
+            FfiConverterString.write(value.`regime`, buf)
+            FfiConverterString.write(value.`caisse`, buf)
+            FfiConverterString.write(value.`amoValidFrom`, buf)
+            FfiConverterString.write(value.`amoValidUntil`, buf)
+            FfiConverterLong.write(value.`validUntil`, buf)
+            FfiConverterLong.write(value.`refreshedMillis`, buf)
+    }
+}
+
+
+
+/**
+ * What a challenge asks, to show the holder before consent.
+ */
+data class ChallengeInfo (
+    var `reader`: kotlin.String
+    , 
+    var `purpose`: kotlin.String
+    , 
+    var `items`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChallengeInfo: FfiConverterRustBuffer<ChallengeInfo> {
+    override fun read(buf: ByteBuffer): ChallengeInfo {
+        return ChallengeInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ChallengeInfo) = (
+            FfiConverterString.allocationSize(value.`reader`) +
+            FfiConverterString.allocationSize(value.`purpose`) +
+            FfiConverterSequenceString.allocationSize(value.`items`)
+    )
+
+    override fun write(value: ChallengeInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`reader`, buf)
+            FfiConverterString.write(value.`purpose`, buf)
+            FfiConverterSequenceString.write(value.`items`, buf)
+    }
+}
+
+
+
+/**
  * A code from a terminology.
  */
 data class Coding (
@@ -6089,6 +7265,47 @@ public object FfiConverterTypeCoding: FfiConverterRustBuffer<Coding> {
             FfiConverterString.write(value.`system`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterOptionalString.write(value.`display`, buf)
+    }
+}
+
+
+
+/**
+ * One element a phone disclosed, as text.
+ */
+data class DisclosedElement (
+    var `name`: kotlin.String
+    , 
+    var `value`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDisclosedElement: FfiConverterRustBuffer<DisclosedElement> {
+    override fun read(buf: ByteBuffer): DisclosedElement {
+        return DisclosedElement(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DisclosedElement) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`value`)
+    )
+
+    override fun write(value: DisclosedElement, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`value`, buf)
     }
 }
 
@@ -7601,6 +8818,98 @@ public object FfiConverterTypeAccessAction: FfiConverterRustBuffer<AccessAction>
 
 
 
+/**
+ * What a reader concluded.
+ */
+sealed class CardCheck {
+    
+    /**
+     * Accepted, with the disclosed elements.
+     */
+    data class Accepted(
+        val `elements`: List<fr.carnet.core.DisclosedElement>) : CardCheck()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Refused, with the reason's stable code (`revoked`, `replayed`…).
+     */
+    data class Refused(
+        val `code`: kotlin.String) : CardCheck()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardCheck : FfiConverterRustBuffer<CardCheck>{
+    override fun read(buf: ByteBuffer): CardCheck {
+        return when(buf.getInt()) {
+            1 -> CardCheck.Accepted(
+                FfiConverterSequenceTypeDisclosedElement.read(buf),
+                )
+            2 -> CardCheck.Refused(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CardCheck): ULong = when(value) {
+        is CardCheck.Accepted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeDisclosedElement.allocationSize(value.`elements`)
+            )
+        }
+        is CardCheck.Refused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+            )
+        }
+    }
+
+    override fun write(value: CardCheck, buf: ByteBuffer) {
+        when(value) {
+            is CardCheck.Accepted -> {
+                buf.putInt(1)
+                FfiConverterSequenceTypeDisclosedElement.write(value.`elements`, buf)
+                Unit
+            }
+            is CardCheck.Refused -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`code`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -8690,6 +9999,88 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
 
 
 /**
+ * What a phone is asked to show.
+ */
+sealed class PresentationRequest {
+    
+    /**
+     * Answer a reader's `APCVR1:` challenge (after consent).
+     */
+    data class Challenge(
+        val v1: kotlin.String) : PresentationRequest()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A counter QR with the default disclosure.
+     */
+    object Counter : PresentationRequest()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePresentationRequest : FfiConverterRustBuffer<PresentationRequest>{
+    override fun read(buf: ByteBuffer): PresentationRequest {
+        return when(buf.getInt()) {
+            1 -> PresentationRequest.Challenge(
+                FfiConverterString.read(buf),
+                )
+            2 -> PresentationRequest.Counter
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PresentationRequest): ULong = when(value) {
+        is PresentationRequest.Challenge -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.v1)
+            )
+        }
+        is PresentationRequest.Counter -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: PresentationRequest, buf: ByteBuffer) {
+        when(value) {
+            is PresentationRequest.Challenge -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.v1, buf)
+                Unit
+            }
+            is PresentationRequest.Counter -> {
+                buf.putInt(2)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Kinds of profile entries.
  */
 
@@ -9157,6 +10548,38 @@ public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteA
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeCardSigner: FfiConverterRustBuffer<CardSigner?> {
+    override fun read(buf: ByteBuffer): CardSigner? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCardSigner.read(buf)
+    }
+
+    override fun allocationSize(value: CardSigner?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCardSigner.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CardSigner?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCardSigner.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLogSink: FfiConverterRustBuffer<LogSink?> {
     override fun read(buf: ByteBuffer): LogSink? {
         if (buf.get().toInt() == 0) {
@@ -9473,6 +10896,34 @@ public object FfiConverterSequenceDouble: FfiConverterRustBuffer<List<kotlin.Dou
 /**
  * @suppress
  */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.ByteArray>> {
     override fun read(buf: ByteBuffer): List<kotlin.ByteArray> {
         val len = buf.getInt()
@@ -9603,6 +11054,62 @@ public object FfiConverterSequenceTypeBlockedProfessional: FfiConverterRustBuffe
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeBlockedProfessional.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCardPerson: FfiConverterRustBuffer<List<CardPerson>> {
+    override fun read(buf: ByteBuffer): List<CardPerson> {
+        val len = buf.getInt()
+        return List<CardPerson>(len) {
+            FfiConverterTypeCardPerson.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CardPerson>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCardPerson.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CardPerson>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCardPerson.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDisclosedElement: FfiConverterRustBuffer<List<DisclosedElement>> {
+    override fun read(buf: ByteBuffer): List<DisclosedElement> {
+        val len = buf.getInt()
+        return List<DisclosedElement>(len) {
+            FfiConverterTypeDisclosedElement.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DisclosedElement>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDisclosedElement.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DisclosedElement>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDisclosedElement.write(it, buf)
         }
     }
 }
