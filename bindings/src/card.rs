@@ -40,6 +40,7 @@ pub struct ChallengeInfo {
     pub reader: String,
     pub purpose: String,
     pub items: Vec<String>,
+    pub endpoint: Option<String>,
 }
 
 /// What a phone is asked to show.
@@ -143,6 +144,23 @@ impl NationalServices {
     }
 }
 
+#[uniffi::export(async_runtime = "tokio")]
+impl Carnet {
+    /// Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
+    /// `challenge` names, and returns the reader's verdict.
+    pub async fn send_card(
+        &self,
+        record: Arc<HealthRecord>,
+        rank: u32,
+        challenge: String,
+        signer: Option<Arc<dyn CardSigner>>,
+    ) -> Result<CardCheck, CarnetError> {
+        let record = record.shared()?;
+        let signer = self::signer(signer, || self.0.software_device_key())?;
+        Ok(record.send_card(rank, &challenge, signer.as_ref()).await?)
+    }
+}
+
 #[uniffi::export]
 impl HealthRecord {
     /// The people on the card enrolled on this phone (empty before enrolment).
@@ -210,6 +228,20 @@ impl CardReader {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .challenge(&purpose, &items)?)
+    }
+
+    /// A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+    pub fn remote_challenge(
+        &self,
+        purpose: String,
+        items: Vec<String>,
+        endpoint: String,
+    ) -> Result<String, CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remote_challenge(&purpose, &items, &endpoint)?)
     }
 
     /// Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must

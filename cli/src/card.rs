@@ -19,6 +19,9 @@ use crate::sync::{Connection, runtime};
 
 /// The reader's directory in the data directory.
 const READER_DIR: &str = "reader";
+/// What a reader asks by default: the default disclosure.
+const DEFAULT_ITEMS: &str =
+    "family_name,given_names,birth_date,nir,regime,caisse,amo_valid_from,amo_valid_until";
 /// The reader id used when none is given: an RPPS number of the test range.
 pub const DEFAULT_READER_ID: &str = "10003456789";
 
@@ -68,7 +71,7 @@ pub enum PresentMode {
     Challenge,
     /// A counter QR without a challenge (the default disclosure, valid about a minute).
     Counter,
-    /// Over HTTPS to the reader's endpoint (not built yet).
+    /// Send the answer to the endpoint the reader's remote `--challenge` names.
     Remote,
 }
 
@@ -106,14 +109,29 @@ pub enum ReaderCommand {
         #[arg(long, value_name = "ID", default_value = DEFAULT_READER_ID)]
         reader_id: String,
     },
+    /// Remote presentation: make a challenge naming this reader's endpoint, serve the endpoint
+    /// on loopback, check the answers phones send to it (one, or every one with `--keep`).
+    Serve {
+        /// Address to listen on (loopback; port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+        /// The elements asked, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
+        items: Vec<String>,
+        /// Why (shown to the holder).
+        #[arg(long, default_value = "Téléconsultation")]
+        purpose: String,
+        /// The date of care (`YYYY-MM-DD`) the rights must cover.
+        #[arg(long, value_name = "DATE")]
+        date_of_care: Option<String>,
+        /// Keep serving after the first answer (a new challenge each time).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Make a challenge asking for `--items`, show it as a QR code, keep it outstanding.
     Challenge {
         /// The elements asked, comma-separated.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "family_name,given_names,birth_date,nir,regime,caisse,amo_valid_from,amo_valid_until"
-        )]
+        #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
         items: Vec<String>,
         /// Why (shown to the holder).
         #[arg(long, default_value = "Délivrance de médicaments")]
@@ -244,23 +262,23 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
 
 fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionError> {
     let request = match (args.mode, &args.challenge) {
-        (PresentMode::Remote, _) => {
+        (PresentMode::Challenge | PresentMode::Remote, None) => {
             return Err(SessionError::Usage(
-                "--mode remote is not available yet: use challenge or counter".into(),
+                "--mode challenge and --mode remote need the reader's --challenge text".into(),
             ));
         }
-        (PresentMode::Challenge, None) => {
-            return Err(SessionError::Usage(
-                "--mode challenge needs the reader's --challenge text".into(),
-            ));
-        }
-        (PresentMode::Challenge, Some(text)) => {
+        (PresentMode::Challenge | PresentMode::Remote, Some(text)) => {
             let asked = read_challenge(text)?;
             println!(
-                "{} asks, for \"{}\": {}",
+                "{} asks, for \"{}\": {}{}",
                 asked.reader,
                 asked.purpose,
-                asked.items.join(", ")
+                asked.items.join(", "),
+                asked
+                    .endpoint
+                    .as_deref()
+                    .map(|e| format!(" (the answer goes to {e})"))
+                    .unwrap_or_default()
             );
             if !args.yes && !session::confirm("show these to this reader?")? {
                 println!("nothing shown");
@@ -270,6 +288,13 @@ fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionErr
         }
         (PresentMode::Counter, _) => PresentationRequest::Counter,
     };
+    if let (PresentMode::Remote, PresentationRequest::Challenge(challenge)) = (args.mode, &request)
+    {
+        let (carnet, record) = session::open_core_and_record(options)?;
+        let key = carnet.software_device_key()?;
+        let check = runtime()?.block_on(record.send_card(args.rank, challenge, &key))?;
+        return Ok(print_check(&check));
+    }
     let (carnet, record) = session::open_core_and_record(options)?;
     let key = carnet.software_device_key()?;
     let text = record.present_card(args.rank, &request, &key)?;
@@ -430,6 +455,16 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
             println!("status list updated ({} bytes)", status.len());
             Ok(ExitCode::SUCCESS)
         }
+        ReaderCommand::Serve {
+            bind,
+            items,
+            purpose,
+            date_of_care,
+            keep,
+        } => {
+            let reader = files.reader(&carnet)?;
+            runtime()?.block_on(serve(reader, bind, &purpose, &items, date_of_care, keep))
+        }
         ReaderCommand::Challenge {
             items,
             purpose,
@@ -466,17 +501,124 @@ fn read(
     {
         let _ = std::fs::remove_file(files.path("challenge.txt"));
     }
+    Ok(print_check(&check))
+}
+
+/// Prints a reader's verdict; the exit code says it (0 accepted, 1 refused).
+fn print_check(check: &CardCheck) -> ExitCode {
     match check {
         CardCheck::Accepted { elements } => {
             println!("accepted");
             for element in elements {
                 println!("  {}: {}", element.name, element.value);
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         CardCheck::Refused { code } => {
             println!("refused: {code}");
-            Ok(ExitCode::from(crate::EXIT_REFUSED))
+            ExitCode::from(crate::EXIT_REFUSED)
         }
+    }
+}
+
+/// What the endpoint task shares.
+struct Endpoint {
+    reader: std::sync::Mutex<CardReader>,
+    date_of_care: Option<String>,
+    answered: tokio::sync::mpsc::Sender<CardCheck>,
+}
+
+/// `carnet reader serve`: the reader's endpoint on loopback. Prints the challenge (text, then
+/// QR code), checks each posted answer, answers the phone with the verdict and prints it.
+async fn serve(
+    mut reader: CardReader,
+    bind: std::net::SocketAddr,
+    purpose: &str,
+    items: &[String],
+    date_of_care: Option<String>,
+    keep: bool,
+) -> Result<ExitCode, SessionError> {
+    if !bind.ip().is_loopback() {
+        return Err(SessionError::Usage(
+            "the reference reader listens on loopback only (behind an HTTPS proxy otherwise)"
+                .into(),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| SessionError::Io(format!("listen on {bind}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let endpoint_url = format!("http://{address}/apcv");
+    let challenge = reader.remote_challenge(purpose, items, &endpoint_url)?;
+    println!("endpoint {endpoint_url}");
+    println!("{challenge}");
+    let (answered, mut answers) = tokio::sync::mpsc::channel(4);
+    let state = std::sync::Arc::new(Endpoint {
+        reader: std::sync::Mutex::new(reader),
+        date_of_care,
+        answered,
+    });
+    let app = axum::Router::new()
+        .route("/apcv", axum::routing::post(receive))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let mut last = ExitCode::SUCCESS;
+    while let Some(check) = answers.recv().await {
+        last = print_check(&check);
+        if !keep {
+            break;
+        }
+        let next = state
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remote_challenge(purpose, items, &endpoint_url)?;
+        println!("{next}");
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(last)
+}
+
+/// `POST /apcv` `{"presentation": "APCV1:…"}` → the verdict as JSON (400 for what does not
+/// parse, 409 when no challenge is outstanding).
+async fn receive(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<Endpoint>>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let Some(text) = body
+        .get(carnet::REMOTE_PRESENTATION_FIELD)
+        .and_then(serde_json::Value::as_str)
+    else {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "no presentation" })),
+        );
+    };
+    let check = state
+        .reader
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .read(text, state.date_of_care.as_deref());
+    match check {
+        Ok(check) => {
+            let answer = carnet::check_to_json(&check);
+            let _ = state.answered.send(check).await;
+            (axum::http::StatusCode::OK, axum::Json(answer))
+        }
+        Err(error) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": error.code() })),
+        ),
     }
 }

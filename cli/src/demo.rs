@@ -25,7 +25,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 
 /// What the core will do once each open issue lands.
 const COMING: [&str; 2] = [
-    "ApCV: remote presentation, the card in the Android and iOS shells",
+    "ApCV: the card in the Android and iOS shells",
     "Bluetooth exposure notification",
 ];
 

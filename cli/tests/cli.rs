@@ -939,10 +939,50 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
     );
     assert_eq!(refused.status.code(), Some(1));
     assert!(stdout(&refused).contains("refused: rights_expired"));
-    // Not built yet, said so; a mangled text is refused.
-    let remote = with_record(phone.path(), &["card", "present", "--mode", "remote"]);
-    assert_eq!(remote.status.code(), Some(2));
-    assert!(stderr(&remote).contains("not available yet"));
+    // Remote: the reader serves its endpoint on loopback; the phone sends its answer there.
+    let mut endpoint = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(pharmacy.path())
+        .args(["reader", "serve", "--items", "family_name,given_names"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(endpoint.stdout.take().unwrap()));
+    let announced = lines.next().unwrap().unwrap();
+    assert!(
+        announced.starts_with("endpoint http://127.0.0.1:"),
+        "{announced}"
+    );
+    let remote_challenge = lines.next().unwrap().unwrap();
+    let sent = run(
+        phone.path(),
+        &[
+            "card",
+            "present",
+            "--mode",
+            "remote",
+            "--challenge",
+            &remote_challenge,
+            "--yes",
+        ],
+    );
+    assert!(
+        sent.contains("(the answer goes to http://127.0.0.1:"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("accepted") && sent.contains("given_names: MARIE ANNE"),
+        "{sent}"
+    );
+    assert!(
+        endpoint.wait().unwrap().success(),
+        "the reader saw an accepted answer"
+    );
+    let seen: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(seen.first().map(String::as_str), Some("accepted"));
+    let no_challenge = with_record(phone.path(), &["card", "present", "--mode", "remote"]);
+    assert_eq!(no_challenge.status.code(), Some(2));
     let mangled = with_record(pharmacy.path(), &["card", "read", "APCV1:NOT-BASE45"]);
     assert_eq!(mangled.status.code(), Some(1));
     assert!(stderr(&mangled).contains("[apcv.malformed]"));

@@ -383,6 +383,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_cardreader_challenge(uint64_t ptr, RustBu
 RustBuffer uniffi_carnet_ffi_fn_method_cardreader_read(uint64_t ptr, RustBuffer text, RustBuffer date_of_care, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REMOTE_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REMOTE_CHALLENGE
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(uint64_t ptr, RustBuffer purpose, RustBuffer items, RustBuffer endpoint, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_UPDATE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_UPDATE_STATUS
 int8_t uniffi_carnet_ffi_fn_method_cardreader_update_status(uint64_t ptr, RustBuffer status_list, RustCallStatus *_Nonnull out_status
@@ -461,6 +466,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_present_card(uint64_t ptr, uint64_
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_read_challenge(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SEND_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SEND_CARD
+uint64_t uniffi_carnet_ffi_fn_method_carnet_send_card(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer challenge, RustBuffer signer
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_CLOCK
@@ -1147,6 +1157,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_cardreader_read(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REMOTE_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REMOTE_CHALLENGE
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_UPDATE_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_UPDATE_STATUS
 uint16_t uniffi_carnet_ffi_checksum_method_cardreader_update_status(void
@@ -1180,6 +1196,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_present_card(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_read_challenge(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SEND_CARD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SEND_CARD
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_send_card(void
     
 );
 #endif

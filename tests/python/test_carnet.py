@@ -16,6 +16,7 @@ import time
 import unittest
 
 import asyncio
+import http.server
 import json
 import urllib.request
 import zipfile
@@ -434,6 +435,43 @@ class CardTest(unittest.TestCase):
                 reader.read(answer, None)  # the challenge was consumed
             with self.assertRaises(carnet.CarnetError.InvalidInput):
                 reader.read("APCV1:" + "A" * 50, None)
+            # Remote: the reader's endpoint (a Python HTTP server on loopback) checks what the
+            # phone sends it with the same reader.
+            verdicts = []
+
+            class Endpoint(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                    check = reader.read(body["presentation"], "2027-01-15")
+                    verdicts.append(check)
+                    answer = {"accepted": True, "elements": [{"name": e.name, "value": e.value} for e in check.elements]} \
+                        if isinstance(check, carnet.CardCheck.ACCEPTED) else {"accepted": False, "code": check.code}
+                    payload = json.dumps(answer).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+
+                def log_message(self, *args):
+                    pass
+
+            endpoint = http.server.HTTPServer(("127.0.0.1", 0), Endpoint)
+            threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+            try:
+                url = f"http://127.0.0.1:{endpoint.server_address[1]}/apcv"
+                remote = reader.remote_challenge("Téléconsultation", ["family_name", "amo_valid_until",
+                                                                     "amo_valid_from"], url)
+                self.assertEqual(instance.read_challenge(remote).endpoint, url)
+                sent = await instance.send_card(record, 1, remote, None)
+                self.assertIsInstance(sent, carnet.CardCheck.ACCEPTED)
+                self.assertEqual(sent.elements[0].value, "DUPONT")
+                self.assertEqual(len(verdicts), 1)
+                with self.assertRaises(carnet.CarnetError.InvalidInput):
+                    await instance.send_card(record, 1, challenge, None)  # names no endpoint
+            finally:
+                endpoint.shutdown()
+
             counter = instance.present_card(record, 1, carnet.PresentationRequest.COUNTER(), None)
             self.assertEqual(reader.read(counter, "2030-01-01"), carnet.CardCheck.REFUSED("rights_expired"))
             with self.assertRaises(carnet.CarnetError.InvalidInput):

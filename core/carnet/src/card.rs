@@ -179,6 +179,8 @@ pub struct ChallengeInfo {
     pub purpose: String,
     /// The elements asked for.
     pub items: Vec<String>,
+    /// For a remote challenge: where the answer is sent.
+    pub endpoint: Option<String>,
 }
 
 /// Reads a reader's `APCVR1:` challenge, so that the holder sees who asks what.
@@ -191,6 +193,7 @@ pub fn read_challenge(text: &str) -> Result<ChallengeInfo, CarnetError> {
         reader: challenge.reader,
         purpose: challenge.purpose,
         items: challenge.items,
+        endpoint: challenge.endpoint,
     })
 }
 
@@ -253,6 +256,102 @@ impl HealthRecord {
             tracing::info!(rank, items = asked.len(), "card shown");
         });
         Ok(text)
+    }
+}
+
+/// Field of the JSON a phone posts to a reader's endpoint: the `APCV1:` text.
+pub const REMOTE_PRESENTATION_FIELD: &str = "presentation";
+
+impl HealthRecord {
+    /// Remote presentation: answers a reader's remote challenge (one naming an endpoint) by
+    /// sending person `rank`'s presentation to that endpoint over HTTPS, and returns the
+    /// reader's verdict. The transcript binds the endpoint's origin: an answer relayed to
+    /// another site does not verify there.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a challenge without an endpoint or that does not parse;
+    /// [`CarnetError::Network`] when the endpoint cannot be reached or answers nonsense;
+    /// what [`HealthRecord::present_card`] returns.
+    pub async fn send_card(
+        &self,
+        rank: u32,
+        challenge: &str,
+        signer: &(dyn DeviceSigner + Sync),
+    ) -> Result<CardCheck, CarnetError> {
+        let parsed = ReaderChallenge::from_text(challenge)?;
+        let endpoint = parsed
+            .endpoint
+            .ok_or_else(|| malformed("this challenge names no endpoint: show the QR instead"))?;
+        let origin = carnet_identity::qr_text::endpoint_origin(&endpoint)?;
+        let path = endpoint
+            .get(origin.len()..)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/");
+        let text = self.present_card(
+            rank,
+            &PresentationRequest::Challenge(challenge.to_owned()),
+            signer,
+        )?;
+        let client = carnet_net::Client::new(carnet_net::NetConfig::new(origin))?;
+        let answer = client
+            .post_once(
+                path,
+                &serde_json::json!({ REMOTE_PRESENTATION_FIELD: text }),
+            )
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        let verdict: serde_json::Value = serde_json::from_slice(&answer.body)
+            .map_err(|e| NetError::Protocol(format!("the reader's answer: {e}")))?;
+        check_from_json(&verdict)
+    }
+}
+
+/// A reader's verdict as its endpoint answers it: `{"accepted": true, "elements": [{"name",
+/// "value"}]}` or `{"accepted": false, "code": "…"}`.
+#[must_use]
+pub fn check_to_json(check: &CardCheck) -> serde_json::Value {
+    match check {
+        CardCheck::Accepted { elements } => serde_json::json!({
+            "accepted": true,
+            "elements": elements
+                .iter()
+                .map(|e| serde_json::json!({ "name": e.name, "value": e.value }))
+                .collect::<Vec<_>>(),
+        }),
+        CardCheck::Refused { code } => serde_json::json!({ "accepted": false, "code": code }),
+    }
+}
+
+fn check_from_json(verdict: &serde_json::Value) -> Result<CardCheck, CarnetError> {
+    let protocol = |what: &str| {
+        CarnetError::Network(NetError::Protocol(format!("the reader's answer: {what}")))
+    };
+    let text = |value: &serde_json::Value, name: &str| {
+        value
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| protocol(name))
+    };
+    match verdict.get("accepted").and_then(serde_json::Value::as_bool) {
+        Some(true) => Ok(CardCheck::Accepted {
+            elements: verdict
+                .get("elements")
+                .and_then(serde_json::Value::as_array)
+                .ok_or_else(|| protocol("elements"))?
+                .iter()
+                .map(|element| {
+                    Ok(DisclosedElement {
+                        name: text(element, "name")?,
+                        value: text(element, "value")?,
+                    })
+                })
+                .collect::<Result<_, CarnetError>>()?,
+        }),
+        Some(false) => Ok(CardCheck::Refused {
+            code: text(verdict, "code")?,
+        }),
+        None => Err(protocol("accepted")),
     }
 }
 
@@ -480,6 +579,29 @@ impl CardReader {
     /// [`CarnetError::Identity`] for a challenge beyond the limits (1 to 32 items, fields of 1
     /// to 64 characters).
     pub fn challenge(&mut self, purpose: &str, items: &[String]) -> Result<String, CarnetError> {
+        self.make_challenge(purpose, items, None)
+    }
+
+    /// A remote challenge: like [`CardReader::challenge`], naming the `endpoint` (HTTPS, or
+    /// HTTP on loopback) the phone sends its answer to.
+    ///
+    /// # Errors
+    /// As [`CardReader::challenge`], and for an endpoint that is not HTTPS.
+    pub fn remote_challenge(
+        &mut self,
+        purpose: &str,
+        items: &[String],
+        endpoint: &str,
+    ) -> Result<String, CarnetError> {
+        self.make_challenge(purpose, items, Some(endpoint.to_owned()))
+    }
+
+    fn make_challenge(
+        &mut self,
+        purpose: &str,
+        items: &[String],
+        endpoint: Option<String>,
+    ) -> Result<String, CarnetError> {
         let mut nonce = vec![0u8; carnet_identity::qr_text::NONCE_BYTES];
         ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut nonce)
             .map_err(|_| malformed("no random generator"))?;
@@ -489,6 +611,7 @@ impl CardReader {
             purpose: purpose.to_owned(),
             items: items.to_vec(),
             time: self.now(),
+            endpoint,
         };
         let text = challenge.to_text()?;
         self.outstanding = Some(challenge);
@@ -537,7 +660,7 @@ impl CardReader {
             date_of_care,
         };
         let verdict = self.reader.check(&response, &expected, time)?;
-        if mode == Mode::Challenge {
+        if matches!(mode, Mode::Challenge | Mode::Remote) {
             self.outstanding = None;
         }
         Ok(match verdict {

@@ -22,7 +22,7 @@ mod wallet;
 
 pub use card::{
     CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, PresentationRequest,
-    SoftwareDeviceKey, read_challenge,
+    REMOTE_PRESENTATION_FIELD, SoftwareDeviceKey, check_to_json, read_challenge,
 };
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;

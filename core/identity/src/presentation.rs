@@ -35,6 +35,16 @@ pub enum Handover {
         /// Unix seconds / 30.
         slot: i64,
     },
+    /// A remote presentation sent to the reader's endpoint: its nonce, its endpoint's origin,
+    /// its challenge's time.
+    Remote {
+        /// The reader's random nonce.
+        nonce: Vec<u8>,
+        /// `scheme://host[:port]` of the endpoint the answer goes to.
+        origin: String,
+        /// The challenge's time.
+        time: i64,
+    },
 }
 
 impl Handover {
@@ -50,6 +60,17 @@ impl Handover {
                 Value::from("challenge"),
                 Value::Bytes(nonce.clone()),
                 Value::from(reader.as_str()),
+                Value::from(*time),
+            ],
+            Handover::Remote {
+                nonce,
+                origin,
+                time,
+            } => vec![
+                Value::from("APCV"),
+                Value::from("remote"),
+                Value::Bytes(nonce.clone()),
+                Value::from(origin.as_str()),
                 Value::from(*time),
             ],
             Handover::Counter { slot } => vec![

@@ -38,6 +38,42 @@ pub struct ReaderChallenge {
     pub items: Vec<String>,
     /// When it was made, Unix seconds.
     pub time: i64,
+    /// For a remote presentation: the reader's HTTPS endpoint the phone sends its answer to
+    /// (`http://` is accepted on loopback only, for tests and the reference reader).
+    pub endpoint: Option<String>,
+}
+
+/// Longest endpoint accepted.
+const MAX_ENDPOINT_CHARS: usize = 256;
+
+/// The origin (`scheme://host[:port]`) of an endpoint a challenge may name: HTTPS, or HTTP on
+/// loopback.
+///
+/// # Errors
+/// [`IdentityError::CredentialMalformed`] for anything else.
+pub fn endpoint_origin(endpoint: &str) -> Result<String, IdentityError> {
+    if endpoint.chars().count() > MAX_ENDPOINT_CHARS {
+        return Err(malformed("challenge: endpoint too long"));
+    }
+    let url =
+        url::Url::parse(endpoint).map_err(|_| malformed("challenge: endpoint is not a URL"))?;
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || url.host_str() == Some("localhost");
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(malformed(
+                "challenge: the endpoint must be https (http on loopback only)",
+            ));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(malformed("challenge: no credentials in the endpoint"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 impl ReaderChallenge {
@@ -57,6 +93,13 @@ impl ReaderChallenge {
             ),
             (Value::from("time"), Value::from(self.time)),
         ]);
+        let value = match (&self.endpoint, value) {
+            (Some(endpoint), Value::Map(mut fields)) => {
+                fields.push((Value::from("endpoint"), Value::from(endpoint.as_str())));
+                Value::Map(fields)
+            }
+            (_, value) => value,
+        };
         let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
         Ok(format!("{CHALLENGE_PREFIX}{}", base45::encode(&bytes)))
     }
@@ -105,17 +148,37 @@ impl ReaderChallenge {
                 .as_integer()
                 .and_then(|t| i64::try_from(t).ok())
                 .ok_or_else(|| malformed("challenge: time is not an integer"))?,
+            endpoint: match crate::mdoc::field(&value, "endpoint", "challenge") {
+                Ok(endpoint) => Some(
+                    endpoint
+                        .as_text()
+                        .map(str::to_owned)
+                        .ok_or_else(|| malformed("challenge: endpoint is not text"))?,
+                ),
+                Err(_) => None,
+            },
         };
         challenge.check()?;
         Ok(challenge)
     }
 
-    /// The handover a presentation answering this challenge is bound to.
+    /// The handover a presentation answering this challenge is bound to: the reader's id, or,
+    /// for a remote presentation, its endpoint's origin.
     pub fn handover(&self) -> Handover {
-        Handover::Challenge {
-            nonce: self.nonce.clone(),
-            reader: self.reader.clone(),
-            time: self.time,
+        match &self.endpoint {
+            None => Handover::Challenge {
+                nonce: self.nonce.clone(),
+                reader: self.reader.clone(),
+                time: self.time,
+            },
+            Some(endpoint) => Handover::Remote {
+                nonce: self.nonce.clone(),
+                // A challenge read from a text or written to one has a valid endpoint
+                // (`check`); one built by hand with a bad endpoint binds to it as written,
+                // the same on both sides.
+                origin: endpoint_origin(endpoint).unwrap_or_else(|_| endpoint.clone()),
+                time: self.time,
+            },
         }
     }
 
@@ -133,6 +196,9 @@ impl ReaderChallenge {
         {
             return Err(malformed("a challenge field is empty or too long"));
         }
+        if let Some(endpoint) = &self.endpoint {
+            endpoint_origin(endpoint)?;
+        }
         Ok(())
     }
 }
@@ -147,6 +213,8 @@ pub enum Mode {
         /// Unix seconds / 30 when the holder signed.
         slot: i64,
     },
+    /// Sent to the reader's endpoint over HTTPS, answering its challenge.
+    Remote,
 }
 
 impl Mode {
@@ -156,6 +224,7 @@ impl Mode {
         match handover {
             Handover::Challenge { .. } => Mode::Challenge,
             Handover::Counter { slot } => Mode::Counter { slot: *slot },
+            Handover::Remote { .. } => Mode::Remote,
         }
     }
 
@@ -168,8 +237,9 @@ impl Mode {
     /// has none outstanding.
     pub fn expected(self, challenge: Option<&ReaderChallenge>) -> Result<Handover, IdentityError> {
         match (self, challenge) {
-            (Mode::Challenge, Some(challenge)) => Ok(challenge.handover()),
-            (Mode::Challenge, None) => Err(malformed(
+            // Local or remote, the challenge decides what was signed.
+            (Mode::Challenge | Mode::Remote, Some(challenge)) => Ok(challenge.handover()),
+            (Mode::Challenge | Mode::Remote, None) => Err(malformed(
                 "an answer to a challenge, and this reader has none outstanding",
             )),
             (Mode::Counter { slot }, _) => Ok(Handover::Counter { slot }),
@@ -185,6 +255,7 @@ pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityE
     let mut fields = vec![(Value::from("response"), Value::Bytes(response.to_vec()))];
     match mode {
         Mode::Challenge => fields.push((Value::from("mode"), Value::from("challenge"))),
+        Mode::Remote => fields.push((Value::from("mode"), Value::from("remote"))),
         Mode::Counter { slot } => {
             fields.push((Value::from("mode"), Value::from("counter")));
             fields.push((Value::from("slot"), Value::from(slot)));
@@ -220,6 +291,7 @@ pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> 
     let field = |name: &str| field(&value, name, "presentation");
     let mode = match field("mode")?.as_text() {
         Some("challenge") => Mode::Challenge,
+        Some("remote") => Mode::Remote,
         Some("counter") => Mode::Counter {
             slot: field("slot")?
                 .as_integer()
@@ -246,6 +318,7 @@ mod tests {
             purpose: "Délivrance de médicaments".into(),
             items: vec!["family_name".into(), "amo_valid_until".into()],
             time: 1_800_000_000,
+            endpoint: None,
         }
     }
 
@@ -254,6 +327,50 @@ mod tests {
         let text = challenge().to_text().unwrap();
         assert!(text.starts_with("APCVR1:"));
         assert_eq!(ReaderChallenge::from_text(&text).unwrap(), challenge());
+    }
+
+    #[test]
+    fn remote_challenges_name_an_https_endpoint_or_loopback_http() {
+        for (endpoint, origin) in [
+            (
+                "https://reader.example/apcv/present",
+                "https://reader.example",
+            ),
+            (
+                "https://reader.example:8443/x",
+                "https://reader.example:8443",
+            ),
+            ("http://127.0.0.1:8080/apcv", "http://127.0.0.1:8080"),
+            ("http://localhost/apcv", "http://localhost"),
+        ] {
+            assert_eq!(endpoint_origin(endpoint).unwrap(), origin);
+        }
+        let long = format!("https://reader.example/{}", "a".repeat(300));
+        for refused in [
+            "http://reader.example/apcv",
+            "ftp://reader.example/",
+            "https://user:secret@reader.example/",
+            "not a url",
+            long.as_str(),
+        ] {
+            assert!(endpoint_origin(refused).is_err(), "{refused}");
+        }
+        let remote = ReaderChallenge {
+            endpoint: Some("https://reader.example/apcv".into()),
+            ..challenge()
+        };
+        let read = ReaderChallenge::from_text(&remote.to_text().unwrap()).unwrap();
+        assert_eq!(read, remote);
+        assert!(matches!(
+            read.handover(),
+            Handover::Remote { ref origin, .. } if origin == "https://reader.example"
+        ));
+        assert_eq!(Mode::of(&read.handover()), Mode::Remote);
+        let plain_http = ReaderChallenge {
+            endpoint: Some("http://reader.example/apcv".into()),
+            ..challenge()
+        };
+        assert!(plain_http.to_text().is_err());
     }
 
     #[test]

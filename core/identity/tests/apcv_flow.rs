@@ -34,6 +34,7 @@ fn challenge(items: &[&str]) -> ReaderChallenge {
         purpose: "Délivrance de médicaments".into(),
         items: items.iter().map(|item| (*item).to_owned()).collect(),
         time: NOW,
+        endpoint: None,
     }
 }
 

@@ -148,6 +148,46 @@ fn each_forgery_is_refused_with_its_reason() {
 }
 
 #[test]
+fn a_remote_presentation_is_bound_to_the_endpoint_origin() {
+    let issuer = authority();
+    let device = software_key();
+    let credential = credential(&issuer, &marie(), &device, 1);
+    let remote = |origin: &str| Handover::Remote {
+        nonce: vec![9; 16],
+        origin: origin.into(),
+        time: NOW,
+    };
+    let response = credential
+        .present(&["family_name"], &remote("https://reader.example"), &device)
+        .unwrap();
+    let mut pharmacy = reader(&issuer, &[]);
+    assert_eq!(
+        verdict(
+            &mut pharmacy,
+            &response,
+            &remote("https://reader.example"),
+            at(NOW)
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        verdict(
+            &mut pharmacy,
+            &response,
+            &remote("https://phishing.example"),
+            at(NOW)
+        ),
+        Err(Refusal::DeviceSignature),
+        "relayed to another endpoint"
+    );
+    assert_eq!(
+        verdict(&mut pharmacy, &response, &challenge(9), at(NOW)),
+        Err(Refusal::DeviceSignature),
+        "a remote answer is not a local one"
+    );
+}
+
+#[test]
 fn another_issuer_is_refused() {
     let issuer = authority();
     let stranger = authority();

@@ -673,6 +673,11 @@ public protocol CardReaderProtocol: AnyObject, Sendable {
     func read(text: String, dateOfCare: String?) throws  -> CardCheck
     
     /**
+     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     */
+    func remoteChallenge(purpose: String, items: [String], endpoint: String) throws  -> String
+    
+    /**
      * Takes the issuer's signed status list; false when another issuer signed it. (Not
      * named `signed`: a C keyword, in the Swift header.)
      */
@@ -761,6 +766,21 @@ open func read(text: String, dateOfCare: String?)throws  -> CardCheck  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(text),
         FfiConverterOptionString.lower(dateOfCare),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     */
+open func remoteChallenge(purpose: String, items: [String], endpoint: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(purpose),
+        FfiConverterSequenceString.lower(items),
+        FfiConverterString.lower(endpoint),uniffiCallStatus
     )
 })
 }
@@ -1103,6 +1123,12 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func readChallenge(text: String) throws  -> ChallengeInfo
     
     /**
+     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
+     * `challenge` names, and returns the reader's verdict.
+     */
+    func sendCard(record: HealthRecord, rank: UInt32, challenge: String, signer: CardSigner?) async throws  -> CardCheck
+    
+    /**
      * Compares the clock with the latest time seen; call it when the app resumes.
      */
     func checkClock() throws  -> ClockStatus
@@ -1273,6 +1299,26 @@ open func readChallenge(text: String)throws  -> ChallengeInfo  {
         FfiConverterString.lower(text),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
+     * `challenge` names, and returns the reader's verdict.
+     */
+open func sendCard(record: HealthRecord, rank: UInt32, challenge: String, signer: CardSigner?)async throws  -> CardCheck  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_send_card(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterUInt32.lower(rank),FfiConverterString.lower(challenge),FfiConverterOptionTypeCardSigner.lower(signer)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCardCheck_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
 }
     
     /**
@@ -4232,13 +4278,15 @@ public struct ChallengeInfo: Equatable, Hashable {
     public var reader: String
     public var purpose: String
     public var items: [String]
+    public var endpoint: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(reader: String, purpose: String, items: [String]) {
+    public init(reader: String, purpose: String, items: [String], endpoint: String?) {
         self.reader = reader
         self.purpose = purpose
         self.items = items
+        self.endpoint = endpoint
     }
 
     
@@ -4259,7 +4307,8 @@ public struct FfiConverterTypeChallengeInfo: FfiConverterRustBuffer {
             try ChallengeInfo(
                 reader: FfiConverterString.read(from: &buf), 
                 purpose: FfiConverterString.read(from: &buf), 
-                items: FfiConverterSequenceString.read(from: &buf)
+                items: FfiConverterSequenceString.read(from: &buf), 
+                endpoint: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -4267,6 +4316,7 @@ public struct FfiConverterTypeChallengeInfo: FfiConverterRustBuffer {
         FfiConverterString.write(value.reader, into: &buf)
         FfiConverterString.write(value.purpose, into: &buf)
         FfiConverterSequenceString.write(value.items, into: &buf)
+        FfiConverterOptionString.write(value.endpoint, into: &buf)
     }
 }
 
@@ -9156,6 +9206,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_cardreader_read() != 57459) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge() != 55333) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_cardreader_update_status() != 12420) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9172,6 +9225,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_read_challenge() != 64020) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_send_card() != 40733) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_check_clock() != 48129) {

@@ -838,6 +838,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardreader_read(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardreader_update_status(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardsigner_public_key(
@@ -849,6 +851,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_carnet_present_card(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_read_challenge(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_send_card(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_clock(
     ): Int
@@ -1012,6 +1016,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardreader_read(`ptr`: Long,`text`: RustBuffer.ByValue,`dateOfCare`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(`ptr`: Long,`purpose`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,`endpoint`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardreader_update_status(`ptr`: Long,`statusList`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_carnet_ffi_fn_clone_cardsigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1044,6 +1050,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_read_challenge(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_send_card(`ptr`: Long,`record`: Long,`rank`: Int,`challenge`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_check_clock(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_check_ins(`ptr`: Long,`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1334,6 +1342,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_read() and 0xFFFF) != 57459) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge() and 0xFFFF) != 55333) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_update_status() and 0xFFFF) != 12420) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1350,6 +1361,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_read_challenge() and 0xFFFF) != 64020) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_send_card() and 0xFFFF) != 40733) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_clock() and 0xFFFF) != 48129) {
@@ -2131,6 +2145,11 @@ public interface CardReaderInterface {
     fun `read`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck
     
     /**
+     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     */
+    fun `remoteChallenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>, `endpoint`: kotlin.String): kotlin.String
+    
+    /**
      * Takes the issuer's signed status list; false when another issuer signed it. (Not
      * named `signed`: a C keyword, in the Swift header.)
      */
@@ -2277,6 +2296,26 @@ open class CardReader: Disposable, AutoCloseable, CardReaderInterface
         
         FfiConverterString.lower(`text`),
         FfiConverterOptionalString.lower(`dateOfCare`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     */
+    @Throws(CarnetException::class)override fun `remoteChallenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>, `endpoint`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(
+        it,
+        
+        FfiConverterString.lower(`purpose`),
+        FfiConverterSequenceString.lower(`items`),
+        FfiConverterString.lower(`endpoint`),_status)
 }
     }
     )
@@ -2822,6 +2861,12 @@ public interface CarnetInterface {
     fun `readChallenge`(`text`: kotlin.String): ChallengeInfo
     
     /**
+     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
+     * `challenge` names, and returns the reader's verdict.
+     */
+    suspend fun `sendCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `challenge`: kotlin.String, `signer`: CardSigner?): CardCheck
+    
+    /**
      * Compares the clock with the latest time seen; call it when the app resumes.
      */
     fun `checkClock`(): ClockStatus
@@ -3040,6 +3085,35 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     )
     }
     
+
+    
+    /**
+     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
+     * `challenge` names, and returns the reader's verdict.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sendCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `challenge`: kotlin.String, `signer`: CardSigner?) : CardCheck {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_send_card(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterString.lower(`challenge`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCardCheck.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -7187,6 +7261,8 @@ data class ChallengeInfo (
     var `purpose`: kotlin.String
     , 
     var `items`: List<kotlin.String>
+    , 
+    var `endpoint`: kotlin.String?
     
 ){
     
@@ -7206,19 +7282,22 @@ public object FfiConverterTypeChallengeInfo: FfiConverterRustBuffer<ChallengeInf
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
     override fun allocationSize(value: ChallengeInfo) = (
             FfiConverterString.allocationSize(value.`reader`) +
             FfiConverterString.allocationSize(value.`purpose`) +
-            FfiConverterSequenceString.allocationSize(value.`items`)
+            FfiConverterSequenceString.allocationSize(value.`items`) +
+            FfiConverterOptionalString.allocationSize(value.`endpoint`)
     )
 
     override fun write(value: ChallengeInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`reader`, buf)
             FfiConverterString.write(value.`purpose`, buf)
             FfiConverterSequenceString.write(value.`items`, buf)
+            FfiConverterOptionalString.write(value.`endpoint`, buf)
     }
 }
 
