@@ -63,7 +63,7 @@ fn main() {
     let server = BackgroundServer::spawn(ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
         requests_per_minute: 1_000_000,
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     })
     .expect("server");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -76,7 +76,7 @@ fn main() {
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential: Arc<Credential> = Arc::new(
         runtime
-            .block_on(client.enrol(vault.as_ref(), "carnet-test-enrolment"))
+            .block_on(client.enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE))
             .expect("enrol"),
     );
 

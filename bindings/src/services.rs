@@ -74,11 +74,6 @@ impl NationalServices {
         Ok(self.0.enrolled_user()?)
     }
 
-    /// Enrols this device with a test enrolment code; returns the user id.
-    pub async fn enrol_for_tests(&self, code: String) -> Result<String, CarnetError> {
-        Ok(self.0.enrol_for_tests(&code).await?)
-    }
-
     /// Syncs the record with the health space (pull, then push); resumable.
     pub async fn sync_record(
         &self,

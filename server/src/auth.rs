@@ -1,9 +1,10 @@
 //! Who is calling: citizens' devices and professionals' software.
 //!
-//! **Devices** (test enrolment until the ApCV issue brings the real one): a device makes a
-//! P-256 key pair and enrols with `POST /v1/enrol/test` — its public key, a signature of that
-//! key by itself (proof of possession) and the test enrolment code. It receives a user id and
-//! a token (`base64url(JSON {sub, exp}) . base64url(HMAC-SHA256)`, the HMAC key in
+//! **Devices**: a device makes a P-256 account key pair and enrols it with its card
+//! (`POST /v1/issuer/enrolment`, see `issuer`) — or, only where the configuration enables it
+//! for the tests of the layers below the card, with `POST /v1/enrol/test` and the test code —
+//! sending its public key and a signature of that key by itself (proof of possession). It
+//! receives a user id and a token (`base64url(JSON {sub, exp}) . base64url(HMAC-SHA256)`, the HMAC key in
 //! `data_dir/token.key`). Every request then carries
 //!
 //! ```text
@@ -287,10 +288,13 @@ pub(crate) async fn enrol(
     axum::Json(enrolment): axum::Json<Enrolment>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     state.guard.admit(&address.ip().to_string())?;
-    if !state.guard.same_secret(
-        enrolment.code.as_bytes(),
-        state.config.test_enrolment_code.as_bytes(),
-    ) {
+    let Some(code) = &state.config.test_enrolment_code else {
+        return Err(ApiError::not_found());
+    };
+    if !state
+        .guard
+        .same_secret(enrolment.code.as_bytes(), code.as_bytes())
+    {
         return Err(ApiError::unauthorized("enrol.code", "wrong enrolment code"));
     }
     let key = proven_account_key(&enrolment.account_key, &enrolment.account_proof)?;

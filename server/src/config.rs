@@ -22,8 +22,10 @@ pub struct ServerConfig {
     /// Key professionals' software presents (`Authorization: Bearer …`) to deposit documents
     /// and messages. Empty: a random key is made and written to `data_dir/professional.key`.
     pub professional_key: String,
-    /// Code a device presents to enrol for tests (the ApCV issue replaces test enrolment).
-    pub test_enrolment_code: String,
+    /// Code a device presents to open an account without a card, for the tests of the layers
+    /// below the card (network, sync, load). `None` (the default, and what `carnet server`
+    /// runs): `/v1/enrol/test` does not exist, accounts come with the card's enrolment.
+    pub test_enrolment_code: Option<String>,
     /// How long a device token lasts, in seconds.
     pub token_lifetime_secs: u64,
 }
@@ -36,13 +38,35 @@ impl Default for ServerConfig {
             max_body_bytes: 48 * 1024 * 1024,
             requests_per_minute: 1200,
             professional_key: String::new(),
-            test_enrolment_code: "carnet-test-enrolment".into(),
+            test_enrolment_code: None,
             token_lifetime_secs: 30 * 24 * 3600,
         }
     }
 }
 
+/// The code [`ServerConfig::with_test_enrolment`] enables.
+pub const TEST_ENROLMENT_CODE: &str = "carnet-test-enrolment";
+
 impl ServerConfig {
+    /// The defaults, with the data in `data_dir`.
+    #[must_use]
+    pub fn at(data_dir: &Path) -> Self {
+        ServerConfig {
+            data_dir: data_dir.to_path_buf(),
+            ..ServerConfig::default()
+        }
+    }
+
+    /// The defaults with `/v1/enrol/test` enabled under [`TEST_ENROLMENT_CODE`]: for the tests
+    /// of the network, sync and load, which run below the card.
+    #[must_use]
+    pub fn with_test_enrolment() -> Self {
+        ServerConfig {
+            test_enrolment_code: Some(TEST_ENROLMENT_CODE.to_owned()),
+            ..ServerConfig::default()
+        }
+    }
+
     /// Reads a configuration file (JSON, every field optional).
     pub fn from_file(path: &Path) -> Result<Self, ServerError> {
         let text = std::fs::read_to_string(path).map_err(|e| ServerError::io("read", path, e))?;
@@ -55,7 +79,11 @@ impl ServerConfig {
         if self.requests_per_minute == 0 || self.max_body_bytes < 1024 {
             return Err(ServerError::Config("limits must allow some traffic".into()));
         }
-        if self.test_enrolment_code.len() < 8 {
+        if self
+            .test_enrolment_code
+            .as_ref()
+            .is_some_and(|code| code.len() < 8)
+        {
             return Err(ServerError::Config(
                 "the test enrolment code is too short".into(),
             ));

@@ -5,7 +5,7 @@
 //!
 //! | prefix | module | who |
 //! |---|---|---|
-//! | `POST /v1/enrol/test` | [`auth`] | a device enrolling for tests |
+//! | `POST /v1/enrol/test` | [`auth`] | a device enrolling without a card (tests only: off unless configured) |
 //! | `/v1/me/…` | [`health_space`], [`issuer`] | a citizen's device (signed requests) |
 //! | `/v1/pro/…` | [`health_space`], [`issuer`] | professionals' and the caisse's software (bearer key) |
 //! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists |
@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use auth::MAX_CLOCK_SKEW_MILLIS;
-pub use config::ServerConfig;
+pub use config::{ServerConfig, TEST_ENROLMENT_CODE};
 pub use error::{ApiError, ServerError};
 pub use issuer::issuer_root;
 pub use lists::list_anchor;

@@ -17,7 +17,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
-const CODE: &str = "carnet-test-enrolment";
+const CODE: &str = carnet_server::TEST_ENROLMENT_CODE;
 
 struct Harness {
     server: RunningServer,
@@ -33,7 +33,7 @@ impl Harness {
             data_dir: dir.path().to_path_buf(),
             requests_per_minute,
             max_body_bytes,
-            ..ServerConfig::default()
+            ..ServerConfig::with_test_enrolment()
         };
         let server = RunningServer::start(config).await.unwrap();
         assert!(server.address().ip().is_loopback());
@@ -552,4 +552,21 @@ async fn clients_past_their_quota_are_slowed_down() {
             .0,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn enrolment_without_a_card_is_off_unless_configured() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningServer::start(ServerConfig::at(dir.path()))
+        .await
+        .unwrap();
+    let response = Client::new()
+        .post(format!("http://{}/v1/enrol/test", server.address()))
+        .json(&json!({ "code": CODE, "account_key": "", "account_proof": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    server.stop().await.unwrap();
 }

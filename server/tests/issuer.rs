@@ -104,12 +104,9 @@ struct Setup {
 impl Setup {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = RunningServer::start(ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            ..ServerConfig::default()
-        })
-        .await
-        .unwrap();
+        let server = RunningServer::start(ServerConfig::at(dir.path()))
+            .await
+            .unwrap();
         let base = format!("http://{}", server.address());
         Setup {
             caisse: ProfessionalClient::new(&base, server.professional_key()),

@@ -48,7 +48,7 @@ async fn many_citizens_write_concurrently_and_nothing_is_lost_or_doubled() {
         // One machine plays every citizen and the hospital: the per-client quota is for
         // real clients, not for this one.
         requests_per_minute: 1_000_000,
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     })
     .await
     .unwrap();
@@ -69,7 +69,10 @@ async fn many_citizens_write_concurrently_and_nothing_is_lost_or_doubled() {
             let (client, hospital) = (client.clone(), hospital.clone());
             tasks.push(tokio::spawn(async move {
                 let vault = MemoryKeyVault::new();
-                let credential = client.enrol(&vault, "carnet-test-enrolment").await.unwrap();
+                let credential = client
+                    .enrol(&vault, carnet_server::TEST_ENROLMENT_CODE)
+                    .await
+                    .unwrap();
                 hospital
                     .deposit_document(
                         credential.user_id(),

@@ -378,8 +378,10 @@ class CarnetTest {
         } catch (e: CarnetException.Refused) {
             assertEquals("net.not_enrolled", e.code)
         }
-        val user = services.enrolForTests("carnet-test-enrolment")
-        assertEquals(user, services.enrolledUser())
+        // The account comes with the card (a holder of its own: the server is shared).
+        val nir = nirWithKey("2750575123456")
+        services.enrolCard(record, nir, registerFamilyCard(nir), null)
+        val user = services.enrolledUser()!!
         depositDocument(user, "cr-kotlin")
         record.addDocument(newDocument("Ordonnance"), pdf)
 
@@ -411,8 +413,13 @@ class CarnetTest {
         }
     }
 
-    private fun registerFamilyCard(): String {
-        val people = File(fixtures, "apcv/family.json").readText()
+    /** A NIR: its first 13 digits and their control key. */
+    private fun nirWithKey(first13: String): String =
+        first13 + "%02d".format(97 - (first13.toLong() % 97))
+
+    /** The caisse registers the fixtures' family, under `nir`; returns the activation code. */
+    private fun registerFamilyCard(nir: String = "253072B07300470"): String {
+        val people = File(fixtures, "apcv/family.json").readText().replace("253072B07300470", nir)
         val request = HttpRequest.newBuilder(URI.create("$server/v1/pro/cards"))
             .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
             .header("content-type", "application/json")

@@ -340,6 +340,25 @@ class Stages(carnet.SyncListener):
         self.stages.append(stage)
 
 
+def register_family_card(nir):
+    """The caisse registers the fixtures' family under `nir`; returns the activation code."""
+    people = json.loads((FIXTURES / "apcv" / "family.json").read_text())
+    for person in people:
+        person["nir"] = nir
+    people[0]["ins_matricule"] = nir
+    request = urllib.request.Request(f"{SERVER}/v1/pro/cards", data=json.dumps({"people": people}).encode(),
+                                     headers={"authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
+                                              "content-type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)["activation_code"]
+
+
+def nir_with_key(first_13):
+    """A NIR: its 13 characters and the control key (Corsican 2A/2B as 19/18)."""
+    number = int(first_13.replace("2A", "19").replace("2B", "18"))
+    return f"{first_13}{97 - number % 97:02d}"
+
+
 class SyncTest(unittest.TestCase):
     """Async calls against the reference server scripts/test-bindings started on loopback."""
 
@@ -362,7 +381,9 @@ class SyncTest(unittest.TestCase):
             with self.assertRaises(carnet.CarnetError.Refused) as caught:
                 await services.sync_record(record, None)
             self.assertEqual(caught.exception.code, "net.not_enrolled")
-            user = await services.enrol_for_tests("carnet-test-enrolment")
+            nir = nir_with_key("1900375123456")
+            await services.enrol_card(record, nir, register_family_card(nir), None)
+            user = services.enrolled_user()
             self.deposit(user, "cr-python")
             record.add_document(carnet.NewDocument(title="Ordonnance", type_code=None, class_code=None, author=None,
                                                    date_millis=None, ins=None,
@@ -382,39 +403,21 @@ class SyncTest(unittest.TestCase):
 
             offline = instance.national_services("http://127.0.0.1:9", [])
             with self.assertRaises(carnet.CarnetError.Offline) as caught:
-                await offline.enrol_for_tests("carnet-test-enrolment")
+                await offline.enrol_card(record, nir, "ANYCODE", None)
             self.assertEqual(caught.exception.code, "net.offline")
 
         asyncio.run(scenario())
-
-
-def nir_with_key(first_13):
-    """A NIR: its 13 characters and the control key (Corsican 2A/2B as 19/18)."""
-    number = int(first_13.replace("2A", "19").replace("2B", "18"))
-    return f"{first_13}{97 - number % 97:02d}"
 
 
 class CardTest(unittest.TestCase):
     """The carte Vitale on the phone with the software key from the Python vault, and the
     pharmacy's reader, against the reference server."""
 
-    def register(self, nir):
-        """The caisse registers a card for a family under `nir`; returns the activation code."""
-        people = json.loads((FIXTURES / "apcv" / "family.json").read_text())
-        for person in people:
-            person["nir"] = nir
-        people[0]["ins_matricule"] = nir
-        request = urllib.request.Request(f"{SERVER}/v1/pro/cards", data=json.dumps({"people": people}).encode(),
-                                         headers={"authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
-                                                  "content-type": "application/json"})
-        with urllib.request.urlopen(request) as answer:
-            return json.load(answer)["activation_code"]
-
     def test_a_card_is_enrolled_shown_and_read(self):
         self.assertTrue(SERVER, "CARNET_SERVER is not set")
         # Another holder than the Kotlin test's: the same server serves both.
         nir = nir_with_key("1801275123456")
-        code = self.register(nir)
+        code = register_family_card(nir)
 
         async def scenario():
             vault = RecordingVault()

@@ -1,6 +1,7 @@
-//! [`NationalServices`]: the app's link to the national services — the device's enrolment,
-//! the record's sync with the health space, and the DCC lists' updates — over the network
-//! layer of `carnet-net` (retries with backoff, device-signed requests).
+//! [`NationalServices`]: the app's link to the national services — the card's enrolment (in
+//! `card`, which opens the health-space account), the record's sync with the health space, and
+//! the DCC lists' updates — over the network layer of `carnet-net` (retries with backoff,
+//! device-signed requests).
 //!
 //! Every call is async and owns no runtime: the CLI runs it on tokio, the bindings on UniFFI's
 //! tokio bridge.
@@ -100,20 +101,6 @@ impl NationalServices {
     /// damaged credential.
     pub fn enrolled_user(&self) -> Result<Option<String>, CarnetError> {
         Ok(Credential::load(self.vault.as_ref())?.map(|c| c.user_id().to_owned()))
-    }
-
-    /// Enrols this device with a test enrolment code (the reference server's; the ApCV
-    /// enrolment replaces it) and returns the user id. The device key never leaves the vault.
-    ///
-    /// # Errors
-    /// [`CarnetError::Network`]: offline, or the code refused.
-    pub async fn enrol_for_tests(&self, code: &str) -> Result<String, CarnetError> {
-        let credential = self
-            .client
-            .enrol(self.vault.as_ref(), code)
-            .with_subscriber(self.dispatch.clone())
-            .await?;
-        Ok(credential.user_id().to_owned())
     }
 
     /// The software device key of this installation (see [`crate::SoftwareDeviceKey`]).

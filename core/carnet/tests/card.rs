@@ -13,14 +13,9 @@
 
 mod common;
 
-use carnet::identity::apcv::ApcvClaims;
 use carnet::{CardCheck, CarnetError, PresentationRequest, RecordUnlock, read_challenge};
 use carnet_server::{ProfessionalClient, RunningServer, ServerConfig};
-use common::{open_carnet, start_server};
-
-fn family() -> Vec<ApcvClaims> {
-    serde_json::from_str(include_str!("../../../fixtures/apcv/family.json")).unwrap()
-}
+use common::{open_carnet, register_family_card, start_server};
 
 fn accepted(check: CardCheck) -> Vec<(String, String)> {
     match check {
@@ -37,11 +32,7 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
     let server_dir = tempfile::tempdir().unwrap();
     let server = start_server(server_dir.path()).await;
     let base = format!("http://{}", server.address());
-    let caisse = ProfessionalClient::new(&base, server.professional_key());
-    let code = caisse.register_card(&family()).await.unwrap()["activation_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = register_family_card(&server).await;
 
     // The phone.
     let data = tempfile::tempdir().unwrap();

@@ -1,12 +1,12 @@
 //! The facade's link to the national services, against the reference server on loopback:
-//! enrolment, a record synced both ways with progress by stage, and the DCC lists kept up to
+//! enrolment (with the card), a record synced both ways with progress by stage, and the DCC lists kept up to
 //! date (downloaded once, then `304`s; offline, the lists held; an older list refused).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use common::{open_carnet, start_server};
+use common::{enrol_family_card, open_carnet, start_server};
 
 use carnet::net::NetError;
 use carnet::record::{DocumentSource, NewDocument};
@@ -31,11 +31,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
         Err(CarnetError::Network(NetError::NotEnrolled))
     ));
     assert_eq!(not_enrolled.unwrap_err().kind(), ErrorKind::Refused);
-    let user = services
-        .enrol_for_tests("carnet-test-enrolment")
-        .await
-        .unwrap();
-    assert_eq!(services.enrolled_user().unwrap().as_deref(), Some(&*user));
+    let user = enrol_family_card(&server, &carnet, &services, &record).await;
 
     carnet_server::ProfessionalClient::new(
         &format!("http://{}", server.address()),

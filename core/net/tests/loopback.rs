@@ -13,7 +13,7 @@ async fn server(dir: &std::path::Path, bind: std::net::SocketAddr) -> RunningSer
     let config = ServerConfig {
         data_dir: dir.to_path_buf(),
         bind,
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     };
     RunningServer::start(config).await.unwrap()
 }
@@ -34,7 +34,10 @@ async fn a_device_enrols_signs_its_requests_and_reads_lists_conditionally() {
         matches!(wrong, NetError::Refused { status: 401, ref code, .. } if code == "enrol.code"),
         "{wrong:?}"
     );
-    let credential = client.enrol(&vault, "carnet-test-enrolment").await.unwrap();
+    let credential = client
+        .enrol(&vault, carnet_server::TEST_ENROLMENT_CODE)
+        .await
+        .unwrap();
     let reloaded = Credential::load(&vault).unwrap().unwrap();
     assert_eq!(reloaded.user_id(), credential.user_id());
 
@@ -109,7 +112,10 @@ async fn requests_retry_with_backoff_until_the_server_is_back() {
     };
     let client = Client::new(config.clone()).unwrap();
     let vault = MemoryKeyVault::new();
-    let credential = client.enrol(&vault, "carnet-test-enrolment").await.unwrap();
+    let credential = client
+        .enrol(&vault, carnet_server::TEST_ENROLMENT_CODE)
+        .await
+        .unwrap();
     first.stop().await.unwrap();
 
     // Down for good with few attempts: offline, after the retries.

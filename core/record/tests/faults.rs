@@ -207,14 +207,14 @@ async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_n
     let config = ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
         requests_per_minute: 100_000,
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     };
     let server = RunningServer::start(config.clone()).await.unwrap();
     let upstream = server.address();
     let direct = Client::new(NetConfig::new(format!("http://{upstream}"))).unwrap();
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential = direct
-        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
     let user = credential.user_id().to_owned();

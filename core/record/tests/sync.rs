@@ -21,7 +21,7 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     let config = ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     };
     let server = RunningServer::start(config.clone()).await.unwrap();
     let address = server.address();
@@ -34,7 +34,7 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     let client = Client::new(net).unwrap();
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential = client
-        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
 
@@ -158,13 +158,13 @@ async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins(
     let config = ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     };
     let server = RunningServer::start(config).await.unwrap();
     let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential = client
-        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
     // Two devices of the same account (sharing the credential for the test).
@@ -290,14 +290,14 @@ async fn conflicts_settle_per_kind() {
     let server_dir = tempfile::tempdir().unwrap();
     let server = RunningServer::start(ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     })
     .await
     .unwrap();
     let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential = client
-        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
     let user = credential.user_id().to_owned();
@@ -442,14 +442,14 @@ async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up()
     let server = RunningServer::start(ServerConfig {
         data_dir: server_dir.path().to_path_buf(),
         max_body_bytes: 64 * 1024,
-        ..ServerConfig::default()
+        ..ServerConfig::with_test_enrolment()
     })
     .await
     .unwrap();
     let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let credential = client
-        .enrol(vault.as_ref(), "carnet-test-enrolment")
+        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

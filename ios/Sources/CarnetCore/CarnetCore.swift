@@ -3005,11 +3005,6 @@ public protocol NationalServicesProtocol: AnyObject, Sendable {
     func refreshCard(record: HealthRecord, signer: CardSigner?) async throws  -> [CardPerson]
     
     /**
-     * Enrols this device with a test enrolment code; returns the user id.
-     */
-    func enrolForTests(code: String) async throws  -> String
-    
-    /**
      * The user id this device is enrolled as, if it is.
      */
     func enrolledUser() throws  -> String?
@@ -3154,25 +3149,6 @@ open func refreshCard(record: HealthRecord, signer: CardSigner?)async throws  ->
             completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeCardPerson.lift,
-            errorHandler: FfiConverterTypeCarnetError_lift
-        )
-}
-    
-    /**
-     * Enrols this device with a test enrolment code; returns the user id.
-     */
-open func enrolForTests(code: String)async throws  -> String  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(code)
-                )
-            },
-            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
-            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
-            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterString.lift,
             errorHandler: FfiConverterTypeCarnetError_lift
         )
 }
@@ -9396,9 +9372,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() != 18974) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() != 11660) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() != 14179) {

@@ -22,10 +22,37 @@ pub fn open_carnet(data_dir: &Path) -> Carnet {
 
 /// The reference server on a free loopback port, its data in `dir`.
 pub async fn start_server(dir: &Path) -> RunningServer {
-    RunningServer::start(ServerConfig {
-        data_dir: dir.to_path_buf(),
-        ..ServerConfig::default()
-    })
-    .await
-    .unwrap()
+    RunningServer::start(ServerConfig::at(dir)).await.unwrap()
+}
+
+/// The family's card (`fixtures/apcv/family.json`) registered by the caisse on `server`.
+/// Returns the activation code.
+pub async fn register_family_card(server: &RunningServer) -> String {
+    let people: Vec<carnet::identity::apcv::ApcvClaims> =
+        serde_json::from_str(include_str!("../../../../fixtures/apcv/family.json")).unwrap();
+    let caisse = carnet_server::ProfessionalClient::new(
+        &format!("http://{}", server.address()),
+        server.professional_key(),
+    );
+    caisse.register_card(&people).await.unwrap()["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Enrols the family's card on `carnet`'s device (software key), which opens its health-space
+/// account; returns the account's user id.
+pub async fn enrol_family_card(
+    server: &RunningServer,
+    carnet: &Carnet,
+    services: &carnet::NationalServices,
+    record: &carnet::HealthRecord,
+) -> String {
+    let code = register_family_card(server).await;
+    let key = carnet.software_device_key().unwrap();
+    services
+        .enrol_card(record, "253072B07300470", &code, &key)
+        .await
+        .unwrap();
+    services.enrolled_user().unwrap().unwrap()
 }

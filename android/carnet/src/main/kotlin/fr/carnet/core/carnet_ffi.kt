@@ -966,8 +966,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests(
-    ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_sync_record(
@@ -1195,8 +1193,6 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(`ptr`: Long,
     ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(`ptr`: Long,`record`: Long,`signer`: RustBuffer.ByValue,
-    ): Long
-    external fun uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(`ptr`: Long,`code`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1532,9 +1528,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() and 0xFFFF) != 18974) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrol_for_tests() and 0xFFFF) != 11660) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() and 0xFFFF) != 14179) {
@@ -5606,11 +5599,6 @@ public interface NationalServicesInterface {
     suspend fun `refreshCard`(`record`: HealthRecord, `signer`: CardSigner?): List<CardPerson>
     
     /**
-     * Enrols this device with a test enrolment code; returns the user id.
-     */
-    suspend fun `enrolForTests`(`code`: kotlin.String): kotlin.String
-    
-    /**
      * The user id this device is enrolled as, if it is.
      */
     fun `enrolledUser`(): kotlin.String?
@@ -5830,31 +5818,6 @@ open class NationalServices: Disposable, AutoCloseable, NationalServicesInterfac
         { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeCardPerson.lift(it) },
-        // Error FFI converter
-        CarnetException.ErrorHandler,
-    )
-    }
-
-    
-    /**
-     * Enrols this device with a test enrolment code; returns the user id.
-     */
-    @Throws(CarnetException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `enrolForTests`(`code`: kotlin.String) : kotlin.String {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_enrol_for_tests(
-                uniffiHandle,
-                
-        FfiConverterString.lower(`code`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterString.lift(it) },
         // Error FFI converter
         CarnetException.ErrorHandler,
     )
