@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use carnet::identity::IdentityError;
 use carnet::identity::mdoc::DeviceKey;
 use carnet::{
-    CardCheck, CardPerson, ChallengeInfo, DeviceSigner, DisclosedElement, PresentationRequest,
+    CardCheck, CardPerson, ChallengeInfo, DeviceSigner, DisclosedElement, NfcStep,
+    PresentationRequest,
 };
 
 use crate::CarnetError;
@@ -66,6 +67,15 @@ pub enum CardCheck {
     Accepted { elements: Vec<DisclosedElement> },
     /// Refused, with the reason's stable code (`revoked`, `replayed`…).
     Refused { code: String },
+}
+
+/// What to do next in an NFC reading.
+#[uniffi::remote(Enum)]
+pub enum NfcStep {
+    /// Transmit this command APDU, give the response to `NfcReading.next`.
+    Send(Vec<u8>),
+    /// The phone's whole answer (`APCV1:` text), for `CardReader.read`.
+    Done(String),
 }
 
 /// The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
@@ -186,6 +196,24 @@ impl Carnet {
             .present_card(rank, &request, signer.as_ref())?)
     }
 
+    /// The phone's side of an NFC presentation (host card emulation) for person `rank`,
+    /// answering only challenges whose elements are all in `allowed`.
+    pub fn nfc_responder(
+        &self,
+        record: Arc<HealthRecord>,
+        rank: u32,
+        allowed: Vec<String>,
+        signer: Option<Arc<dyn CardSigner>>,
+    ) -> Result<Arc<NfcResponder>, CarnetError> {
+        let signer = self::signer(signer, || self.0.software_device_key())?;
+        Ok(Arc::new(NfcResponder(Mutex::new(carnet::NfcResponder::new(
+            record.shared()?,
+            rank,
+            allowed,
+            signer,
+        )))))
+    }
+
     /// Who asks what in a reader's `APCVR1:` challenge.
     pub fn read_challenge(&self, text: String) -> Result<ChallengeInfo, CarnetError> {
         Ok(carnet::read_challenge(&text)?)
@@ -256,5 +284,45 @@ impl CardReader {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .read(&text, date_of_care.as_deref())?)
+    }
+}
+
+/// The phone's side of an NFC presentation: the platform's card emulation service hands it
+/// each command APDU and transmits the response.
+#[derive(uniffi::Object)]
+pub struct NfcResponder(Mutex<carnet::NfcResponder>);
+
+#[uniffi::export]
+impl NfcResponder {
+    /// The response APDU to one command APDU (every problem is a status word).
+    pub fn process(&self, command: Vec<u8>) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .process(&command)
+    }
+}
+
+/// The reader's side of an NFC presentation: send what `next` gives, feed it the response.
+#[derive(uniffi::Object)]
+pub struct NfcReading(Mutex<carnet::NfcReading>);
+
+#[uniffi::export]
+impl NfcReading {
+    /// A reading carrying the reader's `challenge` (`APCVR1:` text) to the phone.
+    #[uniffi::constructor]
+    pub fn new(challenge: String) -> Result<Arc<Self>, CarnetError> {
+        Ok(Arc::new(NfcReading(Mutex::new(carnet::NfcReading::new(
+            &challenge,
+        )?))))
+    }
+
+    /// The next step; `response` is the phone's answer to the last command (null at first).
+    pub fn next(&self, response: Option<Vec<u8>>) -> Result<NfcStep, CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next(response.as_deref())?)
     }
 }

@@ -16,7 +16,7 @@ mod platform;
 mod record;
 mod services;
 
-pub use card::{CardReader, CardSigner};
+pub use card::{CardReader, CardSigner, NfcReading, NfcResponder};
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
 };

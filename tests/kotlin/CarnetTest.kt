@@ -6,6 +6,8 @@ package fr.carnet.core.test
 import fr.carnet.core.CardCheck
 import fr.carnet.core.CardSigner
 import fr.carnet.core.Carnet
+import fr.carnet.core.NfcReading
+import fr.carnet.core.NfcStep
 import fr.carnet.core.CarnetException
 import fr.carnet.core.Clock
 import fr.carnet.core.ClockStatus
@@ -464,6 +466,18 @@ class CarnetTest {
         // The software key is not the one the card was enrolled with.
         val software = carnet.presentCard(record, 1u, PresentationRequest.Counter, null)
         assertEquals(CardCheck.Refused("device_signature"), reader.read(software, null))
+        // NFC: the reader's commands go to the phone's card emulation and back.
+        val responder = carnet.nfcResponder(record, 1u, listOf("family_name", "given_names"), keystore)
+        val reading = NfcReading(reader.challenge("Délivrance de médicaments", listOf("given_names")))
+        var step = reading.next(null)
+        var exchanged = 0
+        while (step is NfcStep.Send) {
+            step = reading.next(responder.process(step.v1))
+            exchanged += 1
+        }
+        assertTrue("SELECT, ENVELOPE, GET RESPONSEs", exchanged >= 3)
+        val overNfc = reader.read((step as NfcStep.Done).v1, null) as CardCheck.Accepted
+        assertEquals("MARIE ANNE", overNfc.elements.single().value)
         keystore.refuse = true
         try {
             carnet.presentCard(record, 1u, PresentationRequest.Counter, keystore)

@@ -14,6 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::IdentityError;
 use carnet_identity::apcv::{Credential, DEFAULT_DISCLOSURE, ENROLMENT_PROOF_CONTEXT, STATUS_PATH};
+use carnet_identity::apdu::{
+    Command, HolderSession, ReaderExchange, ReaderStep, challenge_commands,
+};
 use carnet_identity::mdoc::DeviceKey;
 use carnet_identity::presentation::{DeviceSigner, Handover};
 use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, response_to_text};
@@ -230,13 +233,27 @@ impl HealthRecord {
         request: &PresentationRequest,
         signer: &dyn DeviceSigner,
     ) -> Result<String, CarnetError> {
+        self.present(rank, request, signer, Carry::QrForm)
+    }
+
+    fn present(
+        &self,
+        rank: u32,
+        request: &PresentationRequest,
+        signer: &dyn DeviceSigner,
+        carry: Carry,
+    ) -> Result<String, CarnetError> {
         let kept = self
             .record
             .card()?
             .into_iter()
             .find(|kept| kept.rank == rank)
             .ok_or(CarnetError::NotFound("card person"))?;
-        let credential = Credential::from_cbor(&kept.credential)?.without_certificate();
+        let credential = Credential::from_cbor(&kept.credential)?;
+        let credential = match carry {
+            Carry::QrForm => credential.without_certificate(),
+            Carry::Whole => credential,
+        };
         let (items, handover): (Vec<String>, Handover) = match request {
             PresentationRequest::Challenge(text) => {
                 let challenge = ReaderChallenge::from_text(text)?;
@@ -256,6 +273,141 @@ impl HealthRecord {
             tracing::info!(rank, items = asked.len(), "card shown");
         });
         Ok(text)
+    }
+}
+
+/// What a presentation carries of the credential.
+#[derive(Clone, Copy)]
+enum Carry {
+    /// Without the document signer's certificate (a QR code's size is tight).
+    QrForm,
+    /// Everything (NFC: no size constraint; the reader validates the certificate itself).
+    Whole,
+}
+
+/// The phone's side of an NFC presentation (host card emulation): the platform hands it each
+/// command APDU the reader sends and transmits what it returns. A challenge is answered for
+/// person `rank` only if every element it asks is among those the holder allowed when they
+/// opened the NFC screen (a tap leaves no time to ask); otherwise it is refused (`69 85`).
+pub struct NfcResponder {
+    session: HolderSession,
+    record: Arc<HealthRecord>,
+    rank: u32,
+    allowed: Vec<String>,
+    signer: Box<dyn DeviceSigner + Send + Sync>,
+}
+
+impl std::fmt::Debug for NfcResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NfcResponder")
+            .field("rank", &self.rank)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NfcResponder {
+    /// Answers readers for person `rank` of `record`'s card with the elements in `allowed`,
+    /// signed by `signer`.
+    #[must_use]
+    pub fn new(
+        record: Arc<HealthRecord>,
+        rank: u32,
+        allowed: Vec<String>,
+        signer: Box<dyn DeviceSigner + Send + Sync>,
+    ) -> Self {
+        NfcResponder {
+            session: HolderSession::default(),
+            record,
+            rank,
+            allowed,
+            signer,
+        }
+    }
+
+    /// The response APDU to one command APDU (never fails: every problem is a status word).
+    pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        let NfcResponder {
+            session,
+            record,
+            rank,
+            allowed,
+            signer,
+        } = self;
+        session.handle(command, |challenge| {
+            let text = std::str::from_utf8(challenge).ok()?;
+            let asked = ReaderChallenge::from_text(text).ok()?;
+            if !asked.items.iter().all(|item| allowed.contains(item)) {
+                return None;
+            }
+            record
+                .present(
+                    *rank,
+                    &PresentationRequest::Challenge(text.to_owned()),
+                    signer.as_ref(),
+                    Carry::Whole,
+                )
+                .ok()
+                .map(String::into_bytes)
+        })
+    }
+}
+
+/// The reader's side of an NFC presentation: the platform sends what [`NfcReading::next`]
+/// gives and feeds it the phone's response, until the answer is complete.
+#[derive(Debug)]
+pub struct NfcReading {
+    exchange: ReaderExchange,
+    commands: std::collections::VecDeque<Vec<u8>>,
+}
+
+/// What to do next in an NFC reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NfcStep {
+    /// Transmit this command APDU and give the response to [`NfcReading::next`].
+    Send(Vec<u8>),
+    /// The phone's whole answer (`APCV1:` text), for [`CardReader::read`].
+    Done(String),
+}
+
+impl NfcReading {
+    /// A reading that carries `challenge` (the reader's `APCVR1:` text) to the phone.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a text that is not a challenge.
+    pub fn new(challenge: &str) -> Result<Self, CarnetError> {
+        ReaderChallenge::from_text(challenge)?;
+        let commands = challenge_commands(challenge.trim().as_bytes())
+            .iter()
+            .map(Command::to_bytes)
+            .collect::<Result<_, _>>()?;
+        Ok(NfcReading {
+            exchange: ReaderExchange::default(),
+            commands,
+        })
+    }
+
+    /// The next step: `response` is the phone's answer to the command sent last (`None` at
+    /// the start).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] when the phone refuses (no consent, no Carnet application),
+    /// answers something malformed or too large, or the exchange is over.
+    pub fn next(&mut self, response: Option<&[u8]>) -> Result<NfcStep, CarnetError> {
+        let step = match response {
+            None => ReaderStep::Continue,
+            Some(response) => self.exchange.receive(response)?,
+        };
+        match step {
+            ReaderStep::Continue => self
+                .commands
+                .pop_front()
+                .map(NfcStep::Send)
+                .ok_or_else(|| malformed("the phone answered nothing to the whole challenge")),
+            ReaderStep::Send(command) => Ok(NfcStep::Send(command.to_bytes()?)),
+            ReaderStep::Done(answer) => String::from_utf8(answer)
+                .map(NfcStep::Done)
+                .map_err(|_| malformed("the NFC answer is not text")),
+        }
     }
 }
 

@@ -21,8 +21,9 @@ mod verifier_lists;
 mod wallet;
 
 pub use card::{
-    CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, PresentationRequest,
-    REMOTE_PRESENTATION_FIELD, SoftwareDeviceKey, check_to_json, read_challenge,
+    CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, NfcReading, NfcResponder,
+    NfcStep, PresentationRequest, REMOTE_PRESENTATION_FIELD, SoftwareDeviceKey, check_to_json,
+    read_challenge,
 };
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;

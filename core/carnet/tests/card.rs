@@ -13,6 +13,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use carnet::{CardCheck, CarnetError, PresentationRequest, RecordUnlock, read_challenge};
 use carnet_server::{ProfessionalClient, RunningServer, ServerConfig};
 use common::{open_carnet, register_family_card, start_server};
@@ -202,4 +204,69 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
     );
     assert!(services.refresh_card(&record, &key).await.is_err());
     server.stop().await.unwrap();
+}
+
+/// Drives an NFC exchange as the two platforms would: the reader's commands go to the phone's
+/// responder, its responses back, until the answer is complete.
+fn over_nfc(challenge: &str, phone: &mut carnet::NfcResponder) -> Result<String, CarnetError> {
+    let mut reading = carnet::NfcReading::new(challenge)?;
+    let mut step = reading.next(None)?;
+    for _ in 0..64 {
+        match step {
+            carnet::NfcStep::Send(command) => {
+                let response = phone.process(&command);
+                step = reading.next(Some(&response))?;
+            }
+            carnet::NfcStep::Done(answer) => return Ok(answer),
+        }
+    }
+    panic!("the exchange did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = start_server(server_dir.path()).await;
+    let data = tempfile::tempdir().unwrap();
+    let phone = open_carnet(data.path());
+    let base = format!("http://{}", server.address());
+    let services = phone.national_services(&base, &[]).unwrap();
+    let record = Arc::new(
+        phone
+            .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
+            .unwrap(),
+    );
+    common::enrol_family_card(&server, &phone, &services, &record).await;
+    let root = services.issuer_root().await.unwrap();
+    let status = services.issuer_status().await.unwrap();
+    server.stop().await.unwrap();
+
+    let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
+    let mut reader = pharmacy.card_reader(&root, "10003456789").unwrap();
+    assert!(reader.update_status(&status).unwrap());
+    let allowed: Vec<String> = carnet::DEFAULT_DISCLOSURE.map(str::to_owned).to_vec();
+    let mut responder = carnet::NfcResponder::new(
+        record.clone(),
+        2,
+        allowed,
+        Box::new(phone.software_device_key().unwrap()),
+    );
+    let challenge = reader
+        .challenge(
+            "Délivrance de médicaments",
+            &["given_names".into(), "nir".into()],
+        )
+        .unwrap();
+    let answer = over_nfc(&challenge, &mut responder).unwrap();
+    let elements = accepted(reader.read(&answer, None).unwrap());
+    assert_eq!(elements[0], ("given_names".into(), "LEA".into()));
+    // An element the holder did not allow: the phone refuses (69 85), nothing is disclosed.
+    let greedy = reader
+        .challenge("Délivrance de médicaments", &["ins_matricule".into()])
+        .unwrap();
+    let refused = over_nfc(&greedy, &mut responder).unwrap_err();
+    assert_eq!(refused.code(), "apcv.malformed", "{refused}");
+    assert!(refused.to_string().contains("did not consent"), "{refused}");
+    // Garbage APDUs are status words, never a panic.
+    assert_eq!(responder.process(&[0x00]), [0x67, 0x00]);
 }

@@ -1112,6 +1112,12 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func cardReader(root: Data, readerId: String) throws  -> CardReader
     
     /**
+     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
+     * answering only challenges whose elements are all in `allowed`.
+     */
+    func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?) throws  -> NfcResponder
+    
+    /**
      * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
      * signed by the card's key (`signer`, else the software key).
      */
@@ -1267,6 +1273,23 @@ open func cardReader(root: Data, readerId: String)throws  -> CardReader  {
             self.uniffiCloneHandle(),
         FfiConverterData.lower(root),
         FfiConverterString.lower(readerId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
+     * answering only challenges whose elements are all in `allowed`.
+     */
+open func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?)throws  -> NfcResponder  {
+    return try  FfiConverterTypeNfcResponder_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_nfc_responder(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHealthRecord_lower(record),
+        FfiConverterUInt32.lower(rank),
+        FfiConverterSequenceString.lower(allowed),
+        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
     )
 })
 }
@@ -3246,6 +3269,280 @@ public func FfiConverterTypeNationalServices_lift(_ handle: UInt64) throws -> Na
 #endif
 public func FfiConverterTypeNationalServices_lower(_ value: NationalServices) -> UInt64 {
     return FfiConverterTypeNationalServices.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
+ */
+public protocol NfcReadingProtocol: AnyObject, Sendable {
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+    func next(response: Data?) throws  -> NfcStep
+    
+}
+/**
+ * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
+ */
+open class NfcReading: NfcReadingProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcreading(self.handle, $0) }
+    }
+    /**
+     * A reading carrying the reader's `challenge` (`APCVR1:` text) to the phone.
+     */
+public convenience init(challenge: String)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_nfcreading_new(
+        FfiConverterString.lower(challenge),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_nfcreading(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+open func next(response: Data?)throws  -> NfcStep  {
+    return try  FfiConverterTypeNfcStep_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nfcreading_next(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionData.lower(response),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcReading: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NfcReading
+
+    public static func lift(_ handle: UInt64) throws -> NfcReading {
+        return NfcReading(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NfcReading) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcReading {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NfcReading, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcReading_lift(_ handle: UInt64) throws -> NfcReading {
+    return try FfiConverterTypeNfcReading.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcReading_lower(_ value: NfcReading) -> UInt64 {
+    return FfiConverterTypeNfcReading.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+public protocol NfcResponderProtocol: AnyObject, Sendable {
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */
+    func process(command: Data)  -> Data
+    
+}
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+open class NfcResponder: NfcResponderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcresponder(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_nfcresponder(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */
+open func process(command: Data) -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nfcresponder_process(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(command),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcResponder: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NfcResponder
+
+    public static func lift(_ handle: UInt64) throws -> NfcResponder {
+        return NfcResponder(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NfcResponder) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcResponder {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NfcResponder, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcResponder_lift(_ handle: UInt64) throws -> NfcResponder {
+    return try FfiConverterTypeNfcResponder.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcResponder_lower(_ value: NfcResponder) -> UInt64 {
+    return FfiConverterTypeNfcResponder.lower(value)
 }
 
 
@@ -7498,6 +7795,87 @@ public func FfiConverterTypeMeasureKind_lower(_ value: MeasureKind) -> RustBuffe
 
 
 /**
+ * What to do next in an NFC reading.
+ */
+
+public enum NfcStep: Equatable, Hashable {
+    
+    /**
+     * Transmit this command APDU, give the response to `NfcReading.next`.
+     */
+    case send(Data
+    )
+    /**
+     * The phone's whole answer (`APCV1:` text), for `CardReader.read`.
+     */
+    case done(String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NfcStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcStep: FfiConverterRustBuffer {
+    typealias SwiftType = NfcStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .send(try FfiConverterData.read(from: &buf)
+        )
+        
+        case 2: return .done(try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NfcStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .send(v1):
+            writeInt(&buf, Int32(1))
+            FfiConverterData.write(v1, into: &buf)
+            
+        
+        case let .done(v1):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(v1, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcStep_lift(_ buf: RustBuffer) throws -> NfcStep {
+    return try FfiConverterTypeNfcStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcStep_lower(_ value: NfcStep) -> RustBuffer {
+    return FfiConverterTypeNfcStep.lower(value)
+}
+
+
+
+/**
  * What verifier mode concludes.
  */
 
@@ -9194,7 +9572,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_cardsigner_sign() != 32177) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_nfcreading_next() != 31430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nfcresponder_process() != 24035) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 27269) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_nfc_responder() != 17347) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_present_card() != 42158) {
@@ -9384,6 +9771,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_synclistener_on_progress() != 44408) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_nfcreading_new() != 18762) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {
