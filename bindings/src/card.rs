@@ -206,12 +206,9 @@ impl Carnet {
         signer: Option<Arc<dyn CardSigner>>,
     ) -> Result<Arc<NfcResponder>, CarnetError> {
         let signer = self::signer(signer, || self.0.software_device_key())?;
-        Ok(Arc::new(NfcResponder(Mutex::new(carnet::NfcResponder::new(
-            record.shared()?,
-            rank,
-            allowed,
-            signer,
-        )))))
+        Ok(Arc::new(NfcResponder(Mutex::new(
+            carnet::NfcResponder::new(record.shared()?, rank, allowed, signer),
+        ))))
     }
 
     /// Who asks what in a reader's `APCVR1:` challenge.

@@ -156,6 +156,17 @@ pub enum CaisseCommand {
         /// The people on the card (JSON).
         people: PathBuf,
     },
+    /// Change the people on card `--nir` or their rights (a JSON array as for `register`); the
+    /// phone gets them at its next `carnet card refresh`.
+    Update {
+        #[command(flatten)]
+        caisse: CaisseConnection,
+        /// The card's NIR.
+        #[arg(long)]
+        nir: String,
+        /// The people on the card (JSON).
+        people: PathBuf,
+    },
     /// Report the phone of card `--nir` lost: its credentials revoked, its account locked;
     /// prints the new activation code.
     DeviceLost {
@@ -191,15 +202,27 @@ pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
             ))
         };
     let refused = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
+    let read_people =
+        |path: &Path| -> Result<Vec<carnet::identity::apcv::ApcvClaims>, SessionError> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| SessionError::Usage(format!("{}: {e}", path.display())))
+        };
     let answer = match command {
-        CaisseCommand::Register { caisse, people } => {
-            let text = std::fs::read_to_string(&people)
-                .map_err(|e| SessionError::Io(format!("{}: {e}", people.display())))?;
-            let people: Vec<carnet::identity::apcv::ApcvClaims> = serde_json::from_str(&text)
-                .map_err(|e| SessionError::Usage(format!("{}: {e}", people.display())))?;
+        CaisseCommand::Register { caisse, people } => runtime()?
+            .block_on(client(&caisse)?.register_card(&read_people(&people)?))
+            .map_err(refused)?,
+        CaisseCommand::Update {
+            caisse,
+            nir,
+            people,
+        } => {
             runtime()?
-                .block_on(client(&caisse)?.register_card(&people))
-                .map_err(refused)?
+                .block_on(client(&caisse)?.update_card(&nir, &read_people(&people)?))
+                .map_err(refused)?;
+            println!("card {nir} updated: the phone gets it at its next rights refresh");
+            return Ok(ExitCode::SUCCESS);
         }
         CaisseCommand::DeviceLost { caisse, nir } => runtime()?
             .block_on(client(&caisse)?.report_device_lost(&nir))

@@ -140,6 +140,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 pub(crate) fn caisse_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/cards", post(register_card))
+        .route("/cards/{nir}", axum::routing::put(update_card))
         .route("/cards/{nir}/device-lost", post(device_lost))
 }
 
@@ -185,23 +186,20 @@ fn activation_code() -> Result<String, ApiError> {
     Ok(code)
 }
 
-/// `POST /v1/pro/cards` `{"people": [claims…]}` → `{"nir", "user_id", "activation_code"}`.
-async fn register_card(
-    State(state): State<Arc<AppState>>,
-    Json(body): Json<CardRegistration>,
-) -> Result<Json<Value>, ApiError> {
-    let holder = body
-        .people
+/// The holder of a card's people, once every person's claims are checked and ranked in order
+/// under the holder's NIR.
+fn checked_people(people: &[ApcvClaims]) -> Result<ApcvClaims, ApiError> {
+    let holder = people
         .first()
         .ok_or_else(|| ApiError::bad_request("card.people", "a card has a holder"))?
         .clone();
-    if body.people.len() > MAX_PEOPLE {
+    if people.len() > MAX_PEOPLE {
         return Err(ApiError::bad_request(
             "card.people",
             "too many people on one card",
         ));
     }
-    for (rank, person) in body.people.iter().enumerate() {
+    for (rank, person) in people.iter().enumerate() {
         person
             .check()
             .map_err(|e| ApiError::bad_request("card.claims", e.to_string()))?;
@@ -212,6 +210,46 @@ async fn register_card(
             ));
         }
     }
+    Ok(holder)
+}
+
+/// `PUT /v1/pro/cards/{nir}` `{"people": [claims…]}`: the caisse changes who is on the card or
+/// their rights; the phone gets them at its next rights refresh.
+async fn update_card(
+    State(state): State<Arc<AppState>>,
+    UrlPath(nir): UrlPath<String>,
+    Json(body): Json<CardRegistration>,
+) -> Result<Json<Value>, ApiError> {
+    let holder = checked_people(&body.people)?;
+    if holder.nir != nir {
+        return Err(ApiError::bad_request(
+            "card.claims",
+            "the people's NIR is not the card's",
+        ));
+    }
+    let people = serde_json::to_string(&body.people).map_err(ApiError::internal)?;
+    let count = body.people.len();
+    let updated = state
+        .db
+        .run(move |tx| {
+            Ok(tx.execute(
+                "UPDATE card SET people = ?2 WHERE nir = ?1",
+                params![nir, people],
+            )?)
+        })
+        .await?;
+    if updated == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(json!({ "people": count })))
+}
+
+/// `POST /v1/pro/cards` `{"people": [claims…]}` → `{"nir", "user_id", "activation_code"}`.
+async fn register_card(
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<CardRegistration>,
+) -> Result<Json<Value>, ApiError> {
+    let holder = checked_people(&body.people)?;
     let code = activation_code()?;
     let user = hex::encode(random::<16>()?);
     let people = serde_json::to_string(&body.people).map_err(ApiError::internal)?;

@@ -80,6 +80,21 @@ impl ProfessionalClient {
             .await
     }
 
+    /// Changes the people on card `nir` or their rights (the phone gets them at its next
+    /// rights refresh).
+    pub async fn update_card(
+        &self,
+        nir: &str,
+        people: &[carnet_identity::apcv::ApcvClaims],
+    ) -> Result<Value, DepositError> {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/v1/pro/cards/{nir}"),
+            &json!({ "people": people }),
+        )
+        .await
+    }
+
     /// Reports the phone of card `nir` lost: its credentials are revoked and its account key
     /// dropped; `{"activation_code"}` for the next phone.
     pub async fn report_device_lost(&self, nir: &str) -> Result<Value, DepositError> {
@@ -88,9 +103,18 @@ impl ProfessionalClient {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<Value, DepositError> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, DepositError> {
         let response = self
             .http
-            .post(format!("{}{path}", self.base_url))
+            .request(method, format!("{}{path}", self.base_url))
             .bearer_auth(&self.key)
             .json(body)
             .send()

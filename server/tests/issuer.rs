@@ -244,13 +244,40 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
     assert_eq!(child.text("given_names"), Some("LEA"));
     assert_eq!(child.text("ins_matricule"), Some("216087511603014"));
 
-    // Rights refresh (a signed POST): new credentials, the old ones revoked.
+    // The caisse extends the rights; a rights refresh (a signed POST) brings them: new
+    // credentials, the old ones revoked.
+    let mut extended = family();
+    for person in &mut extended {
+        person.amo_valid_until = "2028-12-31".into();
+    }
+    let mut wrong_card = extended.clone();
+    wrong_card[0].given_names = String::new();
+    assert!(matches!(
+        caisse.update_card(nir, &wrong_card).await,
+        Err(DepositError::Refused { status: 400, .. })
+    ));
+    assert!(matches!(
+        caisse.update_card("180127512345678", &extended).await,
+        Err(DepositError::Refused { status: 400, .. })
+    ));
+    caisse.update_card(nir, &extended).await.unwrap();
     let refreshed = client
         .signed(&account, Method::POST, "/v1/me/issuer/rights", Vec::new())
         .await
         .unwrap();
     let refreshed = credentials(&serde_json::from_slice(&refreshed.body).unwrap());
     assert_eq!(refreshed.len(), 2);
+    let until = refreshed[1]
+        .items()
+        .unwrap()
+        .into_iter()
+        .find(|item| item.element_identifier == "amo_valid_until")
+        .unwrap();
+    assert_eq!(
+        until.element_value,
+        ciborium::Value::Tag(1004, Box::new("2028-12-31".into())),
+        "the refreshed credential carries the extended rights"
+    );
     let status = client
         .get_conditional("/v1/issuer/status", status.etag.as_deref())
         .await
