@@ -47,6 +47,8 @@ use crate::{AppState, db, now_millis};
 
 /// How long an enrolment nonce lives.
 const NONCE_LIFETIME_MILLIS: i64 = 5 * 60 * 1000;
+/// How far before its signing a credential is valid from (readers' clocks lag).
+const VALIDITY_BACKDATE_SECS: i64 = 300;
 /// How long an issued credential's MSO is valid.
 const CREDENTIAL_LIFETIME_SECS: i64 = 90 * 86_400;
 /// How long the status list may be relied on, and how often it is signed again.
@@ -474,7 +476,8 @@ fn issue_card(
         let terms = IssuanceTerms {
             validity: Validity {
                 signed: now,
-                valid_from: now,
+                // A reader whose clock lags a little must not see a fresh card as not yet valid.
+                valid_from: now - VALIDITY_BACKDATE_SECS,
                 valid_until: now + CREDENTIAL_LIFETIME_SECS,
             },
             status: Some(StatusReference {
