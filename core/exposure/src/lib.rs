@@ -1,0 +1,19 @@
+//! Bluetooth exposure notification, compatible with Google/Apple Exposure Notification v1.2
+//! (DESIGN.md §5): phones broadcast rotating identifiers derived from a daily key; when
+//! someone tests positive their keys are published, and others find out whether they saw
+//! them without anyone learning who met whom.
+//!
+//! * [`keys`]: temporary exposure keys (TEK), their interval numbers, and what derives from
+//!   them — the rolling proximity identifiers (RPI) and the encrypted metadata (AEM).
+//!
+//! Every function returns a typed [`ExposureError`]; nothing here panics on any input.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+mod error;
+pub mod keys;
+
+pub use error::ExposureError;
