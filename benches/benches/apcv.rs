@@ -56,22 +56,12 @@ fn main() {
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap(),
         SystemRandom::new(),
     );
+    // The card's holder of the shared fixture, without complementary insurance.
+    let family: Vec<ApcvClaims> =
+        serde_json::from_str(include_str!("../../fixtures/apcv/family.json")).unwrap();
     let claims = ApcvClaims {
-        nir: "253072B07300470".into(),
-        ins_matricule: "253072B07300470".into(),
-        ins_oid: "1.2.250.1.213.1.4.8".into(),
-        family_name: "DUPONT".into(),
-        given_names: "MARIE ANNE".into(),
-        birth_date: "1953-07-14".into(),
-        sex: "F".into(),
-        birth_place: "2B073".into(),
-        beneficiary_rank: 1,
-        regime: "01".into(),
-        caisse: "751".into(),
-        centre: "0001".into(),
-        amo_valid_from: "2026-01-01".into(),
-        amo_valid_until: "2027-12-31".into(),
         amc: None,
+        ..family[0].clone()
     };
     let terms = IssuanceTerms {
         validity: Validity {

@@ -519,9 +519,7 @@ fn read(
     let mut reader = files.reader(&carnet)?;
     let check = reader.read(&text, date_of_care)?;
     // An answer consumes the challenge; a counter QR leaves it outstanding.
-    if let Ok((carnet::identity::qr_text::Mode::Challenge, _)) =
-        carnet::identity::qr_text::response_from_text(&text)
-    {
+    if !reader.has_challenge() {
         let _ = std::fs::remove_file(files.path("challenge.txt"));
     }
     Ok(print_check(&check))

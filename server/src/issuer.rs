@@ -583,29 +583,44 @@ async fn get_status(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (revoked, capacity) = state
+    // Readers ask often: the list's size and revocation count say whether the list held is
+    // still right; the revoked indexes are read only to sign a new one.
+    let (capacity, revoked_count) = state
         .db
         .run(|tx| {
-            let capacity = next_status_index(tx)?;
-            let mut statement = tx.prepare("SELECT status_index FROM issued WHERE revoked = 1")?;
-            let revoked = statement
-                .query_map([], |r| r.get::<_, u32>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((revoked, capacity))
+            let revoked: i64 =
+                tx.query_row("SELECT COUNT(*) FROM issued WHERE revoked = 1", [], |r| {
+                    r.get(0)
+                })?;
+            Ok((next_status_index(tx)?, revoked))
         })
         .await?;
-    let generation = i64::from(capacity) << 32 | revoked.len() as i64;
+    let generation = i64::from(capacity) << 32 | revoked_count;
     let now = now_millis() / 1000;
-    let published = {
-        let mut held = state
-            .issuer
-            .status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let current = held.as_ref().is_some_and(|signed| {
+    let held = state
+        .issuer
+        .status
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .filter(|signed| {
             signed.generation == generation && now - signed.signed_secs < STATUS_RESIGN_SECS
-        });
-        if !current {
+        })
+        .map(|signed| signed.published.clone());
+    let published = match held {
+        Some(published) => published,
+        None => {
+            let revoked = state
+                .db
+                .run(|tx| {
+                    let mut statement =
+                        tx.prepare("SELECT status_index FROM issued WHERE revoked = 1")?;
+                    let revoked = statement
+                        .query_map([], |r| r.get::<_, u32>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(revoked)
+                })
+                .await?;
             let signer = state.issuer.authority.document_signer();
             let mut list = StatusList::new(
                 capacity.max(8),
@@ -616,18 +631,21 @@ async fn get_status(
             for index in revoked {
                 list.revoke(index).map_err(ApiError::internal)?;
             }
-            let bytes = list
-                .sign(&signer, &SystemRandom::new())
-                .map_err(ApiError::internal)?;
-            *held = Some(SignedStatus {
-                published: Published::new(bytes),
+            let published = Published::new(
+                list.sign(&signer, &SystemRandom::new())
+                    .map_err(ApiError::internal)?,
+            );
+            *state
+                .issuer
+                .status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(SignedStatus {
+                published: published.clone(),
                 signed_secs: now,
                 generation,
             });
+            published
         }
-        held.as_ref()
-            .map(|signed| signed.published.clone())
-            .ok_or_else(|| ApiError::internal("status list"))?
     };
     conditional(&published, &headers, "public, max-age=300, must-revalidate")
 }

@@ -784,6 +784,12 @@ impl CardReader {
         Ok(())
     }
 
+    /// Whether a challenge is outstanding (an answer to it consumes it).
+    #[must_use]
+    pub fn has_challenge(&self) -> bool {
+        self.outstanding.is_some()
+    }
+
     /// Checks a phone's `APCV1:` text: an answer to the outstanding challenge (which it then
     /// consumes) or a counter QR. With `date_of_care` (`YYYY-MM-DD`), the AMO rights must
     /// cover it.

@@ -166,6 +166,20 @@ pub struct DocumentSigner<'a> {
     pub x5chain: Vec<Vec<u8>>,
 }
 
+impl DocumentSigner<'_> {
+    /// The COSE headers of what it signs: its key id (protected) and its chain (`x5chain`).
+    pub(crate) fn headers(&self) -> Sign1Headers {
+        Sign1Headers {
+            kid: self
+                .x5chain
+                .first()
+                .map(|c| signer_kid(c))
+                .unwrap_or_default(),
+            x5chain: self.x5chain.clone(),
+        }
+    }
+}
+
 /// A credential as the holder keeps it: every issuer-signed item and the issuer's signature
 /// over the MSO (the ISO/IEC 18013-5 `IssuerSigned` structure).
 #[derive(Debug, Clone, PartialEq)]
@@ -236,14 +250,7 @@ pub fn issue(
     };
     let payload = cbor::to_vec(&Embedded::encode(mso.to_value()?)?.to_value())
         .map_err(|e| malformed(e.to_string()))?;
-    let headers = Sign1Headers {
-        kid: signer
-            .x5chain
-            .first()
-            .map(|c| signer_kid(c))
-            .unwrap_or_default(),
-        x5chain: signer.x5chain.clone(),
-    };
+    let headers = signer.headers();
     let issuer_auth = cose::sign1_es256(&payload, &headers, Sign1Form::default(), signer.key, rng)
         .map_err(|e| malformed(e.to_string()))?;
     Ok(Credential { items, issuer_auth })
@@ -376,23 +383,13 @@ mod tests {
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap()
     }
 
+    /// The card's holder of `fixtures/apcv/family.json`, without complementary insurance.
     fn claims() -> ApcvClaims {
+        let family: Vec<ApcvClaims> =
+            serde_json::from_str(include_str!("../../../fixtures/apcv/family.json")).unwrap();
         ApcvClaims {
-            nir: "253072B07300470".into(),
-            ins_matricule: "253072B07300470".into(),
-            ins_oid: "1.2.250.1.213.1.4.8".into(),
-            family_name: "DUPONT".into(),
-            given_names: "MARIE ANNE".into(),
-            birth_date: "1953-07-14".into(),
-            sex: "F".into(),
-            birth_place: "2B073".into(),
-            beneficiary_rank: 1,
-            regime: "01".into(),
-            caisse: "751".into(),
-            centre: "0001".into(),
-            amo_valid_from: "2026-01-01".into(),
-            amo_valid_until: "2026-12-31".into(),
             amc: None,
+            ..family[0].clone()
         }
     }
 

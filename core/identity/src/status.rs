@@ -4,7 +4,7 @@
 //! token status list, in CBOR. A reader downloads it while online and checks credentials
 //! against it offline until it expires.
 
-use carnet_codec::cose::{self, Sign1, Sign1Form, Sign1Headers};
+use carnet_codec::cose::{self, Sign1, Sign1Form};
 use carnet_codec::{cbor, zlib};
 use ciborium::Value;
 use ring::rand::SecureRandom;
@@ -13,7 +13,7 @@ use crate::IdentityError;
 use crate::apcv::DocumentSigner;
 use crate::mdoc::field;
 use crate::reader::Refusal;
-use crate::trust::{IssuerTrust, signer_kid};
+use crate::trust::IssuerTrust;
 
 /// Largest signed status list read.
 pub const MAX_STATUS_LIST_BYTES: usize = 1024 * 1024;
@@ -102,19 +102,11 @@ impl StatusList {
             ),
         ]);
         let payload = cbor::to_vec(&payload).map_err(|e| malformed(e.to_string()))?;
-        let headers = Sign1Headers {
-            kid: signer
-                .x5chain
-                .first()
-                .map(|c| signer_kid(c))
-                .unwrap_or_default(),
-            x5chain: signer.x5chain.clone(),
-        };
         let form = Sign1Form {
             detached: false,
             tagged: true,
         };
-        let signed = cose::sign1_es256(&payload, &headers, form, signer.key, rng)
+        let signed = cose::sign1_es256(&payload, &signer.headers(), form, signer.key, rng)
             .map_err(|e| malformed(e.to_string()))?;
         cbor::to_vec(&signed).map_err(|e| malformed(e.to_string()))
     }
