@@ -434,11 +434,7 @@ impl HealthRecord {
         let endpoint = parsed
             .endpoint
             .ok_or_else(|| malformed("this challenge names no endpoint: show the QR instead"))?;
-        let origin = carnet_identity::qr_text::endpoint_origin(&endpoint)?;
-        let path = endpoint
-            .get(origin.len()..)
-            .filter(|p| !p.is_empty())
-            .unwrap_or("/");
+        let (origin, path) = carnet_identity::qr_text::endpoint_parts(&endpoint)?;
         let text = self.present_card(
             rank,
             &PresentationRequest::Challenge(challenge.to_owned()),
@@ -447,7 +443,7 @@ impl HealthRecord {
         let client = carnet_net::Client::new(carnet_net::NetConfig::new(origin))?;
         let answer = client
             .post_once(
-                path,
+                &path,
                 &serde_json::json!({ REMOTE_PRESENTATION_FIELD: text }),
             )
             .with_subscriber(self.dispatch.clone())

@@ -52,6 +52,15 @@ const MAX_ENDPOINT_CHARS: usize = 256;
 /// # Errors
 /// [`IdentityError::CredentialMalformed`] for anything else.
 pub fn endpoint_origin(endpoint: &str) -> Result<String, IdentityError> {
+    endpoint_parts(endpoint).map(|(origin, _)| origin)
+}
+
+/// An endpoint a challenge may name (as [`endpoint_origin`] checks it) split into its origin
+/// and its path with the query (`/` at least), as the URL parser reads them.
+///
+/// # Errors
+/// [`IdentityError::CredentialMalformed`] as for [`endpoint_origin`].
+pub fn endpoint_parts(endpoint: &str) -> Result<(String, String), IdentityError> {
     if endpoint.chars().count() > MAX_ENDPOINT_CHARS {
         return Err(malformed("challenge: endpoint too long"));
     }
@@ -73,7 +82,8 @@ pub fn endpoint_origin(endpoint: &str) -> Result<String, IdentityError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(malformed("challenge: no credentials in the endpoint"));
     }
-    Ok(url.origin().ascii_serialization())
+    let path = &url[url::Position::BeforePath..];
+    Ok((url.origin().ascii_serialization(), path.to_owned()))
 }
 
 impl ReaderChallenge {
@@ -345,6 +355,11 @@ mod tests {
         ] {
             assert_eq!(endpoint_origin(endpoint).unwrap(), origin);
         }
+        assert_eq!(
+            endpoint_parts("https://Reader.Example:443/apcv?session=7").unwrap(),
+            ("https://reader.example".into(), "/apcv?session=7".into())
+        );
+        assert_eq!(endpoint_parts("https://reader.example").unwrap().1, "/");
         let long = format!("https://reader.example/{}", "a".repeat(300));
         for refused in [
             "http://reader.example/apcv",
