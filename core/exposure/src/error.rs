@@ -16,6 +16,9 @@ pub enum ExposureError {
     /// A key's validity (start interval, rolling period) is out of range.
     #[error("invalid key period: {0}")]
     Period(&'static str),
+    /// A JSON document (windows, configuration) is malformed or oversized.
+    #[error("JSON refused: {0}")]
+    Json(String),
     /// The system's random generator failed.
     #[error("no random generator")]
     Random,

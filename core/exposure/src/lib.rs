@@ -5,6 +5,7 @@
 //!
 //! * [`keys`]: temporary exposure keys (TEK), their interval numbers, and what derives from
 //!   them — the rolling proximity identifiers (RPI) and the encrypted metadata (AEM).
+//! * [`risk`]: the risk of exposure windows (GAEN v2 scoring, CWA's configuration).
 //!
 //! Every function returns a typed [`ExposureError`]; nothing here panics on any input.
 
@@ -15,5 +16,6 @@
 
 mod error;
 pub mod keys;
+pub mod risk;
 
 pub use error::ExposureError;
