@@ -19,6 +19,29 @@ pub enum ExposureError {
     /// A JSON document (windows, configuration) is malformed or oversized.
     #[error("JSON refused: {0}")]
     Json(String),
+    /// A diagnosis key file (zip, header, protobuf) or a verification key is malformed.
+    #[error("key file refused: {0}")]
+    KeyFile(String),
+    /// A file is over its size limit.
+    #[error("{what} is over its {limit}-byte limit")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
+    /// No trusted key verifies a key file's signature.
+    #[error("signature refused: {0}")]
+    Signature(String),
+    /// A Bluetooth advertising payload is malformed.
+    #[error("advertisement refused: {0}")]
+    Advertisement(String),
+    /// The radio (platform, desktop adapter) failed.
+    #[error("Bluetooth radio: {0}")]
+    Radio(String),
+    /// Matching stopped before its end.
+    #[error("matching stopped: {0}")]
+    Matching(String),
     /// The system's random generator failed.
     #[error("no random generator")]
     Random,

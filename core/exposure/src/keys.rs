@@ -128,6 +128,17 @@ impl TemporaryExposureKey {
         self.hkdf(b"EN-AEMK")
     }
 
+    /// The identifiers of every interval the key covers, in order, into `blocks` (cleared
+    /// first): one HKDF and one batch of AES blocks, the matcher's inner loop.
+    pub fn rpis_into(&self, blocks: &mut Vec<aes::Block>) {
+        let rpik = Aes128::new(&(*self.rpik()).into());
+        blocks.clear();
+        blocks.extend((0..self.rolling_period).map(|offset| {
+            aes::Block::from(rpi_plaintext(self.rolling_start.wrapping_add(offset)))
+        }));
+        rpik.encrypt_blocks(blocks);
+    }
+
     /// RPIK and AEMK as ciphers, ready to compute identifiers.
     #[must_use]
     pub fn derive(&self) -> DerivedKeys {
@@ -153,15 +164,7 @@ impl DerivedKeys {
     /// The rolling proximity identifier broadcast during `interval`.
     #[must_use]
     pub fn rpi(&self, interval: u32) -> [u8; KEY_BYTES] {
-        // "EN-RPI" ‖ six zero bytes ‖ the interval, little-endian.
-        let mut block = [0u8; KEY_BYTES];
-        for (byte, label) in block.iter_mut().zip(b"EN-RPI") {
-            *byte = *label;
-        }
-        for (byte, interval) in block.iter_mut().skip(12).zip(interval.to_le_bytes()) {
-            *byte = interval;
-        }
-        let mut block = block.into();
+        let mut block = rpi_plaintext(interval).into();
         self.rpik.encrypt_block(&mut block);
         block.into()
     }
@@ -183,6 +186,19 @@ impl DerivedKeys {
         }
         out
     }
+}
+
+/// The block encrypted into an interval's RPI: "EN-RPI" ‖ six zero bytes ‖ the interval,
+/// little-endian.
+fn rpi_plaintext(interval: u32) -> [u8; KEY_BYTES] {
+    let mut block = [0u8; KEY_BYTES];
+    for (byte, label) in block.iter_mut().zip(b"EN-RPI") {
+        *byte = *label;
+    }
+    for (byte, interval) in block.iter_mut().skip(12).zip(interval.to_le_bytes()) {
+        *byte = interval;
+    }
+    block
 }
 
 /// The 4-byte metadata a phone broadcasts (encrypted as the AEM): version and calibrated TX

@@ -5,6 +5,9 @@
 //!
 //! * [`keys`]: temporary exposure keys (TEK), their interval numbers, and what derives from
 //!   them — the rolling proximity identifiers (RPI) and the encrypted metadata (AEM).
+//! * [`keyfile`]: diagnosis key files — verified, read key by key, and written.
+//! * [`radio`]: the Bluetooth advertisement, the transport a platform implements, sightings.
+//! * [`matching`]: published keys against sightings, into exposure windows, on many threads.
 //! * [`risk`]: the risk of exposure windows (GAEN v2 scoring, CWA's configuration).
 //!
 //! Every function returns a typed [`ExposureError`]; nothing here panics on any input.
@@ -15,7 +18,10 @@
 )]
 
 mod error;
+pub mod keyfile;
 pub mod keys;
+pub mod matching;
+pub mod radio;
 pub mod risk;
 
 pub use error::ExposureError;
