@@ -39,6 +39,12 @@ pub enum ExposureError {
     /// The radio (platform, desktop adapter) failed.
     #[error("Bluetooth radio: {0}")]
     Radio(String),
+    /// The calibration table is malformed.
+    #[error("calibration table refused: {0}")]
+    Calibration(String),
+    /// A simulation's configuration is out of range.
+    #[error("simulation refused: {0}")]
+    Simulation(String),
     /// Matching stopped before its end.
     #[error("matching stopped: {0}")]
     Matching(String),

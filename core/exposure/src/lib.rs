@@ -7,6 +7,10 @@
 //!   them — the rolling proximity identifiers (RPI) and the encrypted metadata (AEM).
 //! * [`keyfile`]: diagnosis key files — verified, read key by key, and written.
 //! * [`radio`]: the Bluetooth advertisement, the transport a platform implements, sightings.
+//! * [`device`]: a phone's duty cycle — broadcast the current identifier, scan.
+//! * [`calibration`]: the per-model calibration table.
+//! * [`simulation`]: virtual phones on a map, a noisy radio between them, and the precision
+//!   and recall of "exposed" against what really happened.
 //! * [`matching`]: published keys against sightings, into exposure windows, on many threads.
 //! * [`risk`]: the risk of exposure windows (GAEN v2 scoring, CWA's configuration).
 //!
@@ -17,11 +21,14 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod calibration;
+pub mod device;
 mod error;
 pub mod keyfile;
 pub mod keys;
 pub mod matching;
 pub mod radio;
 pub mod risk;
+pub mod simulation;
 
 pub use error::ExposureError;
