@@ -6,7 +6,8 @@
 //! - [`store`]: the SQLite store (WAL, migrations, one writer, rollback counter kept in the
 //!   key vault);
 //! - [`Record`]: the content — documents, the medical profile as FHIR R4 resources, agenda,
-//!   inbox, access rules — with search, export and import.
+//!   inbox, access rules — with search, export and import; the ApCV credentials and exposure
+//!   notification's keys and sightings (14 days), neither exported nor synced.
 
 #![cfg_attr(
     test,
@@ -21,6 +22,7 @@ pub mod crypto;
 mod document;
 mod error;
 mod exchange;
+mod exposure;
 mod inbox;
 pub mod keyslot;
 mod profile;
@@ -42,6 +44,7 @@ pub use document::{
     sniff_media_type,
 };
 pub use error::{RecordError, Result};
+pub use exposure::{EXPOSURE_RETENTION_DAYS, ExposureDeletion, MAX_SIGHTINGS_PER_SCAN};
 pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
 pub use keyslot::{KdfParams, Unlock};
 pub use profile::{

@@ -460,6 +460,15 @@ impl Writer<'_> {
         Ok(deleted > 0)
     }
 
+    /// Deletes the items of `kind` whose identifier sorts before `bound`; how many.
+    pub fn delete_below(&mut self, kind: &str, bound: &str) -> Result<u64> {
+        let deleted = self
+            .transaction
+            .prepare_cached("DELETE FROM item WHERE kind = ?1 AND id < ?2")?
+            .execute(params![kind, bound])?;
+        Ok(deleted as u64)
+    }
+
     /// Stores everything `source` yields (at most `max_bytes`) as blob `id`, chunk by chunk
     /// (one already under that identifier is an error); returns its description.
     pub fn put_blob(
