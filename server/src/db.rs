@@ -81,6 +81,23 @@ const MIGRATIONS: &[&str] = &[
         nonce BLOB PRIMARY KEY,
         expires_millis INTEGER NOT NULL
      );",
+    // The exposure-notification key server: test results' one-time codes, and the published
+    // keys with the day of the file they are in.
+    "CREATE TABLE test_code (
+        code_hash BLOB PRIMARY KEY,
+        onset_day INTEGER,
+        expires_millis INTEGER NOT NULL,
+        used INTEGER NOT NULL
+     );
+     CREATE TABLE diagnosis_key (
+        key_data BLOB PRIMARY KEY,
+        rolling_start INTEGER NOT NULL,
+        rolling_period INTEGER NOT NULL,
+        report_type INTEGER NOT NULL,
+        days_since_onset INTEGER,
+        published_day INTEGER NOT NULL
+     );
+     CREATE INDEX diagnosis_key_day ON diagnosis_key (published_day);",
 ];
 
 /// Item kinds of the health space.

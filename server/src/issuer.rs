@@ -155,14 +155,14 @@ async fn get_root(State(state): State<Arc<AppState>>) -> Vec<u8> {
     state.issuer.authority.root_certificate().to_vec()
 }
 
-fn random<const N: usize>() -> Result<[u8; N], ApiError> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut bytes = [0u8; N];
     ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut bytes)
         .map_err(|_| ApiError::internal("random"))?;
     Ok(bytes)
 }
 
-fn sha256(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, bytes)
         .as_ref()
         .to_vec()
@@ -170,7 +170,7 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 
 /// A new activation code: 20 characters (about 99 bits) from an alphabet without look-alikes,
 /// each drawn without modulo bias (bytes past the last whole multiple of 31 are skipped).
-fn activation_code() -> Result<String, ApiError> {
+pub(crate) fn activation_code() -> Result<String, ApiError> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     const LENGTH: usize = 20;
     let unbiased = (256 / ALPHABET.len() * ALPHABET.len()) as u8;
@@ -647,5 +647,10 @@ async fn get_status(
             published
         }
     };
-    conditional(&published, &headers, "public, max-age=300, must-revalidate")
+    conditional(
+        &published,
+        &headers,
+        "public, max-age=300, must-revalidate",
+        "application/cose",
+    )
 }

@@ -10,7 +10,7 @@
 //! | `/v1/pro/…` | [`health_space`], [`issuer`] | professionals' and the caisse's software (bearer key) |
 //! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists |
 //! | `/v1/issuer/…` | [`issuer`] | the ApCV issuer: root, status list, enrolment |
-//! | `/v1/keys/…` | [`keys`] | the exposure-notification key server (its issue brings them) |
+//! | `/v1/keys/…` | [`keys`] | the exposure-notification key server: uploads with a test result's code, signed day files |
 //! | `GET /v1/health` | | liveness |
 //!
 //! Every request body is bounded, every client rate-limited (per user, per professional key,
@@ -46,6 +46,7 @@ pub use auth::MAX_CLOCK_SKEW_MILLIS;
 pub use config::{ServerConfig, TEST_ENROLMENT_CODE};
 pub use error::{ApiError, ServerError};
 pub use issuer::issuer_root;
+pub use keys::key_server_verification_key;
 pub use lists::list_anchor;
 pub use professional::{DepositError, ProfessionalClient};
 
@@ -56,6 +57,7 @@ pub(crate) struct AppState {
     guard: auth::Guard,
     lists: lists::Lists,
     issuer: issuer::Issuer,
+    keys: keys::KeyServer,
 }
 
 /// The current time, Unix milliseconds.
@@ -124,6 +126,7 @@ fn router(state: Arc<AppState>) -> Router {
             post(health_space::deposit_message),
         )
         .merge(issuer::caisse_router())
+        .merge(keys::laboratory_router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::professional,
@@ -202,6 +205,7 @@ impl RunningServer {
             db: db::Database::open(&dir.join("server.sqlite"))?,
             lists: lists::Lists::publish(&dir.join("lists"), now_millis() / 1000)?,
             issuer: issuer::Issuer::open(&dir.join("issuer"), now_millis() / 1000)?,
+            keys: keys::KeyServer::open(&dir.join("keys"))?,
             config,
         });
         let listener = TcpListener::bind(state.config.bind).await.map_err(|e| {

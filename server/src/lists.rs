@@ -157,7 +157,12 @@ pub(crate) async fn get_list(
         "revocation" => &state.lists.revocation,
         _ => return Err(ApiError::not_found()),
     };
-    conditional(published, &headers, "public, max-age=300, must-revalidate")
+    conditional(
+        published,
+        &headers,
+        "public, max-age=300, must-revalidate",
+        "application/cose",
+    )
 }
 
 /// A signed document answered `304 Not Modified` when `If-None-Match` names its ETag, else
@@ -166,6 +171,7 @@ pub(crate) fn conditional(
     published: &Published,
     headers: &HeaderMap,
     cache: &'static str,
+    content_type: &'static str,
 ) -> Result<Response, ApiError> {
     let etag = HeaderValue::from_str(&published.etag).map_err(ApiError::internal)?;
     let cache = HeaderValue::from_static(cache);
@@ -187,10 +193,7 @@ pub(crate) fn conditional(
         [
             (header::ETAG, etag),
             (header::CACHE_CONTROL, cache),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/cose"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         ],
         published.bytes.clone(),
     )
@@ -219,7 +222,7 @@ pub fn list_anchor(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
 /// DER SubjectPublicKeyInfo of a P-256 key: a fixed header (SEQUENCE, the algorithm
 /// id-ecPublicKey with the curve prime256v1, BIT STRING) then the 65-byte SEC1 point. Written
 /// out because ring gives the point only, and no crate is needed for a constant header.
-fn p256_spki(point: &[u8]) -> Vec<u8> {
+pub(crate) fn p256_spki(point: &[u8]) -> Vec<u8> {
     const P256_SPKI_HEADER: [u8; 26] = [
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
         0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,

@@ -102,6 +102,20 @@ impl ProfessionalClient {
             .await
     }
 
+    /// Reports a positive test, as a laboratory does: `{"code", "expires_millis"}`, the
+    /// one-time code the person types in the app to publish their exposure keys.
+    /// `symptom_onset` is the day symptoms began (`YYYY-MM-DD`), when they had any.
+    pub async fn report_positive_test(
+        &self,
+        symptom_onset: Option<&str>,
+    ) -> Result<Value, DepositError> {
+        self.post(
+            "/v1/pro/test-results",
+            &json!({ "symptom_onset": symptom_onset }),
+        )
+        .await
+    }
+
     async fn post(&self, path: &str, body: &Value) -> Result<Value, DepositError> {
         self.send(reqwest::Method::POST, path, body).await
     }
