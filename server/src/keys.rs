@@ -76,18 +76,10 @@ impl KeyServer {
 fn signer(dir: &Path) -> Result<ExportSigner, ServerError> {
     std::fs::create_dir_all(dir).map_err(|e| ServerError::io("create", dir, e))?;
     let path = dir.join("export.pk8");
-    let mut made = None;
-    let pkcs8 = crate::secret_file(&path, || {
-        let pkcs8 = ExportSigner::generate_pkcs8();
-        let bytes = pkcs8.as_ref().map(Vec::clone).unwrap_or_default();
-        made = Some(pkcs8);
-        bytes
-    })?;
-    if let Some(Err(error)) = made {
-        return Err(ServerError::Config(format!(
-            "key server signing key: {error}"
-        )));
-    }
+    // Made on every start, kept only the first time (a P-256 key costs microseconds).
+    let fresh = ExportSigner::generate_pkcs8()
+        .map_err(|e| ServerError::Config(format!("key server signing key: {e}")))?;
+    let pkcs8 = crate::secret_file(&path, || fresh)?;
     ExportSigner::from_pkcs8(KEY_ID, KEY_VERSION, &pkcs8)
         .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
 }
