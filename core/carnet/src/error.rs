@@ -2,6 +2,7 @@
 
 use carnet_certs::CertsError;
 use carnet_codec::CodecError;
+use carnet_exposure::ExposureError;
 use carnet_identity::IdentityError;
 use carnet_net::NetError;
 use carnet_record::RecordError;
@@ -26,6 +27,9 @@ pub enum CarnetError {
     /// The national services could not be reached, or refused.
     #[error(transparent)]
     Network(#[from] NetError),
+    /// Exposure notification refused something (a key file, a key, the radio).
+    #[error(transparent)]
+    Exposure(#[from] ExposureError),
     /// Local storage failed (disk full, damaged file, newer schema).
     #[error("storage: {0}")]
     Storage(String),
@@ -81,6 +85,10 @@ impl CarnetError {
             CarnetError::CorruptVaultEntry { .. } => ErrorKind::CorruptData,
             CarnetError::Network(e) => network_kind(e),
             CarnetError::Record(e) => record_kind(e),
+            CarnetError::Exposure(ExposureError::Radio(_) | ExposureError::Random) => {
+                ErrorKind::PlatformUnavailable
+            }
+            CarnetError::Exposure(_) => ErrorKind::InvalidInput,
         }
     }
 
@@ -127,7 +135,29 @@ impl CarnetError {
                 CarnetError::Platform(e.clone()).code_and_message_key()
             }
             CarnetError::Record(e) => (e.code(), record_message_key(e)),
+            CarnetError::Exposure(e) => exposure_code_and_message_key(e),
         }
+    }
+}
+
+/// The code and message key of an exposure error.
+fn exposure_code_and_message_key(error: &ExposureError) -> (&'static str, &'static str) {
+    match error {
+        ExposureError::Signature(_) => ("exposure.signature", "error.exposure.key_file"),
+        ExposureError::KeyFile(_) | ExposureError::TooLarge { .. } => {
+            ("exposure.key_file", "error.exposure.key_file")
+        }
+        ExposureError::Length { .. } | ExposureError::Period(_) => {
+            ("exposure.key", "error.input.unreadable")
+        }
+        ExposureError::Json(_) | ExposureError::Calibration(_) => {
+            ("input.unreadable", "error.input.unreadable")
+        }
+        ExposureError::Advertisement(_) => ("exposure.advertisement", "error.input.unreadable"),
+        ExposureError::Radio(_) => ("exposure.radio", "error.exposure.radio"),
+        ExposureError::Random => ("platform.unavailable", "error.platform.retry"),
+        ExposureError::Simulation(_) => ("exposure.simulation", "error.input.unreadable"),
+        ExposureError::Matching(_) => ("exposure.matching", "error.internal"),
     }
 }
 
@@ -173,6 +203,11 @@ fn network_kind(error: &NetError) -> ErrorKind {
 fn network_code_and_message_key(error: &NetError) -> (&'static str, &'static str) {
     match error {
         NetError::Offline(_) => ("net.offline", "error.network.offline"),
+        // A test result's code that the key server does not take (wrong, used, expired):
+        // the user can do something about it.
+        NetError::Refused { code, .. } if code == "keys.code" => {
+            ("exposure.code", "error.exposure.code")
+        }
         NetError::Refused { .. } => ("net.refused", "error.network.refused"),
         NetError::Protocol(_) => ("net.protocol", "error.network.refused"),
         NetError::Untrusted(_) => ("net.untrusted", "error.network.untrusted"),

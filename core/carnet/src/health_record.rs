@@ -195,7 +195,7 @@ impl HealthRecord {
         entry.summary.state(self.now_secs())
     }
 
-    fn now_secs(&self) -> i64 {
+    pub(crate) fn now_secs(&self) -> i64 {
         self.clock.now_unix_millis().div_euclid(1000)
     }
 }

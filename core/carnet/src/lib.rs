@@ -13,6 +13,7 @@
 mod card;
 mod clock_guard;
 mod error;
+mod exposure;
 mod facade;
 mod health_record;
 mod logging;
@@ -29,6 +30,8 @@ pub use card::{
 pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
 pub use carnet_codec as codec;
+/// Bluetooth exposure notification (keys, key files, matching, risk, simulation).
+pub use carnet_exposure as exposure_notification;
 /// French health identity and the ApCV credential (issuance, presentation, reader).
 pub use carnet_identity as identity;
 pub use carnet_identity::apcv::DEFAULT_DISCLOSURE;
@@ -45,6 +48,7 @@ pub use carnet_platform::{
 pub use carnet_record as record;
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
 pub use error::{CarnetError, ErrorKind};
+pub use exposure::{ExposureCycle, ExposureProgress, ExposureRadio, KeyFilesUpdate};
 pub use facade::{Carnet, InsInput, Services};
 pub use health_record::{HealthRecord, RecordUnlock, WalletEntry};
 pub use logging::{LogLevel, LogRecord, LogSink};

@@ -61,6 +61,7 @@ pub struct NationalServices {
     pub(crate) vault: Arc<dyn KeyVault>,
     pub(crate) dispatch: tracing::Dispatch,
     lists_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for NationalServices {
@@ -91,6 +92,7 @@ impl NationalServices {
             vault,
             dispatch,
             lists_dir: data_dir.join(LISTS_DIR),
+            data_dir: data_dir.to_path_buf(),
         })
     }
 
@@ -183,7 +185,7 @@ impl NationalServices {
         name: &str,
         version_of: impl Fn(&[u8]) -> Result<u64, carnet_certs::CertsError>,
     ) -> Result<Refreshed, CarnetError> {
-        let cache = ListCache::new(&self.lists_dir, name);
+        let cache = FileCache::new(self.lists_dir.join(format!("{name}.signed")));
         let held = cache.load()?;
         let etag = held.as_ref().map(|(_, etag)| etag.as_str());
         let response = match self
@@ -244,22 +246,22 @@ struct Refreshed {
     reached: bool,
 }
 
-/// A signed list and its ETag, kept as two files (`<name>.signed`, `<name>.etag`) written by
-/// rename so that a crash leaves the old pair or the new one.
-struct ListCache {
+/// A downloaded file and its ETag, kept as two files (`<name>.<ext>`, `<name>.etag`) written
+/// by rename so that a crash leaves the old pair or the new one.
+pub(crate) struct FileCache {
     list: PathBuf,
     etag: PathBuf,
 }
 
-impl ListCache {
-    fn new(dir: &Path, name: &str) -> Self {
-        ListCache {
-            list: dir.join(format!("{name}.signed")),
-            etag: dir.join(format!("{name}.etag")),
+impl FileCache {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        FileCache {
+            etag: path.with_extension("etag"),
+            list: path,
         }
     }
 
-    fn load(&self) -> Result<Option<(Vec<u8>, String)>, CarnetError> {
+    pub(crate) fn load(&self) -> Result<Option<(Vec<u8>, String)>, CarnetError> {
         match std::fs::read(&self.list) {
             Ok(bytes) => {
                 let etag = std::fs::read_to_string(&self.etag).unwrap_or_default();
@@ -270,7 +272,19 @@ impl ListCache {
         }
     }
 
-    fn store(&self, bytes: &[u8], etag: &str) -> Result<(), CarnetError> {
+    /// Deletes the pair (the ETag first: a crash in between leaves a file without one).
+    pub(crate) fn remove(&self) -> Result<(), CarnetError> {
+        for path in [&self.etag, &self.list] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(storage(path, &e)),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn store(&self, bytes: &[u8], etag: &str) -> Result<(), CarnetError> {
         if let Some(dir) = self.list.parent() {
             std::fs::create_dir_all(dir).map_err(|e| storage(dir, &e))?;
         }
@@ -288,7 +302,7 @@ fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), CarnetError> {
     std::fs::rename(&temporary, path).map_err(|e| storage(path, &e))
 }
 
-fn storage(path: &Path, error: &std::io::Error) -> CarnetError {
+pub(crate) fn storage(path: &Path, error: &std::io::Error) -> CarnetError {
     CarnetError::Storage(format!("{}: {error}", path.display()))
 }
 

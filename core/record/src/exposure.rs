@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_exposure::keys::{INTERVAL_SECONDS, TemporaryExposureKey};
 use carnet_exposure::radio::Sighting;
+use carnet_exposure::risk::RiskSummary;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{RecordError, Result};
@@ -17,6 +18,8 @@ use crate::store::Writer;
 const EXPOSURE_KEY: &str = "exposure-key";
 /// Item kind of one scan's sightings (id: the scan's Unix time, zero-padded).
 const EXPOSURE_SCAN: &str = "exposure-scan";
+/// Item kind of the last check's outcome (one item).
+const EXPOSURE_CHECK: &str = "exposure-check";
 /// Days anything of exposure notification is kept.
 pub const EXPOSURE_RETENTION_DAYS: i64 = 14;
 /// Most sightings kept of one scan (the strongest, in a crowd).
@@ -34,6 +37,23 @@ struct KeptKey {
 struct KeptScan {
     time: i64,
     sightings: Vec<(String, String, i8, i8, u16)>,
+}
+
+/// The outcome of the last exposure check, kept to be shown offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExposureCheck {
+    /// When it ran (Unix milliseconds).
+    pub checked_millis: i64,
+    /// The risk found.
+    pub summary: RiskSummary,
+    /// Key files read.
+    pub files: u64,
+    /// Published keys checked.
+    pub keys_checked: u64,
+    /// Keys that matched something this phone heard.
+    pub keys_matched: u64,
+    /// Exposure windows found.
+    pub windows: u64,
 }
 
 /// What was deleted.
@@ -158,15 +178,29 @@ impl Record {
         Ok(sightings)
     }
 
+    /// Keeps the outcome of a check (replacing the previous one).
+    pub fn keep_exposure_check(&self, check: &ExposureCheck) -> Result<()> {
+        self.store.write(|w| w.put(EXPOSURE_CHECK, "last", check))
+    }
+
+    /// The last check's outcome, if any.
+    pub fn exposure_check(&self) -> Result<Option<ExposureCheck>> {
+        self.store.read(|r| r.get(EXPOSURE_CHECK, "last"))
+    }
+
     /// Deletes what is older than 14 days; what was deleted.
     pub fn expire_exposure_data(&self) -> Result<ExposureDeletion> {
         let horizon = self.exposure_horizon();
         self.store.write(|w| expire(w, horizon))
     }
 
-    /// Deletes every key and sighting (the user turned exposure notification off, or asked).
+    /// Deletes every key, sighting and check outcome (the user turned exposure notification
+    /// off, or asked).
     pub fn forget_exposure_data(&self) -> Result<ExposureDeletion> {
-        self.store.write(|w| expire(w, i64::MAX / 2))
+        self.store.write(|w| {
+            w.delete(EXPOSURE_CHECK, "last")?;
+            expire(w, i64::MAX / 2)
+        })
     }
 }
 

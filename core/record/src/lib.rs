@@ -44,7 +44,9 @@ pub use document::{
     sniff_media_type,
 };
 pub use error::{RecordError, Result};
-pub use exposure::{EXPOSURE_RETENTION_DAYS, ExposureDeletion, MAX_SIGHTINGS_PER_SCAN};
+pub use exposure::{
+    EXPOSURE_RETENTION_DAYS, ExposureCheck, ExposureDeletion, MAX_SIGHTINGS_PER_SCAN,
+};
 pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
 pub use keyslot::{KdfParams, Unlock};
 pub use profile::{
