@@ -152,7 +152,7 @@ pub enum CaisseCommand {
     /// `fixtures/apcv/family.json`); prints the activation code the caisse would mail.
     Register {
         #[command(flatten)]
-        caisse: CaisseConnection,
+        caisse: ProfessionalConnection,
         /// The people on the card (JSON).
         people: PathBuf,
     },
@@ -160,7 +160,7 @@ pub enum CaisseCommand {
     /// phone gets them at its next `carnet card refresh`.
     Update {
         #[command(flatten)]
-        caisse: CaisseConnection,
+        caisse: ProfessionalConnection,
         /// The card's NIR.
         #[arg(long)]
         nir: String,
@@ -171,16 +171,16 @@ pub enum CaisseCommand {
     /// prints the new activation code.
     DeviceLost {
         #[command(flatten)]
-        caisse: CaisseConnection,
+        caisse: ProfessionalConnection,
         /// The card's NIR.
         #[arg(long)]
         nir: String,
     },
 }
 
-/// The caisse's access to the server.
+/// A professional's access to the reference server (the caisse, a laboratory).
 #[derive(Debug, Args)]
-pub struct CaisseConnection {
+pub struct ProfessionalConnection {
     /// The server's address.
     #[arg(long, value_name = "URL", default_value = crate::sync::DEFAULT_SERVER)]
     server: String,
@@ -190,17 +190,21 @@ pub struct CaisseConnection {
     key: PathBuf,
 }
 
+impl ProfessionalConnection {
+    /// A client with the key read from its file.
+    pub fn client(&self) -> Result<carnet_server::ProfessionalClient, SessionError> {
+        let key = std::fs::read_to_string(&self.key)
+            .map_err(|e| SessionError::Io(format!("{}: {e}", self.key.display())))?;
+        Ok(carnet_server::ProfessionalClient::new(
+            &self.server,
+            key.trim(),
+        ))
+    }
+}
+
 /// Runs `carnet caisse …`.
 pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
-    let client =
-        |caisse: &CaisseConnection| -> Result<carnet_server::ProfessionalClient, SessionError> {
-            let key = std::fs::read_to_string(&caisse.key)
-                .map_err(|e| SessionError::Io(format!("{}: {e}", caisse.key.display())))?;
-            Ok(carnet_server::ProfessionalClient::new(
-                &caisse.server,
-                key.trim(),
-            ))
-        };
+    let client = ProfessionalConnection::client;
     let refused = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
     let read_people =
         |path: &Path| -> Result<Vec<carnet::identity::apcv::ApcvClaims>, SessionError> {

@@ -7,8 +7,11 @@
 // A command-line tool prints by design.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(feature = "ble")]
+mod ble;
 mod card;
 mod demo;
+mod exposure;
 mod identity;
 mod pass;
 mod qr;
@@ -90,6 +93,12 @@ enum Command {
         #[command(subcommand)]
         command: card::CaisseCommand,
     },
+    /// Bluetooth exposure notification: keys, check, the laboratory's side, the simulated
+    /// town, and tools for testing other implementations.
+    Exposure {
+        #[command(subcommand)]
+        command: exposure::ExposureCommand,
+    },
     /// Run the reference server (the national services) on this machine.
     Server(server::ServerArgs),
     /// The DCC trust and revocation lists verifier mode uses.
@@ -127,6 +136,7 @@ fn main() -> ExitCode {
         Command::Caisse { command } => card::run_caisse(command),
         Command::Card { command } => card::run(&options, command),
         Command::Demo => demo::run(&options),
+        Command::Exposure { command } => exposure::run(&options, command),
         Command::Reader { command } => card::run_reader(&options, command),
         Command::Nir { command } => identity::run_nir(&options, command),
         Command::Ins { command } => identity::run_ins(&options, command),

@@ -1033,7 +1033,7 @@ pub(crate) fn date_time(millis: i64) -> String {
     text.get(..16).map(|t| t.replace('T', " ")).unwrap_or(text)
 }
 
-fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
