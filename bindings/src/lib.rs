@@ -10,6 +10,7 @@
 mod card;
 mod certs;
 mod error;
+mod exposure;
 mod facade;
 mod identity;
 mod platform;
@@ -21,6 +22,10 @@ pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
 };
 pub use error::CarnetError;
+pub use exposure::{
+    BleReception, BleTransport, ExposureIdentifier, ExposureListener, ExposureRadio,
+    ExposureStatus, ExposureVerificationKey, exposure_identifiers,
+};
 pub use facade::{Carnet, ClockStatus, core_version};
 pub use identity::{InsInfo, InsInput, InsKind, NirInfo, Sex};
 pub use platform::{Clock, KeyVault, LogLevel, LogRecord, LogSink, PlatformError};

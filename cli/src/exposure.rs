@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use carnet::exposure_notification::calibration::CalibrationTable;
 use carnet::exposure_notification::keyfile::VerificationKey;
-use carnet::exposure_notification::keys::{KEY_BYTES, METADATA_BYTES, TemporaryExposureKey};
+use carnet::exposure_notification::keys::{METADATA_BYTES, TemporaryExposureKey};
 use carnet::exposure_notification::risk::{
     ExposureWindows, RiskConfiguration, RiskLevel, RiskSummary,
 };
@@ -472,18 +472,16 @@ fn derive(
             .ok_or_else(|| SessionError::Usage(format!("--metadata {text}: not 8 hex digits")))?,
         None => [0x40, 0, 0, 0],
     };
-    let derived = key.derive();
-    let rows: Vec<(u32, [u8; KEY_BYTES], [u8; METADATA_BYTES])> = (interval..interval + 144)
-        .map(|number| {
-            let rpi = derived.rpi(number);
-            (number, rpi, derived.aem(&rpi, metadata))
-        })
-        .collect();
+    let rows = key.identifiers(metadata);
     if json {
         let intervals: Vec<_> = rows
             .iter()
-            .map(|(number, rpi, aem)| {
-                json!({ "interval": number, "rpi": hex::encode(rpi), "aem": hex::encode(aem) })
+            .map(|row| {
+                json!({
+                    "interval": row.interval,
+                    "rpi": hex::encode(row.rpi),
+                    "aem": hex::encode(row.aem),
+                })
             })
             .collect();
         print_json(&json!({
@@ -503,8 +501,14 @@ fn derive(
             hex::encode(*key.rpik()),
             hex::encode(*key.aemk())
         );
-        for (number, rpi, aem) in rows {
-            if writeln!(out, "{number}  {}  {}", hex::encode(rpi), hex::encode(aem)).is_err() {
+        for row in rows {
+            let line = format!(
+                "{}  {}  {}",
+                row.interval,
+                hex::encode(row.rpi),
+                hex::encode(row.aem)
+            );
+            if writeln!(out, "{line}").is_err() {
                 break;
             }
         }

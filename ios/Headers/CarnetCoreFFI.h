@@ -257,6 +257,34 @@ typedef void (*UniffiCallbackInterfaceCardSignerMethod1)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD0
+typedef void (*UniffiCallbackInterfaceBleTransportMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD1
+typedef void (*UniffiCallbackInterfaceBleTransportMethod1)(uint64_t, uint32_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXPOSURE_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXPOSURE_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceExposureListenerMethod0)(uint64_t, uint32_t, uint32_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXPOSURE_LISTENER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_EXPOSURE_LISTENER_METHOD1
+typedef void (*UniffiCallbackInterfaceExposureListenerMethod1)(uint64_t, uint64_t, uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CLOCK_METHOD0
 typedef void (*UniffiCallbackInterfaceClockMethod0)(uint64_t, int64_t* _Nonnull, 
@@ -314,6 +342,26 @@ typedef struct UniffiVTableCallbackInterfaceCardSigner {
     UniffiCallbackInterfaceCardSignerMethod0 _Nonnull publicKey;
     UniffiCallbackInterfaceCardSignerMethod1 _Nonnull sign;
 } UniffiVTableCallbackInterfaceCardSigner;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BLE_TRANSPORT
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BLE_TRANSPORT
+typedef struct UniffiVTableCallbackInterfaceBleTransport {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceBleTransportMethod0 _Nonnull advertise;
+    UniffiCallbackInterfaceBleTransportMethod1 _Nonnull scan;
+} UniffiVTableCallbackInterfaceBleTransport;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXPOSURE_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_EXPOSURE_LISTENER
+typedef struct UniffiVTableCallbackInterfaceExposureListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceExposureListenerMethod0 _Nonnull onDownload;
+    UniffiCallbackInterfaceExposureListenerMethod1 _Nonnull onMatching;
+} UniffiVTableCallbackInterfaceExposureListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CLOCK
@@ -471,6 +519,66 @@ uint64_t uniffi_carnet_ffi_fn_constructor_verifierlists_open(RustBuffer trust_li
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_VERIFIERLISTS_TRUSTING_CERTIFICATE
 uint64_t uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(RustBuffer certificate, int64_t at_unix_seconds, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLETRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLETRANSPORT
+uint64_t uniffi_carnet_ffi_fn_clone_bletransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLETRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLETRANSPORT
+void uniffi_carnet_ffi_fn_free_bletransport(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_BLETRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_BLETRANSPORT
+void uniffi_carnet_ffi_fn_init_callback_vtable_bletransport(const UniffiVTableCallbackInterfaceBleTransport* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLETRANSPORT_ADVERTISE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLETRANSPORT_ADVERTISE
+void uniffi_carnet_ffi_fn_method_bletransport_advertise(uint64_t ptr, RustBuffer service_data, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLETRANSPORT_SCAN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLETRANSPORT_SCAN
+RustBuffer uniffi_carnet_ffi_fn_method_bletransport_scan(uint64_t ptr, uint32_t seconds, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_EXPOSURELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_EXPOSURELISTENER
+uint64_t uniffi_carnet_ffi_fn_clone_exposurelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_EXPOSURELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_EXPOSURELISTENER
+void uniffi_carnet_ffi_fn_free_exposurelistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_EXPOSURELISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_EXPOSURELISTENER
+void uniffi_carnet_ffi_fn_init_callback_vtable_exposurelistener(const UniffiVTableCallbackInterfaceExposureListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_EXPOSURELISTENER_ON_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_EXPOSURELISTENER_ON_DOWNLOAD
+void uniffi_carnet_ffi_fn_method_exposurelistener_on_download(uint64_t ptr, uint32_t done, uint32_t total, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_EXPOSURELISTENER_ON_MATCHING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_EXPOSURELISTENER_ON_MATCHING
+void uniffi_carnet_ffi_fn_method_exposurelistener_on_matching(uint64_t ptr, uint64_t files, uint64_t keys, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_EXPOSURERADIO
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_EXPOSURERADIO
+uint64_t uniffi_carnet_ffi_fn_clone_exposureradio(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_EXPOSURERADIO
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_EXPOSURERADIO
+void uniffi_carnet_ffi_fn_free_exposureradio(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARNET
@@ -646,6 +754,31 @@ void uniffi_carnet_ffi_fn_free_healthrecord(uint64_t handle, RustCallStatus *_No
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_CARD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_CARD
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_card(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_CYCLE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_CYCLE
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_exposure_cycle(uint64_t ptr, uint64_t radio, uint64_t transport, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_KEY_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_KEY_COUNT
+uint32_t uniffi_carnet_ffi_fn_method_healthrecord_exposure_key_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_RADIO
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_RADIO
+uint64_t uniffi_carnet_ffi_fn_method_healthrecord_exposure_radio(uint64_t ptr, RustBuffer calibration, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPOSURE_STATUS
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_exposure_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_FORGET_EXPOSURE_DATA
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_FORGET_EXPOSURE_DATA
+void uniffi_carnet_ffi_fn_method_healthrecord_forget_exposure_data(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ACCESS_LOG
@@ -873,6 +1006,21 @@ uint64_t uniffi_carnet_ffi_fn_method_nationalservices_issuer_status(uint64_t ptr
 uint64_t uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(uint64_t ptr, uint64_t record, RustBuffer signer
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_CHECK_EXPOSURE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_CHECK_EXPOSURE
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_check_exposure(uint64_t ptr, uint64_t record, RustBuffer trusted, uint32_t threads, RustBuffer listener
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_EXPOSURE_VERIFICATION_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_EXPOSURE_VERIFICATION_KEY
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_exposure_verification_key(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_PUBLISH_EXPOSURE_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_PUBLISH_EXPOSURE_KEYS
+uint64_t uniffi_carnet_ffi_fn_method_nationalservices_publish_exposure_keys(uint64_t ptr, uint64_t record, RustBuffer code
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROLLED_USER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NATIONALSERVICES_ENROLLED_USER
 RustBuffer uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -906,6 +1054,11 @@ void uniffi_carnet_ffi_fn_init_callback_vtable_synclistener(const UniffiVTableCa
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
 void uniffi_carnet_ffi_fn_method_synclistener_on_progress(uint64_t ptr, RustBuffer stage, uint64_t done, uint64_t total, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_EXPOSURE_IDENTIFIERS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_EXPOSURE_IDENTIFIERS
+RustBuffer uniffi_carnet_ffi_fn_func_exposure_identifiers(RustBuffer tek, uint32_t rolling_start, uint32_t rolling_period, RustBuffer metadata, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_CORE_VERSION
@@ -1174,6 +1327,12 @@ void ffi_carnet_ffi_rust_future_free_void(uint64_t handle
 void ffi_carnet_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_EXPOSURE_IDENTIFIERS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_EXPOSURE_IDENTIFIERS
+uint16_t uniffi_carnet_ffi_checksum_func_exposure_identifiers(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_CORE_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_CORE_VERSION
 uint16_t uniffi_carnet_ffi_checksum_func_core_version(void
@@ -1225,6 +1384,30 @@ uint16_t uniffi_carnet_ffi_checksum_method_nfcreading_next(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
 uint16_t uniffi_carnet_ffi_checksum_method_nfcresponder_process(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
+uint16_t uniffi_carnet_ffi_checksum_method_bletransport_advertise(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_SCAN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_SCAN
+uint16_t uniffi_carnet_ffi_checksum_method_bletransport_scan(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_DOWNLOAD
+uint16_t uniffi_carnet_ffi_checksum_method_exposurelistener_on_download(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_MATCHING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_MATCHING
+uint16_t uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(void
     
 );
 #endif
@@ -1351,6 +1534,36 @@ uint16_t uniffi_carnet_ffi_checksum_method_logsink_log(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_CARD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_CARD
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_CYCLE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_CYCLE
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_exposure_cycle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_KEY_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_KEY_COUNT
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_exposure_key_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_RADIO
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_RADIO
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_exposure_radio(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPOSURE_STATUS
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_exposure_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_FORGET_EXPOSURE_DATA
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_FORGET_EXPOSURE_DATA
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_forget_exposure_data(void
     
 );
 #endif
@@ -1591,6 +1804,24 @@ uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_issuer_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_REFRESH_CARD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_REFRESH_CARD
 uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_CHECK_EXPOSURE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_CHECK_EXPOSURE
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_check_exposure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_EXPOSURE_VERIFICATION_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_EXPOSURE_VERIFICATION_KEY
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_exposure_verification_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_PUBLISH_EXPOSURE_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NATIONALSERVICES_PUBLISH_EXPOSURE_KEYS
+uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_publish_exposure_keys(void
     
 );
 #endif

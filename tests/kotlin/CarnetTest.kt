@@ -40,7 +40,12 @@ import fr.carnet.core.ProgressListener
 import fr.carnet.core.RecordUnlock
 import fr.carnet.core.SyncListener
 import fr.carnet.core.SyncStage
+import fr.carnet.core.BleReception
+import fr.carnet.core.BleTransport
+import fr.carnet.core.Calibration
+import fr.carnet.core.ExposureListener
 import fr.carnet.core.coreVersion
+import fr.carnet.core.exposureIdentifiers
 import java.io.File
 import java.net.URI
 import java.net.http.HttpClient
@@ -146,6 +151,30 @@ class KeystoreSigner : CardSigner {
     private fun fixed(value: BigInteger): ByteArray {
         val bytes = value.toByteArray().dropWhile { it == 0.toByte() }.toByteArray()
         return ByteArray(32 - bytes.size) + bytes
+    }
+}
+
+/**
+ * Two phones' radios in one room, as an Android shell would drive BluetoothLeAdvertiser and
+ * BluetoothLeScanner: what one advertises, the other hears at -60 dBm.
+ */
+class Room {
+    val advertised = arrayOfNulls<ByteArray>(2)
+}
+
+class RoomRadio(private val room: Room, private val me: Int, private val clock: SetClock) : BleTransport {
+    @Volatile var off = false
+
+    override fun advertise(serviceData: ByteArray) {
+        if (off) throw PlatformException.Unavailable("Bluetooth is off")
+        room.advertised[me] = serviceData
+    }
+
+    override fun scan(seconds: UInt): List<BleReception> {
+        val other = room.advertised[1 - me] ?: return listOf()
+        val now = clock.now / 1000
+        // A stranger's malformed service data is heard too: the core skips it.
+        return listOf(BleReception(other, -60, now), BleReception(byteArrayOf(1, 2, 3), -50, now))
     }
 }
 
@@ -490,6 +519,97 @@ class CarnetTest {
             fail("a keystore that refuses to sign is a typed exception")
         } catch (e: CarnetException.InvalidInput) {
             assertEquals("apcv.malformed", e.code)
+        }
+    }
+
+    private fun hex(bytes: ByteArray) = bytes.joinToString("") { "%02x".format(it) }
+
+    @Test
+    fun exposureKeyScheduleGivesTheGaenVectors() {
+        val vectors = File(fixtures, "exposure/gaen_v1.2_google_internals.json").readText()
+        fun field(name: String) = Regex("\"$name\": \"([0-9a-f]+)\"").find(vectors)!!.groupValues[1]
+        fun bytes(text: String) = text.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
+        val start = Regex("\"rolling_start_interval_number\": (\\d+)").find(vectors)!!.groupValues[1].toUInt()
+        val identifiers = exposureIdentifiers(bytes(field("tek_hex")), start, 144u, bytes(field("ble_metadata_hex")))
+        assertEquals(144, identifiers.size)
+        val expected = Regex("\"rpi_hex\": \"([0-9a-f]+)\",\\s*\"aem_hex\": \"([0-9a-f]+)\"").findAll(vectors).toList()
+        assertEquals(144, expected.size)
+        for ((got, want) in identifiers.zip(expected)) {
+            assertEquals(want.groupValues[1], hex(got.rpi))
+            assertEquals(want.groupValues[2], hex(got.aem))
+        }
+        try {
+            exposureIdentifiers(ByteArray(15), start, 144u, ByteArray(4))
+            fail("a 15-byte key is refused")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("exposure.key", e.code)
+        }
+    }
+
+    /** The laboratory reports a positive test; returns the one-time code. */
+    private fun positiveTestCode(): String {
+        val request = HttpRequest.newBuilder(URI.create("$server/v1/pro/test-results"))
+            .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{}"))
+            .build()
+        val answer = http.send(request, HttpResponse.BodyHandlers.ofString())
+        assertEquals(answer.body(), 200, answer.statusCode())
+        return Regex("\"code\":\"([A-Z0-9]+)\"").find(answer.body())!!.groupValues[1]
+    }
+
+    @Test
+    fun exposureRadioThroughKotlinAndACheckAgainstTheKeyServer() = runBlocking {
+        // Yesterday at noon, two phones side by side for 32 minutes.
+        val yesterdayNoon = (System.currentTimeMillis() / 86_400_000 - 1) * 86_400_000 + 12 * 3_600_000
+        val clock = SetClock(yesterdayNoon)
+        val bobDir = Files.createTempDirectory("carnet-kotlin-bob").toString()
+        val alice = Carnet.open(clock, RecordingVault(), null, LogLevel.INFO, dataDir)
+        val bob = Carnet.open(clock, RecordingVault(), null, LogLevel.INFO, bobDir)
+        try {
+            val aliceRecord = alice.createRecord(RecordUnlock.DeviceKey)
+            val bobRecord = bob.createRecord(RecordUnlock.DeviceKey)
+            val room = Room()
+            val calibration = Calibration(rssiCorrection = 0, txPower = -20, confidence = 1u)
+            val aliceRadio = aliceRecord.exposureRadio(calibration)
+            val bobRadio = bobRecord.exposureRadio(calibration)
+            val aliceTransport = RoomRadio(room, 0, clock)
+            val bobTransport = RoomRadio(room, 1, clock)
+            var heard = 0u
+            repeat(8) {
+                aliceRecord.exposureCycle(aliceRadio, aliceTransport)
+                heard += bobRecord.exposureCycle(bobRadio, bobTransport).sightings
+                clock.now += 240_000
+            }
+            assertEquals("Alice heard once a scan; the malformed stranger skipped", 8u, heard)
+            assertEquals(1u, aliceRecord.exposureKeyCount())
+            aliceTransport.off = true
+            try {
+                aliceRecord.exposureCycle(aliceRadio, aliceTransport)
+                fail("a radio that is off is a typed exception")
+            } catch (e: CarnetException.PlatformUnavailable) {
+                assertEquals("exposure.radio", e.code)
+            }
+
+            clock.now = System.currentTimeMillis()
+            val aliceServices = alice.nationalServices(server, listOf())
+            assertEquals(1u, aliceServices.publishExposureKeys(aliceRecord, positiveTestCode()))
+            val bobServices = bob.nationalServices(server, listOf())
+            val trusted = bobServices.exposureVerificationKey()
+            val steps = Collections.synchronizedList(mutableListOf<String>())
+            val status = bobServices.checkExposure(bobRecord, listOf(trusted), 2u, object : ExposureListener {
+                override fun onDownload(done: UInt, total: UInt) { steps.add("download") }
+                override fun onMatching(files: ULong, keys: ULong) { steps.add("matching") }
+            })
+            assertTrue(status.highRisk)
+            assertEquals(1uL, status.keysMatched)
+            assertEquals(1u, status.mostRecentHighRiskAge)
+            assertTrue(steps.contains("download") && steps.contains("matching"))
+            assertEquals(status, bobRecord.exposureStatus())
+            bobRecord.forgetExposureData()
+            assertNull(bobRecord.exposureStatus())
+        } finally {
+            File(bobDir).deleteRecursively()
         }
     }
 

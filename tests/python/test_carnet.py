@@ -490,6 +490,75 @@ class CardTest(unittest.TestCase):
         asyncio.run(scenario())
 
 
+class RoomRadio(carnet.BleTransport):
+    """Two phones side by side: what one advertises the other hears at -60 dBm."""
+
+    def __init__(self, room, me, clock):
+        self.room, self.me, self.clock = room, me, clock
+
+    def advertise(self, service_data):
+        self.room[self.me] = service_data
+
+    def scan(self, seconds):
+        other = self.room[1 - self.me]
+        if other is None:
+            return []
+        return [carnet.BleReception(service_data=other, rssi=-60, time=self.clock.now // 1000)]
+
+
+class ExposureTest(unittest.TestCase):
+    """Exposure notification: the key schedule, a Python radio, a check against the key server."""
+
+    def test_the_key_schedule_gives_the_gaen_vectors(self):
+        vectors = json.loads((FIXTURES / "exposure" / "gaen_v1.2_google_internals.json").read_text())
+        identifiers = carnet.exposure_identifiers(bytes.fromhex(vectors["tek_hex"]),
+                                                  vectors["rolling_start_interval_number"], 144,
+                                                  bytes.fromhex(vectors["ble_metadata_hex"]))
+        self.assertEqual([(i.rpi.hex(), i.aem.hex()) for i in identifiers],
+                         [(v["rpi_hex"], v["aem_hex"]) for v in vectors["intervals"]])
+        with self.assertRaises(carnet.CarnetError.InvalidInput):
+            carnet.exposure_identifiers(b"short", 1, 144, b"\x40\0\0\0")
+
+    def test_a_contact_tests_positive_and_the_other_phone_finds_out(self):
+        self.assertTrue(SERVER, "CARNET_SERVER is not set")
+        yesterday_noon = (int(time.time()) // 86_400 - 1) * 86_400_000 + 12 * 3_600_000
+        clock = SetClock(yesterday_noon)
+
+        async def scenario():
+            alice = open_carnet(clock=clock, data_dir=fresh_dir())
+            bob = open_carnet(clock=clock, data_dir=fresh_dir())
+            alice_record = alice.create_record(carnet.RecordUnlock.DEVICE_KEY())
+            bob_record = bob.create_record(carnet.RecordUnlock.DEVICE_KEY())
+            room = [None, None]
+            calibration = carnet.Calibration(rssi_correction=0, tx_power=-20, confidence=1)
+            alice_radio = alice_record.exposure_radio(calibration)
+            bob_radio = bob_record.exposure_radio(calibration)
+            for _ in range(8):
+                alice_record.exposure_cycle(alice_radio, RoomRadio(room, 0, clock))
+                bob_record.exposure_cycle(bob_radio, RoomRadio(room, 1, clock))
+                clock.now += 240_000
+            clock.now = int(time.time() * 1000)
+            request = urllib.request.Request(f"{SERVER}/v1/pro/test-results", data=b"{}", headers={
+                "authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
+                "content-type": "application/json"})
+            with urllib.request.urlopen(request) as answer:
+                code = json.load(answer)["code"]
+            alice_services = alice.national_services(SERVER, [])
+            self.assertEqual(await alice_services.publish_exposure_keys(alice_record, code), 1)
+            with self.assertRaises(carnet.CarnetError.Refused):
+                await alice_services.publish_exposure_keys(alice_record, code)  # used once
+            bob_services = bob.national_services(SERVER, [])
+            trusted = await bob_services.exposure_verification_key()
+            status = await bob_services.check_exposure(bob_record, [trusted], 1, None)
+            self.assertTrue(status.high_risk)
+            self.assertEqual(status.keys_matched, 1)
+            self.assertEqual(bob_record.exposure_status(), status)
+            bob_record.forget_exposure_data()
+            self.assertIsNone(bob_record.exposure_status())
+
+        asyncio.run(scenario())
+
+
 if __name__ == "__main__":
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(verbosity=2).run(suite)

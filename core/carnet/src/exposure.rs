@@ -284,7 +284,7 @@ impl NationalServices {
     /// [`CarnetError::Network`] for a refusal or a malformed index, [`CarnetError::Storage`].
     pub async fn download_key_files(
         &self,
-        progress: &mut dyn FnMut(ExposureProgress),
+        progress: &mut (dyn FnMut(ExposureProgress) + Send),
     ) -> Result<KeyFilesUpdate, CarnetError> {
         let dir = self.data_dir.join(KEY_FILES_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| crate::services::storage(&dir, &e))?;
@@ -366,7 +366,7 @@ impl NationalServices {
         record: &HealthRecord,
         trusted: &[VerificationKey],
         threads: usize,
-        progress: &mut dyn FnMut(ExposureProgress),
+        progress: &mut (dyn FnMut(ExposureProgress) + Send),
     ) -> Result<(ExposureCheck, KeyFilesUpdate), CarnetError> {
         let update = self.download_key_files(progress).await?;
         let check = record.check_exposure(

@@ -52,6 +52,17 @@ impl std::fmt::Debug for TemporaryExposureKey {
     }
 }
 
+/// What a key broadcasts during one interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identifier {
+    /// The interval (ENIntervalNumber).
+    pub interval: u32,
+    /// The rolling proximity identifier.
+    pub rpi: [u8; KEY_BYTES],
+    /// The metadata encrypted with it.
+    pub aem: [u8; METADATA_BYTES],
+}
+
 /// The keys derived from a TEK, ready to compute its identifiers.
 pub struct DerivedKeys {
     rpik: Aes128,
@@ -137,6 +148,23 @@ impl TemporaryExposureKey {
             aes::Block::from(rpi_plaintext(self.rolling_start.wrapping_add(offset)))
         }));
         rpik.encrypt_blocks(blocks);
+    }
+
+    /// What the key broadcasts in each interval it covers, with `metadata` (testing other
+    /// implementations, `carnet exposure derive`).
+    #[must_use]
+    pub fn identifiers(&self, metadata: [u8; METADATA_BYTES]) -> Vec<Identifier> {
+        let derived = self.derive();
+        (self.rolling_start..self.rolling_start + self.rolling_period)
+            .map(|interval| {
+                let rpi = derived.rpi(interval);
+                Identifier {
+                    interval,
+                    rpi,
+                    aem: derived.aem(&rpi, metadata),
+                }
+            })
+            .collect()
     }
 
     /// RPIK and AEMK as ciphers, ready to compute identifiers.

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt8: FfiConverterPrimitive {
+    typealias FfiType = Int8
+    typealias SwiftType = Int8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -651,6 +667,260 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * The phone's Bluetooth radio for exposure notification, implemented by the shell.
+ */
+public protocol BleTransport: AnyObject, Sendable {
+    
+    /**
+     * Broadcasts this service data (UUID 0xFD6F) from now on, replacing the previous one.
+     */
+    func advertise(serviceData: Data) throws 
+    
+    /**
+     * Scans for `seconds` and returns the Exposure Notification advertisements heard.
+     */
+    func scan(seconds: UInt32) throws  -> [BleReception]
+    
+}
+/**
+ * The phone's Bluetooth radio for exposure notification, implemented by the shell.
+ */
+open class BleTransportImpl: BleTransport, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_bletransport(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_bletransport(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Broadcasts this service data (UUID 0xFD6F) from now on, replacing the previous one.
+     */
+open func advertise(serviceData: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bletransport_advertise(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(serviceData),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Scans for `seconds` and returns the Exposure Notification advertisements heard.
+     */
+open func scan(seconds: UInt32)throws  -> [BleReception]  {
+    return try  FfiConverterSequenceTypeBleReception.lift(try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bletransport_scan(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(seconds),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceBleTransport {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceBleTransport = UniffiVTableCallbackInterfaceBleTransport(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeBleTransport.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface BleTransport: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeBleTransport.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface BleTransport: handle missing in uniffiClone")
+            }
+        },
+        advertise: { (
+            uniffiHandle: UInt64,
+            serviceData: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeBleTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.advertise(
+                     serviceData: try FfiConverterData.lift(serviceData)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        scan: { (
+            uniffiHandle: UInt64,
+            seconds: UInt32,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> [BleReception] in
+                guard let uniffiObj = try? FfiConverterTypeBleTransport.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.scan(
+                     seconds: try FfiConverterUInt32.lift(seconds)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterSequenceTypeBleReception.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceBleTransport> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceBleTransport>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitBleTransport() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_bletransport(UniffiCallbackInterfaceBleTransport.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBleTransport: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<BleTransport>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = BleTransport
+
+    public static func lift(_ handle: UInt64) throws -> BleTransport {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BleTransportImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: BleTransport) -> UInt64 {
+         if let rustImpl = value as? BleTransportImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BleTransport {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BleTransport, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleTransport_lift(_ handle: UInt64) throws -> BleTransport {
+    return try FfiConverterTypeBleTransport.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleTransport_lower(_ value: BleTransport) -> UInt64 {
+    return FfiConverterTypeBleTransport.lower(value)
+}
+
+
 
 
 
@@ -1738,6 +2008,375 @@ public func FfiConverterTypeClock_lower(_ value: Clock) -> UInt64 {
 
 
 /**
+ * Told how far a check has gone.
+ */
+public protocol ExposureListener: AnyObject, Sendable {
+    
+    /**
+     * `done` of `total` day files downloaded.
+     */
+    func onDownload(done: UInt32, total: UInt32) 
+    
+    /**
+     * `files` read and `keys` checked so far.
+     */
+    func onMatching(files: UInt64, keys: UInt64) 
+    
+}
+/**
+ * Told how far a check has gone.
+ */
+open class ExposureListenerImpl: ExposureListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_exposurelistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_exposurelistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `done` of `total` day files downloaded.
+     */
+open func onDownload(done: UInt32, total: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_exposurelistener_on_download(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(done),
+        FfiConverterUInt32.lower(total),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * `files` read and `keys` checked so far.
+     */
+open func onMatching(files: UInt64, keys: UInt64)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_exposurelistener_on_matching(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(files),
+        FfiConverterUInt64.lower(keys),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceExposureListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceExposureListener = UniffiVTableCallbackInterfaceExposureListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeExposureListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ExposureListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeExposureListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ExposureListener: handle missing in uniffiClone")
+            }
+        },
+        onDownload: { (
+            uniffiHandle: UInt64,
+            done: UInt32,
+            total: UInt32,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeExposureListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onDownload(
+                     done: try FfiConverterUInt32.lift(done),
+                     total: try FfiConverterUInt32.lift(total)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onMatching: { (
+            uniffiHandle: UInt64,
+            files: UInt64,
+            keys: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeExposureListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onMatching(
+                     files: try FfiConverterUInt64.lift(files),
+                     keys: try FfiConverterUInt64.lift(keys)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceExposureListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceExposureListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitExposureListener() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_exposurelistener(UniffiCallbackInterfaceExposureListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ExposureListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ExposureListener
+
+    public static func lift(_ handle: UInt64) throws -> ExposureListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ExposureListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ExposureListener) -> UInt64 {
+         if let rustImpl = value as? ExposureListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ExposureListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureListener_lift(_ handle: UInt64) throws -> ExposureListener {
+    return try FfiConverterTypeExposureListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureListener_lower(_ value: ExposureListener) -> UInt64 {
+    return FfiConverterTypeExposureListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * This phone's exposure radio (its duty cycle's state).
+ */
+public protocol ExposureRadioProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * This phone's exposure radio (its duty cycle's state).
+ */
+open class ExposureRadio: ExposureRadioProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_exposureradio(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_exposureradio(handle, $0) }
+    }
+
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureRadio: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ExposureRadio
+
+    public static func lift(_ handle: UInt64) throws -> ExposureRadio {
+        return ExposureRadio(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ExposureRadio) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureRadio {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ExposureRadio, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureRadio_lift(_ handle: UInt64) throws -> ExposureRadio {
+    return try FfiConverterTypeExposureRadio.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureRadio_lower(_ value: ExposureRadio) -> UInt64 {
+    return FfiConverterTypeExposureRadio.lower(value)
+}
+
+
+
+
+
+
+/**
  * An open health record. After [`HealthRecord::close_account`] every call fails.
  */
 public protocol HealthRecordProtocol: AnyObject, Sendable {
@@ -1746,6 +2385,32 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
      * The people on the card enrolled on this phone (empty before enrolment).
      */
     func card() throws  -> [CardPerson]
+    
+    /**
+     * One duty cycle now: broadcast the current identifier through `transport`, scan, keep
+     * what was heard. The shell calls it every few minutes.
+     */
+    func exposureCycle(radio: ExposureRadio, transport: BleTransport) throws  -> ExposureCycle
+    
+    /**
+     * Number of this phone's own keys kept (one a day, at most 14 days).
+     */
+    func exposureKeyCount() throws  -> UInt32
+    
+    /**
+     * The exposure radio, continuing today's key from the record.
+     */
+    func exposureRadio(calibration: Calibration) throws  -> ExposureRadio
+    
+    /**
+     * The last check's outcome, if any (offline).
+     */
+    func exposureStatus() throws  -> ExposureStatus?
+    
+    /**
+     * Deletes every exposure key, sighting and check outcome.
+     */
+    func forgetExposureData() throws 
     
     /**
      * The access log, newest first.
@@ -1990,6 +2655,69 @@ open func card()throws  -> [CardPerson]  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * One duty cycle now: broadcast the current identifier through `transport`, scan, keep
+     * what was heard. The shell calls it every few minutes.
+     */
+open func exposureCycle(radio: ExposureRadio, transport: BleTransport)throws  -> ExposureCycle  {
+    return try  FfiConverterTypeExposureCycle_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_exposure_cycle(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeExposureRadio_lower(radio),
+        FfiConverterTypeBleTransport_lower(transport),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Number of this phone's own keys kept (one a day, at most 14 days).
+     */
+open func exposureKeyCount()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_exposure_key_count(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The exposure radio, continuing today's key from the record.
+     */
+open func exposureRadio(calibration: Calibration)throws  -> ExposureRadio  {
+    return try  FfiConverterTypeExposureRadio_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_exposure_radio(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeCalibration_lower(calibration),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The last check's outcome, if any (offline).
+     */
+open func exposureStatus()throws  -> ExposureStatus?  {
+    return try  FfiConverterOptionTypeExposureStatus.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_exposure_status(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes every exposure key, sighting and check outcome.
+     */
+open func forgetExposureData()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_forget_exposure_data(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -3028,6 +3756,22 @@ public protocol NationalServicesProtocol: AnyObject, Sendable {
     func refreshCard(record: HealthRecord, signer: CardSigner?) async throws  -> [CardPerson]
     
     /**
+     * Downloads the day files and checks the record against them on `threads` workers.
+     */
+    func checkExposure(record: HealthRecord, trusted: [ExposureVerificationKey], threads: UInt32, listener: ExposureListener?) async throws  -> ExposureStatus
+    
+    /**
+     * The key server's verification key, as it gives it (an app ships with its authority's).
+     */
+    func exposureVerificationKey() async throws  -> ExposureVerificationKey
+    
+    /**
+     * Publishes this phone's keys after a positive test with the laboratory's `code`; how
+     * many the server accepted.
+     */
+    func publishExposureKeys(record: HealthRecord, code: String) async throws  -> UInt32
+    
+    /**
      * The user id this device is enrolled as, if it is.
      */
     func enrolledUser() throws  -> String?
@@ -3172,6 +3916,64 @@ open func refreshCard(record: HealthRecord, signer: CardSigner?)async throws  ->
             completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterSequenceTypeCardPerson.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Downloads the day files and checks the record against them on `threads` workers.
+     */
+open func checkExposure(record: HealthRecord, trusted: [ExposureVerificationKey], threads: UInt32, listener: ExposureListener?)async throws  -> ExposureStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_check_exposure(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterSequenceTypeExposureVerificationKey.lower(trusted),FfiConverterUInt32.lower(threads),FfiConverterOptionTypeExposureListener.lower(listener)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeExposureStatus_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The key server's verification key, as it gives it (an app ships with its authority's).
+     */
+open func exposureVerificationKey()async throws  -> ExposureVerificationKey  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_exposure_verification_key(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeExposureVerificationKey_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Publishes this phone's keys after a positive test with the laboratory's `code`; how
+     * many the server accepted.
+     */
+open func publishExposureKeys(record: HealthRecord, code: String)async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_nationalservices_publish_exposure_keys(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterString.lower(code)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_u32,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_u32,
+            freeFunc: ffi_carnet_ffi_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
             errorHandler: FfiConverterTypeCarnetError_lift
         )
 }
@@ -4391,6 +5193,85 @@ public func FfiConverterTypeAttachment_lower(_ value: Attachment) -> RustBuffer 
 
 
 /**
+ * One Exposure Notification advertisement the platform heard.
+ */
+public struct BleReception: Equatable, Hashable {
+    /**
+     * The service data of UUID 0xFD6F (20 bytes: RPI and AEM).
+     */
+    public var serviceData: Data
+    /**
+     * Received signal strength (dBm), as the radio reports it.
+     */
+    public var rssi: Int8
+    /**
+     * When (Unix seconds).
+     */
+    public var time: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The service data of UUID 0xFD6F (20 bytes: RPI and AEM).
+         */serviceData: Data, 
+        /**
+         * Received signal strength (dBm), as the radio reports it.
+         */rssi: Int8, 
+        /**
+         * When (Unix seconds).
+         */time: Int64) {
+        self.serviceData = serviceData
+        self.rssi = rssi
+        self.time = time
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BleReception: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBleReception: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BleReception {
+        return
+            try BleReception(
+                serviceData: FfiConverterData.read(from: &buf), 
+                rssi: FfiConverterInt8.read(from: &buf), 
+                time: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BleReception, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.serviceData, into: &buf)
+        FfiConverterInt8.write(value.rssi, into: &buf)
+        FfiConverterInt64.write(value.time, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleReception_lift(_ buf: RustBuffer) throws -> BleReception {
+    return try FfiConverterTypeBleReception.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleReception_lower(_ value: BleReception) -> RustBuffer {
+    return FfiConverterTypeBleReception.lower(value)
+}
+
+
+/**
  * A blocked professional.
  */
 public struct BlockedProfessional: Equatable, Hashable {
@@ -4444,6 +5325,85 @@ public func FfiConverterTypeBlockedProfessional_lift(_ buf: RustBuffer) throws -
 #endif
 public func FfiConverterTypeBlockedProfessional_lower(_ value: BlockedProfessional) -> RustBuffer {
     return FfiConverterTypeBlockedProfessional.lower(value)
+}
+
+
+/**
+ * This phone model's calibration (its row of the Exposure Notification table).
+ */
+public struct Calibration: Equatable, Hashable {
+    /**
+     * Added to every RSSI this phone measures (dB).
+     */
+    public var rssiCorrection: Int8
+    /**
+     * The TX power written in the metadata (dBm).
+     */
+    public var txPower: Int8
+    /**
+     * How well the model is calibrated (0 to 3).
+     */
+    public var confidence: UInt8
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Added to every RSSI this phone measures (dB).
+         */rssiCorrection: Int8, 
+        /**
+         * The TX power written in the metadata (dBm).
+         */txPower: Int8, 
+        /**
+         * How well the model is calibrated (0 to 3).
+         */confidence: UInt8) {
+        self.rssiCorrection = rssiCorrection
+        self.txPower = txPower
+        self.confidence = confidence
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Calibration: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCalibration: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Calibration {
+        return
+            try Calibration(
+                rssiCorrection: FfiConverterInt8.read(from: &buf), 
+                txPower: FfiConverterInt8.read(from: &buf), 
+                confidence: FfiConverterUInt8.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Calibration, into buf: inout [UInt8]) {
+        FfiConverterInt8.write(value.rssiCorrection, into: &buf)
+        FfiConverterInt8.write(value.txPower, into: &buf)
+        FfiConverterUInt8.write(value.confidence, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCalibration_lift(_ buf: RustBuffer) throws -> Calibration {
+    return try FfiConverterTypeCalibration.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCalibration_lower(_ value: Calibration) -> RustBuffer {
+    return FfiConverterTypeCalibration.lower(value)
 }
 
 
@@ -4902,6 +5862,382 @@ public func FfiConverterTypeDocumentQuery_lift(_ buf: RustBuffer) throws -> Docu
 #endif
 public func FfiConverterTypeDocumentQuery_lower(_ value: DocumentQuery) -> RustBuffer {
     return FfiConverterTypeDocumentQuery.lower(value)
+}
+
+
+/**
+ * What one duty cycle did.
+ */
+public struct ExposureCycle: Equatable, Hashable {
+    /**
+     * Identifiers heard.
+     */
+    public var sightings: UInt32
+    /**
+     * Whether a new daily key started.
+     */
+    public var newKey: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Identifiers heard.
+         */sightings: UInt32, 
+        /**
+         * Whether a new daily key started.
+         */newKey: Bool) {
+        self.sightings = sightings
+        self.newKey = newKey
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ExposureCycle: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureCycle: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureCycle {
+        return
+            try ExposureCycle(
+                sightings: FfiConverterUInt32.read(from: &buf), 
+                newKey: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ExposureCycle, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.sightings, into: &buf)
+        FfiConverterBool.write(value.newKey, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureCycle_lift(_ buf: RustBuffer) throws -> ExposureCycle {
+    return try FfiConverterTypeExposureCycle.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureCycle_lower(_ value: ExposureCycle) -> RustBuffer {
+    return FfiConverterTypeExposureCycle.lower(value)
+}
+
+
+/**
+ * What a key broadcasts during one interval.
+ */
+public struct ExposureIdentifier: Equatable, Hashable {
+    /**
+     * The interval (ENIntervalNumber).
+     */
+    public var interval: UInt32
+    /**
+     * The rolling proximity identifier (16 bytes).
+     */
+    public var rpi: Data
+    /**
+     * The encrypted metadata (4 bytes).
+     */
+    public var aem: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The interval (ENIntervalNumber).
+         */interval: UInt32, 
+        /**
+         * The rolling proximity identifier (16 bytes).
+         */rpi: Data, 
+        /**
+         * The encrypted metadata (4 bytes).
+         */aem: Data) {
+        self.interval = interval
+        self.rpi = rpi
+        self.aem = aem
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ExposureIdentifier: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureIdentifier: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureIdentifier {
+        return
+            try ExposureIdentifier(
+                interval: FfiConverterUInt32.read(from: &buf), 
+                rpi: FfiConverterData.read(from: &buf), 
+                aem: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ExposureIdentifier, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.interval, into: &buf)
+        FfiConverterData.write(value.rpi, into: &buf)
+        FfiConverterData.write(value.aem, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureIdentifier_lift(_ buf: RustBuffer) throws -> ExposureIdentifier {
+    return try FfiConverterTypeExposureIdentifier.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureIdentifier_lower(_ value: ExposureIdentifier) -> RustBuffer {
+    return FfiConverterTypeExposureIdentifier.lower(value)
+}
+
+
+/**
+ * The outcome of an exposure check, kept to be shown offline.
+ */
+public struct ExposureStatus: Equatable, Hashable {
+    /**
+     * When it ran (Unix milliseconds).
+     */
+    public var checkedMillis: Int64
+    /**
+     * Whether any day was at high risk.
+     */
+    public var highRisk: Bool
+    /**
+     * Days at high risk.
+     */
+    public var daysWithHighRisk: UInt32
+    /**
+     * Age (days) of the most recent high-risk day.
+     */
+    public var mostRecentHighRiskAge: UInt32?
+    /**
+     * Days at low risk.
+     */
+    public var daysWithLowRisk: UInt32
+    /**
+     * Age (days) of the most recent low-risk day.
+     */
+    public var mostRecentLowRiskAge: UInt32?
+    /**
+     * Lower bound on the people met at high risk.
+     */
+    public var encountersWithHighRisk: UInt32
+    /**
+     * Key files read.
+     */
+    public var files: UInt64
+    /**
+     * Published keys checked.
+     */
+    public var keysChecked: UInt64
+    /**
+     * Keys that matched something this phone heard.
+     */
+    public var keysMatched: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * When it ran (Unix milliseconds).
+         */checkedMillis: Int64, 
+        /**
+         * Whether any day was at high risk.
+         */highRisk: Bool, 
+        /**
+         * Days at high risk.
+         */daysWithHighRisk: UInt32, 
+        /**
+         * Age (days) of the most recent high-risk day.
+         */mostRecentHighRiskAge: UInt32?, 
+        /**
+         * Days at low risk.
+         */daysWithLowRisk: UInt32, 
+        /**
+         * Age (days) of the most recent low-risk day.
+         */mostRecentLowRiskAge: UInt32?, 
+        /**
+         * Lower bound on the people met at high risk.
+         */encountersWithHighRisk: UInt32, 
+        /**
+         * Key files read.
+         */files: UInt64, 
+        /**
+         * Published keys checked.
+         */keysChecked: UInt64, 
+        /**
+         * Keys that matched something this phone heard.
+         */keysMatched: UInt64) {
+        self.checkedMillis = checkedMillis
+        self.highRisk = highRisk
+        self.daysWithHighRisk = daysWithHighRisk
+        self.mostRecentHighRiskAge = mostRecentHighRiskAge
+        self.daysWithLowRisk = daysWithLowRisk
+        self.mostRecentLowRiskAge = mostRecentLowRiskAge
+        self.encountersWithHighRisk = encountersWithHighRisk
+        self.files = files
+        self.keysChecked = keysChecked
+        self.keysMatched = keysMatched
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ExposureStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureStatus {
+        return
+            try ExposureStatus(
+                checkedMillis: FfiConverterInt64.read(from: &buf), 
+                highRisk: FfiConverterBool.read(from: &buf), 
+                daysWithHighRisk: FfiConverterUInt32.read(from: &buf), 
+                mostRecentHighRiskAge: FfiConverterOptionUInt32.read(from: &buf), 
+                daysWithLowRisk: FfiConverterUInt32.read(from: &buf), 
+                mostRecentLowRiskAge: FfiConverterOptionUInt32.read(from: &buf), 
+                encountersWithHighRisk: FfiConverterUInt32.read(from: &buf), 
+                files: FfiConverterUInt64.read(from: &buf), 
+                keysChecked: FfiConverterUInt64.read(from: &buf), 
+                keysMatched: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ExposureStatus, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.checkedMillis, into: &buf)
+        FfiConverterBool.write(value.highRisk, into: &buf)
+        FfiConverterUInt32.write(value.daysWithHighRisk, into: &buf)
+        FfiConverterOptionUInt32.write(value.mostRecentHighRiskAge, into: &buf)
+        FfiConverterUInt32.write(value.daysWithLowRisk, into: &buf)
+        FfiConverterOptionUInt32.write(value.mostRecentLowRiskAge, into: &buf)
+        FfiConverterUInt32.write(value.encountersWithHighRisk, into: &buf)
+        FfiConverterUInt64.write(value.files, into: &buf)
+        FfiConverterUInt64.write(value.keysChecked, into: &buf)
+        FfiConverterUInt64.write(value.keysMatched, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureStatus_lift(_ buf: RustBuffer) throws -> ExposureStatus {
+    return try FfiConverterTypeExposureStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureStatus_lower(_ value: ExposureStatus) -> RustBuffer {
+    return FfiConverterTypeExposureStatus.lower(value)
+}
+
+
+/**
+ * A health authority's key that verifies key files.
+ */
+public struct ExposureVerificationKey: Equatable, Hashable {
+    /**
+     * The id the files name.
+     */
+    public var id: String
+    /**
+     * The version the files name.
+     */
+    public var version: String
+    /**
+     * The uncompressed P-256 point (65 bytes).
+     */
+    public var publicKey: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The id the files name.
+         */id: String, 
+        /**
+         * The version the files name.
+         */version: String, 
+        /**
+         * The uncompressed P-256 point (65 bytes).
+         */publicKey: Data) {
+        self.id = id
+        self.version = version
+        self.publicKey = publicKey
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ExposureVerificationKey: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeExposureVerificationKey: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ExposureVerificationKey {
+        return
+            try ExposureVerificationKey(
+                id: FfiConverterString.read(from: &buf), 
+                version: FfiConverterString.read(from: &buf), 
+                publicKey: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ExposureVerificationKey, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.version, into: &buf)
+        FfiConverterData.write(value.publicKey, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureVerificationKey_lift(_ buf: RustBuffer) throws -> ExposureVerificationKey {
+    return try FfiConverterTypeExposureVerificationKey.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeExposureVerificationKey_lower(_ value: ExposureVerificationKey) -> RustBuffer {
+    return FfiConverterTypeExposureVerificationKey.lower(value)
 }
 
 
@@ -8770,6 +10106,30 @@ public func FfiConverterTypeSyncStage_lower(_ value: SyncStage) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
     typealias SwiftType = UInt64?
 
@@ -8890,6 +10250,30 @@ fileprivate struct FfiConverterOptionTypeCardSigner: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeExposureListener: FfiConverterRustBuffer {
+    typealias SwiftType = ExposureListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeExposureListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeExposureListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLogSink: FfiConverterRustBuffer {
     typealias SwiftType = LogSink?
 
@@ -8978,6 +10362,30 @@ fileprivate struct FfiConverterOptionTypeCoding: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCoding.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeExposureStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ExposureStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeExposureStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeExposureStatus.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -9256,6 +10664,31 @@ fileprivate struct FfiConverterSequenceTypeAttachment: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeBleReception: FfiConverterRustBuffer {
+    typealias SwiftType = [BleReception]
+
+    public static func write(_ value: [BleReception], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBleReception.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BleReception] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BleReception]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBleReception.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeBlockedProfessional: FfiConverterRustBuffer {
     typealias SwiftType = [BlockedProfessional]
 
@@ -9348,6 +10781,56 @@ fileprivate struct FfiConverterSequenceTypeDocument: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDocument.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeExposureIdentifier: FfiConverterRustBuffer {
+    typealias SwiftType = [ExposureIdentifier]
+
+    public static func write(_ value: [ExposureIdentifier], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeExposureIdentifier.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ExposureIdentifier] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ExposureIdentifier]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeExposureIdentifier.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeExposureVerificationKey: FfiConverterRustBuffer {
+    typealias SwiftType = [ExposureVerificationKey]
+
+    public static func write(_ value: [ExposureVerificationKey], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeExposureVerificationKey.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ExposureVerificationKey] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ExposureVerificationKey]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeExposureVerificationKey.read(from: &buf))
         }
         return seq
     }
@@ -9526,6 +11009,22 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * What a key broadcasts in each of its intervals (the key schedule, for tests against other
+ * implementations): `tek` (16 bytes) from `rolling_start` for `rolling_period` intervals,
+ * with `metadata` (4 bytes) encrypted into the AEM.
+ */
+public func exposureIdentifiers(tek: Data, rollingStart: UInt32, rollingPeriod: UInt32, metadata: Data)throws  -> [ExposureIdentifier]  {
+    return try  FfiConverterSequenceTypeExposureIdentifier.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_func_exposure_identifiers(
+        FfiConverterData.lower(tek),
+        FfiConverterUInt32.lower(rollingStart),
+        FfiConverterUInt32.lower(rollingPeriod),
+        FfiConverterData.lower(metadata),uniffiCallStatus
+    )
+})
+}
+/**
  * Version of the Carnet core inside this library.
  */
 public func coreVersion() -> String  {
@@ -9550,6 +11049,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_carnet_ffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_func_exposure_identifiers() != 5680) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_func_core_version() != 54633) {
         return InitializationResult.apiChecksumMismatch
@@ -9576,6 +11078,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_nfcresponder_process() != 24035) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bletransport_advertise() != 31370) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bletransport_scan() != 22092) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_exposurelistener_on_download() != 12063) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() != 62598) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 27269) {
@@ -9639,6 +11153,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_card() != 11497) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_exposure_cycle() != 18997) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_exposure_key_count() != 25969) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_exposure_radio() != 24018) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_exposure_status() != 11807) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_forget_exposure_data() != 50490) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_access_log() != 24231) {
@@ -9761,6 +11290,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() != 18974) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_check_exposure() != 65123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_exposure_verification_key() != 22217) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nationalservices_publish_exposure_keys() != 51863) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() != 14179) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -9786,8 +11324,10 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitBleTransport()
     uniffiCallbackInitCardSigner()
     uniffiCallbackInitClock()
+    uniffiCallbackInitExposureListener()
     uniffiCallbackInitKeyVault()
     uniffiCallbackInitLogSink()
     uniffiCallbackInitProgressListener()

@@ -663,6 +663,18 @@ internal interface UniffiCallbackInterfaceCardSignerMethod0 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceCardSignerMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceBleTransportMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`serviceData`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceBleTransportMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`seconds`: Int,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceExposureListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`done`: Int,`total`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceExposureListenerMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`files`: Long,`keys`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceClockMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: LongByReference,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -703,6 +715,50 @@ internal open class UniffiVTableCallbackInterfaceCardSigner(
         `uniffiClone` = other.`uniffiClone`
         `publicKey` = other.`publicKey`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "advertise", "scan")
+internal open class UniffiVTableCallbackInterfaceBleTransport(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `advertise`: UniffiCallbackInterfaceBleTransportMethod0? = null,
+    @JvmField internal var `scan`: UniffiCallbackInterfaceBleTransportMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `advertise`: UniffiCallbackInterfaceBleTransportMethod0? = null,
+        `scan`: UniffiCallbackInterfaceBleTransportMethod1? = null,
+    ): UniffiVTableCallbackInterfaceBleTransport(`uniffiFree`,`uniffiClone`,`advertise`,`scan`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceBleTransport) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `advertise` = other.`advertise`
+        `scan` = other.`scan`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onDownload", "onMatching")
+internal open class UniffiVTableCallbackInterfaceExposureListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onDownload`: UniffiCallbackInterfaceExposureListenerMethod0? = null,
+    @JvmField internal var `onMatching`: UniffiCallbackInterfaceExposureListenerMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onDownload`: UniffiCallbackInterfaceExposureListenerMethod0? = null,
+        `onMatching`: UniffiCallbackInterfaceExposureListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceExposureListener(`uniffiFree`,`uniffiClone`,`onDownload`,`onMatching`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceExposureListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onDownload` = other.`onDownload`
+        `onMatching` = other.`onMatching`
     }
 
 }
@@ -832,6 +888,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_checksum_func_exposure_identifiers(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_func_core_version(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardreader_challenge(
@@ -849,6 +907,14 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_nfcreading_next(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nfcresponder_process(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bletransport_advertise(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bletransport_scan(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_exposurelistener_on_download(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_card_reader(
     ): Int
@@ -891,6 +957,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_logsink_log(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_card(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_exposure_cycle(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_exposure_key_count(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_exposure_radio(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_exposure_status(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_forget_exposure_data(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_access_log(
     ): Int
@@ -972,6 +1048,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_check_exposure(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_exposure_verification_key(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nationalservices_publish_exposure_keys(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nationalservices_sync_record(
@@ -1004,8 +1086,10 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "carnet_ffi"))
+        uniffiCallbackInterfaceBleTransport.register(this)
         uniffiCallbackInterfaceCardSigner.register(this)
         uniffiCallbackInterfaceClock.register(this)
+        uniffiCallbackInterfaceExposureListener.register(this)
         uniffiCallbackInterfaceKeyVault.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
@@ -1058,6 +1142,30 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_constructor_verifierlists_trusting_certificate(`certificate`: RustBuffer.ByValue,`atUnixSeconds`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_carnet_ffi_fn_clone_bletransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_bletransport(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_bletransport(`vtable`: UniffiVTableCallbackInterfaceBleTransport,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_bletransport_advertise(`ptr`: Long,`serviceData`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_bletransport_scan(`ptr`: Long,`seconds`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_exposurelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_exposurelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_exposurelistener(`vtable`: UniffiVTableCallbackInterfaceExposureListener,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_exposurelistener_on_download(`ptr`: Long,`done`: Int,`total`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_exposurelistener_on_matching(`ptr`: Long,`files`: Long,`keys`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_exposureradio(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_exposureradio(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_clone_carnet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_carnet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1128,6 +1236,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_card(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_exposure_cycle(`ptr`: Long,`radio`: Long,`transport`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_exposure_key_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_exposure_radio(`ptr`: Long,`calibration`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_exposure_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_forget_exposure_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_access_log(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(`ptr`: Long,`new`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1218,6 +1336,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_refresh_card(`ptr`: Long,`record`: Long,`signer`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_check_exposure(`ptr`: Long,`record`: Long,`trusted`: RustBuffer.ByValue,`threads`: Int,`listener`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_exposure_verification_key(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nationalservices_publish_exposure_keys(`ptr`: Long,`record`: Long,`code`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_carnet_ffi_fn_method_nationalservices_enrolled_user(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_nationalservices_sync_record(`ptr`: Long,`record`: Long,`listener`: RustBuffer.ByValue,
@@ -1232,6 +1356,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_synclistener_on_progress(`ptr`: Long,`stage`: RustBuffer.ByValue,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_func_exposure_identifiers(`tek`: RustBuffer.ByValue,`rollingStart`: Int,`rollingPeriod`: Int,`metadata`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_func_core_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_carnet_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1353,6 +1479,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_carnet_ffi_checksum_func_exposure_identifiers() and 0xFFFF) != 5680) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_func_core_version() and 0xFFFF) != 54633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1378,6 +1507,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nfcresponder_process() and 0xFFFF) != 24035) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bletransport_advertise() and 0xFFFF) != 31370) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bletransport_scan() and 0xFFFF) != 22092) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_exposurelistener_on_download() and 0xFFFF) != 12063) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() and 0xFFFF) != 62598) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 27269) {
@@ -1441,6 +1582,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_card() and 0xFFFF) != 11497) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_exposure_cycle() and 0xFFFF) != 18997) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_exposure_key_count() and 0xFFFF) != 25969) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_exposure_radio() and 0xFFFF) != 24018) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_exposure_status() and 0xFFFF) != 11807) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_forget_exposure_data() and 0xFFFF) != 50490) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_access_log() and 0xFFFF) != 24231) {
@@ -1561,6 +1717,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_refresh_card() and 0xFFFF) != 18974) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_check_exposure() and 0xFFFF) != 65123) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_exposure_verification_key() and 0xFFFF) != 22217) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_publish_exposure_keys() and 0xFFFF) != 51863) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_nationalservices_enrolled_user() and 0xFFFF) != 14179) {
@@ -1845,6 +2010,29 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 /**
  * @suppress
  */
+public object FfiConverterByte: FfiConverter<Byte, Byte> {
+    override fun lift(value: Byte): Byte {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Byte {
+        return buf.get()
+    }
+
+    override fun lower(value: Byte): Byte {
+        return value
+    }
+
+    override fun allocationSize(value: Byte) = 1UL
+
+    override fun write(value: Byte, buf: ByteBuffer) {
+        buf.put(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUShort: FfiConverter<UShort, Short> {
     override fun lift(value: Short): UShort {
         return value.toUShort()
@@ -2057,6 +2245,376 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The phone's Bluetooth radio for exposure notification, implemented by the shell.
+ */
+public interface BleTransport {
+    
+    /**
+     * Broadcasts this service data (UUID 0xFD6F) from now on, replacing the previous one.
+     */
+    fun `advertise`(`serviceData`: kotlin.ByteArray)
+    
+    /**
+     * Scans for `seconds` and returns the Exposure Notification advertisements heard.
+     */
+    fun `scan`(`seconds`: kotlin.UInt): List<BleReception>
+    
+    companion object
+}
+
+/**
+ * The phone's Bluetooth radio for exposure notification, implemented by the shell.
+ */
+open class BleTransportImpl: Disposable, AutoCloseable, BleTransport
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_bletransport(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_bletransport(handle, status)
+        }
+    }
+
+    
+    /**
+     * Broadcasts this service data (UUID 0xFD6F) from now on, replacing the previous one.
+     */
+    @Throws(PlatformException::class)override fun `advertise`(`serviceData`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bletransport_advertise(
+        it,
+        
+        FfiConverterByteArray.lower(`serviceData`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Scans for `seconds` and returns the Exposure Notification advertisements heard.
+     */
+    @Throws(PlatformException::class)override fun `scan`(`seconds`: kotlin.UInt): List<BleReception> {
+            return FfiConverterSequenceTypeBleReception.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bletransport_scan(
+        it,
+        
+        FfiConverterUInt.lower(`seconds`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceBleTransport {
+    internal object `advertise`: UniffiCallbackInterfaceBleTransportMethod0 {
+        override fun callback(`uniffiHandle`: Long,`serviceData`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeBleTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`advertise`(
+                    FfiConverterByteArray.lift(`serviceData`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `scan`: UniffiCallbackInterfaceBleTransportMethod1 {
+        override fun callback(`uniffiHandle`: Long,`seconds`: Int,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeBleTransport.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`scan`(
+                    FfiConverterUInt.lift(`seconds`),
+                )
+            }
+            val writeReturn = { value: List<BleReception> -> uniffiOutReturn.setValue(FfiConverterSequenceTypeBleReception.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeBleTransport.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeBleTransport.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceBleTransport.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `advertise`,
+        `scan`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_bletransport(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBleTransport: FfiConverter<BleTransport, Long> {
+    internal val handleMap = UniffiHandleMap<BleTransport>()
+
+    override fun lower(value: BleTransport): Long {
+        if (value is BleTransportImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): BleTransport {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return BleTransportImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): BleTransport {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BleTransport) = 8UL
+
+    override fun write(value: BleTransport, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -3833,6 +4391,613 @@ public object FfiConverterTypeClock: FfiConverter<Clock, Long> {
 
 
 /**
+ * Told how far a check has gone.
+ */
+public interface ExposureListener {
+    
+    /**
+     * `done` of `total` day files downloaded.
+     */
+    fun `onDownload`(`done`: kotlin.UInt, `total`: kotlin.UInt)
+    
+    /**
+     * `files` read and `keys` checked so far.
+     */
+    fun `onMatching`(`files`: kotlin.ULong, `keys`: kotlin.ULong)
+    
+    companion object
+}
+
+/**
+ * Told how far a check has gone.
+ */
+open class ExposureListenerImpl: Disposable, AutoCloseable, ExposureListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_exposurelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_exposurelistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * `done` of `total` day files downloaded.
+     */override fun `onDownload`(`done`: kotlin.UInt, `total`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_exposurelistener_on_download(
+        it,
+        
+        FfiConverterUInt.lower(`done`),
+        FfiConverterUInt.lower(`total`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * `files` read and `keys` checked so far.
+     */override fun `onMatching`(`files`: kotlin.ULong, `keys`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_exposurelistener_on_matching(
+        it,
+        
+        FfiConverterULong.lower(`files`),
+        FfiConverterULong.lower(`keys`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceExposureListener {
+    internal object `onDownload`: UniffiCallbackInterfaceExposureListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`done`: Int,`total`: Int,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeExposureListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onDownload`(
+                    FfiConverterUInt.lift(`done`),
+                    FfiConverterUInt.lift(`total`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onMatching`: UniffiCallbackInterfaceExposureListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`files`: Long,`keys`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeExposureListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onMatching`(
+                    FfiConverterULong.lift(`files`),
+                    FfiConverterULong.lift(`keys`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeExposureListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeExposureListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceExposureListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onDownload`,
+        `onMatching`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_exposurelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureListener: FfiConverter<ExposureListener, Long> {
+    internal val handleMap = UniffiHandleMap<ExposureListener>()
+
+    override fun lower(value: ExposureListener): Long {
+        if (value is ExposureListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ExposureListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ExposureListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ExposureListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ExposureListener) = 8UL
+
+    override fun write(value: ExposureListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * This phone's exposure radio (its duty cycle's state).
+ */
+public interface ExposureRadioInterface {
+    
+    companion object
+}
+
+/**
+ * This phone's exposure radio (its duty cycle's state).
+ */
+open class ExposureRadio: Disposable, AutoCloseable, ExposureRadioInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_exposureradio(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_exposureradio(handle, status)
+        }
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureRadio: FfiConverter<ExposureRadio, Long> {
+    override fun lower(value: ExposureRadio): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ExposureRadio {
+        return ExposureRadio(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ExposureRadio {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ExposureRadio) = 8UL
+
+    override fun write(value: ExposureRadio, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An open health record. After [`HealthRecord::close_account`] every call fails.
  */
 public interface HealthRecordInterface {
@@ -3841,6 +5006,32 @@ public interface HealthRecordInterface {
      * The people on the card enrolled on this phone (empty before enrolment).
      */
     fun `card`(): List<CardPerson>
+    
+    /**
+     * One duty cycle now: broadcast the current identifier through `transport`, scan, keep
+     * what was heard. The shell calls it every few minutes.
+     */
+    fun `exposureCycle`(`radio`: ExposureRadio, `transport`: BleTransport): ExposureCycle
+    
+    /**
+     * Number of this phone's own keys kept (one a day, at most 14 days).
+     */
+    fun `exposureKeyCount`(): kotlin.UInt
+    
+    /**
+     * The exposure radio, continuing today's key from the record.
+     */
+    fun `exposureRadio`(`calibration`: Calibration): ExposureRadio
+    
+    /**
+     * The last check's outcome, if any (offline).
+     */
+    fun `exposureStatus`(): ExposureStatus?
+    
+    /**
+     * Deletes every exposure key, sighting and check outcome.
+     */
+    fun `forgetExposureData`()
     
     /**
      * The access log, newest first.
@@ -4140,6 +5331,94 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
     }
     )
     }
+    
+
+    
+    /**
+     * One duty cycle now: broadcast the current identifier through `transport`, scan, keep
+     * what was heard. The shell calls it every few minutes.
+     */
+    @Throws(CarnetException::class)override fun `exposureCycle`(`radio`: ExposureRadio, `transport`: BleTransport): ExposureCycle {
+            return FfiConverterTypeExposureCycle.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_exposure_cycle(
+        it,
+        
+        FfiConverterTypeExposureRadio.lower(`radio`),
+        FfiConverterTypeBleTransport.lower(`transport`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Number of this phone's own keys kept (one a day, at most 14 days).
+     */
+    @Throws(CarnetException::class)override fun `exposureKeyCount`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_exposure_key_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The exposure radio, continuing today's key from the record.
+     */
+    @Throws(CarnetException::class)override fun `exposureRadio`(`calibration`: Calibration): ExposureRadio {
+            return FfiConverterTypeExposureRadio.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_exposure_radio(
+        it,
+        
+        FfiConverterTypeCalibration.lower(`calibration`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The last check's outcome, if any (offline).
+     */
+    @Throws(CarnetException::class)override fun `exposureStatus`(): ExposureStatus? {
+            return FfiConverterOptionalTypeExposureStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_exposure_status(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes every exposure key, sighting and check outcome.
+     */
+    @Throws(CarnetException::class)override fun `forgetExposureData`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_forget_exposure_data(
+        it,
+        _status)
+}
+    }
+    
     
 
     
@@ -5663,6 +6942,22 @@ public interface NationalServicesInterface {
     suspend fun `refreshCard`(`record`: HealthRecord, `signer`: CardSigner?): List<CardPerson>
     
     /**
+     * Downloads the day files and checks the record against them on `threads` workers.
+     */
+    suspend fun `checkExposure`(`record`: HealthRecord, `trusted`: List<ExposureVerificationKey>, `threads`: kotlin.UInt, `listener`: ExposureListener?): ExposureStatus
+    
+    /**
+     * The key server's verification key, as it gives it (an app ships with its authority's).
+     */
+    suspend fun `exposureVerificationKey`(): ExposureVerificationKey
+    
+    /**
+     * Publishes this phone's keys after a positive test with the laboratory's `code`; how
+     * many the server accepted.
+     */
+    suspend fun `publishExposureKeys`(`record`: HealthRecord, `code`: kotlin.String): kotlin.UInt
+    
+    /**
      * The user id this device is enrolled as, if it is.
      */
     fun `enrolledUser`(): kotlin.String?
@@ -5882,6 +7177,85 @@ open class NationalServices: Disposable, AutoCloseable, NationalServicesInterfac
         { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterSequenceTypeCardPerson.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Downloads the day files and checks the record against them on `threads` workers.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkExposure`(`record`: HealthRecord, `trusted`: List<ExposureVerificationKey>, `threads`: kotlin.UInt, `listener`: ExposureListener?) : ExposureStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_check_exposure(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterSequenceTypeExposureVerificationKey.lower(`trusted`),
+        FfiConverterUInt.lower(`threads`),
+        FfiConverterOptionalTypeExposureListener.lower(`listener`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeExposureStatus.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The key server's verification key, as it gives it (an app ships with its authority's).
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `exposureVerificationKey`() : ExposureVerificationKey {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_exposure_verification_key(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeExposureVerificationKey.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Publishes this phone's keys after a positive test with the laboratory's `code`; how
+     * many the server accepted.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `publishExposureKeys`(`record`: HealthRecord, `code`: kotlin.String) : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_nationalservices_publish_exposure_keys(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterString.lower(`code`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
         // Error FFI converter
         CarnetException.ErrorHandler,
     )
@@ -7699,6 +9073,61 @@ public object FfiConverterTypeAttachment: FfiConverterRustBuffer<Attachment> {
 
 
 /**
+ * One Exposure Notification advertisement the platform heard.
+ */
+data class BleReception (
+    /**
+     * The service data of UUID 0xFD6F (20 bytes: RPI and AEM).
+     */
+    var `serviceData`: kotlin.ByteArray
+    , 
+    /**
+     * Received signal strength (dBm), as the radio reports it.
+     */
+    var `rssi`: kotlin.Byte
+    , 
+    /**
+     * When (Unix seconds).
+     */
+    var `time`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBleReception: FfiConverterRustBuffer<BleReception> {
+    override fun read(buf: ByteBuffer): BleReception {
+        return BleReception(
+            FfiConverterByteArray.read(buf),
+            FfiConverterByte.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BleReception) = (
+            FfiConverterByteArray.allocationSize(value.`serviceData`) +
+            FfiConverterByte.allocationSize(value.`rssi`) +
+            FfiConverterLong.allocationSize(value.`time`)
+    )
+
+    override fun write(value: BleReception, buf: ByteBuffer) {
+            FfiConverterByteArray.write(value.`serviceData`, buf)
+            FfiConverterByte.write(value.`rssi`, buf)
+            FfiConverterLong.write(value.`time`, buf)
+    }
+}
+
+
+
+/**
  * A blocked professional.
  */
 data class BlockedProfessional (
@@ -7734,6 +9163,61 @@ public object FfiConverterTypeBlockedProfessional: FfiConverterRustBuffer<Blocke
     override fun write(value: BlockedProfessional, buf: ByteBuffer) {
             FfiConverterTypeProfessional.write(value.`professional`, buf)
             FfiConverterLong.write(value.`sinceMillis`, buf)
+    }
+}
+
+
+
+/**
+ * This phone model's calibration (its row of the Exposure Notification table).
+ */
+data class Calibration (
+    /**
+     * Added to every RSSI this phone measures (dB).
+     */
+    var `rssiCorrection`: kotlin.Byte
+    , 
+    /**
+     * The TX power written in the metadata (dBm).
+     */
+    var `txPower`: kotlin.Byte
+    , 
+    /**
+     * How well the model is calibrated (0 to 3).
+     */
+    var `confidence`: kotlin.UByte
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCalibration: FfiConverterRustBuffer<Calibration> {
+    override fun read(buf: ByteBuffer): Calibration {
+        return Calibration(
+            FfiConverterByte.read(buf),
+            FfiConverterByte.read(buf),
+            FfiConverterUByte.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Calibration) = (
+            FfiConverterByte.allocationSize(value.`rssiCorrection`) +
+            FfiConverterByte.allocationSize(value.`txPower`) +
+            FfiConverterUByte.allocationSize(value.`confidence`)
+    )
+
+    override fun write(value: Calibration, buf: ByteBuffer) {
+            FfiConverterByte.write(value.`rssiCorrection`, buf)
+            FfiConverterByte.write(value.`txPower`, buf)
+            FfiConverterUByte.write(value.`confidence`, buf)
     }
 }
 
@@ -8125,6 +9609,274 @@ public object FfiConverterTypeDocumentQuery: FfiConverterRustBuffer<DocumentQuer
             FfiConverterOptionalLong.write(value.`untilMillis`, buf)
             FfiConverterOptionalString.write(value.`code`, buf)
             FfiConverterOptionalString.write(value.`author`, buf)
+    }
+}
+
+
+
+/**
+ * What one duty cycle did.
+ */
+data class ExposureCycle (
+    /**
+     * Identifiers heard.
+     */
+    var `sightings`: kotlin.UInt
+    , 
+    /**
+     * Whether a new daily key started.
+     */
+    var `newKey`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureCycle: FfiConverterRustBuffer<ExposureCycle> {
+    override fun read(buf: ByteBuffer): ExposureCycle {
+        return ExposureCycle(
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ExposureCycle) = (
+            FfiConverterUInt.allocationSize(value.`sightings`) +
+            FfiConverterBoolean.allocationSize(value.`newKey`)
+    )
+
+    override fun write(value: ExposureCycle, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`sightings`, buf)
+            FfiConverterBoolean.write(value.`newKey`, buf)
+    }
+}
+
+
+
+/**
+ * What a key broadcasts during one interval.
+ */
+data class ExposureIdentifier (
+    /**
+     * The interval (ENIntervalNumber).
+     */
+    var `interval`: kotlin.UInt
+    , 
+    /**
+     * The rolling proximity identifier (16 bytes).
+     */
+    var `rpi`: kotlin.ByteArray
+    , 
+    /**
+     * The encrypted metadata (4 bytes).
+     */
+    var `aem`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureIdentifier: FfiConverterRustBuffer<ExposureIdentifier> {
+    override fun read(buf: ByteBuffer): ExposureIdentifier {
+        return ExposureIdentifier(
+            FfiConverterUInt.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ExposureIdentifier) = (
+            FfiConverterUInt.allocationSize(value.`interval`) +
+            FfiConverterByteArray.allocationSize(value.`rpi`) +
+            FfiConverterByteArray.allocationSize(value.`aem`)
+    )
+
+    override fun write(value: ExposureIdentifier, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`interval`, buf)
+            FfiConverterByteArray.write(value.`rpi`, buf)
+            FfiConverterByteArray.write(value.`aem`, buf)
+    }
+}
+
+
+
+/**
+ * The outcome of an exposure check, kept to be shown offline.
+ */
+data class ExposureStatus (
+    /**
+     * When it ran (Unix milliseconds).
+     */
+    var `checkedMillis`: kotlin.Long
+    , 
+    /**
+     * Whether any day was at high risk.
+     */
+    var `highRisk`: kotlin.Boolean
+    , 
+    /**
+     * Days at high risk.
+     */
+    var `daysWithHighRisk`: kotlin.UInt
+    , 
+    /**
+     * Age (days) of the most recent high-risk day.
+     */
+    var `mostRecentHighRiskAge`: kotlin.UInt?
+    , 
+    /**
+     * Days at low risk.
+     */
+    var `daysWithLowRisk`: kotlin.UInt
+    , 
+    /**
+     * Age (days) of the most recent low-risk day.
+     */
+    var `mostRecentLowRiskAge`: kotlin.UInt?
+    , 
+    /**
+     * Lower bound on the people met at high risk.
+     */
+    var `encountersWithHighRisk`: kotlin.UInt
+    , 
+    /**
+     * Key files read.
+     */
+    var `files`: kotlin.ULong
+    , 
+    /**
+     * Published keys checked.
+     */
+    var `keysChecked`: kotlin.ULong
+    , 
+    /**
+     * Keys that matched something this phone heard.
+     */
+    var `keysMatched`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureStatus: FfiConverterRustBuffer<ExposureStatus> {
+    override fun read(buf: ByteBuffer): ExposureStatus {
+        return ExposureStatus(
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ExposureStatus) = (
+            FfiConverterLong.allocationSize(value.`checkedMillis`) +
+            FfiConverterBoolean.allocationSize(value.`highRisk`) +
+            FfiConverterUInt.allocationSize(value.`daysWithHighRisk`) +
+            FfiConverterOptionalUInt.allocationSize(value.`mostRecentHighRiskAge`) +
+            FfiConverterUInt.allocationSize(value.`daysWithLowRisk`) +
+            FfiConverterOptionalUInt.allocationSize(value.`mostRecentLowRiskAge`) +
+            FfiConverterUInt.allocationSize(value.`encountersWithHighRisk`) +
+            FfiConverterULong.allocationSize(value.`files`) +
+            FfiConverterULong.allocationSize(value.`keysChecked`) +
+            FfiConverterULong.allocationSize(value.`keysMatched`)
+    )
+
+    override fun write(value: ExposureStatus, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`checkedMillis`, buf)
+            FfiConverterBoolean.write(value.`highRisk`, buf)
+            FfiConverterUInt.write(value.`daysWithHighRisk`, buf)
+            FfiConverterOptionalUInt.write(value.`mostRecentHighRiskAge`, buf)
+            FfiConverterUInt.write(value.`daysWithLowRisk`, buf)
+            FfiConverterOptionalUInt.write(value.`mostRecentLowRiskAge`, buf)
+            FfiConverterUInt.write(value.`encountersWithHighRisk`, buf)
+            FfiConverterULong.write(value.`files`, buf)
+            FfiConverterULong.write(value.`keysChecked`, buf)
+            FfiConverterULong.write(value.`keysMatched`, buf)
+    }
+}
+
+
+
+/**
+ * A health authority's key that verifies key files.
+ */
+data class ExposureVerificationKey (
+    /**
+     * The id the files name.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The version the files name.
+     */
+    var `version`: kotlin.String
+    , 
+    /**
+     * The uncompressed P-256 point (65 bytes).
+     */
+    var `publicKey`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeExposureVerificationKey: FfiConverterRustBuffer<ExposureVerificationKey> {
+    override fun read(buf: ByteBuffer): ExposureVerificationKey {
+        return ExposureVerificationKey(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ExposureVerificationKey) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`version`) +
+            FfiConverterByteArray.allocationSize(value.`publicKey`)
+    )
+
+    override fun write(value: ExposureVerificationKey, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`version`, buf)
+            FfiConverterByteArray.write(value.`publicKey`, buf)
     }
 }
 
@@ -11169,6 +12921,38 @@ public object FfiConverterTypeSyncStage: FfiConverterRustBuffer<SyncStage> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
     override fun read(buf: ByteBuffer): kotlin.ULong? {
         if (buf.get().toInt() == 0) {
@@ -11329,6 +13113,38 @@ public object FfiConverterOptionalTypeCardSigner: FfiConverterRustBuffer<CardSig
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeExposureListener: FfiConverterRustBuffer<ExposureListener?> {
+    override fun read(buf: ByteBuffer): ExposureListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeExposureListener.read(buf)
+    }
+
+    override fun allocationSize(value: ExposureListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeExposureListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ExposureListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeExposureListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeLogSink: FfiConverterRustBuffer<LogSink?> {
     override fun read(buf: ByteBuffer): LogSink? {
         if (buf.get().toInt() == 0) {
@@ -11447,6 +13263,38 @@ public object FfiConverterOptionalTypeCoding: FfiConverterRustBuffer<Coding?> {
         } else {
             buf.put(1)
             FfiConverterTypeCoding.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeExposureStatus: FfiConverterRustBuffer<ExposureStatus?> {
+    override fun read(buf: ByteBuffer): ExposureStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeExposureStatus.read(buf)
+    }
+
+    override fun allocationSize(value: ExposureStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeExposureStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ExposureStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeExposureStatus.write(value, buf)
         }
     }
 }
@@ -11785,6 +13633,34 @@ public object FfiConverterSequenceTypeAttachment: FfiConverterRustBuffer<List<At
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeBleReception: FfiConverterRustBuffer<List<BleReception>> {
+    override fun read(buf: ByteBuffer): List<BleReception> {
+        val len = buf.getInt()
+        return List<BleReception>(len) {
+            FfiConverterTypeBleReception.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<BleReception>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeBleReception.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<BleReception>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeBleReception.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeBlockedProfessional: FfiConverterRustBuffer<List<BlockedProfessional>> {
     override fun read(buf: ByteBuffer): List<BlockedProfessional> {
         val len = buf.getInt()
@@ -11887,6 +13763,62 @@ public object FfiConverterSequenceTypeDocument: FfiConverterRustBuffer<List<Docu
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDocument.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeExposureIdentifier: FfiConverterRustBuffer<List<ExposureIdentifier>> {
+    override fun read(buf: ByteBuffer): List<ExposureIdentifier> {
+        val len = buf.getInt()
+        return List<ExposureIdentifier>(len) {
+            FfiConverterTypeExposureIdentifier.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ExposureIdentifier>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeExposureIdentifier.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ExposureIdentifier>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeExposureIdentifier.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeExposureVerificationKey: FfiConverterRustBuffer<List<ExposureVerificationKey>> {
+    override fun read(buf: ByteBuffer): List<ExposureVerificationKey> {
+        val len = buf.getInt()
+        return List<ExposureVerificationKey>(len) {
+            FfiConverterTypeExposureVerificationKey.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ExposureVerificationKey>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeExposureVerificationKey.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ExposureVerificationKey>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeExposureVerificationKey.write(it, buf)
         }
     }
 }
@@ -12037,6 +13969,26 @@ public object FfiConverterSequenceTypeWalletEntry: FfiConverterRustBuffer<List<W
 
 
 
+
+        /**
+         * What a key broadcasts in each of its intervals (the key schedule, for tests against other
+         * implementations): `tek` (16 bytes) from `rolling_start` for `rolling_period` intervals,
+         * with `metadata` (4 bytes) encrypted into the AEM.
+         */
+    @Throws(CarnetException::class) fun `exposureIdentifiers`(`tek`: kotlin.ByteArray, `rollingStart`: kotlin.UInt, `rollingPeriod`: kotlin.UInt, `metadata`: kotlin.ByteArray): List<ExposureIdentifier> {
+            return FfiConverterSequenceTypeExposureIdentifier.lift(
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_func_exposure_identifiers(
+    
+        
+        FfiConverterByteArray.lower(`tek`),
+        FfiConverterUInt.lower(`rollingStart`),
+        FfiConverterUInt.lower(`rollingPeriod`),
+        FfiConverterByteArray.lower(`metadata`),_status)
+}
+    )
+    }
+    
 
         /**
          * Version of the Carnet core inside this library.
