@@ -29,13 +29,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut export = EXPORT_HEADER.to_vec();
     export.extend_from_slice(data);
-    let batch = ExportBatch {
-        start_timestamp: 0,
-        end_timestamp: 0,
-        region: String::new(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(0, 0, "");
     let signatures = signer().sign(&export, &batch).expect("a signature");
     if let Ok(file) = KeyFile::verify(export, &signatures, &trusted) {
         for key in file.keys() {

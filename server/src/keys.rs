@@ -396,13 +396,11 @@ async fn day_file(
                     })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()?;
-            let batch = ExportBatch {
-                start_timestamp: u64::try_from(day * DAY_SECONDS).unwrap_or_default(),
-                end_timestamp: u64::try_from((day + 1) * DAY_SECONDS).unwrap_or_default(),
-                region: REGION.into(),
-                batch_num: 1,
-                batch_size: 1,
-            };
+            let batch = ExportBatch::single(
+                u64::try_from(day * DAY_SECONDS).unwrap_or_default(),
+                u64::try_from((day + 1) * DAY_SECONDS).unwrap_or_default(),
+                REGION,
+            );
             let zip = state
                 .keys
                 .signer

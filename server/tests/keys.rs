@@ -47,6 +47,10 @@ fn today() -> String {
     date.to_string()
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_positive_persons_keys_are_published_in_the_days_signed_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,14 +134,7 @@ async fn a_positive_persons_keys_are_published_in_the_days_signed_file() {
     let (status, _) = upload(json!({ "code": code, "keys": [uploaded(&key(2, 12))] })).await;
     assert_eq!(status, 403);
 
-    let index: Value = http
-        .get(format!("{base}/v1/keys/index"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let index = get_json(&http, format!("{base}/v1/keys/index")).await;
     assert_eq!(index["days"], json!([today()]));
     let day_url = format!("{base}/v1/keys/days/{}", today());
     let response = http.get(&day_url).send().await.unwrap();
@@ -147,14 +144,7 @@ async fn a_positive_persons_keys_are_published_in_the_days_signed_file() {
 
     // The file verifies with the server's key, from its data directory and from its route.
     let trusted = key_server_verification_key(dir.path()).unwrap();
-    let served: Value = http
-        .get(format!("{base}/v1/keys/verification-key"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served = get_json(&http, format!("{base}/v1/keys/verification-key")).await;
     let spki = STANDARD
         .decode(served["public_key_spki"].as_str().unwrap())
         .unwrap();

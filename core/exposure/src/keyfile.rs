@@ -118,6 +118,20 @@ pub struct ExportBatch {
     pub batch_size: i32,
 }
 
+impl ExportBatch {
+    /// A batch of one file covering `start_timestamp` to `end_timestamp` for `region`.
+    #[must_use]
+    pub fn single(start_timestamp: u64, end_timestamp: u64, region: &str) -> Self {
+        ExportBatch {
+            start_timestamp,
+            end_timestamp,
+            region: region.to_owned(),
+            batch_num: 1,
+            batch_size: 1,
+        }
+    }
+}
+
 /// A positive person's published key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiagnosisKey {

@@ -320,6 +320,38 @@ struct Town {
     trams: Vec<usize>,
 }
 
+/// Adds a place (its path loss exponent drawn in 2–3); its index.
+fn add_place(
+    places: &mut Vec<Place>,
+    kind: PlaceKind,
+    origin: (f64, f64),
+    size: (f64, f64),
+    rng: &mut ChaCha8Rng,
+) -> usize {
+    places.push(Place {
+        kind,
+        origin,
+        size,
+        path_loss_exponent: rng.random_range(2.0..=3.0),
+    });
+    places.len() - 1
+}
+
+/// Adds `count` places of one kind in a row from `x`, `spacing` metres apart.
+fn street(
+    places: &mut Vec<Place>,
+    kind: PlaceKind,
+    count: usize,
+    x: f64,
+    spacing: f64,
+    size: (f64, f64),
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    (0..count)
+        .map(|index| add_place(places, kind, (x + index as f64 * spacing, 0.0), size, rng))
+        .collect()
+}
+
 /// A deterministic generator for one question (person, block of time, what): the town's
 /// draws do not depend on the order in which they are made.
 fn draw(seed: u64, person: usize, block: i64, what: u64) -> ChaCha8Rng {
@@ -331,15 +363,6 @@ fn draw(seed: u64, person: usize, block: i64, what: u64) -> ChaCha8Rng {
 impl Town {
     fn build(config: &SimulationConfig, rng: &mut ChaCha8Rng) -> Result<Town, ExposureError> {
         let mut places = Vec::new();
-        let mut place = |kind, origin, size, rng: &mut ChaCha8Rng| {
-            places.push(Place {
-                kind,
-                origin,
-                size,
-                path_loss_exponent: rng.random_range(2.0..=3.0),
-            });
-            places.len() - 1
-        };
         // Homes of 1 to 4 people, 12 × 10 m, in streets with 4 m between them.
         let mut people = Vec::with_capacity(config.phones);
         let mut home_index = 0;
@@ -354,7 +377,7 @@ impl Town {
                 f64::from(home_index % 10) * 16.0,
                 f64::from(home_index / 10) * 14.0,
             );
-            let home = place(PlaceKind::Home, origin, (12.0, 10.0), rng);
+            let home = add_place(&mut places, PlaceKind::Home, origin, (12.0, 10.0), rng);
             home_index += 1;
             for rank in 0..size {
                 if people.len() == config.phones {
@@ -372,16 +395,15 @@ impl Town {
             }
         }
         // Offices of 30 × 20 m with desks 2.5 m apart; four people in five work.
-        let offices: Vec<usize> = (0..config.phones.div_ceil(15))
-            .map(|index| {
-                place(
-                    PlaceKind::Office,
-                    (1000.0 + index as f64 * 50.0, 0.0),
-                    (30.0, 20.0),
-                    rng,
-                )
-            })
-            .collect();
+        let offices = street(
+            &mut places,
+            PlaceKind::Office,
+            config.phones.div_ceil(15),
+            1000.0,
+            50.0,
+            (30.0, 20.0),
+            rng,
+        );
         let mut desks: HashMap<usize, usize> = HashMap::new();
         for person in &mut people {
             if rng.random_bool(0.8)
@@ -392,26 +414,24 @@ impl Town {
                 *desk += 1;
             }
         }
-        let cafes = (0..config.phones / 25 + 1)
-            .map(|index| {
-                place(
-                    PlaceKind::Cafe,
-                    (2000.0 + index as f64 * 30.0, 0.0),
-                    (15.0, 10.0),
-                    rng,
-                )
-            })
-            .collect();
-        let trams = (0..config.phones / 12 + 1)
-            .map(|index| {
-                place(
-                    PlaceKind::Tram,
-                    (3000.0 + index as f64 * 30.0, 0.0),
-                    (2.5, 12.0),
-                    rng,
-                )
-            })
-            .collect();
+        let cafes = street(
+            &mut places,
+            PlaceKind::Cafe,
+            config.phones / 25 + 1,
+            2000.0,
+            30.0,
+            (15.0, 10.0),
+            rng,
+        );
+        let trams = street(
+            &mut places,
+            PlaceKind::Tram,
+            config.phones / 12 + 1,
+            3000.0,
+            30.0,
+            (2.5, 12.0),
+            rng,
+        );
         let positives = ((config.phones as f64 * config.positive_share).round() as usize).max(1);
         let mut order: Vec<usize> = (0..people.len()).collect();
         for index in 0..order.len() {

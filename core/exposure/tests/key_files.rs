@@ -179,13 +179,7 @@ fn files_written_here_read_back_with_their_keys() {
             transmission_risk_level: None,
         })
         .collect();
-    let batch = ExportBatch {
-        start_timestamp: 1_740_000_000,
-        end_timestamp: 1_740_086_400,
-        region: "FR".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(1_740_000_000, 1_740_086_400, "FR");
     let zip = signer.write(&batch, &keys).unwrap();
     let file = KeyFile::open(Cursor::new(zip), &[signer.verification_key()]).unwrap();
     assert_eq!(file.batch(), &batch);
@@ -197,13 +191,7 @@ fn files_written_here_read_back_with_their_keys() {
 fn signed_zip(signer: &ExportSigner, body: &[u8]) -> Vec<u8> {
     let mut export = EXPORT_HEADER.to_vec();
     export.extend_from_slice(body);
-    let batch = ExportBatch {
-        start_timestamp: 0,
-        end_timestamp: 0,
-        region: String::new(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(0, 0, "");
     let signatures = signer.sign(&export, &batch).unwrap();
     zip_of(
         &[("export.bin", &export), ("export.sig", &signatures)],
@@ -349,13 +337,7 @@ fn hostile_archives_and_signatures_are_refused() {
         assert!(KeyFile::verify(export.clone(), garbage, &trusted).is_err());
     }
     // A signed export without its header, and with a body that is not protobuf.
-    let batch = ExportBatch {
-        start_timestamp: 0,
-        end_timestamp: 0,
-        region: String::new(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(0, 0, "");
     let headless = b"\x0a\x02US".to_vec();
     let signature = signer.sign(&headless, &batch).unwrap();
     assert!(matches!(

@@ -66,13 +66,7 @@ fn bob_hears(alice: &TemporaryExposureKey, from: i64, minutes: i64, rssi: i8) ->
 fn signed(keys: &[DiagnosisKey]) -> (KeyFile, ExportSigner) {
     let signer =
         ExportSigner::from_pkcs8("FR", "v1", &ExportSigner::generate_pkcs8().unwrap()).unwrap();
-    let batch = ExportBatch {
-        start_timestamp: MORNING as u64,
-        end_timestamp: MORNING as u64 + 86_400,
-        region: "FR".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(MORNING as u64, MORNING as u64 + 86_400, "FR");
     let zip = signer.write(&batch, keys).unwrap();
     let file = KeyFile::open(Cursor::new(zip), &[signer.verification_key()]).unwrap();
     (file, signer)

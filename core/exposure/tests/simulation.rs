@@ -61,13 +61,7 @@ fn a_seeded_town_flags_the_exposed_with_measured_precision_and_recall() {
     let exposed = town.phones.iter().filter(|phone| phone.exposed).count();
     let signer =
         ExportSigner::from_pkcs8("FR", "v1", &ExportSigner::generate_pkcs8().unwrap()).unwrap();
-    let batch = ExportBatch {
-        start_timestamp: config.start as u64,
-        end_timestamp: town.end() as u64,
-        region: "FR".into(),
-        batch_num: 1,
-        batch_size: 1,
-    };
+    let batch = ExportBatch::single(config.start as u64, town.end() as u64, "FR");
     let zip = signer.write(&batch, &town.positive_keys()).unwrap();
     let flags = town
         .flag_exposed(
