@@ -24,10 +24,7 @@ const SAMPLE_NIRS: [&str; 6] = [
 ];
 
 /// What the core will do once each open issue lands.
-const COMING: [&str; 2] = [
-    "ApCV: the card in the Android and iOS shells",
-    "Bluetooth exposure notification",
-];
+const COMING: [&str; 1] = ["ApCV and exposure notification in the Android and iOS shells"];
 
 /// A clock running behind the system clock, to show the clock guard at work.
 struct LaggingClock {
@@ -117,18 +114,27 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
 
     println!("\n6. The carte Vitale on the phone (ApCV), shown at a pharmacy");
     let shown = show_card(&carnet, &record, &url, server.professional_key());
+    let exposure = shown.and_then(|()| {
+        println!("\n7. Bluetooth exposure notification (no one learns who met whom)");
+        show_exposure(
+            options,
+            &dir.join("exposure"),
+            &url,
+            server.professional_key(),
+        )
+    });
     server
         .stop()
         .map_err(|e| SessionError::Io(format!("server: {e}")))?;
-    shown?;
+    exposure?;
 
     println!(
-        "\n7. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+        "\n8. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
     );
     show_certificate(&carnet, &record)?;
     drop(record);
 
-    println!("\n8. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    println!("\n9. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -554,6 +560,145 @@ fn show_card(
 const DEMO_FAMILY: &str = include_str!("../../fixtures/apcv/family.json");
 
 /// The certificate with one bit of its signature flipped, packed again as `HC1:` text.
+/// A clock the demo moves (yesterday's duty cycles).
+struct DemoClock(std::sync::atomic::AtomicI64);
+
+impl Clock for DemoClock {
+    fn now_unix_millis(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Two phones' radios side by side, for the demo: what one advertises the other hears at
+/// −60 dBm. Phones use the platform's radio through the same `BleTransport` trait; this
+/// computer has none to spare (`carnet exposure scan` listens with a real one).
+struct SideBySide {
+    advertised: std::sync::Mutex<[Option<carnet::exposure_notification::radio::Advertisement>; 2]>,
+}
+
+struct SideBySideRadio<'a> {
+    room: &'a SideBySide,
+    me: usize,
+}
+
+impl carnet::exposure_notification::radio::BleTransport for SideBySideRadio<'_> {
+    fn advertise(
+        &self,
+        advertisement: &carnet::exposure_notification::radio::Advertisement,
+    ) -> Result<(), carnet::exposure_notification::ExposureError> {
+        let mut advertised =
+            self.room.advertised.lock().map_err(|_| {
+                carnet::exposure_notification::ExposureError::Radio("poisoned".into())
+            })?;
+        if let Some(slot) = advertised.get_mut(self.me) {
+            *slot = Some(*advertisement);
+        }
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        _seconds: u32,
+    ) -> Result<
+        Vec<carnet::exposure_notification::radio::Reception>,
+        carnet::exposure_notification::ExposureError,
+    > {
+        let advertised =
+            self.room.advertised.lock().map_err(|_| {
+                carnet::exposure_notification::ExposureError::Radio("poisoned".into())
+            })?;
+        Ok(advertised
+            .get(1 - self.me)
+            .copied()
+            .flatten()
+            .map(
+                |advertisement| carnet::exposure_notification::radio::Reception {
+                    advertisement,
+                    rssi: -60,
+                    time: 0,
+                },
+            )
+            .into_iter()
+            .collect())
+    }
+}
+
+/// Two phones near each other yesterday; one tests positive and publishes its keys with the
+/// laboratory's code; the other checks and finds out. Then a simulated town, end to end.
+fn show_exposure(
+    options: &Options,
+    dir: &Path,
+    url: &str,
+    laboratory_key: &str,
+) -> Result<(), SessionError> {
+    use std::sync::atomic::Ordering;
+    let now = SystemClock.now_unix_millis();
+    let clock = Arc::new(DemoClock(std::sync::atomic::AtomicI64::new(
+        (now / 86_400_000 - 1) * 86_400_000 + 12 * 3_600_000,
+    )));
+    let alice = session::open_at(options, dir.join("alice"), clock.clone())?;
+    let bob = session::open_at(options, dir.join("bob"), clock.clone())?;
+    let alice_record =
+        alice.create_record(&alice.record_dir(), &carnet::RecordUnlock::DeviceKey)?;
+    let bob_record = bob.create_record(&bob.record_dir(), &carnet::RecordUnlock::DeviceKey)?;
+    let calibration = carnet::exposure_notification::radio::Calibration::default();
+    let (alice_radio, bob_radio) = (
+        alice_record.exposure_radio(calibration)?,
+        bob_record.exposure_radio(calibration)?,
+    );
+    let room = SideBySide {
+        advertised: std::sync::Mutex::new([None, None]),
+    };
+    let mut heard = 0;
+    for _ in 0..8 {
+        alice_record.exposure_cycle(&alice_radio, &SideBySideRadio { room: &room, me: 0 })?;
+        heard += bob_record
+            .exposure_cycle(&bob_radio, &SideBySideRadio { room: &room, me: 1 })?
+            .sightings;
+        clock.0.fetch_add(240_000, Ordering::Relaxed);
+    }
+    println!(
+        "   Alice and Bob side by side for 32 minutes yesterday: a duty cycle every 4 minutes, \
+         {heard} of Alice's rotating identifiers heard by Bob's phone"
+    );
+    clock.0.store(now, Ordering::Relaxed);
+    let runtime = crate::sync::runtime()?;
+    let laboratory = carnet_server::ProfessionalClient::new(url, laboratory_key);
+    let alice_services = alice.national_services(url, &[])?;
+    let bob_services = bob.national_services(url, &[])?;
+    let (published, (check, update)) = runtime.block_on(async {
+        let answer = laboratory
+            .report_positive_test(None)
+            .await
+            .map_err(|e| SessionError::Io(format!("laboratory: {e}")))?;
+        let code = answer
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let published = alice_services
+            .publish_exposure_keys(&alice_record, &code)
+            .await?;
+        let trusted = bob_services.exposure_verification_key().await?;
+        let outcome = bob_services
+            .check_exposure(&bob_record, &[trusted], 2, &mut |_| {})
+            .await?;
+        Ok::<_, SessionError>((published, outcome))
+    })?;
+    println!(
+        "   Alice tests positive: the laboratory's one-time code publishes her {published} key \
+         (the server pads the day's signed file with fake keys)"
+    );
+    println!(
+        "   Bob checks: {} day file, {} keys, {} matched what his phone heard",
+        update.files.len(),
+        check.keys_checked,
+        check.keys_matched
+    );
+    println!("   {}", crate::exposure::describe_summary(&check.summary));
+    crate::exposure::demo_town(options, url, laboratory_key)
+}
+
 fn forged(text: &str) -> Result<String, SessionError> {
     use carnet::certs::hcert;
     use carnet::codec::{base45, zlib};

@@ -14,7 +14,7 @@ use carnet::exposure_notification::risk::{
     ExposureWindows, RiskConfiguration, RiskLevel, RiskSummary,
 };
 use carnet::exposure_notification::simulation::{
-    SimulatedTown, SimulationConfig, SimulationProgress, simulate,
+    Accuracy, SimulatedTown, SimulationConfig, SimulationProgress, simulate,
 };
 use carnet::record::ExposureCheck;
 use carnet::{ExposureProgress, NationalServices};
@@ -241,8 +241,13 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
                 ..SimulationConfig::default()
             };
             let risk = read_configuration(config.as_deref())?;
-            let server = server.zip(laboratory_key);
-            run_simulation(options, &town, &risk, server, threads(requested), json)
+            let server = match server.zip(laboratory_key) {
+                Some((url, key)) => Some((url, read_text(&key)?.trim().to_owned())),
+                None => None,
+            };
+            let report = run_simulation(options, &town, &risk, server, threads(requested))?;
+            print_town(&report, &town, json);
+            Ok(ExitCode::SUCCESS)
         }
         ExposureCommand::Derive {
             tek,
@@ -433,7 +438,7 @@ fn check_json(check: &ExposureCheck) -> serde_json::Value {
     })
 }
 
-fn describe_summary(summary: &RiskSummary) -> String {
+pub(crate) fn describe_summary(summary: &RiskSummary) -> String {
     match summary.total_risk_level {
         RiskLevel::High => format!(
             "HIGH RISK: exposed on {} day(s), the most recent {} day(s) ago; at least {} \
@@ -522,10 +527,9 @@ fn run_simulation(
     options: &Options,
     config: &SimulationConfig,
     risk: &RiskConfiguration,
-    server: Option<(String, PathBuf)>,
+    server: Option<(String, String)>,
     threads: usize,
-    json: bool,
-) -> Result<ExitCode, SessionError> {
+) -> Result<TownReport, SessionError> {
     let started = Instant::now();
     let table = CalibrationTable::from_csv(CALIBRATION_TABLE).map_err(carnet::CarnetError::from)?;
     let bar = progress_bar("simulating {bar:30} {pos}/{len} hours");
@@ -546,8 +550,7 @@ fn run_simulation(
     let scratch = tempfile::tempdir().map_err(|e| SessionError::Io(e.to_string()))?;
     let (_background, url, laboratory) = match server {
         Some((url, key)) => {
-            let key = read_text(&key)?;
-            let laboratory = carnet_server::ProfessionalClient::new(&url, key.trim());
+            let laboratory = carnet_server::ProfessionalClient::new(&url, &key);
             (None, url, laboratory)
         }
         None => {
@@ -585,20 +588,51 @@ fn run_simulation(
     let flags = town
         .flag_exposed(&zips, &[trusted], risk, threads)
         .map_err(carnet::CarnetError::from)?;
-    let accuracy = town.accuracy(&flags);
     let positives = town.phones.iter().filter(|phone| phone.positive).count();
     let exposed = town.phones.iter().filter(|phone| phone.exposed).count();
-    let others = town.phones.len() - positives;
-    let base_rate = exposed as f64 / others.max(1) as f64;
+    Ok(TownReport {
+        accuracy: town.accuracy(&flags),
+        phones: town.phones.len(),
+        positives,
+        exposed,
+        published,
+        day_files: update.files.len(),
+        simulated_secs: simulated.as_secs_f64(),
+        total_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What a simulated town came to.
+struct TownReport {
+    phones: usize,
+    positives: usize,
+    exposed: usize,
+    published: u64,
+    day_files: usize,
+    accuracy: Accuracy,
+    simulated_secs: f64,
+    total_secs: f64,
+}
+
+impl TownReport {
+    /// Precision of flagging every phone that did not test positive.
+    fn base_rate(&self) -> f64 {
+        self.exposed as f64 / (self.phones - self.positives).max(1) as f64
+    }
+}
+
+fn print_town(report: &TownReport, config: &SimulationConfig, json: bool) {
+    let accuracy = &report.accuracy;
+    let base_rate = report.base_rate();
     if json {
         print_json(&json!({
-            "phones": town.phones.len(),
+            "phones": report.phones,
             "days": config.days,
             "seed": config.seed,
-            "positives": positives,
-            "exposed": exposed,
-            "keys_uploaded": published,
-            "day_files": update.files.len(),
+            "positives": report.positives,
+            "exposed": report.exposed,
+            "keys_uploaded": report.published,
+            "day_files": report.day_files,
             "true_positives": accuracy.true_positives,
             "false_positives": accuracy.false_positives,
             "false_negatives": accuracy.false_negatives,
@@ -607,34 +641,72 @@ fn run_simulation(
             "recall": accuracy.recall(),
             "base_rate": base_rate,
         }));
-    } else {
-        println!(
-            "{} phones, {} days (seed {}), simulated in {:.1} s: {positives} tested positive, \
-             {exposed} of the {others} others truly exposed (15 min within 2 m in a day)",
-            town.phones.len(),
-            config.days,
-            config.seed,
-            simulated.as_secs_f64()
-        );
-        println!(
-            "{published} keys uploaded with the laboratories' codes; {} day file(s) downloaded and verified",
-            update.files.len()
-        );
-        println!(
-            "flagged at high risk: {} true, {} false; missed: {}; quiet and right: {}",
-            accuracy.true_positives,
-            accuracy.false_positives,
-            accuracy.false_negatives,
-            accuracy.true_negatives
-        );
-        println!(
-            "precision {:.2}, recall {:.2} (flagging everyone: precision {base_rate:.2}); {:.1} s in all",
-            accuracy.precision(),
-            accuracy.recall(),
-            started.elapsed().as_secs_f64()
-        );
+        return;
     }
-    Ok(ExitCode::SUCCESS)
+    println!(
+        "{} phones, {} days (seed {}), simulated in {:.1} s: {} tested positive, {} of the {} \
+         others truly exposed (15 min within 2 m in a day)",
+        report.phones,
+        config.days,
+        config.seed,
+        report.simulated_secs,
+        report.positives,
+        report.exposed,
+        report.phones - report.positives
+    );
+    println!(
+        "{} keys uploaded with the laboratories' codes; {} day file(s) downloaded and verified",
+        report.published, report.day_files
+    );
+    println!(
+        "flagged at high risk: {} true, {} false; missed: {}; quiet and right: {}",
+        accuracy.true_positives,
+        accuracy.false_positives,
+        accuracy.false_negatives,
+        accuracy.true_negatives
+    );
+    println!(
+        "precision {:.2}, recall {:.2} (flagging everyone: precision {base_rate:.2}); {:.1} s in all",
+        accuracy.precision(),
+        accuracy.recall(),
+        report.total_secs
+    );
+}
+
+/// The demo's simulated town: 100 phones for 2 days, against the demo's server.
+pub(crate) fn demo_town(
+    options: &Options,
+    url: &str,
+    laboratory_key: &str,
+) -> Result<(), SessionError> {
+    let days = 2;
+    let town = SimulationConfig {
+        phones: 100,
+        days,
+        seed: 1,
+        start: (now_secs().div_euclid(DAY_SECONDS) - i64::from(days)) * DAY_SECONDS,
+        ..SimulationConfig::default()
+    };
+    let report = run_simulation(
+        options,
+        &town,
+        &RiskConfiguration::default(),
+        Some((url.to_owned(), laboratory_key.to_owned())),
+        threads(None),
+    )?;
+    println!(
+        "   a simulated town of {} phones for {days} days (noisy radio, people moving): {} \
+         tested positive and uploaded their keys; of the {} others, {} were truly exposed; \
+         precision {:.2}, recall {:.2} (flagging everyone: precision {:.2})",
+        report.phones,
+        report.positives,
+        report.phones - report.positives,
+        report.exposed,
+        report.accuracy.precision(),
+        report.accuracy.recall(),
+        report.base_rate()
+    );
+    Ok(())
 }
 
 /// Each positive person gets a code from a laboratory and uploads their keys with it; the

@@ -134,6 +134,11 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "the same QR shown again: refused: replayed",
         "the credential copied to another phone: refused: device_signature",
         "status list updated: refused: revoked",
+        "8 of Alice's rotating identifiers heard by Bob's phone",
+        "the laboratory's one-time code publishes her 1 key",
+        "1 matched what his phone heard",
+        "HIGH RISK: exposed on 1 day(s), the most recent 1 day(s) ago",
+        "a simulated town of 100 phones for 2 days",
         // One hour behind the time last seen, less the seconds the demo took since then.
         "clock one hour behind: moved backwards by 3",
     ] {
@@ -148,6 +153,7 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         entries,
         [
             "export.zip",
+            "exposure",
             "lists",
             "record",
             "record-copy",
