@@ -108,12 +108,26 @@ impl HealthRecord {
             .lock()
             .map_err(|_| CarnetError::Storage("the exposure radio's state is poisoned".into()))?;
         let random = SystemRandom::new();
+        // A new day's key is kept before it is ever broadcast: a key that could not be kept
+        // (and so never published after a positive test) is not used; the next cycle tries
+        // again with a fresh one.
+        let mut not_kept = None;
         let cycle = device.cycle(transport, now, &mut |interval| {
-            TemporaryExposureKey::generate(interval, &random)
-        })?;
-        if let Some(key) = &cycle.new_key {
-            self.with(|record| record.keep_exposure_key(key))?;
+            let key = TemporaryExposureKey::generate(interval, &random)?;
+            match self.with(|record| record.keep_exposure_key(&key)) {
+                Ok(()) => Ok(key),
+                Err(error) => {
+                    not_kept = Some(error);
+                    Err(carnet_exposure::ExposureError::Period(
+                        "the new key was not kept",
+                    ))
+                }
+            }
+        });
+        if let Some(error) = not_kept {
+            return Err(error);
         }
+        let cycle = cycle?;
         self.with(|record| record.keep_sightings(now, &cycle.sightings))?;
         Ok(ExposureCycle {
             sightings: u32::try_from(cycle.sightings.len()).unwrap_or(u32::MAX),
