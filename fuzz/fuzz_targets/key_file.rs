@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let batch = ExportBatch::single(0, 0, "");
     let signatures = signer().sign(&export, &batch).expect("a signature");
     if let Ok(file) = KeyFile::verify(export, &signatures, &trusted) {
-        for key in file.keys() {
+        for key in file.keys().chain(file.revised_keys()) {
             let _ = key;
         }
     }

@@ -40,6 +40,9 @@ const EXPORT_ENTRY: &str = "export.bin";
 const SIGNATURE_ENTRY: &str = "export.sig";
 /// Field number of `keys` in `TemporaryExposureKeyExport`.
 const KEYS_FIELD: u32 = 7;
+/// Field number of `revised_keys`: keys published before whose report type changed
+/// (a revoked positive, a self report confirmed by a test).
+const REVISED_KEYS_FIELD: u32 = 8;
 
 /// `TemporaryExposureKeyExport` without its keys: prost skips fields 7 and 8 when decoding
 /// it, so the batch's description is read without allocating a single key.
@@ -344,16 +347,29 @@ impl KeyFile {
     /// after it), a malformed field ends the walk with an error.
     #[must_use]
     pub fn keys(&self) -> Keys<'_> {
+        self.walk(KEYS_FIELD)
+    }
+
+    /// The revised keys (published before, their report type changed since), as
+    /// [`KeyFile::keys`].
+    #[must_use]
+    pub fn revised_keys(&self) -> Keys<'_> {
+        self.walk(REVISED_KEYS_FIELD)
+    }
+
+    fn walk(&self, field: u32) -> Keys<'_> {
         Keys {
             rest: self.export.get(EXPORT_HEADER.len()..).unwrap_or_default(),
+            field,
         }
     }
 }
 
-/// The keys of a [`KeyFile`], one at a time.
+/// The keys (or revised keys) of a [`KeyFile`], one at a time.
 #[derive(Debug)]
 pub struct Keys<'a> {
     rest: &'a [u8],
+    field: u32,
 }
 
 impl Iterator for Keys<'_> {
@@ -361,7 +377,7 @@ impl Iterator for Keys<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.rest.is_empty() {
-            match next_field(&mut self.rest) {
+            match next_field(&mut self.rest, self.field) {
                 Ok(Some(message)) => return Some(diagnosis_key(message)),
                 Ok(None) => {}
                 Err(error) => {
@@ -374,8 +390,8 @@ impl Iterator for Keys<'_> {
     }
 }
 
-/// Reads one top-level field; a key (field 7) gives its bytes, any other field is skipped.
-fn next_field<'a>(rest: &mut &'a [u8]) -> Result<Option<&'a [u8]>, ExposureError> {
+/// Reads one top-level field; one numbered `wanted` gives its bytes, any other is skipped.
+fn next_field<'a>(rest: &mut &'a [u8], wanted: u32) -> Result<Option<&'a [u8]>, ExposureError> {
     let malformed = |error: prost::DecodeError| ExposureError::KeyFile(format!("keys: {error}"));
     let (field, wire_type) = decode_key(rest).map_err(malformed)?;
     let skip = match wire_type {
@@ -393,7 +409,7 @@ fn next_field<'a>(rest: &mut &'a [u8]) -> Result<Option<&'a [u8]>, ExposureError
             }
             let (bytes, after) = rest.split_at(length);
             *rest = after;
-            return Ok((field == KEYS_FIELD).then_some(bytes));
+            return Ok((field == wanted).then_some(bytes));
         }
         WireType::StartGroup | WireType::EndGroup => {
             return Err(ExposureError::KeyFile("keys: groups are not used".into()));
@@ -588,6 +604,20 @@ impl ExportSigner {
         batch: &ExportBatch,
         keys: impl IntoIterator<Item = &'a DiagnosisKey>,
     ) -> Result<Vec<u8>, ExposureError> {
+        self.write_with_revisions(batch, keys, &[])
+    }
+
+    /// A signed key file of `keys` and of `revised` keys (published before, their report
+    /// type changed since).
+    ///
+    /// # Errors
+    /// As [`ExportSigner::write`].
+    pub fn write_with_revisions<'a>(
+        &self,
+        batch: &ExportBatch,
+        keys: impl IntoIterator<Item = &'a DiagnosisKey>,
+        revised: &[DiagnosisKey],
+    ) -> Result<Vec<u8>, ExposureError> {
         let header = ExportHeaderMessage {
             start_timestamp: Some(batch.start_timestamp),
             end_timestamp: Some(batch.end_timestamp),
@@ -598,8 +628,12 @@ impl ExportSigner {
         };
         let mut export = EXPORT_HEADER.to_vec();
         header.encode_raw(&mut export);
-        for key in keys {
-            prost::encoding::message::encode(KEYS_FIELD, &key_message(key), &mut export);
+        let fields = keys
+            .into_iter()
+            .map(|key| (KEYS_FIELD, key))
+            .chain(revised.iter().map(|key| (REVISED_KEYS_FIELD, key)));
+        for (field, key) in fields {
+            prost::encoding::message::encode(field, &key_message(key), &mut export);
             if export.len() as u64 > MAX_EXPORT_BYTES {
                 return Err(ExposureError::TooLarge {
                     what: "export.bin",

@@ -5,7 +5,9 @@
 //!
 //! Key files are read one after another and their keys handed in chunks to worker threads
 //! through a bounded channel: memory holds the sightings, one file's bytes and a few chunks,
-//! whatever the number of keys. Progress is reported as chunks are handed out.
+//! whatever the number of keys. Progress is reported as chunks are handed out. A key's
+//! windows are settled once all files are read: a revised key (field 8) replaces the key
+//! published before it — revoked, it leaves nothing — and a key published twice counts once.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -143,7 +145,7 @@ pub struct MatchReport {
     pub keys_checked: u64,
     /// Keys refused (bad length, period, report type): skipped, counted.
     pub keys_refused: u64,
-    /// Keys that matched at least one sighting.
+    /// Keys that matched at least one sighting (once per key, after revisions).
     pub keys_matched: u64,
 }
 
@@ -154,6 +156,30 @@ pub struct MatchProgress {
     pub files: u64,
     /// Keys handed to the workers so far.
     pub keys: u64,
+}
+
+/// One key's windows, as a worker found them.
+struct KeyWindows {
+    key: [u8; KEY_BYTES],
+    revised: bool,
+    windows: Vec<ExposureWindow>,
+}
+
+/// Keeps one entry per key: a revised key replaces the original (its report type changed,
+/// or it was revoked and has no windows); a key published twice counts once; of two
+/// revisions, a revocation wins.
+fn settle(by_key: &mut HashMap<[u8; KEY_BYTES], KeyWindows>, entry: KeyWindows) {
+    match by_key.get_mut(&entry.key) {
+        None => {
+            by_key.insert(entry.key, entry);
+        }
+        Some(held) => {
+            let replaces = entry.revised && (!held.revised || entry.windows.is_empty());
+            if replaces {
+                *held = entry;
+            }
+        }
+    }
 }
 
 /// Matches keys against an index of sightings.
@@ -303,7 +329,8 @@ impl Matcher {
     ) -> Result<MatchReport, ExposureError> {
         let threads = threads.max(1);
         let checked = AtomicU64::new(0);
-        let (sender, receiver) = sync_channel::<Vec<DiagnosisKey>>(threads * 2);
+        // (key, whether it is a revised key)
+        let (sender, receiver) = sync_channel::<Vec<(DiagnosisKey, bool)>>(threads * 2);
         let receiver = Arc::new(Mutex::new(receiver));
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
@@ -311,7 +338,7 @@ impl Matcher {
                     let receiver = Arc::clone(&receiver);
                     let checked = &checked;
                     scope.spawn(move || {
-                        let mut report = MatchReport::default();
+                        let mut found: Vec<KeyWindows> = Vec::new();
                         let mut blocks = Vec::with_capacity(144);
                         loop {
                             // A poisoned lock means another worker panicked: stop.
@@ -320,16 +347,21 @@ impl Matcher {
                                 Err(_) => break,
                             };
                             let Ok(chunk) = chunk else { break };
-                            for key in &chunk {
+                            for (key, revised) in &chunk {
                                 let windows = self.windows_of(key, &mut blocks);
-                                if !windows.is_empty() {
-                                    report.keys_matched += 1;
-                                    report.windows.extend(windows);
+                                // A revised key is kept even without windows: it may
+                                // withdraw the original (revoked).
+                                if !windows.is_empty() || *revised {
+                                    found.push(KeyWindows {
+                                        key: *key.key.bytes(),
+                                        revised: *revised,
+                                        windows,
+                                    });
                                 }
                             }
                             checked.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                         }
-                        report
+                        found
                     })
                 })
                 .collect();
@@ -345,9 +377,10 @@ impl Matcher {
                     }
                 };
                 let mut chunk = Vec::with_capacity(CHUNK_KEYS);
-                for key in file.keys() {
+                let keys = file.keys().map(|key| (key, false));
+                for (key, revised) in keys.chain(file.revised_keys().map(|key| (key, true))) {
                     match key {
-                        Ok(key) => chunk.push(key),
+                        Ok(key) => chunk.push((key, revised)),
                         Err(_) => total.keys_refused += 1,
                     }
                     if chunk.len() == CHUNK_KEYS {
@@ -372,14 +405,23 @@ impl Matcher {
                 });
             }
             drop(sender);
+            let mut by_key: HashMap<[u8; KEY_BYTES], KeyWindows> = HashMap::new();
             for worker in workers {
-                let report = worker.join().map_err(|_| {
+                let found = worker.join().map_err(|_| {
                     ExposureError::Matching("a matching worker stopped unexpectedly".into())
                 })?;
-                total.keys_matched += report.keys_matched;
-                total.windows.extend(report.windows);
+                for entry in found {
+                    settle(&mut by_key, entry);
+                }
             }
             outcome?;
+            for entry in by_key
+                .into_values()
+                .filter(|entry| !entry.windows.is_empty())
+            {
+                total.keys_matched += 1;
+                total.windows.extend(entry.windows);
+            }
             total.keys_checked = checked.load(Ordering::Relaxed);
             Ok(total)
         })

@@ -282,9 +282,8 @@ fn one_and_two_threads_find_the_same_windows_and_report_progress() {
     assert_eq!(one.files, 2);
     assert_eq!(one.keys_checked, 2 * 9040);
     assert_eq!(
-        one.keys_matched,
-        2 * 14,
-        "people 1, 4, … 40 were heard, in each file"
+        one.keys_matched, 14,
+        "people 1, 4, … 40 were heard; a key in both files counts once"
     );
     assert!(one_steps.len() >= 8, "progress by chunk: {one_steps:?}");
     assert_eq!(one_steps.last().unwrap().keys, 2 * 9040);
@@ -300,4 +299,73 @@ fn one_and_two_threads_find_the_same_windows_and_report_progress() {
         &mut |_| {},
     );
     assert!(matches!(refused, Err(ExposureError::Signature(_))));
+}
+
+#[test]
+fn revised_keys_replace_what_was_published_and_duplicates_count_once() {
+    let alice = tek(1, MORNING);
+    let matcher = Matcher::new(
+        bob_hears(&alice, MORNING, 20, -50),
+        MatchConfiguration::default(),
+        MORNING + 86_400,
+    );
+    let signer =
+        ExportSigner::from_pkcs8("FR", "v1", &ExportSigner::generate_pkcs8().unwrap()).unwrap();
+    let batch = ExportBatch::single(MORNING as u64, MORNING as u64 + 86_400, "FR");
+    let trusted = [signer.verification_key()];
+    let file = |keys: &[DiagnosisKey], revised: &[DiagnosisKey]| {
+        let zip = signer.write_with_revisions(&batch, keys, revised).unwrap();
+        KeyFile::open(Cursor::new(zip), &trusted)
+    };
+    let self_reported = positive(alice.clone(), 3);
+    let check =
+        |files: Vec<Result<KeyFile, ExposureError>>| matcher.run(files, 2, &mut |_| {}).unwrap();
+    // Published as a self report, the same key published again the next day: one key.
+    let twice = check(vec![
+        file(std::slice::from_ref(&self_reported), &[]),
+        file(std::slice::from_ref(&self_reported), &[]),
+    ]);
+    assert_eq!(twice.keys_matched, 1);
+    assert_eq!(twice.windows.len(), 1);
+    assert!(twice.windows.iter().all(|window| window.report_type == 3));
+    // Then confirmed by a test: the revision replaces it, windows not doubled.
+    let confirmed = check(vec![
+        file(std::slice::from_ref(&self_reported), &[]),
+        file(&[], &[positive(alice.clone(), 1)]),
+    ]);
+    assert_eq!(confirmed.keys_checked, 2);
+    assert_eq!(confirmed.keys_matched, 1);
+    assert_eq!(confirmed.windows.len(), 1);
+    assert!(
+        confirmed
+            .windows
+            .iter()
+            .all(|window| window.report_type == 1)
+    );
+    // Or revoked: nothing is left of it, whichever file comes first.
+    for files in [
+        vec![
+            file(std::slice::from_ref(&self_reported), &[]),
+            file(&[], &[positive(alice.clone(), 5)]),
+        ],
+        vec![
+            file(&[], &[positive(alice.clone(), 5)]),
+            file(std::slice::from_ref(&self_reported), &[]),
+        ],
+    ] {
+        let revoked = check(files);
+        assert_eq!(revoked.keys_matched, 0);
+        assert!(revoked.windows.is_empty());
+    }
+    // The revised keys are a field of their own: not among the keys.
+    let both = file(&[positive(tek(2, MORNING), 1)], &[positive(alice, 5)]).unwrap();
+    assert_eq!(both.keys().count(), 1);
+    assert_eq!(
+        both.revised_keys()
+            .map(Result::unwrap)
+            .next()
+            .unwrap()
+            .report_type,
+        5
+    );
 }
