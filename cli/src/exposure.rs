@@ -573,7 +573,7 @@ fn run_simulation(
     let services = checker.national_services(&url, &[])?;
     let runtime = runtime()?;
     let (published, update, trusted) = runtime.block_on(async {
-        let published = upload_positives(&town, &url, &laboratory).await?;
+        let published = upload_positives(&town, &services, &laboratory).await?;
         let trusted = services.exposure_verification_key().await?;
         let update = services.download_key_files(&mut |_| {}).await?;
         Ok::<_, SessionError>((published, update, trusted))
@@ -713,12 +713,9 @@ pub(crate) fn demo_town(
 /// keys the server accepted.
 async fn upload_positives(
     town: &SimulatedTown,
-    url: &str,
+    services: &NationalServices,
     laboratory: &carnet_server::ProfessionalClient,
 ) -> Result<u64, SessionError> {
-    use base64::Engine;
-    let client = carnet::net::Client::new(carnet::net::NetConfig::new(url))
-        .map_err(carnet::CarnetError::from)?;
     let onset_day = town.config.start.div_euclid(DAY_SECONDS) + i64::from(town.config.days) - 2;
     let onset = crate::record::date_time(onset_day * DAY_SECONDS * 1000);
     let onset = onset.get(..10).unwrap_or_default().to_owned();
@@ -732,26 +729,7 @@ async fn upload_positives(
             .get("code")
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| SessionError::Io("laboratory: no code in the answer".into()))?;
-        let keys: Vec<_> = phone
-            .keys
-            .iter()
-            .map(|key| {
-                json!({
-                    "key": base64::engine::general_purpose::STANDARD.encode(key.bytes()),
-                    "rolling_start": key.rolling_start,
-                    "rolling_period": key.rolling_period,
-                })
-            })
-            .collect();
-        let response = client
-            .post_once("/v1/keys/upload", &json!({ "code": code, "keys": keys }))
-            .await
-            .map_err(carnet::CarnetError::from)?;
-        let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
-        accepted += answer
-            .get("accepted")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or_default();
+        accepted += u64::from(services.upload_exposure_keys(&phone.keys, code).await?);
     }
     Ok(accepted)
 }

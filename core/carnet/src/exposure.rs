@@ -236,6 +236,21 @@ impl NationalServices {
         if keys.is_empty() {
             return Err(CarnetError::NotFound("exposure key"));
         }
+        self.upload_exposure_keys(&keys, code).await
+    }
+
+    /// Uploads `keys` with a laboratory's one-time `code`; how many the server accepted.
+    /// [`NationalServices::publish_exposure_keys`] sends this phone's; the simulation sends
+    /// its virtual phones'.
+    ///
+    /// # Errors
+    /// [`CarnetError::Network`] (`Refused` with `keys.code` for a wrong, used or expired
+    /// code; a refused key; offline).
+    pub async fn upload_exposure_keys(
+        &self,
+        keys: &[TemporaryExposureKey],
+        code: &str,
+    ) -> Result<u32, CarnetError> {
         let keys: Vec<serde_json::Value> = keys
             .iter()
             .map(|key| {
