@@ -358,6 +358,12 @@ fn rounded(time: f64) -> f64 {
     (time * NORMALIZED_TIME_DECIMALS).round() / NORMALIZED_TIME_DECIMALS
 }
 
+/// A day's summed normalised time as CWA maps it (`aggregateRiskPerDate`,
+/// `roundToDecimal(1)`): to one decimal, halves away from zero — a day at 8.96 is 9.0, HIGH.
+fn day_time(time: f64) -> f64 {
+    (time * 10.0).round() / 10.0
+}
+
 impl RiskConfiguration {
     /// A configuration from JSON in CWA's shape.
     ///
@@ -474,7 +480,7 @@ impl RiskConfiguration {
         };
         // Ages ascending: the first day met of each level is its most recent.
         for (age, tally) in &days {
-            let time = rounded(tally.normalized_time);
+            let time = day_time(tally.normalized_time);
             match level_of(&self.normalized_time_per_day_to_risk_level_mapping, time) {
                 Some(RiskLevel::High) => {
                     summary.total_risk_level = RiskLevel::High;

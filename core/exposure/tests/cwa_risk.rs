@@ -50,6 +50,41 @@ fn all_29_cases_are_reproduced() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// One day of two windows (transmission risk value 1.0): `seconds` at weight 1.0 and
+/// `faint_seconds` at weight 0.1.
+fn one_day(seconds: u32, faint_seconds: u32) -> Vec<ExposureWindow> {
+    let window = |attenuation: u8, seconds: u32| {
+        format!(
+            r#"{{"ageInDays": 1, "reportType": 2, "infectiousness": 1, "calibrationConfidence": 0,
+                "scanInstances": [{{"minAttenuation": {attenuation}, "typicalAttenuation": {attenuation},
+                "secondsSinceLastScan": {seconds}}}]}}"#
+        )
+    };
+    let json = format!(
+        r#"{{"exposureWindows": [{}, {}]}}"#,
+        window(65, seconds),
+        window(75, faint_seconds)
+    );
+    ExposureWindows::from_json(json.as_bytes())
+        .unwrap()
+        .exposure_windows
+}
+
+/// CWA rounds a day's normalised time to one decimal before mapping it: 8.96 is 9.0 (HIGH),
+/// 8.94 is 8.9 (LOW).
+#[test]
+fn a_day_is_mapped_after_rounding_to_one_decimal() {
+    let configuration = RiskConfiguration::default();
+    // 537 s = 8.95 min, 6 s × 0.1 = 0.01 min: 8.96.
+    let high = configuration.summarize(&one_day(537, 6));
+    assert_eq!(high.total_risk_level, RiskLevel::High);
+    assert_eq!(high.number_of_days_with_high_risk, 1);
+    // 536 s = 8.933 min, 4 s × 0.1 = 0.0067 min: 8.94.
+    let low = configuration.summarize(&one_day(536, 4));
+    assert_eq!(low.total_risk_level, RiskLevel::Low);
+    assert_eq!(low.number_of_days_with_low_risk, 1);
+}
+
 #[test]
 fn a_window_below_every_weight_bucket_carries_no_risk() {
     let far = ExposureWindows::from_json(
