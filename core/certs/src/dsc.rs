@@ -77,8 +77,8 @@ impl Dsc {
                 der.len()
             )));
         }
-        let (_, cert) =
-            X509Certificate::from_der(der).map_err(|e| CertsError::Signer(e.to_string()))?;
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|_| CertsError::Signer("not an X.509 certificate (DER or PEM)".into()))?;
         let key = match cert.public_key().parsed() {
             Ok(PublicKey::EC(point)) if point.data().len() == 65 => {
                 VerifyingKey::EcdsaP256(point.data().to_vec())
@@ -189,7 +189,7 @@ fn der_of(bytes: &[u8], what: &str) -> Result<Vec<u8>, CertsError> {
     }
     if bytes.starts_with(b"-----BEGIN") {
         let (_, pem) = x509_parser::pem::parse_x509_pem(bytes)
-            .map_err(|e| CertsError::Signer(format!("{what}: {e}")))?;
+            .map_err(|_| CertsError::Signer(format!("{what}: not valid PEM")))?;
         Ok(pem.contents)
     } else {
         Ok(bytes.to_vec())
@@ -211,8 +211,9 @@ pub fn parse_anchor(bytes: &[u8]) -> Result<VerifyingKey, CertsError> {
             )),
         };
     }
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der)
-        .map_err(|e| CertsError::Signer(format!("anchor: {e}")))?;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&der).map_err(|_| {
+        CertsError::Signer("anchor: not a public key or a certificate (DER or PEM)".into())
+    })?;
     match spki.parsed() {
         Ok(PublicKey::EC(point)) if point.data().len() == 65 => {
             Ok(VerifyingKey::EcdsaP256(point.data().to_vec()))

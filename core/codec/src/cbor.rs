@@ -18,7 +18,7 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, CodecError> {
             ciborium::de::Error::RecursionLimitExceeded => {
                 CodecError::CborTooDeep { limit: MAX_DEPTH }
             }
-            other => CodecError::Cbor(other.to_string()),
+            other => CodecError::Cbor(describe_de(&other)),
         },
     )?;
     if !reader.is_empty() {
@@ -30,6 +30,29 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, CodecError> {
     Ok(value)
 }
 
+/// A COSE structure's refusal in words (coset's message embeds ciborium's debug form).
+pub(crate) fn describe_cose(error: &coset::CoseError) -> String {
+    match error {
+        coset::CoseError::DecodeFailed(inner) => describe_de(inner),
+        other => other.to_string(),
+    }
+}
+
+/// A decoding failure in words (ciborium's own `Display` is its debug form).
+fn describe_de<T>(error: &ciborium::de::Error<T>) -> String {
+    match error {
+        ciborium::de::Error::Io(_) => "the data ends in the middle of an item".into(),
+        ciborium::de::Error::Syntax(offset) => format!("malformed item at byte {offset}"),
+        ciborium::de::Error::Semantic(Some(offset), reason) => {
+            format!("unexpected content at byte {offset}: {reason}")
+        }
+        ciborium::de::Error::Semantic(None, reason) => format!("unexpected content: {reason}"),
+        ciborium::de::Error::RecursionLimitExceeded => {
+            format!("nested deeper than {MAX_DEPTH} levels")
+        }
+    }
+}
+
 /// Encodes a value as CBOR.
 ///
 /// # Errors
@@ -37,7 +60,12 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, CodecError> {
 /// built from data).
 pub fn to_vec(value: &Value) -> Result<Vec<u8>, CodecError> {
     let mut bytes = Vec::new();
-    ciborium::ser::into_writer(value, &mut bytes).map_err(|e| CodecError::Cbor(e.to_string()))?;
+    ciborium::ser::into_writer(value, &mut bytes).map_err(|e| {
+        CodecError::Cbor(match e {
+            ciborium::ser::Error::Io(_) => "cannot write the encoding".into(),
+            ciborium::ser::Error::Value(reason) => reason,
+        })
+    })?;
     Ok(bytes)
 }
 

@@ -102,7 +102,7 @@ impl Sign1 {
             _ => {}
         }
         let mut inner = CoseSign1::from_cbor_value(value)
-            .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
+            .map_err(|e| CodecError::CoseStructure(crate::cbor::describe_cose(&e)))?;
         match (&inner.payload, detached_payload) {
             (Some(_), None) => {}
             (None, Some(payload)) => inner.payload = Some(payload),
@@ -308,7 +308,7 @@ pub fn sign1(
     .build();
     let value = signed
         .to_cbor_value()
-        .map_err(|e| CodecError::CoseStructure(e.to_string()))?;
+        .map_err(|e| CodecError::CoseStructure(crate::cbor::describe_cose(&e)))?;
     Ok(if form.tagged {
         Value::Tag(COSE_SIGN1_TAG, Box::new(value))
     } else {

@@ -4,7 +4,7 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     /// The input is larger than this decoder accepts.
-    #[error("{what} is too large: {size} bytes, the limit is {limit}")]
+    #[error("the {what} is too large: more than {limit} bytes")]
     TooLarge {
         /// What was too large (`base45 text`, `inflated data`...).
         what: &'static str,
@@ -12,6 +12,30 @@ pub enum CodecError {
         size: usize,
         /// The limit.
         limit: usize,
+    },
+    /// A file or stream could not be read (missing, a directory, permission, I/O error).
+    #[error("cannot read the {what}: {reason}")]
+    Read {
+        /// What was being read (`trust list`, `image file`...).
+        what: &'static str,
+        /// What the system said, in words.
+        reason: String,
+    },
+    /// Bytes that had to be UTF-8 text are not.
+    #[error("the {what} is not UTF-8 text")]
+    NotText {
+        /// What was being read.
+        what: &'static str,
+    },
+    /// An image or frame has more pixels than a QR scan takes.
+    #[error("the image is too large: {width}×{height} pixels, at most {limit}")]
+    ImageTooLarge {
+        /// Its width, as its header declares.
+        width: u32,
+        /// Its height.
+        height: u32,
+        /// The bound it broke, in words (`8192 pixels on each side`).
+        limit: &'static str,
     },
     /// Not valid base45.
     #[error("invalid base45 text")]

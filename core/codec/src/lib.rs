@@ -3,6 +3,7 @@
 //! Every decoder here has a size limit and, where structures nest, a depth limit, and returns
 //! a typed [`CodecError`] on any input: nothing panics, nothing allocates without bound.
 //!
+//! * [`bounded`]: reading files and streams with a ceiling that holds for any input;
 //! * [`base45`]: the QR-friendly alphabet of the EU DCC (RFC 9285);
 //! * [`zlib`]: inflate with a hard ceiling on the output (a 4 KiB QR can carry a 2.9 MB bomb);
 //! * [`cbor`]: CBOR to a value with nesting and trailing-data checks;
@@ -12,9 +13,12 @@
 //!   `qr-render`), and PNG/JPEG files both ways (feature `qr-image-files`).
 
 pub mod base45;
+pub mod bounded;
 pub mod cbor;
 pub mod cose;
 mod error;
+#[cfg(feature = "qr-image-files")]
+pub mod luma;
 #[cfg(any(feature = "qr-scan", feature = "qr-render"))]
 pub mod qr;
 pub mod zlib;

@@ -56,7 +56,7 @@ pub fn inflate(data: &[u8], limit: usize) -> Result<Vec<u8>, CodecError> {
             limit,
         }),
         Ok(_) => Err(CodecError::Zlib("truncated stream".into())),
-        Err(error) => Err(CodecError::Zlib(format!("{error:?}"))),
+        Err(_) => Err(CodecError::Zlib("corrupt compressed data".into())),
     }
 }
 

@@ -91,7 +91,7 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
     match X509Certificate::from_der(der) {
         Ok(([], certificate)) => Ok(certificate),
         Ok(_) => Err(malformed("bytes after the certificate")),
-        Err(e) => Err(malformed(format!("certificate: {e}"))),
+        Err(_) => Err(malformed("not an X.509 certificate")),
     }
 }
 
