@@ -28,6 +28,12 @@ pub struct ServerConfig {
     pub test_enrolment_code: Option<String>,
     /// How long a device token lasts, in seconds.
     pub token_lifetime_secs: u64,
+    /// Seconds a client has to send a request's head (request line and headers).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may go without a byte read or written before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; past it a new connection is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +46,9 @@ impl Default for ServerConfig {
             professional_key: String::new(),
             test_enrolment_code: None,
             token_lifetime_secs: 30 * 24 * 3600,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 512,
         }
     }
 }
@@ -67,16 +76,31 @@ impl ServerConfig {
         }
     }
 
+    /// The bounds on each connection.
+    pub(crate) fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        crate::serve::ConnectionLimits {
+            header_read: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            idle: std::time::Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+
     /// Reads a configuration file (JSON, every field optional).
     pub fn from_file(path: &Path) -> Result<Self, ServerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ServerError::io("read", path, e))?;
-        serde_json::from_str(&text)
+        let bytes = carnet_codec::bounded::read_file(path, 1024 * 1024, "server configuration")
+            .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+        serde_json::from_slice(&bytes)
             .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
     }
 
     /// Checks what a file or flags cannot express.
     pub(crate) fn check(&self) -> Result<(), ServerError> {
-        if self.requests_per_minute == 0 || self.max_body_bytes < 1024 {
+        if self.requests_per_minute == 0
+            || self.max_body_bytes < 1024
+            || self.max_connections == 0
+            || self.header_read_timeout_secs == 0
+            || self.idle_timeout_secs == 0
+        {
             return Err(ServerError::Config("limits must allow some traffic".into()));
         }
         if self

@@ -26,8 +26,10 @@ mod error;
 mod health_space;
 mod issuer;
 mod keys;
+mod limits;
 mod lists;
 mod professional;
+mod serve;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -143,6 +145,10 @@ fn router(state: Arc<AppState>) -> Router {
         .nest("/v1/issuer", issuer::router())
         .nest("/v1/keys", keys::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
@@ -171,7 +177,7 @@ pub struct RunningServer {
     address: SocketAddr,
     professional_key: String,
     shutdown: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -215,14 +221,11 @@ impl RunningServer {
             .local_addr()
             .map_err(|e| ServerError::io("listen on", Path::new("socket"), e))?;
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let limits = state.config.connection_limits();
+        let app = router(state);
+        let task = tokio::spawn(serve::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
         tracing::info!(%address, "carnet-server listening");
         Ok(RunningServer {
             address,
@@ -247,8 +250,7 @@ impl RunningServer {
         let _ = self.shutdown.send(());
         self.task
             .await
-            .map_err(|e| ServerError::Config(format!("server task: {e}")))?
-            .map_err(|e| ServerError::io("serve", Path::new("socket"), e))
+            .map_err(|e| ServerError::Config(format!("server task: {e}")))
     }
 }
 
