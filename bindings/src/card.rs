@@ -96,9 +96,9 @@ impl DeviceSigner for ForeignCardSigner {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
-        self.0.sign(message.to_vec()).map_err(|e| {
-            IdentityError::CredentialMalformed(format!("the card's key refused to sign: {e}"))
-        })
+        self.0
+            .sign(message.to_vec())
+            .map_err(|e| IdentityError::Signer(e.into()))
     }
 }
 

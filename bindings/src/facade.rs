@@ -19,6 +19,9 @@ pub enum ClockStatus {
         /// How far behind, in milliseconds.
         behind_by_millis: i64,
     },
+    /// Ahead of the latest time seen, but the new mark could not be kept (storage full): the
+    /// older mark still guards, everything else works.
+    MarkNotKept,
 }
 
 impl From<carnet::ClockStatus> for ClockStatus {
@@ -28,6 +31,7 @@ impl From<carnet::ClockStatus> for ClockStatus {
             carnet::ClockStatus::MovedBackwards { behind_by_millis } => {
                 ClockStatus::MovedBackwards { behind_by_millis }
             }
+            carnet::ClockStatus::MarkNotKept => ClockStatus::MarkNotKept,
         }
     }
 }

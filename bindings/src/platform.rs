@@ -17,6 +17,12 @@ pub enum PlatformError {
         /// What happened.
         detail: String,
     },
+    /// The device's storage is full: nothing was written.
+    #[error("storage full: {detail}")]
+    StorageFull {
+        /// What could not be written.
+        detail: String,
+    },
     /// The entry name is not one the platform accepts.
     #[error("invalid entry name {name:?}")]
     InvalidName {
@@ -40,6 +46,7 @@ impl From<PlatformError> for carnet::PlatformError {
             PlatformError::Unavailable { detail } => carnet::PlatformError::Unavailable(detail),
             PlatformError::Denied { detail } => carnet::PlatformError::Denied(detail),
             PlatformError::InvalidName { name } => carnet::PlatformError::InvalidName(name),
+            PlatformError::StorageFull { detail } => carnet::PlatformError::StorageFull(detail),
         }
     }
 }

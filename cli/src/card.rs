@@ -56,10 +56,10 @@ pub enum CardCommand {
     /// Check what a phone shows (an `APCV1:` text, or a PNG/JPEG of the QR code), as the
     /// pharmacy's reader: exit 0 accepted, 1 refused.
     Read {
-        /// The `APCV1:` text or an image file of the QR code.
-        input: String,
+        /// The `APCV1:` text, or a file holding it (an image of the QR code, or text).
+        input: std::ffi::OsString,
         /// The date of care (`YYYY-MM-DD`): the AMO rights must cover it.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = calendar_date)]
         date_of_care: Option<String>,
     },
 }
@@ -122,7 +122,7 @@ pub enum ReaderCommand {
         #[arg(long, default_value = "Téléconsultation")]
         purpose: String,
         /// The date of care (`YYYY-MM-DD`) the rights must cover.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = calendar_date)]
         date_of_care: Option<String>,
         /// Keep serving after the first answer (a new challenge each time).
         #[arg(long)]
@@ -193,8 +193,7 @@ pub struct ProfessionalConnection {
 impl ProfessionalConnection {
     /// A client with the key read from its file.
     pub fn client(&self) -> Result<carnet_server::ProfessionalClient, SessionError> {
-        let key = std::fs::read_to_string(&self.key)
-            .map_err(|e| SessionError::Io(format!("{}: {e}", self.key.display())))?;
+        let key = crate::input::read_text(&self.key, crate::input::MAX_TEXT_BYTES, "key file")?;
         Ok(carnet_server::ProfessionalClient::new(
             &self.server,
             key.trim(),
@@ -208,8 +207,7 @@ pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
     let refused = |e: carnet_server::DepositError| SessionError::Io(e.to_string());
     let read_people =
         |path: &Path| -> Result<Vec<carnet::identity::apcv::ApcvClaims>, SessionError> {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))?;
+            let text = crate::input::read_text(path, crate::input::MAX_JSON_BYTES, "card file")?;
             serde_json::from_str(&text)
                 .map_err(|e| SessionError::Usage(format!("{}: {e}", path.display())))
         };
@@ -225,14 +223,14 @@ pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
             runtime()?
                 .block_on(client(&caisse)?.update_card(&nir, &read_people(&people)?))
                 .map_err(refused)?;
-            println!("card {nir} updated: the phone gets it at its next rights refresh");
+            outln!("card {nir} updated: the phone gets it at its next rights refresh");
             return Ok(ExitCode::SUCCESS);
         }
         CaisseCommand::DeviceLost { caisse, nir } => runtime()?
             .block_on(client(&caisse)?.report_device_lost(&nir))
             .map_err(refused)?,
     };
-    println!(
+    outln!(
         "activation code: {}",
         answer
             .get("activation_code")
@@ -254,7 +252,7 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
             let services = carnet.national_services(connection.server(), &connection.pins()?)?;
             let key = carnet.software_device_key()?;
             let people = runtime()?.block_on(services.enrol_card(&record, &nir, &code, &key))?;
-            println!("card enrolled on this device:");
+            outln!("card enrolled on this device:");
             print_people(&people);
             Ok(ExitCode::SUCCESS)
         }
@@ -262,9 +260,9 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
             let record = session::open_record(options)?;
             let people = record.card()?;
             if json {
-                println!("{}", people_json(&people));
+                outln!("{}", people_json(&people));
             } else if people.is_empty() {
-                println!("no card on this device: carnet card enrol --nir … --code …");
+                outln!("no card on this device: carnet card enrol --nir … --code …");
             } else {
                 print_people(&people);
             }
@@ -275,7 +273,7 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
             let services = carnet.national_services(connection.server(), &connection.pins()?)?;
             let key = carnet.software_device_key()?;
             let people = runtime()?.block_on(services.refresh_card(&record, &key))?;
-            println!("rights refreshed:");
+            outln!("rights refreshed:");
             print_people(&people);
             Ok(ExitCode::SUCCESS)
         }
@@ -296,7 +294,7 @@ fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionErr
         }
         (PresentMode::Challenge | PresentMode::Remote, Some(text)) => {
             let asked = read_challenge(text)?;
-            println!(
+            outln!(
                 "{} asks, for \"{}\": {}{}",
                 asked.reader,
                 asked.purpose,
@@ -308,8 +306,8 @@ fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionErr
                     .unwrap_or_default()
             );
             if !args.yes && !session::confirm("show these to this reader?")? {
-                println!("nothing shown");
-                return Ok(ExitCode::from(crate::EXIT_REFUSED));
+                outln!("nothing shown");
+                return Ok(ExitCode::from(crate::exit::Exit::Refused));
             }
             PresentationRequest::Challenge(text.clone())
         }
@@ -335,10 +333,10 @@ fn show_code(text: &str, png: Option<&Path>, as_text: bool) -> Result<(), Sessio
         SessionError::Io(e.to_string())
     })?;
     if let Some(path) = png {
-        eprintln!("QR code written to {}", path.display());
+        errln!("QR code written to {}", path.display());
     }
     if as_text || !std::io::stdout().is_terminal() {
-        println!("{text}");
+        outln!("{text}");
         return Ok(());
     }
     let (lines, width) = qr::render_terminal(text).map_err(|e| SessionError::Io(e.to_string()))?;
@@ -347,19 +345,19 @@ fn show_code(text: &str, png: Option<&Path>, as_text: bool) -> Result<(), Sessio
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(80);
     if width > columns {
-        println!(
+        outln!(
             "the QR code is {width} columns wide, wider than this terminal ({columns}): \
              widen it, or use --png FILE or --text"
         );
     } else {
-        println!("{lines}");
+        outln!("{lines}");
     }
     Ok(())
 }
 
 fn print_people(people: &[CardPerson]) {
     for person in people {
-        println!(
+        outln!(
             "  {}. {} {} (born {}), INS {} — AMO rights {} to {}, regime {} caisse {}; \
              shown until {}, confirmed {}",
             person.rank,
@@ -394,6 +392,16 @@ fn people_json(people: &[CardPerson]) -> serde_json::Value {
     )
 }
 
+/// A `--date-of-care`: a real calendar date, `YYYY-MM-DD` (2027-02-30 is a usage error).
+fn calendar_date(text: &str) -> Result<String, String> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|_| text.to_owned())
+    .map_err(|_| format!("{text:?} is not a date of the calendar (YYYY-MM-DD)"))
+}
+
 /// The reader's files.
 struct ReaderFiles {
     dir: PathBuf,
@@ -411,14 +419,11 @@ impl ReaderFiles {
     }
 
     fn read(&self, name: &str) -> Result<Option<Vec<u8>>, SessionError> {
-        match std::fs::read(self.path(name)) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(SessionError::Io(format!(
-                "{}: {e}",
-                self.path(name).display()
-            ))),
+        let path = self.path(name);
+        if !path.exists() {
+            return Ok(None);
         }
+        crate::input::read(&path, crate::input::MAX_LIST_BYTES, "reader file").map(Some)
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
@@ -430,8 +435,8 @@ impl ReaderFiles {
             .map_err(|e| SessionError::Io(format!("{}: {e}", self.path(name).display())))
     }
 
-    /// The reader as kept: its root, id, status list and outstanding challenge.
-    fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
+    /// The reader with its root and id only (what `reader update` starts from).
+    fn trusting_reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
         let root = self.read("root.der")?.ok_or_else(|| {
             SessionError::Usage(
                 "this reader has no issuer root yet: run carnet reader update".into(),
@@ -441,14 +446,39 @@ impl ReaderFiles {
             .read("reader-id")?
             .map(|id| String::from_utf8_lossy(&id).trim().to_owned())
             .unwrap_or_else(|| DEFAULT_READER_ID.to_owned());
-        let mut reader = carnet.card_reader(&root, &reader_id)?;
+        carnet
+            .card_reader(&root, &reader_id)
+            .map_err(|e| self.damaged("root.der", &e))
+    }
+
+    /// The reader as kept: its root, id, status list and outstanding challenge. A kept file
+    /// that does not load is the reader's problem, not the card's: exit 3 with the way out.
+    fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
+        let mut reader = self.trusting_reader(carnet)?;
         if let Some(status) = self.read("status.cose")? {
-            reader.update_status(&status)?;
+            reader
+                .update_status(&status)
+                .map_err(|e| self.damaged("status.cose", &e))?;
         }
         if let Some(challenge) = self.read("challenge.txt")? {
-            reader.resume_challenge(&String::from_utf8_lossy(&challenge))?;
+            reader
+                .resume_challenge(&String::from_utf8_lossy(&challenge))
+                .map_err(|e| self.damaged("challenge.txt", &e))?;
         }
         Ok(reader)
+    }
+
+    fn damaged(&self, name: &str, error: &carnet::CarnetError) -> SessionError {
+        let way_out = if name == "root.der" {
+            "remove it and run `carnet reader update` to fetch the issuer's root again"
+        } else {
+            "run `carnet reader update` to fetch the issuer's lists again"
+        };
+        SessionError::Io(format!(
+            "this reader's state is damaged: {} cannot be used ({error} [{}]); {way_out}",
+            self.path(name).display(),
+            error.code()
+        ))
     }
 }
 
@@ -468,18 +498,18 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
                 // Checked before it is kept: a root that is not a CA certificate is refused.
                 carnet.card_reader(&root, &reader_id)?;
                 files.write("root.der", &root)?;
-                println!("issuer root kept (first use: in production it ships with the reader)");
+                outln!("issuer root kept (first use: in production it ships with the reader)");
             }
             files.write("reader-id", reader_id.as_bytes())?;
             let status = runtime.block_on(services.issuer_status())?;
-            let mut reader = files.reader(&carnet)?;
+            let mut reader = files.trusting_reader(&carnet)?;
             if !reader.update_status(&status)? {
                 return Err(SessionError::Io(
                     "the status list is not signed by the issuer this reader trusts".into(),
                 ));
             }
             files.write("status.cose", &status)?;
-            println!("status list updated ({} bytes)", status.len());
+            outln!("status list updated ({} bytes)", status.len());
             Ok(ExitCode::SUCCESS)
         }
         ReaderCommand::Serve {
@@ -509,15 +539,10 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
 
 fn read(
     options: &Options,
-    input: &str,
+    input: &std::ffi::OsStr,
     date_of_care: Option<&str>,
 ) -> Result<ExitCode, SessionError> {
-    let text = if input.trim_start().starts_with("APCV1:") {
-        input.to_owned()
-    } else {
-        let bytes = crate::verify::read_file(Path::new(input), qr::MAX_FILE_BYTES as u64)?;
-        qr::scan_image_file(&bytes).map_err(|e| SessionError::Io(format!("{input}: {e}")))?
-    };
+    let text = crate::input::code_text(input, "APCV1:", "card answer")?;
     let files = ReaderFiles::new(options)?;
     let carnet = session::open(options)?;
     let mut reader = files.reader(&carnet)?;
@@ -533,15 +558,15 @@ fn read(
 fn print_check(check: &CardCheck) -> ExitCode {
     match check {
         CardCheck::Accepted { elements } => {
-            println!("accepted");
+            outln!("accepted");
             for element in elements {
-                println!("  {}: {}", element.name, element.value);
+                outln!("  {}: {}", element.name, element.value);
             }
             ExitCode::SUCCESS
         }
         CardCheck::Refused { code } => {
-            println!("refused: {code}");
-            ExitCode::from(crate::EXIT_REFUSED)
+            outln!("refused: {code}");
+            ExitCode::from(crate::exit::Exit::Refused)
         }
     }
 }
@@ -577,8 +602,8 @@ async fn serve(
         .map_err(|e| SessionError::Io(e.to_string()))?;
     let endpoint_url = format!("http://{address}/apcv");
     let challenge = reader.remote_challenge(purpose, items, &endpoint_url)?;
-    println!("endpoint {endpoint_url}");
-    println!("{challenge}");
+    outln!("endpoint {endpoint_url}");
+    outln!("{challenge}");
     let (answered, mut answers) = tokio::sync::mpsc::channel(4);
     let state = std::sync::Arc::new(Endpoint {
         reader: std::sync::Mutex::new(reader),
@@ -608,7 +633,7 @@ async fn serve(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remote_challenge(purpose, items, &endpoint_url)?;
-        println!("{next}");
+        outln!("{next}");
     }
     let _ = stop.send(());
     let _ = server.await;

@@ -56,28 +56,28 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         (None, None) => return Err(SessionError::NoDataDir),
     };
 
-    println!("Carnet {} — demo", carnet::VERSION);
-    println!(
+    outln!("Carnet {} — demo", carnet::VERSION);
+    outln!(
         "Local data in {} (file key vault, owner-only permissions).\n",
         dir.display()
     );
 
-    println!("1. Opening the core with the desktop platform services");
+    outln!("1. Opening the core with the desktop platform services");
     let carnet = session::open_at(options, dir.clone(), Arc::new(SystemClock))?;
-    println!("   clock: {}", describe_clock(carnet.check_clock()?));
+    outln!("   clock: {}", describe_clock(carnet.check_clock()?));
 
-    println!("\n2. Checking NIRs (social security numbers)");
+    outln!("\n2. Checking NIRs (social security numbers)");
     for sample in SAMPLE_NIRS {
         match carnet.check_nir(sample) {
-            Ok(nir) => println!(
+            Ok(nir) => outln!(
                 "   ✓ {sample:<24} valid, shown in logs as {}",
                 nir.redacted()
             ),
-            Err(error) => println!("   ✗ {sample:<24} {error} [{}]", error.code()),
+            Err(error) => outln!("   ✗ {sample:<24} {error} [{}]", error.code()),
         }
     }
 
-    println!("\n3. Checking an INS (national health identifier) against its matricule");
+    outln!("\n3. Checking an INS (national health identifier) against its matricule");
     let ins = InsInput {
         matricule: "253072B07300470".into(),
         oid: InsKind::Nir.oid().into(),
@@ -88,34 +88,34 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         birth_place: "2B073".into(),
     };
     match carnet.check_ins(&ins) {
-        Ok(ins) => println!("   ✓ {}", describe_ins(&ins)),
-        Err(error) => println!("   ✗ {error}"),
+        Ok(ins) => outln!("   ✓ {}", describe_ins(&ins)),
+        Err(error) => outln!("   ✗ {error}"),
     }
     let male = InsInput {
         sex: "M".into(),
         ..ins
     };
     match carnet.check_ins(&male) {
-        Ok(_) => println!("   ✗ a man with a NIR starting with 2 was accepted"),
-        Err(error) => println!(
+        Ok(_) => outln!("   ✗ a man with a NIR starting with 2 was accepted"),
+        Err(error) => outln!(
             "   ✓ same traits with sex M refused: {error} [{}]",
             error.code()
         ),
     }
 
-    println!("\n4. The encrypted health record (Mon espace santé, offline)");
+    outln!("\n4. The encrypted health record (Mon espace santé, offline)");
     let record = show_record(&carnet, &dir)?;
 
-    println!(
+    outln!(
         "\n5. Syncing with the health space (the reference server, started in this process on \
          loopback)"
     );
     let (server, url) = show_sync(&carnet, &record, &dir)?;
 
-    println!("\n6. The carte Vitale on the phone (ApCV), shown at a pharmacy");
+    outln!("\n6. The carte Vitale on the phone (ApCV), shown at a pharmacy");
     let shown = show_card(&carnet, &record, &url, server.professional_key());
     let exposure = shown.and_then(|()| {
-        println!("\n7. Bluetooth exposure notification (no one learns who met whom)");
+        outln!("\n7. Bluetooth exposure notification (no one learns who met whom)");
         show_exposure(
             options,
             &dir.join("exposure"),
@@ -128,25 +128,25 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         .map_err(|e| SessionError::Io(format!("server: {e}")))?;
     exposure?;
 
-    println!(
+    outln!(
         "\n8. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
     );
     show_certificate(&carnet, &record)?;
     drop(record);
 
-    println!("\n9. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    outln!("\n9. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
     let reopened = session::open_at(options, dir, lagging)?;
-    println!(
+    outln!(
         "   clock one hour behind: {}",
         describe_clock(reopened.check_clock()?)
     );
 
-    println!("\nComing next, one issue each:");
+    outln!("\nComing next, one issue each:");
     for item in COMING {
-        println!("   · {item}");
+        outln!("   · {item}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -192,19 +192,19 @@ fn show_certificate(
         Verdict::CannotConfirm { reason, .. } => format!("CANNOT CONFIRM: {reason}"),
     };
     let now = SystemClock.now_unix_millis().div_euclid(1000);
-    println!(
+    outln!(
         "   on {}: {}",
         instant::format(SAMPLE_IN_FORCE),
         verdict_at(text, SAMPLE_IN_FORCE)
     );
-    println!("   today: {}", verdict_at(text, now));
-    println!(
+    outln!("   today: {}", verdict_at(text, now));
+    outln!(
         "   signature altered by one bit: {}",
         verdict_at(&forged(text)?, SAMPLE_IN_FORCE)
     );
     let entry = record.wallet_add(text)?;
     let svg = carnet.render_qr_svg(text)?;
-    println!(
+    outln!(
         "   kept in the wallet, inside the encrypted record ({} today); its QR code rendered \
          again: {} bytes of SVG",
         record.wallet_state(&entry).name(),
@@ -228,7 +228,7 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
     let unlock = carnet::RecordUnlock::Passphrase(DEMO_PASSPHRASE.into());
     let store = dir.join("record");
     let record = carnet.create_record(&store, &unlock)?;
-    println!(
+    outln!(
         "   created in {} (AES-256-GCM, key wrapped with Argon2id)",
         store.display()
     );
@@ -276,7 +276,7 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         Ok(())
     })?;
     let agenda = record.with(|r| r.agenda())?;
-    println!(
+    outln!(
         "   a document, an allergy, a blood pressure, a message with an attachment; {} \
          prevention reminders computed for a woman born in 1975, e.g. {}",
         agenda.reminders.len(),
@@ -298,10 +298,10 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         }
     }
     match clear.as_slice() {
-        [] => println!(
+        [] => outln!(
             "   the name {DEMO_FAMILY_NAME:?} appears in none of the store's files (database, WAL, keys)"
         ),
-        found => println!("   ✗ the name appears in clear in {}", found.join(", ")),
+        found => outln!("   ✗ the name appears in clear in {}", found.join(", ")),
     }
     let export = dir.join("export.zip");
     let file = std::fs::File::create(&export).map_err(|e| SessionError::Io(e.to_string()))?;
@@ -316,7 +316,7 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
             r.messages()?.len(),
         ))
     })?;
-    println!(
+    outln!(
         "   exported as a FHIR R4 Bundle + files ({}), imported into a new record: {} document, \
          {} profile entries, {} message",
         export.display(),
@@ -329,8 +329,8 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         &dir.join("record-copy"),
         &carnet::RecordUnlock::Passphrase("une autre phrase".into()),
     ) {
-        Err(error) => println!("   a wrong passphrase: {error} [{}]", error.code()),
-        Ok(_) => println!("   ✗ a wrong passphrase opened the record"),
+        Err(error) => outln!("   a wrong passphrase: {error} [{}]", error.code()),
+        Ok(_) => outln!("   ✗ a wrong passphrase opened the record"),
     }
     Ok(record)
 }
@@ -354,7 +354,7 @@ fn show_sync(
     let server = BackgroundServer::spawn(config.clone()).map_err(failed)?;
     let address = server.address();
     let url = format!("http://{address}");
-    println!("   health space at {url}");
+    outln!("   health space at {url}");
     let services = carnet.national_services(&url, &[])?;
     let hospital = ProfessionalClient::new(&url, server.professional_key());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -376,7 +376,7 @@ fn show_sync(
             .enrol_card(record, &nir, code, &key)
             .await?;
         let user = services.enrolled_user()?.unwrap_or_default();
-        println!(
+        outln!(
             "   the caisse registered a family's carte Vitale and mailed an activation code; \
              the card enrolled on this device: {} people, and the health-space account",
             enrolled.len()
@@ -408,9 +408,9 @@ fn show_sync(
             )
             .await
             .map_err(deposited)?;
-        println!("   the hospital deposited a consultation report and a message");
+        outln!("   the hospital deposited a consultation report and a message");
         let report = crate::sync::sync_with_progress(&services, record).await?;
-        println!("   sync: {}", crate::sync::describe(&report));
+        outln!("   sync: {}", crate::sync::describe(&report));
         Ok::<_, SessionError>(())
     })?;
 
@@ -425,13 +425,13 @@ fn show_sync(
         )
     })?;
     match runtime.block_on(crate::sync::sync_with_progress(&services, record)) {
-        Err(SessionError::Core(error)) => println!(
+        Err(SessionError::Core(error)) => outln!(
             "   server stopped, an allergy added offline; sync: {:?} [{}], {} change(s) kept waiting",
             error.kind(),
             error.code(),
             record.with(|r| r.pending_sync_count())?
         ),
-        Ok(_) => println!("   ✗ a sync with the server stopped succeeded"),
+        Ok(_) => outln!("   ✗ a sync with the server stopped succeeded"),
         Err(other) => return Err(other),
     }
     let server = BackgroundServer::spawn(ServerConfig {
@@ -440,12 +440,12 @@ fn show_sync(
     })
     .map_err(failed)?;
     let report = runtime.block_on(crate::sync::sync_with_progress(&services, record))?;
-    println!("   server back: {}", crate::sync::describe(&report));
+    outln!("   server back: {}", crate::sync::describe(&report));
 
     let anchor = carnet_server::list_anchor(&dir.join("server")).map_err(failed)?;
     let first = runtime.block_on(services.update_lists(&anchor))?;
     let second = runtime.block_on(services.update_lists(&anchor))?;
-    println!(
+    outln!(
         "   DCC lists: trust list version {} downloaded and verified against the anchor the app \
          ships; asked again: {}",
         first.lists.trust.header().version,
@@ -474,7 +474,7 @@ fn show_card(
         .map_err(|e| SessionError::Io(e.to_string()))?;
     let key = carnet.software_device_key()?;
     for person in record.card()? {
-        println!(
+        outln!(
             "   on the phone, offline: {}. {} {}, AMO rights {} to {}",
             person.rank,
             person.given_names,
@@ -508,30 +508,30 @@ fn show_card(
     ];
     let challenge = pharmacy.challenge("Délivrance de médicaments", &items.map(str::to_owned))?;
     let asked = carnet::read_challenge(&challenge)?;
-    println!(
+    outln!(
         "   the pharmacy ({}) shows a challenge for \"{}\": {}; the holder consents",
         asked.reader,
         asked.purpose,
         asked.items.join(", ")
     );
     let answer = record.present_card(1, &PresentationRequest::Challenge(challenge), &key)?;
-    println!(
+    outln!(
         "   answer QR ({} characters), read for care on {today}: {}",
         answer.len(),
         verdict(pharmacy.read(&answer, Some(today))?)
     );
     let child = record.present_card(2, &PresentationRequest::Counter, &key)?;
-    println!(
+    outln!(
         "   the child's counter QR: {}",
         verdict(pharmacy.read(&child, None)?)
     );
-    println!(
+    outln!(
         "   the same QR shown again: {}",
         verdict(pharmacy.read(&child, None)?)
     );
     let other_phone = carnet::SoftwareDeviceKey::load_or_create(&carnet::MemoryKeyVault::new())?;
     let copied = record.present_card(1, &PresentationRequest::Counter, &other_phone)?;
-    println!(
+    outln!(
         "   the credential copied to another phone: {}",
         verdict(pharmacy.read(&copied, None)?)
     );
@@ -549,7 +549,7 @@ fn show_card(
         .map_err(|e| SessionError::Io(e.to_string()))?;
     pharmacy.update_status(&runtime.block_on(services.issuer_status())?)?;
     let after = record.present_card(1, &PresentationRequest::Counter, &key)?;
-    println!(
+    outln!(
         "   the phone reported lost to the caisse, the pharmacy's status list updated: {}",
         verdict(pharmacy.read(&after, None)?)
     );
@@ -657,7 +657,7 @@ fn show_exposure(
             .sightings;
         clock.0.fetch_add(240_000, Ordering::Relaxed);
     }
-    println!(
+    outln!(
         "   Alice and Bob side by side for 32 minutes yesterday: a duty cycle every 4 minutes, \
          {heard} of Alice's rotating identifiers heard by Bob's phone"
     );
@@ -685,17 +685,17 @@ fn show_exposure(
             .await?;
         Ok::<_, SessionError>((published, outcome))
     })?;
-    println!(
+    outln!(
         "   Alice tests positive: the laboratory's one-time code publishes her {published} key \
          (the server pads the day's signed file with fake keys)"
     );
-    println!(
+    outln!(
         "   Bob checks: {} day file, {} keys, {} matched what his phone heard",
         update.files.len(),
         check.keys_checked,
         check.keys_matched
     );
-    println!("   {}", crate::exposure::describe_summary(&check.summary));
+    outln!("   {}", crate::exposure::describe_summary(&check.summary));
     crate::exposure::demo_town(options, url, laboratory_key)
 }
 
@@ -722,6 +722,9 @@ fn describe_clock(status: ClockStatus) -> String {
                 "moved backwards by {} s: time-dependent checks would not be trusted",
                 (behind_by_millis + 500) / 1000
             )
+        }
+        ClockStatus::MarkNotKept => {
+            "ahead of the latest time seen, which could not be saved (storage full)".to_owned()
         }
     }
 }

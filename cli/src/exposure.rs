@@ -156,28 +156,34 @@ impl VerificationKeyArgs {
     async fn key(&self, services: &NationalServices) -> Result<VerificationKey, SessionError> {
         match &self.verification_key {
             Some(path) => {
-                let pem = read_text(path)?;
+                let pem = read_key(path)?;
                 Ok(
                     VerificationKey::from_pem(&self.key_id, &self.key_version, &pem)
                         .map_err(carnet::CarnetError::from)?,
                 )
             }
             None => {
-                eprintln!("carnet: no --verification-key: trusting the key the server gives");
+                errln!("carnet: no --verification-key: trusting the key the server gives");
                 Ok(services.exposure_verification_key().await?)
             }
         }
     }
 }
 
-fn read_text(path: &Path) -> Result<String, SessionError> {
-    std::fs::read_to_string(path).map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+fn read_json(path: &Path, what: &'static str) -> Result<String, SessionError> {
+    crate::input::read_text(path, crate::input::MAX_JSON_BYTES, what)
+}
+
+fn read_key(path: &Path) -> Result<String, SessionError> {
+    crate::input::read_text(path, crate::input::MAX_TEXT_BYTES, "key file")
 }
 
 fn read_configuration(path: Option<&Path>) -> Result<RiskConfiguration, SessionError> {
     match path {
-        Some(path) => Ok(RiskConfiguration::from_json(read_text(path)?.as_bytes())
-            .map_err(carnet::CarnetError::from)?),
+        Some(path) => Ok(RiskConfiguration::from_json(
+            read_json(path, "risk configuration")?.as_bytes(),
+        )
+        .map_err(carnet::CarnetError::from)?),
         None => Ok(RiskConfiguration::default()),
     }
 }
@@ -204,9 +210,10 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
         ExposureCommand::Forget => {
             let record = session::open_record(options)?;
             let deleted = record.forget_exposure_data()?;
-            println!(
+            outln!(
                 "deleted: {} keys, {} scans, and the last check",
-                deleted.keys, deleted.scans
+                deleted.keys,
+                deleted.scans
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -214,7 +221,7 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
             let answer = runtime()?
                 .block_on(laboratory.client()?.report_positive_test(onset.as_deref()))
                 .map_err(|e| SessionError::Io(e.to_string()))?;
-            println!(
+            outln!(
                 "positive test reported; the person's code (valid 24 hours): {}",
                 answer
                     .get("code")
@@ -242,7 +249,7 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
             };
             let risk = read_configuration(config.as_deref())?;
             let server = match server.zip(laboratory_key) {
-                Some((url, key)) => Some((url, read_text(&key)?.trim().to_owned())),
+                Some((url, key)) => Some((url, read_key(&key)?.trim().to_owned())),
                 None => None,
             };
             let report = run_simulation(options, &town, &risk, server, threads(requested))?;
@@ -260,14 +267,16 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
             config,
             json,
         } => {
-            let windows = ExposureWindows::from_json(read_text(&windows)?.as_bytes())
-                .map_err(carnet::CarnetError::from)?;
+            let windows = ExposureWindows::from_json(
+                read_json(&windows, "exposure windows file")?.as_bytes(),
+            )
+            .map_err(carnet::CarnetError::from)?;
             let summary =
                 read_configuration(config.as_deref())?.summarize(&windows.exposure_windows);
             if json {
                 print_json(&serde_json::to_value(&summary).unwrap_or_default());
             } else {
-                println!("{}", describe_summary(&summary));
+                outln!("{}", describe_summary(&summary));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -292,7 +301,7 @@ fn keys(
     if let Some(code) = publish {
         let services = carnet.national_services(connection.server(), &connection.pins()?)?;
         let accepted = runtime()?.block_on(services.publish_exposure_keys(&record, code))?;
-        println!(
+        outln!(
             "{accepted} keys published: people you met will be warned, without learning who you are"
         );
         return Ok(ExitCode::SUCCESS);
@@ -311,10 +320,10 @@ fn keys(
             .collect();
         print_json(&json!({ "keys": keys }));
     } else if keys.is_empty() {
-        println!("no exposure key: exposure notification has not run on this device");
+        outln!("no exposure key: exposure notification has not run on this device");
     } else {
         for key in &keys {
-            println!(
+            outln!(
                 "{}  interval {} for {} intervals",
                 day_of_interval(key.rolling_start),
                 key.rolling_start,
@@ -342,7 +351,7 @@ fn scan(options: &Options, seconds: u32) -> Result<ExitCode, SessionError> {
         None,
         carnet::exposure_notification::radio::Calibration::default(),
     )?;
-    println!(
+    outln!(
         "{} advertisements heard in {seconds} s: {kept} identifiers kept",
         receptions.len()
     );
@@ -410,19 +419,19 @@ fn check(
         print_json(&check_json(&check));
     } else {
         if !update.reached {
-            println!(
+            outln!(
                 "offline: checked against the {} day files held",
                 update.files.len()
             );
         }
-        println!(
+        outln!(
             "{} day files ({} new), {} keys checked, {} matched what this device heard",
             update.files.len(),
             update.downloaded,
             check.keys_checked,
             check.keys_matched
         );
-        println!("{}", describe_summary(&check.summary));
+        outln!("{}", describe_summary(&check.summary));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -582,7 +591,12 @@ fn run_simulation(
         .files
         .iter()
         .map(|path| {
-            std::fs::read(path).map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+            crate::input::read(
+                path,
+                usize::try_from(carnet::exposure_notification::keyfile::MAX_ZIP_BYTES)
+                    .unwrap_or(usize::MAX),
+                "key file",
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     let flags = town
@@ -643,7 +657,7 @@ fn print_town(report: &TownReport, config: &SimulationConfig, json: bool) {
         }));
         return;
     }
-    println!(
+    outln!(
         "{} phones, {} days (seed {}), simulated in {:.1} s: {} tested positive, {} of the {} \
          others truly exposed (15 min within 2 m in a day)",
         report.phones,
@@ -654,18 +668,19 @@ fn print_town(report: &TownReport, config: &SimulationConfig, json: bool) {
         report.exposed,
         report.phones - report.positives
     );
-    println!(
+    outln!(
         "{} keys uploaded with the laboratories' codes; {} day file(s) downloaded and verified",
-        report.published, report.day_files
+        report.published,
+        report.day_files
     );
-    println!(
+    outln!(
         "flagged at high risk: {} true, {} false; missed: {}; quiet and right: {}",
         accuracy.true_positives,
         accuracy.false_positives,
         accuracy.false_negatives,
         accuracy.true_negatives
     );
-    println!(
+    outln!(
         "precision {:.2}, recall {:.2} (flagging everyone: precision {base_rate:.2}); {:.1} s in all",
         accuracy.precision(),
         accuracy.recall(),
@@ -694,7 +709,7 @@ pub(crate) fn demo_town(
         Some((url.to_owned(), laboratory_key.to_owned())),
         threads(None),
     )?;
-    println!(
+    outln!(
         "   a simulated town of {} phones for {days} days (noisy radio, people moving): {} \
          tested positive and uploaded their keys; of the {} others, {} were truly exposed; \
          precision {:.2}, recall {:.2} (flagging everyone: precision {:.2})",

@@ -6,7 +6,7 @@ use carnet::{CarnetError, Ins, InsInput, Nir, NirDetails};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::EXIT_REFUSED;
+use crate::exit::Exit;
 use crate::session::{self, Options, SessionError};
 
 /// `carnet nir …`
@@ -104,7 +104,7 @@ pub fn run_nir(options: &Options, command: NirCommand) -> Result<ExitCode, Sessi
                 } else {
                     "birth place"
                 };
-                println!(
+                outln!(
                     "valid NIR {}: sex code {}, born {:02}/{:02}, {place} {}, order {:03}, key {:02}",
                     nir.as_str(),
                     d.sex_code,
@@ -142,7 +142,7 @@ pub fn run_ins(options: &Options, command: InsCommand) -> Result<ExitCode, Sessi
                     ins: &ins,
                 });
             } else {
-                println!("valid INS: {}", describe_ins(&ins));
+                outln!("valid INS: {}", describe_ins(&ins));
             }
             ExitCode::SUCCESS
         }
@@ -176,21 +176,17 @@ fn refuse(what: &str, error: &CarnetError, json: bool) -> ExitCode {
             reason: error.to_string(),
         });
     } else if refused {
-        eprintln!("invalid {what}: {error}");
+        errln!("invalid {what}: {error}");
     } else {
-        eprintln!("cannot check the {what}: {error}");
+        errln!("cannot check the {what}: {error}");
     }
-    ExitCode::from(if refused {
-        EXIT_REFUSED
-    } else {
-        crate::EXIT_FAILED
-    })
+    ExitCode::from(if refused { Exit::Refused } else { Exit::Failed })
 }
 
 fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => outln!("{text}"),
         // Serialising these plain structures cannot fail; say so rather than print nothing.
-        Err(error) => eprintln!("carnet: cannot render JSON: {error}"),
+        Err(error) => errln!("carnet: cannot render JSON: {error}"),
     }
 }

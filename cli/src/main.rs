@@ -1,18 +1,18 @@
 //! `carnet`: the desktop front end of the Carnet core.
 //!
-//! Exit codes: 0 success; 1 the input was checked and refused (an invalid NIR, an invalid
-//! certificate...); 2 usage error; 3 the check could not run (unreadable file, unusable data
-//! directory); 4 a certificate Carnet cannot confirm (offline lists too old or missing).
+//! Exit codes are in [`exit`]; everything printed goes through [`output`] (control characters
+//! of outside text escaped, a closed pipe ending the command quietly).
 
-// A command-line tool prints by design.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
-
+#[macro_use]
+mod output;
 #[cfg(feature = "ble")]
 mod ble;
 mod card;
 mod demo;
+mod exit;
 mod exposure;
 mod identity;
+mod input;
 mod pass;
 mod qr;
 mod record;
@@ -26,13 +26,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit code when the input was checked and refused.
-const EXIT_REFUSED: u8 = 1;
-/// Exit code for arguments that do not make sense (clap uses it too).
-const EXIT_USAGE: u8 = 2;
-/// Exit code when the command could not do its work.
-const EXIT_FAILED: u8 = 3;
 
 /// Carnet: the citizen's health wallet, from the command line.
 #[derive(Debug, Parser)]
@@ -140,7 +133,7 @@ fn main() -> ExitCode {
         Command::Reader { command } => card::run_reader(&options, command),
         Command::Nir { command } => identity::run_nir(&options, command),
         Command::Ins { command } => identity::run_ins(&options, command),
-        Command::Pass { command } => pass::run(command),
+        Command::Pass { command } => pass::run(&options, command),
         Command::Qr { command } => qr::run(command),
         Command::Record { command } => record::run(&options, command),
         Command::Server(args) => server::run(args),
@@ -151,26 +144,18 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
-        Err(session::SessionError::Core(error))
-            if error.kind() == carnet::ErrorKind::InvalidInput =>
-        {
-            eprintln!("carnet: {error} [{}]", error.code());
-            ExitCode::from(EXIT_REFUSED)
-        }
-        Err(session::SessionError::Core(error)) if error.kind() == carnet::ErrorKind::Offline => {
-            eprintln!(
-                "carnet: the national services cannot be reached ({error}); nothing is lost: \
-                 run the command again when the network is back"
-            );
-            ExitCode::from(EXIT_FAILED)
-        }
-        Err(error @ session::SessionError::Usage(_)) => {
-            eprintln!("carnet: {error}");
-            ExitCode::from(EXIT_USAGE)
-        }
         Err(error) => {
-            eprintln!("carnet: {error}");
-            ExitCode::from(EXIT_FAILED)
+            let exit = error.exit();
+            match &error {
+                session::SessionError::Core(core) if core.kind() == carnet::ErrorKind::Offline => {
+                    errln!(
+                        "carnet: the national services cannot be reached ({core}); nothing is \
+                         lost: run the command again when the network is back"
+                    );
+                }
+                _ => errln!("carnet: {error}"),
+            }
+            exit.into()
         }
     }
 }

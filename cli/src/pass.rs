@@ -52,9 +52,12 @@ struct FlagReport<'a> {
 }
 
 /// Runs `carnet pass …`.
-pub fn run(command: PassCommand) -> Result<ExitCode, SessionError> {
+pub fn run(
+    options: &crate::session::Options,
+    command: PassCommand,
+) -> Result<ExitCode, SessionError> {
     match command {
-        PassCommand::Verify(args) => crate::verify::run(&args),
+        PassCommand::Verify(args) => crate::verify::run(options, &args),
         PassCommand::Conformance {
             dir,
             known_issues,
@@ -73,20 +76,22 @@ fn conformance(
     let files = test_files(&dir)
         .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", dir.display())))?;
     if files.is_empty() {
-        eprintln!(
+        errln!(
             "no dgc-testdata files (2DCode/raw/*.json) under {}",
             dir.display()
         );
-        return Ok(ExitCode::from(crate::EXIT_FAILED));
+        return Ok(ExitCode::from(crate::exit::Exit::Failed));
     }
     let decoder = |png: &[u8]| qr::scan_image_file(png).ok();
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for file in &files {
         let name = relative_name(&dir, file);
-        let outcome = crate::verify::read_file(file, conformance::MAX_FILE_BYTES as u64)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
-            .and_then(|text| conformance::run(&text, Some(&decoder)).map_err(|e| e.to_string()));
+        let outcome =
+            carnet::codec::bounded::read_text_file(file, conformance::MAX_FILE_BYTES, "test file")
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    conformance::run(&text, Some(&decoder)).map_err(|e| e.to_string())
+                });
         let listed: Vec<&KnownIssue> = known.iter().filter(|k| k.file == name).collect();
         let verdict = match &outcome {
             Ok(results) => conformance::judge(results, &listed),
@@ -117,19 +122,19 @@ fn conformance(
                 reason,
                 flags,
             };
-            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&report).unwrap_or_default());
         } else {
             match reason {
-                None => println!("{label:<5} {name}"),
-                Some(reason) => println!("{label:<5} {name}: {reason}"),
+                None => outln!("{label:<5} {name}"),
+                Some(reason) => outln!("{label:<5} {name}: {reason}"),
             }
         }
     }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    outln!("{passed} passed, {failed} failed, {skipped} skipped");
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(crate::EXIT_REFUSED)
+        ExitCode::from(crate::exit::Exit::Refused)
     })
 }
 
@@ -148,8 +153,7 @@ fn load_known_issues(
             default
         }
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let text = crate::input::read_text(&path, crate::input::MAX_LIST_BYTES, "known-issues list")?;
     conformance::parse_known_issues(&text)
         .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
 }

@@ -7,7 +7,6 @@ use carnet::codec::{CodecError, qr};
 use clap::Subcommand;
 
 use crate::session::SessionError;
-use crate::verify::read_file;
 
 /// Pixels per module of rendered PNGs, unless told otherwise.
 pub const DEFAULT_SCALE: u32 = 6;
@@ -40,17 +39,17 @@ pub enum QrCommand {
 pub fn run(command: QrCommand) -> Result<ExitCode, SessionError> {
     match command {
         QrCommand::Decode { image } => {
-            let bytes = read_file(&image, qr::MAX_FILE_BYTES as u64)?;
+            let bytes = crate::input::read(&image, qr::MAX_FILE_BYTES, "image file")?;
             match qr::scan_image_file(&bytes) {
                 Ok(text) => {
-                    println!("{text}");
+                    outln!("{text}");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(CodecError::NoQrCode) => {
-                    eprintln!("no QR code found in {}", image.display());
-                    Ok(ExitCode::from(crate::EXIT_REFUSED))
+                    errln!("no QR code found in {}", image.display());
+                    Ok(ExitCode::from(crate::exit::Exit::Refused))
                 }
-                Err(error) => Err(SessionError::Io(format!("{}: {error}", image.display()))),
+                Err(error) => Err(crate::input::file_error(&image, error)),
             }
         }
         QrCommand::Encode {

@@ -338,7 +338,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             let (carnet, dir) = session::open_with_store(options)?;
             let unlock = session::new_passphrase("CARNET_PASSPHRASE")?;
             carnet.create_record(&dir, &unlock)?;
-            println!("record created in {}", dir.display());
+            outln!("record created in {}", dir.display());
             return Ok(ExitCode::SUCCESS);
         }
         RecordCommand::Import { file } => return import(options, &file),
@@ -346,11 +346,11 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         RecordCommand::Close { yes } => {
             let record = session::open_record(options)?;
             if !yes && !session::confirm("Erase the whole record for good? Type yes: ")? {
-                println!("nothing erased");
+                outln!("nothing erased");
                 return Ok(ExitCode::SUCCESS);
             }
             record.close_account()?;
-            println!("record erased: keys destroyed, files removed");
+            outln!("record erased: keys destroyed, files removed");
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
@@ -378,7 +378,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                 print_document_details(&document);
             }
             if let Some(path) = out {
-                println!("file written to {}", path.display());
+                outln!("file written to {}", path.display());
             }
         }
         RecordCommand::Delete { id } => {
@@ -390,7 +390,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                     .map(|d| d.id.as_str()),
             )?;
             record.with(|r| r.delete_document(&id))?;
-            println!("deleted {}", short(&id));
+            outln!("deleted {}", short(&id));
         }
         RecordCommand::Profile { command } => profile(&record, command)?,
         RecordCommand::Agenda { command, json } => agenda(&record, command, json)?,
@@ -409,7 +409,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             } else {
                 "shared with"
             };
-            println!("{} is {state} professionals", document.title);
+            outln!("{} is {state} professionals", document.title);
         }
         RecordCommand::Block {
             rpps,
@@ -421,7 +421,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             if json {
                 print_json(&log);
             } else if log.is_empty() {
-                println!("no professional has accessed the record");
+                outln!("no professional has accessed the record");
             }
             for entry in log.iter().filter(|_| !json) {
                 let what = match (&entry.action, &entry.document_id) {
@@ -431,7 +431,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                     _ => "listed the documents".to_owned(),
                 };
                 let outcome = if entry.allowed { "" } else { " — REFUSED" };
-                println!(
+                outln!(
                     "{} {} {what}{outcome}",
                     date_time(entry.at_millis),
                     who(&entry.professional)
@@ -472,7 +472,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             }
             fs::rename(&partial, &out)
                 .map_err(|e| SessionError::Io(format!("cannot write {}: {e}", out.display())))?;
-            println!(
+            outln!(
                 "exported to {} (not encrypted: keep it safe)",
                 out.display()
             );
@@ -487,7 +487,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             let result = record.with(|r| r.store().set_passphrase(&passphrase));
             spinner.finish_and_clear();
             result?;
-            println!("passphrase changed (the data key was rewrapped; nothing else changed)");
+            outln!("passphrase changed (the data key was rewrapped; nothing else changed)");
         }
         RecordCommand::Init
         | RecordCommand::Sync(_)
@@ -518,7 +518,7 @@ fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
     match result {
         Ok(()) => {
             let count = record.with(|r| r.documents())?.len();
-            println!("imported into {}: {count} documents", dir.display());
+            outln!("imported into {}: {count} documents", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -557,7 +557,7 @@ fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError>
     }
     match record.with(|r| r.patient())? {
         Some(patient) if args.json => print_json(&patient),
-        Some(p) => println!(
+        Some(p) => outln!(
             "{} {}, born {} ({:?}){}",
             p.given,
             p.family,
@@ -565,7 +565,7 @@ fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError>
             p.gender,
             p.ins.map(|i| format!(", INS {i}")).unwrap_or_default()
         ),
-        None => println!(
+        None => outln!(
             "no owner set: carnet record patient --given … --family … --birth-date … --sex …"
         ),
     }
@@ -608,7 +608,7 @@ fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionEr
     let mut file = fs::File::open(&args.file)
         .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", args.file.display())))?;
     let document = record.with(|r| r.add_document(&new, DocumentSource::User, &mut file))?;
-    println!(
+    outln!(
         "added {} {} ({}, {} bytes)",
         short(&document.id),
         document.title,
@@ -642,7 +642,7 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
                     .map_err(core)?,
             };
             let item = record.with(|r| r.add_profile_item(kind, &new))?;
-            println!(
+            outln!(
                 "added {} {}: {}",
                 short(&item.id),
                 kind.resource_type(),
@@ -661,7 +661,7 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
                 .transpose()
                 .map_err(core)?;
             let item = record.with(|r| r.add_measure(measure, &values, at))?;
-            println!("added {} {}", short(&item.id), item.summary());
+            outln!("added {} {}", short(&item.id), item.summary());
         }
         ProfileCommand::List { kind, json } => {
             let kind = kind.as_deref().map(profile_kind).transpose()?;
@@ -669,10 +669,10 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
             if json {
                 print_json(&items.iter().map(|i| &i.resource).collect::<Vec<_>>());
             } else if items.is_empty() {
-                println!("the profile is empty");
+                outln!("the profile is empty");
             }
             for item in items.iter().filter(|_| !json) {
-                println!(
+                outln!(
                     "{} {:<20} {} (v{})",
                     short(&item.id),
                     item.kind.resource_type(),
@@ -685,7 +685,7 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
             let items = record.with(|r| r.profile(None))?;
             let id = resolve(&id, items.iter().map(|i| i.id.as_str()))?;
             record.with(|r| r.delete_profile_item(&id))?;
-            println!("removed {}", short(&id));
+            outln!("removed {}", short(&id));
         }
     }
     Ok(())
@@ -711,9 +711,9 @@ fn agenda(
                 print_json(&agenda);
                 return Ok(());
             }
-            println!("Appointments:");
+            outln!("Appointments:");
             if agenda.appointments.is_empty() {
-                println!("  none to come");
+                outln!("  none to come");
             }
             for a in &agenda.appointments {
                 let with = a
@@ -726,21 +726,21 @@ fn agenda(
                     .as_ref()
                     .map(|l| format!(" at {l}"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "  {} {} {}{with}{place}",
                     short(&a.id),
                     date_time(a.start_millis),
                     a.title
                 );
             }
-            println!("Prevention (French calendar; carnet record agenda done RULE when done):");
+            outln!("Prevention (French calendar; carnet record agenda done RULE when done):");
             if record.with(|r| r.patient())?.is_none() {
-                println!("  set the owner's birth date and sex first (carnet record patient)");
+                outln!("  set the owner's birth date and sex first (carnet record patient)");
             } else if agenda.reminders.is_empty() {
-                println!("  nothing due in the next 12 months");
+                outln!("  nothing due in the next 12 months");
             }
             for r in &agenda.reminders {
-                println!(
+                outln!(
                     "  {:<9} {} {:<22} {}",
                     format!("{:?}", r.status).to_lowercase(),
                     r.due_date,
@@ -771,7 +771,7 @@ fn agenda(
                 notes,
             };
             let appointment = record.with(|r| r.add_appointment(&new))?;
-            println!(
+            outln!(
                 "added {} {} {}",
                 short(&appointment.id),
                 date_time(appointment.start_millis),
@@ -782,7 +782,7 @@ fn agenda(
             let appointments = record.with(|r| r.appointments())?;
             let id = resolve(&id, appointments.iter().map(|a| a.id.as_str()))?;
             record.with(|r| r.cancel_appointment(&id))?;
-            println!("cancelled {}", short(&id));
+            outln!("cancelled {}", short(&id));
         }
         Some(AgendaCommand::Done { rule, date }) => {
             let at = match date {
@@ -790,7 +790,7 @@ fn agenda(
                 None => record.with(|r| Ok(r.store().now_millis()))?,
             };
             record.with(|r| r.complete_reminder(&rule, at))?;
-            println!("{rule} done on {}", &date_time(at)[..10]);
+            outln!("{rule} done on {}", &date_time(at)[..10]);
         }
     }
     Ok(())
@@ -807,7 +807,7 @@ fn inbox(
             if json {
                 print_json(&messages);
             } else if messages.is_empty() {
-                println!("no messages");
+                outln!("no messages");
             }
             for m in messages.iter().filter(|_| !json) {
                 let mark = if m.outgoing {
@@ -822,7 +822,7 @@ fn inbox(
                 } else {
                     format!(" [{} attachment(s)]", m.attachments.len())
                 };
-                println!(
+                outln!(
                     "{mark} {} {} {} — {}{clip}",
                     short(&m.id),
                     date_time(m.at_millis),
@@ -834,7 +834,7 @@ fn inbox(
         Some(InboxCommand::Show { id, save }) => {
             let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
             let message = record.with(|r| r.open_message(&id))?;
-            println!(
+            outln!(
                 "{} {}\n{}\n\n{}",
                 date_time(message.at_millis),
                 who(&message.professional),
@@ -842,9 +842,11 @@ fn inbox(
                 message.body
             );
             for (index, attachment) in message.attachments.iter().enumerate() {
-                println!(
+                outln!(
                     "attachment {index}: {} ({}, {} bytes)",
-                    attachment.name, attachment.media_type, attachment.size
+                    attachment.name,
+                    attachment.media_type,
+                    attachment.size
                 );
                 if let Some(dir) = &save {
                     fs::create_dir_all(dir).map_err(|e| {
@@ -854,11 +856,11 @@ fn inbox(
                     write_file(&path, |file| {
                         record.with(|r| r.read_attachment(&id, index, file))
                     })?;
-                    println!("  written to {}", path.display());
+                    outln!("  written to {}", path.display());
                 }
             }
             if message.reply_allowed {
-                println!(
+                outln!(
                     "(you may reply: carnet record inbox reply {} TEXT)",
                     short(&id)
                 );
@@ -867,7 +869,7 @@ fn inbox(
         Some(InboxCommand::Reply { id, text }) => {
             let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
             let reply = record.with(|r| r.reply(&id, &text))?;
-            println!(
+            outln!(
                 "reply {} to {} kept; it leaves with the next sync",
                 short(&reply.id),
                 reply.professional.name
@@ -909,7 +911,7 @@ fn inbox(
                 reply_allowed,
             };
             let message = record.with(|r| r.deliver_message(&new, attachments))?;
-            println!(
+            outln!(
                 "delivered {} with {} attachment(s)",
                 short(&message.id),
                 message.attachments.len()
@@ -928,7 +930,7 @@ fn block(
     match (rpps, unblock) {
         (Some(rpps), true) => {
             record.with(|r| r.unblock_professional(&rpps))?;
-            println!("{rpps} unblocked");
+            outln!("{rpps} unblocked");
         }
         (Some(rpps), false) => {
             let name = name.ok_or_else(|| SessionError::Usage("give --name with --rpps".into()))?;
@@ -938,15 +940,15 @@ fn block(
                     rpps: Some(rpps),
                 })
             })?;
-            println!("{name} is blocked from the record");
+            outln!("{name} is blocked from the record");
         }
         (None, _) => {
             let blocked = record.with(|r| r.blocked_professionals())?;
             if blocked.is_empty() {
-                println!("no professional is blocked");
+                outln!("no professional is blocked");
             }
             for b in blocked {
-                println!(
+                outln!(
                     "{} since {}",
                     who(&b.professional),
                     date_time(b.since_millis)
@@ -1034,7 +1036,7 @@ pub(crate) fn date_time(millis: i64) -> String {
 }
 
 pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
@@ -1046,7 +1048,7 @@ fn print_documents(documents: &[Document], json: bool) {
         return;
     }
     if documents.is_empty() {
-        println!("no documents");
+        outln!("no documents");
     }
     for d in documents {
         let when = d.date_millis.unwrap_or(d.added_millis);
@@ -1060,7 +1062,7 @@ fn print_documents(documents: &[Document], json: bool) {
             .as_ref()
             .map(|a| format!(" — {}", a.name))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{} {} {}{author} ({}, {} bytes){hidden}",
             short(&d.id),
             &date_time(when)[..10],
@@ -1072,31 +1074,35 @@ fn print_documents(documents: &[Document], json: bool) {
 }
 
 fn print_document_details(d: &Document) {
-    println!(
+    outln!(
         "{}\n  id {}\n  {} · {} bytes · sha256 {}",
-        d.title, d.id, d.media_type, d.size, d.sha256
+        d.title,
+        d.id,
+        d.media_type,
+        d.size,
+        d.sha256
     );
     if let Some(code) = &d.type_code {
-        println!(
+        outln!(
             "  type {} {}",
             code.code,
             code.display.as_deref().unwrap_or("")
         );
     }
     if let Some(code) = &d.class_code {
-        println!(
+        outln!(
             "  class {} {}",
             code.code,
             code.display.as_deref().unwrap_or("")
         );
     }
     if let Some(author) = &d.author {
-        println!("  by {}", who(author));
+        outln!("  by {}", who(author));
     }
     if let Some(date) = d.date_millis {
-        println!("  care date {}", date_time(date));
+        outln!("  care date {}", date_time(date));
     }
-    println!(
+    outln!(
         "  added {} · {:?} · {}",
         date_time(d.added_millis),
         d.confidentiality,
@@ -1107,6 +1113,6 @@ fn print_document_details(d: &Document) {
         }
     );
     if let Some(description) = &d.description {
-        println!("  {description}");
+        outln!("  {description}");
     }
 }

@@ -41,16 +41,16 @@ pub fn run(args: ServerArgs) -> Result<ExitCode, SessionError> {
     }
     let data_dir = config.data_dir.clone();
     carnet_server::run_until_interrupted(config, |address, _| {
-        println!(
+        outln!(
             "carnet-server listening on http://{address} (data in {})",
             data_dir.display()
         );
-        println!(
+        outln!(
             "professionals' key in {}; Ctrl-C stops",
             data_dir.join("professional.key").display()
         );
     })
     .map_err(failed)?;
-    println!("carnet-server stopped");
+    outln!("carnet-server stopped");
     Ok(ExitCode::SUCCESS)
 }

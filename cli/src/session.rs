@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::exit::Exit;
 use carnet::{
     Carnet, Clock, FileKeyVault, HealthRecord, LogLevel, LogRecord, LogSink, RecordUnlock,
     Services, SystemClock,
@@ -30,6 +31,26 @@ pub enum SessionError {
     Io(String),
     /// The arguments do not make sense together.
     Usage(String),
+    /// A file named on the command line could not be used: too large, unreadable, not text.
+    File {
+        /// The file, as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: carnet::CarnetError,
+    },
+}
+
+impl SessionError {
+    /// How the command ends with this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            SessionError::Core(error) | SessionError::File { error, .. } => {
+                crate::exit::of_error_kind(error.kind())
+            }
+            SessionError::Usage(_) => Exit::Usage,
+            SessionError::NoDataDir | SessionError::Io(_) => Exit::Failed,
+        }
+    }
 }
 
 impl std::fmt::Display for SessionError {
@@ -41,6 +62,9 @@ impl std::fmt::Display for SessionError {
             SessionError::Core(error) => write!(f, "{error} [{}]", error.code()),
             SessionError::Io(message) => f.write_str(message),
             SessionError::Usage(message) => write!(f, "usage: {message}"),
+            SessionError::File { path, error } => {
+                write!(f, "{}: {error} [{}]", path.display(), error.code())
+            }
         }
     }
 }
@@ -58,7 +82,7 @@ struct StderrSink;
 
 impl LogSink for StderrSink {
     fn log(&self, record: LogRecord) {
-        eprintln!("[{:?}] {}: {}", record.level, record.target, record.message);
+        errln!("[{:?}] {}: {}", record.level, record.target, record.message);
     }
 }
 
@@ -148,7 +172,7 @@ pub fn new_passphrase(variable: &str) -> Result<RecordUnlock, SessionError> {
 
 /// Asks a yes/no question on the terminal.
 pub fn confirm(question: &str) -> Result<bool, SessionError> {
-    eprint!("{question}");
+    errout!("{question}");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)

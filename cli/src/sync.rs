@@ -142,7 +142,7 @@ pub fn run_sync(options: &Options, args: SyncArgs) -> Result<ExitCode, SessionEr
     let report = runtime()?.block_on(sync_with_progress(&services, &record))?;
     if args.json {
         let (pull, push) = (&report.pull, &report.push);
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "pulled": { "documents": pull.documents, "messages": pull.messages,
@@ -154,21 +154,20 @@ pub fn run_sync(options: &Options, args: SyncArgs) -> Result<ExitCode, SessionEr
             })
         );
     } else {
-        println!("{}", describe(&report));
+        outln!("{}", describe(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `carnet lists update`
 pub fn run_lists_update(options: &Options, args: &ListsArgs) -> Result<ExitCode, SessionError> {
-    let anchor = std::fs::read(&args.anchor)
-        .map_err(|e| SessionError::Io(format!("{}: {e}", args.anchor.display())))?;
+    let anchor = crate::input::read(&args.anchor, crate::input::MAX_LIST_BYTES, "anchor key")?;
     let carnet: Carnet = session::open(options)?;
     let services = carnet.national_services(&args.connection.server, &args.connection.pins()?)?;
     let update = runtime()?.block_on(services.update_lists(&anchor))?;
     let age = |changed: bool| if changed { "downloaded" } else { "unchanged" };
     let trust = update.lists.trust.header();
-    println!(
+    outln!(
         "trust list version {} ({}); revocation list {}",
         trust.version,
         age(update.trust_changed),
@@ -182,9 +181,9 @@ pub fn run_lists_update(options: &Options, args: &ListsArgs) -> Result<ExitCode,
         }
     );
     if !update.reached {
-        println!("offline: these are the lists held, as of their versions above");
+        outln!("offline: these are the lists held, as of their versions above");
     }
-    println!(
+    outln!(
         "kept in {}",
         session::data_dir(options)?.join("lists").display()
     );

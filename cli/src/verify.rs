@@ -1,33 +1,28 @@
 //! `carnet pass verify`: verifier mode from the command line.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use carnet::certs::instant;
 use carnet::certs::verifier::{self, Holder, Verdict};
-use carnet::codec::qr;
 use carnet::{CarnetError, Clock, SystemClock, VerifierLists};
 use clap::Args;
 use serde::Serialize;
 
-use crate::session::SessionError;
-
-/// Exit code when Carnet cannot confirm the certificate.
-const EXIT_CANNOT_CONFIRM: u8 = 4;
-/// Largest text file read as a certificate.
-const MAX_TEXT_FILE_BYTES: u64 = 64 * 1024;
-/// Largest trust list, revocation list, key or image file read.
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+use crate::input::{self, MAX_LIST_BYTES};
+use crate::session::{self, Options, SessionError};
 
 /// Arguments of `carnet pass verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// `HC1:` text, a text file holding it, or a PNG/JPEG image of the QR code.
-    input: String,
+    input: OsString,
     /// Trusted signers: a document signer certificate (PEM or DER), or a signed trust list
-    /// (with --anchor).
+    /// (with --anchor). Without it, the lists `carnet lists update` keeps are used, as a
+    /// venue's verifier does; none held: "cannot confirm".
     #[arg(long, value_name = "PATH")]
-    trust: PathBuf,
+    trust: Option<PathBuf>,
     /// Anchor key that signs the trust and revocation lists (PEM/DER public key or certificate).
     #[arg(long, value_name = "PATH")]
     anchor: Option<PathBuf>,
@@ -86,41 +81,58 @@ impl From<Holder> for HolderReport {
 }
 
 /// Runs `carnet pass verify`.
-pub fn run(args: &VerifyArgs) -> Result<ExitCode, SessionError> {
+pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionError> {
     let at = match &args.at {
-        Some(text) => instant::parse(text).map_err(SessionError::Usage)?,
-        None => SystemClock.now_unix_millis().div_euclid(1000),
+        Some(text) => Some(instant::parse(text).map_err(SessionError::Usage)?),
+        None => None,
     };
     if args.revocation.is_some() && args.anchor.is_none() {
         return Err(SessionError::Usage("--revocation needs --anchor".into()));
     }
-    let text = read_certificate_text(&args.input)?;
-    let trust = read_file(&args.trust, MAX_FILE_BYTES)?;
-    let lists = match &args.anchor {
-        Some(anchor) => {
-            let revocation = args
-                .revocation
-                .as_deref()
-                .map(|p| read_file(p, MAX_FILE_BYTES))
-                .transpose()?;
-            VerifierLists::open(
-                &trust,
-                &read_file(anchor, MAX_FILE_BYTES)?,
-                revocation.as_deref(),
-            )
-        }
-        None => VerifierLists::trusting_certificate(&trust, at),
+    if args.anchor.is_some() && args.trust.is_none() {
+        return Err(SessionError::Usage(
+            "--anchor needs --trust (a signed trust list)".into(),
+        ));
     }
-    .map_err(|e| SessionError::Io(format!("offline lists: {e}")))?;
-    let verdict = verifier::verify(
-        &text,
-        &lists.trust,
-        lists.revocation.as_ref(),
-        at,
-        &lists.policy,
-    );
-    let (mut report, exit) = report_of(verdict, lists.revocation.is_some());
-    if args.anchor.is_some() {
+    let text = input::code_text(&args.input, "HC1:", "certificate")?;
+    let now = || SystemClock.now_unix_millis().div_euclid(1000);
+    let (verdict, lists) = match &args.trust {
+        Some(trust) => {
+            let at = at.unwrap_or_else(now);
+            let lists = lists_from_files(args, trust, at)?;
+            (verify_at(&text, &lists, at), Some(lists))
+        }
+        None => {
+            let carnet = session::open(options)?;
+            match carnet
+                .held_verifier_lists()
+                .map_err(|e| lists_unusable(&e))?
+            {
+                None => (
+                    Verdict::CannotConfirm {
+                        holder: None,
+                        reason: "no trust list is held on this device: run `carnet lists \
+                                 update --server URL --anchor KEY` once with the network"
+                            .into(),
+                    },
+                    None,
+                ),
+                Some(lists) => {
+                    let verdict = match at {
+                        Some(at) => verify_at(&text, &lists, at),
+                        // The platform clock, behind the clock guard.
+                        None => carnet.verify_pass(&text, &lists)?,
+                    };
+                    (verdict, Some(lists))
+                }
+            }
+        }
+    };
+    let at = at.unwrap_or_else(now);
+    let revocation_checked = lists.as_ref().is_some_and(|l| l.revocation.is_some());
+    let (mut report, exit) = report_of(verdict, revocation_checked);
+    // Lists' ages are shown when they are signed lists (not one trusted certificate).
+    if let Some(lists) = lists.filter(|_| args.anchor.is_some() || args.trust.is_none()) {
         let age_hours = |issued_at: i64| at.saturating_sub(issued_at).max(0) / 3600;
         let header = lists.trust.header();
         report.trust_list = Some(ListReport {
@@ -133,7 +145,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, SessionError> {
         });
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
@@ -141,6 +153,48 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, SessionError> {
         print_verdict(&report);
     }
     Ok(exit)
+}
+
+/// The lists given on the command line: one trusted certificate, or signed lists with
+/// their anchor.
+fn lists_from_files(
+    args: &VerifyArgs,
+    trust: &std::path::Path,
+    at: i64,
+) -> Result<VerifierLists, SessionError> {
+    let trust = input::read(trust, MAX_LIST_BYTES, "trust list or certificate")?;
+    match &args.anchor {
+        Some(anchor) => {
+            let revocation = args
+                .revocation
+                .as_deref()
+                .map(|p| input::read(p, MAX_LIST_BYTES, "revocation list"))
+                .transpose()?;
+            VerifierLists::open(
+                &trust,
+                &input::read(anchor, MAX_LIST_BYTES, "anchor key")?,
+                revocation.as_deref(),
+            )
+        }
+        None => VerifierLists::trusting_certificate(&trust, at),
+    }
+    .map_err(|e| lists_unusable(&e))
+}
+
+/// Lists that cannot be used are the verifier's problem, not the certificate's: the command
+/// could not run (exit 3), it did not find the certificate invalid.
+fn lists_unusable(error: &CarnetError) -> SessionError {
+    SessionError::Io(format!("offline lists: {error} [{}]", error.code()))
+}
+
+fn verify_at(text: &str, lists: &VerifierLists, at: i64) -> Verdict {
+    verifier::verify(
+        text,
+        &lists.trust,
+        lists.revocation.as_ref(),
+        at,
+        &lists.policy,
+    )
 }
 
 fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, ExitCode) {
@@ -178,7 +232,7 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
                 holder: holder.map(Into::into),
                 ..blank
             },
-            ExitCode::from(crate::EXIT_REFUSED),
+            ExitCode::from(crate::exit::Exit::Refused),
         ),
         Verdict::CannotConfirm { holder, reason } => (
             VerdictReport {
@@ -187,7 +241,7 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
                 holder: holder.map(Into::into),
                 ..blank
             },
-            ExitCode::from(EXIT_CANNOT_CONFIRM),
+            ExitCode::from(crate::exit::Exit::CannotConfirm),
         ),
     }
 }
@@ -198,72 +252,43 @@ fn print_verdict(report: &VerdictReport) {
         "invalid" => "INVALID",
         _ => "CANNOT CONFIRM",
     };
-    println!("{headline}");
+    outln!("{headline}");
     if let Some(holder) = &report.holder {
         let born = if holder.birth_date.is_empty() {
             "unknown"
         } else {
             &holder.birth_date
         };
-        println!(
+        outln!(
             "  holder:  {} {} ({} {}), born {born}",
-            holder.family_name, holder.given_name, holder.family_name_icao, holder.given_name_icao
+            holder.family_name,
+            holder.given_name,
+            holder.family_name_icao,
+            holder.given_name_icao
         );
     }
     if let (Some(kind), Some(until)) = (report.certificate_type, &report.expires_at) {
-        println!("  {kind} certificate, valid until {until}");
+        outln!("  {kind} certificate, valid until {until}");
     }
     if let Some(reason) = &report.reason {
         let code = report.code.map(|c| format!(" [{c}]")).unwrap_or_default();
-        println!("  reason:  {reason}{code}");
+        outln!("  reason:  {reason}{code}");
     }
     if let Some(list) = &report.trust_list {
-        println!(
+        outln!(
             "  trust list:      version {}, {} h old",
-            list.version, list.age_hours
+            list.version,
+            list.age_hours
         );
     }
     if let Some(list) = &report.revocation_list {
-        println!(
+        outln!(
             "  revocation list: version {}, {} h old",
-            list.version, list.age_hours
+            list.version,
+            list.age_hours
         );
     }
     if !report.revocation_checked {
-        println!("  note:    revocation not checked (no --revocation list)");
+        outln!("  note:    revocation not checked (no revocation list)");
     }
-}
-
-/// The certificate text: the argument itself when it starts with `HC1:`, else the QR code in
-/// an image file (`.png`, `.jpg`, `.jpeg`), else a text file's content.
-pub fn read_certificate_text(input: &str) -> Result<String, SessionError> {
-    if input.trim_start().starts_with("HC1:") {
-        return Ok(input.trim().to_owned());
-    }
-    let path = Path::new(input);
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if matches!(extension.as_deref(), Some("png" | "jpg" | "jpeg")) {
-        let bytes = read_file(path, MAX_FILE_BYTES)?;
-        return qr::scan_image_file(&bytes).map_err(|e| SessionError::Io(format!("{input}: {e}")));
-    }
-    let bytes = read_file(path, MAX_TEXT_FILE_BYTES)?;
-    String::from_utf8(bytes)
-        .map(|text| text.trim().to_owned())
-        .map_err(|_| SessionError::Io(format!("{input}: not UTF-8 text")))
-}
-
-/// Reads a file of at most `limit` bytes.
-pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, SessionError> {
-    let io_error = |e: std::io::Error| SessionError::Io(format!("{}: {e}", path.display()));
-    let size = std::fs::metadata(path).map_err(io_error)?.len();
-    if size > limit {
-        return Err(SessionError::Io(format!(
-            "{}: {size} bytes, the limit is {limit}",
-            path.display()
-        )));
-    }
-    std::fs::read(path).map_err(io_error)
 }

@@ -10,7 +10,6 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use crate::session::{self, Options, SessionError};
-use crate::verify::read_certificate_text;
 
 /// `carnet wallet …`
 #[derive(Debug, Subcommand)]
@@ -18,7 +17,7 @@ pub enum WalletCommand {
     /// Add a certificate: `HC1:` text, a text file holding it, or a PNG/JPEG of its QR code.
     Add {
         /// The certificate.
-        input: String,
+        input: std::ffi::OsString,
     },
     /// List the certificates by person; `*` marks the one to show at an entrance.
     List {
@@ -114,12 +113,12 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
     let carnet = session::open_record(options)?;
     match command {
         WalletCommand::Add { input } => {
-            let text = read_certificate_text(&input)?;
+            let text = crate::input::code_text(&input, "HC1:", "certificate")?;
             match carnet.wallet_add(&text) {
-                Ok(entry) => println!("{}", describe(&entry, carnet.wallet_state(&entry))),
+                Ok(entry) => outln!("{}", describe(&entry, carnet.wallet_state(&entry))),
                 Err(error) => {
-                    eprintln!("not added: {error} [{}]", error.code());
-                    return Ok(ExitCode::from(crate::EXIT_REFUSED));
+                    errln!("not added: {error} [{}]", error.code());
+                    return Ok(ExitCode::from(crate::exit::Exit::Refused));
                 }
             }
         }
@@ -138,12 +137,12 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                     .iter()
                     .map(|e| report(e, carnet.wallet_state(e), best_ids.contains(&e.id.as_str())))
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&reports).unwrap_or_default()
                 );
             } else if entries.is_empty() {
-                println!("the wallet is empty: add a certificate with `carnet wallet add`");
+                outln!("the wallet is empty: add a certificate with `carnet wallet add`");
             } else {
                 for entry in &entries {
                     let mark = if best_ids.contains(&entry.id.as_str()) {
@@ -151,7 +150,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                     } else {
                         " "
                     };
-                    println!("{mark} {}", describe(entry, carnet.wallet_state(entry)));
+                    outln!("{mark} {}", describe(entry, carnet.wallet_state(entry)));
                 }
             }
         }
@@ -159,12 +158,12 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             let entry = carnet.wallet_entry(&resolve(&carnet, &id)?)?;
             let state = carnet.wallet_state(&entry);
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&report(&entry, state, false)).unwrap_or_default()
                 );
             } else {
-                println!("{}\n{}", describe(&entry, state), entry.text);
+                outln!("{}\n{}", describe(&entry, state), entry.text);
             }
         }
         WalletCommand::Qr { id, png, svg } => {
@@ -183,7 +182,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
         WalletCommand::Remove { id } => {
             let id = resolve(&carnet, &id)?;
             carnet.wallet_remove(&id)?;
-            println!("removed {id}");
+            outln!("removed {id}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -317,8 +317,10 @@ fn pass_verify_refuses_bad_arguments_clearly() {
     assert_eq!(output.status.code(), Some(3));
     let blank = dir.path().join("blank.png");
     std::fs::write(&blank, [0u8; 16]).unwrap();
+    // An image file that is not an image is refused input; one that cannot be read is not.
     let (output, _data) = carnet(&["qr", "decode", blank.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("[input.unreadable]"));
 }
 
 /// Runs `carnet` on a data directory with the record passphrase in the environment.
@@ -799,6 +801,23 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let anchor_file = home.path().join("anchor.der");
     std::fs::write(&anchor_file, body).unwrap();
+    // Verifier mode without --trust uses the lists the device keeps: none yet, so it cannot
+    // confirm anything (exit 4), and says how to get them.
+    let (certificate, _) = co3(home.path());
+    let at = "2021-05-04T00:00:00Z";
+    let unconfirmed = run(&["pass", "verify", &certificate, "--at", at]);
+    assert_eq!(
+        unconfirmed.status.code(),
+        Some(4),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    assert!(
+        stdout(&unconfirmed).contains("CANNOT CONFIRM")
+            && stdout(&unconfirmed).contains("carnet lists update"),
+        "{}",
+        stdout(&unconfirmed)
+    );
     let lists = run(&[
         "lists",
         "update",
@@ -813,6 +832,14 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         stdout(&lists),
         stderr(&lists)
     );
+    // With the lists kept (the reference server's trust list has no signer of the EU test
+    // data), the certificate is judged against them: an unknown signer, the lists' age shown.
+    let judged = run(&["pass", "verify", &certificate, "--at", at, "--json"]);
+    assert_eq!(judged.status.code(), Some(1), "{}", stderr(&judged));
+    let report: serde_json::Value = serde_json::from_slice(&judged.stdout).unwrap();
+    assert_eq!(report["code"], "dcc.unknown_signer");
+    assert_eq!(report["revocation_checked"], true);
+    assert!(report["trust_list"]["version"].is_u64(), "{report}");
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -919,6 +946,54 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
         read.contains("accepted") && read.contains("family_name: DUPONT"),
         "{read}"
     );
+    // An impossible date of care is a usage error, found before anything is read.
+    let impossible = with_record(
+        pharmacy.path(),
+        &["card", "read", answer, "--date-of-care", "2027-02-30"],
+    );
+    assert_eq!(impossible.status.code(), Some(2), "{}", stderr(&impossible));
+
+    // What the reader wrote is shown with its control characters escaped, and an element the
+    // card does not hold (a portrait) is answered absent, not refused.
+    let challenge = run(
+        pharmacy.path(),
+        &[
+            "reader",
+            "challenge",
+            "--items",
+            "family_name,portrait",
+            "--purpose",
+            "Pharmacie\u{1b}[8m hidden",
+            "--text",
+        ],
+    );
+    let challenge = challenge.trim();
+    let presented = with_record(
+        phone.path(),
+        &[
+            "card",
+            "present",
+            "--mode",
+            "challenge",
+            "--challenge",
+            challenge,
+            "--yes",
+            "--text",
+        ],
+    );
+    let shown = stdout(&presented) + &stderr(&presented);
+    assert!(presented.status.success(), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    assert!(shown.contains("\\u{1b}[8m"), "{shown}");
+    let answer = stdout(&presented);
+    let answer = answer.lines().last().unwrap();
+    let read = run(pharmacy.path(), &["card", "read", answer]);
+    assert!(
+        read.contains("accepted")
+            && read.contains("family_name: DUPONT")
+            && !read.contains("portrait"),
+        "{read}"
+    );
 
     // A counter QR as a PNG, read from the image; its date of care past the rights.
     let png = phone.path().join("counter.png");
@@ -992,6 +1067,17 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
     let mangled = with_record(pharmacy.path(), &["card", "read", "APCV1:NOT-BASE45"]);
     assert_eq!(mangled.status.code(), Some(1));
     assert!(stderr(&mangled).contains("[apcv.malformed]"));
+    // A damaged reader state is the reader's problem (exit 3), with the way out; not the card's.
+    std::fs::write(pharmacy.path().join("reader/status.cose"), b"").unwrap();
+    let damaged = with_record(pharmacy.path(), &["card", "read", answer]);
+    assert_eq!(damaged.status.code(), Some(3), "{}", stderr(&damaged));
+    assert!(
+        stderr(&damaged).contains("reader's state is damaged")
+            && stderr(&damaged).contains("carnet reader update"),
+        "{}",
+        stderr(&damaged)
+    );
+    run(pharmacy.path(), &["reader", "update", "--server", &url]);
     server.stop().unwrap();
 }
 

@@ -23,10 +23,15 @@ pub enum ClockStatus {
         /// How far behind the latest time seen, in milliseconds.
         behind_by_millis: i64,
     },
+    /// The clock is ahead of the latest time seen, but the new mark could not be kept (a full
+    /// disk, a failing vault): the guard still holds at the older mark, and everything else
+    /// works. Logged as a warning each time.
+    MarkNotKept,
 }
 
 /// Compares the clock with the stored high-water mark and raises the mark when the clock is
-/// ahead of it. The mark never goes down.
+/// ahead of it. The mark never goes down. Failing to raise it is never fatal: reading a
+/// record on a full disk must work ([`ClockStatus::MarkNotKept`]).
 pub(crate) fn check_clock(
     clock: &dyn Clock,
     vault: &dyn KeyVault,
@@ -54,10 +59,13 @@ pub(crate) fn check_clock(
             Ok(ClockStatus::MovedBackwards { behind_by_millis })
         }
         Some(mark) if now <= mark => Ok(ClockStatus::Consistent),
-        _ => {
-            vault.store(HIGH_WATER_ENTRY, now.to_be_bytes().to_vec())?;
-            Ok(ClockStatus::Consistent)
-        }
+        _ => match vault.store(HIGH_WATER_ENTRY, now.to_be_bytes().to_vec()) {
+            Ok(()) => Ok(ClockStatus::Consistent),
+            Err(error) => {
+                tracing::warn!(%error, "the clock's high-water mark could not be kept");
+                Ok(ClockStatus::MarkNotKept)
+            }
+        },
     }
 }
 
@@ -111,6 +119,42 @@ mod tests {
             vault.load(HIGH_WATER_ENTRY).unwrap(),
             Some(2_000_000_000i64.to_be_bytes().to_vec())
         );
+    }
+
+    /// A vault whose writes fail as on a full disk; reads work.
+    struct FullVault(MemoryKeyVault);
+    impl KeyVault for FullVault {
+        fn store(&self, _: &str, _: Vec<u8>) -> Result<(), crate::PlatformError> {
+            Err(crate::PlatformError::StorageFull("no space left".into()))
+        }
+        fn load(&self, name: &str) -> Result<Option<Vec<u8>>, crate::PlatformError> {
+            self.0.load(name)
+        }
+        fn delete(&self, name: &str) -> Result<(), crate::PlatformError> {
+            self.0.delete(name)
+        }
+    }
+
+    #[test]
+    fn a_mark_that_cannot_be_kept_is_reported_not_fatal() {
+        let vault = FullVault(MemoryKeyVault::new());
+        vault
+            .0
+            .store(HIGH_WATER_ENTRY, 1_000_000i64.to_be_bytes().to_vec())
+            .unwrap();
+        let clock = SetClock(AtomicI64::new(2_000_000));
+        assert_eq!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::MarkNotKept
+        );
+        // The older mark still guards.
+        clock
+            .0
+            .store(1_000_000 - CLOCK_TOLERANCE_MILLIS - 1, Ordering::SeqCst);
+        assert!(matches!(
+            check_clock(&clock, &vault).unwrap(),
+            ClockStatus::MovedBackwards { .. }
+        ));
     }
 
     #[test]

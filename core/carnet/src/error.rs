@@ -74,6 +74,10 @@ impl CarnetError {
     /// The broad class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            CarnetError::Codec(CodecError::Read { .. }) => ErrorKind::Storage,
+            CarnetError::Identity(IdentityError::Signer(platform)) => {
+                CarnetError::Platform(platform.clone()).kind()
+            }
             CarnetError::Identity(_)
             | CarnetError::Certs(_)
             | CarnetError::Codec(_)
@@ -82,6 +86,7 @@ impl CarnetError {
             CarnetError::Platform(PlatformError::Unavailable(_)) => ErrorKind::PlatformUnavailable,
             CarnetError::Platform(PlatformError::Denied(_)) => ErrorKind::PlatformDenied,
             CarnetError::Platform(PlatformError::InvalidName(_)) => ErrorKind::InvalidInput,
+            CarnetError::Platform(PlatformError::StorageFull(_)) => ErrorKind::Storage,
             CarnetError::CorruptVaultEntry { .. } => ErrorKind::CorruptData,
             CarnetError::Network(e) => network_kind(e),
             CarnetError::Record(e) => record_kind(e),
@@ -115,11 +120,17 @@ impl CarnetError {
                 IdentityError::CredentialMalformed(_) => {
                     ("apcv.malformed", "error.apcv.unreadable")
                 }
+                IdentityError::Signer(platform) => {
+                    CarnetError::Platform(platform.clone()).code_and_message_key()
+                }
             },
             CarnetError::Certs(e) => certs_code_and_message_key(e),
             CarnetError::Codec(CodecError::NoQrCode) => ("qr.not_found", "error.qr.not_found"),
-            CarnetError::Codec(CodecError::TooLarge { .. }) => {
+            CarnetError::Codec(CodecError::TooLarge { .. } | CodecError::ImageTooLarge { .. }) => {
                 ("input.too_large", "error.input.too_large")
+            }
+            CarnetError::Codec(CodecError::Read { .. }) => {
+                ("file.unreadable", "error.file.unreadable")
             }
             CarnetError::Codec(_) => ("input.unreadable", "error.input.unreadable"),
             CarnetError::Storage(_) => ("storage.failed", "error.storage.failed"),
@@ -128,6 +139,7 @@ impl CarnetError {
                 PlatformError::Unavailable(_) => ("platform.unavailable", "error.platform.retry"),
                 PlatformError::Denied(_) => ("platform.denied", "error.platform.denied"),
                 PlatformError::InvalidName(_) => ("platform.vault_name", "error.internal"),
+                PlatformError::StorageFull(_) => ("storage.full", "error.storage.full"),
             },
             CarnetError::CorruptVaultEntry { .. } => ("vault.corrupt", "error.storage.corrupt"),
             CarnetError::Network(e) => network_code_and_message_key(e),
@@ -172,7 +184,10 @@ fn record_kind(error: &RecordError) -> ErrorKind {
         RecordError::WrongDeviceKey => ErrorKind::PlatformDenied,
         RecordError::Network(e) => network_kind(e),
         RecordError::Sync(_) => ErrorKind::Refused,
-        RecordError::Busy | RecordError::Database(_) | RecordError::Io { .. } => ErrorKind::Storage,
+        RecordError::Busy
+        | RecordError::StorageFull(_)
+        | RecordError::Database(_)
+        | RecordError::Io { .. } => ErrorKind::Storage,
         RecordError::WrongPassphrase
         | RecordError::WeakPassphrase(_)
         | RecordError::NoSuchKeySlot(_)
@@ -226,6 +241,7 @@ fn record_message_key(error: &RecordError) -> &'static str {
         RecordError::Tampered(_) | RecordError::Corrupt(_) => "error.storage.corrupt",
         RecordError::NewerSchema { .. } => "error.app.update_needed",
         RecordError::Busy => "error.record.busy",
+        RecordError::StorageFull(_) => "error.storage.full",
         RecordError::NotFound(_) => "error.not_found",
         RecordError::UnsupportedDocument(_) => "error.record.unsupported_document",
         RecordError::NotAllowed(_) => "error.record.not_allowed",

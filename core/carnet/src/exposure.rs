@@ -353,7 +353,10 @@ impl NationalServices {
         let mut downloaded = 0;
         for (done, day) in (0..).zip(&days) {
             progress(ExposureProgress::Downloading { done, total });
-            let cache = crate::services::FileCache::new(dir.join(format!("{day}.zip")));
+            let cache = crate::services::FileCache::new(
+                dir.join(format!("{day}.zip")),
+                usize::try_from(carnet_exposure::keyfile::MAX_ZIP_BYTES).unwrap_or(usize::MAX),
+            );
             let held = cache.load()?;
             let response = self
                 .client
@@ -375,7 +378,7 @@ impl NationalServices {
                 .and_then(|stem| stem.to_str())
                 .is_some_and(|stem| days.iter().any(|day| day == stem));
             if !offered {
-                crate::services::FileCache::new(path).remove()?;
+                crate::services::FileCache::new(path, 0).remove()?;
             }
         }
         Ok(KeyFilesUpdate {

@@ -251,6 +251,18 @@ impl Carnet {
         }))
     }
 
+    /// The trust and revocation lists kept for offline use by the last
+    /// [`NationalServices::update_lists`], checked again against the anchor they were
+    /// verified with; `None` when none were ever downloaded (verifier mode then cannot
+    /// confirm anything).
+    ///
+    /// # Errors
+    /// [`CarnetError::Storage`] for kept files that cannot be read, [`CarnetError::Certs`]
+    /// for lists that no longer verify.
+    pub fn held_verifier_lists(&self) -> Result<Option<VerifierLists>, CarnetError> {
+        self.observe(|| VerifierLists::held_in(&self.data_dir.join(crate::services::LISTS_DIR)))
+    }
+
     /// Reads the QR code in a camera frame's luma plane (one byte per pixel, row by row), for
     /// the wallet's import and for verifier mode.
     ///

@@ -171,6 +171,11 @@ impl NationalServices {
             .with_subscriber(self.dispatch.clone())
             .await?;
         let lists = VerifierLists::open(&trust.bytes, anchor, Some(&revocation.bytes))?;
+        // Kept beside the lists it verified, so that verifier mode can check them offline.
+        write_by_rename(
+            &self.lists_dir.join(crate::verifier_lists::ANCHOR_FILE),
+            anchor,
+        )?;
         Ok(ListsUpdate {
             lists,
             trust_changed: trust.changed,
@@ -185,7 +190,10 @@ impl NationalServices {
         name: &str,
         version_of: impl Fn(&[u8]) -> Result<u64, carnet_certs::CertsError>,
     ) -> Result<Refreshed, CarnetError> {
-        let cache = FileCache::new(self.lists_dir.join(format!("{name}.signed")));
+        let cache = FileCache::new(
+            self.lists_dir.join(format!("{name}.signed")),
+            carnet_certs::MAX_LIST_BYTES,
+        );
         let held = cache.load()?;
         let etag = held.as_ref().map(|(_, etag)| etag.as_str());
         let response = match self
@@ -251,25 +259,33 @@ struct Refreshed {
 pub(crate) struct FileCache {
     list: PathBuf,
     etag: PathBuf,
+    max_bytes: usize,
 }
 
+/// Longest ETag kept (servers send a few dozen characters).
+const MAX_ETAG_BYTES: usize = 1024;
+
 impl FileCache {
-    pub(crate) fn new(path: PathBuf) -> Self {
+    /// The pair for `path`, whose file is never read past `max_bytes`.
+    pub(crate) fn new(path: PathBuf, max_bytes: usize) -> Self {
         FileCache {
             etag: path.with_extension("etag"),
             list: path,
+            max_bytes,
         }
     }
 
     pub(crate) fn load(&self) -> Result<Option<(Vec<u8>, String)>, CarnetError> {
-        match std::fs::read(&self.list) {
-            Ok(bytes) => {
-                let etag = std::fs::read_to_string(&self.etag).unwrap_or_default();
-                Ok(Some((bytes, etag)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(storage(&self.list, &e)),
-        }
+        let Some(bytes) = read_kept_file(&self.list, self.max_bytes)? else {
+            return Ok(None);
+        };
+        // A missing or damaged ETag only costs a full download.
+        let etag = read_kept_file(&self.etag, MAX_ETAG_BYTES)
+            .ok()
+            .flatten()
+            .and_then(|etag| String::from_utf8(etag).ok())
+            .unwrap_or_default();
+        Ok(Some((bytes, etag)))
     }
 
     /// Deletes the pair (the ETag first: a crash in between leaves a file without one).
@@ -296,13 +312,35 @@ impl FileCache {
     }
 }
 
-fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), CarnetError> {
+/// A file Carnet wrote in its data directory, read to at most `max_bytes` (a file grown past
+/// what Carnet writes is damaged); `None` when it is not there.
+pub(crate) fn read_kept_file(
+    path: &Path,
+    max_bytes: usize,
+) -> Result<Option<Vec<u8>>, CarnetError> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(storage(path, &e)),
+    };
+    carnet_codec::bounded::read_to_limit(file, max_bytes, "kept file")
+        .map(Some)
+        .map_err(|e| CarnetError::Storage(format!("{}: {e}", path.display())))
+}
+
+pub(crate) fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), CarnetError> {
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, bytes).map_err(|e| storage(&temporary, &e))?;
     std::fs::rename(&temporary, path).map_err(|e| storage(path, &e))
 }
 
 pub(crate) fn storage(path: &Path, error: &std::io::Error) -> CarnetError {
+    if carnet_platform::is_storage_full(error) {
+        return CarnetError::Platform(carnet_platform::PlatformError::StorageFull(format!(
+            "cannot write {}",
+            path.display()
+        )));
+    }
     CarnetError::Storage(format!("{}: {error}", path.display()))
 }
 

@@ -3,7 +3,15 @@
 use carnet_certs::verifier::VerifierPolicy;
 use carnet_certs::{ListHeader, RevocationList, TrustList, certificate_der, parse_anchor};
 
+use std::path::Path;
+
 use crate::CarnetError;
+use crate::services::read_kept_file;
+
+/// File of the lists' directory holding the anchor key the lists were verified against.
+pub(crate) const ANCHOR_FILE: &str = "anchor.key";
+/// Largest anchor key file read back (a PEM certificate is a few KiB).
+const MAX_ANCHOR_BYTES: usize = 64 * 1024;
 
 /// Trust list, revocation list and the policy that goes with them.
 #[derive(Debug, Clone)]
@@ -37,6 +45,24 @@ impl VerifierLists {
             revocation,
             policy: VerifierPolicy::default(),
         })
+    }
+
+    /// The lists the last [`crate::NationalServices::update_lists`] kept in `lists_dir`,
+    /// verified again against the anchor kept with them; `None` when no list was ever kept.
+    ///
+    /// # Errors
+    /// [`CarnetError::Storage`] for kept files that cannot be read, [`CarnetError::Certs`] for
+    /// lists that no longer verify.
+    pub(crate) fn held_in(lists_dir: &Path) -> Result<Option<Self>, CarnetError> {
+        let max = carnet_certs::MAX_LIST_BYTES;
+        let (Some(trust), Some(anchor)) = (
+            read_kept_file(&lists_dir.join("trust.signed"), max)?,
+            read_kept_file(&lists_dir.join(ANCHOR_FILE), MAX_ANCHOR_BYTES)?,
+        ) else {
+            return Ok(None);
+        };
+        let revocation = read_kept_file(&lists_dir.join("revocation.signed"), max)?;
+        Self::open(&trust, &anchor, revocation.as_deref()).map(Some)
     }
 
     /// Trusts one document signer certificate (PEM or DER) directly, as of `at` (Unix seconds),

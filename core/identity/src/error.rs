@@ -47,4 +47,8 @@ pub enum IdentityError {
     /// An ApCV credential or presentation does not have the structure of an mdoc.
     #[error("malformed credential: {0}")]
     CredentialMalformed(String),
+    /// The device key's keeper (the platform keystore) did not sign: the person cancelled,
+    /// the keystore is locked or unavailable.
+    #[error("the card's key did not sign: {0}")]
+    Signer(carnet_platform::PlatformError),
 }

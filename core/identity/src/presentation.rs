@@ -111,11 +111,12 @@ pub(crate) fn device_authentication(handover: &Handover) -> Result<Vec<u8>, Iden
 
 impl Credential {
     /// A DeviceResponse disclosing only the `requested` elements, signed by the device over
-    /// `handover`'s transcript.
+    /// `handover`'s transcript. An element the credential does not hold (a `portrait` the
+    /// caisse never issued) is left out, as ISO/IEC 18013-5 answers: absent, not an error.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for an element the credential does not have, or
-    /// what the signer returns.
+    /// [`IdentityError::CredentialMalformed`] for a credential that does not parse,
+    /// [`IdentityError::Signer`] when the device key's keeper does not sign.
     pub fn present(
         &self,
         requested: &[&str],
@@ -132,10 +133,12 @@ impl Credential {
             {
                 continue;
             }
-            let index = items
+            let Some(index) = items
                 .iter()
                 .position(|item| item.element_identifier == *name)
-                .ok_or_else(|| malformed(format!("the credential has no {name}")))?;
+            else {
+                continue;
+            };
             let embedded = self
                 .embedded_items()
                 .get(index)
@@ -147,18 +150,25 @@ impl Credential {
             detached: true,
             tagged: false,
         };
+        // The signer's own error is what the caller needs (a keystore that refused is the
+        // platform's answer, not a malformed credential): kept aside while COSE signs.
+        let mut refusal = None;
         let signature = cose::sign1(
             &device_authentication(handover)?,
             &Sign1Headers::default(),
             form,
             algorithm,
             |message| {
-                signer
-                    .sign(message)
-                    .map_err(|_| carnet_codec::CodecError::Key("the device signer refused"))
+                signer.sign(message).map_err(|error| {
+                    refusal = Some(error);
+                    carnet_codec::CodecError::Key("the device signer refused")
+                })
             },
-        )
-        .map_err(|e| malformed(e.to_string()))?;
+        );
+        let signature = match (signature, refusal) {
+            (_, Some(error)) => return Err(error),
+            (signature, None) => signature.map_err(|e| malformed(e.to_string()))?,
+        };
         let document = Value::Map(vec![
             (Value::from("docType"), Value::from(DOC_TYPE)),
             (Value::from("issuerSigned"), self.issuer_signed(&disclosed)),

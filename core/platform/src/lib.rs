@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +31,9 @@ pub enum PlatformError {
     /// The service refused (user cancelled authentication, keystore locked).
     #[error("platform service refused: {0}")]
     Denied(String),
+    /// The device's storage is full: nothing was written.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// A vault entry name outside `[A-Za-z0-9._-]{1,64}` (not starting with a dot).
     #[error("invalid key vault entry name {0:?}")]
     InvalidName(String),
@@ -182,7 +185,21 @@ impl FileKeyVault {
 }
 
 fn io_failure(action: &str, path: &Path, error: &io::Error) -> PlatformError {
+    if is_storage_full(error) {
+        return PlatformError::StorageFull(format!("cannot {action} {}", path.display()));
+    }
     PlatformError::Unavailable(format!("cannot {action} {}: {error}", path.display()))
+}
+
+/// Whether an I/O error means the disk (or the user's quota) is full: `ENOSPC`, `EDQUOT`.
+pub fn is_storage_full(error: &io::Error) -> bool {
+    /// `EDQUOT` on Linux and Android; on Apple platforms it is 69.
+    const QUOTA_EXCEEDED: i32 = if cfg!(target_vendor = "apple") {
+        69
+    } else {
+        122
+    };
+    error.kind() == io::ErrorKind::StorageFull || error.raw_os_error() == Some(QUOTA_EXCEEDED)
 }
 
 impl KeyVault for FileKeyVault {
@@ -210,16 +227,23 @@ impl KeyVault for FileKeyVault {
 
     fn load(&self, name: &str) -> Result<Option<Vec<u8>>, PlatformError> {
         let path = self.path_of(name)?;
-        match fs::metadata(&path) {
-            Ok(meta) if meta.len() > MAX_SECRET_BYTES as u64 => Err(PlatformError::Unavailable(
-                format!("{} is larger than any secret Carnet writes", path.display()),
-            )),
-            Ok(_) => fs::read(&path)
-                .map(Some)
-                .map_err(|e| io_failure("read", &path, &e)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_failure("read", &path, &e)),
+        let file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_failure("read", &path, &e)),
+        };
+        // Read to the limit + 1 byte, whatever the file claims to be.
+        let mut secret = Vec::new();
+        io::Read::take(file, MAX_SECRET_BYTES as u64 + 1)
+            .read_to_end(&mut secret)
+            .map_err(|e| io_failure("read", &path, &e))?;
+        if secret.len() > MAX_SECRET_BYTES {
+            return Err(PlatformError::Unavailable(format!(
+                "{} is larger than any secret Carnet writes",
+                path.display()
+            )));
         }
+        Ok(Some(secret))
     }
 
     fn delete(&self, name: &str) -> Result<(), PlatformError> {

@@ -82,9 +82,13 @@ pub enum RecordError {
     /// A platform service (the key vault) failed.
     #[error(transparent)]
     Platform(#[from] PlatformError),
-    /// SQLite failed (disk full, I/O error).
+    /// The disk (or the app's storage quota) is full: the write was not made, and nothing
+    /// changed. Reading still works.
+    #[error("storage full: {0}")]
+    StorageFull(String),
+    /// SQLite failed (I/O error, a damaged file).
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
@@ -122,17 +126,32 @@ impl RecordError {
             RecordError::Network(_) => "record.network",
             RecordError::Sync(_) => "record.sync",
             RecordError::Platform(_) => "record.platform",
+            RecordError::StorageFull(_) => "storage.full",
             RecordError::Database(_) => "record.database",
             RecordError::Io { .. } => "record.io",
         }
     }
 
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        if carnet_platform::is_storage_full(&source) {
+            return RecordError::StorageFull(format!("cannot {action} {}", path.display()));
+        }
         RecordError::Io {
             action,
             path: path.display().to_string(),
             source,
         }
+    }
+}
+
+impl From<rusqlite::Error> for RecordError {
+    /// SQLite's "database or disk is full" becomes [`RecordError::StorageFull`]: the
+    /// transaction was rolled back, and the person needs to free space, not to repair anything.
+    fn from(error: rusqlite::Error) -> Self {
+        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return RecordError::StorageFull("the database cannot grow".into());
+        }
+        RecordError::Database(error)
     }
 }
 

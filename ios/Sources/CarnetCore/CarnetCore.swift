@@ -8447,6 +8447,11 @@ public enum ClockStatus: Equatable, Hashable {
          * How far behind, in milliseconds.
          */behindByMillis: Int64
     )
+    /**
+     * Ahead of the latest time seen, but the new mark could not be kept (storage full): the
+     * older mark still guards, everything else works.
+     */
+    case markNotKept
 
 
 
@@ -8473,6 +8478,8 @@ public struct FfiConverterTypeClockStatus: FfiConverterRustBuffer {
         case 2: return .movedBackwards(behindByMillis: try FfiConverterInt64.read(from: &buf)
         )
         
+        case 3: return .markNotKept
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8489,6 +8496,10 @@ public struct FfiConverterTypeClockStatus: FfiConverterRustBuffer {
             writeInt(&buf, Int32(2))
             FfiConverterInt64.write(behindByMillis, into: &buf)
             
+        
+        case .markNotKept:
+            writeInt(&buf, Int32(3))
+        
         }
     }
 }
@@ -9363,6 +9374,14 @@ enum PlatformError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
          */detail: String
     )
     /**
+     * The device's storage is full: nothing was written.
+     */
+    case StorageFull(
+        /**
+         * What could not be written.
+         */detail: String
+    )
+    /**
      * The entry name is not one the platform accepts.
      */
     case InvalidName(
@@ -9405,7 +9424,10 @@ public struct FfiConverterTypePlatformError: FfiConverterRustBuffer {
         case 2: return .Denied(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 3: return .InvalidName(
+        case 3: return .StorageFull(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 4: return .InvalidName(
             name: try FfiConverterString.read(from: &buf)
             )
 
@@ -9430,8 +9452,13 @@ public struct FfiConverterTypePlatformError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .InvalidName(name):
+        case let .StorageFull(detail):
             writeInt(&buf, Int32(3))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidName(name):
+            writeInt(&buf, Int32(4))
             FfiConverterString.write(name, into: &buf)
             
         }

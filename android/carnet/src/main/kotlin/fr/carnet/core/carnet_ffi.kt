@@ -11741,6 +11741,13 @@ sealed class ClockStatus {
         companion object
     }
     
+    /**
+     * Ahead of the latest time seen, but the new mark could not be kept (storage full): the
+     * older mark still guards, everything else works.
+     */
+    object MarkNotKept : ClockStatus()
+    
+    
 
     
 
@@ -11761,6 +11768,7 @@ public object FfiConverterTypeClockStatus : FfiConverterRustBuffer<ClockStatus>{
             2 -> ClockStatus.MovedBackwards(
                 FfiConverterLong.read(buf),
                 )
+            3 -> ClockStatus.MarkNotKept
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
@@ -11779,6 +11787,12 @@ public object FfiConverterTypeClockStatus : FfiConverterRustBuffer<ClockStatus>{
                 + FfiConverterLong.allocationSize(value.`behindByMillis`)
             )
         }
+        is ClockStatus.MarkNotKept -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
     }
 
     override fun write(value: ClockStatus, buf: ByteBuffer) {
@@ -11790,6 +11804,10 @@ public object FfiConverterTypeClockStatus : FfiConverterRustBuffer<ClockStatus>{
             is ClockStatus.MovedBackwards -> {
                 buf.putInt(2)
                 FfiConverterLong.write(value.`behindByMillis`, buf)
+                Unit
+            }
+            is ClockStatus.MarkNotKept -> {
+                buf.putInt(3)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -12410,6 +12428,20 @@ sealed class PlatformException: kotlin.Exception() {
     }
     
     /**
+     * The device's storage is full: nothing was written.
+     */
+    class StorageFull(
+        
+        /**
+         * What could not be written.
+         */
+        val `detail`: kotlin.String
+        ) : PlatformException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * The entry name is not one the platform accepts.
      */
     class InvalidName(
@@ -12448,7 +12480,10 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
             2 -> PlatformException.Denied(
                 FfiConverterString.read(buf),
                 )
-            3 -> PlatformException.InvalidName(
+            3 -> PlatformException.StorageFull(
+                FfiConverterString.read(buf),
+                )
+            4 -> PlatformException.InvalidName(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -12463,6 +12498,11 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is PlatformException.Denied -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is PlatformException.StorageFull -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
@@ -12487,8 +12527,13 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is PlatformException.InvalidName -> {
+            is PlatformException.StorageFull -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is PlatformException.InvalidName -> {
+                buf.putInt(4)
                 FfiConverterString.write(value.`name`, buf)
                 Unit
             }
