@@ -544,21 +544,14 @@ impl HealthRecord {
     }
 
     /// Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
-    /// elsewhere).
+    /// elsewhere); nothing is left at `path`, or beside it, when it fails.
     pub fn export_to(
         &self,
         path: String,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<(), CarnetError> {
-        let file = std::fs::File::create(&path)
-            .map_err(|e| carnet::record::RecordError::Io {
-                action: "create",
-                path: path.clone(),
-                source: e,
-            })
-            .map_err(carnet::CarnetError::from)?;
         let mut report = listener(progress);
-        self.with(|r| r.export(file, &mut report).map(drop))
+        self.facade(|record| record.export_to_path(std::path::Path::new(&path), &mut report))
     }
 
     /// Imports a zip made by an export into this record, which must be empty.
@@ -567,15 +560,8 @@ impl HealthRecord {
         path: String,
         progress: Option<Arc<dyn ProgressListener>>,
     ) -> Result<(), CarnetError> {
-        let file = std::fs::File::open(&path)
-            .map_err(|e| carnet::record::RecordError::Io {
-                action: "open",
-                path: path.clone(),
-                source: e,
-            })
-            .map_err(carnet::CarnetError::from)?;
         let mut report = listener(progress);
-        self.with(|r| r.import(std::io::BufReader::new(file), &mut report))
+        self.facade(|record| record.import_from_path(std::path::Path::new(&path), &mut report))
     }
 
     /// Sets or changes the passphrase (the data key is rewrapped, nothing else changes).

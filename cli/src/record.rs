@@ -460,18 +460,9 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         }
         RecordCommand::Export { out } => {
             let bar = progress_bar("export");
-            let partial = out.with_extension("zip.partial");
-            let file = fs::File::create(&partial).map_err(|e| {
-                SessionError::Io(format!("cannot create {}: {e}", partial.display()))
-            })?;
-            let result = record.with(|r| r.export(file, &mut |p| show_progress(&bar, p)));
+            let result = record.export_to_path(&out, &mut |p| show_progress(&bar, p));
             bar.finish_and_clear();
-            if let Err(error) = result {
-                let _ = fs::remove_file(&partial);
-                return Err(error.into());
-            }
-            fs::rename(&partial, &out)
-                .map_err(|e| SessionError::Io(format!("cannot write {}: {e}", out.display())))?;
+            result?;
             outln!(
                 "exported to {} (not encrypted: keep it safe)",
                 out.display()
@@ -498,8 +489,16 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
 }
 
 fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
-    let archive = fs::File::open(file)
-        .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", file.display())))?;
+    // Checked before a record is created for it.
+    fs::File::open(file).map_err(|e| {
+        crate::input::file_error(
+            file,
+            carnet::codec::CodecError::Read {
+                what: "archive",
+                reason: carnet::codec::bounded::describe_io_error(&e),
+            },
+        )
+    })?;
     let (carnet, dir) = session::open_with_store(options)?;
     let created = !carnet::record::Store::exists(&dir);
     let record = if created {
@@ -509,11 +508,7 @@ fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
         session::open_record(options)?
     };
     let bar = progress_bar("import");
-    let result = record.with(|r| {
-        r.import(std::io::BufReader::new(archive), &mut |p| {
-            show_progress(&bar, p)
-        })
-    });
+    let result = record.import_from_path(file, &mut |p| show_progress(&bar, p));
     bar.finish_and_clear();
     match result {
         Ok(()) => {

@@ -517,8 +517,8 @@ class CarnetTest {
         try {
             carnet.presentCard(record, 1u, PresentationRequest.Counter, keystore)
             fail("a keystore that refuses to sign is a typed exception")
-        } catch (e: CarnetException.InvalidInput) {
-            assertEquals("apcv.malformed", e.code)
+        } catch (e: CarnetException.PlatformDenied) {
+            assertEquals("platform.denied", e.code)
         }
     }
 

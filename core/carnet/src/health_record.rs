@@ -1,12 +1,14 @@
 //! [`HealthRecord`]: the encrypted record opened through the facade, with the certificate
 //! wallet kept inside it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use carnet_certs::hcert;
 use carnet_certs::wallet::{self, ExpiryState, Purpose, Summary};
-use carnet_record::{Record, RecordError, StoredCertificate, Unlock};
+use carnet_record::{Progress, Record, RecordError, StoredCertificate, Unlock};
 
+use crate::services::storage;
 use crate::{CarnetError, Clock};
 
 /// How a record is unlocked.
@@ -97,6 +99,55 @@ impl HealthRecord {
     ) -> Result<T, CarnetError> {
         tracing::dispatcher::with_default(&self.dispatch, || work(&self.record))
             .map_err(CarnetError::from)
+    }
+
+    /// Exports the whole record as a zip at `path` (FHIR R4 Bundle + files, not encrypted:
+    /// for the citizen to take elsewhere). Written to a temporary file in the same directory,
+    /// synced, then renamed over `path`: on any failure (a full disk, an interruption) the
+    /// temporary file is removed and nothing half-written, in clear, is left anywhere.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] from the export; [`CarnetError::Storage`] (or `storage.full`)
+    /// when the file cannot be written.
+    pub fn export_to_path(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), CarnetError> {
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let partial = tempfile::Builder::new()
+            .prefix(".carnet-export-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| storage(dir, &e))?;
+        let file = self.with(|r| r.export(partial.as_file(), progress))?;
+        file.sync_all().map_err(|e| storage(partial.path(), &e))?;
+        // The temporary file is removed when `partial` is dropped, unless it was renamed.
+        partial.persist(path).map_err(|e| storage(path, &e.error))?;
+        if let Ok(dir) = std::fs::File::open(dir) {
+            // Makes the rename itself durable; a directory that cannot be synced is not an
+            // error (some file systems refuse).
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Imports the zip at `path` (made by an export) into this record, which must be empty;
+    /// a refused archive writes nothing.
+    ///
+    /// # Errors
+    /// [`CarnetError::Storage`] when the file cannot be opened; [`CarnetError::Record`] for a
+    /// refused archive or a record that is not empty.
+    pub fn import_from_path(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), CarnetError> {
+        let file = std::fs::File::open(path).map_err(|e| storage(path, &e))?;
+        self.with(|r| r.import(std::io::BufReader::new(file), progress))
     }
 
     /// Closes the account: the record is crypto-erased (keys destroyed, files removed).

@@ -27,7 +27,7 @@ pub fn read_to_limit(
         .read_to_end(&mut bytes)
         .map_err(|e| CodecError::Read {
             what,
-            reason: io_reason(&e),
+            reason: describe_io_error(&e),
         })?;
     if bytes.len() > limit {
         return Err(CodecError::TooLarge {
@@ -46,7 +46,7 @@ pub fn read_to_limit(
 pub fn read_file(path: &Path, limit: usize, what: &'static str) -> Result<Vec<u8>, CodecError> {
     let file = std::fs::File::open(path).map_err(|e| CodecError::Read {
         what,
-        reason: io_reason(&e),
+        reason: describe_io_error(&e),
     })?;
     read_to_limit(file, limit, what)
 }
@@ -60,7 +60,7 @@ pub fn read_text_file(path: &Path, limit: usize, what: &'static str) -> Result<S
 }
 
 /// An I/O error in words: what the operating system said, without Rust's debug form.
-fn io_reason(error: &std::io::Error) -> String {
+pub fn describe_io_error(error: &std::io::Error) -> String {
     use std::io::ErrorKind;
     match error.kind() {
         ErrorKind::NotFound => "no such file".into(),

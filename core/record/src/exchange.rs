@@ -215,7 +215,13 @@ type CopyFile<'a> = dyn FnMut(
     + 'a;
 
 fn zip_error(error: zip::result::ZipError) -> RecordError {
-    RecordError::Corrupt(format!("writing the archive: {error}"))
+    match error {
+        // A full disk is storage.full, not a damaged store.
+        zip::result::ZipError::Io(e) => {
+            RecordError::io("write", std::path::Path::new("archive"), e)
+        }
+        other => RecordError::Corrupt(format!("writing the archive: {other}")),
+    }
 }
 
 fn import_error(what: &str) -> RecordError {

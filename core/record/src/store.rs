@@ -1,6 +1,6 @@
 //! The encrypted store: one SQLite database in WAL mode, every value sealed, one writer.
 //!
-//! A store directory holds `record.sqlite` (with its `-wal` and `-shm` while open),
+//! A store directory holds `record.sqlite` (with its `-wal` while open),
 //! `keys.json` (the key slots, [`crate::keyslot`]) and `store.lock` (held while a process
 //! has the store open). The database holds only ciphertext and random identifiers: items as
 //! `(kind, id, sealed JSON)`, blobs as sealed headers and sealed 64 KiB chunks.
@@ -187,16 +187,21 @@ impl Store {
                     });
                 }
                 if counter > expected {
-                    record_counter(vault.as_ref(), keys.store_id(), counter)?;
+                    catch_up_counter(vault.as_ref(), keys.store_id(), counter);
                 }
             }
             // First open on this device (a store brought from elsewhere): from now on.
-            None => record_counter(vault.as_ref(), keys.store_id(), counter)?,
+            None => catch_up_counter(vault.as_ref(), keys.store_id(), counter),
         }
         if matches!(unlock, Unlock::Passphrase(_)) && keys.passphrase_weaker_than(&options.kdf) {
-            keys.set_slot(&key, unlock, vault.as_ref(), options.kdf)?;
-            keys.write(dir)?;
-            tracing::info!("passphrase slot rewrapped with stronger KDF parameters");
+            // An improvement, never a condition of reading: on a full disk it waits.
+            match keys
+                .set_slot(&key, unlock, vault.as_ref(), options.kdf)
+                .and_then(|()| keys.write(dir))
+            {
+                Ok(()) => tracing::info!("passphrase slot rewrapped with stronger KDF parameters"),
+                Err(error) => tracing::warn!(%error, "passphrase slot not rewrapped yet"),
+            }
         }
         Ok(Store {
             dir: dir.to_path_buf(),
@@ -529,6 +534,14 @@ fn open_item<T: DeserializeOwned>(key: &SecretKey, kind: &str, id: &str, body: &
     serde_json::from_slice(&plain).map_err(|e| RecordError::Corrupt(format!("{kind} item: {e}")))
 }
 
+/// Brings the vault's counter up to the database's at open. Failing (a full disk) is not
+/// fatal: a database ahead of the vault is accepted, and the next open tries again.
+fn catch_up_counter(vault: &dyn KeyVault, store_id: &str, counter: u64) {
+    if let Err(error) = record_counter(vault, store_id, counter) {
+        tracing::warn!(%error, "write counter not recorded in the key vault at open");
+    }
+}
+
 fn counter_entry(store_id: &str) -> String {
     format!("record.{store_id}.counter")
 }
@@ -567,9 +580,13 @@ fn open_connection(dir: &Path) -> Result<Connection> {
     let connection = Connection::open(dir.join(DATABASE_FILE))?;
     // WAL with full sync: a commit survives power loss, not just a killed process, so the
     // vault's counter is never ahead of what the disk keeps. Temp data stays in memory, and
-    // freed pages are zeroed.
+    // freed pages are zeroed. Exclusive locking (set before the WAL is first read): this
+    // process is the store's only user (`store.lock`), so the WAL index lives in memory
+    // instead of a `-shm` file that SQLite must write into at every open — which fails on a
+    // full disk and would lock the person out of a record they only want to read.
     connection.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA locking_mode = EXCLUSIVE;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
