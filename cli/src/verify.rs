@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use carnet::certs::instant;
-use carnet::certs::verifier::{self, Holder, Verdict};
+use carnet::certs::verifier::{Holder, Verdict};
 use carnet::{CarnetError, Clock, SystemClock, VerifierLists};
 use clap::Args;
 use serde::Serialize;
@@ -82,10 +82,12 @@ impl From<Holder> for HolderReport {
 
 /// Runs `carnet pass verify`.
 pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionError> {
-    let at = match &args.at {
+    let given_at = match &args.at {
         Some(text) => Some(instant::parse(text).map_err(SessionError::Usage)?),
         None => None,
     };
+    // The time of the check and of the lists' ages: --at, else now (read once).
+    let at = given_at.unwrap_or_else(|| SystemClock.now_unix_millis().div_euclid(1000));
     if args.revocation.is_some() && args.anchor.is_none() {
         return Err(SessionError::Usage("--revocation needs --anchor".into()));
     }
@@ -95,12 +97,10 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
         ));
     }
     let text = input::code_text(&args.input, "HC1:", "certificate")?;
-    let now = || SystemClock.now_unix_millis().div_euclid(1000);
     let (verdict, lists) = match &args.trust {
         Some(trust) => {
-            let at = at.unwrap_or_else(now);
             let lists = lists_from_files(args, trust, at)?;
-            (verify_at(&text, &lists, at), Some(lists))
+            (lists.verify(&text, at), Some(lists))
         }
         None => {
             let carnet = session::open(options)?;
@@ -118,8 +118,8 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
                     None,
                 ),
                 Some(lists) => {
-                    let verdict = match at {
-                        Some(at) => verify_at(&text, &lists, at),
+                    let verdict = match given_at {
+                        Some(at) => lists.verify(&text, at),
                         // The platform clock, behind the clock guard.
                         None => carnet.verify_pass(&text, &lists)?,
                     };
@@ -128,7 +128,6 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
             }
         }
     };
-    let at = at.unwrap_or_else(now);
     let revocation_checked = lists.as_ref().is_some_and(|l| l.revocation.is_some());
     let (mut report, exit) = report_of(verdict, revocation_checked);
     // Lists' ages are shown when they are signed lists (not one trusted certificate).
@@ -185,16 +184,6 @@ fn lists_from_files(
 /// could not run (exit 3), it did not find the certificate invalid.
 fn lists_unusable(error: &CarnetError) -> SessionError {
     SessionError::Io(format!("offline lists: {error} [{}]", error.code()))
-}
-
-fn verify_at(text: &str, lists: &VerifierLists, at: i64) -> Verdict {
-    verifier::verify(
-        text,
-        &lists.trust,
-        lists.revocation.as_ref(),
-        at,
-        &lists.policy,
-    )
 }
 
 fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, ExitCode) {

@@ -888,6 +888,20 @@ fn card_enrol<'a>(url: &'a str, code: &'a str) -> [&'a str; 8] {
     ]
 }
 
+/// `carnet card present` answering `challenge` as text, consent given.
+fn present_answer(challenge: &str) -> [&str; 8] {
+    [
+        "card",
+        "present",
+        "--mode",
+        "challenge",
+        "--challenge",
+        challenge,
+        "--yes",
+        "--text",
+    ]
+}
+
 #[test]
 fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
     let server_dir = tempfile::tempdir().unwrap();
@@ -923,19 +937,7 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
             "--text",
         ],
     );
-    let answer = run(
-        phone.path(),
-        &[
-            "card",
-            "present",
-            "--mode",
-            "challenge",
-            "--challenge",
-            challenge.trim(),
-            "--yes",
-            "--text",
-        ],
-    );
+    let answer = run(phone.path(), &present_answer(challenge.trim()));
     let answer = answer.lines().last().unwrap();
     assert!(answer.starts_with("APCV1:"));
     let read = run(
@@ -968,19 +970,7 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
         ],
     );
     let challenge = challenge.trim();
-    let presented = with_record(
-        phone.path(),
-        &[
-            "card",
-            "present",
-            "--mode",
-            "challenge",
-            "--challenge",
-            challenge,
-            "--yes",
-            "--text",
-        ],
-    );
+    let presented = with_record(phone.path(), &present_answer(challenge));
     let shown = stdout(&presented) + &stderr(&presented);
     assert!(presented.status.success(), "{shown}");
     assert!(!shown.contains('\u{1b}'), "{shown:?}");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use carnet_certs::verifier::{self, Verdict};
+use carnet_certs::verifier::Verdict;
 use carnet_identity::{BirthDate, Ins, InsTraits, Nir, Sex};
 use carnet_record::{Record, StoreOptions};
 
@@ -240,15 +240,7 @@ impl Carnet {
             });
         }
         let at = self.now_secs();
-        Ok(self.observe(|| {
-            verifier::verify(
-                text,
-                &lists.trust,
-                lists.revocation.as_ref(),
-                at,
-                &lists.policy,
-            )
-        }))
+        Ok(self.observe(|| lists.verify(text, at)))
     }
 
     /// The trust and revocation lists kept for offline use by the last

@@ -47,6 +47,18 @@ impl VerifierLists {
         })
     }
 
+    /// Verifier mode against these lists at `at` (Unix seconds), with no clock guard: the
+    /// caller names the time ([`crate::Carnet::verify_pass`] uses the guarded platform clock).
+    pub fn verify(&self, text: &str, at: i64) -> carnet_certs::verifier::Verdict {
+        carnet_certs::verifier::verify(
+            text,
+            &self.trust,
+            self.revocation.as_ref(),
+            at,
+            &self.policy,
+        )
+    }
+
     /// The lists the last [`crate::NationalServices::update_lists`] kept in `lists_dir`,
     /// verified again against the anchor kept with them; `None` when no list was ever kept.
     ///
