@@ -36,16 +36,8 @@ macro_rules! errout {
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     let text = args.to_string();
     let mut stdout = std::io::stdout().lock();
-    let written = stdout
-        .write_all(escape_controls(&text).as_bytes())
-        .and_then(|()| {
-            if text.ends_with('\n') {
-                stdout.flush()
-            } else {
-                Ok(())
-            }
-        });
-    if let Err(error) = written {
+    // Standard output is line-buffered: a line's write reaches the pipe, and its error here.
+    if let Err(error) = stdout.write_all(escape_controls(&text).as_bytes()) {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

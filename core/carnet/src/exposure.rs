@@ -353,10 +353,7 @@ impl NationalServices {
         let mut downloaded = 0;
         for (done, day) in (0..).zip(&days) {
             progress(ExposureProgress::Downloading { done, total });
-            let cache = crate::services::FileCache::new(
-                dir.join(format!("{day}.zip")),
-                usize::try_from(carnet_exposure::keyfile::MAX_ZIP_BYTES).unwrap_or(usize::MAX),
-            );
+            let cache = key_file_cache(dir.join(format!("{day}.zip")));
             let held = cache.load()?;
             let response = self
                 .client
@@ -378,7 +375,7 @@ impl NationalServices {
                 .and_then(|stem| stem.to_str())
                 .is_some_and(|stem| days.iter().any(|day| day == stem));
             if !offered {
-                crate::services::FileCache::new(path, 0).remove()?;
+                key_file_cache(path).remove()?;
             }
         }
         Ok(KeyFilesUpdate {
@@ -410,6 +407,14 @@ impl NationalServices {
         )?;
         Ok((check, update))
     }
+}
+
+/// A day file kept in the cache, with its ETag; never read past a key file's limit.
+fn key_file_cache(path: PathBuf) -> crate::services::FileCache {
+    crate::services::FileCache::new(
+        path,
+        usize::try_from(carnet_exposure::keyfile::MAX_ZIP_BYTES).unwrap_or(usize::MAX),
+    )
 }
 
 /// `YYYY-MM-DD`, nothing else (the name becomes a file name).
