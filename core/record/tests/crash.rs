@@ -140,6 +140,13 @@ fn killed_writers_lose_nothing_committed() {
 
         let record = open_store(dir.path())
             .unwrap_or_else(|e| panic!("round {round}: the store does not open: {e}"));
+        let connection =
+            rusqlite::Connection::open(dir.path().join("store/record.sqlite")).unwrap();
+        let check: String = connection
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "round {round}");
+        drop(connection);
         let log = fs::read_to_string(dir.path().join("committed.log")).unwrap_or_default();
         // A line cut by the kill has no newline yet: its write may or may not have landed.
         let complete = &log[..log.rfind('\n').map_or(0, |i| i + 1)];
@@ -180,15 +187,5 @@ fn killed_writers_lose_nothing_committed() {
             assert!(complete.lines().count() > KILLS, "the child barely wrote");
             assert!(killed_mid_run == KILLS, "a child ended by itself");
         }
-        // The store is its file's only user while open (exclusive locking): the file is
-        // checked with a connection of its own once the store is closed.
-        drop(record);
-        let connection =
-            rusqlite::Connection::open(dir.path().join("store/record.sqlite")).unwrap();
-        let check: String = connection
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok", "round {round}");
-        drop(connection);
     }
 }
