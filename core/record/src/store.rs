@@ -1,6 +1,6 @@
 //! The encrypted store: one SQLite database in WAL mode, every value sealed, one writer.
 //!
-//! A store directory holds `record.sqlite` (with its `-wal` while open),
+//! A store directory holds `record.sqlite` (with its `-wal` and `-shm` while open),
 //! `keys.json` (the key slots, [`crate::keyslot`]) and `store.lock` (held while a process
 //! has the store open). The database holds only ciphertext and random identifiers: items as
 //! `(kind, id, sealed JSON)`, blobs as sealed headers and sealed 64 KiB chunks.
@@ -577,22 +577,17 @@ fn read_counter(connection: &Connection, key: &SecretKey) -> Result<Option<u64>>
 }
 
 fn open_connection(dir: &Path) -> Result<Connection> {
-    let connection = Connection::open(dir.join(DATABASE_FILE))?;
-    // WAL with full sync: a commit survives power loss, not just a killed process, so the
-    // vault's counter is never ahead of what the disk keeps. Temp data stays in memory, and
-    // freed pages are zeroed. Exclusive locking (set before the WAL is first read): this
-    // process is the store's only user (`store.lock`), so the WAL index lives in memory
-    // instead of a `-shm` file that SQLite must write into at every open — which fails on a
-    // full disk and would lock the person out of a record they only want to read.
-    connection.execute_batch(
-        "PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA secure_delete = ON;
-         PRAGMA busy_timeout = 5000;",
-    )?;
+    let path = dir.join(DATABASE_FILE);
+    let connection = match configure(Connection::open(&path)?, false) {
+        Err(error) if cannot_write_wal_index(&error) => {
+            // On a full disk SQLite cannot write its `-shm` WAL index, and reading would be
+            // refused. This process is the store's only user (`store.lock`), so the index can
+            // live in memory instead: exclusive locking, set before the WAL is first read.
+            tracing::warn!("storage full: the record is opened with its WAL index in memory");
+            configure(Connection::open(&path)?, true)?
+        }
+        other => other?,
+    };
     let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(RecordError::Corrupt(format!(
@@ -600,6 +595,34 @@ fn open_connection(dir: &Path) -> Result<Connection> {
         )));
     }
     Ok(connection)
+}
+
+/// WAL with full sync: a commit survives power loss, not just a killed process, so the vault's
+/// counter is never ahead of what the disk keeps. Temp data stays in memory, and freed pages
+/// are zeroed. The schema is read once here, so that setting up the WAL fails here if it does.
+fn configure(connection: Connection, exclusive: bool) -> rusqlite::Result<Connection> {
+    if exclusive {
+        connection.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+    }
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(connection)
+}
+
+/// Whether SQLite failed to set up the `-shm` WAL index: an I/O error or "disk full" while
+/// opening (what a full disk gives).
+fn cannot_write_wal_index(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::DiskFull)
+    )
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {
