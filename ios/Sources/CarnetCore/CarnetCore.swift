@@ -2494,7 +2494,7 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     
     /**
      * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
-     * elsewhere).
+     * elsewhere); nothing is left at `path`, or beside it, when it fails.
      */
     func exportTo(path: String, progress: ProgressListener?) throws 
     
@@ -2927,7 +2927,7 @@ open func documentsForProfessional(professional: Professional)throws  -> [Docume
     
     /**
      * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
-     * elsewhere).
+     * elsewhere); nothing is left at `path`, or beside it, when it fails.
      */
 open func exportTo(path: String, progress: ProgressListener?)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
@@ -11245,7 +11245,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() != 53194) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_healthrecord_export_to() != 35697) {
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_export_to() != 5204) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_import_from() != 18296) {

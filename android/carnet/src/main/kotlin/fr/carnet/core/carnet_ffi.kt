@@ -1647,7 +1647,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() and 0xFFFF) != 53194) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_export_to() and 0xFFFF) != 35697) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_export_to() and 0xFFFF) != 5204) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_import_from() and 0xFFFF) != 18296) {
@@ -5115,7 +5115,7 @@ public interface HealthRecordInterface {
     
     /**
      * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
-     * elsewhere).
+     * elsewhere); nothing is left at `path`, or beside it, when it fails.
      */
     fun `exportTo`(`path`: kotlin.String, `progress`: ProgressListener?)
     
@@ -5709,7 +5709,7 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
     
     /**
      * Exports the whole record into a zip at `path` (not encrypted: for the citizen to take
-     * elsewhere).
+     * elsewhere); nothing is left at `path`, or beside it, when it fails.
      */
     @Throws(CarnetException::class)override fun `exportTo`(`path`: kotlin.String, `progress`: ProgressListener?)
         = 
