@@ -1,7 +1,12 @@
 //! What an outside tester tried on the release binary: endless and lying inputs, closed
 //! pipes, paths that are not UTF-8. Every case ends quickly, with a typed error or quietly.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -233,4 +238,150 @@ fn errors_read_as_sentences_not_debug_text() {
         }
         assert!(message.contains(" ["), "no code in: {message}");
     }
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped (also when the test fails).
+struct SmallDisk {
+    mount_point: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` reads it), or `None` where the machine
+    /// does not allow it (not root, no `mount`, in a container without the capability).
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let mount_point = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(mount_point.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then_some(SmallDisk { mount_point })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.mount_point.path()
+    }
+
+    /// Writes a filler file until the disk refuses more.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.path().join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Err(error) = filler.write_all(&chunk) {
+                assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
+                break;
+            }
+        }
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.mount_point.path()).status();
+    }
+}
+
+/// The data directory on a disk that is full: the record is still read, listed, shown and
+/// exported elsewhere; what needs space (a new document, an export onto that disk) is refused
+/// as `storage.full`, leaves nothing half-written, and changes nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_still_lets_the_record_be_read() {
+    let Some(disk) = SmallDisk::mount("4m") else {
+        eprintln!("skipped: this machine does not allow mounting a tmpfs");
+        return;
+    };
+    let data = disk.path().join("data");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let pdf = elsewhere.path().join("bilan.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\nBilan sanguin").unwrap();
+    let pdf = pdf.to_str().unwrap();
+    let carnet = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_carnet"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env("CARNET_PASSPHRASE", "cheval agrafe pile correcte")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let add = [
+        "record",
+        "add-doc",
+        "--title",
+        "Bilan",
+        "--type-code",
+        "11488-4",
+        pdf,
+    ];
+    for args in [
+        &["record", "init"][..],
+        &add,
+        &[
+            "record",
+            "agenda",
+            "add",
+            "--title",
+            "Cardiologue",
+            "--start",
+            "2030-01-07T09:00:00+01:00",
+        ],
+    ] {
+        let output = carnet(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
+    disk.fill();
+
+    let listed = carnet(&["record", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("Bilan"));
+    let agenda = carnet(&["record", "agenda"]);
+    assert!(agenda.status.success(), "{}", stderr(&agenda));
+    assert!(String::from_utf8_lossy(&agenda.stdout).contains("Cardiologue"));
+    let outside = elsewhere.path().join("export.zip");
+    let exported = carnet(&["record", "export", "--out", outside.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    assert!(std::fs::metadata(&outside).unwrap().len() > 0);
+
+    let onto_full = disk.path().join("export.zip");
+    let refused = [
+        carnet(&["record", "export", "--out", onto_full.to_str().unwrap()]),
+        carnet(&add),
+    ];
+    for output in refused {
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains("[storage.full]"), "{message}");
+        for debug in ["ZipWriter", "Os {", "kind:", "StorageFull"] {
+            assert!(!message.contains(debug), "{message}");
+        }
+    }
+    let mut left: Vec<_> = std::fs::read_dir(disk.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["data", "filler"], "no half-written export left");
+
+    // With room again, the record is as it was, and takes the document.
+    disk.free();
+    let count = || {
+        let output = carnet(&["record", "list", "--json"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(), 1, "the refused document was not half added");
+    assert!(carnet(&add).status.success());
+    assert_eq!(count(), 2);
 }

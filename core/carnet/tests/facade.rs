@@ -292,3 +292,76 @@ fn the_old_clear_wallet_file_moves_into_the_record_and_goes() {
     );
     assert_eq!(wrong.unwrap_err().code(), "record.no_store");
 }
+
+/// The vault of a phone whose disk is full: what it holds can be read, nothing can be written.
+struct FullDiskVault(Arc<MemoryKeyVault>);
+impl KeyVault for FullDiskVault {
+    fn store(&self, _: &str, _: Vec<u8>) -> Result<(), PlatformError> {
+        Err(PlatformError::StorageFull("no space left on device".into()))
+    }
+    fn load(&self, name: &str) -> Result<Option<Vec<u8>>, PlatformError> {
+        self.0.load(name)
+    }
+    fn delete(&self, _: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::StorageFull("no space left on device".into()))
+    }
+}
+
+#[test]
+fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Arc::new(MemoryKeyVault::new());
+    let clock = Arc::new(SetClock(AtomicI64::new(1_800_000_000_000)));
+    let at = |vault: Arc<dyn KeyVault>, sink: Arc<RecordingSink>| Services {
+        clock: clock.clone(),
+        vault,
+        log_sink: Some(sink),
+        min_log_level: LogLevel::Debug,
+        data_dir: dir.path().join("data"),
+    };
+    let appointment = carnet::record::NewAppointment {
+        title: "Consultation cardiologie".into(),
+        start_millis: 1_800_100_000_000,
+        end_millis: None,
+        location: None,
+        professional: None,
+        notes: None,
+    };
+    {
+        let carnet = Carnet::open(at(vault.clone(), Arc::default())).unwrap();
+        let record = carnet
+            .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+            .unwrap();
+        record.with(|r| r.add_appointment(&appointment)).unwrap();
+    }
+    // An hour later the disk is full: the clock's mark cannot be raised, the rest works.
+    clock.0.fetch_add(3_600_000, Ordering::SeqCst);
+    let sink = Arc::new(RecordingSink::default());
+    let carnet = Carnet::open(at(Arc::new(FullDiskVault(vault.clone())), sink.clone())).unwrap();
+    assert_eq!(carnet.check_clock().unwrap(), ClockStatus::MarkNotKept);
+    assert!(
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.level == LogLevel::Warn
+                && r.message.contains("high-water mark could not be kept"))
+    );
+    let record = carnet
+        .open_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+        .unwrap();
+    let listed = record.with(|r| r.appointments()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].title, "Consultation cardiologie");
+    assert_eq!(record.with(|r| r.documents()).unwrap().len(), 0);
+    let export = dir.path().join("export.zip");
+    record.export_to_path(&export, &mut |_| {}).unwrap();
+    assert!(std::fs::metadata(&export).unwrap().len() > 0);
+    // Adding still works: the write counter that cannot reach the vault is caught up later.
+    record.with(|r| r.add_appointment(&appointment)).unwrap();
+    drop(record);
+    let again = carnet
+        .open_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+        .unwrap();
+    assert_eq!(again.with(|r| r.appointments()).unwrap().len(), 2);
+}

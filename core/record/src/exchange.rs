@@ -125,11 +125,13 @@ impl Record {
                 }
             }
             let total: u64 = files.iter().map(|(_, _, _, size)| size).sum();
-            let mut zip = ZipWriter::new(out);
+            let mut zip = ZipWriter::new(QuietAfterFailure::new(out));
             let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
             zip.start_file(BUNDLE, deflated).map_err(zip_error)?;
-            serde_json::to_writer_pretty(&mut zip, &bundle)
-                .map_err(|e| RecordError::Corrupt(format!("writing the Bundle: {e}")))?;
+            serde_json::to_writer_pretty(&mut zip, &bundle).map_err(|e| match e.io_error_kind() {
+                Some(kind) => RecordError::io("write", std::path::Path::new("archive"), kind.into()),
+                None => RecordError::Corrupt(format!("writing the Bundle: {e}")),
+            })?;
             let mut done = 0u64;
             progress(Progress { done, total });
             for (path, blob, media_type, _) in files {
@@ -140,7 +142,7 @@ impl Record {
                 done += r.read_blob(&blob, &mut zip)?.size;
                 progress(Progress { done, total });
             }
-            zip.finish().map_err(zip_error)
+            zip.finish().map_err(zip_error)?.into_inner()
         })
     }
 
@@ -213,6 +215,93 @@ type CopyFile<'a> = dyn FnMut(
         &mut dyn FnMut(&mut Writer<'_>, &mut dyn Read) -> Result<()>,
     ) -> Result<()>
     + 'a;
+
+/// The archive's output, which goes quiet once a write or seek has failed: later writes are
+/// discarded and reported done, seeks move a position kept here. The first failure reaches
+/// the export as its error; going quiet afterwards lets the zip writer, dropped on that error,
+/// finish on nothing instead of failing again and printing its own debug text on standard
+/// error. The output is taken to start at offset 0, as `ZipWriter::new` assumes too.
+struct QuietAfterFailure<W> {
+    inner: W,
+    failure: Option<std::io::ErrorKind>,
+    position: u64,
+    end: u64,
+}
+
+impl<W> QuietAfterFailure<W> {
+    fn new(inner: W) -> Self {
+        QuietAfterFailure {
+            inner,
+            failure: None,
+            position: 0,
+            end: 0,
+        }
+    }
+
+    /// The output, unless a failure was ever seen (even one the zip writer ignored).
+    fn into_inner(self) -> Result<W> {
+        match self.failure {
+            None => Ok(self.inner),
+            Some(kind) => Err(RecordError::io(
+                "write",
+                std::path::Path::new("archive"),
+                kind.into(),
+            )),
+        }
+    }
+
+    fn moved_to(&mut self, position: u64) -> u64 {
+        self.position = position;
+        self.end = self.end.max(position);
+        position
+    }
+}
+
+impl<W: Write> Write for QuietAfterFailure<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = match self.failure {
+            Some(_) => buf.len(),
+            None => self
+                .inner
+                .write(buf)
+                .inspect_err(|error| self.failure = Some(error.kind()))?,
+        };
+        self.moved_to(self.position.saturating_add(written as u64));
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.failure {
+            Some(_) => Ok(()),
+            None => self
+                .inner
+                .flush()
+                .inspect_err(|error| self.failure = Some(error.kind())),
+        }
+    }
+}
+
+impl<W: Seek> Seek for QuietAfterFailure<W> {
+    fn seek(&mut self, target: std::io::SeekFrom) -> std::io::Result<u64> {
+        let position = match self.failure {
+            None => self
+                .inner
+                .seek(target)
+                .inspect_err(|error| self.failure = Some(error.kind()))?,
+            Some(_) => {
+                let (base, offset) = match target {
+                    std::io::SeekFrom::Start(offset) => return Ok(self.moved_to(offset)),
+                    std::io::SeekFrom::Current(offset) => (self.position, offset),
+                    std::io::SeekFrom::End(offset) => (self.end, offset),
+                };
+                base.checked_add_signed(offset).ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+                })?
+            }
+        };
+        Ok(self.moved_to(position))
+    }
+}
 
 fn zip_error(error: zip::result::ZipError) -> RecordError {
     match error {

@@ -466,6 +466,63 @@ fn export_then_import_gives_the_same_record() {
     assert_eq!(copy.store().write_counter(), before);
 }
 
+/// An output that takes `room` bytes and then fails as a full disk does.
+struct SmallDisk {
+    written: Cursor<Vec<u8>>,
+    room: u64,
+}
+
+impl std::io::Write for SmallDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.room.saturating_sub(self.written.position());
+        if left == 0 {
+            return Err(std::io::ErrorKind::StorageFull.into());
+        }
+        let take = buf.len().min(usize::try_from(left).unwrap());
+        self.written.write(&buf[..take])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for SmallDisk {
+    fn seek(&mut self, position: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.written.seek(position)
+    }
+}
+
+#[test]
+fn an_export_onto_a_full_disk_is_storage_full_wherever_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(&dir.path().join("a"), &memory_vault());
+    fill(&record);
+    let whole = record
+        .export(Cursor::new(Vec::new()), &mut |_| {})
+        .unwrap()
+        .into_inner();
+    let size = whole.len() as u64;
+    // Nothing, the Bundle, the middle of the big PDF, the central directory, its last byte.
+    for room in [0, 100, 100_000, size - 200, size - 1] {
+        let disk = SmallDisk {
+            written: Cursor::new(Vec::new()),
+            room,
+        };
+        match record.export(disk, &mut |_| {}) {
+            Err(RecordError::StorageFull(_)) => {}
+            other => panic!("room {room}: {:?}", other.map(|d| d.written.position())),
+        }
+    }
+    let exact = SmallDisk {
+        written: Cursor::new(Vec::new()),
+        room: size,
+    };
+    let fitted = record.export(exact, &mut |_| {}).unwrap();
+    // Room for all of it is enough (the archives differ only in their timestamps).
+    assert_eq!(fitted.written.into_inner().len(), whole.len());
+}
+
 #[test]
 fn the_card_is_replaced_whole_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
