@@ -426,8 +426,7 @@ fn show_sync(
     })?;
     match runtime.block_on(crate::sync::sync_with_progress(&services, record)) {
         Err(SessionError::Core(error)) => outln!(
-            "   server stopped, an allergy added offline; sync: {:?} [{}], {} change(s) kept waiting",
-            error.kind(),
+            "   server stopped, an allergy added offline; sync: {error} [{}], {} change(s) kept waiting",
             error.code(),
             record.with(|r| r.pending_sync_count())?
         ),

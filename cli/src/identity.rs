@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use carnet::{CarnetError, Ins, InsInput, Nir, NirDetails};
+use carnet::{CarnetError, Ins, InsInput, InsKind, Nir, NirDetails, Sex};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -153,13 +153,22 @@ pub fn run_ins(options: &Options, command: InsCommand) -> Result<ExitCode, Sessi
 /// One line describing an INS.
 pub fn describe_ins(ins: &Ins) -> String {
     format!(
-        "{:?} {} ({}) · {} {} · {:?} · {} · {}",
-        ins.kind(),
+        "{} {} ({}) · {} {} · {} · {} · {}",
+        match ins.kind() {
+            InsKind::Nir => "NIR",
+            InsKind::Nia => "NIA",
+            InsKind::Test => "test INS",
+            InsKind::Demo => "demonstration INS",
+        },
         ins.matricule().as_str(),
         ins.oid(),
         ins.birth_name(),
         ins.birth_given_names(),
-        ins.sex(),
+        match ins.sex() {
+            Sex::Male => "male",
+            Sex::Female => "female",
+            Sex::Indeterminate => "indeterminate",
+        },
         ins.birth_date(),
         ins.birth_place()
     )

@@ -10,7 +10,7 @@ use carnet::HealthRecord;
 use carnet::record::{
     Coding, Confidentiality, Document, DocumentQuery, DocumentSource, Gender, IncomingAttachment,
     LOINC, MeasureKind, NewAppointment, NewDocument, NewMessage, NewProfileItem, Patient,
-    Professional, ProfileKind, Progress, VACCINE_GROUP_SYSTEM, parse_instant,
+    Professional, ProfileKind, Progress, ReminderStatus, VACCINE_GROUP_SYSTEM, parse_instant,
 };
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -553,11 +553,16 @@ fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError>
     match record.with(|r| r.patient())? {
         Some(patient) if args.json => print_json(&patient),
         Some(p) => outln!(
-            "{} {}, born {} ({:?}){}",
+            "{} {}, born {} ({}){}",
             p.given,
             p.family,
             p.birth_date,
-            p.gender,
+            match p.gender {
+                Gender::Female => "female",
+                Gender::Male => "male",
+                Gender::Other => "other",
+                Gender::Unknown => "unknown",
+            },
             p.ins.map(|i| format!(", INS {i}")).unwrap_or_default()
         ),
         None => outln!(
@@ -737,7 +742,11 @@ fn agenda(
             for r in &agenda.reminders {
                 outln!(
                     "  {:<9} {} {:<22} {}",
-                    format!("{:?}", r.status).to_lowercase(),
+                    match r.status {
+                        ReminderStatus::Upcoming => "upcoming",
+                        ReminderStatus::Due => "due",
+                        ReminderStatus::Overdue => "overdue",
+                    },
                     r.due_date,
                     r.rule_id,
                     r.label
@@ -1098,9 +1107,13 @@ fn print_document_details(d: &Document) {
         outln!("  care date {}", date_time(date));
     }
     outln!(
-        "  added {} · {:?} · {}",
+        "  added {} · {} · {}",
         date_time(d.added_millis),
-        d.confidentiality,
+        match d.confidentiality {
+            Confidentiality::Normal => "normal confidentiality",
+            Confidentiality::Restricted => "restricted",
+            Confidentiality::VeryRestricted => "very restricted",
+        },
         if d.hidden {
             "hidden from professionals"
         } else {

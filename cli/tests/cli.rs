@@ -124,7 +124,7 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "imported into a new record: 1 document, 2 profile entries, 1 message",
         "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",
         "sync: received 1 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
-        "sync: Offline [net.offline], 1 change(s) kept waiting",
+        "[net.offline], 1 change(s) kept waiting",
         "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
         "asked again: unchanged, nothing downloaded (304)",
         "the card enrolled on this device: 2 people, and the health-space account",
