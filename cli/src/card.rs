@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use carnet::codec::qr;
+use carnet::wire::apcv::RemotePresentation;
 use carnet::{CardCheck, CardPerson, CardReader, Carnet, PresentationRequest, read_challenge};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -211,10 +212,13 @@ pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
             serde_json::from_str(&text)
                 .map_err(|e| SessionError::Usage(format!("{}: {e}", path.display())))
         };
-    let answer = match command {
-        CaisseCommand::Register { caisse, people } => runtime()?
-            .block_on(client(&caisse)?.register_card(&read_people(&people)?))
-            .map_err(refused)?,
+    let activation_code = match command {
+        CaisseCommand::Register { caisse, people } => {
+            runtime()?
+                .block_on(client(&caisse)?.register_card(&read_people(&people)?))
+                .map_err(refused)?
+                .activation_code
+        }
         CaisseCommand::Update {
             caisse,
             nir,
@@ -226,17 +230,14 @@ pub fn run_caisse(command: CaisseCommand) -> Result<ExitCode, SessionError> {
             outln!("card {nir} updated: the phone gets it at its next rights refresh");
             return Ok(ExitCode::SUCCESS);
         }
-        CaisseCommand::DeviceLost { caisse, nir } => runtime()?
-            .block_on(client(&caisse)?.report_device_lost(&nir))
-            .map_err(refused)?,
+        CaisseCommand::DeviceLost { caisse, nir } => {
+            runtime()?
+                .block_on(client(&caisse)?.report_device_lost(&nir))
+                .map_err(refused)?
+                .activation_code
+        }
     };
-    outln!(
-        "activation code: {}",
-        answer
-            .get("activation_code")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-    );
+    outln!("activation code: {activation_code}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -640,35 +641,30 @@ async fn serve(
     Ok(last)
 }
 
-/// `POST /apcv` `{"presentation": "APCV1:…"}` → the verdict as JSON (400 for what does not
-/// parse, 409 when no challenge is outstanding).
+/// `POST /apcv` [`RemotePresentation`] → the [`carnet::wire::apcv::RemoteVerdict`] (400 and a
+/// refusal for what does not parse).
 async fn receive(
     axum::extract::State(state): axum::extract::State<std::sync::Arc<Endpoint>>,
-    axum::Json(body): axum::Json<serde_json::Value>,
-) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    let Some(text) = body
-        .get(carnet::REMOTE_PRESENTATION_FIELD)
-        .and_then(serde_json::Value::as_str)
-    else {
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": "no presentation" })),
-        );
-    };
+    axum::Json(body): axum::Json<RemotePresentation>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let check = state
         .reader
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .read(text, state.date_of_care.as_deref());
+        .read(&body.presentation, state.date_of_care.as_deref());
     match check {
         Ok(check) => {
-            let answer = carnet::check_to_json(&check);
+            let answer = carnet::remote_verdict(&check);
             let _ = state.answered.send(check).await;
-            (axum::http::StatusCode::OK, axum::Json(answer))
+            (axum::http::StatusCode::OK, axum::Json(answer)).into_response()
         }
-        Err(error) => (
-            axum::http::StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({ "error": error.code() })),
-        ),
+        Err(error) => {
+            let refusal = carnet::wire::Refusal {
+                code: error.code().to_owned(),
+                message: error.to_string(),
+            };
+            (axum::http::StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response()
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use carnet::certs::instant;
 use carnet::certs::verifier::{self, Verdict};
+use carnet::wire::health_space as wire;
 use carnet::{Clock, ClockStatus, InsInput, InsKind, SystemClock};
 
 use crate::identity::describe_ins;
@@ -366,14 +367,9 @@ fn show_sync(
         let people: Vec<carnet::identity::apcv::ApcvClaims> =
             serde_json::from_str(DEMO_FAMILY).map_err(|e| SessionError::Io(e.to_string()))?;
         let card = hospital.register_card(&people).await.map_err(deposited)?;
-        let code = card
-            .get("activation_code")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default();
-        let nir = people.first().map(|p| p.nir.clone()).unwrap_or_default();
         let key = carnet.software_device_key()?;
         let enrolled = services
-            .enrol_card(record, &nir, code, &key)
+            .enrol_card(record, &card.nir, &card.activation_code, &key)
             .await?;
         let user = services.enrolled_user()?.unwrap_or_default();
         outln!(
@@ -385,12 +381,17 @@ fn show_sync(
             .deposit_document(
                 &user,
                 "hopital-cr-2026-0042",
-                serde_json::json!({
-                    "title": "Compte rendu de consultation de cardiologie",
-                    "type": { "system": "http://loinc.org", "code": "11488-4", "display": "Consultation note" },
-                    "author": { "name": "Dr Marie Curie", "rpps": "10003456789" },
-                    "date": "2026-11-20T09:30:00Z"
-                }),
+                wire::DocumentDescription {
+                    title: "Compte rendu de consultation de cardiologie".into(),
+                    type_code: Some(wire::Coding {
+                        system: "http://loinc.org".into(),
+                        code: "11488-4".into(),
+                        display: Some("Consultation note".into()),
+                    }),
+                    author: Some(dr_curie()),
+                    date: Some("2026-11-20T09:30:00Z".into()),
+                    ..wire::DocumentDescription::default()
+                },
                 b"%PDF-1.4\n% compte rendu de consultation\n%%EOF\n",
             )
             .await
@@ -398,13 +399,16 @@ fn show_sync(
         hospital
             .deposit_message(
                 &user,
-                &serde_json::json!({
-                    "id": "hopital-msg-2026-0042",
-                    "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" },
-                    "subject": "Votre consultation",
-                    "body": "Le compte rendu est dans votre espace santé.",
-                    "reply_allowed": true
-                }),
+                &wire::Letter {
+                    id: "hopital-msg-2026-0042".into(),
+                    message: wire::Message {
+                        sender: dr_curie(),
+                        subject: "Votre consultation".into(),
+                        body: "Le compte rendu est dans votre espace santé.".into(),
+                        reply_allowed: true,
+                        attachments: Vec::new(),
+                    },
+                },
             )
             .await
             .map_err(deposited)?;
@@ -555,6 +559,14 @@ fn show_card(
     Ok(())
 }
 
+/// The doctor who writes to the demo's family.
+fn dr_curie() -> wire::Professional {
+    wire::Professional {
+        name: "Dr Marie Curie".into(),
+        rpps: Some("10003456789".into()),
+    }
+}
+
 /// The family on the demo's card (the shared fixture).
 const DEMO_FAMILY: &str = include_str!("../../fixtures/apcv/family.json");
 
@@ -666,15 +678,11 @@ fn show_exposure(
     let alice_services = alice.national_services(url, &[])?;
     let bob_services = bob.national_services(url, &[])?;
     let (published, (check, update)) = runtime.block_on(async {
-        let answer = laboratory
+        let code = laboratory
             .report_positive_test(None)
             .await
-            .map_err(|e| SessionError::Io(format!("laboratory: {e}")))?;
-        let code = answer
-            .get("code")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+            .map_err(|e| SessionError::Io(format!("laboratory: {e}")))?
+            .code;
         let published = alice_services
             .publish_exposure_keys(&alice_record, &code)
             .await?;

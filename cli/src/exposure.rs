@@ -223,10 +223,7 @@ pub fn run(options: &Options, command: ExposureCommand) -> Result<ExitCode, Sess
                 .map_err(|e| SessionError::Io(e.to_string()))?;
             outln!(
                 "positive test reported; the person's code (valid 24 hours): {}",
-                answer
-                    .get("code")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
+                answer.code
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -740,11 +737,11 @@ async fn upload_positives(
             .report_positive_test(Some(&onset))
             .await
             .map_err(|e| SessionError::Io(format!("laboratory: {e}")))?;
-        let code = answer
-            .get("code")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| SessionError::Io("laboratory: no code in the answer".into()))?;
-        accepted += u64::from(services.upload_exposure_keys(&phone.keys, code).await?);
+        accepted += u64::from(
+            services
+                .upload_exposure_keys(&phone.keys, &answer.code)
+                .await?,
+        );
     }
     Ok(accepted)
 }

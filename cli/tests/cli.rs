@@ -871,7 +871,7 @@ fn register_family_card(url: &str, caisse_key: &str) -> String {
         .unwrap()
         .block_on(caisse.register_card(&people))
         .unwrap();
-    registered["activation_code"].as_str().unwrap().to_owned()
+    registered.activation_code
 }
 
 /// `carnet card enrol` of the family's card with `code`, against `url`.

@@ -36,6 +36,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
+use carnet_wire::health_space::{AccountGrant, TestEnrolment};
+
 use crate::AppState;
 use crate::db;
 use crate::error::ApiError;
@@ -188,7 +190,7 @@ pub(crate) async fn citizen(
         .get::<OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let message = carnet_net::signing_string(parts.method.as_str(), path, &date, &nonce, &bytes);
+    let message = carnet_wire::signing_string(parts.method.as_str(), path, &date, &nonce, &bytes);
     let user_for_db = user.clone();
     let key = state
         .db
@@ -247,17 +249,6 @@ pub(crate) async fn professional(
     Ok(next.run(request).await)
 }
 
-/// Test enrolment request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Enrolment {
-    code: String,
-    /// SEC1 uncompressed P-256 public key, base64.
-    account_key: String,
-    /// The public key signed by its private key (ECDSA P-256 SHA-256, r ‖ s), base64.
-    account_proof: String,
-}
-
 /// The health-space account key of an enrolment (SEC1 P-256, base64), once its signature over
 /// itself (proof of possession, base64) verifies.
 pub(crate) fn proven_account_key(key: &str, proof: &str) -> Result<Vec<u8>, ApiError> {
@@ -285,8 +276,8 @@ pub(crate) fn proven_account_key(key: &str, proof: &str) -> Result<Vec<u8>, ApiE
 pub(crate) async fn enrol(
     State(state): State<Arc<AppState>>,
     ConnectInfo(address): ConnectInfo<std::net::SocketAddr>,
-    axum::Json(enrolment): axum::Json<Enrolment>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    axum::Json(enrolment): axum::Json<TestEnrolment>,
+) -> Result<axum::Json<AccountGrant>, ApiError> {
     state.guard.admit(&address.ip().to_string())?;
     let Some(code) = &state.config.test_enrolment_code else {
         return Err(ApiError::not_found());
@@ -311,9 +302,9 @@ pub(crate) async fn enrol(
     let expires =
         now + i64::try_from(state.config.token_lifetime_secs).unwrap_or(i64::MAX / 2_000) * 1000;
     tracing::info!("device enrolled");
-    Ok(axum::Json(serde_json::json!({
-        "user_id": user,
-        "token": state.guard.token(&user, expires),
-        "expires_millis": expires,
-    })))
+    Ok(axum::Json(AccountGrant {
+        token: state.guard.token(&user, expires),
+        user_id: user,
+        expires_millis: expires,
+    }))
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 
 use crate::error::{ApiError, ServerError};
 
@@ -100,22 +99,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX diagnosis_key_day ON diagnosis_key (published_day);",
 ];
 
-/// Item kinds of the health space.
-pub(crate) const DOCUMENT: &str = "document";
-pub(crate) const MESSAGE: &str = "message";
-pub(crate) const PROFILE: &str = "profile";
-
-/// One item of a user's health space as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Item {
-    pub kind: String,
-    pub id: String,
-    pub version: i64,
-    pub seq: i64,
-    pub deleted: bool,
-    pub updated_millis: i64,
-    pub body: serde_json::Value,
-}
+/// Item kinds of the health space, and one item as stored: the feed's shape.
+pub(crate) use carnet_wire::health_space::{DOCUMENT, FeedItem as Item, MESSAGE, PROFILE};
 
 /// What happened to a profile write.
 pub(crate) enum ProfileOutcome {

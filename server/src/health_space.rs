@@ -25,8 +25,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use carnet_wire::health_space::{
+    AttachedFile, Deposit, DocumentMetadata, FeedPage, FeedQuery, Letter, MessageBody,
+    ProfileHistory, ProfileVersion, ProfileWrite,
+};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::UserId;
@@ -39,7 +42,7 @@ const MAX_PAGE: i64 = 1000;
 const MAX_ATTACHMENTS: usize = 20;
 
 fn check_id(id: &str) -> Result<(), ApiError> {
-    if carnet_record::is_fhir_id(id) {
+    if carnet_wire::is_fhir_id(id) {
         Ok(())
     } else {
         Err(ApiError::bad_request(
@@ -50,11 +53,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 fn check_sha256(sha256: &str) -> Result<(), ApiError> {
-    if sha256.len() == 64
-        && sha256
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
+    if carnet_wire::is_blob_address(sha256) {
         Ok(())
     } else {
         Err(ApiError::bad_request(
@@ -68,29 +67,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
-/// `?since=&limit=` of the change feed.
-#[derive(Debug, Deserialize)]
-pub(crate) struct FeedQuery {
-    #[serde(default)]
-    since: i64,
-    limit: Option<i64>,
-}
-
 /// `GET /v1/me/changes`
 pub(crate) async fn changes(
     State(state): State<Arc<AppState>>,
     Extension(UserId(user)): Extension<UserId>,
     Query(query): Query<FeedQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FeedPage>, ApiError> {
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let items = state
         .db
         .run(move |tx| db::changes(tx, &user, query.since, limit))
         .await?;
     let last_seq = items.last().map_or(query.since, |i| i.seq);
-    Ok(Json(
-        json!({ "changes": items, "last_seq": last_seq, "more": items.len() as i64 == limit }),
-    ))
+    Ok(Json(FeedPage {
+        more: items.len() as i64 == limit,
+        changes: items,
+        last_seq,
+    }))
 }
 
 /// `GET /v1/me/items/{kind}/{id}`
@@ -158,15 +151,12 @@ pub(crate) async fn put_document(
     State(state): State<Arc<AppState>>,
     Extension(UserId(user)): Extension<UserId>,
     Path(id): Path<String>,
-    Json(metadata): Json<Value>,
+    Json(metadata): Json<DocumentMetadata>,
 ) -> Result<Json<db::Item>, ApiError> {
     check_id(&id)?;
-    let blob = metadata
-        .get("blob")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("document.blob", "a document names its file's blob"))?
-        .to_owned();
+    let blob = metadata.blob.clone();
     check_sha256(&blob)?;
+    let metadata = serde_json::to_value(metadata).map_err(ApiError::internal)?;
     let now = crate::now_millis();
     let item = state
         .db
@@ -182,17 +172,6 @@ pub(crate) async fn put_document(
         })
         .await?;
     Ok(Json(item))
-}
-
-/// A profile write.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ProfileWrite {
-    resource: Value,
-    base_version: Option<i64>,
-    updated_millis: i64,
-    #[serde(default)]
-    deleted: bool,
 }
 
 /// `PUT /v1/me/profile/{id}`: `200` with the stored item when the write became current,
@@ -238,29 +217,21 @@ pub(crate) async fn profile_history(
     State(state): State<Arc<AppState>>,
     Extension(UserId(user)): Extension<UserId>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProfileHistory>, ApiError> {
     check_id(&id)?;
     let versions = state
         .db
         .run(move |tx| db::history(tx, &user, PROFILE, &id))
         .await?;
-    let versions: Vec<Value> = versions
+    let versions = versions
         .into_iter()
-        .map(|(version, outcome, body)| json!({ "version": version, "outcome": outcome, "resource": body }))
+        .map(|(version, outcome, resource)| ProfileVersion {
+            version,
+            outcome,
+            resource,
+        })
         .collect();
-    Ok(Json(json!({ "versions": versions })))
-}
-
-/// A document deposited by a professional.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Deposit {
-    /// The depositor's identifier of the document (a retried deposit reuses it).
-    id: String,
-    /// Metadata (title, type, author...), stored as given with the file's address added.
-    metadata: serde_json::Map<String, Value>,
-    /// The file, base64.
-    content_base64: String,
+    Ok(Json(ProfileHistory { versions }))
 }
 
 /// `POST /v1/pro/patients/{user}/documents`
@@ -270,19 +241,14 @@ pub(crate) async fn deposit_document(
     Json(deposit): Json<Deposit>,
 ) -> Result<Json<db::Item>, ApiError> {
     let (sha256, content) = decode_file(&deposit.content_base64)?;
-    let mut metadata = deposit.metadata;
-    metadata.insert("blob".into(), json!(sha256));
-    metadata.insert("size".into(), json!(content.len()));
+    let metadata = DocumentMetadata {
+        description: deposit.metadata,
+        blob: sha256.clone(),
+        size: content.len() as u64,
+    };
+    let metadata = serde_json::to_value(metadata).map_err(ApiError::internal)?;
     let files = vec![(sha256, content)];
-    deposit_item(
-        &state,
-        user,
-        DOCUMENT,
-        deposit.id,
-        Value::Object(metadata),
-        files,
-    )
-    .await
+    deposit_item(&state, user, DOCUMENT, deposit.id, metadata, files).await
 }
 
 /// A file sent base64 in JSON: its address and bytes.
@@ -321,28 +287,6 @@ async fn deposit_item(
     Ok(Json(item))
 }
 
-/// A message from a professional.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Letter {
-    id: String,
-    sender: Value,
-    subject: String,
-    body: String,
-    #[serde(default)]
-    reply_allowed: bool,
-    #[serde(default)]
-    attachments: Vec<LetterAttachment>,
-}
-
-/// An attachment of a [`Letter`].
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LetterAttachment {
-    name: String,
-    content_base64: String,
-}
-
 /// `POST /v1/pro/patients/{user}/messages`
 pub(crate) async fn deposit_message(
     State(state): State<Arc<AppState>>,
@@ -350,31 +294,37 @@ pub(crate) async fn deposit_message(
     Json(letter): Json<Letter>,
 ) -> Result<Json<db::Item>, ApiError> {
     check_id(&letter.id)?;
-    if letter.attachments.len() > MAX_ATTACHMENTS {
+    if letter.message.attachments.len() > MAX_ATTACHMENTS {
         return Err(ApiError::bad_request(
             "message.attachments",
             "too many attachments",
         ));
     }
-    if letter.subject.trim().is_empty() || letter.body.trim().is_empty() {
+    if letter.message.subject.trim().is_empty() || letter.message.body.trim().is_empty() {
         return Err(ApiError::bad_request(
             "message.empty",
             "a message needs a subject and a body",
         ));
     }
-    let mut files = Vec::with_capacity(letter.attachments.len());
-    let mut described = Vec::with_capacity(letter.attachments.len());
-    for attachment in &letter.attachments {
+    let message = letter.message;
+    let mut files = Vec::with_capacity(message.attachments.len());
+    let mut attachments = Vec::with_capacity(message.attachments.len());
+    for attachment in message.attachments {
         let (sha256, content) = decode_file(&attachment.content_base64)?;
-        described.push(json!({ "name": attachment.name, "blob": sha256, "size": content.len() }));
+        attachments.push(AttachedFile {
+            name: attachment.name,
+            blob: sha256.clone(),
+            size: content.len() as u64,
+        });
         files.push((sha256, content));
     }
-    let body = json!({
-        "sender": letter.sender,
-        "subject": letter.subject,
-        "body": letter.body,
-        "reply_allowed": letter.reply_allowed,
-        "attachments": described,
-    });
+    let body = serde_json::to_value(MessageBody {
+        sender: message.sender,
+        subject: message.subject,
+        body: message.body,
+        reply_allowed: message.reply_allowed,
+        attachments,
+    })
+    .map_err(ApiError::internal)?;
     deposit_item(&state, user, MESSAGE, letter.id, body, files).await
 }

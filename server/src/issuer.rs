@@ -35,10 +35,13 @@ use carnet_identity::apcv::{
 use carnet_identity::authority::{AuthorityParts, CertificateValidity, IssuerAuthority};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::status::StatusList;
+use carnet_wire::health_space::AccountGrant;
+use carnet_wire::issuer::{
+    ActivationCode, CardEnrolled, CardEnrolment, CardRegistered, CardRegistration, CardUpdated,
+    EnrolmentNonce, IssuedCredential, IssuedCredentials,
+};
 use ring::rand::SystemRandom;
 use rusqlite::{OptionalExtension, params};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth::UserId;
 use crate::error::{ApiError, ServerError};
@@ -220,8 +223,8 @@ fn checked_people(people: &[ApcvClaims]) -> Result<ApcvClaims, ApiError> {
 async fn update_card(
     State(state): State<Arc<AppState>>,
     UrlPath(nir): UrlPath<String>,
-    Json(body): Json<CardRegistration>,
-) -> Result<Json<Value>, ApiError> {
+    Json(body): Json<CardRegistration<Vec<ApcvClaims>>>,
+) -> Result<Json<CardUpdated>, ApiError> {
     let holder = checked_people(&body.people)?;
     if holder.nir != nir {
         return Err(ApiError::bad_request(
@@ -243,14 +246,14 @@ async fn update_card(
     if updated == 0 {
         return Err(ApiError::not_found());
     }
-    Ok(Json(json!({ "people": count })))
+    Ok(Json(CardUpdated { people: count }))
 }
 
 /// `POST /v1/pro/cards` `{"people": [claims…]}` → `{"nir", "user_id", "activation_code"}`.
 async fn register_card(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<CardRegistration>,
-) -> Result<Json<Value>, ApiError> {
+    Json(body): Json<CardRegistration<Vec<ApcvClaims>>>,
+) -> Result<Json<CardRegistered>, ApiError> {
     let holder = checked_people(&body.people)?;
     let code = activation_code()?;
     let user = hex::encode(random::<16>()?);
@@ -279,24 +282,18 @@ async fn register_card(
         })
         .await?;
     tracing::info!("card registered");
-    Ok(Json(json!({
-        "nir": holder.nir,
-        "user_id": user,
-        "activation_code": code,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CardRegistration {
-    people: Vec<ApcvClaims>,
+    Ok(Json(CardRegistered {
+        nir: holder.nir,
+        user_id: user,
+        activation_code: code,
+    }))
 }
 
 /// `POST /v1/issuer/enrolment/start` → `{"nonce": base64, "expires_millis"}`.
 async fn start_enrolment(
     State(state): State<Arc<AppState>>,
     ConnectInfo(address): ConnectInfo<std::net::SocketAddr>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EnrolmentNonce>, ApiError> {
     state.guard.admit(&address.ip().to_string())?;
     let nonce = random::<32>()?.to_vec();
     let now = now_millis();
@@ -316,27 +313,10 @@ async fn start_enrolment(
             Ok(())
         })
         .await?;
-    Ok(Json(json!({
-        "nonce": STANDARD.encode(nonce),
-        "expires_millis": expires,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Enrolment {
-    nir: String,
-    code: String,
-    /// The nonce from `enrolment/start`, base64.
-    nonce: String,
-    /// The device key as a COSE_Key (CBOR), base64.
-    device_key: String,
-    /// The device key's signature over [`ENROLMENT_PROOF_CONTEXT`] ‖ nonce, base64.
-    proof: String,
-    /// The health-space account key (SEC1 P-256), base64.
-    account_key: String,
-    /// The account key's signature over itself, base64.
-    account_proof: String,
+    Ok(Json(EnrolmentNonce {
+        nonce: STANDARD.encode(nonce),
+        expires_millis: expires,
+    }))
 }
 
 fn base64_field(value: &str, code: &'static str) -> Result<Vec<u8>, ApiError> {
@@ -352,7 +332,7 @@ enum Attempt {
     Locked,
     Enrolled {
         user: String,
-        credentials: Vec<Value>,
+        credentials: Vec<IssuedCredential>,
     },
 }
 
@@ -360,8 +340,8 @@ enum Attempt {
 async fn enrol(
     State(state): State<Arc<AppState>>,
     ConnectInfo(address): ConnectInfo<std::net::SocketAddr>,
-    Json(enrolment): Json<Enrolment>,
-) -> Result<Json<Value>, ApiError> {
+    Json(enrolment): Json<CardEnrolment>,
+) -> Result<Json<CardEnrolled>, ApiError> {
     state.guard.admit(&address.ip().to_string())?;
     let nonce = base64_field(&enrolment.nonce, "enrol.nonce")?;
     let cose_key = base64_field(&enrolment.device_key, "enrol.device_key")?;
@@ -441,19 +421,20 @@ async fn enrol(
                 + i64::try_from(state.config.token_lifetime_secs).unwrap_or(i64::MAX / 2_000)
                     * 1000;
             tracing::info!("card enrolled on a device");
-            Ok(Json(json!({
-                "user_id": user,
-                "token": state.guard.token(&user, expires),
-                "expires_millis": expires,
-                "credentials": credentials,
-            })))
+            Ok(Json(CardEnrolled {
+                account: AccountGrant {
+                    token: state.guard.token(&user, expires),
+                    user_id: user,
+                    expires_millis: expires,
+                },
+                credentials,
+            }))
         }
     }
 }
 
 /// Revokes the card's current credentials and issues one per person on it for `device_key`,
-/// each at the next free index of the status list. Returns `[{"rank", "credential": base64
-/// IssuerSigned}]`.
+/// each at the next free index of the status list.
 fn issue_card(
     tx: &rusqlite::Transaction<'_>,
     issuer: &Issuer,
@@ -461,7 +442,7 @@ fn issue_card(
     people: &str,
     device_key: &DeviceKey,
     now_millis: i64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<IssuedCredential>, ApiError> {
     let people: Vec<ApcvClaims> = serde_json::from_str(people).map_err(ApiError::internal)?;
     tx.execute(
         "UPDATE issued SET revoked = 1 WHERE nir = ?1 AND revoked = 0",
@@ -493,10 +474,10 @@ fn issue_card(
              VALUES (?1, ?2, ?3, ?4, 0)",
             params![index, nir, person.beneficiary_rank, now_millis],
         )?;
-        credentials.push(json!({
-            "rank": person.beneficiary_rank,
-            "credential": STANDARD.encode(credential),
-        }));
+        credentials.push(IssuedCredential {
+            rank: person.beneficiary_rank,
+            credential: STANDARD.encode(credential),
+        });
     }
     Ok(credentials)
 }
@@ -515,7 +496,7 @@ fn next_status_index(tx: &rusqlite::Transaction<'_>) -> Result<u32, ApiError> {
 async fn refresh_rights(
     State(state): State<Arc<AppState>>,
     Extension(UserId(user)): Extension<UserId>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IssuedCredentials>, ApiError> {
     let issuer = state.clone();
     let now = now_millis();
     let credentials = state
@@ -542,7 +523,7 @@ async fn refresh_rights(
             issue_card(tx, &issuer.issuer, &nir, &people, &device_key, now)
         })
         .await?;
-    Ok(Json(json!({ "credentials": credentials })))
+    Ok(Json(IssuedCredentials { credentials }))
 }
 
 /// `POST /v1/pro/cards/{nir}/device-lost` → `{"activation_code"}`: every credential of the
@@ -551,7 +532,7 @@ async fn refresh_rights(
 async fn device_lost(
     State(state): State<Arc<AppState>>,
     UrlPath(nir): UrlPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActivationCode>, ApiError> {
     let code = activation_code()?;
     let code_hash = sha256(code.as_bytes());
     state
@@ -574,7 +555,9 @@ async fn device_lost(
         })
         .await?;
     tracing::info!("device reported lost: card credentials revoked");
-    Ok(Json(json!({ "activation_code": code })))
+    Ok(Json(ActivationCode {
+        activation_code: code,
+    }))
 }
 
 /// `GET /v1/issuer/status`: the signed status list, signed again when a credential was

@@ -30,9 +30,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_exposure::keyfile::{DiagnosisKey, ExportBatch, ExportSigner, VerificationKey};
 use carnet_exposure::keys::{INTERVAL_SECONDS, ROLLING_PERIOD, TemporaryExposureKey};
+use carnet_wire::exposure::{
+    KeyIndex, KeyUpload, TestCode, TestResultReport, UploadReceipt, UploadedKey,
+};
 use rusqlite::{OptionalExtension, params};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::error::{ApiError, ServerError};
 use crate::lists::{Published, conditional};
@@ -124,18 +125,10 @@ fn parse_day(text: &str, code: &'static str) -> Result<i64, ApiError> {
     Ok(day_of(date.midnight().assume_utc().unix_timestamp()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TestResult {
-    /// The day symptoms began, when the person had any (YYYY-MM-DD).
-    #[serde(default)]
-    symptom_onset: Option<String>,
-}
-
 async fn report_positive(
     State(state): State<Arc<AppState>>,
-    Json(result): Json<TestResult>,
-) -> Result<Json<Value>, ApiError> {
+    Json(result): Json<TestResultReport>,
+) -> Result<Json<TestCode>, ApiError> {
     let now = now_millis();
     let onset = result
         .symptom_onset
@@ -163,27 +156,10 @@ async fn report_positive(
         })
         .await?;
     tracing::info!("positive test reported");
-    Ok(Json(json!({ "code": code, "expires_millis": expires })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Upload {
-    code: String,
-    keys: Vec<UploadedKey>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadedKey {
-    key: String,
-    rolling_start: u32,
-    #[serde(default = "full_day")]
-    rolling_period: u32,
-}
-
-fn full_day() -> u32 {
-    ROLLING_PERIOD
+    Ok(Json(TestCode {
+        code,
+        expires_millis: expires,
+    }))
 }
 
 /// The keys of an upload, checked; nothing is stored unless all are good.
@@ -252,8 +228,8 @@ fn padding(real: usize, now_secs: i64) -> Result<Vec<TemporaryExposureKey>, ApiE
 async fn upload(
     State(state): State<Arc<AppState>>,
     ConnectInfo(address): ConnectInfo<std::net::SocketAddr>,
-    Json(upload): Json<Upload>,
-) -> Result<Json<Value>, ApiError> {
+    Json(upload): Json<KeyUpload>,
+) -> Result<Json<UploadReceipt>, ApiError> {
     state.guard.admit(&address.ip().to_string())?;
     let now = now_millis();
     let now_secs = now / 1000;
@@ -304,10 +280,13 @@ async fn upload(
         })
         .await?;
     tracing::info!(stored = published, "keys uploaded");
-    Ok(Json(json!({ "accepted": real, "today": day_text(today) })))
+    Ok(Json(UploadReceipt {
+        accepted: u32::try_from(real).unwrap_or(u32::MAX),
+        today: day_text(today),
+    }))
 }
 
-async fn index(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+async fn index(State(state): State<Arc<AppState>>) -> Result<Json<KeyIndex>, ApiError> {
     let today = day_of(now_millis() / 1000);
     let days: Vec<i64> = state
         .db
@@ -322,10 +301,10 @@ async fn index(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiErr
             Ok(days)
         })
         .await?;
-    Ok(Json(json!({
-        "region": REGION,
-        "days": days.into_iter().map(day_text).collect::<Vec<_>>(),
-    })))
+    Ok(Json(KeyIndex {
+        region: REGION.to_owned(),
+        days: days.into_iter().map(day_text).collect(),
+    }))
 }
 
 async fn day_file(
@@ -424,11 +403,13 @@ async fn day_file(
     conditional(&published, &headers, cache, "application/zip")
 }
 
-async fn verification_key(State(state): State<Arc<AppState>>) -> Json<Value> {
+async fn verification_key(
+    State(state): State<Arc<AppState>>,
+) -> Json<carnet_wire::exposure::VerificationKey> {
     let key = state.keys.signer.verification_key();
-    Json(json!({
-        "id": key.id,
-        "version": key.version,
-        "public_key_spki": STANDARD.encode(crate::lists::p256_spki(key.point())),
-    }))
+    Json(carnet_wire::exposure::VerificationKey {
+        public_key_spki: STANDARD.encode(crate::lists::p256_spki(key.point())),
+        id: key.id,
+        version: key.version,
+    })
 }

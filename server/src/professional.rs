@@ -5,7 +5,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use carnet_identity::apcv::ApcvClaims;
+use carnet_wire::exposure::{TestCode, TestResultReport};
+use carnet_wire::health_space::{Deposit, DocumentDescription, FeedItem, Letter};
+use carnet_wire::issuer::{ActivationCode, CardRegistered, CardRegistration, CardUpdated};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Why a deposit failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,40 +48,42 @@ impl ProfessionalClient {
         }
     }
 
-    /// Deposits document `id` (`metadata`: title, type, author... as in
-    /// `docs/protocols/health-space.md`) with its file for `user`. A retried deposit with the
-    /// same id and content changes nothing.
+    /// Deposits document `id` (what is said of it, as in `docs/protocols/health-space.md`)
+    /// with its file for `user`: the item as the health space keeps it. A retried deposit
+    /// with the same id and content changes nothing.
     pub async fn deposit_document(
         &self,
         user: &str,
         id: &str,
-        metadata: Value,
+        metadata: DocumentDescription,
         content: &[u8],
-    ) -> Result<Value, DepositError> {
-        let body =
-            json!({ "id": id, "metadata": metadata, "content_base64": STANDARD.encode(content) });
-        self.post(&format!("/v1/pro/patients/{user}/documents"), &body)
+    ) -> Result<FeedItem, DepositError> {
+        let deposit = Deposit {
+            id: id.to_owned(),
+            metadata,
+            content_base64: STANDARD.encode(content),
+        };
+        self.post(&format!("/v1/pro/patients/{user}/documents"), &deposit)
             .await
     }
 
-    /// Deposits a message for `user`: `{"id", "sender", "subject", "body", "reply_allowed",
-    /// "attachments": [{"name", "content_base64"}]}`.
+    /// Deposits a message for `user`: the item as the health space keeps it.
     pub async fn deposit_message(
         &self,
         user: &str,
-        message: &Value,
-    ) -> Result<Value, DepositError> {
+        message: &Letter,
+    ) -> Result<FeedItem, DepositError> {
         self.post(&format!("/v1/pro/patients/{user}/messages"), message)
             .await
     }
 
     /// Registers a card for `people` (the holder first, then the beneficiaries, ranked 1,
-    /// 2, …): `{"nir", "user_id", "activation_code"}`, the code the caisse mails.
+    /// 2, …); the answer holds the activation code the caisse mails.
     pub async fn register_card(
         &self,
-        people: &[carnet_identity::apcv::ApcvClaims],
-    ) -> Result<Value, DepositError> {
-        self.post("/v1/pro/cards", &json!({ "people": people }))
+        people: &[ApcvClaims],
+    ) -> Result<CardRegistered, DepositError> {
+        self.post("/v1/pro/cards", &CardRegistration { people })
             .await
     }
 
@@ -85,47 +92,53 @@ impl ProfessionalClient {
     pub async fn update_card(
         &self,
         nir: &str,
-        people: &[carnet_identity::apcv::ApcvClaims],
-    ) -> Result<Value, DepositError> {
+        people: &[ApcvClaims],
+    ) -> Result<CardUpdated, DepositError> {
         self.send(
             reqwest::Method::PUT,
             &format!("/v1/pro/cards/{nir}"),
-            &json!({ "people": people }),
+            &CardRegistration { people },
         )
         .await
     }
 
     /// Reports the phone of card `nir` lost: its credentials are revoked and its account key
-    /// dropped; `{"activation_code"}` for the next phone.
-    pub async fn report_device_lost(&self, nir: &str) -> Result<Value, DepositError> {
-        self.post(&format!("/v1/pro/cards/{nir}/device-lost"), &json!({}))
-            .await
-    }
-
-    /// Reports a positive test, as a laboratory does: `{"code", "expires_millis"}`, the
-    /// one-time code the person types in the app to publish their exposure keys.
-    /// `symptom_onset` is the day symptoms began (`YYYY-MM-DD`), when they had any.
-    pub async fn report_positive_test(
-        &self,
-        symptom_onset: Option<&str>,
-    ) -> Result<Value, DepositError> {
+    /// dropped; the answer holds the activation code for the next phone.
+    pub async fn report_device_lost(&self, nir: &str) -> Result<ActivationCode, DepositError> {
         self.post(
-            "/v1/pro/test-results",
-            &json!({ "symptom_onset": symptom_onset }),
+            &format!("/v1/pro/cards/{nir}/device-lost"),
+            &serde_json::json!({}),
         )
         .await
     }
 
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, DepositError> {
+    /// Reports a positive test, as a laboratory does: the one-time code the person types in
+    /// the app to publish their exposure keys. `symptom_onset` is the day symptoms began
+    /// (`YYYY-MM-DD`), when they had any.
+    pub async fn report_positive_test(
+        &self,
+        symptom_onset: Option<&str>,
+    ) -> Result<TestCode, DepositError> {
+        let report = TestResultReport {
+            symptom_onset: symptom_onset.map(str::to_owned),
+        };
+        self.post("/v1/pro/test-results", &report).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, DepositError> {
         self.send(reqwest::Method::POST, path, body).await
     }
 
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: &Value,
-    ) -> Result<Value, DepositError> {
+        body: &impl Serialize,
+    ) -> Result<T, DepositError> {
         let response = self
             .http
             .request(method, format!("{}{path}", self.base_url))

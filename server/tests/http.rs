@@ -10,8 +10,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet_net::signing_string;
 use carnet_server::{RunningServer, ServerConfig};
+use carnet_wire::signing_string;
 use reqwest::{Client, Method, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -205,11 +205,11 @@ async fn professionals_deposit_and_devices_sync_read_and_write() {
         .professional(&documents, &deposit("cr-2026-001", b"%PDF-other"), &key)
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let letter = json!({
-        "id": "msg-1", "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" }, "subject": "Résultats",
+    let letter = json!({ "id": "msg-1", "message": {
+        "sender": { "name": "Dr Marie Curie", "rpps": "10003456789" }, "subject": "Résultats",
         "body": "Normaux.", "reply_allowed": true,
         "attachments": [{ "name": "cr.pdf", "content_base64": STANDARD.encode(&pdf) }],
-    });
+    }});
     let status = h.deposit_for(&device.user, "messages", &letter, &key).await;
     assert_eq!(status, StatusCode::OK);
 

@@ -21,6 +21,7 @@ use carnet_identity::trust::IssuerTrust;
 use carnet_net::{Client, NetConfig, NetError};
 use carnet_platform::MemoryKeyVault;
 use carnet_server::{DepositError, ProfessionalClient, RunningServer, ServerConfig};
+use carnet_wire::issuer::{CardEnrolled, CardEnrolment, IssuedCredential, IssuedCredentials};
 use reqwest::Method;
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -46,13 +47,9 @@ fn family() -> Vec<ApcvClaims> {
     serde_json::from_str(include_str!("../../fixtures/apcv/family.json")).unwrap()
 }
 
-/// The enrolment fields for `phone` (a fresh nonce from the server).
-async fn enrolment(
-    client: &Client,
-    phone: &Phone,
-    nir: &str,
-    code: &str,
-) -> serde_json::Map<String, Value> {
+/// The enrolment request for `phone` (a fresh nonce from the server); the account fields are
+/// filled by [`enrol`].
+async fn enrolment(client: &Client, phone: &Phone, nir: &str, code: &str) -> CardEnrolment {
     let start = client
         .post_once("/v1/issuer/enrolment/start", &json!({}))
         .await
@@ -63,25 +60,36 @@ async fn enrolment(
     let proof = phone
         .sign(&[ENROLMENT_PROOF_CONTEXT, &nonce].concat())
         .unwrap();
-    let fields = json!({
-        "nir": nir,
-        "code": code,
-        "nonce": STANDARD.encode(&nonce),
-        "device_key": STANDARD.encode(cose_key),
-        "proof": STANDARD.encode(proof),
-    });
-    fields.as_object().unwrap().clone()
+    CardEnrolment {
+        nir: nir.to_owned(),
+        code: code.to_owned(),
+        nonce: STANDARD.encode(&nonce),
+        device_key: STANDARD.encode(cose_key),
+        proof: STANDARD.encode(proof),
+        account_key: String::new(),
+        account_proof: String::new(),
+    }
 }
 
-fn credentials(answer: &Value) -> Vec<Credential> {
-    answer["credentials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            Credential::from_cbor(&STANDARD.decode(c["credential"].as_str().unwrap()).unwrap())
-                .unwrap()
+/// Sends `request` with a new account key's proof.
+async fn enrol(
+    client: &Client,
+    vault: &MemoryKeyVault,
+    request: CardEnrolment,
+) -> Result<(carnet_net::Credential, CardEnrolled), NetError> {
+    client
+        .enrol_with(vault, "/v1/issuer/enrolment", |account| CardEnrolment {
+            account_key: account.account_key,
+            account_proof: account.account_proof,
+            ..request
         })
+        .await
+}
+
+fn credentials(issued: &[IssuedCredential]) -> Vec<Credential> {
+    issued
+        .iter()
+        .map(|c| Credential::from_cbor(&STANDARD.decode(&c.credential).unwrap()).unwrap())
         .collect()
 }
 
@@ -119,12 +127,8 @@ impl Setup {
 }
 
 /// The status and code of a refused enrolment.
-async fn refused_enrolment(
-    client: &Client,
-    fields: serde_json::Map<String, Value>,
-) -> (u16, String) {
-    let error = client
-        .enrol_with(&MemoryKeyVault::new(), "/v1/issuer/enrolment", fields)
+async fn refused_enrolment(client: &Client, request: CardEnrolment) -> (u16, String) {
+    let error = enrol(client, &MemoryKeyVault::new(), request)
         .await
         .unwrap_err();
     refusal(error)
@@ -155,7 +159,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         Err(DepositError::Refused { status: 400, .. })
     ));
     let registered = caisse.register_card(&family()).await.unwrap();
-    let code = registered["activation_code"].as_str().unwrap().to_owned();
+    let code = registered.activation_code.clone();
     assert!(matches!(
         caisse.register_card(&family()).await,
         Err(DepositError::Refused { status: 409, .. })
@@ -171,7 +175,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
     let nir = "253072B07300470";
     let vault = MemoryKeyVault::new();
     let mut forged = enrolment(&client, &marie, nir, &code).await;
-    forged["proof"] = json!(STANDARD.encode(marie.sign(b"another nonce").unwrap()));
+    forged.proof = STANDARD.encode(marie.sign(b"another nonce").unwrap());
     assert_eq!(
         refused_enrolment(&client, forged).await,
         (400, "enrol.proof".into())
@@ -187,13 +191,10 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         "a nonce serves once"
     );
 
-    let fields = enrolment(&client, &marie, nir, &code).await;
-    let (account, answer) = client
-        .enrol_with(&vault, "/v1/issuer/enrolment", fields)
-        .await
-        .unwrap();
-    assert_eq!(account.user_id(), registered["user_id"].as_str().unwrap());
-    let first = credentials(&answer);
+    let request = enrolment(&client, &marie, nir, &code).await;
+    let (account, answer) = enrol(&client, &vault, request).await.unwrap();
+    assert_eq!(account.user_id(), registered.user_id);
+    let first = credentials(&answer.credentials);
     assert_eq!(first.len(), 2, "one credential per person on the card");
     let again = enrolment(&client, &marie, nir, &code).await;
     assert_eq!(
@@ -265,7 +266,12 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         .signed(&account, Method::POST, "/v1/me/issuer/rights", Vec::new())
         .await
         .unwrap();
-    let refreshed = credentials(&serde_json::from_slice(&refreshed.body).unwrap());
+    let refreshed = credentials(
+        &refreshed
+            .json::<IssuedCredentials>("rights")
+            .unwrap()
+            .credentials,
+    );
     assert_eq!(refreshed.len(), 2);
     let until = refreshed[1]
         .items()
@@ -310,15 +316,8 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         .unwrap_err();
     assert_eq!(refusal(error).0, 401);
     let new_phone = phone();
-    let fields = enrolment(
-        &client,
-        &new_phone,
-        nir,
-        lost["activation_code"].as_str().unwrap(),
-    )
-    .await;
-    let (again, answer) = client
-        .enrol_with(&MemoryKeyVault::new(), "/v1/issuer/enrolment", fields)
+    let request = enrolment(&client, &new_phone, nir, &lost.activation_code).await;
+    let (again, answer) = enrol(&client, &MemoryKeyVault::new(), request)
         .await
         .unwrap();
     assert_eq!(
@@ -326,7 +325,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         account.user_id(),
         "the same health space on the new phone"
     );
-    assert_eq!(credentials(&answer).len(), 2);
+    assert_eq!(credentials(&answer.credentials).len(), 2);
     server.stop().await.unwrap();
 }
 
@@ -339,10 +338,11 @@ async fn wrong_codes_lock_the_card() {
         _dir,
         ..
     } = Setup::start().await;
-    let code = caisse.register_card(&family()).await.unwrap()["activation_code"]
-        .as_str()
+    let code = caisse
+        .register_card(&family())
+        .await
         .unwrap()
-        .to_owned();
+        .activation_code;
     let device = phone();
     let nir = "253072B07300470";
     for _ in 0..5 {
@@ -365,7 +365,7 @@ async fn wrong_codes_lock_the_card() {
         (401, "enrol.code".into())
     );
     let mut fields = enrolment(&client, &device, nir, &code).await;
-    fields["device_key"] = json!(STANDARD.encode([0xa1, 0x01, 0x02]));
+    fields.device_key = STANDARD.encode([0xa1, 0x01, 0x02]);
     assert_eq!(
         refused_enrolment(&client, fields).await,
         (400, "enrol.device_key".into())

@@ -77,10 +77,11 @@ async fn a_positive_persons_keys_are_published_in_the_days_signed_file() {
         .unwrap()
         .date()
         .to_string();
-    let code = laboratory.report_positive_test(Some(&onset)).await.unwrap()["code"]
-        .as_str()
+    let code = laboratory
+        .report_positive_test(Some(&onset))
+        .await
         .unwrap()
-        .to_owned();
+        .code;
     assert!(
         laboratory
             .report_positive_test(Some("2020-01-01"))

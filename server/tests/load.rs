@@ -77,7 +77,10 @@ async fn many_citizens_write_concurrently_and_nothing_is_lost_or_doubled() {
                     .deposit_document(
                         credential.user_id(),
                         &format!("cr-{citizen}"),
-                        json!({ "title": format!("Compte rendu {citizen}") }),
+                        carnet_wire::health_space::DocumentDescription {
+                            title: format!("Compte rendu {citizen}"),
+                            ..Default::default()
+                        },
                         format!("%PDF-1.4\n{citizen}\n%%EOF\n").as_bytes(),
                     )
                     .await

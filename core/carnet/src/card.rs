@@ -23,6 +23,11 @@ use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, respon
 use carnet_identity::reader::{CheckTime, Reader, SLOT_SECONDS};
 use carnet_identity::trust::IssuerTrust;
 use carnet_net::NetError;
+use carnet_wire::apcv::{self as wire, RemotePresentation, RemoteVerdict};
+use carnet_wire::health_space::AccountProof;
+use carnet_wire::issuer::{
+    CardEnrolled, CardEnrolment, EnrolmentNonce, IssuedCredential, IssuedCredentials,
+};
 use ciborium::Value;
 use reqwest::Method;
 use ring::rand::SystemRandom;
@@ -411,9 +416,6 @@ impl NfcReading {
     }
 }
 
-/// Field of the JSON a phone posts to a reader's endpoint: the `APCV1:` text.
-pub const REMOTE_PRESENTATION_FIELD: &str = "presentation";
-
 impl HealthRecord {
     /// Remote presentation: answers a reader's remote challenge (one naming an endpoint) by
     /// sending person `rank`'s presentation to that endpoint over HTTPS, and returns the
@@ -442,65 +444,52 @@ impl HealthRecord {
         )?;
         let client = carnet_net::Client::new(carnet_net::NetConfig::new(origin))?;
         let answer = client
-            .post_once(
-                &path,
-                &serde_json::json!({ REMOTE_PRESENTATION_FIELD: text }),
-            )
+            .post_once(&path, &RemotePresentation { presentation: text })
             .with_subscriber(self.dispatch.clone())
             .await?;
-        let verdict: serde_json::Value = serde_json::from_slice(&answer.body)
-            .map_err(|e| NetError::Protocol(format!("the reader's answer: {e}")))?;
-        check_from_json(&verdict)
+        check_of_verdict(answer.json("the reader's answer")?)
     }
 }
 
-/// A reader's verdict as its endpoint answers it: `{"accepted": true, "elements": [{"name",
-/// "value"}]}` or `{"accepted": false, "code": "…"}`.
+/// A reader's verdict as its endpoint answers it (`docs/protocols/apcv.md`).
 #[must_use]
-pub fn check_to_json(check: &CardCheck) -> serde_json::Value {
+pub fn remote_verdict(check: &CardCheck) -> RemoteVerdict {
     match check {
-        CardCheck::Accepted { elements } => serde_json::json!({
-            "accepted": true,
-            "elements": elements
+        CardCheck::Accepted { elements } => RemoteVerdict {
+            accepted: true,
+            elements: elements
                 .iter()
-                .map(|e| serde_json::json!({ "name": e.name, "value": e.value }))
-                .collect::<Vec<_>>(),
-        }),
-        CardCheck::Refused { code } => serde_json::json!({ "accepted": false, "code": code }),
+                .map(|e| wire::DisclosedElement {
+                    name: e.name.clone(),
+                    value: e.value.clone(),
+                })
+                .collect(),
+            code: None,
+        },
+        CardCheck::Refused { code } => RemoteVerdict {
+            accepted: false,
+            elements: Vec::new(),
+            code: Some(code.clone()),
+        },
     }
 }
 
-fn check_from_json(verdict: &serde_json::Value) -> Result<CardCheck, CarnetError> {
-    let protocol = |what: &str| {
-        CarnetError::Network(NetError::Protocol(format!("the reader's answer: {what}")))
-    };
-    let text = |value: &serde_json::Value, name: &str| {
-        value
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| protocol(name))
-    };
-    match verdict.get("accepted").and_then(serde_json::Value::as_bool) {
-        Some(true) => Ok(CardCheck::Accepted {
-            elements: verdict
-                .get("elements")
-                .and_then(serde_json::Value::as_array)
-                .ok_or_else(|| protocol("elements"))?
-                .iter()
-                .map(|element| {
-                    Ok(DisclosedElement {
-                        name: text(element, "name")?,
-                        value: text(element, "value")?,
-                    })
-                })
-                .collect::<Result<_, CarnetError>>()?,
-        }),
-        Some(false) => Ok(CardCheck::Refused {
-            code: text(verdict, "code")?,
-        }),
-        None => Err(protocol("accepted")),
+fn check_of_verdict(verdict: RemoteVerdict) -> Result<CardCheck, CarnetError> {
+    if verdict.accepted {
+        let elements = verdict
+            .elements
+            .into_iter()
+            .map(|e| DisclosedElement {
+                name: e.name,
+                value: e.value,
+            })
+            .collect();
+        return Ok(CardCheck::Accepted { elements });
     }
+    let code = verdict.code.ok_or_else(|| {
+        NetError::Protocol("the reader's answer: a refusal without its code".into())
+    })?;
+    Ok(CardCheck::Refused { code })
 }
 
 impl NationalServices {
@@ -521,34 +510,30 @@ impl NationalServices {
         signer: &(dyn DeviceSigner + Sync),
     ) -> Result<Vec<CardPerson>, CarnetError> {
         let work = async {
-            let start = self
+            let start: EnrolmentNonce = self
                 .client
                 .post_once("/v1/issuer/enrolment/start", &serde_json::json!({}))
-                .await?;
-            let start: serde_json::Value = serde_json::from_slice(&start.body)
-                .map_err(|e| NetError::Protocol(format!("enrolment nonce: {e}")))?;
-            let nonce = start
-                .get("nonce")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|nonce| STANDARD.decode(nonce).ok())
-                .ok_or_else(|| NetError::Protocol("enrolment nonce missing".into()))?;
+                .await?
+                .json("enrolment nonce")?;
+            let nonce = STANDARD
+                .decode(&start.nonce)
+                .map_err(|_| NetError::Protocol("the enrolment nonce is not base64".into()))?;
             let device_key = carnet_codec::cbor::to_vec(&signer.device_key().to_cose_key())?;
             let proof = signer.sign(&[ENROLMENT_PROOF_CONTEXT, &nonce].concat())?;
-            let mut fields = serde_json::Map::new();
-            for (name, value) in [
-                ("nir", nir.to_owned()),
-                ("code", code.trim().to_owned()),
-                ("nonce", STANDARD.encode(&nonce)),
-                ("device_key", STANDARD.encode(device_key)),
-                ("proof", STANDARD.encode(proof)),
-            ] {
-                fields.insert(name.into(), value.into());
-            }
+            let request = |account: AccountProof| CardEnrolment {
+                nir: nir.to_owned(),
+                code: code.trim().to_owned(),
+                nonce: start.nonce.clone(),
+                device_key: STANDARD.encode(device_key),
+                proof: STANDARD.encode(proof),
+                account_key: account.account_key,
+                account_proof: account.account_proof,
+            };
             let (_, answer) = self
                 .client
-                .enrol_with(self.vault.as_ref(), "/v1/issuer/enrolment", fields)
+                .enrol_with::<_, CardEnrolled>(self.vault.as_ref(), "/v1/issuer/enrolment", request)
                 .await?;
-            keep_credentials(record, &answer, &signer.device_key())
+            keep_credentials(record, &answer.credentials, &signer.device_key())
         };
         work.with_subscriber(self.dispatch.clone()).await
     }
@@ -576,9 +561,8 @@ impl NationalServices {
                     Vec::new(),
                 )
                 .await?;
-            let answer: serde_json::Value = serde_json::from_slice(&response.body)
-                .map_err(|e| NetError::Protocol(format!("rights answer: {e}")))?;
-            keep_credentials(record, &answer, &signer.device_key())
+            let answer: IssuedCredentials = response.json("rights answer")?;
+            keep_credentials(record, &answer.credentials, &signer.device_key())
         };
         work.with_subscriber(self.dispatch.clone()).await
     }
@@ -611,29 +595,19 @@ impl NationalServices {
     }
 }
 
-/// Reads the issuer's `{"credentials": [{"rank", "credential"}]}`, checks each is bound to
-/// `device_key`, and keeps them as the card.
+/// Checks that each credential the issuer gave is bound to `device_key`, and keeps them as
+/// the card.
 fn keep_credentials(
     record: &HealthRecord,
-    answer: &serde_json::Value,
+    issued: &[IssuedCredential],
     device_key: &DeviceKey,
 ) -> Result<Vec<CardPerson>, CarnetError> {
-    let listed = answer
-        .get("credentials")
-        .and_then(serde_json::Value::as_array)
-        .ok_or_else(|| NetError::Protocol("no credentials in the issuer's answer".into()))?;
-    let mut credentials = Vec::with_capacity(listed.len());
-    for entry in listed {
-        let rank = entry
-            .get("rank")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|rank| u32::try_from(rank).ok())
-            .ok_or_else(|| NetError::Protocol("a credential without its rank".into()))?;
-        let bytes = entry
-            .get("credential")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| STANDARD.decode(text).ok())
-            .ok_or_else(|| NetError::Protocol("a credential that is not base64".into()))?;
+    let mut credentials = Vec::with_capacity(issued.len());
+    for entry in issued {
+        let rank = entry.rank;
+        let bytes = STANDARD
+            .decode(&entry.credential)
+            .map_err(|_| NetError::Protocol("a credential that is not base64".into()))?;
         if Credential::from_cbor(&bytes)?.mso()?.device_key != *device_key {
             return Err(malformed(
                 "the issuer bound a credential to another device key",

@@ -16,6 +16,7 @@ use carnet_exposure::radio::{BleTransport, Calibration, Reception, sightings_of_
 use carnet_exposure::risk::RiskConfiguration;
 use carnet_net::NetError;
 use carnet_record::{ExposureCheck, ExposureDeletion};
+use carnet_wire::exposure::{self as wire, KeyIndex, KeyUpload, UploadReceipt, UploadedKey};
 use ring::rand::SystemRandom;
 use tracing::instrument::WithSubscriber;
 
@@ -251,29 +252,24 @@ impl NationalServices {
         keys: &[TemporaryExposureKey],
         code: &str,
     ) -> Result<u32, CarnetError> {
-        let keys: Vec<serde_json::Value> = keys
-            .iter()
-            .map(|key| {
-                serde_json::json!({
-                    "key": STANDARD.encode(key.bytes()),
-                    "rolling_start": key.rolling_start,
-                    "rolling_period": key.rolling_period,
+        let upload = KeyUpload {
+            code: code.trim().to_owned(),
+            keys: keys
+                .iter()
+                .map(|key| UploadedKey {
+                    key: STANDARD.encode(key.bytes()),
+                    rolling_start: key.rolling_start,
+                    rolling_period: key.rolling_period,
                 })
-            })
-            .collect();
-        let body = serde_json::json!({ "code": code.trim(), "keys": keys });
-        let response = self
+                .collect(),
+        };
+        let receipt: UploadReceipt = self
             .client
-            .post_once("/v1/keys/upload", &body)
+            .post_once("/v1/keys/upload", &upload)
             .with_subscriber(self.dispatch.clone())
-            .await?;
-        let answer: serde_json::Value = serde_json::from_slice(&response.body)
-            .map_err(|e| NetError::Protocol(format!("upload answer: {e}")))?;
-        let accepted = answer
-            .get("accepted")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| NetError::Protocol("upload answer without a count".into()))?;
-        Ok(u32::try_from(accepted).unwrap_or(u32::MAX))
+            .await?
+            .json("upload answer")?;
+        Ok(receipt.accepted)
     }
 
     /// The key that verifies the server's day files, as the server gives it. An app ships
@@ -287,20 +283,13 @@ impl NationalServices {
             .get_conditional("/v1/keys/verification-key", None)
             .with_subscriber(self.dispatch.clone())
             .await?;
-        let answer: serde_json::Value = serde_json::from_slice(&response.body)
-            .map_err(|e| NetError::Protocol(format!("verification key: {e}")))?;
-        let field = |name: &str| {
-            answer
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| NetError::Protocol(format!("verification key without {name}")))
-        };
+        let answer: wire::VerificationKey = response.json("verification key")?;
         let spki = STANDARD
-            .decode(field("public_key_spki")?)
+            .decode(&answer.public_key_spki)
             .map_err(|_| NetError::Protocol("verification key is not base64".into()))?;
         Ok(VerificationKey::from_spki_der(
-            field("id")?,
-            field("version")?,
+            &answer.id,
+            &answer.version,
             &spki,
         )?)
     }
@@ -334,17 +323,8 @@ impl NationalServices {
             }
             Err(other) => return Err(other.into()),
         };
-        let index: serde_json::Value = serde_json::from_slice(&index.body)
-            .map_err(|e| NetError::Protocol(format!("key index: {e}")))?;
-        let mut days: Vec<String> = index
-            .get("days")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| NetError::Protocol("key index without days".into()))?
-            .iter()
-            .filter_map(serde_json::Value::as_str)
-            .filter(|day| is_day(day))
-            .map(str::to_owned)
-            .collect();
+        let index: KeyIndex = index.json("key index")?;
+        let mut days: Vec<String> = index.days.into_iter().filter(|day| is_day(day)).collect();
         days.sort();
         days.dedup();
         let skip = days.len().saturating_sub(KEEP_DAYS);

@@ -23,8 +23,7 @@ mod wallet;
 
 pub use card::{
     CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, NfcReading, NfcResponder,
-    NfcStep, PresentationRequest, REMOTE_PRESENTATION_FIELD, SoftwareDeviceKey, check_to_json,
-    read_challenge,
+    NfcStep, PresentationRequest, SoftwareDeviceKey, read_challenge, remote_verdict,
 };
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
@@ -46,6 +45,8 @@ pub use carnet_platform::{
 };
 /// The encrypted health record component.
 pub use carnet_record as record;
+/// The messages between the device and the national services.
+pub use carnet_wire as wire;
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
 pub use error::{CarnetError, ErrorKind};
 pub use exposure::{ExposureCycle, ExposureProgress, ExposureRadio, KeyFilesUpdate};

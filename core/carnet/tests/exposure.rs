@@ -129,10 +129,7 @@ async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), "exposure.code", "{wrong:?}");
-    let code = laboratory.report_positive_test(None).await.unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let code = laboratory.report_positive_test(None).await.unwrap().code;
     assert_eq!(
         alice_services
             .publish_exposure_keys(&alice_record, &code)

@@ -40,7 +40,10 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
     .deposit_document(
         &user,
         "cr-1",
-        serde_json::json!({ "title": "Compte rendu" }),
+        carnet::wire::health_space::DocumentDescription {
+            title: "Compte rendu".into(),
+            ..Default::default()
+        },
         b"%PDF-1.4\n%%EOF\n",
     )
     .await

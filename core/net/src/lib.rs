@@ -18,6 +18,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_platform::{KeyVault, PlatformError};
+use carnet_wire::health_space::{AccountGrant, AccountProof, TestEnrolment};
 use reqwest::{Method, StatusCode};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -138,6 +139,16 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+impl Response {
+    /// The body read as the message `T` of `carnet-wire`; `what` names it in the error.
+    ///
+    /// # Errors
+    /// [`NetError::Protocol`] for a body that is not that message.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, NetError> {
+        serde_json::from_slice(&self.body).map_err(|e| NetError::Protocol(format!("{what}: {e}")))
+    }
+}
+
 /// The device's enrolment: its user id, token and signing key.
 pub struct Credential {
     user_id: String,
@@ -199,7 +210,7 @@ impl Credential {
         rng.fill(&mut nonce)
             .map_err(|_| NetError::Protocol("no random generator".into()))?;
         let nonce = hex::encode(nonce);
-        let message = signing_string(method, path, &date.to_string(), &nonce, body);
+        let message = carnet_wire::signing_string(method, path, &date.to_string(), &nonce, body);
         let signature = self
             .key
             .sign(&rng, message.as_bytes())
@@ -249,24 +260,31 @@ impl Client {
 
     /// Enrols this device with the test enrolment code (see [`Client::enrol_with`]).
     pub async fn enrol(&self, vault: &dyn KeyVault, code: &str) -> Result<Credential, NetError> {
-        let mut fields = serde_json::Map::new();
-        fields.insert("code".into(), code.into());
-        self.enrol_with(vault, "/v1/enrol/test", fields)
+        let request = |proof: AccountProof| TestEnrolment {
+            code: code.to_owned(),
+            account_key: proof.account_key,
+            account_proof: proof.account_proof,
+        };
+        self.enrol_with::<_, AccountGrant>(vault, "/v1/enrol/test", request)
             .await
             .map(|(credential, _)| credential)
     }
 
     /// Enrols this device's health-space account at `path` (the test enrolment, or the card
-    /// issuer's, which adds its own `fields`): makes a P-256 account key, proves possession
-    /// (`account_key`, `account_proof`: the key signed by itself), and keeps the credential
-    /// the answer gives (`user_id`, `token`) in `vault`. Returns it with the whole answer.
-    /// One attempt: enrolment is not idempotent.
-    pub async fn enrol_with(
+    /// issuer's, whose request carries more): makes a P-256 account key, proves possession
+    /// (the key signed by itself) in the request `request` builds, and keeps the account the
+    /// answer grants in `vault`. Returns it with the whole answer. One attempt: enrolment is
+    /// not idempotent.
+    pub async fn enrol_with<Request, Answer>(
         &self,
         vault: &dyn KeyVault,
         path: &str,
-        mut fields: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(Credential, serde_json::Value), NetError> {
+        request: impl FnOnce(AccountProof) -> Request,
+    ) -> Result<(Credential, Answer), NetError>
+    where
+        Request: serde::Serialize,
+        Answer: serde::de::DeserializeOwned + AsRef<AccountGrant>,
+    {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| NetError::Protocol("cannot make a device key".into()))?;
@@ -276,48 +294,35 @@ impl Client {
         let proof = key
             .sign(&rng, &public)
             .map_err(|_| NetError::Protocol("signing failed".into()))?;
-        fields.insert("account_key".into(), STANDARD.encode(&public).into());
-        fields.insert(
-            "account_proof".into(),
-            STANDARD.encode(proof.as_ref()).into(),
-        );
-        let response = self
-            .post_once(path, &serde_json::Value::Object(fields))
-            .await?;
-        let answer: serde_json::Value = serde_json::from_slice(&response.body)
-            .map_err(|e| NetError::Protocol(format!("enrolment answer: {e}")))?;
-        let text = |name: &str| {
-            answer
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| NetError::Protocol(format!("enrolment answer: no {name}")))
-        };
-        let (user_id, token) = (text("user_id")?, text("token")?);
+        let request = request(AccountProof {
+            account_key: STANDARD.encode(&public),
+            account_proof: STANDARD.encode(proof.as_ref()),
+        });
+        let response = self.post_once(path, &request).await?;
+        let answer: Answer = response.json("enrolment answer")?;
+        let grant = answer.as_ref();
         let stored = StoredCredential {
-            user_id: user_id.clone(),
-            token: token.clone(),
+            user_id: grant.user_id.clone(),
+            token: grant.token.clone(),
             pkcs8: STANDARD.encode(pkcs8.as_ref()),
         };
         vault.store(
             CREDENTIAL_ENTRY,
             serde_json::to_vec(&stored).map_err(|e| NetError::Protocol(e.to_string()))?,
         )?;
-        Ok((
-            Credential {
-                user_id,
-                token,
-                key,
-            },
-            answer,
-        ))
+        let credential = Credential {
+            user_id: grant.user_id.clone(),
+            token: grant.token.clone(),
+            key,
+        };
+        Ok((credential, answer))
     }
 
     /// An unsigned JSON POST, one attempt (its effect may not be repeatable).
     pub async fn post_once(
         &self,
         path: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> Result<Response, NetError> {
         let body = serde_json::to_vec(body).map_err(|e| NetError::Protocol(e.to_string()))?;
         self.attempt(Method::POST, path, &body, &[], None)
@@ -464,21 +469,17 @@ impl Client {
             });
         }
         let retryable = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let text = |name: &str| {
-            answer
-                .get(name)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
+        // A refusal is `{"code", "message"}`; a body that is not one (a proxy's page) leaves
+        // both empty.
+        let refusal: Option<carnet_wire::Refusal> = serde_json::from_slice(&body).ok();
+        let (code, message) = refusal.map_or_else(Default::default, |r| (r.code, r.message));
         let error = if retryable {
             NetError::Offline(format!("the service answered {status}"))
         } else {
             NetError::Refused {
                 status: status.as_u16(),
-                code: text("code"),
-                message: text("message"),
+                code,
+                message,
             }
         };
         Err(Attempt { error, retryable })
@@ -489,19 +490,6 @@ impl Client {
 struct Attempt {
     error: NetError,
     retryable: bool,
-}
-
-/// The string a device signs for a request (`docs/protocols/health-space.md`): method, path
-/// and query, date, nonce and the body's SHA-256, one per line. The server checks the same.
-pub fn signing_string(
-    method: &str,
-    path_and_query: &str,
-    date: &str,
-    nonce: &str,
-    body: &[u8],
-) -> String {
-    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, body));
-    format!("{method}\n{path_and_query}\n{date}\n{nonce}\n{digest}")
 }
 
 /// An error and its causes, on one line.

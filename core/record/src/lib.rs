@@ -50,7 +50,7 @@ pub use exposure::{
 pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
 pub use keyslot::{KdfParams, Unlock};
 pub use profile::{
-    LOINC, MeasureKind, NewProfileItem, ProfileItem, ProfileKind, VACCINE_GROUP_SYSTEM, is_fhir_id,
+    LOINC, MeasureKind, NewProfileItem, ProfileItem, ProfileKind, VACCINE_GROUP_SYSTEM,
 };
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};

@@ -565,19 +565,11 @@ pub(crate) fn check_resource(kind: ProfileKind, id: &str, mut resource: Value) -
 
 /// Checks a FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
 pub(crate) fn check_fhir_id(id: &str) -> Result<()> {
-    if is_fhir_id(id) {
+    if carnet_wire::is_fhir_id(id) {
         Ok(())
     } else {
         Err(RecordError::InvalidInput(format!(
             "{id:?} is not a FHIR id"
         )))
     }
-}
-
-/// Whether `id` is a FHIR id: 1 to 64 of `[A-Za-z0-9\-\.]` (the server's item ids follow it).
-pub fn is_fhir_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }

@@ -9,9 +9,12 @@
 //! (file first, then metadata, both idempotent on the server) and the profile changes.
 
 use carnet_net::{Client, Credential, NetError};
+use carnet_wire::health_space::{
+    self as wire, DocumentDescription, DocumentMetadata, FeedItem, FeedPage, MessageBody,
+    ProfileWrite,
+};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::document::{Coding, Confidentiality, Document, DocumentSource, NewDocument};
 use crate::error::{RecordError, Result};
@@ -26,8 +29,6 @@ const SYNC: &str = "sync";
 const CURSOR: &str = "health-space";
 /// Changes asked for per page.
 const PAGE: u32 = 200;
-/// Kind of profile changes in the feed.
-const PROFILE_KIND: &str = "profile";
 /// Item kind of documents waiting to be uploaded (keyed by document id).
 pub(crate) const UPLOAD: &str = "upload";
 
@@ -66,22 +67,6 @@ pub struct PullReport {
 #[derive(Debug, Serialize, Deserialize)]
 struct Cursor {
     last_seq: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Page {
-    changes: Vec<Change>,
-    last_seq: i64,
-    more: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct Change {
-    kind: String,
-    id: String,
-    version: i64,
-    deleted: bool,
-    body: Value,
 }
 
 /// What a push sent.
@@ -125,13 +110,12 @@ impl Record {
             let response = client
                 .signed(credential, Method::GET, &path, Vec::new())
                 .await?;
-            let page: Page = serde_json::from_slice(&response.body)
-                .map_err(|e| RecordError::Sync(format!("change feed: {e}")))?;
+            let page: FeedPage = response.json("change feed")?;
             // Documents and messages one by one (their files come first, over the network);
             // then the page's profile changes and the new cursor in one transaction.
             let mut profile_changes = Vec::new();
             for change in page.changes {
-                if change.kind == PROFILE_KIND {
+                if change.kind == wire::PROFILE {
                     profile_changes.push(change);
                 } else {
                     self.apply(client, credential, &change, &mut report).await?;
@@ -201,12 +185,12 @@ impl Record {
             progress(Progress { done, total });
         }
         for (id, write) in pending {
-            let body = serde_json::to_vec(&serde_json::json!({
-                "resource": write.resource,
-                "base_version": write.base_version,
-                "updated_millis": write.updated_millis,
-                "deleted": write.deleted,
-            }))
+            let body = serde_json::to_vec(&ProfileWrite {
+                resource: write.resource.clone(),
+                base_version: write.base_version,
+                updated_millis: write.updated_millis,
+                deleted: write.deleted,
+            })
             .map_err(|e| RecordError::Sync(e.to_string()))?;
             let response = client
                 .signed(
@@ -216,8 +200,7 @@ impl Record {
                     body,
                 )
                 .await?;
-            let current: Change = serde_json::from_slice(&response.body)
-                .map_err(|e| RecordError::Sync(format!("profile answer: {e}")))?;
+            let current: FeedItem = response.json("profile answer")?;
             let won = response.status != 409;
             let resource = (!current.deleted).then_some(current.body);
             self.settle_profile_push(&id, &write, current.version, resource, won)?;
@@ -314,17 +297,18 @@ impl Record {
         &self,
         client: &Client,
         credential: &Credential,
-        change: &Change,
+        change: &FeedItem,
         report: &mut PullReport,
     ) -> Result<()> {
         match change.kind.as_str() {
-            "document" => {
+            wire::DOCUMENT => {
                 if self.document(&change.id).is_ok() {
                     report.already_there += 1;
                     return Ok(());
                 }
-                let new = document_metadata(&change.body)?;
-                let content = fetch_blob(client, credential, &change.body).await?;
+                let metadata: DocumentMetadata = item_body(change)?;
+                let new = document_metadata(metadata.description)?;
+                let content = fetch_blob(client, credential, &metadata.blob).await?;
                 self.receive_document(
                     &change.id,
                     &new,
@@ -333,28 +317,32 @@ impl Record {
                 )?;
                 report.documents += 1;
             }
-            "message" => {
+            wire::MESSAGE => {
                 if self.has_message(&change.id)? {
                     report.already_there += 1;
                     return Ok(());
                 }
-                let (new, names) = message(&change.body)?;
-                let mut files = Vec::with_capacity(names.len());
-                for attachment in change
-                    .body
-                    .get("attachments")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    files.push(fetch_blob(client, credential, attachment).await?);
+                let message: MessageBody = item_body(change)?;
+                let mut files = Vec::with_capacity(message.attachments.len());
+                for attachment in &message.attachments {
+                    files.push(fetch_blob(client, credential, &attachment.blob).await?);
                 }
                 let mut contents: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
-                let attachments = names
-                    .into_iter()
+                let attachments = message
+                    .attachments
+                    .iter()
                     .zip(contents.iter_mut())
-                    .map(|(name, content)| IncomingAttachment { name, content })
+                    .map(|(attached, content)| IncomingAttachment {
+                        name: attached.name.clone(),
+                        content,
+                    })
                     .collect();
+                let new = NewMessage {
+                    sender: professional(message.sender),
+                    subject: message.subject,
+                    body: message.body,
+                    reply_allowed: message.reply_allowed,
+                };
                 self.receive_message(&change.id, &new, attachments)?;
                 report.messages += 1;
             }
@@ -366,23 +354,33 @@ impl Record {
     }
 }
 
-/// Downloads the blob a change names (`{"blob": sha256}`) and checks it hashes to its name.
-async fn fetch_blob(client: &Client, credential: &Credential, named: &Value) -> Result<Vec<u8>> {
-    let sha256 = named
-        .get("blob")
-        .and_then(Value::as_str)
-        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| RecordError::Sync("an item without its file's address".into()))?;
+/// The body of a feed item, read as the message its kind says.
+fn item_body<T: serde::de::DeserializeOwned>(item: &FeedItem) -> Result<T> {
+    T::deserialize(&item.body).map_err(|e| {
+        RecordError::Sync(format!(
+            "a {} the health space describes wrongly: {e}",
+            item.kind
+        ))
+    })
+}
+
+/// Downloads the blob at `address` (a SHA-256) and checks it hashes to it.
+async fn fetch_blob(client: &Client, credential: &Credential, address: &str) -> Result<Vec<u8>> {
+    if !carnet_wire::is_blob_address(address) {
+        return Err(RecordError::Sync(
+            "an item without its file's address".into(),
+        ));
+    }
     let response = client
         .signed(
             credential,
             Method::GET,
-            &format!("/v1/me/blobs/{sha256}"),
+            &format!("/v1/me/blobs/{address}"),
             Vec::new(),
         )
         .await?;
     let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, &response.body));
-    if digest != sha256 {
+    if digest != address {
         return Err(RecordError::Sync(
             "a file does not hash to its address".into(),
         ));
@@ -390,96 +388,63 @@ async fn fetch_blob(client: &Client, credential: &Credential, named: &Value) -> 
     Ok(response.body)
 }
 
-fn text(body: &Value, name: &str) -> Option<String> {
-    body.get(name).and_then(Value::as_str).map(str::to_owned)
+fn coding(coding: wire::Coding) -> Coding {
+    Coding {
+        system: coding.system,
+        code: coding.code,
+        display: coding.display,
+    }
 }
 
-fn coding(body: &Value, name: &str) -> Option<Coding> {
-    let value = body.get(name)?;
-    Some(Coding {
-        system: text(value, "system")?,
-        code: text(value, "code")?,
-        display: text(value, "display"),
-    })
+fn wire_coding(coding: &Coding) -> wire::Coding {
+    wire::Coding {
+        system: coding.system.clone(),
+        code: coding.code.clone(),
+        display: coding.display.clone(),
+    }
 }
 
-fn professional(value: Option<&Value>) -> Option<Professional> {
-    let value = value?;
-    Some(Professional {
-        name: text(value, "name")?,
-        rpps: text(value, "rpps"),
-    })
+fn professional(professional: wire::Professional) -> Professional {
+    Professional {
+        name: professional.name,
+        rpps: professional.rpps,
+    }
 }
 
-/// A deposited document's metadata (`docs/protocols/health-space.md`).
-fn document_metadata(body: &Value) -> Result<NewDocument> {
+/// A deposited document's description as the record takes it.
+fn document_metadata(description: DocumentDescription) -> Result<NewDocument> {
     Ok(NewDocument {
-        title: text(body, "title")
-            .ok_or_else(|| RecordError::Sync("a document without a title".into()))?,
-        type_code: coding(body, "type"),
-        class_code: coding(body, "class"),
-        author: professional(body.get("author")),
-        date_millis: text(body, "date").map(|d| parse_instant(&d)).transpose()?,
-        ins: text(body, "ins"),
-        confidentiality: text(body, "confidentiality")
+        title: description.title,
+        type_code: description.type_code.map(coding),
+        class_code: description.class_code.map(coding),
+        author: description.author.map(professional),
+        date_millis: description.date.map(|d| parse_instant(&d)).transpose()?,
+        ins: description.ins,
+        confidentiality: description
+            .confidentiality
             .and_then(|c| Confidentiality::from_code(&c))
             .unwrap_or_default(),
-        description: text(body, "description"),
+        description: description.description,
     })
 }
 
 /// The health space's metadata of a document (the inverse of [`document_metadata`]).
-fn document_body(document: &Document) -> Value {
-    let coding = |c: &Coding| serde_json::json!({ "system": c.system, "code": c.code, "display": c.display });
-    let mut body = serde_json::json!({
-        "title": document.title,
-        "confidentiality": document.confidentiality.code(),
-        "blob": document.sha256,
-        "size": document.size,
-    });
-    let optional = [
-        ("type", document.type_code.as_ref().map(coding)),
-        ("class", document.class_code.as_ref().map(coding)),
-        (
-            "author",
-            document
-                .author
-                .as_ref()
-                .map(|a| serde_json::json!({ "name": a.name, "rpps": a.rpps })),
-        ),
-        (
-            "date",
-            document.date_millis.map(|d| Value::from(format_instant(d))),
-        ),
-        ("ins", document.ins.clone().map(Value::from)),
-        ("description", document.description.clone().map(Value::from)),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            crate::profile::set(&mut body, name, value);
-        }
+fn document_body(document: &Document) -> DocumentMetadata {
+    DocumentMetadata {
+        description: DocumentDescription {
+            title: document.title.clone(),
+            type_code: document.type_code.as_ref().map(wire_coding),
+            class_code: document.class_code.as_ref().map(wire_coding),
+            author: document.author.as_ref().map(|a| wire::Professional {
+                name: a.name.clone(),
+                rpps: a.rpps.clone(),
+            }),
+            date: document.date_millis.map(format_instant),
+            ins: document.ins.clone(),
+            confidentiality: Some(document.confidentiality.code().to_owned()),
+            description: document.description.clone(),
+        },
+        blob: document.sha256.clone(),
+        size: document.size,
     }
-    body
-}
-
-/// A deposited message and its attachments' names.
-fn message(body: &Value) -> Result<(NewMessage, Vec<String>)> {
-    let missing = |what: &str| RecordError::Sync(format!("a message without its {what}"));
-    let new = NewMessage {
-        sender: professional(body.get("sender")).ok_or_else(|| missing("sender"))?,
-        subject: text(body, "subject").ok_or_else(|| missing("subject"))?,
-        body: text(body, "body").ok_or_else(|| missing("body"))?,
-        reply_allowed: body
-            .get("reply_allowed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    };
-    let names = body
-        .get("attachments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|a| text(a, "name").ok_or_else(|| missing("attachment name")))
-        .collect::<Result<_>>()?;
-    Ok((new, names))
 }

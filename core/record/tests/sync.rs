@@ -344,7 +344,7 @@ async fn conflicts_settle_per_kind() {
     };
     deposit_message(&server, &user, letter("Lundi 10 h")).await;
     let again = professional(&server)
-        .deposit_message(&user, &letter("Mardi 11 h"))
+        .deposit_message(&user, &common::letter(letter("Mardi 11 h")))
         .await;
     assert!(matches!(
         again,

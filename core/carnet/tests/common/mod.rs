@@ -34,10 +34,7 @@ pub async fn register_family_card(server: &RunningServer) -> String {
         &format!("http://{}", server.address()),
         server.professional_key(),
     );
-    caisse.register_card(&people).await.unwrap()["activation_code"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    caisse.register_card(&people).await.unwrap().activation_code
 }
 
 /// Enrols the family's card on `carnet`'s device (software key), which opens its health-space

@@ -137,9 +137,23 @@ pub async fn deposit_document(
         "confidentiality": "R"
     });
     professional(server)
-        .deposit_document(user, id, metadata, content)
+        .deposit_document(user, id, serde_json::from_value(metadata).unwrap(), content)
         .await
         .unwrap();
+}
+
+/// The letter a professional sends, from the message's fields and its `id` in one JSON
+/// object.
+pub fn letter(mut fields: serde_json::Value) -> carnet_wire::health_space::Letter {
+    let id = fields
+        .as_object_mut()
+        .and_then(|fields| fields.remove("id"))
+        .and_then(|id| id.as_str().map(str::to_owned))
+        .unwrap();
+    carnet_wire::health_space::Letter {
+        id,
+        message: serde_json::from_value(fields).unwrap(),
+    }
 }
 
 /// Deposits a message for `user`.
@@ -149,7 +163,7 @@ pub async fn deposit_message(
     message: serde_json::Value,
 ) {
     professional(server)
-        .deposit_message(user, &message)
+        .deposit_message(user, &letter(message))
         .await
         .unwrap();
 }
