@@ -6,6 +6,7 @@
 //! Nothing is acted on before the signature verifies.
 
 mod claims;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod dsc;
 mod error;

@@ -8,15 +8,22 @@
 //! matcher holds one file's bytes and one key. Writing (the reference server) signs with a
 //! P-256 key. Every size is bounded: the archive, its entries, each file in it.
 
-use std::io::{Cursor, Read, Seek, Write};
+#[cfg(feature = "key-server")]
+use std::io::{Cursor, Write};
+use std::io::{Read, Seek};
 
 use prost::Message;
 use prost::bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint};
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, KeyPair, UnparsedPublicKey};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipArchive, ZipWriter};
+use ring::signature::{self, UnparsedPublicKey};
+use zip::ZipArchive;
+#[cfg(feature = "key-server")]
+use {
+    ring::rand::SystemRandom,
+    ring::signature::{EcdsaKeyPair, KeyPair},
+    zip::write::SimpleFileOptions,
+    zip::{CompressionMethod, ZipWriter},
+};
 
 use crate::ExposureError;
 use crate::keys::{ROLLING_PERIOD, TemporaryExposureKey};
@@ -515,7 +522,8 @@ fn read_entry<R: Read + Seek>(
     Ok(bytes)
 }
 
-/// Signs key files with a P-256 key (the reference server's side).
+/// Signs key files with a P-256 key (the reference server's side, feature `key-server`).
+#[cfg(feature = "key-server")]
 #[derive(Debug)]
 pub struct ExportSigner {
     key_pair: EcdsaKeyPair,
@@ -523,6 +531,7 @@ pub struct ExportSigner {
     version: String,
 }
 
+#[cfg(feature = "key-server")]
 impl ExportSigner {
     /// A new signing key, as PKCS#8 (to keep in the server's data).
     ///
@@ -647,6 +656,7 @@ impl ExportSigner {
     }
 }
 
+#[cfg(feature = "key-server")]
 fn key_message(key: &DiagnosisKey) -> KeyMessage {
     KeyMessage {
         key_data: Some(key.key.bytes().to_vec()),
@@ -658,6 +668,7 @@ fn key_message(key: &DiagnosisKey) -> KeyMessage {
     }
 }
 
+#[cfg(feature = "key-server")]
 fn zip_of(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);

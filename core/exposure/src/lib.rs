@@ -5,12 +5,14 @@
 //!
 //! * [`keys`]: temporary exposure keys (TEK), their interval numbers, and what derives from
 //!   them — the rolling proximity identifiers (RPI) and the encrypted metadata (AEM).
-//! * [`keyfile`]: diagnosis key files — verified, read key by key, and written.
+//! * [`keyfile`]: diagnosis key files — verified and read key by key; written and signed by
+//!   `ExportSigner` with the feature `key-server` (the reference server).
 //! * [`radio`]: the Bluetooth advertisement, the transport a platform implements, sightings.
 //! * [`device`]: a phone's duty cycle — broadcast the current identifier, scan.
 //! * [`calibration`]: the per-model calibration table.
-//! * [`simulation`]: virtual phones on a map, a noisy radio between them, and the precision
-//!   and recall of "exposed" against what really happened.
+//! * `simulation` (feature `simulation`, a tool of the CLI and the tests): virtual phones on
+//!   a map, a noisy radio between them, and the precision and recall of "exposed" against what
+//!   really happened.
 //! * [`matching`]: published keys against sightings, into exposure windows, on many threads.
 //! * [`risk`]: the risk of exposure windows (GAEN v2 scoring, CWA's configuration).
 //!
@@ -29,6 +31,7 @@ pub mod keys;
 pub mod matching;
 pub mod radio;
 pub mod risk;
+#[cfg(feature = "simulation")]
 pub mod simulation;
 
 pub use error::ExposureError;

@@ -3,19 +3,12 @@
 //! the reference server runs) and the credential as the holder keeps it; showing it is in
 //! [`crate::presentation`].
 
-use std::collections::{BTreeMap, HashSet};
-
 use carnet_codec::cbor;
-use carnet_codec::cose::{self, Sign1, Sign1Form, Sign1Headers};
+use carnet_codec::cose::{self, Sign1};
 use ciborium::Value;
-use ring::rand::SecureRandom;
-use ring::signature::EcdsaKeyPair;
 
 use crate::IdentityError;
-use crate::mdoc::{
-    DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, StatusReference, Validity, field,
-};
-use crate::trust::signer_kid;
+use crate::mdoc::{Embedded, IssuerSignedItem, Mso, field};
 
 /// Doc type and namespace of the ApCV credential.
 pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
@@ -36,12 +29,10 @@ pub const STATUS_PATH: &str = "/v1/issuer/status";
 /// Domain separation of the enrolment's proof of possession: the device signs this, then the
 /// issuer's nonce.
 pub const ENROLMENT_PROOF_CONTEXT: &[u8] = b"carnet-apcv-enrolment-v1";
-/// CBOR tag of a full date (RFC 8943), as ISO/IEC 18013-5 writes birth dates.
-const TAG_FULL_DATE: u64 = 1004;
 /// Most items a credential may carry (the elements of DESIGN.md §2, with room to grow).
 const MAX_ITEMS: usize = 32;
 
-fn malformed(what: impl Into<String>) -> IdentityError {
+pub(crate) fn malformed(what: impl Into<String>) -> IdentityError {
     IdentityError::CredentialMalformed(what.into())
 }
 
@@ -128,132 +119,17 @@ impl ApcvClaims {
         }
         Ok(())
     }
-
-    /// The data elements, by identifier.
-    fn elements(&self) -> Vec<(&'static str, Value)> {
-        let date = |d: &str| Value::Tag(TAG_FULL_DATE, Box::new(Value::from(d)));
-        let mut elements = vec![
-            ("nir", Value::from(self.nir.as_str())),
-            ("ins_matricule", Value::from(self.ins_matricule.as_str())),
-            ("ins_oid", Value::from(self.ins_oid.as_str())),
-            ("family_name", Value::from(self.family_name.as_str())),
-            ("given_names", Value::from(self.given_names.as_str())),
-            ("birth_date", date(&self.birth_date)),
-            ("sex", Value::from(self.sex.as_str())),
-            ("birth_place", Value::from(self.birth_place.as_str())),
-            ("beneficiary_rank", Value::from(self.beneficiary_rank)),
-            ("regime", Value::from(self.regime.as_str())),
-            ("caisse", Value::from(self.caisse.as_str())),
-            ("centre", Value::from(self.centre.as_str())),
-            ("amo_valid_from", date(&self.amo_valid_from)),
-            ("amo_valid_until", date(&self.amo_valid_until)),
-        ];
-        if let Some(amc) = &self.amc {
-            elements.push(("amc", Value::from(amc.as_str())));
-        }
-        elements
-    }
 }
 
-/// The issuer's signing material: the document signer's key and its certificate chain (leaf
-/// first), which travels in the credential (`x5chain`); its key id ([`signer_kid`] of the
-/// leaf) goes in the protected header, so that a reader finds the signer when the
-/// certificate is left out of a QR code.
-pub struct DocumentSigner<'a> {
-    /// The document signer's P-256 key.
-    pub key: &'a EcdsaKeyPair,
-    /// Its certificate, then the chain up to (not including) the issuer root.
-    pub x5chain: Vec<Vec<u8>>,
-}
-
-impl DocumentSigner<'_> {
-    /// The COSE headers of what it signs: its key id (protected) and its chain (`x5chain`).
-    pub(crate) fn headers(&self) -> Sign1Headers {
-        Sign1Headers {
-            kid: self
-                .x5chain
-                .first()
-                .map(|c| signer_kid(c))
-                .unwrap_or_default(),
-            x5chain: self.x5chain.clone(),
-        }
-    }
-}
+#[cfg(feature = "issuer")]
+pub use crate::issuance::{DocumentSigner, IssuanceTerms, issue};
 
 /// A credential as the holder keeps it: every issuer-signed item and the issuer's signature
 /// over the MSO (the ISO/IEC 18013-5 `IssuerSigned` structure).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credential {
-    items: Vec<Embedded>,
-    issuer_auth: Value,
-}
-
-/// What the issuer decides of one credential besides its claims.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuanceTerms {
-    /// Validity of the MSO.
-    pub validity: Validity,
-    /// Its place in the issuer's status list.
-    pub status: Option<StatusReference>,
-}
-
-/// Issues a credential for `claims` bound to `device_key`: each element salted with 16 random
-/// bytes under a random, unique digest id (so that the ids disclosed say nothing of the
-/// others), the MSO listing their digests, signed by the document signer.
-///
-/// # Errors
-/// [`IdentityError::CredentialMalformed`] when the random generator or the signature fails.
-pub fn issue(
-    claims: &ApcvClaims,
-    device_key: &DeviceKey,
-    terms: &IssuanceTerms,
-    signer: &DocumentSigner<'_>,
-    rng: &dyn SecureRandom,
-) -> Result<Credential, IdentityError> {
-    let random = |bytes: &mut [u8]| {
-        rng.fill(bytes)
-            .map_err(|_| malformed("no random generator"))
-    };
-    let mut used = HashSet::new();
-    let mut items = Vec::new();
-    let mut digests = BTreeMap::new();
-    for (identifier, value) in claims.elements() {
-        let digest_id = loop {
-            let mut id = [0u8; 4];
-            random(&mut id)?;
-            // ISO/IEC 18013-5 digest ids are below 2^31.
-            let id = u32::from_be_bytes(id) & 0x7fff_ffff;
-            if used.insert(id) {
-                break id;
-            }
-        };
-        let mut salt = vec![0u8; SALT_BYTES];
-        random(&mut salt)?;
-        let item = Embedded::encode(
-            IssuerSignedItem {
-                digest_id,
-                random: salt,
-                element_identifier: identifier.to_owned(),
-                element_value: value,
-            }
-            .to_value(),
-        )?;
-        digests.insert(digest_id, item.digest().to_vec());
-        items.push(item);
-    }
-    let mso = Mso {
-        doc_type: DOC_TYPE.to_owned(),
-        value_digests: BTreeMap::from([(DOC_TYPE.to_owned(), digests)]),
-        device_key: device_key.clone(),
-        validity: terms.validity,
-        status: terms.status.clone(),
-    };
-    let payload = cbor::to_vec(&Embedded::encode(mso.to_value()?)?.to_value())
-        .map_err(|e| malformed(e.to_string()))?;
-    let headers = signer.headers();
-    let issuer_auth = cose::sign1_es256(&payload, &headers, Sign1Form::default(), signer.key, rng)
-        .map_err(|e| malformed(e.to_string()))?;
-    Ok(Credential { items, issuer_auth })
+    pub(crate) items: Vec<Embedded>,
+    pub(crate) issuer_auth: Value,
 }
 
 impl Credential {
@@ -371,11 +247,15 @@ impl Credential {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use carnet_codec::cose::VerifyingKey;
     use ring::rand::SystemRandom;
-    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, KeyPair};
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
     use super::*;
+    use crate::mdoc::{DeviceKey, StatusReference, Validity};
+    use crate::trust::signer_kid;
 
     fn p256() -> EcdsaKeyPair {
         let rng = SystemRandom::new();

@@ -7,9 +7,10 @@
 //!
 //! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on; [`apcv`]: the
 //!   credential itself; [`presentation`]: showing it; [`reader`]: checking it, with the
-//!   issuer roots of [`trust`] and the revocation list of [`status`]; [`authority`]: the
-//!   issuer's certificates; [`qr_text`]: the
+//!   issuer roots of [`trust`] and the revocation list of [`status`]; [`qr_text`]: the
 //!   reader's challenge and the holder's answer as QR texts; [`apdu`]: the same over NFC.
+//! * With the feature `issuer` (the reference server, tests): `authority`, the issuer's
+//!   certificates; `issuance`, credentials issued and the status list signed.
 //!
 //! Every check returns a typed [`IdentityError`]; nothing here panics on any input.
 //! Identifiers are sensitive: [`Nir`]'s `Display` and `Debug` show the redacted form only.
@@ -21,9 +22,12 @@
 
 pub mod apcv;
 pub mod apdu;
+#[cfg(feature = "issuer")]
 pub mod authority;
 mod error;
 mod ins;
+#[cfg(feature = "issuer")]
+pub mod issuance;
 pub mod mdoc;
 mod nir;
 pub mod presentation;

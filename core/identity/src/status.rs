@@ -4,13 +4,10 @@
 //! token status list, in CBOR. A reader downloads it while online and checks credentials
 //! against it offline until it expires.
 
-use carnet_codec::cose::{self, Sign1, Sign1Form};
+use carnet_codec::cose::Sign1;
 use carnet_codec::{cbor, zlib};
-use ciborium::Value;
-use ring::rand::SecureRandom;
 
 use crate::IdentityError;
-use crate::apcv::DocumentSigner;
 use crate::mdoc::field;
 use crate::reader::Refusal;
 use crate::trust::IssuerTrust;
@@ -29,7 +26,7 @@ fn malformed(what: impl Into<String>) -> IdentityError {
 /// Revocation bits of every credential an issuer issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusList {
-    bits: Vec<u8>,
+    pub(crate) bits: Vec<u8>,
     /// When it was issued, Unix seconds.
     pub issued: i64,
     /// After this (Unix seconds) a reader cannot rely on it.
@@ -80,35 +77,6 @@ impl StatusList {
         self.bits
             .get((index / 8) as usize)
             .map(|bits| bits & (1 << (index % 8)) != 0)
-    }
-
-    /// The list signed by `signer` (tagged COSE_Sign1, `kid` and `x5chain` in its headers).
-    ///
-    /// # Errors
-    /// [`IdentityError::CredentialMalformed`] when signing fails.
-    pub fn sign(
-        &self,
-        signer: &DocumentSigner<'_>,
-        rng: &dyn SecureRandom,
-    ) -> Result<Vec<u8>, IdentityError> {
-        let payload = Value::Map(vec![
-            (Value::from("bits"), Value::from(1)),
-            (Value::from("lst"), Value::Bytes(zlib::deflate(&self.bits))),
-            (Value::from("iat"), Value::from(self.issued)),
-            (Value::from("exp"), Value::from(self.expires)),
-            (
-                Value::from("signers"),
-                Value::Array(self.signers.iter().cloned().map(Value::Bytes).collect()),
-            ),
-        ]);
-        let payload = cbor::to_vec(&payload).map_err(|e| malformed(e.to_string()))?;
-        let form = Sign1Form {
-            detached: false,
-            tagged: true,
-        };
-        let signed = cose::sign1_es256(&payload, &signer.headers(), form, signer.key, rng)
-            .map_err(|e| malformed(e.to_string()))?;
-        cbor::to_vec(&signed).map_err(|e| malformed(e.to_string()))
     }
 
     /// Reads a signed list: its signer must be a document signer under one of `trust`'s roots
