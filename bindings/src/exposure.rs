@@ -92,17 +92,9 @@ impl carnet::exposure_notification::radio::BleTransport for ForeignTransport {
             .0
             .scan(seconds)
             .map_err(|e| ExposureError::Radio(e.to_string()))?;
-        // Service data of the wrong length is a stranger's noise: skipped, not fatal.
         Ok(heard
             .into_iter()
-            .filter_map(|reception| {
-                Some(Reception {
-                    advertisement: Advertisement::from_service_data(&reception.service_data)
-                        .ok()?,
-                    rssi: reception.rssi,
-                    time: reception.time,
-                })
-            })
+            .filter_map(|r| Reception::of_service_data(&r.service_data, r.rssi, r.time))
             .collect())
     }
 }

@@ -81,7 +81,7 @@ impl Carnet {
 
     /// Whether a health record exists in the app's data directory.
     pub fn record_exists(&self) -> bool {
-        carnet::record::Store::exists(&self.0.record_dir())
+        self.0.record_exists(&self.0.record_dir())
     }
 
     /// Creates the health record in the app's data directory.

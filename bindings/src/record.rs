@@ -566,12 +566,12 @@ impl HealthRecord {
 
     /// Sets or changes the passphrase (the data key is rewrapped, nothing else changes).
     pub fn set_passphrase(&self, passphrase: String) -> Result<(), CarnetError> {
-        self.with(|r| r.store().set_passphrase(&passphrase))
+        self.facade(|record| record.set_passphrase(&passphrase))
     }
 
     /// Adds or renews the device-key slot (a fresh key in the platform key vault).
     pub fn rotate_device_key(&self) -> Result<(), CarnetError> {
-        self.with(|r| r.store().rotate_device_key())
+        self.facade(|record| record.rotate_device_key())
     }
 
     /// Closes the account: the record is crypto-erased. Every later call fails.

@@ -67,10 +67,6 @@ impl BleTransport for DesktopScanner {
                 let Some(data) = service_data.get(&service) else {
                     continue;
                 };
-                // Malformed service data from a nearby device is skipped, not fatal.
-                let Ok(advertisement) = Advertisement::from_service_data(data) else {
-                    continue;
-                };
                 let rssi = match adapter.peripheral(&id).await {
                     Ok(peripheral) => peripheral
                         .properties()
@@ -83,13 +79,10 @@ impl BleTransport for DesktopScanner {
                 let Some(rssi) = rssi.and_then(|rssi| i8::try_from(rssi).ok()) else {
                     continue;
                 };
-                receptions.push(Reception {
-                    advertisement,
-                    rssi,
-                    time: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |since| since.as_secs() as i64),
-                });
+                let time = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs() as i64);
+                receptions.extend(Reception::of_service_data(data, rssi, time));
             }
             let _ = adapter.stop_scan().await;
             Ok(receptions)

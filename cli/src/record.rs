@@ -475,7 +475,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             };
             let spinner = ProgressBar::new_spinner().with_message("deriving the new key…");
             spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-            let result = record.with(|r| r.store().set_passphrase(&passphrase));
+            let result = record.set_passphrase(&passphrase);
             spinner.finish_and_clear();
             result?;
             outln!("passphrase changed (the data key was rewrapped; nothing else changed)");
@@ -500,7 +500,7 @@ fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
         )
     })?;
     let (carnet, dir) = session::open_with_store(options)?;
-    let created = !carnet::record::Store::exists(&dir);
+    let created = !carnet.record_exists(&dir);
     let record = if created {
         let unlock = session::new_passphrase("CARNET_PASSPHRASE")?;
         carnet.create_record(&dir, &unlock)?
@@ -791,7 +791,7 @@ fn agenda(
         Some(AgendaCommand::Done { rule, date }) => {
             let at = match date {
                 Some(date) => parse_instant(&date).map_err(core)?,
-                None => record.with(|r| Ok(r.store().now_millis()))?,
+                None => record.with(|r| Ok(r.now_millis()))?,
             };
             record.with(|r| r.complete_reminder(&rule, at))?;
             outln!("{rule} done on {}", &date_time(at)[..10]);

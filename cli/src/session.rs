@@ -146,7 +146,7 @@ pub fn open_record(options: &Options) -> Result<HealthRecord, SessionError> {
 /// Like [`open_record`], keeping the core too (to reach the national services).
 pub fn open_core_and_record(options: &Options) -> Result<(Carnet, HealthRecord), SessionError> {
     let (carnet, dir) = open_with_store(options)?;
-    if !carnet::record::Store::exists(&dir) {
+    if !carnet.record_exists(&dir) {
         return Err(SessionError::Usage(format!(
             "no record in {}: create one with `carnet record init --store DIR`",
             dir.display()

@@ -131,6 +131,11 @@ impl Carnet {
         self.data_dir.join(RECORD_DIR)
     }
 
+    /// Whether a health record exists in `dir` (see [`Carnet::record_dir`]).
+    pub fn record_exists(&self, dir: &Path) -> bool {
+        Record::exists(dir)
+    }
+
     /// Creates a new, empty health record in `dir` (see [`Carnet::record_dir`]).
     ///
     /// # Errors

@@ -150,6 +150,23 @@ impl HealthRecord {
         self.with(|r| r.import(std::io::BufReader::new(file), progress))
     }
 
+    /// Sets or changes the record's passphrase: the data key is rewrapped (Argon2id, a few
+    /// hundred milliseconds), nothing else changes.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`]: a weak passphrase, a disk error.
+    pub fn set_passphrase(&self, passphrase: &str) -> Result<(), CarnetError> {
+        self.with(|r| r.set_passphrase(passphrase))
+    }
+
+    /// Adds or renews the device-key slot: a fresh wrapping key in the platform key vault.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`]: the vault refuses, a disk error.
+    pub fn rotate_device_key(&self) -> Result<(), CarnetError> {
+        self.with(|r| r.rotate_device_key())
+    }
+
     /// Closes the account: the record is crypto-erased (keys destroyed, files removed).
     ///
     /// # Errors

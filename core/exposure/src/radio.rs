@@ -130,6 +130,20 @@ pub struct Reception {
     pub time: i64,
 }
 
+impl Reception {
+    /// What a platform's scan heard as service data of UUID 0xFD6F, with its signal strength
+    /// and time; `None` for service data that is no exposure advertisement (a nearby
+    /// stranger's noise, skipped by every shell alike rather than failing the scan).
+    #[must_use]
+    pub fn of_service_data(service_data: &[u8], rssi: i8, time: i64) -> Option<Reception> {
+        Some(Reception {
+            advertisement: Advertisement::from_service_data(service_data).ok()?,
+            rssi,
+            time,
+        })
+    }
+}
+
 /// A phone's Bluetooth radio for exposure notification. The phones implement it in the shell
 /// (Android's `BluetoothLeAdvertiser`/`BluetoothLeScanner`, iOS's Core Bluetooth) through the
 /// bindings' foreign trait; the desktop CLI has a scan-only btleplug one (feature `ble`); the
@@ -228,4 +242,20 @@ pub fn sightings_of_scan(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exposure_service_data_is_a_reception() {
+        let data: Vec<u8> = (0u8..20).collect();
+        let heard = Reception::of_service_data(&data, -60, 1_700_000_000).unwrap();
+        assert_eq!(heard.advertisement.service_data().to_vec(), data);
+        assert_eq!((heard.rssi, heard.time), (-60, 1_700_000_000));
+        for noise in [&data[..19], &[0u8; 21][..], &[]] {
+            assert!(Reception::of_service_data(noise, -60, 0).is_none());
+        }
+    }
 }

@@ -103,9 +103,43 @@ impl Record {
         })
     }
 
-    /// The underlying store (key management, raw access for tools and tests).
+    /// The underlying store, for benchmarks and tests that reach below the content API
+    /// (feature `raw-store`; the facade, the bindings and the CLI go through [`Record`]).
+    #[cfg(feature = "raw-store")]
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether a record store exists in `dir`.
+    pub fn exists(dir: &Path) -> bool {
+        Store::exists(dir)
+    }
+
+    /// Sets or changes the passphrase: the data key is rewrapped, nothing else changes.
+    ///
+    /// # Errors
+    /// [`RecordError::WeakPassphrase`], or what writing the key file meets.
+    pub fn set_passphrase(&self, passphrase: &str) -> Result<()> {
+        self.store.set_passphrase(passphrase)
+    }
+
+    /// Adds or renews the device-key slot: a fresh wrapping key in the platform key vault.
+    ///
+    /// # Errors
+    /// [`RecordError::Platform`] when the vault refuses, or what writing the key file meets.
+    pub fn rotate_device_key(&self) -> Result<()> {
+        self.store.rotate_device_key()
+    }
+
+    /// How many write transactions the store has committed (the rollback counter): what a
+    /// refused change must leave as it was.
+    pub fn write_counter(&self) -> u64 {
+        self.store.write_counter()
+    }
+
+    /// The time by the record's clock, Unix milliseconds.
+    pub fn now_millis(&self) -> i64 {
+        self.store.now_millis()
     }
 
     /// Closes the account: crypto-erases the store (see [`Store::close_account`]).
