@@ -12,7 +12,8 @@
 
 use carnet_bench::paired;
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, DEFAULT_DISCLOSURE, IssuanceTerms, issue};
+use carnet_identity::apcv::{ApcvClaims, DEFAULT_DISCLOSURE};
+use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::presentation::{DeviceSigner, Handover};

@@ -4,8 +4,9 @@
 //! digest in the MSO, and the device signature over the session transcript.
 
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, IssuanceTerms, issue};
+use carnet_identity::apcv::ApcvClaims;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::presentation::{DeviceSigner, Handover};
 use ciborium::Value;

@@ -29,10 +29,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet_identity::apcv::{
-    ApcvClaims, ENROLMENT_PROOF_CONTEXT, IssuanceTerms, STATUS_PATH, issue,
-};
+use carnet_identity::apcv::{ApcvClaims, ENROLMENT_PROOF_CONTEXT, STATUS_PATH};
 use carnet_identity::authority::{AuthorityParts, CertificateValidity, IssuerAuthority};
+use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::status::StatusList;
 use carnet_wire::health_space::AccountGrant;

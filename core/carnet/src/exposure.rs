@@ -305,7 +305,7 @@ impl NationalServices {
         progress: &mut (dyn FnMut(ExposureProgress) + Send),
     ) -> Result<KeyFilesUpdate, CarnetError> {
         let dir = self.data_dir.join(KEY_FILES_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| crate::services::storage(&dir, &e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| crate::files::storage(&dir, &e))?;
         let index = match self
             .client
             .get_conditional("/v1/keys/index", None)
@@ -411,7 +411,7 @@ fn held_files(dir: &Path) -> Result<Vec<PathBuf>, CarnetError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(crate::services::storage(dir, &e)),
+        Err(e) => return Err(crate::files::storage(dir, &e)),
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)

@@ -8,7 +8,7 @@ use carnet_certs::hcert;
 use carnet_certs::wallet::{self, ExpiryState, Purpose, Summary};
 use carnet_record::{Progress, Record, RecordError, StoredCertificate, Unlock};
 
-use crate::services::storage;
+use crate::files::storage;
 use crate::{CarnetError, Clock};
 
 /// How a record is unlocked.

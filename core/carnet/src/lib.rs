@@ -15,6 +15,7 @@ mod clock_guard;
 mod error;
 mod exposure;
 mod facade;
+mod files;
 mod health_record;
 mod logging;
 mod services;

@@ -14,6 +14,7 @@ use carnet_net::{Client, Credential, NetConfig, NetError};
 use carnet_record::{PullReport, PushReport, RecordError};
 use tracing::instrument::WithSubscriber;
 
+use crate::files::{read_kept_file, storage, write_by_rename};
 use crate::health_record::HealthRecord;
 use crate::verifier_lists::VerifierLists;
 use crate::{CarnetError, KeyVault};
@@ -310,38 +311,6 @@ impl FileCache {
         write_by_rename(&self.list, bytes)?;
         write_by_rename(&self.etag, etag.as_bytes())
     }
-}
-
-/// A file Carnet wrote in its data directory, read to at most `max_bytes` (a file grown past
-/// what Carnet writes is damaged); `None` when it is not there.
-pub(crate) fn read_kept_file(
-    path: &Path,
-    max_bytes: usize,
-) -> Result<Option<Vec<u8>>, CarnetError> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(storage(path, &e)),
-    };
-    carnet_codec::bounded::read_to_limit(file, max_bytes, "kept file")
-        .map(Some)
-        .map_err(|e| CarnetError::Storage(format!("{}: {e}", path.display())))
-}
-
-pub(crate) fn write_by_rename(path: &Path, bytes: &[u8]) -> Result<(), CarnetError> {
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes).map_err(|e| storage(&temporary, &e))?;
-    std::fs::rename(&temporary, path).map_err(|e| storage(path, &e))
-}
-
-pub(crate) fn storage(path: &Path, error: &std::io::Error) -> CarnetError {
-    if carnet_platform::is_storage_full(error) {
-        return CarnetError::Platform(carnet_platform::PlatformError::StorageFull(format!(
-            "cannot write {}",
-            path.display()
-        )));
-    }
-    CarnetError::Storage(format!("{}: {error}", path.display()))
 }
 
 /// A record error that is a network one is reported as such.

@@ -6,7 +6,7 @@ use carnet_certs::{ListHeader, RevocationList, TrustList, certificate_der, parse
 use std::path::Path;
 
 use crate::CarnetError;
-use crate::services::read_kept_file;
+use crate::files::read_kept_file;
 
 /// File of the lists' directory holding the anchor key the lists were verified against.
 pub(crate) const ANCHOR_FILE: &str = "anchor.key";

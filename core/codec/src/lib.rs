@@ -24,3 +24,7 @@ pub mod qr;
 pub mod zlib;
 
 pub use error::CodecError;
+
+/// Largest frame or image side accepted, in pixels, by the QR scan and the image decoder alike
+/// (`qr::MAX_SIDE`).
+pub const MAX_IMAGE_SIDE: u32 = 8192;

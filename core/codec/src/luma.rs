@@ -13,7 +13,7 @@
 use std::io::Cursor;
 
 use crate::CodecError;
-use crate::qr::MAX_SIDE;
+use crate::MAX_IMAGE_SIDE as MAX_SIDE;
 
 /// A decoded luma plane: one byte per pixel, row by row.
 #[derive(Debug)]

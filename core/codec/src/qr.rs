@@ -12,7 +12,7 @@ use crate::CodecError;
 pub const MAX_RENDER_CHARS: usize = 2_420;
 
 /// Largest frame or image side accepted, in pixels.
-pub const MAX_SIDE: u32 = 8192;
+pub use crate::MAX_IMAGE_SIDE as MAX_SIDE;
 /// Largest image file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// Most pixels handed to the QR decoder: a larger frame is first reduced by an integer factor

@@ -121,9 +121,6 @@ impl ApcvClaims {
     }
 }
 
-#[cfg(feature = "issuer")]
-pub use crate::issuance::{DocumentSigner, IssuanceTerms, issue};
-
 /// A credential as the holder keeps it: every issuer-signed item and the issuer's signature
 /// over the MSO (the ISO/IEC 18013-5 `IssuerSigned` structure).
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +251,7 @@ mod tests {
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
     use super::*;
+    use crate::issuance::{DocumentSigner, IssuanceTerms, issue};
     use crate::mdoc::{DeviceKey, StatusReference, Validity};
     use crate::trust::signer_kid;
 

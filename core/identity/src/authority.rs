@@ -7,7 +7,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 
 use crate::IdentityError;
-use crate::apcv::DocumentSigner;
+use crate::issuance::DocumentSigner;
 use crate::trust::DOCUMENT_SIGNER_USAGE;
 
 fn failed(what: impl std::fmt::Display) -> IdentityError {

@@ -33,6 +33,7 @@ mod nir;
 pub mod presentation;
 pub mod qr_text;
 pub mod reader;
+mod refusal;
 pub mod status;
 pub mod trust;
 

@@ -15,6 +15,7 @@ use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
 use crate::mdoc::{IssuerSignedItem, Mso, field};
 use crate::presentation::{Handover, MAX_RESPONSE_BYTES, device_authentication};
+pub use crate::refusal::Refusal;
 use crate::status::StatusList;
 use crate::trust::IssuerTrust;
 
@@ -29,57 +30,6 @@ const MAX_REMEMBERED: usize = 100_000;
 
 fn malformed(what: impl Into<String>) -> IdentityError {
     IdentityError::CredentialMalformed(what.into())
-}
-
-/// Why a reader refused a presentation, in the order the checks run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The document signer is not under a trusted issuer root (or not known by its key id).
-    UnknownIssuer,
-    /// The issuer's signature over the MSO (or over the status list) does not verify.
-    IssuerSignature,
-    /// The MSO is past its validity.
-    Expired,
-    /// The MSO is not valid yet.
-    NotYetValid,
-    /// A disclosed item is not the one the issuer signed.
-    ItemDigest,
-    /// The device signature does not verify over the expected transcript (another nonce,
-    /// reader or time, or another device).
-    DeviceSignature,
-    /// A counter QR from a time slot too far from the reader's clock.
-    ClockSkew,
-    /// The issuer's status list says the credential is revoked.
-    Revoked,
-    /// No current status list covers the credential: its revocation cannot be checked.
-    CannotConfirm,
-    /// The AMO rights do not cover the date of care.
-    RightsExpired,
-    /// A date of care was given but the rights' dates were not disclosed.
-    RightsNotDisclosed,
-    /// A counter QR already shown to this reader.
-    Replayed,
-}
-
-impl Refusal {
-    /// A stable code for logs, the CLI and the bindings (`docs/protocols/apcv.md`).
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::UnknownIssuer => "unknown_issuer",
-            Refusal::IssuerSignature => "issuer_signature",
-            Refusal::Expired => "expired",
-            Refusal::NotYetValid => "not_yet_valid",
-            Refusal::ItemDigest => "item_digest",
-            Refusal::DeviceSignature => "device_signature",
-            Refusal::ClockSkew => "clock_skew",
-            Refusal::Replayed => "replayed",
-            Refusal::Revoked => "revoked",
-            Refusal::CannotConfirm => "cannot_confirm",
-            Refusal::RightsExpired => "rights_expired",
-            Refusal::RightsNotDisclosed => "rights_not_disclosed",
-        }
-    }
 }
 
 /// What a reader learns from an accepted presentation: the disclosed elements, in order.

@@ -9,7 +9,7 @@ use carnet_codec::{cbor, zlib};
 
 use crate::IdentityError;
 use crate::mdoc::field;
-use crate::reader::Refusal;
+use crate::refusal::Refusal;
 use crate::trust::IssuerTrust;
 
 /// Largest signed status list read.

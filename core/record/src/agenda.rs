@@ -270,7 +270,7 @@ impl Record {
             (ReminderKind::Vaccination, Some(group)) => {
                 let new = NewProfileItem {
                     text: rule.label.clone(),
-                    code: Some(crate::document::Coding {
+                    code: Some(crate::model::Coding {
                         system: VACCINE_GROUP_SYSTEM.into(),
                         code: group.clone(),
                         display: None,

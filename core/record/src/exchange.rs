@@ -29,16 +29,17 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::access::{ACCESS_LOG, AccessAction, AccessEntry, BLOCKED, BlockedProfessional};
 use crate::agenda::{APPOINTMENT, Appointment, CompletedReminder, REMINDER_DONE};
+use crate::blob::{MAX_DOCUMENT_BYTES, extension_of, put_file};
 use crate::certificate::{CERTIFICATE, StoredCertificate};
 use crate::document::{
-    Coding, Confidentiality, DOCUMENT, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
-    check_new_document, extension_of, put_document, put_file,
+    Confidentiality, DOCUMENT, Document, DocumentSource, NewDocument, check_new_document,
+    put_document,
 };
 use crate::error::{RecordError, Result};
 use crate::inbox::{Attachment, MESSAGE, Message, attachment_blob_id};
+use crate::model::{Coding, check_fhir_id};
 use crate::profile::{
-    PATIENT_REFERENCE, PROFILE, ProfileItem, ProfileKind, check_fhir_id, check_resource,
-    coding_json, set,
+    PATIENT_REFERENCE, PROFILE, ProfileItem, ProfileKind, check_resource, coding_json, set,
 };
 use crate::record::{
     Gender, MAX_LONG_TEXT, MAX_SHORT_TEXT, PATIENT, PATIENT_ID, Patient, Professional, Progress,

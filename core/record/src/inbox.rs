@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::{MAX_DOCUMENT_BYTES, put_file};
+use crate::blob::{MAX_DOCUMENT_BYTES, put_file};
 use crate::error::{RecordError, Result};
 use crate::record::{
     MAX_LONG_TEXT, MAX_SHORT_TEXT, Professional, Record, check_professional, check_text,
@@ -101,7 +101,7 @@ impl Record {
         new: &NewMessage,
         attachments: Vec<IncomingAttachment<'_>>,
     ) -> Result<Message> {
-        crate::profile::check_fhir_id(id)?;
+        crate::model::check_fhir_id(id)?;
         let at_millis = self.store.now_millis();
         self.store.write(|w| {
             if let Some(existing) = w.reader().get(MESSAGE, id)? {

@@ -16,6 +16,7 @@
 
 mod access;
 pub mod agenda;
+mod blob;
 mod card;
 mod certificate;
 pub mod crypto;
@@ -25,33 +26,36 @@ mod exchange;
 mod exposure;
 mod inbox;
 pub mod keyslot;
+mod model;
+mod outbox;
 mod profile;
+mod pull;
+mod push;
 mod record;
 pub mod store;
-mod sync;
 
 pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
 pub use agenda::{
     Agenda, Appointment, CompletedReminder, NewAppointment, PreventionCalendar, Reminder,
     ReminderKind, ReminderStatus,
 };
+pub use blob::{MAX_DOCUMENT_BYTES, sniff_media_type};
 pub use card::{CardCredential, MAX_CARD_PEOPLE};
 /// The network layer sync runs over.
 pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};
-pub use document::{
-    Coding, Confidentiality, Document, DocumentSource, MAX_DOCUMENT_BYTES, NewDocument,
-    sniff_media_type,
-};
+pub use document::{Confidentiality, Document, DocumentSource, NewDocument};
 pub use error::{RecordError, Result};
 pub use exposure::{
     EXPOSURE_RETENTION_DAYS, ExposureCheck, ExposureDeletion, MAX_SIGHTINGS_PER_SCAN,
 };
 pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
 pub use keyslot::{KdfParams, Unlock};
+pub use model::Coding;
 pub use profile::{
     LOINC, MeasureKind, NewProfileItem, ProfileItem, ProfileKind, VACCINE_GROUP_SYSTEM,
 };
+pub use pull::PullReport;
+pub use push::PushReport;
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};
-pub use sync::{PullReport, PushReport};

@@ -9,8 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::document::Coding;
 use crate::error::{RecordError, Result};
+use crate::model::{Coding, check_fhir_id};
+use crate::outbox::{OUTBOX, PendingWrite};
 use crate::record::{MAX_SHORT_TEXT, Record, check_text, format_instant};
 use crate::store::Writer;
 
@@ -186,23 +187,6 @@ pub struct ProfileItem {
     #[serde(default)]
     pub synced_version: Option<i64>,
 }
-
-/// A profile change made on this device and not yet accepted by the health space: the
-/// offline queue, kept in the encrypted store until pushed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PendingWrite {
-    /// The resource (for a deletion, the last one, which the tombstone carries).
-    pub resource: Value,
-    /// The health space's version the change was made from.
-    pub base_version: Option<i64>,
-    /// Whether the change deletes the entry.
-    pub deleted: bool,
-    /// When it was made, Unix milliseconds.
-    pub updated_millis: i64,
-}
-
-/// Item kind of pending profile changes (keyed by profile entry id).
-pub(crate) const OUTBOX: &str = "outbox";
 
 impl ProfileItem {
     /// The entry that follows `previous` (if any) with this content.
@@ -561,15 +545,4 @@ pub(crate) fn check_resource(kind: ProfileKind, id: &str, mut resource: Value) -
         ));
     }
     Ok(resource)
-}
-
-/// Checks a FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
-pub(crate) fn check_fhir_id(id: &str) -> Result<()> {
-    if carnet_wire::is_fhir_id(id) {
-        Ok(())
-    } else {
-        Err(RecordError::InvalidInput(format!(
-            "{id:?} is not a FHIR id"
-        )))
-    }
 }

@@ -3,8 +3,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, Credential, IssuanceTerms, issue};
+use carnet_identity::apcv::{ApcvClaims, Credential};
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::presentation::DeviceSigner;
 use carnet_identity::reader::Reader;
