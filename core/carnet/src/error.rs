@@ -146,7 +146,7 @@ impl CarnetError {
             CarnetError::Record(RecordError::Platform(e)) => {
                 CarnetError::Platform(e.clone()).code_and_message_key()
             }
-            CarnetError::Record(e) => (e.code(), record_message_key(e)),
+            CarnetError::Record(e) => record_code_and_message_key(e),
             CarnetError::Exposure(e) => exposure_code_and_message_key(e),
         }
     }
@@ -232,29 +232,39 @@ fn network_code_and_message_key(error: &NetError) -> (&'static str, &'static str
 }
 
 /// The user-facing message of a record error.
-fn record_message_key(error: &RecordError) -> &'static str {
+/// Codes and message keys of the record's errors. Codes are never renamed.
+fn record_code_and_message_key(error: &RecordError) -> (&'static str, &'static str) {
     match error {
-        RecordError::WrongPassphrase => "error.record.wrong_passphrase",
-        RecordError::WeakPassphrase(_) => "error.record.weak_passphrase",
-        RecordError::WrongDeviceKey => "error.record.device_key_lost",
-        RecordError::RolledBack { .. } => "error.record.rolled_back",
-        RecordError::Tampered(_) | RecordError::Corrupt(_) => "error.storage.corrupt",
-        RecordError::NewerSchema { .. } => "error.app.update_needed",
-        RecordError::Busy => "error.record.busy",
-        RecordError::StorageFull(_) => "error.storage.full",
-        RecordError::NotFound(_) => "error.not_found",
-        RecordError::UnsupportedDocument(_) => "error.record.unsupported_document",
-        RecordError::NotAllowed(_) => "error.record.not_allowed",
-        RecordError::Import(_) | RecordError::ImportIntoNonEmpty => "error.record.import",
-        RecordError::Network(e) => network_code_and_message_key(e).1,
-        RecordError::Sync(_) => "error.network.refused",
-        RecordError::NoSuchKeySlot(_)
-        | RecordError::AlreadyExists(_)
-        | RecordError::NoStore(_)
-        | RecordError::InvalidInput(_) => "error.record.invalid",
-        RecordError::Platform(_) | RecordError::Database(_) | RecordError::Io { .. } => {
-            "error.storage.failed"
+        RecordError::WrongPassphrase => {
+            ("record.wrong_passphrase", "error.record.wrong_passphrase")
         }
+        RecordError::WeakPassphrase(_) => {
+            ("record.weak_passphrase", "error.record.weak_passphrase")
+        }
+        RecordError::WrongDeviceKey => ("record.wrong_device_key", "error.record.device_key_lost"),
+        RecordError::NoSuchKeySlot(_) => ("record.no_key_slot", "error.record.invalid"),
+        RecordError::AlreadyExists(_) => ("record.already_exists", "error.record.invalid"),
+        RecordError::NoStore(_) => ("record.no_store", "error.record.invalid"),
+        RecordError::Busy => ("record.busy", "error.record.busy"),
+        RecordError::RolledBack { .. } => ("record.rolled_back", "error.record.rolled_back"),
+        RecordError::Tampered(_) => ("record.tampered", "error.storage.corrupt"),
+        RecordError::Corrupt(_) => ("record.corrupt", "error.storage.corrupt"),
+        RecordError::NewerSchema { .. } => ("record.newer_schema", "error.app.update_needed"),
+        RecordError::NotFound(_) => ("record.not_found", "error.not_found"),
+        RecordError::InvalidInput(_) => ("record.invalid_input", "error.record.invalid"),
+        RecordError::UnsupportedDocument(_) => (
+            "record.unsupported_document",
+            "error.record.unsupported_document",
+        ),
+        RecordError::NotAllowed(_) => ("record.not_allowed", "error.record.not_allowed"),
+        RecordError::Import(_) => ("record.import_refused", "error.record.import"),
+        RecordError::ImportIntoNonEmpty => ("record.import_not_empty", "error.record.import"),
+        RecordError::Network(e) => ("record.network", network_code_and_message_key(e).1),
+        RecordError::Sync(_) => ("record.sync", "error.network.refused"),
+        RecordError::Platform(_) => ("record.platform", "error.storage.failed"),
+        RecordError::StorageFull(_) => ("storage.full", "error.storage.full"),
+        RecordError::Database(_) => ("record.database", "error.storage.failed"),
+        RecordError::Io { .. } => ("record.io", "error.storage.failed"),
     }
 }
 

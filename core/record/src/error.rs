@@ -102,36 +102,6 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// A stable machine-readable code (`record.wrong_passphrase`, ...). Codes are never
-    /// renamed.
-    pub fn code(&self) -> &'static str {
-        match self {
-            RecordError::WrongPassphrase => "record.wrong_passphrase",
-            RecordError::WeakPassphrase(_) => "record.weak_passphrase",
-            RecordError::WrongDeviceKey => "record.wrong_device_key",
-            RecordError::NoSuchKeySlot(_) => "record.no_key_slot",
-            RecordError::AlreadyExists(_) => "record.already_exists",
-            RecordError::NoStore(_) => "record.no_store",
-            RecordError::Busy => "record.busy",
-            RecordError::RolledBack { .. } => "record.rolled_back",
-            RecordError::Tampered(_) => "record.tampered",
-            RecordError::Corrupt(_) => "record.corrupt",
-            RecordError::NewerSchema { .. } => "record.newer_schema",
-            RecordError::NotFound(_) => "record.not_found",
-            RecordError::InvalidInput(_) => "record.invalid_input",
-            RecordError::UnsupportedDocument(_) => "record.unsupported_document",
-            RecordError::NotAllowed(_) => "record.not_allowed",
-            RecordError::Import(_) => "record.import_refused",
-            RecordError::ImportIntoNonEmpty => "record.import_not_empty",
-            RecordError::Network(_) => "record.network",
-            RecordError::Sync(_) => "record.sync",
-            RecordError::Platform(_) => "record.platform",
-            RecordError::StorageFull(_) => "storage.full",
-            RecordError::Database(_) => "record.database",
-            RecordError::Io { .. } => "record.io",
-        }
-    }
-
     pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         if carnet_platform::is_storage_full(&source) {
             return RecordError::StorageFull(format!("cannot {action} {}", path.display()));
