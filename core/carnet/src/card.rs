@@ -42,7 +42,7 @@ use crate::{CarnetError, Clock, KeyVault};
 const DEVICE_KEY_ENTRY: &str = "apcv.device-key";
 
 fn malformed(what: impl Into<String>) -> CarnetError {
-    CarnetError::Identity(IdentityError::CredentialMalformed(what.into()))
+    CarnetError::Identity(IdentityError::Structure(what.into()))
 }
 
 /// A software device key: Ed25519, made once and kept in the [`KeyVault`] (for phones whose

@@ -78,6 +78,7 @@ impl CarnetError {
             CarnetError::Identity(IdentityError::Signer(platform)) => {
                 CarnetError::Platform(platform.clone()).kind()
             }
+            CarnetError::Identity(IdentityError::Random) => ErrorKind::PlatformUnavailable,
             CarnetError::Identity(_)
             | CarnetError::Certs(_)
             | CarnetError::Codec(_)
@@ -117,9 +118,15 @@ impl CarnetError {
                 IdentityError::InsOid(_) => ("ins.oid", "error.ins.unknown_kind"),
                 IdentityError::InsTrait { .. } => ("ins.trait", "error.ins.trait"),
                 IdentityError::InsMismatch { .. } => ("ins.mismatch", "error.ins.mismatch"),
-                IdentityError::CredentialMalformed(_) => {
-                    ("apcv.malformed", "error.apcv.unreadable")
-                }
+                IdentityError::Encoding { .. } => ("apcv.malformed", "error.apcv.unreadable"),
+                IdentityError::Structure(_) => ("apcv.structure", "error.apcv.unreadable"),
+                IdentityError::TooLarge { .. } => ("apcv.too_large", "error.apcv.unreadable"),
+                IdentityError::Signature(_) => ("apcv.signature", "error.apcv.signature"),
+                IdentityError::Random => ("apcv.random", "error.platform.unavailable"),
+                IdentityError::Claims(_) => ("apcv.claims", "error.apcv.claims"),
+                IdentityError::Certificate(_) => ("apcv.certificate", "error.apcv.certificate"),
+                IdentityError::Nfc(_) => ("apcv.nfc", "error.apcv.nfc"),
+                IdentityError::NotConsented => ("apcv.not_consented", "error.apcv.not_consented"),
                 IdentityError::Signer(platform) => {
                     CarnetError::Platform(platform.clone()).code_and_message_key()
                 }

@@ -265,7 +265,7 @@ async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
         .challenge("Délivrance de médicaments", &["ins_matricule".into()])
         .unwrap();
     let refused = over_nfc(&greedy, &mut responder).unwrap_err();
-    assert_eq!(refused.code(), "apcv.malformed", "{refused}");
+    assert_eq!(refused.code(), "apcv.not_consented", "{refused}");
     assert!(refused.to_string().contains("did not consent"), "{refused}");
     // Garbage APDUs are status words, never a panic.
     assert_eq!(responder.process(&[0x00]), [0x67, 0x00]);

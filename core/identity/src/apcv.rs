@@ -8,6 +8,7 @@ use carnet_codec::cose::{self, Sign1};
 use ciborium::Value;
 
 use crate::IdentityError;
+use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::{Embedded, IssuerSignedItem, Mso, field};
 
 /// Doc type and namespace of the ApCV credential.
@@ -31,10 +32,6 @@ pub const STATUS_PATH: &str = "/v1/issuer/status";
 pub const ENROLMENT_PROOF_CONTEXT: &[u8] = b"carnet-apcv-enrolment-v1";
 /// Most items a credential may carry (the elements of DESIGN.md §2, with room to grow).
 const MAX_ITEMS: usize = 32;
-
-pub(crate) fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// What the card says of one person (the holder or a beneficiary); JSON with these field
 /// names where the issuer's registry and the CLI carry it.
@@ -80,7 +77,7 @@ impl ApcvClaims {
     /// name, a rank of 0, fields longer than 64 characters.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] naming the field.
+    /// [`IdentityError::Claims`] naming the field.
     pub fn check(&self) -> Result<(), IdentityError> {
         crate::Nir::parse(&self.nir)?;
         crate::Nir::parse(&self.ins_matricule)?;
@@ -89,19 +86,21 @@ impl ApcvClaims {
                 text,
                 time::macros::format_description!("[year]-[month]-[day]"),
             )
-            .map_err(|_| malformed(format!("{name} is not a YYYY-MM-DD date")))
+            .map_err(|_| IdentityError::Claims(format!("{name} is not a YYYY-MM-DD date")))
         };
         date("birth_date", &self.birth_date)?;
         if date("amo_valid_from", &self.amo_valid_from)?
             > date("amo_valid_until", &self.amo_valid_until)?
         {
-            return Err(malformed("the rights end before they start"));
+            return Err(IdentityError::Claims(
+                "the rights end before they start".into(),
+            ));
         }
         if !["M", "F", "I"].contains(&self.sex.as_str()) {
-            return Err(malformed("sex is M, F or I"));
+            return Err(IdentityError::Claims("sex is M, F or I".into()));
         }
         if self.beneficiary_rank == 0 {
-            return Err(malformed("ranks start at 1"));
+            return Err(IdentityError::Claims("ranks start at 1".into()));
         }
         let texts = [
             ("ins_oid", &self.ins_oid),
@@ -114,7 +113,9 @@ impl ApcvClaims {
         ];
         for (name, text) in texts {
             if text.trim().is_empty() || text.chars().count() > 64 {
-                return Err(malformed(format!("{name} is empty or too long")));
+                return Err(IdentityError::Claims(format!(
+                    "{name} is empty or too long"
+                )));
             }
         }
         Ok(())
@@ -134,10 +135,10 @@ impl Credential {
     /// "issuerAuth": COSE_Sign1}`), to keep in the record.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] (encoding cannot fail for a credential read or
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] (encoding cannot fail for a credential read or
     /// issued here).
     pub fn to_cbor(&self) -> Result<Vec<u8>, IdentityError> {
-        cbor::to_vec(&self.issuer_signed(&self.items)).map_err(|e| malformed(e.to_string()))
+        cbor::to_vec(&self.issuer_signed(&self.items)).map_err(undecodable("credential"))
     }
 
     /// `IssuerSigned` with `items` only (a presentation discloses some).
@@ -157,24 +158,24 @@ impl Credential {
     /// Reads a credential kept as [`Credential::to_cbor`] wrote it (limits apply).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`].
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`].
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, IdentityError> {
-        let value = cbor::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let value = cbor::from_slice(bytes).map_err(undecodable("credential"))?;
         let field = |name: &str| field(&value, name, "IssuerSigned");
         let namespaces = field("nameSpaces")?
             .as_map()
-            .ok_or_else(|| malformed("nameSpaces is not a map"))?;
+            .ok_or_else(|| structure("nameSpaces is not a map"))?;
         let [(namespace, items)] = namespaces.as_slice() else {
-            return Err(malformed("an ApCV credential has one namespace"));
+            return Err(structure("an ApCV credential has one namespace"));
         };
         if namespace.as_text() != Some(DOC_TYPE) {
-            return Err(malformed("not an ApCV namespace"));
+            return Err(structure("not an ApCV namespace"));
         }
         let items = items
             .as_array()
-            .ok_or_else(|| malformed("items are not an array"))?;
+            .ok_or_else(|| structure("items are not an array"))?;
         if items.len() > MAX_ITEMS {
-            return Err(malformed("too many items"));
+            return Err(too_large("credential items", format!("{MAX_ITEMS} items")));
         }
         let items = items
             .iter()
@@ -192,19 +193,19 @@ impl Credential {
     /// The issuer's COSE_Sign1 over the MSO, parsed.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`].
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`].
     pub fn issuer_auth(&self) -> Result<Sign1, IdentityError> {
-        Sign1::from_value(self.issuer_auth.clone(), None).map_err(|e| malformed(e.to_string()))
+        Sign1::from_value(self.issuer_auth.clone(), None).map_err(undecodable("credential"))
     }
 
     /// The MSO the issuer signed (its signature is not checked here: the reader does that
     /// against the issuer's root first).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`].
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`].
     pub fn mso(&self) -> Result<Mso, IdentityError> {
-        let payload = cbor::from_slice(self.issuer_auth()?.payload())
-            .map_err(|e| malformed(e.to_string()))?;
+        let payload =
+            cbor::from_slice(self.issuer_auth()?.payload()).map_err(undecodable("credential"))?;
         Mso::from_value(Embedded::from_value(&payload)?.value())
     }
 
@@ -233,7 +234,7 @@ impl Credential {
     /// The items, decoded.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`].
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`].
     pub fn items(&self) -> Result<Vec<IssuerSignedItem>, IdentityError> {
         self.items
             .iter()
@@ -368,7 +369,7 @@ mod tests {
         for bytes in [&b""[..], &[0xa0], &[0x80], &[0xa1, 0x60, 0x60]] {
             assert!(matches!(
                 Credential::from_cbor(bytes),
-                Err(IdentityError::CredentialMalformed(_))
+                Err(e) if e.is_unreadable()
             ));
         }
         let too_many = Value::Map(vec![

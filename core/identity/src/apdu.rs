@@ -8,6 +8,7 @@
 //! APDUs without a smart-card stack around them.
 
 use crate::IdentityError;
+use crate::error::too_large;
 
 /// Carnet's application identifier (proprietary range `F0`, "CARNET", version 1).
 pub const AID: [u8; 8] = [0xF0, 0x43, 0x41, 0x52, 0x4E, 0x45, 0x54, 0x01];
@@ -31,10 +32,6 @@ const SW_WRONG_LENGTH: u16 = 0x6700;
 const SW_REFUSED: u16 = 0x6985;
 const SW_INS_NOT_SUPPORTED: u16 = 0x6D00;
 
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
-
 /// A command APDU (short form).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -56,13 +53,14 @@ impl Command {
     /// The APDU's bytes.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for data over 255 bytes, which a short APDU
+    /// [`IdentityError::Nfc`] (or [`IdentityError::NotConsented`], [`IdentityError::TooLarge`]) for data over 255 bytes, which a short APDU
     /// cannot carry (chain it: [`challenge_commands`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>, IdentityError> {
         let mut bytes = vec![self.cla, self.ins, self.p1, self.p2];
         if !self.data.is_empty() {
-            let length = u8::try_from(self.data.len())
-                .map_err(|_| malformed("a short APDU carries at most 255 bytes of data"))?;
+            let length = u8::try_from(self.data.len()).map_err(|_| {
+                IdentityError::Nfc("a short APDU carries at most 255 bytes of data".into())
+            })?;
             bytes.push(length);
             bytes.extend_from_slice(&self.data);
         }
@@ -75,10 +73,10 @@ impl Command {
     /// Parses a short command APDU (cases 1 to 4).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a truncated or inconsistent APDU.
+    /// [`IdentityError::Nfc`] (or [`IdentityError::NotConsented`], [`IdentityError::TooLarge`]) for a truncated or inconsistent APDU.
     pub fn parse(bytes: &[u8]) -> Result<Self, IdentityError> {
         let [cla, ins, p1, p2, body @ ..] = bytes else {
-            return Err(malformed("an APDU has at least 4 bytes"));
+            return Err(IdentityError::Nfc("an APDU has at least 4 bytes".into()));
         };
         let (data, le) = match body {
             [] => (Vec::new(), None),
@@ -86,7 +84,9 @@ impl Command {
             [lc, rest @ ..] => {
                 let lc = usize::from(*lc);
                 if lc == 0 {
-                    return Err(malformed("extended APDUs are not supported"));
+                    return Err(IdentityError::Nfc(
+                        "extended APDUs are not supported".into(),
+                    ));
                 }
                 match rest.len().checked_sub(lc) {
                     Some(0) => (rest.to_vec(), None),
@@ -94,7 +94,11 @@ impl Command {
                         rest.get(..lc).unwrap_or_default().to_vec(),
                         rest.last().copied(),
                     ),
-                    _ => return Err(malformed("APDU length does not match its data")),
+                    _ => {
+                        return Err(IdentityError::Nfc(
+                            "APDU length does not match its data".into(),
+                        ));
+                    }
                 }
             }
         };
@@ -136,13 +140,17 @@ impl Response {
     /// Parses a response APDU.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for fewer than 2 bytes or more than 258.
+    /// [`IdentityError::Nfc`] (or [`IdentityError::NotConsented`], [`IdentityError::TooLarge`]) for fewer than 2 bytes or more than 258.
     pub fn parse(bytes: &[u8]) -> Result<Self, IdentityError> {
         if bytes.len() > CHUNK + 3 {
-            return Err(malformed("a short response APDU carries at most 256 bytes"));
+            return Err(IdentityError::Nfc(
+                "a short response APDU carries at most 256 bytes".into(),
+            ));
         }
         let [data @ .., sw1, sw2] = bytes else {
-            return Err(malformed("a response APDU has a status word"));
+            return Err(IdentityError::Nfc(
+                "a response APDU has a status word".into(),
+            ));
         };
         Ok(Response {
             data: data.to_vec(),
@@ -209,22 +217,26 @@ impl ReaderExchange {
     /// Takes a response to the last command sent.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for an error status (the holder refused, the
+    /// [`IdentityError::Nfc`] (or [`IdentityError::NotConsented`], [`IdentityError::TooLarge`]) for an error status (the holder refused, the
     /// application is not there) or an answer over [`MAX_ANSWER_BYTES`].
     pub fn receive(&mut self, response: &[u8]) -> Result<ReaderStep, IdentityError> {
         let response = Response::parse(response)?;
         self.answer.extend_from_slice(&response.data);
         if self.answer.len() > MAX_ANSWER_BYTES {
-            return Err(malformed("the NFC answer is too large"));
+            return Err(too_large("NFC answer", format!("{MAX_ANSWER_BYTES} bytes")));
         }
         let [sw1, sw2] = response.status.to_be_bytes();
         match (response.status, sw1) {
             (_, SW_MORE) => Ok(ReaderStep::Send(get_response(sw2))),
             (SW_OK, _) if self.answer.is_empty() => Ok(ReaderStep::Continue),
             (SW_OK, _) => Ok(ReaderStep::Done(std::mem::take(&mut self.answer))),
-            (SW_NOT_FOUND, _) => Err(malformed("the phone has no Carnet application ready")),
-            (SW_REFUSED, _) => Err(malformed("the holder did not consent")),
-            (status, _) => Err(malformed(format!("the phone answered {status:04X}"))),
+            (SW_NOT_FOUND, _) => Err(IdentityError::Nfc(
+                "the phone has no Carnet application ready".into(),
+            )),
+            (SW_REFUSED, _) => Err(IdentityError::NotConsented),
+            (status, _) => Err(IdentityError::Nfc(format!(
+                "the phone answered {status:04X}"
+            ))),
         }
     }
 }
@@ -346,7 +358,7 @@ mod tests {
                 return Ok(bytes);
             }
         }
-        Err(malformed("no answer"))
+        Err(IdentityError::Nfc("no answer".into()))
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::issuance::DocumentSigner;
 use crate::trust::DOCUMENT_SIGNER_USAGE;
 
 fn failed(what: impl std::fmt::Display) -> IdentityError {
-    IdentityError::CredentialMalformed(format!("issuer certificates: {what}"))
+    IdentityError::Structure(format!("issuer certificates: {what}"))
 }
 
 /// The issuer's keys and certificates, as kept on its disk (DER and PKCS#8).
@@ -52,7 +52,7 @@ impl IssuerAuthority {
     /// Makes a root named `name` and a document signer under it, each valid for `validity`.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] when a key or certificate cannot be made (dates
+    /// [`IdentityError::Structure`] when a key or certificate cannot be made (dates
     /// out of range).
     pub fn create(name: &str, validity: CertificateValidity) -> Result<Self, IdentityError> {
         let params = |common_name: String| -> Result<rcgen::CertificateParams, IdentityError> {
@@ -105,7 +105,7 @@ impl IssuerAuthority {
     /// An issuer from what [`IssuerAuthority::parts`] gave.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a document-signer key that is not P-256
+    /// [`IdentityError::Structure`] for a document-signer key that is not P-256
     /// PKCS#8.
     pub fn from_parts(parts: AuthorityParts) -> Result<Self, IdentityError> {
         let signer_key = EcdsaKeyPair::from_pkcs8(

@@ -44,11 +44,82 @@ pub enum IdentityError {
         /// Which trait disagrees with the matricule.
         name: &'static str,
     },
-    /// An ApCV credential or presentation does not have the structure of an mdoc.
-    #[error("malformed credential: {0}")]
-    CredentialMalformed(String),
+    /// Bytes that do not decode as what they should be (CBOR, base45, zlib, COSE).
+    #[error("{what} does not decode: {reason}")]
+    Encoding {
+        /// What was being read (`presentation`, `credential`, `status list`…).
+        what: &'static str,
+        /// The decoder's words.
+        reason: String,
+    },
+    /// Decoded, but not the structure a credential, a presentation or a challenge has.
+    #[error("{0}")]
+    Structure(String),
+    /// Larger or longer than this component accepts, whatever it claims to be.
+    #[error("{what} is too large: more than {limit}")]
+    TooLarge {
+        /// What was too large (`presentation`, `challenge items`…).
+        what: &'static str,
+        /// The limit, with its unit (`65536 bytes`, `32 items`).
+        limit: String,
+    },
+    /// A signature that does not verify, or that could not be made.
+    #[error("{0}")]
+    Signature(&'static str),
+    /// The system's random generator failed.
+    #[error("the system's random generator failed")]
+    Random,
+    /// The issuer refused the people of a card (a name empty, a sex, a rank, a date).
+    #[error("card claims refused: {0}")]
+    Claims(String),
+    /// A certificate that cannot be an issuer's root or document signer.
+    #[error("certificate refused: {0}")]
+    Certificate(&'static str),
+    /// The NFC exchange failed: an APDU out of its framing, a status word of refusal.
+    #[error("NFC: {0}")]
+    Nfc(String),
+    /// The holder refused to show what the reader asked for.
+    #[error("the holder did not consent to show what the reader asked for")]
+    NotConsented,
     /// The device key's keeper (the platform keystore) did not sign: the person cancelled,
     /// the keystore is locked or unavailable.
     #[error("the card's key did not sign: {0}")]
     Signer(carnet_platform::PlatformError),
+}
+
+impl IdentityError {
+    /// Whether the error says that outside data was unreadable (does not decode, has not the
+    /// structure, is too large): what a reader answers "not an ApCV" to.
+    #[must_use]
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            IdentityError::Encoding { .. }
+                | IdentityError::Structure(_)
+                | IdentityError::TooLarge { .. }
+        )
+    }
+}
+
+/// [`IdentityError::Structure`] with its words.
+pub(crate) fn structure(what: impl Into<String>) -> IdentityError {
+    IdentityError::Structure(what.into())
+}
+
+/// [`IdentityError::Encoding`] of `what`, with the decoder's words.
+pub(crate) fn undecodable(
+    what: &'static str,
+) -> impl Fn(carnet_codec::CodecError) -> IdentityError {
+    move |error| IdentityError::Encoding {
+        what,
+        reason: error.to_string(),
+    }
+}
+
+/// [`IdentityError::TooLarge`].
+pub(crate) fn too_large(what: &'static str, limit: impl std::fmt::Display) -> IdentityError {
+    IdentityError::TooLarge {
+        what,
+        limit: limit.to_string(),
+    }
 }

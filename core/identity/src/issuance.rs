@@ -10,7 +10,8 @@ use ring::rand::SecureRandom;
 use ring::signature::EcdsaKeyPair;
 
 use crate::IdentityError;
-use crate::apcv::{ApcvClaims, Credential, DOC_TYPE, malformed};
+use crate::apcv::{ApcvClaims, Credential, DOC_TYPE};
+use crate::error::undecodable;
 use crate::mdoc::{
     DeviceKey, Embedded, IssuerSignedItem, Mso, SALT_BYTES, StatusReference, Validity,
 };
@@ -59,7 +60,7 @@ pub struct IssuanceTerms {
 /// others), the MSO listing their digests, signed by the document signer.
 ///
 /// # Errors
-/// [`IdentityError::CredentialMalformed`] when the random generator or the signature fails.
+/// [`IdentityError::Random`] or [`IdentityError::Signature`] when the random generator or the signature fails.
 pub fn issue(
     claims: &ApcvClaims,
     device_key: &DeviceKey,
@@ -67,10 +68,7 @@ pub fn issue(
     signer: &DocumentSigner<'_>,
     rng: &dyn SecureRandom,
 ) -> Result<Credential, IdentityError> {
-    let random = |bytes: &mut [u8]| {
-        rng.fill(bytes)
-            .map_err(|_| malformed("no random generator"))
-    };
+    let random = |bytes: &mut [u8]| rng.fill(bytes).map_err(|_| IdentityError::Random);
     let mut used = HashSet::new();
     let mut items = Vec::new();
     let mut digests = BTreeMap::new();
@@ -106,10 +104,10 @@ pub fn issue(
         status: terms.status.clone(),
     };
     let payload = cbor::to_vec(&Embedded::encode(mso.to_value()?)?.to_value())
-        .map_err(|e| malformed(e.to_string()))?;
+        .map_err(undecodable("credential"))?;
     let headers = signer.headers();
     let issuer_auth = cose::sign1_es256(&payload, &headers, Sign1Form::default(), signer.key, rng)
-        .map_err(|e| malformed(e.to_string()))?;
+        .map_err(|_| IdentityError::Signature("the credential could not be signed"))?;
     Ok(Credential { items, issuer_auth })
 }
 
@@ -117,7 +115,7 @@ impl StatusList {
     /// The list signed by `signer` (tagged COSE_Sign1, `kid` and `x5chain` in its headers).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] when signing fails.
+    /// [`IdentityError::Random`] or [`IdentityError::Signature`] when signing fails.
     pub fn sign(
         &self,
         signer: &DocumentSigner<'_>,
@@ -133,14 +131,14 @@ impl StatusList {
                 Value::Array(self.signers.iter().cloned().map(Value::Bytes).collect()),
             ),
         ]);
-        let payload = cbor::to_vec(&payload).map_err(|e| malformed(e.to_string()))?;
+        let payload = cbor::to_vec(&payload).map_err(undecodable("status list"))?;
         let form = Sign1Form {
             detached: false,
             tagged: true,
         };
         let signed = cose::sign1_es256(&payload, &signer.headers(), form, signer.key, rng)
-            .map_err(|e| malformed(e.to_string()))?;
-        cbor::to_vec(&signed).map_err(|e| malformed(e.to_string()))
+            .map_err(|_| IdentityError::Signature("the status list could not be signed"))?;
+        cbor::to_vec(&signed).map_err(undecodable("status list"))
     }
 }
 

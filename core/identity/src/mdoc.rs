@@ -12,6 +12,7 @@ use carnet_codec::cbor;
 use ciborium::Value;
 
 use crate::IdentityError;
+use crate::error::{structure, too_large, undecodable};
 
 /// CBOR tag of encoded CBOR data items (RFC 8949 §3.4.5.1).
 const TAG_ENCODED_CBOR: u64 = 24;
@@ -21,10 +22,6 @@ const TAG_DATE_TIME: u64 = 0;
 pub const MAX_EMBEDDED_BYTES: usize = 64 * 1024;
 /// Bytes of randomness salting each item (ISO/IEC 18013-5 asks for at least 16).
 pub const SALT_BYTES: usize = 16;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// CBOR embedded as a byte string under tag 24, with its bytes kept: digests and signatures
 /// are computed over exactly those bytes, never over a re-encoding.
@@ -38,11 +35,14 @@ impl Embedded {
     /// Encodes `value` for embedding.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] when it cannot be encoded or is too large.
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] when it cannot be encoded or is too large.
     pub fn encode(value: Value) -> Result<Self, IdentityError> {
-        let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+        let bytes = cbor::to_vec(&value).map_err(undecodable("mdoc item"))?;
         if bytes.len() > MAX_EMBEDDED_BYTES {
-            return Err(malformed("embedded item too large"));
+            return Err(too_large(
+                "embedded item",
+                format!("{MAX_EMBEDDED_BYTES} bytes"),
+            ));
         }
         Ok(Embedded { bytes, value })
     }
@@ -50,18 +50,21 @@ impl Embedded {
     /// Reads `#6.24(bstr)` and decodes the embedded item (limits apply).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`].
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`].
     pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
         let Value::Tag(TAG_ENCODED_CBOR, inner) = value else {
-            return Err(malformed("expected embedded CBOR (tag 24)"));
+            return Err(structure("expected embedded CBOR (tag 24)"));
         };
         let Value::Bytes(bytes) = inner.as_ref() else {
-            return Err(malformed("tag 24 around something else than bytes"));
+            return Err(structure("tag 24 around something else than bytes"));
         };
         if bytes.len() > MAX_EMBEDDED_BYTES {
-            return Err(malformed("embedded item too large"));
+            return Err(too_large(
+                "embedded item",
+                format!("{MAX_EMBEDDED_BYTES} bytes"),
+            ));
         }
-        let value = cbor::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let value = cbor::from_slice(bytes).map_err(undecodable("mdoc item"))?;
         Ok(Embedded {
             bytes: bytes.clone(),
             value,
@@ -129,14 +132,14 @@ impl IssuerSignedItem {
     /// Reads an item.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a missing, repeated or mistyped field, or a
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a missing, repeated or mistyped field, or a
     /// salt shorter than [`SALT_BYTES`].
     pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
         let fields = Fields::of(value, "issuer-signed item")?;
         let digest_id = fields.unsigned("digestID")?;
         let random = fields.bytes("random")?.to_vec();
         if random.len() < SALT_BYTES {
-            return Err(malformed("an item's salt is shorter than 16 bytes"));
+            return Err(structure("an item's salt is shorter than 16 bytes"));
         }
         Ok(IssuerSignedItem {
             digest_id,
@@ -194,7 +197,7 @@ impl DeviceKey {
     /// Reads a COSE_Key: EC2 on P-256 with both coordinates, or OKP Ed25519.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for another key type or curve, or coordinates of
+    /// [`IdentityError::Structure`] for another key type or curve, or coordinates of
     /// the wrong size.
     pub fn from_cose_key(value: &Value) -> Result<Self, IdentityError> {
         let entries = map(value, "device key")?;
@@ -209,7 +212,7 @@ impl DeviceKey {
             get(label)
                 .and_then(Value::as_bytes)
                 .filter(|b| b.len() == len)
-                .ok_or_else(|| malformed("device key coordinates of the wrong size"))
+                .ok_or_else(|| structure("device key coordinates of the wrong size"))
         };
         match (integer(KEY_TYPE), integer(CURVE)) {
             (Some(kty), Some(crv))
@@ -227,7 +230,7 @@ impl DeviceKey {
                 public.copy_from_slice(bytes(X, 32)?);
                 Ok(DeviceKey::Ed25519(public))
             }
-            _ => Err(malformed("device keys are P-256 or Ed25519")),
+            _ => Err(structure("device keys are P-256 or Ed25519")),
         }
     }
 
@@ -243,7 +246,7 @@ impl DeviceKey {
     /// Verifies a signature by this key over `message` (P-256: r‖s, 64 bytes).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] when the signature does not verify.
+    /// [`IdentityError::Signature`] when the signature does not verify.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), IdentityError> {
         let (algorithm, public): (&dyn ring::signature::VerificationAlgorithm, &[u8]) = match self {
             DeviceKey::P256(point) => (&ring::signature::ECDSA_P256_SHA256_FIXED, point),
@@ -251,7 +254,7 @@ impl DeviceKey {
         };
         ring::signature::UnparsedPublicKey::new(algorithm, public)
             .verify(message, signature)
-            .map_err(|_| malformed("the device signature does not verify"))
+            .map_err(|_| IdentityError::Signature("the device signature does not verify"))
     }
 }
 
@@ -298,7 +301,7 @@ impl Mso {
     /// The MSO as CBOR (`version` 1.0, digests SHA-256, dates as tagged RFC 3339 text).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a date out of range.
+    /// [`IdentityError::Structure`] for a date out of range.
     pub fn to_value(&self) -> Result<Value, IdentityError> {
         let digests = self
             .value_digests
@@ -356,30 +359,30 @@ impl Mso {
     /// Reads an MSO.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`]: wrong version or digest algorithm, a missing
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`]: wrong version or digest algorithm, a missing
     /// field, a digest that is not 32 bytes, a bad date.
     pub fn from_value(value: &Value) -> Result<Self, IdentityError> {
         let fields = Fields::of(value, "MSO")?;
         if fields.text("version")? != "1.0" {
-            return Err(malformed("MSO version is not 1.0"));
+            return Err(structure("MSO version is not 1.0"));
         }
         if fields.text("digestAlgorithm")? != "SHA-256" {
-            return Err(malformed("MSO digests are not SHA-256"));
+            return Err(structure("MSO digests are not SHA-256"));
         }
         let mut value_digests = BTreeMap::new();
         for (namespace, ids) in map(fields.get("valueDigests")?, "valueDigests")? {
             let namespace = namespace
                 .as_text()
-                .ok_or_else(|| malformed("a namespace is not text"))?;
+                .ok_or_else(|| structure("a namespace is not text"))?;
             let mut digests = BTreeMap::new();
             for (id, digest) in map(ids, "digest ids")? {
                 let id = unsigned(id, "digest id")?;
                 let digest = digest
                     .as_bytes()
                     .filter(|d| d.len() == 32)
-                    .ok_or_else(|| malformed("a digest is not 32 bytes"))?;
+                    .ok_or_else(|| structure("a digest is not 32 bytes"))?;
                 if digests.insert(id, digest.clone()).is_some() {
-                    return Err(malformed("a digest id appears twice"));
+                    return Err(structure("a digest id appears twice"));
                 }
             }
             value_digests.insert(namespace.to_owned(), digests);
@@ -395,7 +398,10 @@ impl Mso {
                 let list = Fields::of(list, "status_list")?;
                 let uri = list.text("uri")?;
                 if uri.chars().count() > MAX_URI_CHARS {
-                    return Err(malformed("status_list: uri too long"));
+                    return Err(too_large(
+                        "status list URI",
+                        format!("{MAX_URI_CHARS} characters"),
+                    ));
                 }
                 Some(StatusReference {
                     index: list.unsigned("idx")?,
@@ -420,37 +426,37 @@ impl Mso {
 /// `#6.0(tstr)`: a date-time in RFC 3339, UTC, to the second.
 fn date_time(unix_seconds: i64) -> Result<Value, IdentityError> {
     let time = time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .map_err(|_| malformed("date out of range"))?;
+        .map_err(|_| structure("date out of range"))?;
     let text = time
         .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|_| malformed("date out of range"))?;
+        .map_err(|_| structure("date out of range"))?;
     Ok(Value::Tag(TAG_DATE_TIME, Box::new(Value::Text(text))))
 }
 
 fn read_date_time(value: &Value) -> Result<i64, IdentityError> {
     let Value::Tag(TAG_DATE_TIME, inner) = value else {
-        return Err(malformed("a date is not a tagged date-time"));
+        return Err(structure("a date is not a tagged date-time"));
     };
     let text = inner
         .as_text()
-        .ok_or_else(|| malformed("a date-time is not text"))?;
+        .ok_or_else(|| structure("a date-time is not text"))?;
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(time::OffsetDateTime::unix_timestamp)
-        .map_err(|_| malformed("a date-time is not RFC 3339"))
+        .map_err(|_| structure("a date-time is not RFC 3339"))
 }
 
 fn map<'a>(value: &'a Value, what: &str) -> Result<&'a [(Value, Value)], IdentityError> {
     value
         .as_map()
         .map(Vec::as_slice)
-        .ok_or_else(|| malformed(format!("{what} is not a map")))
+        .ok_or_else(|| structure(format!("{what} is not a map")))
 }
 
 fn unsigned(value: &Value, what: &str) -> Result<u32, IdentityError> {
     value
         .as_integer()
         .and_then(|i| u32::try_from(i).ok())
-        .ok_or_else(|| malformed(format!("{what} is not a small unsigned integer")))
+        .ok_or_else(|| structure(format!("{what} is not a small unsigned integer")))
 }
 
 /// The value under text key `name` in a CBOR map's entries.
@@ -472,7 +478,7 @@ pub(crate) fn field<'a>(
     value
         .as_map()
         .and_then(|entries| entry(entries, name))
-        .ok_or_else(|| malformed(format!("{what}: no {name}")))
+        .ok_or_else(|| structure(format!("{what}: no {name}")))
 }
 
 /// The fields of a CBOR map with text keys, each present once.
@@ -488,29 +494,29 @@ impl<'a> Fields<'a> {
         for (key, _) in entries {
             let name = key
                 .as_text()
-                .ok_or_else(|| malformed(format!("{what}: a key is not text")))?;
+                .ok_or_else(|| structure(format!("{what}: a key is not text")))?;
             if !names.insert(name) {
-                return Err(malformed(format!("{what}: {name} appears twice")));
+                return Err(structure(format!("{what}: {name} appears twice")));
             }
         }
         Ok(Fields { entries, what })
     }
 
     fn get(&self, name: &str) -> Result<&'a Value, IdentityError> {
-        entry(self.entries, name).ok_or_else(|| malformed(format!("{}: no {name}", self.what)))
+        entry(self.entries, name).ok_or_else(|| structure(format!("{}: no {name}", self.what)))
     }
 
     fn text(&self, name: &str) -> Result<&'a str, IdentityError> {
         self.get(name)?
             .as_text()
-            .ok_or_else(|| malformed(format!("{}: {name} is not text", self.what)))
+            .ok_or_else(|| structure(format!("{}: {name} is not text", self.what)))
     }
 
     fn bytes(&self, name: &str) -> Result<&'a [u8], IdentityError> {
         self.get(name)?
             .as_bytes()
             .map(Vec::as_slice)
-            .ok_or_else(|| malformed(format!("{}: {name} is not bytes", self.what)))
+            .ok_or_else(|| structure(format!("{}: {name} is not bytes", self.what)))
     }
 
     fn unsigned(&self, name: &str) -> Result<u32, IdentityError> {
@@ -639,7 +645,7 @@ mod tests {
         ]);
         assert!(matches!(
             IssuerSignedItem::from_value(&twice),
-            Err(IdentityError::CredentialMalformed(m)) if m.contains("twice")
+            Err(IdentityError::Structure(m)) if m.contains("twice")
         ));
         assert!(Embedded::from_value(&Value::from("not tagged")).is_err());
         let too_large = Value::Tag(

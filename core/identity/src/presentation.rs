@@ -8,14 +8,11 @@ use ciborium::Value;
 
 use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
+use crate::error::{structure, undecodable};
 use crate::mdoc::{DeviceKey, Embedded};
 
 /// Most bytes of a DeviceResponse a reader reads.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// What binds a presentation to one exchange: the session transcript's handover.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +102,7 @@ pub(crate) fn device_authentication(handover: &Handover) -> Result<Vec<u8>, Iden
         Value::from(DOC_TYPE),
         device_namespaces.to_value(),
     ]);
-    cbor::to_vec(&Embedded::encode(authentication)?.to_value())
-        .map_err(|e| malformed(e.to_string()))
+    cbor::to_vec(&Embedded::encode(authentication)?.to_value()).map_err(undecodable("presentation"))
 }
 
 impl Credential {
@@ -115,7 +111,7 @@ impl Credential {
     /// caisse never issued) is left out, as ISO/IEC 18013-5 answers: absent, not an error.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a credential that does not parse,
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a credential that does not parse,
     /// [`IdentityError::Signer`] when the device key's keeper does not sign.
     pub fn present(
         &self,
@@ -142,7 +138,7 @@ impl Credential {
             let embedded = self
                 .embedded_items()
                 .get(index)
-                .ok_or_else(|| malformed("item out of range"))?;
+                .ok_or_else(|| structure("item out of range"))?;
             disclosed.push(embedded.clone());
         }
         let algorithm = signer.device_key().algorithm();
@@ -167,7 +163,7 @@ impl Credential {
         );
         let signature = match (signature, refusal) {
             (_, Some(error)) => return Err(error),
-            (signature, None) => signature.map_err(|e| malformed(e.to_string()))?,
+            (signature, None) => signature.map_err(undecodable("presentation"))?,
         };
         let document = Value::Map(vec![
             (Value::from("docType"), Value::from(DOC_TYPE)),
@@ -191,6 +187,6 @@ impl Credential {
             (Value::from("documents"), Value::Array(vec![document])),
             (Value::from("status"), Value::from(0)),
         ]);
-        cbor::to_vec(&response).map_err(|e| malformed(e.to_string()))
+        cbor::to_vec(&response).map_err(undecodable("presentation"))
     }
 }

@@ -7,6 +7,7 @@ use carnet_codec::{base45, cbor, zlib};
 use ciborium::Value;
 
 use crate::IdentityError;
+use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::field;
 use crate::presentation::{Handover, MAX_RESPONSE_BYTES};
 
@@ -20,10 +21,6 @@ pub const NONCE_BYTES: usize = 16;
 const MAX_REQUESTED: usize = 32;
 /// Longest identifier, purpose or element name accepted.
 const MAX_FIELD_CHARS: usize = 64;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// What a pharmacy's or doctor's software asks, shown as a QR code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +47,7 @@ const MAX_ENDPOINT_CHARS: usize = 256;
 /// loopback.
 ///
 /// # Errors
-/// [`IdentityError::CredentialMalformed`] for anything else.
+/// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for anything else.
 pub fn endpoint_origin(endpoint: &str) -> Result<String, IdentityError> {
     endpoint_parts(endpoint).map(|(origin, _)| origin)
 }
@@ -59,13 +56,16 @@ pub fn endpoint_origin(endpoint: &str) -> Result<String, IdentityError> {
 /// and its path with the query (`/` at least), as the URL parser reads them.
 ///
 /// # Errors
-/// [`IdentityError::CredentialMalformed`] as for [`endpoint_origin`].
+/// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] as for [`endpoint_origin`].
 pub fn endpoint_parts(endpoint: &str) -> Result<(String, String), IdentityError> {
     if endpoint.chars().count() > MAX_ENDPOINT_CHARS {
-        return Err(malformed("challenge: endpoint too long"));
+        return Err(too_large(
+            "challenge endpoint",
+            format!("{MAX_ENDPOINT_CHARS} characters"),
+        ));
     }
     let url =
-        url::Url::parse(endpoint).map_err(|_| malformed("challenge: endpoint is not a URL"))?;
+        url::Url::parse(endpoint).map_err(|_| structure("challenge: endpoint is not a URL"))?;
     let loopback = matches!(
         url.host(),
         Some(url::Host::Ipv4(ip)) if ip.is_loopback()
@@ -74,13 +74,13 @@ pub fn endpoint_parts(endpoint: &str) -> Result<(String, String), IdentityError>
         "https" => {}
         "http" if loopback => {}
         _ => {
-            return Err(malformed(
+            return Err(structure(
                 "challenge: the endpoint must be https (http on loopback only)",
             ));
         }
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(malformed("challenge: no credentials in the endpoint"));
+        return Err(structure("challenge: no credentials in the endpoint"));
     }
     let path = &url[url::Position::BeforePath..];
     Ok((url.origin().ascii_serialization(), path.to_owned()))
@@ -90,7 +90,7 @@ impl ReaderChallenge {
     /// The QR text.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a challenge that breaks the limits.
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a challenge that breaks the limits.
     pub fn to_text(&self) -> Result<String, IdentityError> {
         self.check()?;
         let value = Value::Map(vec![
@@ -110,40 +110,43 @@ impl ReaderChallenge {
             }
             (_, value) => value,
         };
-        let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+        let bytes = cbor::to_vec(&value).map_err(undecodable("QR text"))?;
         Ok(format!("{CHALLENGE_PREFIX}{}", base45::encode(&bytes)))
     }
 
     /// Reads a challenge's QR text.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`]: another prefix, bad base45, malformed CBOR, a
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`]: another prefix, bad base45, malformed CBOR, a
     /// nonce that is not 16 bytes, too many or too long fields.
     pub fn from_text(text: &str) -> Result<Self, IdentityError> {
         let encoded = text
             .trim()
             .strip_prefix(CHALLENGE_PREFIX)
-            .ok_or_else(|| malformed("not an ApCV reader challenge"))?;
-        let bytes = base45::decode(encoded).map_err(|e| malformed(e.to_string()))?;
-        let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+            .ok_or_else(|| structure("not an ApCV reader challenge"))?;
+        let bytes = base45::decode(encoded).map_err(undecodable("QR text"))?;
+        let value = cbor::from_slice(&bytes).map_err(undecodable("QR text"))?;
         let field = |name: &str| field(&value, name, "challenge");
         let text_field = |name: &str| {
             field(name)?
                 .as_text()
                 .map(str::to_owned)
-                .ok_or_else(|| malformed(format!("challenge: {name} is not text")))
+                .ok_or_else(|| structure(format!("challenge: {name} is not text")))
         };
         let items = field("items")?
             .as_array()
-            .ok_or_else(|| malformed("challenge: items is not an array"))?;
+            .ok_or_else(|| structure("challenge: items is not an array"))?;
         if items.len() > MAX_REQUESTED {
-            return Err(malformed("challenge: too many items"));
+            return Err(too_large(
+                "challenge items",
+                format!("{MAX_REQUESTED} items"),
+            ));
         }
         let challenge = ReaderChallenge {
             nonce: field("nonce")?
                 .as_bytes()
                 .cloned()
-                .ok_or_else(|| malformed("challenge: nonce is not bytes"))?,
+                .ok_or_else(|| structure("challenge: nonce is not bytes"))?,
             reader: text_field("reader")?,
             purpose: text_field("purpose")?,
             items: items
@@ -151,19 +154,19 @@ impl ReaderChallenge {
                 .map(|i| {
                     i.as_text()
                         .map(str::to_owned)
-                        .ok_or_else(|| malformed("challenge: an item is not text"))
+                        .ok_or_else(|| structure("challenge: an item is not text"))
                 })
                 .collect::<Result<_, _>>()?,
             time: field("time")?
                 .as_integer()
                 .and_then(|t| i64::try_from(t).ok())
-                .ok_or_else(|| malformed("challenge: time is not an integer"))?,
+                .ok_or_else(|| structure("challenge: time is not an integer"))?,
             endpoint: match crate::mdoc::field(&value, "endpoint", "challenge") {
                 Ok(endpoint) => Some(
                     endpoint
                         .as_text()
                         .map(str::to_owned)
-                        .ok_or_else(|| malformed("challenge: endpoint is not text"))?,
+                        .ok_or_else(|| structure("challenge: endpoint is not text"))?,
                 ),
                 Err(_) => None,
             },
@@ -194,17 +197,17 @@ impl ReaderChallenge {
 
     fn check(&self) -> Result<(), IdentityError> {
         if self.nonce.len() != NONCE_BYTES {
-            return Err(malformed("a challenge nonce is 16 bytes"));
+            return Err(structure("a challenge nonce is 16 bytes"));
         }
         if self.items.is_empty() || self.items.len() > MAX_REQUESTED {
-            return Err(malformed("a challenge asks for 1 to 32 items"));
+            return Err(structure("a challenge asks for 1 to 32 items"));
         }
         let too_long = |text: &str| text.is_empty() || text.chars().count() > MAX_FIELD_CHARS;
         if too_long(&self.reader)
             || too_long(&self.purpose)
             || self.items.iter().any(|i| too_long(i))
         {
-            return Err(malformed("a challenge field is empty or too long"));
+            return Err(structure("a challenge field is empty or too long"));
         }
         if let Some(endpoint) = &self.endpoint {
             endpoint_origin(endpoint)?;
@@ -243,13 +246,13 @@ impl Mode {
     /// clock).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for an answer to a challenge when the reader
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for an answer to a challenge when the reader
     /// has none outstanding.
     pub fn expected(self, challenge: Option<&ReaderChallenge>) -> Result<Handover, IdentityError> {
         match (self, challenge) {
             // Local or remote, the challenge decides what was signed.
             (Mode::Challenge | Mode::Remote, Some(challenge)) => Ok(challenge.handover()),
-            (Mode::Challenge | Mode::Remote, None) => Err(malformed(
+            (Mode::Challenge | Mode::Remote, None) => Err(structure(
                 "an answer to a challenge, and this reader has none outstanding",
             )),
             (Mode::Counter { slot }, _) => Ok(Handover::Counter { slot }),
@@ -260,7 +263,7 @@ impl Mode {
 /// Packs a DeviceResponse as the holder's QR text.
 ///
 /// # Errors
-/// [`IdentityError::CredentialMalformed`] when it does not fit in a QR text.
+/// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] when it does not fit in a QR text.
 pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityError> {
     let mut fields = vec![(Value::from("response"), Value::Bytes(response.to_vec()))];
     match mode {
@@ -272,13 +275,16 @@ pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityE
         }
     }
     let value = Value::Map(fields);
-    let bytes = cbor::to_vec(&value).map_err(|e| malformed(e.to_string()))?;
+    let bytes = cbor::to_vec(&value).map_err(undecodable("QR text"))?;
     let text = format!(
         "{RESPONSE_PREFIX}{}",
         base45::encode(&zlib::deflate(&bytes))
     );
     if text.len() > base45::MAX_TEXT_BYTES {
-        return Err(malformed("the presentation is too large for a QR code"));
+        return Err(too_large(
+            "presentation for a QR code",
+            format!("{} characters", base45::MAX_TEXT_BYTES),
+        ));
     }
     Ok(text)
 }
@@ -287,17 +293,16 @@ pub fn response_to_text(response: &[u8], mode: Mode) -> Result<String, IdentityE
 /// [`crate::reader::Reader::check`] with [`Mode::expected`]).
 ///
 /// # Errors
-/// [`IdentityError::CredentialMalformed`]: another prefix, bad base45, a zlib bomb, malformed
+/// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`]: another prefix, bad base45, a zlib bomb, malformed
 /// CBOR, an unknown mode.
 pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> {
     let encoded = text
         .trim()
         .strip_prefix(RESPONSE_PREFIX)
-        .ok_or_else(|| malformed("not an ApCV presentation"))?;
-    let compressed = base45::decode(encoded).map_err(|e| malformed(e.to_string()))?;
-    let bytes =
-        zlib::inflate(&compressed, MAX_RESPONSE_BYTES).map_err(|e| malformed(e.to_string()))?;
-    let value = cbor::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
+        .ok_or_else(|| structure("not an ApCV presentation"))?;
+    let compressed = base45::decode(encoded).map_err(undecodable("QR text"))?;
+    let bytes = zlib::inflate(&compressed, MAX_RESPONSE_BYTES).map_err(undecodable("QR text"))?;
+    let value = cbor::from_slice(&bytes).map_err(undecodable("QR text"))?;
     let field = |name: &str| field(&value, name, "presentation");
     let mode = match field("mode")?.as_text() {
         Some("challenge") => Mode::Challenge,
@@ -306,14 +311,14 @@ pub fn response_from_text(text: &str) -> Result<(Mode, Vec<u8>), IdentityError> 
             slot: field("slot")?
                 .as_integer()
                 .and_then(|slot| i64::try_from(slot).ok())
-                .ok_or_else(|| malformed("presentation: slot is not an integer"))?,
+                .ok_or_else(|| structure("presentation: slot is not an integer"))?,
         },
-        _ => return Err(malformed("presentation: unknown mode")),
+        _ => return Err(structure("presentation: unknown mode")),
     };
     let response = field("response")?
         .as_bytes()
         .cloned()
-        .ok_or_else(|| malformed("presentation: response is not bytes"))?;
+        .ok_or_else(|| structure("presentation: response is not bytes"))?;
     Ok((mode, response))
 }
 

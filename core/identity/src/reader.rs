@@ -13,6 +13,7 @@ use ring::digest::SHA256;
 
 use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
+use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::{IssuerSignedItem, Mso, field};
 use crate::presentation::{Handover, MAX_RESPONSE_BYTES, device_authentication};
 pub use crate::refusal::Refusal;
@@ -27,10 +28,6 @@ pub const SLOT_TOLERANCE: i64 = 2;
 pub const REPLAY_MEMORY_SECONDS: i64 = 300;
 /// Most signatures the replay cache holds (the oldest go first beyond it).
 const MAX_REMEMBERED: usize = 100_000;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// What a reader learns from an accepted presentation: the disclosed elements, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +90,7 @@ impl Reader {
     /// verifies and is not older than the one held.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a list that does not parse.
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a list that does not parse.
     pub fn update_status(
         &mut self,
         signed: &[u8],
@@ -125,7 +122,7 @@ impl Reader {
     /// that showing it again is [`Refusal::Replayed`].
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a response that does not parse (limits apply).
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a response that does not parse (limits apply).
     pub fn check(
         &mut self,
         response: &[u8],
@@ -133,22 +130,25 @@ impl Reader {
         time: CheckTime,
     ) -> Result<Result<Disclosed, Refusal>, IdentityError> {
         if response.len() > MAX_RESPONSE_BYTES {
-            return Err(malformed("presentation too large"));
+            return Err(too_large(
+                "presentation",
+                format!("{MAX_RESPONSE_BYTES} bytes"),
+            ));
         }
-        let value = cbor::from_slice(response).map_err(|e| malformed(e.to_string()))?;
+        let value = cbor::from_slice(response).map_err(undecodable("presentation"))?;
         let document = field(&value, "documents", "DeviceResponse")?
             .as_array()
             .and_then(|documents| match documents.as_slice() {
                 [one] => Some(one),
                 _ => None,
             })
-            .ok_or_else(|| malformed("a presentation carries one document"))?;
+            .ok_or_else(|| structure("a presentation carries one document"))?;
         let field = |value, name| field(value, name, "DeviceResponse");
         if field(document, "docType")?.as_text() != Some(DOC_TYPE) {
-            return Err(malformed("not an ApCV document"));
+            return Err(structure("not an ApCV document"));
         }
         let issuer_signed =
-            cbor::to_vec(field(document, "issuerSigned")?).map_err(|e| malformed(e.to_string()))?;
+            cbor::to_vec(field(document, "issuerSigned")?).map_err(undecodable("presentation"))?;
         let credential = Credential::from_cbor(&issuer_signed)?;
         let mso = match self.issuer_checks(&credential, time.now)? {
             Ok(mso) => mso,
@@ -157,7 +157,7 @@ impl Reader {
         let digests = mso
             .value_digests
             .get(DOC_TYPE)
-            .ok_or_else(|| malformed("the MSO lists no ApCV digest"))?;
+            .ok_or_else(|| structure("the MSO lists no ApCV digest"))?;
         let mut elements = Vec::new();
         for embedded in credential.embedded_items() {
             let item = IssuerSignedItem::from_value(embedded.value())?;
@@ -168,14 +168,14 @@ impl Reader {
                 .iter()
                 .any(|(name, _)| *name == item.element_identifier)
             {
-                return Err(malformed("an element is disclosed twice"));
+                return Err(structure("an element is disclosed twice"));
             }
             elements.push((item.element_identifier, item.element_value));
         }
         let device_signed = field(document, "deviceSigned")?;
         let signature = field(field(device_signed, "deviceAuth")?, "deviceSignature")?;
         let sign1 = Sign1::from_value(signature.clone(), Some(device_authentication(expected)?))
-            .map_err(|e| malformed(e.to_string()))?;
+            .map_err(undecodable("presentation"))?;
         if sign1.header_algorithm()
             != Some(&coset::RegisteredLabelWithPrivate::Assigned(
                 mso.device_key.algorithm(),
@@ -218,9 +218,7 @@ impl Reader {
         now: i64,
     ) -> Result<Result<Mso, Refusal>, IdentityError> {
         let issuer_auth = credential.issuer_auth()?;
-        let chain = issuer_auth
-            .x5chain()
-            .map_err(|e| malformed(e.to_string()))?;
+        let chain = issuer_auth.x5chain().map_err(undecodable("presentation"))?;
         let signer = match chain.first() {
             Some(certificate) => self.trust.validate(certificate, now)?,
             None => issuer_auth

@@ -8,6 +8,7 @@ use carnet_codec::cose::Sign1;
 use carnet_codec::{cbor, zlib};
 
 use crate::IdentityError;
+use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::field;
 use crate::refusal::Refusal;
 use crate::trust::IssuerTrust;
@@ -18,10 +19,6 @@ pub const MAX_STATUS_LIST_BYTES: usize = 1024 * 1024;
 const MAX_BITS_BYTES: usize = 1024 * 1024;
 /// Most document signers a list may name.
 const MAX_LISTED_SIGNERS: usize = 16;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// Revocation bits of every credential an issuer issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,11 +53,11 @@ impl StatusList {
     /// Marks credential `index` revoked, growing the list if needed.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for an index beyond the list's largest size.
+    /// [`IdentityError::Structure`] for an index beyond the list's largest size.
     pub fn revoke(&mut self, index: u32) -> Result<(), IdentityError> {
         let byte = (index / 8) as usize;
         if byte >= MAX_BITS_BYTES {
-            return Err(malformed("status index beyond the list's size"));
+            return Err(structure("status index beyond the list's size"));
         }
         if self.bits.len() <= byte {
             self.bits.resize(byte + 1, 0);
@@ -84,17 +81,20 @@ impl StatusList {
     /// `trust`. An expired list is returned (the reader refuses to rely on it when checking).
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a list that does not parse (limits apply).
+    /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for a list that does not parse (limits apply).
     pub fn verify(
         bytes: &[u8],
         trust: &mut IssuerTrust,
         now: i64,
     ) -> Result<Result<StatusList, Refusal>, IdentityError> {
         if bytes.len() > MAX_STATUS_LIST_BYTES {
-            return Err(malformed("status list too large"));
+            return Err(too_large(
+                "status list",
+                format!("{MAX_STATUS_LIST_BYTES} bytes"),
+            ));
         }
-        let sign1 = Sign1::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-        let chain = sign1.x5chain().map_err(|e| malformed(e.to_string()))?;
+        let sign1 = Sign1::from_slice(bytes).map_err(undecodable("status list"))?;
+        let chain = sign1.x5chain().map_err(undecodable("status list"))?;
         let Some(certificate) = chain.first() else {
             return Ok(Err(Refusal::UnknownIssuer));
         };
@@ -104,32 +104,31 @@ impl StatusList {
         if sign1.verify(&signer.verifying_key()).is_err() {
             return Ok(Err(Refusal::IssuerSignature));
         }
-        let value = cbor::from_slice(sign1.payload()).map_err(|e| malformed(e.to_string()))?;
+        let value = cbor::from_slice(sign1.payload()).map_err(undecodable("status list"))?;
         let field = |name: &str| field(&value, name, "status list");
         let integer = |name: &str| {
             field(name)?
                 .as_integer()
                 .and_then(|i| i64::try_from(i).ok())
-                .ok_or_else(|| malformed(format!("status list: {name} is not an integer")))
+                .ok_or_else(|| structure(format!("status list: {name} is not an integer")))
         };
         if integer("bits")? != 1 {
-            return Err(malformed("status list: one bit per credential expected"));
+            return Err(structure("status list: one bit per credential expected"));
         }
         let compressed = field("lst")?
             .as_bytes()
-            .ok_or_else(|| malformed("status list: lst is not bytes"))?;
-        let bits =
-            zlib::inflate(compressed, MAX_BITS_BYTES).map_err(|e| malformed(e.to_string()))?;
+            .ok_or_else(|| structure("status list: lst is not bytes"))?;
+        let bits = zlib::inflate(compressed, MAX_BITS_BYTES).map_err(undecodable("status list"))?;
         let signers = field("signers")?
             .as_array()
             .filter(|signers| signers.len() <= MAX_LISTED_SIGNERS)
-            .ok_or_else(|| malformed("status list: signers is not a short array"))?
+            .ok_or_else(|| structure("status list: signers is not a short array"))?
             .iter()
             .map(|signer| {
                 signer
                     .as_bytes()
                     .cloned()
-                    .ok_or_else(|| malformed("status list: a signer is not bytes"))
+                    .ok_or_else(|| structure("status list: a signer is not bytes"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         for signer in &signers {

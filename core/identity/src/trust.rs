@@ -15,6 +15,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use crate::IdentityError;
+use crate::error::too_large;
 
 /// Extended key usage of an mdoc document signer (ISO/IEC 18013-5 Annex B, `id-mdl-kp-mdlDS`).
 pub const DOCUMENT_SIGNER_USAGE: &str = "1.0.18013.5.1.2";
@@ -26,10 +27,6 @@ pub const KID_BYTES: usize = 8;
 const MAX_CERTIFICATE_BYTES: usize = 8 * 1024;
 /// Most document signers a reader keeps.
 const MAX_SIGNERS: usize = 256;
-
-fn malformed(what: impl Into<String>) -> IdentityError {
-    IdentityError::CredentialMalformed(what.into())
-}
 
 /// The key id naming a document signer: the first [`KID_BYTES`] of its certificate's SHA-256.
 #[must_use]
@@ -86,12 +83,15 @@ pub struct IssuerTrust {
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
     if der.len() > MAX_CERTIFICATE_BYTES {
-        return Err(malformed("certificate too large"));
+        return Err(too_large(
+            "certificate",
+            format!("{MAX_CERTIFICATE_BYTES} bytes"),
+        ));
     }
     match X509Certificate::from_der(der) {
         Ok(([], certificate)) => Ok(certificate),
-        Ok(_) => Err(malformed("bytes after the certificate")),
-        Err(_) => Err(malformed("not an X.509 certificate")),
+        Ok(_) => Err(IdentityError::Certificate("bytes after the certificate")),
+        Err(_) => Err(IdentityError::Certificate("not an X.509 certificate")),
     }
 }
 
@@ -99,7 +99,9 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
 fn p256_key(certificate: &X509Certificate<'_>) -> Result<Vec<u8>, IdentityError> {
     match certificate.public_key().parsed() {
         Ok(PublicKey::EC(point)) if point.data().len() == 65 => Ok(point.data().to_vec()),
-        _ => Err(malformed("the certificate's key is not P-256")),
+        _ => Err(IdentityError::Certificate(
+            "the certificate's key is not P-256",
+        )),
     }
 }
 
@@ -119,7 +121,7 @@ impl IssuerTrust {
     /// key.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for a certificate that is none of that.
+    /// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for a certificate that is none of that.
     pub fn new(roots: &[Vec<u8>]) -> Result<Self, IdentityError> {
         let roots = roots
             .iter()
@@ -127,12 +129,16 @@ impl IssuerTrust {
                 let certificate = parse(der)?;
                 let public_key = p256_key(&certificate)?;
                 if !certificate.is_ca() {
-                    return Err(malformed("an issuer root must be a CA certificate"));
+                    return Err(IdentityError::Certificate(
+                        "an issuer root must be a CA certificate",
+                    ));
                 }
                 if certificate.subject().as_raw() != certificate.issuer().as_raw()
                     || !signed_by(&certificate, &public_key)
                 {
-                    return Err(malformed("an issuer root must be self-signed"));
+                    return Err(IdentityError::Certificate(
+                        "an issuer root must be self-signed",
+                    ));
                 }
                 Ok(Root {
                     subject: certificate.subject().as_raw().to_vec(),
@@ -151,7 +157,7 @@ impl IssuerTrust {
     /// signer learned before is not verified again.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for bytes that are not a certificate.
+    /// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for bytes that are not a certificate.
     pub fn validate(
         &self,
         der: &[u8],
@@ -197,7 +203,7 @@ impl IssuerTrust {
     /// that credentials naming it by key id verify; returns whether it was accepted.
     ///
     /// # Errors
-    /// [`IdentityError::CredentialMalformed`] for bytes that are not a certificate.
+    /// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for bytes that are not a certificate.
     pub fn learn(&mut self, der: &[u8], at: i64) -> Result<bool, IdentityError> {
         let Some(signer) = self.validate(der, at)? else {
             return Ok(false);
