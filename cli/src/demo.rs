@@ -8,7 +8,7 @@ use std::sync::Arc;
 use carnet::certs::instant;
 use carnet::certs::verifier::{self, Verdict};
 use carnet::wire::health_space as wire;
-use carnet::{Clock, ClockStatus, InsInput, InsKind, SystemClock};
+use carnet::{Clock, ClockStatus, InsInput, InsKind, ManualClock, SystemClock};
 
 use crate::identity::describe_ins;
 use crate::session::{self, Options, SessionError};
@@ -570,16 +570,6 @@ fn dr_curie() -> wire::Professional {
 /// The family on the demo's card (the shared fixture).
 const DEMO_FAMILY: &str = include_str!("../../fixtures/apcv/family.json");
 
-/// The certificate with one bit of its signature flipped, packed again as `HC1:` text.
-/// A clock the demo moves (yesterday's duty cycles).
-struct DemoClock(std::sync::atomic::AtomicI64);
-
-impl Clock for DemoClock {
-    fn now_unix_millis(&self) -> i64 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 /// Two phones' radios side by side, for the demo: what one advertises the other hears at
 /// −60 dBm. Phones use the platform's radio through the same `BleTransport` trait; this
 /// computer has none to spare (`carnet exposure scan` listens with a real one).
@@ -642,11 +632,10 @@ fn show_exposure(
     url: &str,
     laboratory_key: &str,
 ) -> Result<(), SessionError> {
-    use std::sync::atomic::Ordering;
     let now = SystemClock.now_unix_millis();
-    let clock = Arc::new(DemoClock(std::sync::atomic::AtomicI64::new(
+    let clock = Arc::new(ManualClock::at(
         (now / 86_400_000 - 1) * 86_400_000 + 12 * 3_600_000,
-    )));
+    ));
     let alice = session::open_at(options, dir.join("alice"), clock.clone())?;
     let bob = session::open_at(options, dir.join("bob"), clock.clone())?;
     let alice_record =
@@ -666,13 +655,13 @@ fn show_exposure(
         heard += bob_record
             .exposure_cycle(&bob_radio, &SideBySideRadio { room: &room, me: 1 })?
             .sightings;
-        clock.0.fetch_add(240_000, Ordering::Relaxed);
+        clock.advance(240_000);
     }
     outln!(
         "   Alice and Bob side by side for 32 minutes yesterday: a duty cycle every 4 minutes, \
          {heard} of Alice's rotating identifiers heard by Bob's phone"
     );
-    clock.0.store(now, Ordering::Relaxed);
+    clock.set(now);
     let runtime = crate::sync::runtime()?;
     let laboratory = carnet_server::ProfessionalClient::new(url, laboratory_key);
     let alice_services = alice.national_services(url, &[])?;

@@ -72,34 +72,22 @@ pub(crate) fn check_clock(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MemoryKeyVault;
-    use std::sync::atomic::{AtomicI64, Ordering};
-
-    struct SetClock(AtomicI64);
-    impl Clock for SetClock {
-        fn now_unix_millis(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
+    use crate::{ManualClock, MemoryKeyVault};
 
     #[test]
     fn backwards_beyond_tolerance_is_reported_and_the_mark_stays() {
         let vault = MemoryKeyVault::new();
-        let clock = SetClock(AtomicI64::new(1_000_000_000));
+        let clock = ManualClock::at(1_000_000_000);
         assert_eq!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::Consistent
         );
-        clock
-            .0
-            .store(1_000_000_000 - CLOCK_TOLERANCE_MILLIS, Ordering::SeqCst);
+        clock.set(1_000_000_000 - CLOCK_TOLERANCE_MILLIS);
         assert_eq!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::Consistent
         );
-        clock
-            .0
-            .store(1_000_000_000 - CLOCK_TOLERANCE_MILLIS - 1, Ordering::SeqCst);
+        clock.set(1_000_000_000 - CLOCK_TOLERANCE_MILLIS - 1);
         assert_eq!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::MovedBackwards {
@@ -110,7 +98,7 @@ mod tests {
             vault.load(HIGH_WATER_ENTRY).unwrap(),
             Some(1_000_000_000i64.to_be_bytes().to_vec())
         );
-        clock.0.store(2_000_000_000, Ordering::SeqCst);
+        clock.set(2_000_000_000);
         assert_eq!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::Consistent
@@ -142,15 +130,13 @@ mod tests {
             .0
             .store(HIGH_WATER_ENTRY, 1_000_000i64.to_be_bytes().to_vec())
             .unwrap();
-        let clock = SetClock(AtomicI64::new(2_000_000));
+        let clock = ManualClock::at(2_000_000);
         assert_eq!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::MarkNotKept
         );
         // The older mark still guards.
-        clock
-            .0
-            .store(1_000_000 - CLOCK_TOLERANCE_MILLIS - 1, Ordering::SeqCst);
+        clock.set(1_000_000 - CLOCK_TOLERANCE_MILLIS - 1);
         assert!(matches!(
             check_clock(&clock, &vault).unwrap(),
             ClockStatus::MovedBackwards { .. }
@@ -161,7 +147,7 @@ mod tests {
     fn a_damaged_mark_is_a_typed_error() {
         let vault = MemoryKeyVault::new();
         vault.store(HIGH_WATER_ENTRY, vec![1, 2, 3]).unwrap();
-        let clock = SetClock(AtomicI64::new(5));
+        let clock = ManualClock::at(5);
         assert!(matches!(
             check_clock(&clock, &vault),
             Err(CarnetError::CorruptVaultEntry {

@@ -42,7 +42,7 @@ pub use carnet_net as net;
 /// Platform services (clock, key vault) and their desktop implementations.
 pub use carnet_platform as platform;
 pub use carnet_platform::{
-    Clock, FileKeyVault, KeyVault, MemoryKeyVault, PlatformError, SystemClock,
+    Clock, FileKeyVault, KeyVault, ManualClock, MemoryKeyVault, PlatformError, SystemClock,
 };
 /// The encrypted health record component.
 pub use carnet_record as record;

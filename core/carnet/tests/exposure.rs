@@ -7,25 +7,16 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use carnet::ManualClock;
 use carnet::exposure_notification::ExposureError;
 use carnet::exposure_notification::radio::{Advertisement, BleTransport, Calibration, Reception};
 use carnet::exposure_notification::risk::RiskLevel;
 use carnet::{
-    Carnet, CarnetError, Clock, ExposureProgress, LogLevel, MemoryKeyVault, RecordUnlock, Services,
+    Carnet, CarnetError, ExposureProgress, LogLevel, MemoryKeyVault, RecordUnlock, Services,
 };
 use common::start_server;
-
-/// A clock the test moves.
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now_unix_millis(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// Two phones' radios in one room: what one advertises, the other hears at −60 dBm.
 #[derive(Default)]
@@ -57,7 +48,7 @@ impl BleTransport for Radio<'_> {
     }
 }
 
-fn phone(dir: &std::path::Path, clock: Arc<TestClock>) -> Carnet {
+fn phone(dir: &std::path::Path, clock: Arc<ManualClock>) -> Carnet {
     Carnet::open(Services {
         clock,
         vault: Arc::new(MemoryKeyVault::new()),
@@ -85,7 +76,7 @@ async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
 
     // Yesterday at noon (UTC), for 32 minutes, a duty cycle every 4 minutes.
     let yesterday_noon = (now_millis() / 86_400_000 - 1) * 86_400_000 + 12 * 3_600_000;
-    let clock = Arc::new(TestClock(AtomicI64::new(yesterday_noon)));
+    let clock = Arc::new(ManualClock::at(yesterday_noon));
     let (alice_dir, bob_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (alice, bob) = (
         phone(alice_dir.path(), clock.clone()),
@@ -107,7 +98,7 @@ async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
         bob_record
             .exposure_cycle(&bob_radio, &Radio { room: &room, me: 1 })
             .unwrap();
-        clock.0.fetch_add(240_000, Ordering::Relaxed);
+        clock.advance(240_000);
     }
     assert_eq!(
         alice_record.exposure_keys().unwrap().len(),
@@ -122,7 +113,7 @@ async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
     assert!(!cycle.new_key);
 
     // Today: Alice tests positive. A wrong code is refused and publishes nothing.
-    clock.0.store(now_millis(), Ordering::Relaxed);
+    clock.set(now_millis());
     let alice_services = alice.national_services(&base, &[]).unwrap();
     let wrong = alice_services
         .publish_exposure_keys(&alice_record, "NOT-A-CODE")

@@ -7,9 +7,9 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use carnet::ManualClock;
 use carnet::certs::wallet::Purpose;
 use carnet::{
     Carnet, CarnetError, Clock, ClockStatus, ErrorKind, FileKeyVault, InsInput, InsKind, KeyVault,
@@ -22,13 +22,6 @@ struct RecordingSink(Mutex<Vec<LogRecord>>);
 impl LogSink for RecordingSink {
     fn log(&self, record: LogRecord) {
         self.0.lock().unwrap().push(record);
-    }
-}
-
-struct SetClock(AtomicI64);
-impl Clock for SetClock {
-    fn now_unix_millis(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -140,17 +133,15 @@ fn ins_check_goes_through_the_facade() {
 #[test]
 fn a_clock_set_back_is_noticed_across_restarts_with_a_file_vault() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SetClock(AtomicI64::new(1_800_000_000_000)));
-    let open = |clock: Arc<SetClock>, sink| {
+    let clock = Arc::new(ManualClock::at(1_800_000_000_000));
+    let open = |clock: Arc<ManualClock>, sink| {
         let vault = Arc::new(FileKeyVault::open(dir.path()).unwrap());
         Carnet::open(services(clock, vault, sink)).unwrap()
     };
     let first = open(clock.clone(), Arc::new(RecordingSink::default()));
     assert_eq!(first.check_clock().unwrap(), ClockStatus::Consistent);
     drop(first);
-    clock
-        .0
-        .store(1_800_000_000_000 - 3_600_000, Ordering::SeqCst);
+    clock.set(1_800_000_000_000 - 3_600_000);
     let sink = Arc::new(RecordingSink::default());
     let second = open(clock.clone(), sink.clone());
     assert!(
@@ -168,7 +159,7 @@ fn a_clock_set_back_is_noticed_across_restarts_with_a_file_vault() {
         behind,
         "reported again, the mark stays"
     );
-    clock.0.store(1_800_000_000_001, Ordering::SeqCst);
+    clock.set(1_800_000_000_001);
     assert_eq!(second.check_clock().unwrap(), ClockStatus::Consistent);
 }
 
@@ -207,7 +198,7 @@ fn co3() -> (String, Vec<u8>) {
 #[test]
 fn wallet_lives_in_the_record_and_verifier_mode_follows_the_platform_clock() {
     let data = tempfile::tempdir().unwrap();
-    let clock = Arc::new(SetClock(AtomicI64::new(1_620_100_000_000))); // 2021-05-04, CO3 in force
+    let clock = Arc::new(ManualClock::at(1_620_100_000_000)); // 2021-05-04, CO3 in force
     let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
     let services = Services {
         clock: clock.clone(),
@@ -244,7 +235,7 @@ fn wallet_lives_in_the_record_and_verifier_mode_follows_the_platform_clock() {
         carnet.verify_pass(&text, &lists).unwrap(),
         carnet::certs::verifier::Verdict::Valid { .. }
     ));
-    clock.0.store(1_620_000_000_000, Ordering::SeqCst); // a day earlier: set back
+    clock.set(1_620_000_000_000); // a day earlier: set back
     assert!(matches!(
         carnet.verify_pass(&text, &lists).unwrap(),
         carnet::certs::verifier::Verdict::CannotConfirm { reason, .. } if reason.contains("set back")
@@ -274,7 +265,7 @@ fn the_old_clear_wallet_file_moves_into_the_record_and_goes() {
     .unwrap();
     drop(old);
     let carnet = Carnet::open(Services {
-        clock: Arc::new(SetClock(AtomicI64::new(1_620_100_000_000))),
+        clock: Arc::new(ManualClock::at(1_620_100_000_000)),
         vault: Arc::new(MemoryKeyVault::new()),
         log_sink: None,
         min_log_level: LogLevel::Info,
@@ -311,7 +302,7 @@ impl KeyVault for FullDiskVault {
 fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(MemoryKeyVault::new());
-    let clock = Arc::new(SetClock(AtomicI64::new(1_800_000_000_000)));
+    let clock = Arc::new(ManualClock::at(1_800_000_000_000));
     let at = |vault: Arc<dyn KeyVault>, sink: Arc<RecordingSink>| Services {
         clock: clock.clone(),
         vault,
@@ -335,7 +326,7 @@ fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
         record.with(|r| r.add_appointment(&appointment)).unwrap();
     }
     // An hour later the disk is full: the clock's mark cannot be raised, the rest works.
-    clock.0.fetch_add(3_600_000, Ordering::SeqCst);
+    clock.advance(3_600_000);
     let sink = Arc::new(RecordingSink::default());
     let carnet = Carnet::open(at(Arc::new(FullDiskVault(vault.clone())), sink.clone())).unwrap();
     assert_eq!(carnet.check_clock().unwrap(), ClockStatus::MarkNotKept);

@@ -46,6 +46,36 @@ pub trait Clock: Send + Sync {
     fn now_unix_millis(&self) -> i64;
 }
 
+/// A clock that tells the time it is set to: the demo's moved days, and the tests' clocks
+/// set back or forward.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock at `millis` (Unix milliseconds).
+    #[must_use]
+    pub fn at(millis: i64) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(millis))
+    }
+
+    /// Sets it to `millis`.
+    pub fn set(&self, millis: i64) {
+        self.0.store(millis, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves it by `millis` (backwards when negative).
+    pub fn advance(&self, millis: i64) {
+        self.0
+            .fetch_add(millis, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix_millis(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The operating system's clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
