@@ -326,11 +326,11 @@ impl HealthRecord {
     }
 
     /// Runs `work` on the open record's content.
-    fn with<T>(
+    fn with_content<T>(
         &self,
         work: impl FnOnce(&carnet::record::Record) -> Result<T, carnet::record::RecordError>,
     ) -> Result<T, CarnetError> {
-        self.facade(|record| record.with(work))
+        self.facade(|record| record.with_content(work))
     }
 
     /// Runs `work` on the open facade record.
@@ -367,12 +367,12 @@ fn listener(progress: Option<Arc<dyn ProgressListener>>) -> impl FnMut(carnet::r
 impl HealthRecord {
     /// Sets the record's owner.
     pub fn set_patient(&self, patient: Patient) -> Result<(), CarnetError> {
-        self.with(|r| r.set_patient(&patient))
+        self.with_content(|r| r.set_patient(&patient))
     }
 
     /// The record's owner, if set.
     pub fn patient(&self) -> Result<Option<Patient>, CarnetError> {
-        self.with(|r| r.patient())
+        self.with_content(|r| r.patient())
     }
 
     /// Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
@@ -381,34 +381,34 @@ impl HealthRecord {
         new: NewDocument,
         content: Vec<u8>,
     ) -> Result<Document, CarnetError> {
-        self.with(|r| r.add_document(&new, DocumentSource::User, &mut content.as_slice()))
+        self.with_content(|r| r.add_document(&new, DocumentSource::User, &mut content.as_slice()))
     }
 
     /// Every document, newest first.
     pub fn documents(&self) -> Result<Vec<Document>, CarnetError> {
-        self.with(|r| r.documents())
+        self.with_content(|r| r.documents())
     }
 
     /// A document's file.
     pub fn read_document(&self, id: String) -> Result<Vec<u8>, CarnetError> {
         let mut bytes = Vec::new();
-        self.with(|r| r.read_document(&id, &mut bytes))?;
+        self.with_content(|r| r.read_document(&id, &mut bytes))?;
         Ok(bytes)
     }
 
     /// Deletes a document.
     pub fn delete_document(&self, id: String) -> Result<(), CarnetError> {
-        self.with(|r| r.delete_document(&id))
+        self.with_content(|r| r.delete_document(&id))
     }
 
     /// Hides a document from professionals, or shares it again.
     pub fn set_document_hidden(&self, id: String, hidden: bool) -> Result<Document, CarnetError> {
-        self.with(|r| r.set_document_hidden(&id, hidden))
+        self.with_content(|r| r.set_document_hidden(&id, hidden))
     }
 
     /// Documents matching a search.
     pub fn search_documents(&self, query: DocumentQuery) -> Result<Vec<Document>, CarnetError> {
-        self.with(|r| r.search_documents(&query))
+        self.with_content(|r| r.search_documents(&query))
     }
 
     /// Adds a profile entry from text (and a code, such as a vaccine group).
@@ -424,7 +424,7 @@ impl HealthRecord {
             code,
             date_millis,
         };
-        self.with(|r| r.add_profile_item(kind, &new))
+        self.with_content(|r| r.add_profile_item(kind, &new))
             .map(ProfileItem::from)
     }
 
@@ -435,14 +435,14 @@ impl HealthRecord {
         values: Vec<f64>,
         date_millis: Option<i64>,
     ) -> Result<ProfileItem, CarnetError> {
-        self.with(|r| r.add_measure(kind, &values, date_millis))
+        self.with_content(|r| r.add_measure(kind, &values, date_millis))
             .map(ProfileItem::from)
     }
 
     /// Profile entries, of one kind or all.
     pub fn profile(&self, kind: Option<ProfileKind>) -> Result<Vec<ProfileItem>, CarnetError> {
         Ok(self
-            .with(|r| r.profile(kind))?
+            .with_content(|r| r.profile(kind))?
             .into_iter()
             .map(ProfileItem::from)
             .collect())
@@ -450,49 +450,49 @@ impl HealthRecord {
 
     /// Deletes a profile entry.
     pub fn delete_profile_item(&self, id: String) -> Result<(), CarnetError> {
-        self.with(|r| r.delete_profile_item(&id))
+        self.with_content(|r| r.delete_profile_item(&id))
     }
 
     /// Appointments to come and prevention reminders, as of now.
     pub fn agenda(&self) -> Result<Agenda, CarnetError> {
-        self.with(|r| r.agenda())
+        self.with_content(|r| r.agenda())
     }
 
     /// Adds an appointment.
     pub fn add_appointment(&self, new: NewAppointment) -> Result<Appointment, CarnetError> {
-        self.with(|r| r.add_appointment(&new))
+        self.with_content(|r| r.add_appointment(&new))
     }
 
     /// Cancels an appointment.
     pub fn cancel_appointment(&self, id: String) -> Result<(), CarnetError> {
-        self.with(|r| r.cancel_appointment(&id))
+        self.with_content(|r| r.cancel_appointment(&id))
     }
 
     /// Marks a prevention reminder done.
     pub fn complete_reminder(&self, rule_id: String, date_millis: i64) -> Result<(), CarnetError> {
-        self.with(|r| r.complete_reminder(&rule_id, date_millis))
+        self.with_content(|r| r.complete_reminder(&rule_id, date_millis))
     }
 
     /// Every message, newest first.
     pub fn messages(&self) -> Result<Vec<Message>, CarnetError> {
-        self.with(|r| r.messages())
+        self.with_content(|r| r.messages())
     }
 
     /// A message, marked read.
     pub fn open_message(&self, id: String) -> Result<Message, CarnetError> {
-        self.with(|r| r.open_message(&id))
+        self.with_content(|r| r.open_message(&id))
     }
 
     /// An attachment's file.
     pub fn read_attachment(&self, message_id: String, index: u32) -> Result<Vec<u8>, CarnetError> {
         let mut bytes = Vec::new();
-        self.with(|r| r.read_attachment(&message_id, index as usize, &mut bytes))?;
+        self.with_content(|r| r.read_attachment(&message_id, index as usize, &mut bytes))?;
         Ok(bytes)
     }
 
     /// Replies to a message, where its sender allows it.
     pub fn reply(&self, message_id: String, body: String) -> Result<Message, CarnetError> {
-        self.with(|r| r.reply(&message_id, &body))
+        self.with_content(|r| r.reply(&message_id, &body))
     }
 
     /// Delivers a message from a professional (what the health-space sync does).
@@ -512,22 +512,22 @@ impl HealthRecord {
                 content,
             })
             .collect();
-        self.with(|r| r.deliver_message(&new, incoming))
+        self.with_content(|r| r.deliver_message(&new, incoming))
     }
 
     /// Blocks a professional (by RPPS) from the record.
     pub fn block_professional(&self, professional: Professional) -> Result<(), CarnetError> {
-        self.with(|r| r.block_professional(&professional))
+        self.with_content(|r| r.block_professional(&professional))
     }
 
     /// Lifts a block.
     pub fn unblock_professional(&self, rpps: String) -> Result<(), CarnetError> {
-        self.with(|r| r.unblock_professional(&rpps))
+        self.with_content(|r| r.unblock_professional(&rpps))
     }
 
     /// Blocked professionals.
     pub fn blocked_professionals(&self) -> Result<Vec<BlockedProfessional>, CarnetError> {
-        self.with(|r| r.blocked_professionals())
+        self.with_content(|r| r.blocked_professionals())
     }
 
     /// What a professional sees (refused, and logged, when blocked).
@@ -535,12 +535,12 @@ impl HealthRecord {
         &self,
         professional: Professional,
     ) -> Result<Vec<Document>, CarnetError> {
-        self.with(|r| r.documents_for_professional(&professional))
+        self.with_content(|r| r.documents_for_professional(&professional))
     }
 
     /// The access log, newest first.
     pub fn access_log(&self) -> Result<Vec<AccessEntry>, CarnetError> {
-        self.with(|r| r.access_log())
+        self.with_content(|r| r.access_log())
     }
 
     /// Exports the whole record into a zip at `path` (not encrypted: for the citizen to take

@@ -370,8 +370,8 @@ fn print_people(people: &[CardPerson]) {
             person.amo_valid_until,
             person.regime,
             person.caisse,
-            crate::record::date_time(person.valid_until * 1000),
-            crate::record::date_time(person.refreshed_millis),
+            crate::output::date_time(person.valid_until * 1000),
+            crate::output::date_time(person.refreshed_millis),
         );
     }
 }

@@ -241,7 +241,7 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         "<?xml version=\"1.0\"?><ClinicalDocument xmlns=\"urn:hl7-org:v3\">\
          <title>Bilan sanguin de Camille {DEMO_FAMILY_NAME}</title></ClinicalDocument>"
     );
-    record.with(|r| {
+    record.with_content(|r| {
         r.set_patient(&Patient {
             given: "Camille".into(),
             family: DEMO_FAMILY_NAME.into(),
@@ -276,7 +276,7 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         r.deliver_message(&message, vec![attachment])?;
         Ok(())
     })?;
-    let agenda = record.with(|r| r.agenda())?;
+    let agenda = record.with_content(|r| r.agenda())?;
     outln!(
         "   a document, an allergy, a blood pressure, a message with an attachment; {} \
          prevention reminders computed for a woman born in 1975, e.g. {}",
@@ -306,11 +306,11 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
     }
     let export = dir.join("export.zip");
     let file = std::fs::File::create(&export).map_err(|e| SessionError::Io(e.to_string()))?;
-    record.with(|r| r.export(file, &mut |_| {}))?;
+    record.with_content(|r| r.export(file, &mut |_| {}))?;
     let copy = carnet.create_record(&dir.join("record-copy"), &unlock)?;
     let archive = std::fs::File::open(&export).map_err(|e| SessionError::Io(e.to_string()))?;
-    copy.with(|r| r.import(std::io::BufReader::new(archive), &mut |_| {}))?;
-    let same = copy.with(|r| {
+    copy.with_content(|r| r.import(std::io::BufReader::new(archive), &mut |_| {}))?;
+    let same = copy.with_content(|r| {
         Ok((
             r.documents()?.len(),
             r.profile(None)?.len(),
@@ -419,7 +419,7 @@ fn show_sync(
     })?;
 
     server.stop().map_err(failed)?;
-    record.with(|r| {
+    record.with_content(|r| {
         r.add_profile_item(
             ProfileKind::Allergy,
             &NewProfileItem {
@@ -432,7 +432,7 @@ fn show_sync(
         Err(SessionError::Core(error)) => outln!(
             "   server stopped, an allergy added offline; sync: {error} [{}], {} change(s) kept waiting",
             error.code(),
-            record.with(|r| r.pending_sync_count())?
+            record.with_content(|r| r.pending_sync_count())?
         ),
         Ok(_) => outln!("   ✗ a sync with the server stopped succeeded"),
         Err(other) => return Err(other),

@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::card::ProfessionalConnection;
-use crate::record::print_json;
+use crate::output::print_json;
 use crate::session::{self, Options, SessionError};
 use crate::sync::{Connection, runtime};
 
@@ -332,7 +332,7 @@ fn keys(
 }
 
 fn day_of_interval(interval: u32) -> String {
-    crate::record::date_time(i64::from(interval) * 600 * 1000)
+    crate::output::date_time(i64::from(interval) * 600 * 1000)
 }
 
 #[cfg(feature = "ble")]
@@ -729,7 +729,7 @@ async fn upload_positives(
     laboratory: &carnet_server::ProfessionalClient,
 ) -> Result<u64, SessionError> {
     let onset_day = town.config.start.div_euclid(DAY_SECONDS) + i64::from(town.config.days) - 2;
-    let onset = crate::record::date_time(onset_day * DAY_SECONDS * 1000);
+    let onset = crate::output::date_time(onset_day * DAY_SECONDS * 1000);
     let onset = onset.get(..10).unwrap_or_default().to_owned();
     let mut accepted = 0;
     for phone in town.phones.iter().filter(|phone| phone.positive) {

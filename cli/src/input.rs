@@ -64,3 +64,23 @@ pub fn code_text(input: &OsStr, prefix: &str, what: &'static str) -> Result<Stri
         .map(|text| text.trim().to_owned())
         .map_err(|_| file_error(path, CodecError::NotText { what }))
 }
+
+/// The one identifier among `ids` starting with `prefix`.
+pub(crate) fn resolve<'a>(
+    prefix: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<String, SessionError> {
+    let matching: Vec<&str> = ids
+        .filter(|id| id.starts_with(prefix) && !prefix.is_empty())
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(SessionError::Core(
+            carnet::record::RecordError::NotFound("item").into(),
+        )),
+        _ => Err(SessionError::Usage(format!(
+            "{prefix} matches {} items: give more characters",
+            matching.len()
+        ))),
+    }
+}

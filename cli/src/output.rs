@@ -77,6 +77,20 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
+/// A Unix-milliseconds instant as `YYYY-MM-DD HH:MM` (UTC).
+pub(crate) fn date_time(millis: i64) -> String {
+    let text = carnet::certs::instant::format(millis.div_euclid(1000));
+    text.get(..16).map(|t| t.replace('T', " ")).unwrap_or(text)
+}
+
+/// Prints `value` as pretty JSON on standard output.
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    outln!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_controls;

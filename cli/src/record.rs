@@ -15,6 +15,8 @@ use carnet::record::{
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::input::resolve;
+use crate::output::{date_time, print_json};
 use crate::session::{self, Options, SessionError};
 
 /// Code system of the DMP's document classes.
@@ -359,18 +361,22 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
     match command {
         RecordCommand::Patient(args) => patient(&record, args)?,
         RecordCommand::AddDoc(args) => add_document(&record, args)?,
-        RecordCommand::List { json } => print_documents(&record.with(|r| r.documents())?, json),
+        RecordCommand::List { json } => {
+            print_documents(&record.with_content(|r| r.documents())?, json)
+        }
         RecordCommand::Show { id, out, json } => {
             let id = resolve(
                 &id,
                 record
-                    .with(|r| r.documents())?
+                    .with_content(|r| r.documents())?
                     .iter()
                     .map(|d| d.id.as_str()),
             )?;
             let document = match &out {
-                Some(path) => write_file(path, |file| record.with(|r| r.read_document(&id, file)))?,
-                None => record.with(|r| r.document(&id))?,
+                Some(path) => write_file(path, |file| {
+                    record.with_content(|r| r.read_document(&id, file))
+                })?,
+                None => record.with_content(|r| r.document(&id))?,
             };
             if json {
                 print_json(&document);
@@ -385,11 +391,11 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             let id = resolve(
                 &id,
                 record
-                    .with(|r| r.documents())?
+                    .with_content(|r| r.documents())?
                     .iter()
                     .map(|d| d.id.as_str()),
             )?;
-            record.with(|r| r.delete_document(&id))?;
+            record.with_content(|r| r.delete_document(&id))?;
             outln!("deleted {}", short(&id));
         }
         RecordCommand::Profile { command } => profile(&record, command)?,
@@ -399,11 +405,11 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             let id = resolve(
                 &id,
                 record
-                    .with(|r| r.documents())?
+                    .with_content(|r| r.documents())?
                     .iter()
                     .map(|d| d.id.as_str()),
             )?;
-            let document = record.with(|r| r.set_document_hidden(&id, !show))?;
+            let document = record.with_content(|r| r.set_document_hidden(&id, !show))?;
             let state = if document.hidden {
                 "hidden from"
             } else {
@@ -417,7 +423,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             unblock,
         } => block(&record, rpps, name, unblock)?,
         RecordCommand::AccessLog { json } => {
-            let log = record.with(|r| r.access_log())?;
+            let log = record.with_content(|r| r.access_log())?;
             if json {
                 print_json(&log);
             } else if log.is_empty() {
@@ -446,17 +452,20 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                     .as_deref()
                     .map(parse_instant)
                     .transpose()
-                    .map_err(core)?,
+                    .map_err(record_error)?,
                 until_millis: args
                     .until
                     .as_deref()
                     .map(parse_instant)
                     .transpose()
-                    .map_err(core)?,
+                    .map_err(record_error)?,
                 code: args.code,
                 author: args.author,
             };
-            print_documents(&record.with(|r| r.search_documents(&query))?, args.json);
+            print_documents(
+                &record.with_content(|r| r.search_documents(&query))?,
+                args.json,
+            );
         }
         RecordCommand::Export { out } => {
             let bar = progress_bar("export");
@@ -512,7 +521,7 @@ fn import(options: &Options, file: &Path) -> Result<ExitCode, SessionError> {
     bar.finish_and_clear();
     match result {
         Ok(()) => {
-            let count = record.with(|r| r.documents())?.len();
+            let count = record.with_content(|r| r.documents())?.len();
             outln!("imported into {}: {count} documents", dir.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -540,7 +549,7 @@ fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError>
             .map_err(|_| {
                 SessionError::Usage(format!("--sex {sex}: female, male, other or unknown"))
             })?;
-        record.with(|r| {
+        record.with_content(|r| {
             r.set_patient(&Patient {
                 given,
                 family,
@@ -550,7 +559,7 @@ fn patient(record: &HealthRecord, args: PatientArgs) -> Result<(), SessionError>
             })
         })?;
     }
-    match record.with(|r| r.patient())? {
+    match record.with_content(|r| r.patient())? {
         Some(patient) if args.json => print_json(&patient),
         Some(p) => outln!(
             "{} {}, born {} ({}){}",
@@ -600,14 +609,15 @@ fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionEr
             .as_deref()
             .map(parse_instant)
             .transpose()
-            .map_err(core)?,
+            .map_err(record_error)?,
         ins: None,
         confidentiality,
         description: args.description,
     };
     let mut file = fs::File::open(&args.file)
         .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", args.file.display())))?;
-    let document = record.with(|r| r.add_document(&new, DocumentSource::User, &mut file))?;
+    let document =
+        record.with_content(|r| r.add_document(&new, DocumentSource::User, &mut file))?;
     outln!(
         "added {} {} ({}, {} bytes)",
         short(&document.id),
@@ -639,9 +649,9 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
                     .as_deref()
                     .map(parse_instant)
                     .transpose()
-                    .map_err(core)?,
+                    .map_err(record_error)?,
             };
-            let item = record.with(|r| r.add_profile_item(kind, &new))?;
+            let item = record.with_content(|r| r.add_profile_item(kind, &new))?;
             outln!(
                 "added {} {}: {}",
                 short(&item.id),
@@ -659,13 +669,13 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
                 .as_deref()
                 .map(parse_instant)
                 .transpose()
-                .map_err(core)?;
-            let item = record.with(|r| r.add_measure(measure, &values, at))?;
+                .map_err(record_error)?;
+            let item = record.with_content(|r| r.add_measure(measure, &values, at))?;
             outln!("added {} {}", short(&item.id), item.summary());
         }
         ProfileCommand::List { kind, json } => {
             let kind = kind.as_deref().map(profile_kind).transpose()?;
-            let items = record.with(|r| r.profile(kind))?;
+            let items = record.with_content(|r| r.profile(kind))?;
             if json {
                 print_json(&items.iter().map(|i| &i.resource).collect::<Vec<_>>());
             } else if items.is_empty() {
@@ -682,9 +692,9 @@ fn profile(record: &HealthRecord, command: ProfileCommand) -> Result<(), Session
             }
         }
         ProfileCommand::Remove { id } => {
-            let items = record.with(|r| r.profile(None))?;
+            let items = record.with_content(|r| r.profile(None))?;
             let id = resolve(&id, items.iter().map(|i| i.id.as_str()))?;
-            record.with(|r| r.delete_profile_item(&id))?;
+            record.with_content(|r| r.delete_profile_item(&id))?;
             outln!("removed {}", short(&id));
         }
     }
@@ -706,7 +716,7 @@ fn agenda(
 ) -> Result<(), SessionError> {
     match command {
         None => {
-            let agenda = record.with(|r| r.agenda())?;
+            let agenda = record.with_content(|r| r.agenda())?;
             if json {
                 print_json(&agenda);
                 return Ok(());
@@ -734,7 +744,7 @@ fn agenda(
                 );
             }
             outln!("Prevention (French calendar; carnet record agenda done RULE when done):");
-            if record.with(|r| r.patient())?.is_none() {
+            if record.with_content(|r| r.patient())?.is_none() {
                 outln!("  set the owner's birth date and sex first (carnet record patient)");
             } else if agenda.reminders.is_empty() {
                 outln!("  nothing due in the next 12 months");
@@ -764,17 +774,17 @@ fn agenda(
         }) => {
             let new = NewAppointment {
                 title,
-                start_millis: parse_instant(&start).map_err(core)?,
+                start_millis: parse_instant(&start).map_err(record_error)?,
                 end_millis: end
                     .as_deref()
                     .map(parse_instant)
                     .transpose()
-                    .map_err(core)?,
+                    .map_err(record_error)?,
                 location,
                 professional: with.map(|name| Professional { name, rpps }),
                 notes,
             };
-            let appointment = record.with(|r| r.add_appointment(&new))?;
+            let appointment = record.with_content(|r| r.add_appointment(&new))?;
             outln!(
                 "added {} {} {}",
                 short(&appointment.id),
@@ -783,17 +793,17 @@ fn agenda(
             );
         }
         Some(AgendaCommand::Cancel { id }) => {
-            let appointments = record.with(|r| r.appointments())?;
+            let appointments = record.with_content(|r| r.appointments())?;
             let id = resolve(&id, appointments.iter().map(|a| a.id.as_str()))?;
-            record.with(|r| r.cancel_appointment(&id))?;
+            record.with_content(|r| r.cancel_appointment(&id))?;
             outln!("cancelled {}", short(&id));
         }
         Some(AgendaCommand::Done { rule, date }) => {
             let at = match date {
-                Some(date) => parse_instant(&date).map_err(core)?,
-                None => record.with(|r| Ok(r.now_millis()))?,
+                Some(date) => parse_instant(&date).map_err(record_error)?,
+                None => record.with_content(|r| Ok(r.now_millis()))?,
             };
-            record.with(|r| r.complete_reminder(&rule, at))?;
+            record.with_content(|r| r.complete_reminder(&rule, at))?;
             outln!("{rule} done on {}", &date_time(at)[..10]);
         }
     }
@@ -805,7 +815,7 @@ fn inbox(
     command: Option<InboxCommand>,
     json: bool,
 ) -> Result<(), SessionError> {
-    let messages = record.with(|r| r.messages())?;
+    let messages = record.with_content(|r| r.messages())?;
     match command {
         None => {
             if json {
@@ -837,7 +847,7 @@ fn inbox(
         }
         Some(InboxCommand::Show { id, save }) => {
             let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
-            let message = record.with(|r| r.open_message(&id))?;
+            let message = record.with_content(|r| r.open_message(&id))?;
             outln!(
                 "{} {}\n{}\n\n{}",
                 date_time(message.at_millis),
@@ -858,7 +868,7 @@ fn inbox(
                     })?;
                     let path = dir.join(&attachment.name);
                     write_file(&path, |file| {
-                        record.with(|r| r.read_attachment(&id, index, file))
+                        record.with_content(|r| r.read_attachment(&id, index, file))
                     })?;
                     outln!("  written to {}", path.display());
                 }
@@ -872,7 +882,7 @@ fn inbox(
         }
         Some(InboxCommand::Reply { id, text }) => {
             let id = resolve(&id, messages.iter().map(|m| m.id.as_str()))?;
-            let reply = record.with(|r| r.reply(&id, &text))?;
+            let reply = record.with_content(|r| r.reply(&id, &text))?;
             outln!(
                 "reply {} to {} kept; it leaves with the next sync",
                 short(&reply.id),
@@ -914,7 +924,7 @@ fn inbox(
                 body,
                 reply_allowed,
             };
-            let message = record.with(|r| r.deliver_message(&new, attachments))?;
+            let message = record.with_content(|r| r.deliver_message(&new, attachments))?;
             outln!(
                 "delivered {} with {} attachment(s)",
                 short(&message.id),
@@ -933,12 +943,12 @@ fn block(
 ) -> Result<(), SessionError> {
     match (rpps, unblock) {
         (Some(rpps), true) => {
-            record.with(|r| r.unblock_professional(&rpps))?;
+            record.with_content(|r| r.unblock_professional(&rpps))?;
             outln!("{rpps} unblocked");
         }
         (Some(rpps), false) => {
             let name = name.ok_or_else(|| SessionError::Usage("give --name with --rpps".into()))?;
-            record.with(|r| {
+            record.with_content(|r| {
                 r.block_professional(&Professional {
                     name: name.clone(),
                     rpps: Some(rpps),
@@ -947,7 +957,7 @@ fn block(
             outln!("{name} is blocked from the record");
         }
         (None, _) => {
-            let blocked = record.with(|r| r.blocked_professionals())?;
+            let blocked = record.with_content(|r| r.blocked_professionals())?;
             if blocked.is_empty() {
                 outln!("no professional is blocked");
             }
@@ -961,24 +971,6 @@ fn block(
         }
     }
     Ok(())
-}
-
-/// The one identifier among `ids` starting with `prefix`.
-pub(crate) fn resolve<'a>(
-    prefix: &str,
-    ids: impl Iterator<Item = &'a str>,
-) -> Result<String, SessionError> {
-    let matching: Vec<&str> = ids
-        .filter(|id| id.starts_with(prefix) && !prefix.is_empty())
-        .collect();
-    match matching.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        [] => Err(core(carnet::record::RecordError::NotFound("item"))),
-        _ => Err(SessionError::Usage(format!(
-            "{prefix} matches {} items: give more characters",
-            matching.len()
-        ))),
-    }
 }
 
 /// Writes a file through `fill`, via a temporary name renamed at the end.
@@ -1002,7 +994,8 @@ fn write_file<T>(
     }
 }
 
-fn core(error: carnet::record::RecordError) -> SessionError {
+/// A record error met by the CLI itself (parsing a profile kind, a date) as the core reports it.
+fn record_error(error: carnet::record::RecordError) -> SessionError {
     SessionError::Core(error.into())
 }
 
@@ -1031,19 +1024,6 @@ fn who(professional: &Professional) -> String {
         Some(rpps) => format!("{} (RPPS {rpps})", professional.name),
         None => professional.name.clone(),
     }
-}
-
-/// A Unix-milliseconds instant as `YYYY-MM-DD HH:MM` (UTC).
-pub(crate) fn date_time(millis: i64) -> String {
-    let text = carnet::certs::instant::format(millis.div_euclid(1000));
-    text.get(..16).map(|t| t.replace('T', " ")).unwrap_or(text)
-}
-
-pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
 }
 
 fn print_documents(documents: &[Document], json: bool) {

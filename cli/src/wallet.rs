@@ -191,5 +191,5 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
 /// The wallet entry whose identifier starts with `prefix`.
 fn resolve(record: &carnet::HealthRecord, prefix: &str) -> Result<String, SessionError> {
     let entries = record.wallet_list()?;
-    crate::record::resolve(prefix, entries.iter().map(|e| e.id.as_str()))
+    crate::input::resolve(prefix, entries.iter().map(|e| e.id.as_str()))
 }

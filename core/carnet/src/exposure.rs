@@ -82,7 +82,7 @@ impl HealthRecord {
     pub fn exposure_radio(&self, calibration: Calibration) -> Result<ExposureRadio, CarnetError> {
         let now = self.now_secs();
         let today = self
-            .with(carnet_record::Record::exposure_keys)?
+            .with_content(carnet_record::Record::exposure_keys)?
             .into_iter()
             .rfind(|key| {
                 carnet_exposure::keys::interval_number(now).is_some_and(|now| key.covers(now))
@@ -115,7 +115,7 @@ impl HealthRecord {
         let mut not_kept = None;
         let cycle = device.cycle(transport, now, &mut |interval| {
             let key = TemporaryExposureKey::generate(interval, &random)?;
-            match self.with(|record| record.keep_exposure_key(&key)) {
+            match self.with_content(|record| record.keep_exposure_key(&key)) {
                 Ok(()) => Ok(key),
                 Err(error) => {
                     not_kept = Some(error);
@@ -129,7 +129,7 @@ impl HealthRecord {
             return Err(error);
         }
         let cycle = cycle?;
-        self.with(|record| record.keep_sightings(now, &cycle.sightings))?;
+        self.with_content(|record| record.keep_sightings(now, &cycle.sightings))?;
         Ok(ExposureCycle {
             sightings: u32::try_from(cycle.sightings.len()).unwrap_or(u32::MAX),
             new_key: cycle.new_key.is_some(),
@@ -150,7 +150,7 @@ impl HealthRecord {
         calibration: Calibration,
     ) -> Result<u32, CarnetError> {
         let sightings = sightings_of_scan(receptions, scan_started, previous_scan, calibration);
-        self.with(|record| record.keep_sightings(scan_started, &sightings))?;
+        self.with_content(|record| record.keep_sightings(scan_started, &sightings))?;
         Ok(u32::try_from(sightings.len()).unwrap_or(u32::MAX))
     }
 
@@ -170,8 +170,8 @@ impl HealthRecord {
         progress: &mut dyn FnMut(ExposureProgress),
     ) -> Result<ExposureCheck, CarnetError> {
         let now = self.now_secs();
-        self.with(carnet_record::Record::expire_exposure_data)?;
-        let sightings = self.with(carnet_record::Record::sightings)?;
+        self.with_content(carnet_record::Record::expire_exposure_data)?;
+        let sightings = self.with_content(carnet_record::Record::sightings)?;
         let matcher = Matcher::new(sightings, MatchConfiguration::default(), now);
         let files = key_files.iter().map(|path| {
             let file = std::fs::File::open(path).map_err(|e| {
@@ -190,7 +190,7 @@ impl HealthRecord {
             keys_matched: report.keys_matched,
             windows: report.windows.len() as u64,
         };
-        self.with(|record| record.keep_exposure_check(&check))?;
+        self.with_content(|record| record.keep_exposure_check(&check))?;
         Ok(check)
     }
 
@@ -199,7 +199,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`].
     pub fn exposure_status(&self) -> Result<Option<ExposureCheck>, CarnetError> {
-        self.with(carnet_record::Record::exposure_check)
+        self.with_content(carnet_record::Record::exposure_check)
     }
 
     /// This phone's own keys of the last 14 days.
@@ -207,7 +207,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`].
     pub fn exposure_keys(&self) -> Result<Vec<TemporaryExposureKey>, CarnetError> {
-        self.with(carnet_record::Record::exposure_keys)
+        self.with_content(carnet_record::Record::exposure_keys)
     }
 
     /// Deletes every exposure key, sighting and check outcome.
@@ -215,7 +215,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`].
     pub fn forget_exposure_data(&self) -> Result<ExposureDeletion, CarnetError> {
-        self.with(carnet_record::Record::forget_exposure_data)
+        self.with_content(carnet_record::Record::forget_exposure_data)
     }
 }
 

@@ -54,7 +54,7 @@ pub struct WalletEntry {
 impl WalletEntry {
     /// The entry for a stored certificate, decoded again (nothing derived is stored, so
     /// nothing can drift from what was signed).
-    fn of(stored: StoredCertificate) -> Result<Self, CarnetError> {
+    fn from_stored(stored: StoredCertificate) -> Result<Self, CarnetError> {
         let summary = hcert::decode(&stored.text)
             .and_then(|h| Summary::of(&h))
             .map_err(|e| {
@@ -72,7 +72,7 @@ impl WalletEntry {
     }
 }
 
-/// An open health record: its content (through [`HealthRecord::with`]) and the wallet.
+/// An open health record: its content (through [`HealthRecord::with_content`]) and the wallet.
 pub struct HealthRecord {
     pub(crate) record: Record,
     pub(crate) clock: Arc<dyn Clock>,
@@ -93,7 +93,7 @@ impl HealthRecord {
     ///
     /// # Errors
     /// [`CarnetError::Record`] from `work`.
-    pub fn with<T>(
+    pub fn with_content<T>(
         &self,
         work: impl FnOnce(&Record) -> Result<T, RecordError>,
     ) -> Result<T, CarnetError> {
@@ -123,7 +123,7 @@ impl HealthRecord {
             .suffix(".partial")
             .tempfile_in(dir)
             .map_err(|e| storage(dir, &e))?;
-        let file = self.with(|r| r.export(partial.as_file(), progress))?;
+        let file = self.with_content(|r| r.export(partial.as_file(), progress))?;
         file.sync_all().map_err(|e| storage(partial.path(), &e))?;
         // The temporary file is removed when `partial` is dropped, unless it was renamed.
         partial.persist(path).map_err(|e| storage(path, &e.error))?;
@@ -147,7 +147,7 @@ impl HealthRecord {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), CarnetError> {
         let file = std::fs::File::open(path).map_err(|e| storage(path, &e))?;
-        self.with(|r| r.import(std::io::BufReader::new(file), progress))
+        self.with_content(|r| r.import(std::io::BufReader::new(file), progress))
     }
 
     /// Sets or changes the record's passphrase: the data key is rewrapped (Argon2id, a few
@@ -156,7 +156,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`]: a weak passphrase, a disk error.
     pub fn set_passphrase(&self, passphrase: &str) -> Result<(), CarnetError> {
-        self.with(|r| r.set_passphrase(passphrase))
+        self.with_content(|r| r.set_passphrase(passphrase))
     }
 
     /// Adds or renews the device-key slot: a fresh wrapping key in the platform key vault.
@@ -164,7 +164,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`]: the vault refuses, a disk error.
     pub fn rotate_device_key(&self) -> Result<(), CarnetError> {
-        self.with(|r| r.rotate_device_key())
+        self.with_content(|r| r.rotate_device_key())
     }
 
     /// Closes the account: the record is crypto-erased (keys destroyed, files removed).
@@ -187,7 +187,7 @@ impl HealthRecord {
     /// [`CarnetError::Certs`] for text that is not a certificate, [`CarnetError::Record`].
     pub fn wallet_add(&self, text: &str) -> Result<WalletEntry, CarnetError> {
         let summary = Summary::of(&hcert::decode(text.trim())?)?;
-        let stored = self.with(|r| r.add_certificate(text))?;
+        let stored = self.with_content(|r| r.add_certificate(text))?;
         tracing::dispatcher::with_default(&self.dispatch, || {
             tracing::info!(kind = summary.cert_type.name(), "certificate in the wallet");
         });
@@ -205,9 +205,9 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`].
     pub fn wallet_list(&self) -> Result<Vec<WalletEntry>, CarnetError> {
-        self.with(Record::certificates)?
+        self.with_content(Record::certificates)?
             .into_iter()
-            .map(WalletEntry::of)
+            .map(WalletEntry::from_stored)
             .collect()
     }
 
@@ -216,7 +216,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`] (not found, damaged).
     pub fn wallet_entry(&self, id: &str) -> Result<WalletEntry, CarnetError> {
-        WalletEntry::of(self.with(|r| r.certificate(id))?)
+        WalletEntry::from_stored(self.with_content(|r| r.certificate(id))?)
     }
 
     /// Removes a certificate from the wallet.
@@ -224,7 +224,7 @@ impl HealthRecord {
     /// # Errors
     /// [`CarnetError::Record`] (not found).
     pub fn wallet_remove(&self, id: &str) -> Result<(), CarnetError> {
-        self.with(|r| r.remove_certificate(id))
+        self.with_content(|r| r.remove_certificate(id))
     }
 
     /// The certificate in force to show now for `purpose`, among those of the person with

@@ -323,7 +323,9 @@ fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
         let record = carnet
             .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
             .unwrap();
-        record.with(|r| r.add_appointment(&appointment)).unwrap();
+        record
+            .with_content(|r| r.add_appointment(&appointment))
+            .unwrap();
     }
     // An hour later the disk is full: the clock's mark cannot be raised, the rest works.
     clock.advance(3_600_000);
@@ -341,18 +343,20 @@ fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
     let record = carnet
         .open_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
         .unwrap();
-    let listed = record.with(|r| r.appointments()).unwrap();
+    let listed = record.with_content(|r| r.appointments()).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].title, "Consultation cardiologie");
-    assert_eq!(record.with(|r| r.documents()).unwrap().len(), 0);
+    assert_eq!(record.with_content(|r| r.documents()).unwrap().len(), 0);
     let export = dir.path().join("export.zip");
     record.export_to_path(&export, &mut |_| {}).unwrap();
     assert!(std::fs::metadata(&export).unwrap().len() > 0);
     // Adding still works: the write counter that cannot reach the vault is caught up later.
-    record.with(|r| r.add_appointment(&appointment)).unwrap();
+    record
+        .with_content(|r| r.add_appointment(&appointment))
+        .unwrap();
     drop(record);
     let again = carnet
         .open_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
         .unwrap();
-    assert_eq!(again.with(|r| r.appointments()).unwrap().len(), 2);
+    assert_eq!(again.with_content(|r| r.appointments()).unwrap().len(), 2);
 }

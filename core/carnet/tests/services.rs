@@ -49,7 +49,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
     .await
     .unwrap();
     record
-        .with(|r| {
+        .with_content(|r| {
             r.add_document(
                 &NewDocument {
                     title: "Ordonnance".into(),
@@ -81,7 +81,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
         [(SyncStage::Pull, 1, 1), (SyncStage::Push, 1, 1)],
         "one feed page, one queued upload"
     );
-    assert_eq!(record.with(|r| r.documents()).unwrap().len(), 2);
+    assert_eq!(record.with_content(|r| r.documents()).unwrap().len(), 2);
 
     server.stop().await.unwrap();
     let offline = services.sync_record(&record, &mut |_, _| {}).await;
