@@ -82,7 +82,14 @@ struct StderrSink;
 
 impl LogSink for StderrSink {
     fn log(&self, record: LogRecord) {
-        errln!("[{:?}] {}: {}", record.level, record.target, record.message);
+        let level = match record.level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warning",
+            LogLevel::Error => "error",
+        };
+        errln!("[{level}] {}: {}", record.target, record.message);
     }
 }
 
