@@ -117,9 +117,6 @@ pub(crate) fn undecodable(
 }
 
 /// [`IdentityError::TooLarge`].
-pub(crate) fn too_large(what: &'static str, limit: impl std::fmt::Display) -> IdentityError {
-    IdentityError::TooLarge {
-        what,
-        limit: limit.to_string(),
-    }
+pub(crate) fn too_large(what: &'static str, limit: String) -> IdentityError {
+    IdentityError::TooLarge { what, limit }
 }
