@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use carnet::certs::CertType;
-use carnet::certs::verifier::{Holder as CoreHolder, Verdict};
-use carnet::certs::wallet::{ExpiryState as CoreExpiryState, Purpose as CorePurpose};
+pub use carnet::certs::CertificateType;
+pub use carnet::certs::verifier::Holder;
+use carnet::certs::verifier::Verdict;
+pub use carnet::certs::wallet::{ExpiryState, Purpose};
 
 use crate::CarnetError;
 
 /// The holder as shown: names and birth date only.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Holder {
     /// Family name as written.
     pub family_name: String,
@@ -23,20 +24,8 @@ pub struct Holder {
     pub birth_date: String,
 }
 
-impl From<CoreHolder> for Holder {
-    fn from(h: CoreHolder) -> Self {
-        Holder {
-            family_name: h.family_name,
-            given_name: h.given_name,
-            family_name_icao: h.family_name_icao,
-            given_name_icao: h.given_name_icao,
-            birth_date: h.birth_date,
-        }
-    }
-}
-
 /// Vaccination, test or recovery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum CertificateType {
     /// A vaccination.
     Vaccination,
@@ -46,18 +35,8 @@ pub enum CertificateType {
     Recovery,
 }
 
-impl From<CertType> for CertificateType {
-    fn from(kind: CertType) -> Self {
-        match kind {
-            CertType::Vaccination => CertificateType::Vaccination,
-            CertType::Test => CertificateType::Test,
-            CertType::Recovery => CertificateType::Recovery,
-        }
-    }
-}
-
 /// How current a certificate is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ExpiryState {
     /// Issued in the future (or the clock is wrong).
     NotYetValid,
@@ -69,19 +48,8 @@ pub enum ExpiryState {
     Expired,
 }
 
-impl From<CoreExpiryState> for ExpiryState {
-    fn from(state: CoreExpiryState) -> Self {
-        match state {
-            CoreExpiryState::NotYetValid => ExpiryState::NotYetValid,
-            CoreExpiryState::Valid => ExpiryState::Valid,
-            CoreExpiryState::ExpiringSoon => ExpiryState::ExpiringSoon,
-            CoreExpiryState::Expired => ExpiryState::Expired,
-        }
-    }
-}
-
 /// What a certificate is to be shown for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Purpose {
     /// Any proof: vaccination (most doses), then recovery, then the latest test.
     AnyProof,
@@ -91,17 +59,6 @@ pub enum Purpose {
     Test,
     /// A recovery only.
     Recovery,
-}
-
-impl From<Purpose> for CorePurpose {
-    fn from(purpose: Purpose) -> Self {
-        match purpose {
-            Purpose::AnyProof => CorePurpose::AnyProof,
-            Purpose::Vaccination => CorePurpose::Vaccination,
-            Purpose::Test => CorePurpose::Test,
-            Purpose::Recovery => CorePurpose::Recovery,
-        }
-    }
 }
 
 /// A certificate in the wallet.
@@ -134,20 +91,20 @@ pub struct WalletEntry {
 }
 
 impl WalletEntry {
-    pub(crate) fn from_core(entry: carnet::WalletEntry, state: CoreExpiryState) -> Self {
+    pub(crate) fn from_core(entry: carnet::WalletEntry, state: ExpiryState) -> Self {
         let summary = entry.summary;
         WalletEntry {
             id: entry.id,
             text: entry.text,
             person_key: summary.person_key(),
-            certificate_type: summary.cert_type.into(),
+            certificate_type: summary.cert_type,
             dose: summary.doses.map(|d| d.0),
             total_doses: summary.doses.map(|d| d.1),
             event_date: summary.event_date,
             issued_at: summary.issued_at,
             expires_at: summary.expires_at,
-            holder: summary.holder.into(),
-            state: state.into(),
+            holder: summary.holder,
+            state,
             added_at: entry.added_at,
         }
     }
@@ -227,23 +184,22 @@ impl From<Verdict> for PassVerdict {
                 cert_type,
                 expires_at,
             } => PassVerdict::Valid {
-                holder: holder.into(),
-                certificate_type: cert_type.into(),
+                holder,
+                certificate_type: cert_type,
                 expires_at,
             },
             Verdict::Invalid { holder, reason } => {
                 let error = carnet::CarnetError::from(reason);
                 PassVerdict::Invalid {
-                    holder: holder.map(Into::into),
+                    holder,
                     code: error.code().to_owned(),
                     message_key: error.message_key().to_owned(),
                     detail: error.to_string(),
                 }
             }
-            Verdict::CannotConfirm { holder, reason } => PassVerdict::CannotConfirm {
-                holder: holder.map(Into::into),
-                reason,
-            },
+            Verdict::CannotConfirm { holder, reason } => {
+                PassVerdict::CannotConfirm { holder, reason }
+            }
         }
     }
 }

@@ -7,10 +7,12 @@ use crate::platform::{
 };
 use crate::record::{HealthRecord, RecordUnlock};
 use crate::services::NationalServices;
+pub use carnet::ClockStatus;
+
 use crate::{CarnetError, InsInfo, InsInput, NirInfo, PassVerdict, VerifierLists};
 
 /// What Carnet concluded about the platform clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ClockStatus {
     /// At or after the latest time seen.
     Consistent,
@@ -22,18 +24,6 @@ pub enum ClockStatus {
     /// Ahead of the latest time seen, but the new mark could not be kept (storage full): the
     /// older mark still guards, everything else works.
     MarkNotKept,
-}
-
-impl From<carnet::ClockStatus> for ClockStatus {
-    fn from(status: carnet::ClockStatus) -> Self {
-        match status {
-            carnet::ClockStatus::Consistent => ClockStatus::Consistent,
-            carnet::ClockStatus::MovedBackwards { behind_by_millis } => {
-                ClockStatus::MovedBackwards { behind_by_millis }
-            }
-            carnet::ClockStatus::MarkNotKept => ClockStatus::MarkNotKept,
-        }
-    }
 }
 
 /// The Carnet core, opened with the platform's services.
@@ -58,7 +48,7 @@ impl Carnet {
             vault: Arc::new(ForeignKeyVault(vault)),
             log_sink: log_sink
                 .map(|sink| Arc::new(ForeignLogSink(sink)) as Arc<dyn carnet::LogSink>),
-            min_log_level: min_log_level.into(),
+            min_log_level,
             data_dir: data_dir.into(),
         };
         Ok(Arc::new(Carnet(carnet::Carnet::open(services)?)))
@@ -66,7 +56,7 @@ impl Carnet {
 
     /// Compares the clock with the latest time seen; call it when the app resumes.
     pub fn check_clock(&self) -> Result<ClockStatus, CarnetError> {
-        Ok(self.0.check_clock()?.into())
+        Ok(self.0.check_clock()?)
     }
 
     /// Checks a NIR (length, characters, control key) and returns it decoded.
@@ -76,7 +66,7 @@ impl Carnet {
 
     /// Checks an INS: matricule, OID, traits, and their agreement with the matricule.
     pub fn check_ins(&self, input: InsInput) -> Result<InsInfo, CarnetError> {
-        Ok(self.0.check_ins(&input.into())?.into())
+        Ok(self.0.check_ins(&input)?.into())
     }
 
     /// Whether a health record exists in the app's data directory.
@@ -87,14 +77,14 @@ impl Carnet {
     /// Creates the health record in the app's data directory.
     pub fn create_record(&self, unlock: RecordUnlock) -> Result<Arc<HealthRecord>, CarnetError> {
         Ok(HealthRecord::new(
-            self.0.create_record(&self.0.record_dir(), &unlock.into())?,
+            self.0.create_record(&self.0.record_dir(), &unlock)?,
         ))
     }
 
     /// Opens the health record of the app's data directory.
     pub fn open_record(&self, unlock: RecordUnlock) -> Result<Arc<HealthRecord>, CarnetError> {
         Ok(HealthRecord::new(
-            self.0.open_record(&self.0.record_dir(), &unlock.into())?,
+            self.0.open_record(&self.0.record_dir(), &unlock)?,
         ))
     }
 

@@ -1,4 +1,10 @@
 //! Identity records: NIR and INS.
+//!
+//! `InsKind`, `Sex` and `InsInput` are the core's own types, declared as UniFFI remote types;
+//! `NirInfo` and `InsInfo` are projections of types whose fields are private (see
+//! `docs/adr/0007-binding-types.md`).
+
+pub use carnet::{InsInput, InsKind, Sex};
 
 /// A checked NIR, normalised, with what it encodes.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -41,7 +47,7 @@ impl From<carnet::Nir> for NirInfo {
 }
 
 /// Which kind of matricule an INS carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum InsKind {
     /// OID `1.2.250.1.213.1.4.8`: a NIR.
     Nir,
@@ -53,19 +59,8 @@ pub enum InsKind {
     Demo,
 }
 
-impl From<carnet::InsKind> for InsKind {
-    fn from(kind: carnet::InsKind) -> Self {
-        match kind {
-            carnet::InsKind::Nir => InsKind::Nir,
-            carnet::InsKind::Nia => InsKind::Nia,
-            carnet::InsKind::Test => InsKind::Test,
-            carnet::InsKind::Demo => InsKind::Demo,
-        }
-    }
-}
-
 /// Sex as the INS traits record it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Sex {
     /// `M`.
     Male,
@@ -75,18 +70,8 @@ pub enum Sex {
     Indeterminate,
 }
 
-impl From<carnet::Sex> for Sex {
-    fn from(sex: carnet::Sex) -> Self {
-        match sex {
-            carnet::Sex::Male => Sex::Male,
-            carnet::Sex::Female => Sex::Female,
-            carnet::Sex::Indeterminate => Sex::Indeterminate,
-        }
-    }
-}
-
 /// An INS as typed or read from a form: every field as text.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct InsInput {
     /// NIR or NIA, spaces allowed.
     pub matricule: String,
@@ -102,20 +87,6 @@ pub struct InsInput {
     pub birth_date: String,
     /// INSEE code of the birth place.
     pub birth_place: String,
-}
-
-impl From<InsInput> for carnet::InsInput {
-    fn from(input: InsInput) -> Self {
-        carnet::InsInput {
-            matricule: input.matricule,
-            oid: input.oid,
-            birth_name: input.birth_name,
-            birth_given_names: input.birth_given_names,
-            sex: input.sex,
-            birth_date: input.birth_date,
-            birth_place: input.birth_place,
-        }
-    }
 }
 
 /// A checked INS.
@@ -143,11 +114,11 @@ impl From<carnet::Ins> for InsInfo {
     fn from(ins: carnet::Ins) -> Self {
         InsInfo {
             matricule: (*ins.matricule()).into(),
-            kind: ins.kind().into(),
+            kind: ins.kind(),
             oid: ins.oid().to_owned(),
             birth_name: ins.birth_name().to_owned(),
             birth_given_names: ins.birth_given_names().to_owned(),
-            sex: ins.sex().into(),
+            sex: ins.sex(),
             birth_date: ins.birth_date().to_string(),
             birth_place: ins.birth_place().to_owned(),
         }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+pub use carnet::{LogLevel, LogRecord};
+
 /// A failure a platform service reports to the core.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PlatformError {
@@ -71,7 +73,7 @@ pub trait KeyVault: Send + Sync {
 }
 
 /// Severity of a log record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum LogLevel {
     /// Fine-grained tracing.
     Trace,
@@ -86,7 +88,7 @@ pub enum LogLevel {
 }
 
 /// One log line from the core (never holds health data or full identifiers).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct LogRecord {
     /// Severity.
     pub level: LogLevel,
@@ -101,30 +103,6 @@ pub struct LogRecord {
 pub trait LogSink: Send + Sync {
     /// Takes one record.
     fn log(&self, record: LogRecord);
-}
-
-impl From<LogLevel> for carnet::LogLevel {
-    fn from(level: LogLevel) -> Self {
-        match level {
-            LogLevel::Trace => carnet::LogLevel::Trace,
-            LogLevel::Debug => carnet::LogLevel::Debug,
-            LogLevel::Info => carnet::LogLevel::Info,
-            LogLevel::Warn => carnet::LogLevel::Warn,
-            LogLevel::Error => carnet::LogLevel::Error,
-        }
-    }
-}
-
-impl From<carnet::LogLevel> for LogLevel {
-    fn from(level: carnet::LogLevel) -> Self {
-        match level {
-            carnet::LogLevel::Trace => LogLevel::Trace,
-            carnet::LogLevel::Debug => LogLevel::Debug,
-            carnet::LogLevel::Info => LogLevel::Info,
-            carnet::LogLevel::Warn => LogLevel::Warn,
-            carnet::LogLevel::Error => LogLevel::Error,
-        }
-    }
 }
 
 /// Hands the core's clock calls to the foreign clock.
@@ -155,11 +133,7 @@ impl carnet::KeyVault for ForeignKeyVault {
 pub(crate) struct ForeignLogSink(pub(crate) Arc<dyn LogSink>);
 
 impl carnet::LogSink for ForeignLogSink {
-    fn log(&self, record: carnet::LogRecord) {
-        self.0.log(LogRecord {
-            level: record.level.into(),
-            target: record.target,
-            message: record.message,
-        });
+    fn log(&self, record: LogRecord) {
+        self.0.log(record);
     }
 }

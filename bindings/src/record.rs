@@ -11,6 +11,8 @@ use carnet::record::{
     ReminderKind, ReminderStatus,
 };
 
+pub use carnet::RecordUnlock;
+
 use crate::{CarnetError, Purpose, WalletEntry};
 
 /// Administrative sex.
@@ -280,7 +282,7 @@ pub struct AccessEntry {
 }
 
 /// How a record is unlocked.
-#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum RecordUnlock {
     /// With a passphrase (12 characters or more; a PIN is refused).
     Passphrase {
@@ -289,15 +291,6 @@ pub enum RecordUnlock {
     },
     /// With the device key kept in the platform key vault.
     DeviceKey,
-}
-
-impl From<RecordUnlock> for carnet::RecordUnlock {
-    fn from(unlock: RecordUnlock) -> Self {
-        match unlock {
-            RecordUnlock::Passphrase { passphrase } => carnet::RecordUnlock::Passphrase(passphrase),
-            RecordUnlock::DeviceKey => carnet::RecordUnlock::DeviceKey,
-        }
-    }
 }
 
 /// Told how far a long operation (export, import) has gone.
@@ -618,7 +611,7 @@ impl HealthRecord {
     ) -> Result<Option<WalletEntry>, CarnetError> {
         self.facade(|record| {
             Ok(record
-                .wallet_best(&person_key, purpose.into())?
+                .wallet_best(&person_key, purpose)?
                 .map(|e| Self::entry(record, e)))
         })
     }

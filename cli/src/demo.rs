@@ -226,7 +226,9 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
         DocumentSource, Gender, IncomingAttachment, MeasureKind, NewDocument, NewMessage,
         NewProfileItem, Patient, Professional, ProfileKind,
     };
-    let unlock = carnet::RecordUnlock::Passphrase(DEMO_PASSPHRASE.into());
+    let unlock = carnet::RecordUnlock::Passphrase {
+        passphrase: DEMO_PASSPHRASE.into(),
+    };
     let store = dir.join("record");
     let record = carnet.create_record(&store, &unlock)?;
     outln!(
@@ -328,7 +330,9 @@ fn show_record(carnet: &carnet::Carnet, dir: &Path) -> Result<carnet::HealthReco
     drop(copy);
     match carnet.open_record(
         &dir.join("record-copy"),
-        &carnet::RecordUnlock::Passphrase("une autre phrase".into()),
+        &carnet::RecordUnlock::Passphrase {
+            passphrase: "une autre phrase".into(),
+        },
     ) {
         Err(error) => outln!("   a wrong passphrase: {error} [{}]", error.code()),
         Ok(_) => outln!("   ✗ a wrong passphrase opened the record"),

@@ -479,7 +479,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         }
         RecordCommand::Passwd => {
             let unlock = session::new_passphrase("CARNET_NEW_PASSPHRASE")?;
-            let carnet::RecordUnlock::Passphrase(passphrase) = unlock else {
+            let carnet::RecordUnlock::Passphrase { passphrase } = unlock else {
                 return Err(SessionError::Usage("a passphrase is needed".into()));
             };
             let spinner = ProgressBar::new_spinner().with_message("deriving the new key…");

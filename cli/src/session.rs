@@ -160,21 +160,21 @@ pub fn open_core_and_record(options: &Options) -> Result<(Carnet, HealthRecord),
         )));
     }
     let passphrase = passphrase("CARNET_PASSPHRASE", "Record passphrase: ")?;
-    let record = carnet.open_record(&dir, &RecordUnlock::Passphrase(passphrase))?;
+    let record = carnet.open_record(&dir, &RecordUnlock::Passphrase { passphrase })?;
     Ok((carnet, record))
 }
 
 /// A new passphrase: from the environment variable `variable`, or typed twice.
 pub fn new_passphrase(variable: &str) -> Result<RecordUnlock, SessionError> {
     if let Some(value) = from_environment(variable) {
-        return Ok(RecordUnlock::Passphrase(value));
+        return Ok(RecordUnlock::Passphrase { passphrase: value });
     }
     let first = passphrase(variable, "New passphrase (12 characters or more): ")?;
     let second = passphrase(variable, "The same again: ")?;
     if first != second {
         return Err(SessionError::Usage("the two passphrases differ".into()));
     }
-    Ok(RecordUnlock::Passphrase(first))
+    Ok(RecordUnlock::Passphrase { passphrase: first })
 }
 
 /// Asks a yes/no question on the terminal.

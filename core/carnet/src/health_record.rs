@@ -15,7 +15,10 @@ use crate::{CarnetError, Clock};
 #[derive(Clone, PartialEq, Eq)]
 pub enum RecordUnlock {
     /// With a passphrase (at least 12 characters; a PIN is refused).
-    Passphrase(String),
+    Passphrase {
+        /// The passphrase as typed.
+        passphrase: String,
+    },
     /// With the device key the platform key vault keeps.
     DeviceKey,
 }
@@ -23,7 +26,7 @@ pub enum RecordUnlock {
 impl std::fmt::Debug for RecordUnlock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            RecordUnlock::Passphrase(_) => "RecordUnlock::Passphrase(…)",
+            RecordUnlock::Passphrase { .. } => "RecordUnlock::Passphrase(…)",
             RecordUnlock::DeviceKey => "RecordUnlock::DeviceKey",
         })
     }
@@ -32,7 +35,7 @@ impl std::fmt::Debug for RecordUnlock {
 impl RecordUnlock {
     pub(crate) fn as_unlock(&self) -> Unlock<'_> {
         match self {
-            RecordUnlock::Passphrase(passphrase) => Unlock::Passphrase(passphrase),
+            RecordUnlock::Passphrase { passphrase } => Unlock::Passphrase(passphrase),
             RecordUnlock::DeviceKey => Unlock::DeviceKey,
         }
     }

@@ -279,7 +279,9 @@ fn the_old_clear_wallet_file_moves_into_the_record_and_goes() {
     assert!(!data.path().join("wallet.sqlite").exists());
     let wrong = carnet.open_record(
         &data.path().join("none"),
-        &RecordUnlock::Passphrase("x".into()),
+        &RecordUnlock::Passphrase {
+            passphrase: "x".into(),
+        },
     );
     assert_eq!(wrong.unwrap_err().code(), "record.no_store");
 }

@@ -9,7 +9,7 @@ use crate::CertsError;
 
 /// The type of a health certificate, as its payload group says (`v`, `t` or `r`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CertType {
+pub enum CertificateType {
     /// A test result (`t`).
     Test,
     /// A vaccination (`v`).
@@ -18,13 +18,13 @@ pub enum CertType {
     Recovery,
 }
 
-impl CertType {
+impl CertificateType {
     /// Lower-case English name.
     pub fn name(self) -> &'static str {
         match self {
-            CertType::Test => "test",
-            CertType::Vaccination => "vaccination",
-            CertType::Recovery => "recovery",
+            CertificateType::Test => "test",
+            CertificateType::Vaccination => "vaccination",
+            CertificateType::Recovery => "recovery",
         }
     }
 
@@ -35,9 +35,9 @@ impl CertType {
             .strip_prefix("1.3.6.1.4.1.1847.2021.1.")
             .or_else(|| oid.strip_prefix("1.3.6.1.4.1.0.1847.2021.1."))?;
         match arc {
-            "1" => Some(CertType::Test),
-            "2" => Some(CertType::Vaccination),
-            "3" => Some(CertType::Recovery),
+            "1" => Some(CertificateType::Test),
+            "2" => Some(CertificateType::Vaccination),
+            "3" => Some(CertificateType::Recovery),
             _ => None,
         }
     }
@@ -58,7 +58,7 @@ pub struct Dsc {
     key: VerifyingKey,
     not_before: i64,
     not_after: i64,
-    allowed_types: Option<Vec<CertType>>,
+    allowed_types: Option<Vec<CertificateType>>,
     country: Option<String>,
 }
 
@@ -95,11 +95,11 @@ impl Dsc {
         };
         let allowed_types = match cert.extended_key_usage() {
             Ok(Some(extension)) => {
-                let types: Vec<CertType> = extension
+                let types: Vec<CertificateType> = extension
                     .value
                     .other
                     .iter()
-                    .filter_map(|oid| CertType::from_key_usage_oid(&oid.to_id_string()))
+                    .filter_map(|oid| CertificateType::from_key_usage_oid(&oid.to_id_string()))
                     .collect();
                 // A DSC without any DCC usage OID may sign every type.
                 (!types.is_empty()).then_some(types)
@@ -162,7 +162,7 @@ impl Dsc {
         self.not_after
     }
     /// The certificate types it may sign, or `None` for all.
-    pub fn allowed_types(&self) -> Option<&[CertType]> {
+    pub fn allowed_types(&self) -> Option<&[CertificateType]> {
         self.allowed_types.as_deref()
     }
     /// Country of the subject, when given.

@@ -6,7 +6,7 @@
 use carnet_codec::cose::Sign1;
 use carnet_codec::{base45, zlib};
 
-use crate::{CertType, CertsError, claims};
+use crate::{CertificateType, CertsError, claims};
 
 /// Context identifier of an EU DCC in a QR code.
 pub const PREFIX: &str = "HC1:";
@@ -35,17 +35,17 @@ pub struct Hcert {
 
 impl Hcert {
     /// The certificate type, from the payload group present (`v`, `t`, `r`), when exactly one is.
-    pub fn cert_type(&self) -> Option<CertType> {
+    pub fn cert_type(&self) -> Option<CertificateType> {
         cert_type_of(&self.claims.payload)
     }
 }
 
 /// The certificate type of a payload, when exactly one of `v`, `t`, `r` is present.
-pub fn cert_type_of(payload: &serde_json::Value) -> Option<CertType> {
-    let present: Vec<CertType> = [
-        ("v", CertType::Vaccination),
-        ("t", CertType::Test),
-        ("r", CertType::Recovery),
+pub fn cert_type_of(payload: &serde_json::Value) -> Option<CertificateType> {
+    let present: Vec<CertificateType> = [
+        ("v", CertificateType::Vaccination),
+        ("t", CertificateType::Test),
+        ("r", CertificateType::Recovery),
     ]
     .into_iter()
     .filter(|(key, _)| payload.get(key).is_some())

@@ -20,7 +20,7 @@ pub mod verifier;
 mod verify;
 pub mod wallet;
 
-pub use dsc::{CertType, Dsc, certificate_der, kid_of, parse_anchor};
+pub use dsc::{CertificateType, Dsc, certificate_der, kid_of, parse_anchor};
 pub use error::CertsError;
 pub use hcert::{CwtClaims, Hcert};
 pub use revocation::{RevocationHashes, RevocationList};

@@ -6,7 +6,8 @@
 
 use crate::revocation::{RevocationHashes, RevocationList};
 use crate::{
-    CertType, CertsError, TrustList, check_expiry, check_key_usage, hcert, schema, verify_signature,
+    CertificateType, CertsError, TrustList, check_expiry, check_key_usage, hcert, schema,
+    verify_signature,
 };
 
 /// How old the offline lists may be before results degrade to "cannot confirm".
@@ -55,7 +56,7 @@ pub enum Verdict {
         /// Who it is for.
         holder: Holder,
         /// Vaccination, test or recovery.
-        cert_type: CertType,
+        cert_type: CertificateType,
         /// End of validity, Unix seconds.
         expires_at: i64,
     },

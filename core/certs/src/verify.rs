@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::{CertType, CertsError, CwtClaims, Dsc, Hcert};
+use crate::{CertificateType, CertsError, CwtClaims, Dsc, Hcert};
 
 /// The document signers a verifier trusts, looked up by key identifier.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +99,7 @@ pub fn check_expiry(claims: &CwtClaims, dsc: &Dsc, at: i64) -> Result<(), CertsE
 ///
 /// # Errors
 /// [`CertsError::KeyUsage`], or [`CertsError::Schema`] when the type is unknown.
-pub fn check_key_usage(cert_type: Option<CertType>, dsc: &Dsc) -> Result<(), CertsError> {
+pub fn check_key_usage(cert_type: Option<CertificateType>, dsc: &Dsc) -> Result<(), CertsError> {
     let cert_type = cert_type.ok_or_else(|| CertsError::Schema {
         path: "/".into(),
         reason: "exactly one of v, t, r is required".into(),

@@ -3,7 +3,7 @@
 //! Storage lives with the facade; this module only reads decoded certificates.
 
 use crate::verifier::{Holder, holder_of};
-use crate::{CertType, CertsError, Hcert};
+use crate::{CertificateType, CertsError, Hcert};
 
 /// How long before expiry a certificate is flagged as expiring soon, in seconds.
 pub const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
@@ -14,7 +14,7 @@ pub struct Summary {
     /// The holder.
     pub holder: Holder,
     /// Vaccination, test or recovery.
-    pub cert_type: CertType,
+    pub cert_type: CertificateType,
     /// For a vaccination: dose number and total doses of the series.
     pub doses: Option<(u64, u64)>,
     /// Date of the event: vaccination (`dt`), sample (`sc`) or first positive test (`fr`).
@@ -36,9 +36,9 @@ impl Summary {
             reason: "exactly one of v, t, r is required".into(),
         })?;
         let (group, date_key) = match cert_type {
-            CertType::Vaccination => ("v", "dt"),
-            CertType::Test => ("t", "sc"),
-            CertType::Recovery => ("r", "fr"),
+            CertificateType::Vaccination => ("v", "dt"),
+            CertificateType::Test => ("t", "sc"),
+            CertificateType::Recovery => ("r", "fr"),
         };
         let entry = hcert
             .claims
@@ -48,7 +48,7 @@ impl Summary {
             .unwrap_or(&serde_json::Value::Null);
         let number = |key: &str| entry.get(key).and_then(serde_json::Value::as_u64);
         let doses = match (cert_type, number("dn"), number("sd")) {
-            (CertType::Vaccination, Some(dose), Some(total)) => Some((dose, total)),
+            (CertificateType::Vaccination, Some(dose), Some(total)) => Some((dose, total)),
             _ => None,
         };
         Ok(Summary {
@@ -139,16 +139,16 @@ pub enum Purpose {
 /// The best certificate in force at `at` for `purpose`, among one person's: its index in
 /// `summaries`. Expired and not-yet-valid certificates are never chosen.
 pub fn best(summaries: &[Summary], purpose: Purpose, at: i64) -> Option<usize> {
-    let allowed = |t: CertType| match purpose {
+    let allowed = |t: CertificateType| match purpose {
         Purpose::AnyProof => true,
-        Purpose::Vaccination => t == CertType::Vaccination,
-        Purpose::Test => t == CertType::Test,
-        Purpose::Recovery => t == CertType::Recovery,
+        Purpose::Vaccination => t == CertificateType::Vaccination,
+        Purpose::Test => t == CertificateType::Test,
+        Purpose::Recovery => t == CertificateType::Recovery,
     };
-    let type_rank = |t: CertType| match t {
-        CertType::Vaccination => 3,
-        CertType::Recovery => 2,
-        CertType::Test => 1,
+    let type_rank = |t: CertificateType| match t {
+        CertificateType::Vaccination => 3,
+        CertificateType::Recovery => 2,
+        CertificateType::Test => 1,
     };
     summaries
         .iter()
@@ -177,7 +177,7 @@ mod tests {
     use super::*;
 
     fn summary(
-        cert_type: CertType,
+        cert_type: CertificateType,
         doses: Option<(u64, u64)>,
         event_date: &str,
         expires_at: i64,
@@ -202,22 +202,37 @@ mod tests {
     #[test]
     fn best_prefers_most_doses_then_recovery_then_latest_test() {
         let wallet = vec![
-            summary(CertType::Test, None, "2021-06-01T10:00:00Z", 10_000_000),
             summary(
-                CertType::Vaccination,
+                CertificateType::Test,
+                None,
+                "2021-06-01T10:00:00Z",
+                10_000_000,
+            ),
+            summary(
+                CertificateType::Vaccination,
                 Some((1, 2)),
                 "2021-03-01",
                 10_000_000,
             ),
             summary(
-                CertType::Vaccination,
+                CertificateType::Vaccination,
                 Some((2, 2)),
                 "2021-04-01",
                 10_000_000,
             ),
-            summary(CertType::Vaccination, Some((3, 3)), "2021-12-01", 150),
-            summary(CertType::Recovery, None, "2021-02-01", 10_000_000),
-            summary(CertType::Test, None, "2021-06-02T10:00:00Z", 10_000_000),
+            summary(
+                CertificateType::Vaccination,
+                Some((3, 3)),
+                "2021-12-01",
+                150,
+            ),
+            summary(CertificateType::Recovery, None, "2021-02-01", 10_000_000),
+            summary(
+                CertificateType::Test,
+                None,
+                "2021-06-02T10:00:00Z",
+                10_000_000,
+            ),
         ];
         assert_eq!(
             best(&wallet, Purpose::AnyProof, 200),
@@ -237,7 +252,7 @@ mod tests {
 
     #[test]
     fn states_follow_the_clock() {
-        let s = summary(CertType::Test, None, "", 100 + 30 * 24 * 3600);
+        let s = summary(CertificateType::Test, None, "", 100 + 30 * 24 * 3600);
         assert_eq!(s.state(99), ExpiryState::NotYetValid);
         assert_eq!(s.state(100), ExpiryState::Valid);
         assert_eq!(s.state(s.expires_at - 3600), ExpiryState::ExpiringSoon);

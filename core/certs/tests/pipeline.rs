@@ -11,7 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use carnet_certs::hcert::{self, PREFIX};
 use carnet_certs::{
-    CertType, CertsError, Dsc, TrustStore, check_expiry, check_key_usage, schema, verify_signature,
+    CertificateType, CertsError, Dsc, TrustStore, check_expiry, check_key_usage, schema,
+    verify_signature,
 };
 use carnet_codec::{CodecError, base45, zlib};
 
@@ -75,7 +76,7 @@ fn expiry_key_usage_and_schema_are_checked_on_a_valid_certificate() {
     check_key_usage(decoded.cert_type(), &case.signer).unwrap();
     assert!(matches!(
         decoded.cert_type(),
-        Some(CertType::Vaccination | CertType::Test | CertType::Recovery)
+        Some(CertificateType::Vaccination | CertificateType::Test | CertificateType::Recovery)
     ));
     schema::validate(&decoded.claims.payload, Some(issued_at)).unwrap();
 }
