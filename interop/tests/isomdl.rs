@@ -3,33 +3,16 @@
 //! signature against the document signer certificate in `x5chain`, the disclosed item's
 //! digest in the MSO, and the device signature over the session transcript.
 
-use carnet_identity::IdentityError;
 use carnet_identity::apcv::ApcvClaims;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::issuance::{IssuanceTerms, issue};
-use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
+use carnet_identity::mdoc::{StatusReference, Validity};
 use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_testing::signers::P256Key;
 use ciborium::Value;
 use isomdl::definitions::session::SessionTranscript;
 use isomdl::definitions::x509::X5Chain;
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-
-struct Keystore(EcdsaKeyPair);
-
-impl DeviceSigner for Keystore {
-    fn device_key(&self) -> DeviceKey {
-        DeviceKey::P256(self.0.public_key().as_ref().to_vec())
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
-        Ok(self
-            .0
-            .sign(&SystemRandom::new(), message)
-            .unwrap()
-            .as_ref()
-            .to_vec())
-    }
-}
 
 /// The session transcript as `docs/protocols/apcv.md` writes it, given to isomdl as a value.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -50,10 +33,7 @@ fn isomdl_reads_and_verifies_a_carnet_presentation() {
         },
     )
     .unwrap();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let device = Keystore(
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap(),
-    );
+    let device = P256Key::generate();
     let claims = ApcvClaims {
         nir: "253072B07300470".into(),
         family_name: "DUPONT".into(),

@@ -12,44 +12,23 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet_identity::IdentityError;
-use carnet_identity::apcv::{ApcvClaims, Credential, ENROLMENT_PROOF_CONTEXT};
-use carnet_identity::mdoc::DeviceKey;
+use carnet_identity::apcv::{Credential, ENROLMENT_PROOF_CONTEXT};
 use carnet_identity::presentation::{DeviceSigner, Handover};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
 use carnet_identity::trust::IssuerTrust;
 use carnet_net::{Client, NetConfig, NetError};
 use carnet_platform::MemoryKeyVault;
-use carnet_server::{DepositError, ProfessionalClient, RunningServer, ServerConfig};
+use carnet_server::{DepositError, ProfessionalClient};
+use carnet_testing::family;
+use carnet_testing::server::TestServer;
+use carnet_testing::signers::Ed25519Key;
 use carnet_wire::issuer::{CardEnrolled, CardEnrolment, IssuedCredential, IssuedCredentials};
 use reqwest::Method;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{Value, json};
-
-struct Phone(Ed25519KeyPair);
-
-impl DeviceSigner for Phone {
-    fn device_key(&self) -> DeviceKey {
-        DeviceKey::Ed25519(self.0.public_key().as_ref().try_into().unwrap())
-    }
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
-        Ok(self.0.sign(message).as_ref().to_vec())
-    }
-}
-
-fn phone() -> Phone {
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-    Phone(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
-}
-
-fn family() -> Vec<ApcvClaims> {
-    serde_json::from_str(include_str!("../../fixtures/apcv/family.json")).unwrap()
-}
 
 /// The enrolment request for `phone` (a fresh nonce from the server); the account fields are
 /// filled by [`enrol`].
-async fn enrolment(client: &Client, phone: &Phone, nir: &str, code: &str) -> CardEnrolment {
+async fn enrolment(client: &Client, phone: &Ed25519Key, nir: &str, code: &str) -> CardEnrolment {
     let start = client
         .post_once("/v1/issuer/enrolment/start", &json!({}))
         .await
@@ -100,28 +79,24 @@ fn refusal(error: NetError) -> (u16, String) {
     }
 }
 
-/// A server on loopback with the caisse's and a phone's clients.
+/// A server on loopback (accounts by card enrolment only) with the caisse's and a phone's
+/// clients.
 struct Setup {
-    server: RunningServer,
+    server: TestServer,
     base: String,
     caisse: ProfessionalClient,
     client: Client,
-    _dir: tempfile::TempDir,
 }
 
 impl Setup {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = RunningServer::start(ServerConfig::at(dir.path()))
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.address());
+        let server = TestServer::start_with(|config| config.test_enrolment_code = None).await;
+        let base = server.url();
         Setup {
             caisse: ProfessionalClient::new(&base, server.professional_key()),
             client: Client::new(NetConfig::new(base.clone())).unwrap(),
             base,
             server,
-            _dir: dir,
         }
     }
 }
@@ -141,7 +116,6 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         base,
         caisse,
         client,
-        _dir,
     } = Setup::start().await;
     let http = reqwest::Client::new();
 
@@ -171,7 +145,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
     ));
 
     // Enrolment: a proof over another nonce, a nonce used twice, a wrong code.
-    let marie = phone();
+    let marie = Ed25519Key::generate();
     let nir = "253072B07300470";
     let vault = MemoryKeyVault::new();
     let mut forged = enrolment(&client, &marie, nir, &code).await;
@@ -315,7 +289,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         .await
         .unwrap_err();
     assert_eq!(refusal(error).0, 401);
-    let new_phone = phone();
+    let new_phone = Ed25519Key::generate();
     let request = enrolment(&client, &new_phone, nir, &lost.activation_code).await;
     let (again, answer) = enrol(&client, &MemoryKeyVault::new(), request)
         .await
@@ -326,7 +300,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         "the same health space on the new phone"
     );
     assert_eq!(credentials(&answer.credentials).len(), 2);
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -335,7 +309,6 @@ async fn wrong_codes_lock_the_card() {
         server,
         caisse,
         client,
-        _dir,
         ..
     } = Setup::start().await;
     let code = caisse
@@ -343,7 +316,7 @@ async fn wrong_codes_lock_the_card() {
         .await
         .unwrap()
         .activation_code;
-    let device = phone();
+    let device = Ed25519Key::generate();
     let nir = "253072B07300470";
     for _ in 0..5 {
         let fields = enrolment(&client, &device, nir, "GUESS").await;
@@ -370,7 +343,7 @@ async fn wrong_codes_lock_the_card() {
         refused_enrolment(&client, fields).await,
         (400, "enrol.device_key".into())
     );
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 fn carnet_server_now() -> i64 {

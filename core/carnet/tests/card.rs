@@ -16,7 +16,7 @@ mod common;
 use std::sync::Arc;
 
 use carnet::{CardCheck, CarnetError, PresentationRequest, RecordUnlock, read_challenge};
-use carnet_server::{ProfessionalClient, RunningServer, ServerConfig};
+use carnet_server::ProfessionalClient;
 use common::{open_carnet, register_family_card, start_server};
 
 fn accepted(check: CardCheck) -> Vec<(String, String)> {
@@ -31,9 +31,8 @@ fn accepted(check: CardCheck) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = start_server(server_dir.path()).await;
-    let base = format!("http://{}", server.address());
+    let server = start_server().await;
+    let base = server.url();
     let code = register_family_card(&server).await;
 
     // The phone.
@@ -85,8 +84,7 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
     );
 
     // Challenge: the holder sees who asks what, then answers with the record only.
-    let address = server.address();
-    server.stop().await.unwrap();
+    let stopped = server.stop().await;
     let items = [
         "family_name",
         "given_names",
@@ -157,13 +155,7 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
     );
 
     // Back online: a rights refresh revokes the old credentials.
-    let server = RunningServer::start(ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        bind: address,
-        ..ServerConfig::default()
-    })
-    .await
-    .unwrap();
+    let server = stopped.start().await;
     let before = record
         .present_card(1, &PresentationRequest::Counter, &key)
         .unwrap();
@@ -203,7 +195,7 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
         }
     );
     assert!(services.refresh_card(&record, &key).await.is_err());
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 /// Drives an NFC exchange as the two platforms would: the reader's commands go to the phone's
@@ -225,11 +217,10 @@ fn over_nfc(challenge: &str, phone: &mut carnet::NfcResponder) -> Result<String,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = start_server(server_dir.path()).await;
+    let server = start_server().await;
     let data = tempfile::tempdir().unwrap();
     let phone = open_carnet(data.path());
-    let base = format!("http://{}", server.address());
+    let base = server.url();
     let services = phone.national_services(&base, &[]).unwrap();
     let record = Arc::new(
         phone
@@ -239,7 +230,7 @@ async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
     common::enrol_family_card(&server, &phone, &services, &record).await;
     let root = services.issuer_root().await.unwrap();
     let status = services.issuer_status().await.unwrap();
-    server.stop().await.unwrap();
+    server.stop().await;
 
     let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
     let mut reader = pharmacy.card_reader(&root, "10003456789").unwrap();

@@ -68,11 +68,10 @@ fn now_millis() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = start_server(server_dir.path()).await;
+    let server = start_server().await;
     let base = format!("http://{}", server.address());
     let laboratory = carnet_server::ProfessionalClient::new(&base, server.professional_key());
-    let trusted = [carnet_server::key_server_verification_key(server_dir.path()).unwrap()];
+    let trusted = [carnet_server::key_server_verification_key(server.data_dir()).unwrap()];
 
     // Yesterday at noon (UTC), for 32 minutes, a duty cycle every 4 minutes.
     let yesterday_noon = (now_millis() / 86_400_000 - 1) * 86_400_000 + 12 * 3_600_000;
@@ -190,7 +189,7 @@ async fn a_contact_of_yesterday_tests_positive_and_the_other_phone_finds_out() {
     assert_eq!(bob_record.exposure_status().unwrap(), Some(check));
 
     // Offline, the files held are used.
-    server.stop().await.unwrap();
+    server.stop().await;
     let (offline, update) = bob_services
         .check_exposure(&bob_record, &trusted, 1, &mut |_| {})
         .await

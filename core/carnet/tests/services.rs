@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{enrol_family_card, open_carnet, start_server};
+use common::{enrol_family_card, open_carnet, start_server, start_server_in};
 
 use carnet::net::NetError;
 use carnet::record::{DocumentSource, NewDocument};
@@ -14,8 +14,7 @@ use carnet::{CarnetError, ErrorKind, RecordUnlock, SyncStage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_syncs_both_ways_with_progress_by_stage() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = start_server(server_dir.path()).await;
+    let server = start_server().await;
     let data = tempfile::tempdir().unwrap();
     let carnet = open_carnet(data.path());
     let services = carnet
@@ -83,7 +82,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
     );
     assert_eq!(record.with_content(|r| r.documents()).unwrap().len(), 2);
 
-    server.stop().await.unwrap();
+    server.stop().await;
     let offline = services.sync_record(&record, &mut |_, _| {}).await;
     let error = offline.unwrap_err();
     assert_eq!(
@@ -94,8 +93,7 @@ async fn a_record_syncs_both_ways_with_progress_by_stage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_back() {
-    let (old_dir, new_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let old_server = start_server(old_dir.path()).await;
+    let old_server = start_server().await;
     let old_address = old_server.address();
     let data = tempfile::tempdir().unwrap();
     let carnet = open_carnet(data.path());
@@ -111,14 +109,15 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
         .unwrap()
         .to_vec();
     // A second server with the same anchor key publishes later, so a newer version.
+    let new_dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(new_dir.path().join("lists")).unwrap();
     std::fs::copy(
-        old_dir.path().join("lists/anchor.pk8"),
+        old_server.data_dir().join("lists/anchor.pk8"),
         new_dir.path().join("lists/anchor.pk8"),
     )
     .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let new_server = start_server(new_dir.path()).await;
+    let new_server = start_server_in(new_dir).await;
     let services = carnet
         .national_services(&format!("http://{}", new_server.address()), &[])
         .unwrap();
@@ -129,7 +128,7 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
     assert!(!second.trust_changed && !second.revocation_changed && second.reached);
     assert_eq!(second.lists.trust.header().version, version);
 
-    new_server.stop().await.unwrap();
+    new_server.stop().await;
     let offline = services.update_lists(&anchor).await.unwrap();
     assert!(!offline.reached);
     assert_eq!(offline.lists.trust.header().version, version);
@@ -147,5 +146,5 @@ async fn lists_come_down_once_then_304_then_offline_from_the_cache_and_never_go_
         other
     };
     assert!(older.update_lists(&wrong_anchor).await.is_err());
-    old_server.stop().await.unwrap();
+    old_server.stop().await;
 }

@@ -10,7 +10,9 @@ use carnet_identity::apdu::{HolderSession, ReaderExchange, ReaderStep, challenge
 use carnet_identity::presentation::Handover;
 use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, response_to_text};
 use carnet_identity::reader::{CheckTime, Disclosed, Refusal};
-use support::{NOW, authority, credential, lea, marie, reader, software_key};
+use carnet_testing::signers::Ed25519Key;
+use carnet_testing::{lea, marie};
+use support::{NOW, authority, credential, reader};
 
 fn names(disclosed: &Disclosed) -> Vec<&str> {
     disclosed
@@ -41,7 +43,7 @@ fn challenge(items: &[&str]) -> ReaderChallenge {
 #[test]
 fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
     let issuer = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let credential = credential(&issuer, &marie(), &device, 3);
     let mut pharmacy = reader(&issuer, &[]);
     let items = [
@@ -154,7 +156,7 @@ fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
 #[test]
 fn a_child_is_shown_from_the_parents_phone() {
     let issuer = authority();
-    let phone = software_key();
+    let phone = Ed25519Key::generate();
     let child = credential(&issuer, &lea(), &phone, 4);
     let challenge = challenge(&["ins_matricule", "given_names", "beneficiary_rank", "nir"]);
     let response = child

@@ -11,9 +11,11 @@ use carnet_identity::presentation::{DeviceSigner, Handover, MAX_RESPONSE_BYTES};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
 use carnet_identity::status::StatusList;
 use carnet_identity::trust::IssuerTrust;
+use carnet_testing::marie;
+use carnet_testing::signers::{Ed25519Key, P256Key};
 use ciborium::Value;
 use ring::rand::SystemRandom;
-use support::{NOW, authority, credential, keystore_key, marie, reader, software_key, status_list};
+use support::{NOW, authority, credential, reader, status_list};
 
 const DAY: i64 = 86_400;
 
@@ -45,7 +47,10 @@ fn verdict(
 #[test]
 fn only_the_requested_items_are_disclosed_with_either_device_key() {
     let issuer = authority();
-    let devices: [Box<dyn DeviceSigner>; 2] = [Box::new(keystore_key()), Box::new(software_key())];
+    let devices: [Box<dyn DeviceSigner>; 2] = [
+        Box::new(P256Key::generate()),
+        Box::new(Ed25519Key::generate()),
+    ];
     for device in &devices {
         let credential = credential(&issuer, &marie(), device.as_ref(), 1);
         let response = credential
@@ -76,7 +81,7 @@ fn only_the_requested_items_are_disclosed_with_either_device_key() {
 #[test]
 fn each_forgery_is_refused_with_its_reason() {
     let issuer = authority();
-    let device = keystore_key();
+    let device = P256Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1);
     let response = credential
         .present(&["family_name"], &challenge(1), &device)
@@ -111,7 +116,7 @@ fn each_forgery_is_refused_with_its_reason() {
         Err(Refusal::NotYetValid)
     );
     // Another device presenting the same credential.
-    let thief = keystore_key();
+    let thief = P256Key::generate();
     let stolen = credential
         .present(&["family_name"], &challenge(1), &thief)
         .unwrap();
@@ -149,7 +154,7 @@ fn each_forgery_is_refused_with_its_reason() {
 #[test]
 fn a_remote_presentation_is_bound_to_the_endpoint_origin() {
     let issuer = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1);
     let remote = |origin: &str| Handover::Remote {
         nonce: vec![9; 16],
@@ -190,7 +195,7 @@ fn a_remote_presentation_is_bound_to_the_endpoint_origin() {
 fn another_issuer_is_refused() {
     let issuer = authority();
     let stranger = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let foreign = credential(&stranger, &marie(), &device, 1);
     let mut pharmacy = reader(&issuer, &[]);
     // Its own certificate, from a root the reader does not trust.
@@ -241,7 +246,7 @@ fn an_expired_mso_is_refused() {
         },
     )
     .unwrap();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let response = credential(&issuer, &marie(), &device, 1)
         .present(&["family_name"], &challenge(1), &device)
         .unwrap();
@@ -256,7 +261,7 @@ fn an_expired_mso_is_refused() {
 #[test]
 fn counter_qrs_are_held_to_the_clock_and_shown_once() {
     let issuer = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1).without_certificate();
     let mut pharmacy = reader(&issuer, &[]);
     let slot = NOW / 30;
@@ -285,7 +290,8 @@ fn counter_qrs_are_held_to_the_clock_and_shown_once() {
     // A parent's and a child's credential shown from one phone in the same slot: with a
     // deterministic Ed25519 key both device signatures are the same bytes, yet neither is a
     // replay of the other.
-    let child = support::credential(&issuer, &support::lea(), &device, 2).without_certificate();
+    let child =
+        support::credential(&issuer, &carnet_testing::lea(), &device, 2).without_certificate();
     let counter = Handover::Counter { slot };
     for shown in [&credential, &child] {
         let response = shown.present(&["given_names"], &counter, &device).unwrap();
@@ -309,7 +315,7 @@ fn counter_qrs_are_held_to_the_clock_and_shown_once() {
 #[test]
 fn revocation_needs_a_current_list() {
     let issuer = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let revoked = credential(&issuer, &marie(), &device, 5)
         .present(&["family_name"], &challenge(1), &device)
         .unwrap();
@@ -359,7 +365,7 @@ fn revocation_needs_a_current_list() {
 #[test]
 fn rights_must_cover_the_date_of_care() {
     let issuer = authority();
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1);
     let mut pharmacy = reader(&issuer, &[]);
     let care = |date| CheckTime {
@@ -409,7 +415,7 @@ fn rights_must_cover_the_date_of_care() {
 fn hostile_input_is_a_typed_error() {
     let issuer = authority();
     let mut pharmacy = reader(&issuer, &[]);
-    let device = software_key();
+    let device = Ed25519Key::generate();
     let good = credential(&issuer, &marie(), &device, 1)
         .present(&["family_name"], &challenge(1), &device)
         .unwrap();

@@ -6,27 +6,13 @@ use std::time::{Duration, Instant};
 
 use carnet_net::{Client, Credential, NetConfig, NetError, RetryPolicy};
 use carnet_platform::MemoryKeyVault;
-use carnet_server::{RunningServer, ServerConfig};
+use carnet_testing::server::TestServer;
 use reqwest::Method;
-
-async fn server(dir: &std::path::Path, bind: std::net::SocketAddr) -> RunningServer {
-    let config = ServerConfig {
-        data_dir: dir.to_path_buf(),
-        bind,
-        ..ServerConfig::with_test_enrolment()
-    };
-    RunningServer::start(config).await.unwrap()
-}
-
-fn any_port() -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
-}
 
 #[tokio::test]
 async fn a_device_enrols_signs_its_requests_and_reads_lists_conditionally() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), any_port()).await;
-    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
+    let server = TestServer::start().await;
+    let client = Client::new(NetConfig::new(server.url())).unwrap();
     let vault = MemoryKeyVault::new();
     assert!(Credential::load(&vault).unwrap().is_none());
     let wrong = client.enrol(&vault, "not the code").await.unwrap_err();
@@ -35,7 +21,7 @@ async fn a_device_enrols_signs_its_requests_and_reads_lists_conditionally() {
         "{wrong:?}"
     );
     let credential = client
-        .enrol(&vault, carnet_server::TEST_ENROLMENT_CODE)
+        .enrol(&vault, carnet_testing::server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
     let reloaded = Credential::load(&vault).unwrap().unwrap();
@@ -96,15 +82,13 @@ async fn a_device_enrols_signs_its_requests_and_reads_lists_conditionally() {
         "{refused:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn requests_retry_with_backoff_until_the_server_is_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = server(dir.path(), any_port()).await;
-    let address = first.address();
-    let mut config = NetConfig::new(format!("http://{address}"));
+    let first = TestServer::start().await;
+    let mut config = NetConfig::new(first.url());
     config.retry = RetryPolicy {
         attempts: 40,
         first_delay: Duration::from_millis(20),
@@ -113,10 +97,10 @@ async fn requests_retry_with_backoff_until_the_server_is_back() {
     let client = Client::new(config.clone()).unwrap();
     let vault = MemoryKeyVault::new();
     let credential = client
-        .enrol(&vault, carnet_server::TEST_ENROLMENT_CODE)
+        .enrol(&vault, carnet_testing::server::TEST_ENROLMENT_CODE)
         .await
         .unwrap();
-    first.stop().await.unwrap();
+    let stopped = first.stop().await;
 
     // Down for good with few attempts: offline, after the retries.
     let mut brief = config.clone();
@@ -132,10 +116,9 @@ async fn requests_retry_with_backoff_until_the_server_is_back() {
     assert!(matches!(offline, Err(NetError::Offline(_))), "{offline:?}");
 
     // Back after half a second on the same address and data: the retrying request lands.
-    let data = dir.path().to_path_buf();
     let restart = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        server(&data, address).await
+        stopped.start().await
     });
     let started = Instant::now();
     let response = client
@@ -147,5 +130,5 @@ async fn requests_retry_with_backoff_until_the_server_is_back() {
         started.elapsed() >= Duration::from_millis(400),
         "it waited for the server"
     );
-    restart.await.unwrap().stop().await.unwrap();
+    restart.await.unwrap().stop().await;
 }

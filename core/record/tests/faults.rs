@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use carnet_platform::{KeyVault, MemoryKeyVault};
+use carnet_platform::KeyVault;
 use carnet_record::net::{Client, Credential, NetConfig, RetryPolicy};
 use carnet_record::{DocumentSource, NewProfileItem, ProfileKind, Record, RecordError};
-use carnet_server::{RunningServer, ServerConfig};
+use carnet_testing::server::TestServer;
 use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -203,20 +203,9 @@ async fn sync_until_done(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_nothing() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        requests_per_minute: 100_000,
-        ..ServerConfig::with_test_enrolment()
-    };
-    let server = RunningServer::start(config.clone()).await.unwrap();
+    let server = TestServer::start_with(|config| config.requests_per_minute = 100_000).await;
     let upstream = server.address();
-    let direct = Client::new(NetConfig::new(format!("http://{upstream}"))).unwrap();
-    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
-    let credential = direct
-        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
-        .await
-        .unwrap();
+    let (direct, vault, credential) = server.enrol_device().await.into_parts();
     let user = credential.user_id().to_owned();
 
     // What professionals deposited: 24 documents (some over one 64 KiB chunk), 8 messages.
@@ -282,14 +271,9 @@ async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_n
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             stats.restarting.store(true, Ordering::Relaxed);
-            server.stop().await.unwrap();
+            let stopped = server.stop().await;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            RunningServer::start(ServerConfig {
-                bind: upstream,
-                ..config
-            })
-            .await
-            .unwrap()
+            stopped.start().await
         })
     };
     drop(record);
@@ -356,5 +340,5 @@ async fn sync_through_drops_503s_timeouts_cuts_and_a_restart_loses_and_doubles_n
         assert_eq!(&tablet.document(id).unwrap().sha256, sha256);
     }
     proxy_task.abort();
-    server.stop().await.unwrap();
+    server.stop().await;
 }

@@ -5,38 +5,23 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use base64::Engine;
-use carnet_platform::{KeyVault, MemoryKeyVault};
-use carnet_record::net::{Client, NetConfig, RetryPolicy};
+use carnet_record::net::{NetConfig, RetryPolicy};
 use carnet_record::{DocumentSource, RecordError};
-use carnet_server::{RunningServer, ServerConfig};
+use carnet_testing::server::TestServer;
 use common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..ServerConfig::with_test_enrolment()
-    };
-    let server = RunningServer::start(config.clone()).await.unwrap();
-    let address = server.address();
-    let mut net = NetConfig::new(format!("http://{address}"));
+    let server = TestServer::start().await;
+    let mut net = NetConfig::new(server.url());
     net.retry = RetryPolicy {
         attempts: 2,
         first_delay: std::time::Duration::from_millis(10),
         max_delay: std::time::Duration::from_millis(20),
     };
-    let client = Client::new(net).unwrap();
-    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
-    let credential = client
-        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
-        .await
-        .unwrap();
+    let (client, vault, credential) = server.enrol_device_with(net).await.into_parts();
 
     let report_pdf = pdf(150_000, 9);
     deposit_document(
@@ -76,7 +61,7 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     assert_eq!(steps.last().unwrap().done, 3);
 
     // Offline: the server is gone, everything reads from the record.
-    server.stop().await.unwrap();
+    let server = server.stop().await;
     let received = record.document("cr-001").unwrap();
     assert_eq!(received.confidentiality.code(), "R");
     assert_eq!(
@@ -108,12 +93,7 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
     );
 
     // Back: one new document; a pull from scratch (cursor reset) adds no duplicate either.
-    let server = RunningServer::start(ServerConfig {
-        bind: address,
-        ..config
-    })
-    .await
-    .unwrap();
+    let server = server.start().await;
     deposit_document(
         &server,
         credential.user_id(),
@@ -148,25 +128,14 @@ async fn deposits_are_pulled_read_offline_and_pulled_again_without_duplicates() 
         2,
         "the message and the reply"
     );
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins() {
     use carnet_record::{NewProfileItem, ProfileKind};
-    let server_dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..ServerConfig::with_test_enrolment()
-    };
-    let server = RunningServer::start(config).await.unwrap();
-    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
-    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
-    let credential = client
-        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
-        .await
-        .unwrap();
+    let server = TestServer::start().await;
+    let (client, vault, credential) = server.enrol_device().await.into_parts();
     // Two devices of the same account (sharing the credential for the test).
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // One clock for both, as real devices share real time.
@@ -278,7 +247,7 @@ async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins(
         .map(|v| v["resource"]["code"]["text"].as_str().unwrap())
         .collect();
     assert_eq!(lost, ["Arachide (sévère)"]);
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 /// One conflict per kind: documents and messages are immutable (another body under a taken id
@@ -287,19 +256,8 @@ async fn profile_edits_made_offline_go_up_and_conflicts_settle_last_writer_wins(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_settle_per_kind() {
     use carnet_record::{NewProfileItem, ProfileKind};
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = RunningServer::start(ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        ..ServerConfig::with_test_enrolment()
-    })
-    .await
-    .unwrap();
-    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
-    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
-    let credential = client
-        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
-        .await
-        .unwrap();
+    let server = TestServer::start().await;
+    let (client, vault, credential) = server.enrol_device().await.into_parts();
     let user = credential.user_id().to_owned();
     let clock = TestClock::new();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -432,26 +390,14 @@ async fn conflicts_settle_per_kind() {
             .collect();
         assert_eq!(left, ["true modifié"]);
     }
-    server.stop().await.unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up() {
     use carnet_record::{NewProfileItem, ProfileKind};
-    let server_dir = tempfile::tempdir().unwrap();
-    let server = RunningServer::start(ServerConfig {
-        data_dir: server_dir.path().to_path_buf(),
-        max_body_bytes: 64 * 1024,
-        ..ServerConfig::with_test_enrolment()
-    })
-    .await
-    .unwrap();
-    let client = Client::new(NetConfig::new(format!("http://{}", server.address()))).unwrap();
-    let vault: Arc<dyn KeyVault> = Arc::new(MemoryKeyVault::new());
-    let credential = client
-        .enrol(vault.as_ref(), carnet_server::TEST_ENROLMENT_CODE)
-        .await
-        .unwrap();
+    let server = TestServer::start_with(|config| config.max_body_bytes = 64 * 1024).await;
+    let (client, vault, credential) = server.enrol_device().await.into_parts();
     let dir = tempfile::tempdir().unwrap();
     let record = create(dir.path(), &vault);
     let large = add_pdf(&record, "Scanner", 200_000);
@@ -487,5 +433,5 @@ async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up()
         .map(|d| d.id)
         .collect();
     assert_eq!(ids, [small.id]);
-    server.stop().await.unwrap();
+    server.stop().await;
 }

@@ -1,5 +1,5 @@
 //! What the facade's integration tests share: a Carnet on a data directory with an in-memory
-//! vault, and the reference server on loopback.
+//! vault, and the reference server on loopback as it runs for real.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use carnet::{Carnet, LogLevel, MemoryKeyVault, Services, SystemClock};
 use carnet_server::{RunningServer, ServerConfig};
+use carnet_testing::server::TestServer;
 
 /// A Carnet on `data_dir` (system clock, a fresh in-memory key vault, no logs).
 pub fn open_carnet(data_dir: &Path) -> Carnet {
@@ -20,21 +21,33 @@ pub fn open_carnet(data_dir: &Path) -> Carnet {
     .unwrap()
 }
 
-/// The reference server on a free loopback port, its data in `dir`.
-pub async fn start_server(dir: &Path) -> RunningServer {
-    RunningServer::start(ServerConfig::at(dir)).await.unwrap()
+/// The reference server on loopback as it runs for real: accounts come with the card's
+/// enrolment only.
+pub async fn start_server() -> TestServer {
+    TestServer::start_with(card_enrolment_only).await
+}
+
+/// As [`start_server`], its data in `data` (prepared by the test).
+pub async fn start_server_in(data: tempfile::TempDir) -> TestServer {
+    TestServer::start_in(data, card_enrolment_only).await
+}
+
+fn card_enrolment_only(config: &mut ServerConfig) {
+    config.test_enrolment_code = None;
 }
 
 /// The family's card (`fixtures/apcv/family.json`) registered by the caisse on `server`.
 /// Returns the activation code.
 pub async fn register_family_card(server: &RunningServer) -> String {
-    let people: Vec<carnet::identity::apcv::ApcvClaims> =
-        serde_json::from_str(include_str!("../../../../fixtures/apcv/family.json")).unwrap();
     let caisse = carnet_server::ProfessionalClient::new(
         &format!("http://{}", server.address()),
         server.professional_key(),
     );
-    caisse.register_card(&people).await.unwrap().activation_code
+    caisse
+        .register_card(&carnet_testing::family())
+        .await
+        .unwrap()
+        .activation_code
 }
 
 /// Enrols the family's card on `carnet`'s device (software key), which opens its health-space
