@@ -1,0 +1,92 @@
+//! `carnet demo`, `--version` and the data directory, run as a user would.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn version_is_printed() {
+    let (output, _data) = carnet(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("carnet {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
+    let (output, data) = carnet(&["demo"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for expected in [
+        "✓ 253072B07300470",
+        "[nir.control_key]",
+        "[ins.mismatch]",
+        "on 2021-05-04T00:00:00Z: VALID: vaccination certificate for Musterfrau-Gößinger Gabriele",
+        "today: INVALID: not valid at that time: expired [dcc.expiry]",
+        "signature altered by one bit: INVALID: signature: signature does not verify [dcc.signature]",
+        "kept in the wallet, inside the encrypted record (expired today)",
+        "the name \"Quenouille\" appears in none of the store's files",
+        "imported into a new record: 1 document, 2 profile entries, 1 message",
+        "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",
+        "sync: received 1 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
+        "[net.offline], 1 change(s) kept waiting",
+        "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
+        "asked again: unchanged, nothing downloaded (304)",
+        "the card enrolled on this device: 2 people, and the health-space account",
+        "on the phone, offline: 2. LEA DUPONT, AMO rights 2026-01-01 to 2027-12-31",
+        "✓ accepted: family_name=DUPONT, given_names=MARIE ANNE, amo_valid_from=2026-01-01",
+        "the child's counter QR: ✓ accepted: family_name=DUPONT, given_names=LEA",
+        "the same QR shown again: refused: replayed",
+        "the credential copied to another phone: refused: device_signature",
+        "status list updated: refused: revoked",
+        "8 of Alice's rotating identifiers heard by Bob's phone",
+        "the laboratory's one-time code publishes her 1 key",
+        "1 matched what his phone heard",
+        "HIGH RISK: exposed on 1 day(s), the most recent 1 day(s) ago",
+        "a simulated town of 100 phones for 2 days",
+        // One hour behind the time last seen, less the seconds the demo took since then.
+        "clock one hour behind: moved backwards by 3",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let mut entries: Vec<String> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            "export.zip",
+            "exposure",
+            "lists",
+            "record",
+            "record-copy",
+            "server",
+            "vault"
+        ]
+    );
+}
+
+#[test]
+fn an_unusable_data_dir_exits_three_with_a_clear_message() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(&file)
+        .args(["nir", "check", "253072B07300470"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("cannot create the vault directory"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,186 @@
+//! `carnet record`: a whole record scripted from the command line, and its export.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+#[test]
+fn record_commands_script_a_whole_record_and_its_export() {
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("mine");
+    let store_arg = store.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = with_record(data.path(), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(&["record", "init", "--store", store_arg]);
+    let pdf = data.path().join("cr.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\nCompte rendu de consultation").unwrap();
+    let added = run(&[
+        "record",
+        "add-doc",
+        "--store",
+        store_arg,
+        "--title",
+        "Consultation cardiologie",
+        "--type-code",
+        "11488-4",
+        "--author",
+        "Dr Curie",
+        "--rpps",
+        "10003456789",
+        "--date",
+        "2026-11-02",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        added.contains("Consultation cardiologie (application/pdf, 37 bytes)"),
+        "{added}"
+    );
+    run(&[
+        "record", "profile", "add", "--store", store_arg, "--kind", "allergy", "--text", "Arachide",
+    ]);
+    run(&[
+        "record",
+        "profile",
+        "measure",
+        "--store",
+        store_arg,
+        "--kind",
+        "blood-pressure",
+        "128",
+        "82",
+    ]);
+    run(&[
+        "record",
+        "patient",
+        "--store",
+        store_arg,
+        "--given",
+        "Camille",
+        "--family",
+        "Martin",
+        "--birth-date",
+        "1975-06-01",
+        "--sex",
+        "female",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["record", "list", "--store", store_arg, "--json"])).unwrap();
+    assert_eq!(listed[0]["title"], "Consultation cardiologie");
+    assert_eq!(listed[0]["type_code"]["code"], "11488-4");
+    let id = listed[0]["id"].as_str().unwrap();
+    let copy = data.path().join("copy.pdf");
+    run(&[
+        "record",
+        "show",
+        "--store",
+        store_arg,
+        &id[..5],
+        "--out",
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&pdf).unwrap());
+    assert!(
+        run(&["record", "search", "--store", store_arg, "CARDIO"])
+            .contains("Consultation cardiologie")
+    );
+    assert!(
+        run(&[
+            "record", "search", "--store", store_arg, "--author", "dupont"
+        ])
+        .contains("no documents")
+    );
+    let profile: serde_json::Value = serde_json::from_str(&run(&[
+        "record", "profile", "list", "--store", store_arg, "--json",
+    ]))
+    .unwrap();
+    assert_eq!(profile[0]["resourceType"], "AllergyIntolerance");
+    assert!(run(&["record", "agenda", "--store", store_arg]).contains("cancer-colorectal"));
+
+    let zip = data.path().join("export.zip");
+    run(&[
+        "record",
+        "export",
+        "--store",
+        store_arg,
+        "--out",
+        zip.to_str().unwrap(),
+    ]);
+    let other = data.path().join("other");
+    assert!(
+        run(&[
+            "record",
+            "import",
+            "--store",
+            other.to_str().unwrap(),
+            zip.to_str().unwrap()
+        ])
+        .contains("1 documents")
+    );
+    let imported: serde_json::Value = serde_json::from_str(&run(&[
+        "record",
+        "list",
+        "--store",
+        other.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(imported, listed);
+
+    // Refusals: a wrong passphrase, a weak one, a bad archive (the store made for it goes).
+    let wrong = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "record",
+            "list",
+            "--store",
+            store_arg,
+        ])
+        .env("CARNET_PASSPHRASE", "pas la bonne phrase")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("[record.wrong_passphrase]"),
+        "{}",
+        stderr(&wrong)
+    );
+    let weak = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args([
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "record",
+            "init",
+            "--store",
+            "/tmp/never",
+        ])
+        .env("CARNET_PASSPHRASE", "123456")
+        .output()
+        .unwrap();
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(stderr(&weak).contains("[record.weak_passphrase]"));
+    std::fs::write(data.path().join("bad.zip"), b"PK\x03\x04 not really").unwrap();
+    let third = data.path().join("third");
+    let bad = with_record(
+        data.path(),
+        &[
+            "record",
+            "import",
+            "--store",
+            third.to_str().unwrap(),
+            data.path().join("bad.zip").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(
+        !third.exists(),
+        "the store created for a failed import is removed"
+    );
+    run(&["record", "close", "--store", store_arg, "--yes"]);
+    assert!(!store.exists());
+}
