@@ -40,7 +40,7 @@ pub enum CertificateType {
 pub enum ExpiryState {
     /// Issued in the future (or the clock is wrong).
     NotYetValid,
-    /// In force.
+    /// In force, not expiring within a week.
     Valid,
     /// In force, expiring within a week.
     ExpiringSoon,
@@ -70,7 +70,7 @@ pub struct WalletEntry {
     pub text: String,
     /// Groups one person's certificates.
     pub person_key: String,
-    /// The holder.
+    /// Who the certificate is for.
     pub holder: Holder,
     /// Vaccination, test or recovery.
     pub certificate_type: CertificateType,
@@ -84,7 +84,7 @@ pub struct WalletEntry {
     pub issued_at: i64,
     /// Expires at, Unix seconds.
     pub expires_at: i64,
-    /// State now.
+    /// Its state at the time the wallet was listed.
     pub state: ExpiryState,
     /// Added to the wallet at, Unix seconds.
     pub added_at: i64,
@@ -164,14 +164,14 @@ pub enum PassVerdict {
         code: String,
         /// Message key to translate.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// Carnet cannot vouch for it with the data it has offline.
     CannotConfirm {
         /// Who it is for, when the signature verified.
         holder: Option<Holder>,
-        /// Why.
+        /// Why, for developers (not for display).
         reason: String,
     },
 }

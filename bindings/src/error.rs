@@ -9,72 +9,72 @@ pub enum CarnetError {
     /// The input was refused; asking the user again may help.
     #[error("{code}: {detail}")]
     InvalidInput {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// A platform service is unavailable; retrying later may help.
     #[error("{code}: {detail}")]
     PlatformUnavailable {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// A platform service refused (user cancelled, keystore locked).
     #[error("{code}: {detail}")]
     PlatformDenied {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// Local storage failed; the operation changed nothing.
     #[error("{code}: {detail}")]
     Storage {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// The national services could not be reached; what was done is kept, trying again later
     /// goes on from there.
     #[error("{code}: {detail}")]
     Offline {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// The national services refused (device not enrolled, or no longer recognised).
     #[error("{code}: {detail}")]
     Refused {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
     /// Stored data is damaged; Carnet will not use it.
     #[error("{code}: {detail}")]
     CorruptData {
-        /// Stable code.
+        /// Stable code to act on (`nir.control_key`, `storage.full`...).
         code: String,
         /// User-facing message key.
         message_key: String,
-        /// Developer detail.
+        /// Detail for developers (English, not for display).
         detail: String,
     },
 }

@@ -30,7 +30,7 @@ pub struct Calibration {
 /// What one duty cycle did.
 #[uniffi::remote(Record)]
 pub struct ExposureCycle {
-    /// Identifiers heard.
+    /// Identifiers heard and kept.
     pub sightings: u32,
     /// Whether a new daily key started.
     pub new_key: bool,

@@ -77,7 +77,7 @@ pub struct InsInput {
     pub matricule: String,
     /// OID of the matricule.
     pub oid: String,
-    /// Birth name.
+    /// Birth name (nom de naissance).
     pub birth_name: String,
     /// Birth given names, space-separated.
     pub birth_given_names: String,
@@ -94,7 +94,7 @@ pub struct InsInput {
 pub struct InsInfo {
     /// The matricule, checked and normalised.
     pub matricule: NirInfo,
-    /// Its kind.
+    /// Which kind of matricule it carries (NIR, NIA, test, demo).
     pub kind: InsKind,
     /// Its OID.
     pub oid: String,
@@ -102,7 +102,7 @@ pub struct InsInfo {
     pub birth_name: String,
     /// Birth given names, single-spaced.
     pub birth_given_names: String,
-    /// Sex.
+    /// Sex as the INS traits record it.
     pub sex: Sex,
     /// `YYYY-MM-DD`.
     pub birth_date: String,

@@ -10,13 +10,13 @@ pub enum PlatformError {
     /// The service cannot be reached or failed (I/O error, keystore not ready).
     #[error("unavailable: {detail}")]
     Unavailable {
-        /// What happened.
+        /// What happened, for developers.
         detail: String,
     },
     /// The service refused (user cancelled authentication, keystore locked).
     #[error("denied: {detail}")]
     Denied {
-        /// What happened.
+        /// What happened, for developers.
         detail: String,
     },
     /// The device's storage is full: nothing was written.
@@ -28,7 +28,7 @@ pub enum PlatformError {
     /// The entry name is not one the platform accepts.
     #[error("invalid entry name {name:?}")]
     InvalidName {
-        /// The name.
+        /// The name refused.
         name: String,
     },
 }
@@ -90,7 +90,7 @@ pub enum LogLevel {
 /// One log line from the core (never holds health data or full identifiers).
 #[uniffi::remote(Record)]
 pub struct LogRecord {
-    /// Severity.
+    /// How serious it is.
     pub level: LogLevel,
     /// The Rust module that logged it.
     pub target: String,

@@ -117,7 +117,7 @@ pub enum ProfileKind {
     Observation,
 }
 
-/// Measures the profile records.
+/// A kind of measure the profile keeps as a FHIR Observation, with its LOINC code and UCUM unit.
 #[uniffi::remote(Enum)]
 pub enum MeasureKind {
     Weight,
@@ -131,9 +131,9 @@ pub enum MeasureKind {
 /// A profile entry; `resource_json` is its FHIR R4 resource.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ProfileItem {
-    /// Identifier.
+    /// Its id in the record.
     pub id: String,
-    /// Kind.
+    /// Which part of the profile it belongs to.
     pub kind: ProfileKind,
     /// The FHIR R4 resource, as JSON.
     pub resource_json: String,
@@ -195,7 +195,7 @@ pub struct NewAppointment {
     pub notes: Option<String>,
 }
 
-/// An appointment.
+/// An appointment in the agenda, as kept.
 #[uniffi::remote(Record)]
 pub struct Appointment {
     pub id: String,
@@ -250,9 +250,9 @@ pub struct NewMessage {
 /// An attachment to deliver with a message.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct NewAttachment {
-    /// File name.
+    /// File name, without a directory part.
     pub name: String,
-    /// Content.
+    /// The file's bytes.
     pub content: Vec<u8>,
 }
 
@@ -286,7 +286,7 @@ pub struct AccessEntry {
 pub enum RecordUnlock {
     /// With a passphrase (12 characters or more; a PIN is refused).
     Passphrase {
-        /// The passphrase.
+        /// The passphrase as typed (12 characters or more).
         passphrase: String,
     },
     /// With the device key kept in the platform key vault.

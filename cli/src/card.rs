@@ -82,7 +82,7 @@ pub struct PresentArgs {
     /// Which person on the card (1: the holder).
     #[arg(long, default_value_t = 1)]
     rank: u32,
-    /// How.
+    /// How the reader's challenge is answered (counter or challenge text).
     #[arg(long, value_enum, default_value_t = PresentMode::Counter)]
     mode: PresentMode,
     /// The reader's `APCVR1:` challenge text (challenge mode).

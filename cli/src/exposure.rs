@@ -124,7 +124,7 @@ pub enum ExposureCommand {
     },
     /// The risk of exposure windows (`{"exposureWindows": [...]}`, CWA's shape).
     Risk {
-        /// The windows.
+        /// The exposure windows to score (JSON, as GAEN gives them).
         #[arg(long, value_name = "FILE")]
         windows: PathBuf,
         /// A risk configuration (CWA's shape; default CWA's).

@@ -40,7 +40,7 @@ pub struct InsArgs {
     /// OID of the matricule: 1.2.250.1.213.1.4.8 (NIR), .9 (NIA), .10 (test), .11 (demo).
     #[arg(long, default_value = "1.2.250.1.213.1.4.8")]
     oid: String,
-    /// Birth name.
+    /// Birth name (nom de naissance).
     #[arg(long)]
     birth_name: String,
     /// Birth given names, space-separated.

@@ -21,7 +21,7 @@ pub enum QrCommand {
     },
     /// Render text as a QR code (error correction level Q) to a PNG or SVG file.
     Encode {
-        /// The text.
+        /// The text to encode.
         text: String,
         /// Write a PNG image here.
         #[arg(long, value_name = "FILE", required_unless_present = "svg")]

@@ -130,7 +130,7 @@ pub enum RecordCommand {
 /// `carnet record patient`
 #[derive(Debug, Args)]
 pub struct PatientArgs {
-    /// Given names.
+    /// Given names, space-separated.
     #[arg(long)]
     given: Option<String>,
     /// Family name.
@@ -174,10 +174,10 @@ pub struct AddDocArgs {
     /// normal, restricted or very-restricted.
     #[arg(long, default_value = "normal")]
     confidentiality: String,
-    /// Free description.
+    /// A description in your own words.
     #[arg(long)]
     description: Option<String>,
-    /// The file.
+    /// The document's file (PDF, CDA, PNG, JPEG).
     file: PathBuf,
 }
 
@@ -224,7 +224,7 @@ pub enum ProfileCommand {
     /// Record a measure: weight (kg), height (cm), blood-pressure (two values, mm Hg),
     /// glucose (g/L), heart-rate (/min), temperature (°C).
     Measure {
-        /// The measure.
+        /// The measure's kind (weight, height, blood pressure...).
         #[arg(long)]
         kind: String,
         /// The value(s).
@@ -264,16 +264,16 @@ pub enum AgendaCommand {
         /// End, RFC 3339.
         #[arg(long)]
         end: Option<String>,
-        /// Where.
+        /// Where it takes place.
         #[arg(long)]
         location: Option<String>,
-        /// With whom.
+        /// The professional seen.
         #[arg(long)]
         with: Option<String>,
         /// Their RPPS number.
         #[arg(long, requires = "with")]
         rpps: Option<String>,
-        /// Notes.
+        /// Your own notes.
         #[arg(long)]
         notes: Option<String>,
     },
@@ -307,7 +307,7 @@ pub enum InboxCommand {
     Reply {
         /// Message identifier (a unique prefix is enough).
         id: String,
-        /// The reply.
+        /// The reply's text.
         text: String,
     },
     /// Deliver a message as a professional would (tests, demos; the health-space sync does
@@ -319,10 +319,10 @@ pub enum InboxCommand {
         /// Sender's RPPS number.
         #[arg(long)]
         rpps: String,
-        /// Subject.
+        /// Subject line.
         #[arg(long)]
         subject: String,
-        /// Body.
+        /// Body, plain text.
         #[arg(long)]
         body: String,
         /// Let the patient reply.

@@ -16,7 +16,7 @@ use crate::session::{self, Options, SessionError};
 pub enum WalletCommand {
     /// Add a certificate: `HC1:` text, a text file holding it, or a PNG/JPEG of its QR code.
     Add {
-        /// The certificate.
+        /// The certificate: an `HC1:` text, a file holding one, or a QR image.
         input: std::ffi::OsString,
     },
     /// List the certificates by person; `*` marks the one to show at an entrance.

@@ -101,9 +101,9 @@ impl DeviceSigner for SoftwareDeviceKey {
 pub struct CardPerson {
     /// Rank on the card (1: the holder).
     pub rank: u32,
-    /// Family name.
+    /// Family name, as on the card.
     pub family_name: String,
-    /// Given names.
+    /// Given names, as on the card.
     pub given_names: String,
     /// Birth date, `YYYY-MM-DD`.
     pub birth_date: String,
@@ -113,7 +113,7 @@ pub struct CardPerson {
     pub ins_matricule: String,
     /// Insurance scheme code.
     pub regime: String,
-    /// Caisse code.
+    /// Code of the caisse the person depends on.
     pub caisse: String,
     /// AMO rights open from, `YYYY-MM-DD`.
     pub amo_valid_from: String,
@@ -633,7 +633,7 @@ pub struct DisclosedElement {
 pub enum CardCheck {
     /// Accepted: the disclosed elements, in the order shown.
     Accepted {
-        /// The elements.
+        /// The elements disclosed, in the order the reader asked them.
         elements: Vec<DisclosedElement>,
     },
     /// Refused, with the reason's stable code (`revoked`, `device_signature`, ...: the

@@ -58,16 +58,16 @@ pub struct KeyFilesUpdate {
 pub enum ExposureProgress {
     /// Day files downloaded so far, of `total`.
     Downloading {
-        /// Done.
+        /// Day files downloaded so far.
         done: u32,
-        /// To do.
+        /// Day files to download in all.
         total: u32,
     },
     /// Matching: files read and keys checked so far.
     Matching {
-        /// Files read.
+        /// Key files read.
         files: u64,
-        /// Keys checked.
+        /// Published keys checked.
         keys: u64,
     },
 }

@@ -23,7 +23,7 @@ const RECORD_DIR: &str = "record";
 pub struct Services {
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
-    /// Secret storage.
+    /// Secret storage: the platform keystore.
     pub vault: Arc<dyn KeyVault>,
     /// Where log records go; `None` discards them.
     pub log_sink: Option<Arc<dyn LogSink>>,
@@ -40,7 +40,7 @@ pub struct InsInput {
     pub matricule: String,
     /// OID of the matricule (`1.2.250.1.213.1.4.8` for a NIR, ...).
     pub oid: String,
-    /// Birth name.
+    /// Birth name (nom de naissance).
     pub birth_name: String,
     /// Birth given names, space-separated.
     pub birth_given_names: String,

@@ -29,7 +29,7 @@ pub enum LogLevel {
 /// One log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
-    /// Severity.
+    /// How serious it is.
     pub level: LogLevel,
     /// The module that logged it (`carnet::clock_guard`, ...).
     pub target: String,

@@ -32,7 +32,7 @@ pub enum HashKind {
 }
 
 impl HashKind {
-    /// All kinds.
+    /// The three hash kinds, in the order the lists name them.
     pub const ALL: [HashKind; 3] = [HashKind::Uci, HashKind::CountryCodeUci, HashKind::Signature];
 
     /// The EU name of the kind.

@@ -64,7 +64,7 @@ pub enum Verdict {
     Invalid {
         /// Who it is for, when known for certain.
         holder: Option<Holder>,
-        /// Why.
+        /// The check that refused it.
         reason: CertsError,
     },
     /// Carnet cannot vouch for it with the data it has offline.

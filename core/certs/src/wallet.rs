@@ -11,7 +11,7 @@ pub const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
 /// What the wallet shows of one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    /// The holder.
+    /// Who the certificate is for.
     pub holder: Holder,
     /// Vaccination, test or recovery.
     pub cert_type: CertificateType,
@@ -98,7 +98,7 @@ impl Summary {
 pub enum ExpiryState {
     /// Issued in the future (or the clock is wrong).
     NotYetValid,
-    /// In force.
+    /// In force, not expiring within a week.
     Valid,
     /// In force, expiring within [`EXPIRING_SOON_SECS`].
     ExpiringSoon,

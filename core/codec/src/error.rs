@@ -10,7 +10,7 @@ pub enum CodecError {
         what: &'static str,
         /// Its size, or the limit + 1 when reading stopped there.
         size: usize,
-        /// The limit.
+        /// The largest size allowed, in bytes.
         limit: usize,
     },
     /// A file or stream could not be read (missing, a directory, permission, I/O error).
@@ -32,7 +32,7 @@ pub enum CodecError {
     ImageTooLarge {
         /// Its width, as its header declares.
         width: u32,
-        /// Its height.
+        /// Its height, in pixels.
         height: u32,
         /// The bound it broke, in words (`8192 pixels on each side`).
         limit: &'static str,
@@ -49,7 +49,7 @@ pub enum CodecError {
     /// CBOR nested deeper than the limit.
     #[error("CBOR nested deeper than {limit} levels")]
     CborTooDeep {
-        /// The limit.
+        /// The largest size allowed, in bytes.
         limit: usize,
     },
     /// Valid CBOR, but not a COSE_Sign1 structure.

@@ -16,15 +16,15 @@ const ESTIMATED_CONFIDENCE: u8 = 1;
 /// One phone model's row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCalibration {
-    /// Maker.
+    /// Manufacturer, as Android reports it.
     pub oem: String,
-    /// Model.
+    /// Model, as Android reports it.
     pub model: String,
-    /// Its calibration.
+    /// Its transmit power and receive attenuation corrections.
     pub calibration: Calibration,
 }
 
-/// The table.
+/// The calibration table: one row per phone model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CalibrationTable {
     /// Its rows, in the file's order.

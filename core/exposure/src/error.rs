@@ -27,7 +27,7 @@ pub enum ExposureError {
     TooLarge {
         /// What was too large.
         what: &'static str,
-        /// The limit.
+        /// The largest size allowed, in bytes.
         limit: u64,
     },
     /// No trusted key verifies a key file's signature.

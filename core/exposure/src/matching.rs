@@ -141,7 +141,7 @@ pub struct MatchReport {
     pub windows: Vec<ExposureWindow>,
     /// Key files read.
     pub files: u64,
-    /// Keys checked.
+    /// Published keys checked against the sightings.
     pub keys_checked: u64,
     /// Keys refused (bad length, period, report type): skipped, counted.
     pub keys_refused: u64,

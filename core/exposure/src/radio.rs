@@ -189,7 +189,7 @@ impl Default for Calibration {
 /// receptions, and the time since this phone's previous scan (the time the scan stands for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sighting {
-    /// The identifier.
+    /// The rolling proximity identifier heard.
     pub rpi: [u8; KEY_BYTES],
     /// Its encrypted metadata.
     pub aem: [u8; METADATA_BYTES],

@@ -21,9 +21,9 @@ pub const MAX_JSON_BYTES: usize = 16 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Range {
-    /// Lower bound.
+    /// Lower bound of the range.
     pub min: f64,
-    /// Upper bound.
+    /// Upper bound of the range.
     pub max: f64,
     /// Whether `min` itself is outside the range.
     #[serde(default)]
@@ -75,7 +75,7 @@ pub struct TransmissionRiskLevelFilter {
 pub struct AttenuationWeight {
     /// The minimum attenuations (dB) the weight applies to.
     pub attenuation_range: Range,
-    /// The weight.
+    /// The weight the range gives, multiplied into the exposure time.
     pub weight: f64,
 }
 
@@ -112,9 +112,9 @@ pub struct TransmissionRiskLevelEncoding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransmissionRiskValue {
-    /// The level.
+    /// The transmission risk level the key files carry (1–8).
     pub transmission_risk_level: u8,
-    /// Its value.
+    /// The value it stands for in the computation.
     pub transmission_risk_value: f64,
 }
 
@@ -305,7 +305,7 @@ pub struct ExposureWindow {
     pub infectiousness: u8,
     /// How well the receiving phone is calibrated (0 to 3); kept apart when counting encounters.
     pub calibration_confidence: u8,
-    /// The scans.
+    /// The scans of the window: attenuation and seconds since the last scan.
     pub scan_instances: Vec<ScanInstance>,
 }
 
@@ -313,7 +313,7 @@ pub struct ExposureWindow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExposureWindows {
-    /// The windows.
+    /// The exposure windows of the day.
     pub exposure_windows: Vec<ExposureWindow>,
 }
 

@@ -113,7 +113,7 @@ pub struct SimulatedPhone {
 /// The simulated town after its days.
 #[derive(Debug, Clone)]
 pub struct SimulatedTown {
-    /// The phones.
+    /// The town's phones, with what each heard.
     pub phones: Vec<SimulatedPhone>,
     /// The configuration it ran with.
     pub config: SimulationConfig,
@@ -122,7 +122,7 @@ pub struct SimulatedTown {
 /// Progress of a simulation (in simulated minutes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimulationProgress {
-    /// Minutes simulated.
+    /// Minutes of the town's life simulated.
     pub minutes: u64,
     /// Minutes to simulate.
     pub total: u64,
@@ -138,7 +138,7 @@ pub struct Accuracy {
     pub false_positives: u32,
     /// Exposed, not flagged.
     pub false_negatives: u32,
-    /// Neither.
+    /// Phones neither notified nor truly exposed.
     pub true_negatives: u32,
 }
 

@@ -46,7 +46,7 @@ pub struct ApcvClaims {
     pub ins_oid: String,
     /// Birth family name.
     pub family_name: String,
-    /// Given names.
+    /// Given names, as on the card (space-separated).
     pub given_names: String,
     /// Birth date, `YYYY-MM-DD`.
     pub birth_date: String,
@@ -58,9 +58,9 @@ pub struct ApcvClaims {
     pub beneficiary_rank: u32,
     /// Insurance scheme (`01` régime général...).
     pub regime: String,
-    /// Caisse code.
+    /// Code of the caisse (health insurance fund) the person depends on.
     pub caisse: String,
-    /// Centre code.
+    /// Code of the caisse's centre that manages the file.
     pub centre: String,
     /// AMO rights open from, `YYYY-MM-DD`.
     pub amo_valid_from: String,

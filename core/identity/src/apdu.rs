@@ -24,7 +24,7 @@ const CLA_CHAINING: u8 = 0x10;
 /// Bytes of data per command or response chunk (short APDUs).
 const CHUNK: usize = 255;
 
-/// Status words.
+/// Status words (ISO/IEC 7816-4): success, more data to fetch (`0x61xx`), file not found.
 const SW_OK: u16 = 0x9000;
 const SW_MORE: u8 = 0x61;
 const SW_NOT_FOUND: u16 = 0x6A82;
@@ -35,9 +35,9 @@ const SW_INS_NOT_SUPPORTED: u16 = 0x6D00;
 /// A command APDU (short form).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
-    /// Class byte.
+    /// Class byte (CLA): `0x00` for interindustry commands, chaining in bit 5.
     pub cla: u8,
-    /// Instruction.
+    /// Instruction byte (INS): SELECT, ENVELOPE, GET RESPONSE.
     pub ins: u8,
     /// Parameter 1.
     pub p1: u8,
@@ -116,7 +116,7 @@ impl Command {
 /// A response APDU: data and status word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
-    /// Data.
+    /// The response data, without its status word.
     pub data: Vec<u8>,
     /// Status word (`0x9000` success).
     pub status: u16,

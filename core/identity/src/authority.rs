@@ -42,9 +42,9 @@ pub struct IssuerAuthority {
 /// The validity of a certificate made here, Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CertificateValidity {
-    /// Not before.
+    /// Start of validity, Unix seconds.
     pub not_before: i64,
-    /// Not after.
+    /// End of validity, Unix seconds.
     pub not_after: i64,
 }
 

@@ -158,7 +158,7 @@ impl BirthDate {
         }
     }
 
-    /// The year.
+    /// The year, four digits.
     pub fn year(&self) -> u16 {
         self.year
     }
@@ -191,7 +191,7 @@ pub struct InsTraits {
     pub birth_name: String,
     /// Birth given names, space-separated, in civil-status order.
     pub birth_given_names: String,
-    /// Sex.
+    /// Sex as the INS traits record it (`M`, `F`, `I`).
     pub sex: Sex,
     /// Date of birth.
     pub birth_date: BirthDate,
@@ -288,7 +288,7 @@ impl Ins {
     pub fn birth_given_names(&self) -> &str {
         &self.traits.birth_given_names
     }
-    /// Sex.
+    /// Sex as the INS traits record it.
     pub fn sex(&self) -> Sex {
         self.traits.sex
     }

@@ -278,7 +278,7 @@ pub struct Mso {
     pub value_digests: BTreeMap<String, BTreeMap<u32, Vec<u8>>>,
     /// The holder's device key.
     pub device_key: DeviceKey,
-    /// Validity.
+    /// When the MSO was signed and the span it is valid for.
     pub validity: Validity,
     /// Where the issuer publishes this credential's revocation status.
     pub status: Option<StatusReference>,

@@ -108,7 +108,7 @@ pub struct NetConfig {
     pub connect_timeout: Duration,
     /// Limit on a whole request, body included.
     pub timeout: Duration,
-    /// Retries.
+    /// How transport failures, `5xx` and `429` are retried.
     pub retry: RetryPolicy,
     /// When not empty, the only server keys trusted (SHA-256 of the server certificate's
     /// SubjectPublicKeyInfo), instead of the platform's certificate authorities.
@@ -135,7 +135,7 @@ pub struct Response {
     pub status: u16,
     /// The `ETag` header, if any.
     pub etag: Option<String>,
-    /// The body.
+    /// The response body, as received.
     pub body: Vec<u8>,
 }
 

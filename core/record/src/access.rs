@@ -38,13 +38,13 @@ pub enum AccessAction {
 /// One line of the access log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessEntry {
-    /// Identifier.
+    /// The entry's id in the access log.
     pub id: String,
     /// When, Unix milliseconds.
     pub at_millis: i64,
-    /// Who.
+    /// The professional who acted or tried to.
     pub professional: Professional,
-    /// What.
+    /// What they did or tried.
     pub action: AccessAction,
     /// Which document, for reads.
     pub document_id: Option<String>,

@@ -67,13 +67,13 @@ pub struct PreventionRule {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreventionCalendar {
-    /// Name.
+    /// Name of the rule set (the calendar it follows).
     pub name: String,
     /// Where the rules come from.
     pub sources: Vec<String>,
-    /// Licence note.
+    /// The licence the rules are published under.
     pub licence: String,
-    /// The rules.
+    /// The rules, each a prevention act and who it is for.
     pub rules: Vec<PreventionRule>,
 }
 
@@ -98,7 +98,7 @@ impl PreventionCalendar {
 pub enum ReminderStatus {
     /// Due within the next months.
     Upcoming,
-    /// Due now.
+    /// Due now: its window has opened.
     Due,
     /// Due for more than six months.
     Overdue,
@@ -122,7 +122,7 @@ pub struct Reminder {
 /// A completed screening or check-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletedReminder {
-    /// Identifier.
+    /// The appointment's id in the record.
     pub id: String,
     /// The rule it completes.
     pub rule_id: String,
@@ -141,18 +141,18 @@ pub struct NewAppointment {
     pub start_millis: i64,
     /// End, Unix milliseconds.
     pub end_millis: Option<i64>,
-    /// Where.
+    /// Where it takes place, as typed.
     pub location: Option<String>,
-    /// With whom.
+    /// The professional seen, if given.
     pub professional: Option<Professional>,
-    /// Notes.
+    /// The person's own notes.
     pub notes: Option<String>,
 }
 
-/// An appointment.
+/// An appointment in the agenda, as kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Appointment {
-    /// Identifier.
+    /// The appointment's id in the record.
     pub id: String,
     /// What it is.
     pub title: String,
@@ -160,11 +160,11 @@ pub struct Appointment {
     pub start_millis: i64,
     /// End, Unix milliseconds.
     pub end_millis: Option<i64>,
-    /// Where.
+    /// Where it takes place, as typed.
     pub location: Option<String>,
-    /// With whom.
+    /// The professional seen, if given.
     pub professional: Option<Professional>,
-    /// Notes.
+    /// The person's own notes.
     pub notes: Option<String>,
 }
 

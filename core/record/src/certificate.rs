@@ -17,7 +17,7 @@ const MAX_CERTIFICATE_TEXT: usize = 8 * 1024;
 /// A health certificate in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCertificate {
-    /// Identifier.
+    /// The certificate's id in the wallet.
     pub id: String,
     /// The text as scanned (`HC1:…`).
     pub text: String,

@@ -66,22 +66,22 @@ pub struct NewDocument {
     pub type_code: Option<Coding>,
     /// Class (DMP class codes), e.g. `10` comptes rendus.
     pub class_code: Option<Coding>,
-    /// Author.
+    /// The professional who wrote it, if known.
     pub author: Option<Professional>,
     /// Date of care, Unix milliseconds.
     pub date_millis: Option<i64>,
     /// INS of the patient the document is about.
     pub ins: Option<String>,
-    /// Confidentiality.
+    /// Who may see it (normal, restricted, very restricted).
     pub confidentiality: Confidentiality,
-    /// Free description.
+    /// A description in the person's own words.
     pub description: Option<String>,
 }
 
 /// A document kept in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
-    /// Identifier.
+    /// Its id in the record (the server's id once synced).
     pub id: String,
     /// Title shown in lists.
     pub title: String,
@@ -92,7 +92,7 @@ pub struct Document {
     pub type_code: Option<Coding>,
     /// Class (DMP).
     pub class_code: Option<Coding>,
-    /// Author.
+    /// The professional who wrote it, if known.
     pub author: Option<Professional>,
     /// Date of care, Unix milliseconds.
     pub date_millis: Option<i64>,
@@ -100,9 +100,9 @@ pub struct Document {
     pub added_millis: i64,
     /// INS of the patient it is about.
     pub ins: Option<String>,
-    /// Confidentiality.
+    /// Who may see it (normal, restricted, very restricted).
     pub confidentiality: Confidentiality,
-    /// Free description.
+    /// A description in the person's own words.
     pub description: Option<String>,
     /// Where it came from.
     pub source: DocumentSource,

@@ -61,7 +61,7 @@ pub struct ExposureCheck {
 pub struct ExposureDeletion {
     /// Own keys deleted.
     pub keys: u64,
-    /// Scans deleted.
+    /// Scan records deleted.
     pub scans: u64,
 }
 

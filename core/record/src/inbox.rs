@@ -41,9 +41,9 @@ pub struct NewMessage {
     /// Sender (the RPPS is required: messaging is between identified professionals and
     /// their patients).
     pub sender: Professional,
-    /// Subject.
+    /// Subject line, as the sender wrote it.
     pub subject: String,
-    /// Body text.
+    /// Body, plain text.
     pub body: String,
     /// Whether the patient may reply.
     pub reply_allowed: bool,
@@ -52,17 +52,17 @@ pub struct NewMessage {
 /// A message in the inbox, received or sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    /// Identifier.
+    /// The message's id (the server's id for received messages).
     pub id: String,
     /// The professional it is from (received) or to (sent).
     pub professional: Professional,
-    /// Subject.
+    /// Subject line, as the sender wrote it.
     pub subject: String,
-    /// Body text.
+    /// Body, plain text.
     pub body: String,
     /// When it arrived or was sent, Unix milliseconds.
     pub at_millis: i64,
-    /// Attached files.
+    /// Attached files, in the order sent.
     pub attachments: Vec<Attachment>,
     /// Whether the patient may reply (received messages).
     pub reply_allowed: bool,

@@ -41,7 +41,7 @@ pub struct KdfParams {
     pub memory_kib: u32,
     /// Passes over the memory.
     pub iterations: u32,
-    /// Lanes.
+    /// Argon2id lanes (parallelism).
     pub parallelism: u32,
 }
 

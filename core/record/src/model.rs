@@ -10,7 +10,7 @@ use crate::error::{RecordError, Result};
 pub struct Coding {
     /// The code system's URI (`http://loinc.org`).
     pub system: String,
-    /// The code.
+    /// The code within the system (a LOINC code, an ATC code...).
     pub code: String,
     /// Its human-readable label.
     pub display: Option<String>,

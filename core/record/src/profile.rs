@@ -35,16 +35,16 @@ pub enum ProfileKind {
     Allergy,
     /// MedicationStatement.
     Medication,
-    /// Condition.
+    /// A condition or diagnosis (FHIR `Condition`).
     Condition,
-    /// Immunization.
+    /// A vaccination given (FHIR `Immunization`).
     Immunization,
     /// Observation (weight, blood pressure, glucose...).
     Observation,
 }
 
 impl ProfileKind {
-    /// Every kind.
+    /// The five kinds, in the order the profile lists them.
     pub const ALL: [ProfileKind; 5] = [
         ProfileKind::Allergy,
         ProfileKind::Medication,
@@ -174,7 +174,7 @@ pub struct NewProfileItem {
 pub struct ProfileItem {
     /// Identifier (also the resource's `id`).
     pub id: String,
-    /// Kind.
+    /// Which part of the profile it belongs to.
     pub kind: ProfileKind,
     /// The FHIR R4 resource.
     pub resource: Value,

@@ -31,9 +31,9 @@ const PAGE: u32 = 200;
 /// What a pull brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PullReport {
-    /// Documents received.
+    /// Documents received and stored.
     pub documents: u32,
-    /// Messages received.
+    /// Messages received and stored.
     pub messages: u32,
     /// Profile items updated or deleted.
     pub profile_items: u32,

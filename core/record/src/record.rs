@@ -40,13 +40,13 @@ pub enum Gender {
 /// The record's owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Patient {
-    /// Given names.
+    /// Given names, space-separated.
     pub given: String,
-    /// Family name.
+    /// Family name (birth name unless another is used).
     pub family: String,
     /// Birth date, `YYYY-MM-DD`.
     pub birth_date: String,
-    /// Administrative sex.
+    /// Administrative sex (FHIR `gender`).
     pub gender: Gender,
     /// INS (matricule), if known.
     pub ins: Option<String>,

@@ -17,7 +17,7 @@ pub struct TestResultReport {
 /// The answer to a [`TestResultReport`]: the one-time code the person types in the app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCode {
-    /// The code.
+    /// The laboratory's one-time code for a positive test.
     pub code: String,
     /// When the code stops working.
     pub expires_millis: i64,

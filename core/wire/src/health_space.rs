@@ -177,14 +177,14 @@ pub struct AttachedFile {
 pub struct Message<File> {
     /// Who sent it.
     pub sender: Professional,
-    /// Its subject.
+    /// Its subject line.
     pub subject: String,
-    /// Its text.
+    /// Its body, plain text.
     pub body: String,
     /// Whether the person may answer it.
     #[serde(default)]
     pub reply_allowed: bool,
-    /// Its files.
+    /// Its attached files, base64 in the message.
     #[serde(default = "Vec::new")]
     pub attachments: Vec<File>,
 }
@@ -210,7 +210,7 @@ pub struct ProfileWrite {
 /// `GET /v1/me/profile/{id}/history`: the versions an entry had.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileHistory {
-    /// Oldest first.
+    /// The item's versions, oldest first.
     pub versions: Vec<ProfileVersion>,
 }
 

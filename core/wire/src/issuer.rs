@@ -13,7 +13,7 @@ use crate::health_space::AccountGrant;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardRegistration<People> {
-    /// The people.
+    /// The people on the card: the holder first, then beneficiaries.
     pub people: People,
 }
 
@@ -78,7 +78,7 @@ pub struct CardEnrolled {
     /// The health-space account.
     #[serde(flatten)]
     pub account: AccountGrant,
-    /// The credentials.
+    /// One credential per person on the card.
     pub credentials: Vec<IssuedCredential>,
 }
 

@@ -5051,7 +5051,7 @@ public func FfiConverterTypeAgenda_lower(_ value: Agenda) -> RustBuffer {
 
 
 /**
- * An appointment.
+ * An appointment in the agenda, as kept.
  */
 public struct Appointment: Equatable, Hashable {
     public var id: String
@@ -5870,7 +5870,7 @@ public func FfiConverterTypeDocumentQuery_lower(_ value: DocumentQuery) -> RustB
  */
 public struct ExposureCycle: Equatable, Hashable {
     /**
-     * Identifiers heard.
+     * Identifiers heard and kept.
      */
     public var sightings: UInt32
     /**
@@ -5882,7 +5882,7 @@ public struct ExposureCycle: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Identifiers heard.
+         * Identifiers heard and kept.
          */sightings: UInt32, 
         /**
          * Whether a new daily key started.
@@ -6349,7 +6349,7 @@ public struct InsInfo: Equatable, Hashable {
      */
     public var matricule: NirInfo
     /**
-     * Its kind.
+     * Which kind of matricule it carries (NIR, NIA, test, demo).
      */
     public var kind: InsKind
     /**
@@ -6365,7 +6365,7 @@ public struct InsInfo: Equatable, Hashable {
      */
     public var birthGivenNames: String
     /**
-     * Sex.
+     * Sex as the INS traits record it.
      */
     public var sex: Sex
     /**
@@ -6384,7 +6384,7 @@ public struct InsInfo: Equatable, Hashable {
          * The matricule, checked and normalised.
          */matricule: NirInfo, 
         /**
-         * Its kind.
+         * Which kind of matricule it carries (NIR, NIA, test, demo).
          */kind: InsKind, 
         /**
          * Its OID.
@@ -6396,7 +6396,7 @@ public struct InsInfo: Equatable, Hashable {
          * Birth given names, single-spaced.
          */birthGivenNames: String, 
         /**
-         * Sex.
+         * Sex as the INS traits record it.
          */sex: Sex, 
         /**
          * `YYYY-MM-DD`.
@@ -6482,7 +6482,7 @@ public struct InsInput: Equatable, Hashable {
      */
     public var oid: String
     /**
-     * Birth name.
+     * Birth name (nom de naissance).
      */
     public var birthName: String
     /**
@@ -6512,7 +6512,7 @@ public struct InsInput: Equatable, Hashable {
          * OID of the matricule.
          */oid: String, 
         /**
-         * Birth name.
+         * Birth name (nom de naissance).
          */birthName: String, 
         /**
          * Birth given names, space-separated.
@@ -6682,7 +6682,7 @@ public func FfiConverterTypeListsUpdate_lower(_ value: ListsUpdate) -> RustBuffe
  */
 public struct LogRecord: Equatable, Hashable {
     /**
-     * Severity.
+     * How serious it is.
      */
     public var level: LogLevel
     /**
@@ -6698,7 +6698,7 @@ public struct LogRecord: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Severity.
+         * How serious it is.
          */level: LogLevel, 
         /**
          * The Rust module that logged it.
@@ -6923,11 +6923,11 @@ public func FfiConverterTypeNewAppointment_lower(_ value: NewAppointment) -> Rus
  */
 public struct NewAttachment: Equatable, Hashable {
     /**
-     * File name.
+     * File name, without a directory part.
      */
     public var name: String
     /**
-     * Content.
+     * The file's bytes.
      */
     public var content: Data
 
@@ -6935,10 +6935,10 @@ public struct NewAttachment: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * File name.
+         * File name, without a directory part.
          */name: String, 
         /**
-         * Content.
+         * The file's bytes.
          */content: Data) {
         self.name = name
         self.content = content
@@ -7403,11 +7403,11 @@ public func FfiConverterTypeProfessional_lower(_ value: Professional) -> RustBuf
  */
 public struct ProfileItem: Equatable, Hashable {
     /**
-     * Identifier.
+     * Its id in the record.
      */
     public var id: String
     /**
-     * Kind.
+     * Which part of the profile it belongs to.
      */
     public var kind: ProfileKind
     /**
@@ -7431,10 +7431,10 @@ public struct ProfileItem: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * Identifier.
+         * Its id in the record.
          */id: String, 
         /**
-         * Kind.
+         * Which part of the profile it belongs to.
          */kind: ProfileKind, 
         /**
          * The FHIR R4 resource, as JSON.
@@ -7788,7 +7788,7 @@ public struct WalletEntry: Equatable, Hashable {
      */
     public var personKey: String
     /**
-     * The holder.
+     * Who the certificate is for.
      */
     public var holder: Holder
     /**
@@ -7816,7 +7816,7 @@ public struct WalletEntry: Equatable, Hashable {
      */
     public var expiresAt: Int64
     /**
-     * State now.
+     * Its state at the time the wallet was listed.
      */
     public var state: ExpiryState
     /**
@@ -7837,7 +7837,7 @@ public struct WalletEntry: Equatable, Hashable {
          * Groups one person's certificates.
          */personKey: String, 
         /**
-         * The holder.
+         * Who the certificate is for.
          */holder: Holder, 
         /**
          * Vaccination, test or recovery.
@@ -7858,7 +7858,7 @@ public struct WalletEntry: Equatable, Hashable {
          * Expires at, Unix seconds.
          */expiresAt: Int64, 
         /**
-         * State now.
+         * Its state at the time the wallet was listed.
          */state: ExpiryState, 
         /**
          * Added to the wallet at, Unix seconds.
@@ -8106,13 +8106,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case InvalidInput(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8120,13 +8120,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case PlatformUnavailable(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8134,13 +8134,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case PlatformDenied(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8148,13 +8148,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Storage(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8163,13 +8163,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Offline(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8177,13 +8177,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case Refused(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -8191,13 +8191,13 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case CorruptData(
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */code: String, 
         /**
          * User-facing message key.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
 
@@ -8677,7 +8677,7 @@ public enum ExpiryState: Equatable, Hashable {
      */
     case notYetValid
     /**
-     * In force.
+     * In force, not expiring within a week.
      */
     case valid
     /**
@@ -9045,7 +9045,7 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 
 
 /**
- * Measures the profile records.
+ * A kind of measure the profile keeps as a FHIR Observation, with its LOINC code and UCUM unit.
  */
 
 public enum MeasureKind: Equatable, Hashable {
@@ -9256,7 +9256,7 @@ public enum PassVerdict: Equatable, Hashable {
          * Message key to translate.
          */messageKey: String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */detail: String
     )
     /**
@@ -9267,7 +9267,7 @@ public enum PassVerdict: Equatable, Hashable {
          * Who it is for, when the signature verified.
          */holder: Holder?, 
         /**
-         * Why.
+         * Why, for developers (not for display).
          */reason: String
     )
 
@@ -9362,7 +9362,7 @@ enum PlatformError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Unavailable(
         /**
-         * What happened.
+         * What happened, for developers.
          */detail: String
     )
     /**
@@ -9370,7 +9370,7 @@ enum PlatformError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Denied(
         /**
-         * What happened.
+         * What happened, for developers.
          */detail: String
     )
     /**
@@ -9386,7 +9386,7 @@ enum PlatformError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case InvalidName(
         /**
-         * The name.
+         * The name refused.
          */name: String
     )
 
@@ -9755,7 +9755,7 @@ public enum RecordUnlock: Equatable, Hashable {
      */
     case passphrase(
         /**
-         * The passphrase.
+         * The passphrase as typed (12 characters or more).
          */passphrase: String
     )
     /**

@@ -8956,7 +8956,7 @@ public object FfiConverterTypeAgenda: FfiConverterRustBuffer<Agenda> {
 
 
 /**
- * An appointment.
+ * An appointment in the agenda, as kept.
  */
 data class Appointment (
     var `id`: kotlin.String
@@ -9619,7 +9619,7 @@ public object FfiConverterTypeDocumentQuery: FfiConverterRustBuffer<DocumentQuer
  */
 data class ExposureCycle (
     /**
-     * Identifiers heard.
+     * Identifiers heard and kept.
      */
     var `sightings`: kotlin.UInt
     , 
@@ -9963,7 +9963,7 @@ data class InsInfo (
     var `matricule`: NirInfo
     , 
     /**
-     * Its kind.
+     * Which kind of matricule it carries (NIR, NIA, test, demo).
      */
     var `kind`: InsKind
     , 
@@ -9983,7 +9983,7 @@ data class InsInfo (
     var `birthGivenNames`: kotlin.String
     , 
     /**
-     * Sex.
+     * Sex as the INS traits record it.
      */
     var `sex`: Sex
     , 
@@ -10063,7 +10063,7 @@ data class InsInput (
     var `oid`: kotlin.String
     , 
     /**
-     * Birth name.
+     * Birth name (nom de naissance).
      */
     var `birthName`: kotlin.String
     , 
@@ -10214,7 +10214,7 @@ public object FfiConverterTypeListsUpdate: FfiConverterRustBuffer<ListsUpdate> {
  */
 data class LogRecord (
     /**
-     * Severity.
+     * How serious it is.
      */
     var `level`: LogLevel
     , 
@@ -10411,12 +10411,12 @@ public object FfiConverterTypeNewAppointment: FfiConverterRustBuffer<NewAppointm
  */
 data class NewAttachment (
     /**
-     * File name.
+     * File name, without a directory part.
      */
     var `name`: kotlin.String
     , 
     /**
-     * Content.
+     * The file's bytes.
      */
     var `content`: kotlin.ByteArray
     
@@ -10780,12 +10780,12 @@ public object FfiConverterTypeProfessional: FfiConverterRustBuffer<Professional>
  */
 data class ProfileItem (
     /**
-     * Identifier.
+     * Its id in the record.
      */
     var `id`: kotlin.String
     , 
     /**
-     * Kind.
+     * Which part of the profile it belongs to.
      */
     var `kind`: ProfileKind
     , 
@@ -11083,7 +11083,7 @@ data class WalletEntry (
     var `personKey`: kotlin.String
     , 
     /**
-     * The holder.
+     * Who the certificate is for.
      */
     var `holder`: Holder
     , 
@@ -11118,7 +11118,7 @@ data class WalletEntry (
     var `expiresAt`: kotlin.Long
     , 
     /**
-     * State now.
+     * Its state at the time the wallet was listed.
      */
     var `state`: ExpiryState
     , 
@@ -11335,7 +11335,7 @@ sealed class CarnetException: kotlin.Exception() {
     class InvalidInput(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11345,7 +11345,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11359,7 +11359,7 @@ sealed class CarnetException: kotlin.Exception() {
     class PlatformUnavailable(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11369,7 +11369,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11383,7 +11383,7 @@ sealed class CarnetException: kotlin.Exception() {
     class PlatformDenied(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11393,7 +11393,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11407,7 +11407,7 @@ sealed class CarnetException: kotlin.Exception() {
     class Storage(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11417,7 +11417,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11432,7 +11432,7 @@ sealed class CarnetException: kotlin.Exception() {
     class Offline(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11442,7 +11442,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11456,7 +11456,7 @@ sealed class CarnetException: kotlin.Exception() {
     class Refused(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11466,7 +11466,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11480,7 +11480,7 @@ sealed class CarnetException: kotlin.Exception() {
     class CorruptData(
         
         /**
-         * Stable code.
+         * Stable code to act on (`nir.control_key`, `storage.full`...).
          */
         val `code`: kotlin.String, 
         
@@ -11490,7 +11490,7 @@ sealed class CarnetException: kotlin.Exception() {
         val `messageKey`: kotlin.String, 
         
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String
         ) : CarnetException() {
@@ -11904,7 +11904,7 @@ enum class ExpiryState {
      */
     NOT_YET_VALID,
     /**
-     * In force.
+     * In force, not expiring within a week.
      */
     VALID,
     /**
@@ -12090,7 +12090,7 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 /**
- * Measures the profile records.
+ * A kind of measure the profile keeps as a FHIR Observation, with its LOINC code and UCUM unit.
  */
 
 enum class MeasureKind {
@@ -12267,7 +12267,7 @@ sealed class PassVerdict {
          */
         val `messageKey`: kotlin.String, 
         /**
-         * Developer detail.
+         * Detail for developers (English, not for display).
          */
         val `detail`: kotlin.String) : PassVerdict()
         
@@ -12286,7 +12286,7 @@ sealed class PassVerdict {
          */
         val `holder`: fr.carnet.core.Holder?, 
         /**
-         * Why.
+         * Why, for developers (not for display).
          */
         val `reason`: kotlin.String) : PassVerdict()
         
@@ -12405,7 +12405,7 @@ sealed class PlatformException: kotlin.Exception() {
     class Unavailable(
         
         /**
-         * What happened.
+         * What happened, for developers.
          */
         val `detail`: kotlin.String
         ) : PlatformException() {
@@ -12419,7 +12419,7 @@ sealed class PlatformException: kotlin.Exception() {
     class Denied(
         
         /**
-         * What happened.
+         * What happened, for developers.
          */
         val `detail`: kotlin.String
         ) : PlatformException() {
@@ -12447,7 +12447,7 @@ sealed class PlatformException: kotlin.Exception() {
     class InvalidName(
         
         /**
-         * The name.
+         * The name refused.
          */
         val `name`: kotlin.String
         ) : PlatformException() {
@@ -12727,7 +12727,7 @@ sealed class RecordUnlock {
      */
     data class Passphrase(
         /**
-         * The passphrase.
+         * The passphrase as typed (12 characters or more).
          */
         val `passphrase`: kotlin.String) : RecordUnlock()
         
