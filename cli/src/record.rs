@@ -2,15 +2,14 @@
 //! access rules, export and import).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use carnet::HealthRecord;
 use carnet::record::{
-    Coding, Confidentiality, Document, DocumentQuery, DocumentSource, Gender, IncomingAttachment,
-    LOINC, MeasureKind, NewAppointment, NewDocument, NewMessage, NewProfileItem, Patient,
-    Professional, ProfileKind, Progress, ReminderStatus, VACCINE_GROUP_SYSTEM, parse_instant,
+    Coding, Confidentiality, Document, DocumentQuery, Gender, IncomingAttachment, LOINC,
+    MeasureKind, NewAppointment, NewDocument, NewMessage, NewProfileItem, Patient, Professional,
+    ProfileKind, Progress, ReminderStatus, VACCINE_GROUP_SYSTEM, parse_instant,
 };
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -373,9 +372,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                     .map(|d| d.id.as_str()),
             )?;
             let document = match &out {
-                Some(path) => write_file(path, |file| {
-                    record.with_content(|r| r.read_document(&id, file))
-                })?,
+                Some(path) => record.save_document(&id, path)?,
                 None => record.with_content(|r| r.document(&id))?,
             };
             if json {
@@ -614,10 +611,7 @@ fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionEr
         confidentiality,
         description: args.description,
     };
-    let mut file = fs::File::open(&args.file)
-        .map_err(|e| SessionError::Io(format!("cannot open {}: {e}", args.file.display())))?;
-    let document =
-        record.with_content(|r| r.add_document(&new, DocumentSource::User, &mut file))?;
+    let document = record.add_document_from_path(&new, &args.file)?;
     outln!(
         "added {} {} ({}, {} bytes)",
         short(&document.id),
@@ -863,13 +857,7 @@ fn inbox(
                     attachment.size
                 );
                 if let Some(dir) = &save {
-                    fs::create_dir_all(dir).map_err(|e| {
-                        SessionError::Io(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                    let path = dir.join(&attachment.name);
-                    write_file(&path, |file| {
-                        record.with_content(|r| r.read_attachment(&id, index, file))
-                    })?;
+                    let path = record.save_attachment(&id, index, dir)?;
                     outln!("  written to {}", path.display());
                 }
             }
@@ -971,27 +959,6 @@ fn block(
         }
     }
     Ok(())
-}
-
-/// Writes a file through `fill`, via a temporary name renamed at the end.
-fn write_file<T>(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> Result<T, carnet::CarnetError>,
-) -> Result<T, SessionError> {
-    let partial = path.with_extension("partial");
-    let mut file = fs::File::create(&partial)
-        .map_err(|e| SessionError::Io(format!("cannot create {}: {e}", partial.display())))?;
-    match fill(&mut file) {
-        Ok(value) => {
-            fs::rename(&partial, path)
-                .map_err(|e| SessionError::Io(format!("cannot write {}: {e}", path.display())))?;
-            Ok(value)
-        }
-        Err(error) => {
-            let _ = fs::remove_file(&partial);
-            Err(error.into())
-        }
-    }
 }
 
 /// A record error met by the CLI itself (parsing a profile kind, a date) as the core reports it.

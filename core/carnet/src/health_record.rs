@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use carnet_certs::hcert;
 use carnet_certs::wallet::{self, ExpiryState, Purpose, Summary};
-use carnet_record::{Progress, Record, RecordError, StoredCertificate, Unlock};
+use carnet_record::{
+    Document, DocumentSource, NewDocument, Progress, Record, RecordError, StoredCertificate, Unlock,
+};
 
-use crate::files::storage;
+use crate::files::{open_given_file, storage, write_atomically};
 use crate::{CarnetError, Clock};
 
 /// How a record is unlocked.
@@ -117,25 +119,66 @@ impl HealthRecord {
         path: &Path,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), CarnetError> {
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let partial = tempfile::Builder::new()
-            .prefix(".carnet-export-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| storage(dir, &e))?;
-        let file = self.with_content(|r| r.export(partial.as_file(), progress))?;
-        file.sync_all().map_err(|e| storage(partial.path(), &e))?;
-        // The temporary file is removed when `partial` is dropped, unless it was renamed.
-        partial.persist(path).map_err(|e| storage(path, &e.error))?;
-        if let Ok(dir) = std::fs::File::open(dir) {
-            // Makes the rename itself durable; a directory that cannot be synced is not an
-            // error (some file systems refuse).
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_atomically(path, |file| {
+            self.with_content(|r| r.export(file, progress))?;
+            Ok(())
+        })
+    }
+
+    /// Adds the person's own document, its content read from the file at `path` (streamed,
+    /// in 64 KiB sealed chunks).
+    ///
+    /// # Errors
+    /// [`CarnetError::Codec`] (a read error) when the file cannot be opened;
+    /// [`CarnetError::Record`] for refused metadata, an unsupported type or a file over the size limit.
+    pub fn add_document_from_path(
+        &self,
+        new: &NewDocument,
+        path: &Path,
+    ) -> Result<Document, CarnetError> {
+        let mut file = open_given_file(path, "document")?;
+        self.with_content(|r| r.add_document(new, DocumentSource::User, &mut file))
+    }
+
+    /// Writes document `id`'s file to `path` (as [`HealthRecord::export_to_path`] writes: a
+    /// temporary file renamed at the end, nothing left on failure); returns the document.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] for an unknown id or a damaged file; [`CarnetError::Storage`]
+    /// (or `storage.full`) when the file cannot be written.
+    pub fn save_document(&self, id: &str, path: &Path) -> Result<Document, CarnetError> {
+        write_atomically(path, |file| {
+            self.with_content(|r| r.read_document(id, file))
+        })
+    }
+
+    /// Writes attachment `index` of message `message_id` into directory `dir` (created if
+    /// missing) under the attachment's own name, as [`HealthRecord::save_document`] writes;
+    /// returns the path written. The name has no directory part: the record refuses such names
+    /// when a message arrives.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::save_document`]; [`CarnetError::Storage`] when `dir` cannot be made.
+    pub fn save_attachment(
+        &self,
+        message_id: &str,
+        index: usize,
+        dir: &Path,
+    ) -> Result<std::path::PathBuf, CarnetError> {
+        let messages = self.with_content(|r| r.messages())?;
+        let attachment = messages
+            .iter()
+            .find(|message| message.id == message_id)
+            .ok_or(CarnetError::Record(RecordError::NotFound("message")))?
+            .attachments
+            .get(index)
+            .ok_or(CarnetError::Record(RecordError::NotFound("attachment")))?;
+        std::fs::create_dir_all(dir).map_err(|e| storage(dir, &e))?;
+        let path = dir.join(&attachment.name);
+        write_atomically(&path, |file| {
+            self.with_content(|r| r.read_attachment(message_id, index, file))
+        })?;
+        Ok(path)
     }
 
     /// Imports the zip at `path` (made by an export) into this record, which must be empty;

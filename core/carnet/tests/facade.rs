@@ -362,3 +362,86 @@ fn a_vault_that_cannot_write_still_opens_reads_and_exports_the_record() {
         .unwrap();
     assert_eq!(again.with_content(|r| r.appointments()).unwrap().len(), 2);
 }
+
+#[test]
+fn documents_and_attachments_go_to_and_from_files_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let carnet = Carnet::open(Services {
+        clock: Arc::new(ManualClock::at(1_800_000_000_000)),
+        vault: Arc::new(MemoryKeyVault::new()),
+        log_sink: None,
+        min_log_level: LogLevel::Info,
+        data_dir: dir.path().join("data"),
+    })
+    .unwrap();
+    let record = carnet
+        .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+        .unwrap();
+    let new = carnet::record::NewDocument {
+        title: "Ordonnance".into(),
+        ..Default::default()
+    };
+
+    // A file that is not there is a read error in words, and adds nothing.
+    let missing = record
+        .add_document_from_path(&new, &dir.path().join("absent.pdf"))
+        .unwrap_err();
+    assert_eq!(missing.code(), "file.unreadable", "{missing}");
+    assert!(missing.to_string().contains("no such file"), "{missing}");
+    assert!(record.with_content(|r| r.documents()).unwrap().is_empty());
+
+    // In from a file, out to another, byte for byte.
+    let content = [&b"%PDF-1.7\n"[..], &[7u8; 200_000]].concat();
+    let source = dir.path().join("ordonnance.pdf");
+    std::fs::write(&source, &content).unwrap();
+    let added = record.add_document_from_path(&new, &source).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let saved = record
+        .save_document(&added.id, &out.join("copie.pdf"))
+        .unwrap();
+    assert_eq!(saved.id, added.id);
+    assert_eq!(std::fs::read(out.join("copie.pdf")).unwrap(), content);
+
+    // An unknown document writes nothing: no file, no temporary file left behind.
+    let unknown = record
+        .save_document("no-such-id", &out.join("rien.pdf"))
+        .unwrap_err();
+    assert_eq!(unknown.kind(), ErrorKind::InvalidInput, "{unknown}");
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["copie.pdf"]);
+
+    // An attachment lands under its own name in a directory made for it.
+    record
+        .with_content(|r| {
+            r.receive_message(
+                "msg-1",
+                &carnet::record::NewMessage {
+                    sender: carnet::record::Professional {
+                        name: "Dr Marie Curie".into(),
+                        rpps: Some("10003456789".into()),
+                    },
+                    subject: "Résultats".into(),
+                    body: "Ci-joint.".into(),
+                    reply_allowed: false,
+                },
+                vec![carnet::record::IncomingAttachment {
+                    name: "resultats.pdf".into(),
+                    content: &mut &content[..],
+                }],
+            )
+        })
+        .unwrap();
+    let attachment = record
+        .save_attachment("msg-1", 0, &out.join("pieces"))
+        .unwrap();
+    assert_eq!(attachment, out.join("pieces/resultats.pdf"));
+    assert_eq!(std::fs::read(&attachment).unwrap(), content);
+    let absent = record
+        .save_attachment("msg-1", 1, &out.join("pieces"))
+        .unwrap_err();
+    assert_eq!(absent.code(), "record.not_found", "{absent}");
+}
