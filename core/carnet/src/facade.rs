@@ -52,6 +52,15 @@ pub struct InsInput {
     pub birth_place: String,
 }
 
+/// How a record comes to be in its directory: [`Record::create`] or [`Record::open`].
+type RecordStart = fn(
+    &Path,
+    carnet_record::Unlock<'_>,
+    Arc<dyn KeyVault>,
+    Arc<dyn Clock>,
+    StoreOptions,
+) -> Result<Record, carnet_record::RecordError>;
+
 /// The app-level facade: what the shells and the CLI call.
 pub struct Carnet {
     clock: Arc<dyn Clock>,
@@ -145,16 +154,7 @@ impl Carnet {
         dir: &Path,
         unlock: &RecordUnlock,
     ) -> Result<HealthRecord, CarnetError> {
-        self.observe(|| {
-            let record = Record::create(
-                dir,
-                unlock.as_unlock(),
-                self.vault.clone(),
-                self.clock.clone(),
-                StoreOptions::default(),
-            )?;
-            self.health_record(record)
-        })
+        self.start_record(dir, unlock, Record::create)
     }
 
     /// Opens the health record in `dir`. A certificate wallet left by Carnet 0.1 in the data
@@ -168,8 +168,19 @@ impl Carnet {
         dir: &Path,
         unlock: &RecordUnlock,
     ) -> Result<HealthRecord, CarnetError> {
+        self.start_record(dir, unlock, Record::open)
+    }
+
+    /// The record `begin` (create or open) gives in `dir`, with this Carnet's vault and clock,
+    /// as a [`HealthRecord`].
+    fn start_record(
+        &self,
+        dir: &Path,
+        unlock: &RecordUnlock,
+        begin: RecordStart,
+    ) -> Result<HealthRecord, CarnetError> {
         self.observe(|| {
-            let record = Record::open(
+            let record = begin(
                 dir,
                 unlock.as_unlock(),
                 self.vault.clone(),
