@@ -364,13 +364,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             print_documents(&record.with_content(|r| r.documents())?, json)
         }
         RecordCommand::Show { id, out, json } => {
-            let id = resolve(
-                &id,
-                record
-                    .with_content(|r| r.documents())?
-                    .iter()
-                    .map(|d| d.id.as_str()),
-            )?;
+            let id = document_id(&record, &id)?;
             let document = match &out {
                 Some(path) => record.save_document(&id, path)?,
                 None => record.with_content(|r| r.document(&id))?,
@@ -385,13 +379,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             }
         }
         RecordCommand::Delete { id } => {
-            let id = resolve(
-                &id,
-                record
-                    .with_content(|r| r.documents())?
-                    .iter()
-                    .map(|d| d.id.as_str()),
-            )?;
+            let id = document_id(&record, &id)?;
             record.with_content(|r| r.delete_document(&id))?;
             outln!("deleted {}", short(&id));
         }
@@ -399,13 +387,7 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         RecordCommand::Agenda { command, json } => agenda(&record, command, json)?,
         RecordCommand::Inbox { command, json } => inbox(&record, command, json)?,
         RecordCommand::Hide { id, show } => {
-            let id = resolve(
-                &id,
-                record
-                    .with_content(|r| r.documents())?
-                    .iter()
-                    .map(|d| d.id.as_str()),
-            )?;
+            let id = document_id(&record, &id)?;
             let document = record.with_content(|r| r.set_document_hidden(&id, !show))?;
             let state = if document.hidden {
                 "hidden from"
@@ -959,6 +941,12 @@ fn block(
         }
     }
     Ok(())
+}
+
+/// The full id of the record's document that `id` (whole, or its first characters) names.
+fn document_id(record: &HealthRecord, id: &str) -> Result<String, SessionError> {
+    let documents = record.with_content(|r| r.documents())?;
+    resolve(id, documents.iter().map(|d| d.id.as_str()))
 }
 
 /// A record error met by the CLI itself (parsing a profile kind, a date) as the core reports it.
