@@ -127,6 +127,9 @@ impl CarnetError {
                 IdentityError::Certificate(_) => ("apcv.certificate", "error.apcv.certificate"),
                 IdentityError::Nfc(_) => ("apcv.nfc", "error.apcv.nfc"),
                 IdentityError::NotConsented => ("apcv.not_consented", "error.apcv.not_consented"),
+                IdentityError::Decryption => ("mdoc.decryption", "error.mdoc.session"),
+                IdentityError::SessionEnded => ("mdoc.session_ended", "error.mdoc.session"),
+                IdentityError::Unsupported(_) => ("mdoc.unsupported", "error.mdoc.unsupported"),
                 IdentityError::Signer(platform) => {
                     CarnetError::Platform(platform.clone()).code_and_message_key()
                 }

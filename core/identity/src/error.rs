@@ -78,6 +78,19 @@ pub enum IdentityError {
     /// The NFC exchange failed: an APDU out of its framing, a status word of refusal.
     #[error("NFC: {0}")]
     Nfc(String),
+    /// A session message that does not decrypt (ISO/IEC 18013-5 status 10): a bad tag, a
+    /// counter already used or skipped, another session's key.
+    #[error(
+        "a message of the session does not decrypt: it was altered, replayed or is from another session"
+    )]
+    Decryption,
+    /// The session is over: the other side ended it (status 20) or it ended already.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// What the other side uses is not what Carnet speaks (a cipher suite, a key type, a
+    /// version, mdoc MAC authentication).
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// The holder refused to show what the reader asked for.
     #[error("the holder did not consent to show what the reader asked for")]
     NotConsented,

@@ -24,16 +24,20 @@ pub mod apcv;
 pub mod apdu;
 #[cfg(feature = "issuer")]
 pub mod authority;
+pub mod engagement;
 mod error;
 mod ins;
 #[cfg(feature = "issuer")]
 pub mod issuance;
 pub mod mdoc;
+pub mod ndef;
 mod nir;
 pub mod presentation;
 pub mod qr_text;
 pub mod reader;
 mod refusal;
+pub mod request;
+pub mod session;
 pub mod status;
 pub mod trust;
 

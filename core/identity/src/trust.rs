@@ -105,6 +105,15 @@ fn p256_key(certificate: &X509Certificate<'_>) -> Result<Vec<u8>, IdentityError>
     }
 }
 
+/// The P-256 key (uncompressed point) of a certificate given as DER.
+///
+/// # Errors
+/// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for bytes that are not a
+/// certificate with a P-256 key.
+pub(crate) fn certificate_p256_key(der: &[u8]) -> Result<Vec<u8>, IdentityError> {
+    p256_key(&parse(der)?)
+}
+
 /// Verifies `certificate`'s signature (ecdsa-with-SHA256) with `issuer_key`.
 fn signed_by(certificate: &X509Certificate<'_>, issuer_key: &[u8]) -> bool {
     certificate.signature_algorithm.algorithm.to_id_string() == ECDSA_WITH_SHA256
