@@ -16,7 +16,7 @@ use carnet_identity::apcv::{ApcvClaims, DEFAULT_DISCLOSURE};
 use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
-use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_identity::presentation::{DeviceSigner, Binding};
 use carnet_identity::qr_text::{Mode, response_to_text};
 use carnet_identity::reader::{CheckTime, Reader};
 use carnet_identity::status::StatusList;
@@ -77,7 +77,7 @@ fn main() {
     };
     let full = issue(&claims, &device.device_key(), &terms, &signer, &rng).unwrap();
     let credential = full.without_certificate();
-    let handover = Handover::Challenge {
+    let handover = Binding::Challenge {
         nonce: vec![7; 16],
         reader: "10003456789".into(),
         time: NOW,

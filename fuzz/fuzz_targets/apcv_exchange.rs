@@ -6,7 +6,7 @@
 
 use carnet_identity::apcv::Credential;
 use carnet_identity::apdu::{Command, HolderSession, ReaderExchange, Response};
-use carnet_identity::presentation::Handover;
+use carnet_identity::presentation::Binding;
 use carnet_identity::qr_text::{ReaderChallenge, response_from_text};
 use carnet_identity::reader::{CheckTime, Reader};
 use carnet_identity::status::StatusList;
@@ -14,7 +14,7 @@ use carnet_identity::trust::IssuerTrust;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let handover = Handover::Counter { slot: 60_000_000 };
+    let handover = Binding::Counter { slot: 60_000_000 };
     let time = CheckTime {
         now: 1_800_000_000,
         date_of_care: None,

@@ -7,7 +7,7 @@ use carnet_identity::apcv::ApcvClaims;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{StatusReference, Validity};
-use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_identity::presentation::{DeviceSigner, Binding};
 use carnet_testing::signers::P256Key;
 use ciborium::Value;
 use isomdl::definitions::session::SessionTranscript;
@@ -67,7 +67,7 @@ fn isomdl_reads_and_verifies_a_carnet_presentation() {
     let response = credential
         .present(
             &["family_name", "birth_date"],
-            &Handover::Counter { slot },
+            &Binding::Counter { slot },
             &device,
         )
         .unwrap();

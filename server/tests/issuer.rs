@@ -13,7 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::apcv::{Credential, ENROLMENT_PROOF_CONTEXT};
-use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_identity::presentation::{Binding, DeviceSigner};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
 use carnet_identity::trust::IssuerTrust;
 use carnet_net::{Client, NetConfig, NetError};
@@ -199,7 +199,7 @@ async fn a_card_is_enrolled_refreshed_and_revoked() {
         .unwrap();
     assert_eq!(unchanged.status, 304);
     let check = |reader: &mut Reader, credential: &Credential| {
-        let handover = Handover::Counter { slot: now / 30 };
+        let handover = Binding::Counter { slot: now / 30 };
         let response = credential
             .without_certificate()
             .present(&["given_names", "ins_matricule"], &handover, &marie)

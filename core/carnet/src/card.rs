@@ -18,7 +18,7 @@ use carnet_identity::apdu::{
     Command, HolderSession, ReaderExchange, ReaderStep, challenge_commands,
 };
 use carnet_identity::mdoc::DeviceKey;
-use carnet_identity::presentation::{DeviceSigner, Handover};
+use carnet_identity::presentation::{Binding, DeviceSigner};
 use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, response_to_text};
 use carnet_identity::reader::{CheckTime, Reader, SLOT_SECONDS};
 use carnet_identity::trust::IssuerTrust;
@@ -259,14 +259,14 @@ impl HealthRecord {
             Carry::QrForm => credential.without_certificate(),
             Carry::Whole => credential,
         };
-        let (items, handover): (Vec<String>, Handover) = match request {
+        let (items, handover): (Vec<String>, Binding) = match request {
             PresentationRequest::Challenge(text) => {
                 let challenge = ReaderChallenge::from_text(text)?;
                 (challenge.items.clone(), challenge.handover())
             }
             PresentationRequest::Counter => (
                 DEFAULT_DISCLOSURE.iter().map(|i| (*i).to_owned()).collect(),
-                Handover::Counter {
+                Binding::Counter {
                     slot: (self.clock.now_unix_millis() / 1000).div_euclid(SLOT_SECONDS),
                 },
             ),

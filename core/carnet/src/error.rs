@@ -129,6 +129,9 @@ impl CarnetError {
                 IdentityError::NotConsented => ("apcv.not_consented", "error.apcv.not_consented"),
                 IdentityError::Decryption => ("mdoc.decryption", "error.mdoc.session"),
                 IdentityError::SessionEnded => ("mdoc.session_ended", "error.mdoc.session"),
+                IdentityError::EngagementExpired => {
+                    ("mdoc.engagement_expired", "error.mdoc.engagement_expired")
+                }
                 IdentityError::Unsupported(_) => ("mdoc.unsupported", "error.mdoc.unsupported"),
                 IdentityError::Signer(platform) => {
                     CarnetError::Platform(platform.clone()).code_and_message_key()

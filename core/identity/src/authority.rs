@@ -8,10 +8,56 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 
 use crate::IdentityError;
 use crate::issuance::DocumentSigner;
+use crate::reader_trust::{
+    IDENTIFIER_ATTRIBUTE, PROFESSION_ATTRIBUTE, ProfessionalId, READER_AUTH_USAGE,
+    ReaderRevocations,
+};
 use crate::trust::DOCUMENT_SIGNER_USAGE;
 
 fn failed(what: impl std::fmt::Display) -> IdentityError {
     IdentityError::Structure(format!("issuer certificates: {what}"))
+}
+
+/// The parameters of a certificate named `common_name` (in France), valid for `validity`.
+fn params(
+    common_name: &str,
+    validity: CertificateValidity,
+) -> Result<rcgen::CertificateParams, IdentityError> {
+    let mut params = rcgen::CertificateParams::new(Vec::new()).map_err(failed)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "FR");
+    params.not_before =
+        time::OffsetDateTime::from_unix_timestamp(validity.not_before).map_err(failed)?;
+    params.not_after =
+        time::OffsetDateTime::from_unix_timestamp(validity.not_after).map_err(failed)?;
+    Ok(params)
+}
+
+/// A new P-256 key and the parameters of a root CA certificate for it.
+fn root_params(
+    common_name: &str,
+    validity: CertificateValidity,
+) -> Result<(rcgen::KeyPair, rcgen::CertificateParams), IdentityError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
+    let mut root = params(common_name, validity)?;
+    root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    root.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    Ok((key, root))
+}
+
+/// The arcs of a dotted OID.
+fn arcs(oid: &str) -> Result<Vec<u64>, IdentityError> {
+    oid.split('.')
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(failed)
 }
 
 /// The issuer's keys and certificates, as kept on its disk (DER and PKCS#8).
@@ -55,42 +101,17 @@ impl IssuerAuthority {
     /// [`IdentityError::Structure`] when a key or certificate cannot be made (dates
     /// out of range).
     pub fn create(name: &str, validity: CertificateValidity) -> Result<Self, IdentityError> {
-        let params = |common_name: String| -> Result<rcgen::CertificateParams, IdentityError> {
-            let mut params = rcgen::CertificateParams::new(Vec::new()).map_err(failed)?;
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, common_name);
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CountryName, "FR");
-            params.not_before =
-                time::OffsetDateTime::from_unix_timestamp(validity.not_before).map_err(failed)?;
-            params.not_after =
-                time::OffsetDateTime::from_unix_timestamp(validity.not_after).map_err(failed)?;
-            Ok(params)
-        };
-        let root_key =
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
-        let mut root = params(format!("{name} root"))?;
-        root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-        root.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
+        let (root_key, root) = root_params(&format!("{name} root"), validity)?;
         let root_certificate = root.self_signed(&root_key).map_err(failed)?;
         let root_issuer = rcgen::Issuer::new(root, &root_key);
 
         let signer_key =
             rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(failed)?;
-        let mut signer = params(format!("{name} document signer"))?;
+        let mut signer = params(&format!("{name} document signer"), validity)?;
         signer.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        signer.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(
-            DOCUMENT_SIGNER_USAGE
-                .split('.')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .map_err(failed)?,
-        )];
+        signer.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(arcs(
+            DOCUMENT_SIGNER_USAGE,
+        )?)];
         let signer_certificate = signer
             .signed_by(&signer_key, &root_issuer)
             .map_err(failed)?;
@@ -136,5 +157,146 @@ impl IssuerAuthority {
             key: &self.signer_key,
             x5chain: vec![self.parts.signer_certificate.clone()],
         }
+    }
+}
+
+/// Who a reader certificate is issued to (`crate::reader_trust` says how each is written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderSubject {
+    /// The professional's or establishment's name.
+    pub name: String,
+    /// The organisation: the pharmacy, the practice, the hospital.
+    pub organisation: String,
+    /// The RPPS or FINESS number.
+    pub identifier: ProfessionalId,
+    /// The profession code (`21`) or `etablissement`.
+    pub profession: String,
+    /// DNS names it may receive remote presentations on.
+    pub hosts: Vec<String>,
+}
+
+/// A reader's public key, to certify: an uncompressed P-256 point.
+struct ReaderPublicKey<'a>(&'a [u8]);
+
+impl rcgen::PublicKeyData for ReaderPublicKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// The health professionals' PKI as the reference server plays it: a root that issues reader
+/// certificates and signs the list of those it revoked.
+pub struct ReaderPki {
+    root_certificate: Vec<u8>,
+    root_key_pkcs8: Vec<u8>,
+    root_key: EcdsaKeyPair,
+}
+
+impl std::fmt::Debug for ReaderPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderPki").finish_non_exhaustive()
+    }
+}
+
+impl ReaderPki {
+    /// A new root named `name`, valid for `validity`.
+    ///
+    /// # Errors
+    /// [`IdentityError::Structure`] when the key or certificate cannot be made.
+    pub fn create(name: &str, validity: CertificateValidity) -> Result<Self, IdentityError> {
+        let (key, root) = root_params(name, validity)?;
+        let certificate = root.self_signed(&key).map_err(failed)?;
+        Self::from_parts(certificate.der().to_vec(), key.serialize_der())
+    }
+
+    /// The PKI from its root certificate and key (PKCS#8), as kept on disk.
+    ///
+    /// # Errors
+    /// [`IdentityError::Structure`] for a key that is not P-256 PKCS#8.
+    pub fn from_parts(root_certificate: Vec<u8>, root_key: Vec<u8>) -> Result<Self, IdentityError> {
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &root_key,
+            &SystemRandom::new(),
+        )
+        .map_err(failed)?;
+        Ok(ReaderPki {
+            root_certificate,
+            root_key_pkcs8: root_key,
+            root_key: key,
+        })
+    }
+
+    /// The root certificate holders trust (DER).
+    #[must_use]
+    pub fn root_certificate(&self) -> &[u8] {
+        &self.root_certificate
+    }
+
+    /// The root's key (PKCS#8), to keep.
+    #[must_use]
+    pub fn root_key(&self) -> &[u8] {
+        &self.root_key_pkcs8
+    }
+
+    /// A reader certificate for `subject`'s key (an uncompressed P-256 point), with `serial`
+    /// (1 to 20 bytes, positive), valid for `validity`.
+    ///
+    /// # Errors
+    /// [`IdentityError::Structure`] when it cannot be made.
+    pub fn issue(
+        &self,
+        subject: &ReaderSubject,
+        public_key: &[u8],
+        serial: &[u8],
+        validity: CertificateValidity,
+    ) -> Result<Vec<u8>, IdentityError> {
+        let root_key = rcgen::KeyPair::try_from(self.root_key_pkcs8.as_slice()).map_err(failed)?;
+        let issuer =
+            rcgen::Issuer::from_ca_cert_der(&self.root_certificate.clone().into(), &root_key)
+                .map_err(failed)?;
+        let mut params = params(&subject.name, validity)?;
+        params.distinguished_name.push(
+            rcgen::DnType::OrganizationName,
+            subject.organisation.as_str(),
+        );
+        params.distinguished_name.push(
+            rcgen::DnType::CustomDnType(arcs(IDENTIFIER_ATTRIBUTE)?),
+            subject.identifier.to_attribute(),
+        );
+        params.distinguished_name.push(
+            rcgen::DnType::CustomDnType(arcs(PROFESSION_ATTRIBUTE)?),
+            subject.profession.as_str(),
+        );
+        params.subject_alt_names = rcgen::CertificateParams::new(subject.hosts.clone())
+            .map_err(failed)?
+            .subject_alt_names;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(arcs(
+            READER_AUTH_USAGE,
+        )?)];
+        let certificate = params
+            .signed_by(&ReaderPublicKey(public_key), &issuer)
+            .map_err(failed)?;
+        Ok(certificate.der().to_vec())
+    }
+
+    /// The revocation list signed by the root (a tagged COSE_Sign1, ES256).
+    ///
+    /// # Errors
+    /// [`IdentityError::Signature`] when signing fails.
+    pub fn sign_revocations(&self, list: &ReaderRevocations) -> Result<Vec<u8>, IdentityError> {
+        carnet_codec::cose::sign_es256(
+            list.to_payload()?,
+            &[],
+            &self.root_key,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| IdentityError::Signature("the reader revocation list could not be signed"))
     }
 }

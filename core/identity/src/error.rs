@@ -84,6 +84,10 @@ pub enum IdentityError {
         "a message of the session does not decrypt: it was altered, replayed or is from another session"
     )]
     Decryption,
+    /// The reader's first message came after the engagement's time ran out (5 minutes): the
+    /// person shows a new one.
+    #[error("this code has expired: show a new one")]
+    EngagementExpired,
     /// The session is over: the other side ended it (status 20) or it ended already.
     #[error("the session has ended")]
     SessionEnded,

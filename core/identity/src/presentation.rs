@@ -10,13 +10,22 @@ use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
 use crate::error::{structure, undecodable};
 use crate::mdoc::{DeviceKey, Embedded};
+use crate::session::SessionTranscript;
+
+/// The error code of an element asked but not returned (ISO/IEC 18013-5 §8.3.2.1.2.3, "data
+/// not returned"): the credential does not hold it, the person declined, or the reader may
+/// not ask it.
+pub const NOT_RETURNED: u64 = 0;
 
 /// Most bytes of a DeviceResponse a reader reads.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// What binds a presentation to one exchange: the session transcript's handover.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Handover {
+/// What binds a presentation to one exchange: the session transcript it is signed over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Binding {
+    /// An ISO/IEC 18013-5 session: its transcript `[DeviceEngagementBytes, EReaderKeyBytes,
+    /// Handover]`.
+    Session(SessionTranscript),
     /// The reader showed a challenge: its nonce, its identifier (RPPS or FINESS), its time
     /// (Unix seconds).
     Challenge {
@@ -44,11 +53,13 @@ pub enum Handover {
     },
 }
 
-impl Handover {
-    /// `SessionTranscript = [null, null, ["APCV", mode, nonce, reader, time]]`.
+impl Binding {
+    /// The session's transcript, or for Carnet's own modes `[null, null, ["APCV", mode,
+    /// nonce, reader, time]]`.
     fn transcript(&self) -> Value {
         let handover = match self {
-            Handover::Challenge {
+            Binding::Session(transcript) => return transcript.value().clone(),
+            Binding::Challenge {
                 nonce,
                 reader,
                 time,
@@ -59,7 +70,7 @@ impl Handover {
                 Value::from(reader.as_str()),
                 Value::from(*time),
             ],
-            Handover::Remote {
+            Binding::Remote {
                 nonce,
                 origin,
                 time,
@@ -70,7 +81,7 @@ impl Handover {
                 Value::from(origin.as_str()),
                 Value::from(*time),
             ],
-            Handover::Counter { slot } => vec![
+            Binding::Counter { slot } => vec![
                 Value::from("APCV"),
                 Value::from("counter"),
                 Value::Bytes(Vec::new()),
@@ -94,7 +105,7 @@ pub trait DeviceSigner {
 }
 
 /// `DeviceAuthenticationBytes` for a transcript: what the device signs.
-pub(crate) fn device_authentication(handover: &Handover) -> Result<Vec<u8>, IdentityError> {
+pub(crate) fn device_authentication(handover: &Binding) -> Result<Vec<u8>, IdentityError> {
     let device_namespaces = Embedded::encode(Value::Map(Vec::new()))?;
     let authentication = Value::Array(vec![
         Value::from("DeviceAuthentication"),
@@ -107,7 +118,7 @@ pub(crate) fn device_authentication(handover: &Handover) -> Result<Vec<u8>, Iden
 
 impl Credential {
     /// A DeviceResponse disclosing only the `requested` elements, signed by the device over
-    /// `handover`'s transcript. An element the credential does not hold (a `portrait` the
+    /// `binding`'s transcript. An element the credential does not hold (a `portrait` the
     /// caisse never issued) is left out, as ISO/IEC 18013-5 answers: absent, not an error.
     ///
     /// # Errors
@@ -116,13 +127,32 @@ impl Credential {
     pub fn present(
         &self,
         requested: &[&str],
-        handover: &Handover,
+        binding: &Binding,
         signer: &dyn DeviceSigner,
     ) -> Result<Vec<u8>, IdentityError> {
+        let document = self.document(requested, &[], binding, signer)?;
+        device_response(Some(document))
+    }
+
+    /// One `Document` of a DeviceResponse: the `disclosed` elements the credential holds, in
+    /// that order, and under `errors` each of `not_returned` (and each disclosed element the
+    /// credential lacks) with [`NOT_RETURNED`]; signed by the device over `binding`'s
+    /// transcript.
+    ///
+    /// # Errors
+    /// As [`Credential::present`].
+    pub fn document(
+        &self,
+        disclosed: &[&str],
+        not_returned: &[&str],
+        binding: &Binding,
+        signer: &dyn DeviceSigner,
+    ) -> Result<Value, IdentityError> {
         let items = self.items()?;
-        let mut disclosed = Vec::with_capacity(requested.len());
-        for (position, name) in requested.iter().enumerate() {
-            if requested
+        let mut shown = Vec::with_capacity(disclosed.len());
+        let mut missing: Vec<&str> = Vec::new();
+        for (position, name) in disclosed.iter().enumerate() {
+            if disclosed
                 .iter()
                 .take(position)
                 .any(|earlier| earlier == name)
@@ -133,13 +163,19 @@ impl Credential {
                 .iter()
                 .position(|item| item.element_identifier == *name)
             else {
+                missing.push(name);
                 continue;
             };
             let embedded = self
                 .embedded_items()
                 .get(index)
                 .ok_or_else(|| structure("item out of range"))?;
-            disclosed.push(embedded.clone());
+            shown.push(embedded.clone());
+        }
+        for name in not_returned {
+            if !missing.contains(name) && !disclosed.contains(name) {
+                missing.push(name);
+            }
         }
         let algorithm = signer.device_key().algorithm();
         let form = Sign1Form {
@@ -150,7 +186,7 @@ impl Credential {
         // platform's answer, not a malformed credential): kept aside while COSE signs.
         let mut refusal = None;
         let signature = cose::sign1(
-            &device_authentication(handover)?,
+            &device_authentication(binding)?,
             &Sign1Headers::default(),
             form,
             algorithm,
@@ -165,9 +201,9 @@ impl Credential {
             (_, Some(error)) => return Err(error),
             (signature, None) => signature.map_err(undecodable("presentation"))?,
         };
-        let document = Value::Map(vec![
+        let mut document = vec![
             (Value::from("docType"), Value::from(DOC_TYPE)),
-            (Value::from("issuerSigned"), self.issuer_signed(&disclosed)),
+            (Value::from("issuerSigned"), self.issuer_signed(&shown)),
             (
                 Value::from("deviceSigned"),
                 Value::Map(vec![
@@ -181,12 +217,41 @@ impl Credential {
                     ),
                 ]),
             ),
-        ]);
-        let response = Value::Map(vec![
-            (Value::from("version"), Value::from("1.0")),
-            (Value::from("documents"), Value::Array(vec![document])),
-            (Value::from("status"), Value::from(0)),
-        ]);
-        cbor::to_vec(&response).map_err(undecodable("presentation"))
+        ];
+        if !missing.is_empty() {
+            let errors = missing
+                .iter()
+                .map(|name| (Value::from(*name), Value::from(NOT_RETURNED)))
+                .collect();
+            document.push((
+                Value::from("errors"),
+                Value::Map(vec![(Value::from(DOC_TYPE), Value::Map(errors))]),
+            ));
+        }
+        Ok(Value::Map(document))
     }
+}
+
+/// A DeviceResponse (version 1.0, status 0) with `document`, or, for `None`, with the ApCV
+/// under `documentErrors` (nothing shown).
+///
+/// # Errors
+/// [`IdentityError::Encoding`].
+pub fn device_response(document: Option<Value>) -> Result<Vec<u8>, IdentityError> {
+    let carried = match document {
+        Some(document) => (Value::from("documents"), Value::Array(vec![document])),
+        None => (
+            Value::from("documentErrors"),
+            Value::Array(vec![Value::Map(vec![(
+                Value::from(DOC_TYPE),
+                Value::from(NOT_RETURNED),
+            )])]),
+        ),
+    };
+    let response = Value::Map(vec![
+        (Value::from("version"), Value::from("1.0")),
+        carried,
+        (Value::from("status"), Value::from(0)),
+    ]);
+    cbor::to_vec(&response).map_err(undecodable("presentation"))
 }

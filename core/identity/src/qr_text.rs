@@ -9,7 +9,7 @@ use ciborium::Value;
 use crate::IdentityError;
 use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::field;
-use crate::presentation::{Handover, MAX_RESPONSE_BYTES};
+use crate::presentation::{Binding, MAX_RESPONSE_BYTES};
 
 /// Prefix of a reader's challenge.
 pub const CHALLENGE_PREFIX: &str = "APCVR1:";
@@ -177,14 +177,14 @@ impl ReaderChallenge {
 
     /// The handover a presentation answering this challenge is bound to: the reader's id, or,
     /// for a remote presentation, its endpoint's origin.
-    pub fn handover(&self) -> Handover {
+    pub fn handover(&self) -> Binding {
         match &self.endpoint {
-            None => Handover::Challenge {
+            None => Binding::Challenge {
                 nonce: self.nonce.clone(),
                 reader: self.reader.clone(),
                 time: self.time,
             },
-            Some(endpoint) => Handover::Remote {
+            Some(endpoint) => Binding::Remote {
                 nonce: self.nonce.clone(),
                 // A challenge read from a text or written to one has a valid endpoint
                 // (`check`); one built by hand with a bad endpoint binds to it as written,
@@ -233,11 +233,11 @@ pub enum Mode {
 impl Mode {
     /// The mode of a presentation signed for `handover`.
     #[must_use]
-    pub fn of(handover: &Handover) -> Mode {
+    pub fn of(handover: &Binding) -> Mode {
         match handover {
-            Handover::Challenge { .. } => Mode::Challenge,
-            Handover::Counter { slot } => Mode::Counter { slot: *slot },
-            Handover::Remote { .. } => Mode::Remote,
+            Binding::Challenge { .. } | Binding::Session(_) => Mode::Challenge,
+            Binding::Counter { slot } => Mode::Counter { slot: *slot },
+            Binding::Remote { .. } => Mode::Remote,
         }
     }
 
@@ -248,14 +248,14 @@ impl Mode {
     /// # Errors
     /// [`IdentityError::Encoding`], [`IdentityError::Structure`] or [`IdentityError::TooLarge`] for an answer to a challenge when the reader
     /// has none outstanding.
-    pub fn expected(self, challenge: Option<&ReaderChallenge>) -> Result<Handover, IdentityError> {
+    pub fn expected(self, challenge: Option<&ReaderChallenge>) -> Result<Binding, IdentityError> {
         match (self, challenge) {
             // Local or remote, the challenge decides what was signed.
             (Mode::Challenge | Mode::Remote, Some(challenge)) => Ok(challenge.handover()),
             (Mode::Challenge | Mode::Remote, None) => Err(structure(
                 "an answer to a challenge, and this reader has none outstanding",
             )),
-            (Mode::Counter { slot }, _) => Ok(Handover::Counter { slot }),
+            (Mode::Counter { slot }, _) => Ok(Binding::Counter { slot }),
         }
     }
 }
@@ -383,7 +383,7 @@ mod tests {
         assert_eq!(read, remote);
         assert!(matches!(
             read.handover(),
-            Handover::Remote { ref origin, .. } if origin == "https://reader.example"
+            Binding::Remote { ref origin, .. } if origin == "https://reader.example"
         ));
         assert_eq!(Mode::of(&read.handover()), Mode::Remote);
         let plain_http = ReaderChallenge {

@@ -15,7 +15,7 @@ use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
 use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::{IssuerSignedItem, Mso, field};
-use crate::presentation::{Handover, MAX_RESPONSE_BYTES, device_authentication};
+use crate::presentation::{Binding, MAX_RESPONSE_BYTES, device_authentication};
 pub use crate::refusal::Refusal;
 use crate::status::StatusList;
 use crate::trust::IssuerTrust;
@@ -126,7 +126,7 @@ impl Reader {
     pub fn check(
         &mut self,
         response: &[u8],
-        expected: &Handover,
+        expected: &Binding,
         time: CheckTime,
     ) -> Result<Result<Disclosed, Refusal>, IdentityError> {
         if response.len() > MAX_RESPONSE_BYTES {
@@ -136,6 +136,14 @@ impl Reader {
             ));
         }
         let value = cbor::from_slice(response).map_err(undecodable("presentation"))?;
+        let shown = value.as_map().and_then(|entries| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_text() == Some("documents"))
+        });
+        if shown.is_none() && field(&value, "documentErrors", "DeviceResponse").is_ok() {
+            return Ok(Err(Refusal::NotShown));
+        }
         let document = field(&value, "documents", "DeviceResponse")?
             .as_array()
             .and_then(|documents| match documents.as_slice() {
@@ -173,7 +181,14 @@ impl Reader {
             elements.push((item.element_identifier, item.element_value));
         }
         let device_signed = field(document, "deviceSigned")?;
-        let signature = field(field(device_signed, "deviceAuth")?, "deviceSignature")?;
+        let device_auth = field(device_signed, "deviceAuth")?;
+        let signature = match field(device_auth, "deviceSignature") {
+            Ok(signature) => signature,
+            Err(_) if field(device_auth, "deviceMac").is_ok() => {
+                return Err(IdentityError::Unsupported("mdoc MAC authentication"));
+            }
+            Err(error) => return Err(error),
+        };
         let sign1 = Sign1::from_value(signature.clone(), Some(device_authentication(expected)?))
             .map_err(undecodable("presentation"))?;
         if sign1.header_algorithm()
@@ -187,7 +202,7 @@ impl Reader {
         {
             return Ok(Err(Refusal::DeviceSignature));
         }
-        if let Handover::Counter { slot } = expected
+        if let Binding::Counter { slot } = expected
             && (slot - time.now.div_euclid(SLOT_SECONDS)).abs() > SLOT_TOLERANCE
         {
             return Ok(Err(Refusal::ClockSkew));
@@ -201,7 +216,7 @@ impl Reader {
         if let Some(refusal) = refusal {
             return Ok(Err(refusal));
         }
-        if let Handover::Counter { .. } = expected {
+        if let Binding::Counter { .. } = expected {
             let key = replay_key(&credential, sign1.signature())?;
             if self.seen(&key, time.now) {
                 return Ok(Err(Refusal::Replayed));

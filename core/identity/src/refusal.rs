@@ -29,6 +29,8 @@ pub enum Refusal {
     RightsNotDisclosed,
     /// A counter QR already shown to this reader.
     Replayed,
+    /// The phone showed no document: the person declined, or asked what this reader may not.
+    NotShown,
 }
 
 impl Refusal {
@@ -48,6 +50,7 @@ impl Refusal {
             Refusal::CannotConfirm => "cannot_confirm",
             Refusal::RightsExpired => "rights_expired",
             Refusal::RightsNotDisclosed => "rights_not_disclosed",
+            Refusal::NotShown => "not_shown",
         }
     }
 }

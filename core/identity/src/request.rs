@@ -29,6 +29,9 @@ const MAX_ELEMENTS: usize = 64;
 const MAX_NAME_CHARS: usize = 128;
 /// Most certificates in a reader's chain.
 const MAX_CHAIN: usize = 4;
+/// The `requestInfo` key of the reader's clock when it made the request (Unix seconds),
+/// Carnet's own: the holder checks it is within 5 minutes of its clock.
+pub const REQUEST_TIME_KEY: &str = "fr.cnam.apcv.time";
 
 /// One element asked: its namespace, its name, and whether the reader will keep it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +51,23 @@ pub struct ItemsRequest {
     pub doc_type: String,
     /// The elements asked, namespace by namespace in the request's order.
     pub elements: Vec<RequestedElement>,
+    /// The reader's clock when it asked (Unix seconds), if it says.
+    pub request_time: Option<i64>,
     embedded: Embedded,
 }
 
 impl ItemsRequest {
-    /// A request for `elements` of a document of type `doc_type`.
+    /// A request for `elements` of a document of type `doc_type`, made at `request_time`
+    /// (Unix seconds) if given.
     ///
     /// # Errors
     /// [`IdentityError::TooLarge`] beyond the limits; [`IdentityError::Structure`] for no
     /// element or one asked twice.
-    pub fn new(doc_type: &str, elements: Vec<RequestedElement>) -> Result<Self, IdentityError> {
+    pub fn new(
+        doc_type: &str,
+        elements: Vec<RequestedElement>,
+        request_time: Option<i64>,
+    ) -> Result<Self, IdentityError> {
         check_elements(doc_type, &elements)?;
         let mut namespaces: Vec<(Value, Value)> = Vec::new();
         for element in &elements {
@@ -76,13 +86,21 @@ impl ItemsRequest {
                 )),
             }
         }
-        let embedded = Embedded::encode(Value::Map(vec![
+        let mut fields = vec![
             (Value::from("docType"), Value::from(doc_type)),
             (Value::from("nameSpaces"), Value::Map(namespaces)),
-        ]))?;
+        ];
+        if let Some(time) = request_time {
+            fields.push((
+                Value::from("requestInfo"),
+                Value::Map(vec![(Value::from(REQUEST_TIME_KEY), Value::from(time))]),
+            ));
+        }
+        let embedded = Embedded::encode(Value::Map(fields))?;
         Ok(ItemsRequest {
             doc_type: doc_type.to_owned(),
             elements,
+            request_time,
             embedded,
         })
     }
@@ -129,9 +147,28 @@ impl ItemsRequest {
             }
         }
         check_elements(&doc_type, &elements)?;
+        let request_time = match embedded.value().as_map().and_then(|entries| {
+            entries
+                .iter()
+                .find(|(key, _)| key.as_text() == Some("requestInfo"))
+        }) {
+            None => None,
+            Some((_, info)) => info
+                .as_map()
+                .ok_or_else(|| structure("items request: requestInfo is not a map"))?
+                .iter()
+                .find(|(key, _)| key.as_text() == Some(REQUEST_TIME_KEY))
+                .map(|(_, time)| {
+                    time.as_integer()
+                        .and_then(|t| i64::try_from(t).ok())
+                        .ok_or_else(|| structure("items request: the request time is not a number"))
+                })
+                .transpose()?,
+        };
         Ok(ItemsRequest {
             doc_type,
             elements,
+            request_time,
             embedded,
         })
     }

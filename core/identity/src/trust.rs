@@ -38,11 +38,36 @@ pub fn signer_kid(certificate: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// An issuer root: a self-signed CA certificate with a P-256 key.
+/// A root: a self-signed CA certificate with a P-256 key (an issuer's, or the readers' PKI's).
 #[derive(Debug, Clone)]
-struct Root {
-    subject: Vec<u8>,
-    public_key: Vec<u8>,
+pub(crate) struct Root {
+    pub(crate) subject: Vec<u8>,
+    pub(crate) public_key: Vec<u8>,
+}
+
+impl Root {
+    /// Reads a root, which must be a self-signed CA certificate with a P-256 key.
+    ///
+    /// # Errors
+    /// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for anything else.
+    pub(crate) fn parse(der: &[u8]) -> Result<Self, IdentityError> {
+        let certificate = parse(der)?;
+        let public_key = p256_key(&certificate)?;
+        if !certificate.is_ca() {
+            return Err(IdentityError::Certificate(
+                "a root must be a CA certificate",
+            ));
+        }
+        if certificate.subject().as_raw() != certificate.issuer().as_raw()
+            || !signed_by(&certificate, &public_key)
+        {
+            return Err(IdentityError::Certificate("a root must be self-signed"));
+        }
+        Ok(Root {
+            subject: certificate.subject().as_raw().to_vec(),
+            public_key,
+        })
+    }
 }
 
 /// A document-signer certificate validated under a trusted root.
@@ -81,7 +106,8 @@ pub struct IssuerTrust {
     signers: Vec<DocumentSignerCertificate>,
 }
 
-fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
+/// Reads one DER certificate, within the size limit and with nothing after it.
+pub(crate) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
     if der.len() > MAX_CERTIFICATE_BYTES {
         return Err(too_large(
             "certificate",
@@ -96,7 +122,7 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, IdentityError> {
 }
 
 /// The uncompressed P-256 point of a certificate's key.
-fn p256_key(certificate: &X509Certificate<'_>) -> Result<Vec<u8>, IdentityError> {
+pub(crate) fn p256_key(certificate: &X509Certificate<'_>) -> Result<Vec<u8>, IdentityError> {
     match certificate.public_key().parsed() {
         Ok(PublicKey::EC(point)) if point.data().len() == 65 => Ok(point.data().to_vec()),
         _ => Err(IdentityError::Certificate(
@@ -115,7 +141,7 @@ pub(crate) fn certificate_p256_key(der: &[u8]) -> Result<Vec<u8>, IdentityError>
 }
 
 /// Verifies `certificate`'s signature (ecdsa-with-SHA256) with `issuer_key`.
-fn signed_by(certificate: &X509Certificate<'_>, issuer_key: &[u8]) -> bool {
+pub(crate) fn signed_by(certificate: &X509Certificate<'_>, issuer_key: &[u8]) -> bool {
     certificate.signature_algorithm.algorithm.to_id_string() == ECDSA_WITH_SHA256
         && UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, issuer_key)
             .verify(
@@ -123,6 +149,23 @@ fn signed_by(certificate: &X509Certificate<'_>, issuer_key: &[u8]) -> bool {
                 &certificate.signature_value.data,
             )
             .is_ok()
+}
+
+/// Whether a certificate's extended key usage lists `oid`.
+pub(crate) fn has_usage(certificate: &X509Certificate<'_>, oid: &str) -> bool {
+    matches!(
+        certificate.extended_key_usage(),
+        Ok(Some(usage)) if usage.value.other.iter().any(|listed| listed.to_id_string() == oid)
+    )
+}
+
+/// Whether a certificate's key may sign (key usage digitalSignature, or no key usage).
+pub(crate) fn signs(certificate: &X509Certificate<'_>) -> bool {
+    match certificate.key_usage() {
+        Ok(Some(usage)) => usage.value.digital_signature(),
+        Ok(None) => true,
+        Err(_) => false,
+    }
 }
 
 impl IssuerTrust {
@@ -134,26 +177,7 @@ impl IssuerTrust {
     pub fn new(roots: &[Vec<u8>]) -> Result<Self, IdentityError> {
         let roots = roots
             .iter()
-            .map(|der| {
-                let certificate = parse(der)?;
-                let public_key = p256_key(&certificate)?;
-                if !certificate.is_ca() {
-                    return Err(IdentityError::Certificate(
-                        "an issuer root must be a CA certificate",
-                    ));
-                }
-                if certificate.subject().as_raw() != certificate.issuer().as_raw()
-                    || !signed_by(&certificate, &public_key)
-                {
-                    return Err(IdentityError::Certificate(
-                        "an issuer root must be self-signed",
-                    ));
-                }
-                Ok(Root {
-                    subject: certificate.subject().as_raw().to_vec(),
-                    public_key,
-                })
-            })
+            .map(|der| Root::parse(der))
             .collect::<Result<_, _>>()?;
         Ok(IssuerTrust {
             roots,
@@ -183,15 +207,8 @@ impl IssuerTrust {
         else {
             return Ok(None);
         };
-        let for_documents = matches!(
-            certificate.extended_key_usage(),
-            Ok(Some(usage)) if usage.value.other.iter().any(|oid| oid.to_id_string() == DOCUMENT_SIGNER_USAGE)
-        );
-        let signs = match certificate.key_usage() {
-            Ok(Some(usage)) => usage.value.digital_signature(),
-            Ok(None) => true,
-            Err(_) => false,
-        };
+        let for_documents = has_usage(&certificate, DOCUMENT_SIGNER_USAGE);
+        let signs = signs(&certificate);
         let validity = certificate.validity();
         let signer = DocumentSignerCertificate {
             der: der.to_vec(),

@@ -7,7 +7,7 @@
 mod support;
 
 use carnet_identity::apdu::{HolderSession, ReaderExchange, ReaderStep, challenge_commands};
-use carnet_identity::presentation::Handover;
+use carnet_identity::presentation::Binding;
 use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, response_to_text};
 use carnet_identity::reader::{CheckTime, Disclosed, Refusal};
 use carnet_testing::signers::Ed25519Key;
@@ -82,7 +82,7 @@ fn a_pharmacy_reads_the_card_by_qr_and_by_nfc() {
     );
 
     // (2) Counter QR: no challenge, the slot travels with the answer.
-    let counter = Handover::Counter { slot: NOW / 30 };
+    let counter = Binding::Counter { slot: NOW / 30 };
     let response = credential
         .without_certificate()
         .present(&["family_name", "given_names"], &counter, &device)

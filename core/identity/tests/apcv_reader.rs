@@ -7,7 +7,7 @@ mod support;
 use carnet_codec::cbor;
 use carnet_identity::apcv::Credential;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
-use carnet_identity::presentation::{DeviceSigner, Handover, MAX_RESPONSE_BYTES};
+use carnet_identity::presentation::{Binding, DeviceSigner, MAX_RESPONSE_BYTES};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
 use carnet_identity::status::StatusList;
 use carnet_identity::trust::IssuerTrust;
@@ -19,8 +19,8 @@ use support::{NOW, authority, credential, reader, status_list};
 
 const DAY: i64 = 86_400;
 
-fn challenge(nonce: u8) -> Handover {
-    Handover::Challenge {
+fn challenge(nonce: u8) -> Binding {
+    Binding::Challenge {
         nonce: vec![nonce; 16],
         reader: "10003456789".into(),
         time: NOW,
@@ -38,7 +38,7 @@ fn at(now: i64) -> CheckTime {
 fn verdict(
     reader: &mut Reader,
     response: &[u8],
-    expected: &Handover,
+    expected: &Binding,
     time: CheckTime,
 ) -> Result<(), Refusal> {
     reader.check(response, expected, time).unwrap().map(drop)
@@ -87,7 +87,7 @@ fn each_forgery_is_refused_with_its_reason() {
         .present(&["family_name"], &challenge(1), &device)
         .unwrap();
     let mut pharmacy = reader(&issuer, &[]);
-    let mut check = |bytes: &[u8], handover: &Handover, now: i64| {
+    let mut check = |bytes: &[u8], handover: &Binding, now: i64| {
         verdict(&mut pharmacy, bytes, handover, at(now))
     };
     assert_eq!(check(&response, &challenge(1), NOW), Ok(()));
@@ -96,7 +96,7 @@ fn each_forgery_is_refused_with_its_reason() {
         Err(Refusal::DeviceSignature),
         "signed over another nonce"
     );
-    let other_reader = Handover::Challenge {
+    let other_reader = Binding::Challenge {
         nonce: vec![1; 16],
         reader: "10009999999".into(),
         time: NOW,
@@ -156,7 +156,7 @@ fn a_remote_presentation_is_bound_to_the_endpoint_origin() {
     let issuer = authority();
     let device = Ed25519Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1);
-    let remote = |origin: &str| Handover::Remote {
+    let remote = |origin: &str| Binding::Remote {
         nonce: vec![9; 16],
         origin: origin.into(),
         time: NOW,
@@ -271,7 +271,7 @@ fn counter_qrs_are_held_to_the_clock_and_shown_once() {
         (2, Ok(())),
         (-2, Ok(())),
     ] {
-        let counter = Handover::Counter { slot: slot + shift };
+        let counter = Binding::Counter { slot: slot + shift };
         let response = credential
             .present(&["family_name"], &counter, &device)
             .unwrap();
@@ -292,20 +292,20 @@ fn counter_qrs_are_held_to_the_clock_and_shown_once() {
     // replay of the other.
     let child =
         support::credential(&issuer, &carnet_testing::lea(), &device, 2).without_certificate();
-    let counter = Handover::Counter { slot };
+    let counter = Binding::Counter { slot };
     for shown in [&credential, &child] {
         let response = shown.present(&["given_names"], &counter, &device).unwrap();
         assert_eq!(verdict(&mut pharmacy, &response, &counter, at(NOW)), Ok(()));
     }
     // A counter QR claiming another slot than the one it was signed for.
     let response = credential
-        .present(&["family_name"], &Handover::Counter { slot }, &device)
+        .present(&["family_name"], &Binding::Counter { slot }, &device)
         .unwrap();
     assert_eq!(
         verdict(
             &mut pharmacy,
             &response,
-            &Handover::Counter { slot: slot + 1 },
+            &Binding::Counter { slot: slot + 1 },
             at(NOW)
         ),
         Err(Refusal::DeviceSignature)
