@@ -97,6 +97,15 @@ const MIGRATIONS: &[&str] = &[
         published_day INTEGER NOT NULL
      );
      CREATE INDEX diagnosis_key_day ON diagnosis_key (published_day);",
+    // The professionals' PKI: reader certificates issued, and when one was revoked.
+    "CREATE TABLE reader_certificate (
+        serial BLOB PRIMARY KEY,
+        identifier TEXT NOT NULL,
+        name TEXT NOT NULL,
+        not_after_millis INTEGER NOT NULL,
+        issued_millis INTEGER NOT NULL,
+        revoked_millis INTEGER
+     );",
 ];
 
 /// Item kinds of the health space, and one item as stored: the feed's shape.

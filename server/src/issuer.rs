@@ -30,7 +30,7 @@ use axum::{Extension, Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::apcv::{ApcvClaims, ENROLMENT_PROOF_CONTEXT, STATUS_PATH};
-use carnet_identity::authority::{AuthorityParts, CertificateValidity, IssuerAuthority};
+use carnet_identity::authority::{AuthorityParts, IssuerAuthority};
 use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
 use carnet_identity::status::StatusList;
@@ -77,43 +77,31 @@ impl Issuer {
     /// Loads the issuer's certificates from `dir`, making them the first time (valid ten
     /// years).
     pub(crate) fn open(dir: &Path, now_secs: i64) -> Result<Self, ServerError> {
-        std::fs::create_dir_all(dir).map_err(|e| ServerError::io("create", dir, e))?;
-        let files = ["root.der", "root.pk8", "signer.der", "signer.pk8"].map(|f| dir.join(f));
-        let failed =
-            |e: carnet_identity::IdentityError| ServerError::Config(format!("issuer: {e}"));
-        let authority = if files.iter().all(|f| f.exists()) {
-            let read =
-                |path: &Path| std::fs::read(path).map_err(|e| ServerError::io("read", path, e));
-            IssuerAuthority::from_parts(AuthorityParts {
-                root_certificate: read(&files[0])?,
-                root_key: read(&files[1])?,
-                signer_certificate: read(&files[2])?,
-                signer_key: read(&files[3])?,
-            })
-            .map_err(failed)?
-        } else {
-            let authority = IssuerAuthority::create(
-                "Carnet reference issuer",
-                CertificateValidity {
-                    not_before: now_secs - 86_400,
-                    not_after: now_secs + 10 * 365 * 86_400,
-                },
-            )
-            .map_err(failed)?;
-            let parts = authority.parts();
-            let contents = [
-                &parts.root_certificate,
-                &parts.root_key,
-                &parts.signer_certificate,
-                &parts.signer_key,
-            ];
-            for (path, bytes) in files.iter().zip(contents) {
-                // A half-made set (a crash between files) is made again whole.
-                let _ = std::fs::remove_file(path);
-                crate::write_private(path, bytes)?;
-            }
-            authority
-        };
+        let authority = crate::certificate_files(
+            dir,
+            &["root.der", "root.pk8", "signer.der", "signer.pk8"],
+            now_secs,
+            |mut files| {
+                let mut next = || files.remove(0);
+                IssuerAuthority::from_parts(AuthorityParts {
+                    root_certificate: next(),
+                    root_key: next(),
+                    signer_certificate: next(),
+                    signer_key: next(),
+                })
+            },
+            |validity| {
+                let authority = IssuerAuthority::create("Carnet reference issuer", validity)?;
+                let parts = authority.parts().clone();
+                let contents = vec![
+                    parts.root_certificate,
+                    parts.root_key,
+                    parts.signer_certificate,
+                    parts.signer_key,
+                ];
+                Ok((authority, contents))
+            },
+        )?;
         Ok(Issuer {
             authority,
             status: Mutex::new(None),

@@ -7,9 +7,10 @@
 //! |---|---|---|
 //! | `POST /v1/enrol/test` | [`auth`] | a device enrolling without a card (tests only: off unless configured) |
 //! | `/v1/me/…` | [`health_space`], [`issuer`] | a citizen's device (signed requests) |
-//! | `/v1/pro/…` | [`health_space`], [`issuer`] | professionals' and the caisse's software (bearer key) |
+//! | `/v1/pro/…` | [`health_space`], [`issuer`], [`readers`] | professionals' and the caisse's software (bearer key) |
 //! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists |
 //! | `/v1/issuer/…` | [`issuer`] | the ApCV issuer: root, status list, enrolment |
+//! | `/v1/readers/…` | [`readers`] | the health professionals' PKI: reader root and revocations |
 //! | `/v1/keys/…` | [`keys`] | the exposure-notification key server: uploads with a test result's code, signed day files |
 //! | `GET /v1/health` | | liveness |
 //!
@@ -29,6 +30,7 @@ mod keys;
 mod limits;
 mod lists;
 mod professional;
+mod readers;
 mod serve;
 
 use std::net::SocketAddr;
@@ -59,6 +61,7 @@ pub(crate) struct AppState {
     guard: auth::Guard,
     lists: lists::Lists,
     issuer: issuer::Issuer,
+    readers: readers::Readers,
     keys: keys::KeyServer,
 }
 
@@ -82,6 +85,41 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| ServerError::io("write", path, e))
+}
+
+/// Certificates and keys made together on first start, in `dir` under `names`: read back
+/// whole by `load`, or, if any is missing, made by `make` (valid ten years from `now_secs`)
+/// and written again whole, so that a crash between two files leaves no mixed set.
+pub(crate) fn certificate_files<T>(
+    dir: &Path,
+    names: &[&str],
+    now_secs: i64,
+    load: impl FnOnce(Vec<Vec<u8>>) -> Result<T, carnet_identity::IdentityError>,
+    make: impl FnOnce(
+        carnet_identity::authority::CertificateValidity,
+    ) -> Result<(T, Vec<Vec<u8>>), carnet_identity::IdentityError>,
+) -> Result<T, ServerError> {
+    std::fs::create_dir_all(dir).map_err(|e| ServerError::io("create", dir, e))?;
+    let files: Vec<_> = names.iter().map(|name| dir.join(name)).collect();
+    let failed =
+        |e: carnet_identity::IdentityError| ServerError::Config(format!("{}: {e}", dir.display()));
+    if files.iter().all(|f| f.exists()) {
+        let contents = files
+            .iter()
+            .map(|path| std::fs::read(path).map_err(|e| ServerError::io("read", path, e)))
+            .collect::<Result<_, _>>()?;
+        return load(contents).map_err(failed);
+    }
+    let (made, contents) = make(carnet_identity::authority::CertificateValidity {
+        not_before: now_secs - 86_400,
+        not_after: now_secs + 10 * 365 * 86_400,
+    })
+    .map_err(failed)?;
+    for (path, bytes) in files.iter().zip(contents) {
+        let _ = std::fs::remove_file(path);
+        write_private(path, &bytes)?;
+    }
+    Ok(made)
 }
 
 /// Reads a secret file, making it with `make` the first time.
@@ -128,6 +166,7 @@ fn router(state: Arc<AppState>) -> Router {
             post(health_space::deposit_message),
         )
         .merge(issuer::caisse_router())
+        .merge(readers::professional_router())
         .merge(keys::laboratory_router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -143,6 +182,7 @@ fn router(state: Arc<AppState>) -> Router {
         .nest("/v1/pro", professional)
         .nest("/v1/lists", lists)
         .nest("/v1/issuer", issuer::router())
+        .nest("/v1/readers", readers::router())
         .nest("/v1/keys", keys::router())
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
@@ -211,6 +251,7 @@ impl RunningServer {
             db: db::Database::open(&dir.join("server.sqlite"))?,
             lists: lists::Lists::publish(&dir.join("lists"), now_millis() / 1000)?,
             issuer: issuer::Issuer::open(&dir.join("issuer"), now_millis() / 1000)?,
+            readers: readers::Readers::open(&dir.join("readers"), now_millis() / 1000)?,
             keys: keys::KeyServer::open(&dir.join("keys"))?,
             config,
         });

@@ -1,6 +1,7 @@
 //! [`ProfessionalClient`]: what a hospital's or a doctor's software does against the
 //! professionals' side of the health space — deposit a document or a message for a patient —
-//! and what the caisse's software does with cards (register one, report a phone lost). The
+//! what the caisse's software does with cards (register one, report a phone lost), and what
+//! the professionals' PKI does with reader keys (certify one, revoke one). The
 //! demo and the tests play the care team and the caisse with it, over real HTTP.
 
 use base64::Engine;
@@ -9,6 +10,7 @@ use carnet_identity::apcv::ApcvClaims;
 use carnet_wire::exposure::{TestCode, TestResultReport};
 use carnet_wire::health_space::{Deposit, DocumentDescription, FeedItem, Letter};
 use carnet_wire::issuer::{ActivationCode, CardRegistered, CardRegistration, CardUpdated};
+use carnet_wire::readers::{ReaderCertificate, ReaderCertificateRequest, ReaderRevoked};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -107,6 +109,24 @@ impl ProfessionalClient {
     pub async fn report_device_lost(&self, nir: &str) -> Result<ActivationCode, DepositError> {
         self.post(
             &format!("/v1/pro/cards/{nir}/device-lost"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Certifies a reader's key, as the professionals' PKI does for a registered pharmacy,
+    /// practice or establishment.
+    pub async fn certify_reader(
+        &self,
+        request: &ReaderCertificateRequest,
+    ) -> Result<ReaderCertificate, DepositError> {
+        self.post("/v1/pro/readers", request).await
+    }
+
+    /// Revokes a reader certificate by its serial number (hex).
+    pub async fn revoke_reader(&self, serial: &str) -> Result<ReaderRevoked, DepositError> {
+        self.post(
+            &format!("/v1/pro/readers/{serial}/revoke"),
             &serde_json::json!({}),
         )
         .await

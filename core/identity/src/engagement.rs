@@ -341,6 +341,24 @@ pub(crate) fn int_entry(entries: &[(Value, Value)], key: i64) -> Option<&Value> 
         .map(|(_, value)| value)
 }
 
+/// Checks that `point` is an uncompressed point on P-256 (not only 65 bytes): by an ECDH with
+/// a throwaway key, which `ring` refuses for a point off the curve.
+///
+/// # Errors
+/// [`IdentityError::Structure`] for anything else; [`IdentityError::Random`].
+pub fn check_p256_point(point: &[u8]) -> Result<(), IdentityError> {
+    use ring::agreement::{ECDH_P256, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
+    if point.len() != 65 || point.first() != Some(&0x04) {
+        return Err(structure(
+            "a P-256 key is an uncompressed point of 65 bytes",
+        ));
+    }
+    let probe = EphemeralPrivateKey::generate(&ECDH_P256, &ring::rand::SystemRandom::new())
+        .map_err(|_| IdentityError::Random)?;
+    agree_ephemeral(probe, &UnparsedPublicKey::new(&ECDH_P256, point), |_| ())
+        .map_err(|_| structure("the key is not a point of P-256"))
+}
+
 /// An ephemeral P-256 public key (uncompressed point) as embedded COSE_Key bytes.
 ///
 /// # Errors

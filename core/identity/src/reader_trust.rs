@@ -95,7 +95,7 @@ pub struct VerifiedReader {
     pub identifier: ProfessionalId,
     /// The profession code (`21`) or `etablissement`.
     pub profession: String,
-    /// The DNS names it may receive remote presentations on.
+    /// The DNS names (and IP addresses) it may receive remote presentations on.
     pub hosts: Vec<String>,
     /// The certificate's serial number.
     pub serial: Vec<u8>,
@@ -363,6 +363,7 @@ fn attribute(certificate: &X509Certificate<'_>, oid: &Oid<'_>) -> Result<String,
     Ok(text.trim().to_owned())
 }
 
+/// The certificate's DNS names and IP addresses (SAN), as the hosts of URLs write them.
 fn dns_names(certificate: &X509Certificate<'_>) -> Vec<String> {
     match certificate.subject_alternative_name() {
         Ok(Some(names)) => names
@@ -371,6 +372,9 @@ fn dns_names(certificate: &X509Certificate<'_>) -> Vec<String> {
             .iter()
             .filter_map(|name| match name {
                 GeneralName::DNSName(host) => Some(host.to_ascii_lowercase()),
+                GeneralName::IPAddress(address) => <[u8; 4]>::try_from(*address)
+                    .ok()
+                    .map(|octets| std::net::Ipv4Addr::from(octets).to_string()),
                 _ => None,
             })
             .take(16)

@@ -19,6 +19,30 @@ pub(crate) const CARD_CREDENTIAL: &str = "card-credential";
 pub const MAX_CARD_PEOPLE: usize = 12;
 /// Largest credential kept.
 const MAX_CREDENTIAL_BYTES: usize = 64 * 1024;
+/// Item kind of the readers' PKI material kept with the card.
+pub(crate) const CARD_READER_TRUST: &str = "card-reader-trust";
+/// Most reader roots kept, and the largest root or revocation list.
+const MAX_READER_ROOTS: usize = 8;
+const MAX_READER_TRUST_BYTES: usize = 256 * 1024;
+
+/// What the phone checks readers with, kept with the card and refreshed with it: the roots of
+/// the professionals' PKI and its last signed revocation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderTrustMaterial {
+    /// The reader roots, DER.
+    pub roots: Vec<Vec<u8>>,
+    /// The signed revocation list (COSE_Sign1).
+    pub revocations: Vec<u8>,
+    /// When it was fetched, Unix milliseconds.
+    pub refreshed_millis: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeptTrust {
+    roots: Vec<String>,
+    revocations: String,
+    refreshed_millis: i64,
+}
 
 /// One person's credential on the card.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +119,53 @@ impl Record {
         Ok(card)
     }
 
+    /// Keeps the readers' PKI material (replacing what was kept): its roots and its signed
+    /// revocation list, as the caller checked them.
+    pub fn keep_reader_trust(&self, roots: &[Vec<u8>], revocations: &[u8]) -> Result<()> {
+        if roots.is_empty()
+            || roots.len() > MAX_READER_ROOTS
+            || roots
+                .iter()
+                .chain(std::iter::once(&revocations.to_vec()))
+                .any(|bytes| bytes.is_empty() || bytes.len() > MAX_READER_TRUST_BYTES)
+        {
+            return Err(RecordError::InvalidInput(format!(
+                "reader trust: 1 to {MAX_READER_ROOTS} roots and a list, each up to 256 KiB"
+            )));
+        }
+        let kept = KeptTrust {
+            roots: roots.iter().map(|root| STANDARD.encode(root)).collect(),
+            revocations: STANDARD.encode(revocations),
+            refreshed_millis: self.store.now_millis(),
+        };
+        self.store
+            .write(|w| w.put(CARD_READER_TRUST, CARD_READER_TRUST, &kept))
+    }
+
+    /// The readers' PKI material kept with the card, if any.
+    pub fn reader_trust(&self) -> Result<Option<ReaderTrustMaterial>> {
+        let kept = self
+            .store
+            .read(|r| r.get::<KeptTrust>(CARD_READER_TRUST, CARD_READER_TRUST))?;
+        let decode = |text: &str| {
+            STANDARD
+                .decode(text)
+                .map_err(|_| RecordError::Corrupt("reader trust is not base64".into()))
+        };
+        kept.map(|kept| {
+            Ok(ReaderTrustMaterial {
+                roots: kept
+                    .roots
+                    .iter()
+                    .map(|root| decode(root))
+                    .collect::<Result<_>>()?,
+                revocations: decode(&kept.revocations)?,
+                refreshed_millis: kept.refreshed_millis,
+            })
+        })
+        .transpose()
+    }
+
     /// Forgets the card (the phone is given away, or the card was revoked).
     pub fn forget_card(&self) -> Result<()> {
         self.store.write(delete_card)
@@ -106,5 +177,5 @@ fn delete_card(w: &mut crate::store::Writer<'_>) -> Result<()> {
     for (id, _) in held {
         w.delete(CARD_CREDENTIAL, &id)?;
     }
-    Ok(())
+    w.delete(CARD_READER_TRUST, CARD_READER_TRUST).map(|_| ())
 }

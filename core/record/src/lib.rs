@@ -40,7 +40,7 @@ pub use agenda::{
     ReminderKind, ReminderStatus,
 };
 pub use blob::{MAX_DOCUMENT_BYTES, sniff_media_type};
-pub use card::{CardCredential, MAX_CARD_PEOPLE};
+pub use card::{CardCredential, MAX_CARD_PEOPLE, ReaderTrustMaterial};
 /// The network layer sync runs over.
 pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};

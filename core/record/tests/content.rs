@@ -557,6 +557,22 @@ fn the_card_is_replaced_whole_and_survives_reopening() {
         "the child's old credential went with the replacement"
     );
     assert_eq!(card[0].credential, b"holder v2");
+    // The readers' PKI material is kept with the card and goes with it.
+    assert_eq!(record.reader_trust().unwrap(), None);
+    assert!(record.keep_reader_trust(&[], b"list").is_err());
+    assert!(record.keep_reader_trust(&[b"root".to_vec()], b"").is_err());
+    record
+        .keep_reader_trust(&[b"root".to_vec()], b"list v1")
+        .unwrap();
+    record
+        .keep_reader_trust(&[b"root".to_vec()], b"list v2")
+        .unwrap();
+    let kept = record.reader_trust().unwrap().unwrap();
+    assert_eq!(
+        (kept.roots, kept.revocations),
+        (vec![b"root".to_vec()], b"list v2".to_vec())
+    );
     record.forget_card().unwrap();
     assert!(record.card().unwrap().is_empty());
+    assert_eq!(record.reader_trust().unwrap(), None);
 }

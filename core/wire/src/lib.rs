@@ -16,6 +16,7 @@ pub mod apcv;
 pub mod exposure;
 pub mod health_space;
 pub mod issuer;
+pub mod readers;
 
 /// The string a device signs for a `/v1/me/…` request (`docs/protocols/health-space.md`):
 /// method, path and query, date, nonce and the body's SHA-256 in hex, one per line. The
