@@ -7,18 +7,21 @@
 //!   date of care) against the two raw verifications it needs (issuer over the MSO's signed
 //!   bytes, device over the transcript's signed bytes).
 //!
-//! Also prints the size of the holder's default disclosure as an `APCV1:` text (credential
-//! without its certificate, as the QR carries it) and its QR version at levels M and Q.
+//! Also prints the ISO/IEC 18013-5 engagement QR's version at level M, and the size of
+//! Carnet's counter QR (`APCV1:` text, credential without its certificate) and its QR version
+//! at levels M and Q.
 
 use carnet_bench::paired;
 use carnet_identity::IdentityError;
 use carnet_identity::apcv::{ApcvClaims, DEFAULT_DISCLOSURE};
-use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::engagement::{DeviceEngagement, RetrievalMethod};
+use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{DeviceKey, StatusReference, Validity};
-use carnet_identity::presentation::{DeviceSigner, Binding};
-use carnet_identity::qr_text::{Mode, response_to_text};
+use carnet_identity::presentation::{Binding, DeviceSigner};
+use carnet_identity::qr_text::counter_to_text;
 use carnet_identity::reader::{CheckTime, Reader};
+use carnet_identity::session::{EphemeralKey, KeyAgreement};
 use carnet_identity::status::StatusList;
 use carnet_identity::trust::IssuerTrust;
 use ring::rand::SystemRandom;
@@ -77,11 +80,7 @@ fn main() {
     };
     let full = issue(&claims, &device.device_key(), &terms, &signer, &rng).unwrap();
     let credential = full.without_certificate();
-    let handover = Binding::Challenge {
-        nonce: vec![7; 16],
-        reader: "10003456789".into(),
-        time: NOW,
-    };
+    let handover = Binding::Counter { slot: NOW / 30 };
     let response = credential
         .present(&DEFAULT_DISCLOSURE, &handover, &device)
         .unwrap();
@@ -103,7 +102,7 @@ fn main() {
     let issuer_tbs = issuer_sign1.to_be_signed();
     let issuer_signature = issuer_sign1.signature().to_vec();
     // The device's raw signature is timed over a message of the transcript's size
-    // (DeviceAuthenticationBytes for a challenge: about 120 bytes); ECDSA's cost is the curve
+    // (DeviceAuthenticationBytes for a counter QR: about 120 bytes); ECDSA's cost is the curve
     // operation, not the hashing.
     let device_message = vec![0x42u8; 120];
     let device_point = device.0.public_key().as_ref().to_vec();
@@ -161,7 +160,7 @@ fn main() {
         1.0 / ratio
     );
 
-    let text = response_to_text(&response, Mode::Challenge).unwrap();
+    let text = counter_to_text(&response, NOW / 30).unwrap();
     let with_certificate = full
         .present(&DEFAULT_DISCLOSURE, &handover, &device)
         .unwrap();
@@ -170,8 +169,28 @@ fn main() {
             .map(|code| format!("{:?}", code.version()))
             .unwrap_or_else(|e| format!("none ({e})"))
     };
+    // The ISO/IEC 18013-5 engagement a phone shows: a fresh key, BLE with its service UUID.
+    let engagement = DeviceEngagement::new(
+        &EphemeralKey::generate().unwrap().public_point(),
+        vec![RetrievalMethod::Ble {
+            peripheral_server: Some([0x5a; 16]),
+            central_client: None,
+        }],
+    )
+    .unwrap()
+    .to_qr_text();
+    let engagement_version = |level| {
+        qrcode::QrCode::with_error_correction_level(engagement.as_bytes(), level)
+            .map(|code| format!("{:?}", code.version()))
+            .unwrap_or_else(|e| format!("none ({e})"))
+    };
     println!(
-        "default disclosure ({} items), certificate left out: DeviceResponse {} bytes \
+        "ISO/IEC 18013-5 engagement QR: mdoc: text {} characters, QR {} at level M (target ≤ 7)",
+        engagement.len(),
+        engagement_version(qrcode::EcLevel::M),
+    );
+    println!(
+        "counter QR, default disclosure ({} items), certificate left out: DeviceResponse {} bytes \
          ({} with the certificate), APCV1: text {} characters, QR {} at level M, {} at level Q",
         DEFAULT_DISCLOSURE.len(),
         response.len(),

@@ -1,15 +1,15 @@
 //! The carte Vitale on the phone (ApCV): the holder's flow (enrol, the card's people offline,
-//! answer a challenge or show a counter QR) and the pharmacy's reader. The card's key is the
-//! platform's P-256 keystore key through [`CardSigner`], or, when none is given, the core's
-//! software key kept in the key vault.
+//! an ISO/IEC 18013-5 presentation with the consent screen's request, Carnet's counter QR)
+//! and the pharmacy's reader. The card's key is the platform's P-256 keystore key through
+//! [`CardSigner`], or, when none is given, the core's software key kept in the key vault.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use carnet::identity::IdentityError;
 use carnet::identity::mdoc::DeviceKey;
 use carnet::{
-    CardCheck, CardPerson, ChallengeInfo, DeviceSigner, DisclosedElement, NfcStep,
-    PresentationRequest,
+    CardCheck, CardEngagement, CardPerson, ConsentElement, ConsentRequest, DeviceSigner,
+    DisclosedElement, PresentationStep, ReaderInfo,
 };
 
 use crate::CarnetError;
@@ -35,22 +35,48 @@ pub struct CardPerson {
     pub refreshed_millis: i64,
 }
 
-/// What a challenge asks, to show the holder before consent.
-#[uniffi::remote(Record)]
-pub struct ChallengeInfo {
-    pub reader: String,
-    pub purpose: String,
-    pub items: Vec<String>,
-    pub endpoint: Option<String>,
+/// How the phone shows its engagement.
+#[uniffi::remote(Enum)]
+pub enum CardEngagement {
+    /// A QR code (`mdoc:` text).
+    Qr,
+    /// An NFC tap (the Handover Select message).
+    Nfc,
 }
 
-/// What a phone is asked to show.
+/// Who asks, from its verified certificate only.
+#[uniffi::remote(Record)]
+pub struct ReaderInfo {
+    pub verified: bool,
+    pub name: String,
+    pub organisation: String,
+    pub identifier: String,
+    pub profession: String,
+    pub refusal: Option<String>,
+}
+
+/// One element a reader asks.
+#[uniffi::remote(Record)]
+pub struct ConsentElement {
+    pub name: String,
+    pub intent_to_retain: bool,
+    pub allowed: bool,
+}
+
+/// A reader's request, checked, for the consent screen.
+#[uniffi::remote(Record)]
+pub struct ConsentRequest {
+    pub reader: ReaderInfo,
+    pub elements: Vec<ConsentElement>,
+}
+
+/// What a message from the reader brought.
 #[uniffi::remote(Enum)]
-pub enum PresentationRequest {
-    /// Answer a reader's `APCVR1:` challenge (after consent).
-    Challenge(String),
-    /// A counter QR with the default disclosure.
-    Counter,
+pub enum PresentationStep {
+    /// A request to decide on.
+    Asked(ConsentRequest),
+    /// The reader ended the session.
+    Ended,
 }
 
 /// One element a phone disclosed, as text.
@@ -67,15 +93,6 @@ pub enum CardCheck {
     Accepted { elements: Vec<DisclosedElement> },
     /// Refused, with the reason's stable code (`revoked`, `replayed`…).
     Refused { code: String },
-}
-
-/// What to do next in an NFC reading.
-#[uniffi::remote(Enum)]
-pub enum NfcStep {
-    /// Transmit this command APDU, give the response to `NfcReading.next`.
-    Send(Vec<u8>),
-    /// The phone's whole answer (`APCV1:` text), for `CardReader.read`.
-    Done(String),
 }
 
 /// The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
@@ -154,23 +171,6 @@ impl NationalServices {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
-impl Carnet {
-    /// Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
-    /// `challenge` names, and returns the reader's verdict.
-    pub async fn send_card(
-        &self,
-        record: Arc<HealthRecord>,
-        rank: u32,
-        challenge: String,
-        signer: Option<Arc<dyn CardSigner>>,
-    ) -> Result<CardCheck, CarnetError> {
-        let record = record.shared()?;
-        let signer = self::signer(signer, || self.0.software_device_key())?;
-        Ok(record.send_card(rank, &challenge, signer.as_ref()).await?)
-    }
-}
-
 #[uniffi::export]
 impl HealthRecord {
     /// The people on the card enrolled on this phone (empty before enrolment).
@@ -181,145 +181,169 @@ impl HealthRecord {
 
 #[uniffi::export]
 impl Carnet {
-    /// The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
-    /// signed by the card's key (`signer`, else the software key).
-    pub fn present_card(
+    /// Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
+    /// default disclosure, signed by the card's key (`signer`, else the software key).
+    pub fn present_counter(
         &self,
         record: Arc<HealthRecord>,
         rank: u32,
-        request: PresentationRequest,
         signer: Option<Arc<dyn CardSigner>>,
     ) -> Result<String, CarnetError> {
         let signer = self::signer(signer, || self.0.software_device_key())?;
-        Ok(record
-            .shared()?
-            .present_card(rank, &request, signer.as_ref())?)
+        Ok(record.shared()?.present_counter(rank, signer.as_ref())?)
     }
 
-    /// The phone's side of an NFC presentation (host card emulation) for person `rank`,
-    /// answering only challenges whose elements are all in `allowed`.
-    pub fn nfc_responder(
+    /// Starts showing the card of `record` the ISO/IEC 18013-5 way, shown as `engagement`,
+    /// answering with the card's key (`signer`, else the software key).
+    pub fn start_presentation(
         &self,
         record: Arc<HealthRecord>,
-        rank: u32,
-        allowed: Vec<String>,
+        engagement: CardEngagement,
         signer: Option<Arc<dyn CardSigner>>,
-    ) -> Result<Arc<NfcResponder>, CarnetError> {
+    ) -> Result<Arc<CardPresentation>, CarnetError> {
         let signer = self::signer(signer, || self.0.software_device_key())?;
-        Ok(Arc::new(NfcResponder(Mutex::new(
-            carnet::NfcResponder::new(record.shared()?, rank, allowed, signer),
-        ))))
+        let presentation = record.shared()?.start_presentation(engagement)?;
+        Ok(Arc::new(CardPresentation {
+            presentation: Mutex::new(presentation),
+            signer,
+        }))
     }
 
-    /// Who asks what in a reader's `APCVR1:` challenge.
-    pub fn read_challenge(&self, text: String) -> Result<ChallengeInfo, CarnetError> {
-        Ok(carnet::read_challenge(&text)?)
+    /// The public key of this installation's reader key: what the professionals' PKI
+    /// certifies.
+    pub fn reader_public_key(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.0.reader_public_key()?)
     }
 
-    /// A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
-    /// challenges.
+    /// A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
+    /// (of `reader_public_key`) it authenticates to phones.
     pub fn card_reader(
         &self,
         root: Vec<u8>,
-        reader_id: String,
+        certificate: Option<Vec<u8>>,
     ) -> Result<Arc<CardReader>, CarnetError> {
         Ok(Arc::new(CardReader(Mutex::new(
-            self.0.card_reader(&root, &reader_id)?,
+            self.0.card_reader(&root, certificate)?,
         ))))
     }
 }
 
-/// The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+/// One presentation of the card: its engagement and the session it opens. The transport
+/// (BLE, NFC) moves the bytes: `receive` takes each reader message, and what it or `respond`
+/// returns goes back.
+#[derive(uniffi::Object)]
+pub struct CardPresentation {
+    presentation: Mutex<carnet::CardPresentation>,
+    signer: Box<dyn DeviceSigner + Send + Sync>,
+}
+
+impl CardPresentation {
+    fn lock(&self) -> std::sync::MutexGuard<'_, carnet::CardPresentation> {
+        self.presentation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[uniffi::export]
+impl CardPresentation {
+    /// The QR code's text (`mdoc:` …).
+    pub fn qr_text(&self) -> String {
+        self.lock().qr_text()
+    }
+
+    /// The NFC Handover Select message (an NFC engagement).
+    pub fn handover_select(&self) -> Option<Vec<u8>> {
+        self.lock().handover_select()
+    }
+
+    /// The BLE service UUID to advertise (16 bytes).
+    pub fn ble_service_uuid(&self) -> Option<Vec<u8>> {
+        self.lock().ble_service_uuid().map(|uuid| uuid.to_vec())
+    }
+
+    /// Takes a message from the reader; after an error, `closing_message` tells it why.
+    pub fn receive(&self, message: Vec<u8>) -> Result<PresentationStep, CarnetError> {
+        Ok(self.lock().receive(&message)?)
+    }
+
+    /// Answers the pending request for person `rank` with the `approved` elements (within
+    /// what this reader may be given).
+    pub fn respond(&self, rank: u32, approved: Vec<String>) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().respond(rank, &approved, self.signer.as_ref())?)
+    }
+
+    /// Answers the pending request with nothing.
+    pub fn decline(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().decline()?)
+    }
+
+    /// Ends the session: the message that tells the reader.
+    pub fn end(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().end()?)
+    }
+
+    /// After `receive` failed: the message that tells the reader why.
+    pub fn closing_message(&self) -> Option<Vec<u8>> {
+        self.lock().closing_message()
+    }
+}
+
+/// The pharmacy's reader: the issuer's root and status list, its key, the session open, the
 /// counter QRs seen.
 #[derive(uniffi::Object)]
 pub struct CardReader(Mutex<carnet::CardReader>);
+
+impl CardReader {
+    fn lock(&self) -> std::sync::MutexGuard<'_, carnet::CardReader> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 #[uniffi::export]
 impl CardReader {
     /// Takes the issuer's signed status list; false when another issuer signed it. (Not
     /// named `signed`: a C keyword, in the Swift header.)
     pub fn update_status(&self, status_list: Vec<u8>) -> Result<bool, CarnetError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .update_status(&status_list)?)
+        Ok(self.lock().update_status(&status_list)?)
     }
 
-    /// A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
-    pub fn challenge(&self, purpose: String, items: Vec<String>) -> Result<String, CarnetError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .challenge(&purpose, &items)?)
+    /// Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+    /// asking for `items`: the message to send it.
+    pub fn request(&self, engagement: String, items: Vec<String>) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().request(&engagement, &items)?)
     }
 
-    /// A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
-    pub fn remote_challenge(
+    /// As `request`, for a phone tapped first (its Handover Select message).
+    pub fn request_nfc(
         &self,
-        purpose: String,
+        handover_select: Vec<u8>,
         items: Vec<String>,
-        endpoint: String,
-    ) -> Result<String, CarnetError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remote_challenge(&purpose, &items, &endpoint)?)
+    ) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().request_nfc(&handover_select, &items)?)
     }
 
-    /// Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
-    /// cover it.
+    /// Checks the phone's answer in the open session; with `date_of_care` (`YYYY-MM-DD`) the
+    /// rights must cover it.
     pub fn read(
+        &self,
+        message: Vec<u8>,
+        date_of_care: Option<String>,
+    ) -> Result<CardCheck, CarnetError> {
+        Ok(self.lock().read(&message, date_of_care.as_deref())?)
+    }
+
+    /// Ends the open session: the message that tells the phone.
+    pub fn end(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.lock().end()?)
+    }
+
+    /// Checks Carnet's counter QR (`APCV1:` text).
+    pub fn read_counter(
         &self,
         text: String,
         date_of_care: Option<String>,
     ) -> Result<CardCheck, CarnetError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .read(&text, date_of_care.as_deref())?)
-    }
-}
-
-/// The phone's side of an NFC presentation: the platform's card emulation service hands it
-/// each command APDU and transmits the response.
-#[derive(uniffi::Object)]
-pub struct NfcResponder(Mutex<carnet::NfcResponder>);
-
-#[uniffi::export]
-impl NfcResponder {
-    /// The response APDU to one command APDU (every problem is a status word).
-    pub fn process(&self, command: Vec<u8>) -> Vec<u8> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .process(&command)
-    }
-}
-
-/// The reader's side of an NFC presentation: send what `next` gives, feed it the response.
-#[derive(uniffi::Object)]
-pub struct NfcReading(Mutex<carnet::NfcReading>);
-
-#[uniffi::export]
-impl NfcReading {
-    /// A reading carrying the reader's `challenge` (`APCVR1:` text) to the phone.
-    #[uniffi::constructor]
-    pub fn new(challenge: String) -> Result<Arc<Self>, CarnetError> {
-        Ok(Arc::new(NfcReading(Mutex::new(carnet::NfcReading::new(
-            &challenge,
-        )?))))
-    }
-
-    /// The next step; `response` is the phone's answer to the last command (null at first).
-    pub fn next(&self, response: Option<Vec<u8>>) -> Result<NfcStep, CarnetError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next(response.as_deref())?)
+        Ok(self.lock().read_counter(&text, date_of_care.as_deref())?)
     }
 }

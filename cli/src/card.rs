@@ -1,30 +1,32 @@
-//! `carnet card …` (the carte Vitale on this device: enrol, show, refresh, present, and read
-//! what a phone shows, as a pharmacy does) and `carnet reader …` (the pharmacy's challenge and
-//! the issuer's lists it reads with).
+//! `carnet card …` (the carte Vitale on this device: enrol, show, refresh, and present it the
+//! ISO/IEC 18013-5 way or as Carnet's counter QR) and `carnet reader …` (the pharmacy's
+//! reader: the issuer's lists, its certified key, an ISO/IEC 18013-5 session).
 //!
 //! The reader's state lives in `DATA_DIR/reader/`: the issuer root it trusts (`root.der`),
-//! the last status list (`status.cose`), its id (`reader-id`) and the challenge it has
-//! outstanding (`challenge.txt`). Its replay cache lives as long as one `carnet card read`.
+//! the last status list (`status.cose`), the certificate the professionals' PKI gave its key
+//! (`certificate.der`) and the session it has open (`session.cbor`). The phone's open
+//! presentation lives in `DATA_DIR/card-session/` (`docs/adr/0008-cli-session-key.md`). The
+//! reader's replay cache of counter QRs lives as long as one `carnet card read`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use carnet::codec::qr;
-use carnet::wire::apcv::RemotePresentation;
-use carnet::{CardCheck, CardPerson, CardReader, Carnet, PresentationRequest, read_challenge};
-use clap::{Args, Subcommand, ValueEnum};
+use carnet::{CardCheck, CardEngagement, CardPerson, CardReader, Carnet, PresentationStep};
+use clap::{Args, Subcommand};
 
+use crate::mdoc::{MessageFormat, SessionFiles, StoredKey, read_message, write_message};
 use crate::session::{self, Options, SessionError};
 use crate::sync::{Connection, runtime};
 
 /// The reader's directory in the data directory.
 const READER_DIR: &str = "reader";
-/// What a reader asks by default: the default disclosure.
+/// The phone's presentation directory in the data directory.
+const CARD_SESSION_DIR: &str = "card-session";
+/// What a reader asks by default: what a pharmacy bills with.
 const DEFAULT_ITEMS: &str =
     "family_name,given_names,birth_date,nir,regime,caisse,amo_valid_from,amo_valid_until";
-/// The reader id used when none is given: an RPPS number of the test range.
-pub const DEFAULT_READER_ID: &str = "10003456789";
 
 /// `carnet card …`
 #[derive(Debug, Subcommand)]
@@ -52,98 +54,147 @@ pub enum CardCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Show the card as a QR code: an answer to a reader's challenge, or a counter QR.
+    /// Show the card: an ISO/IEC 18013-5 engagement QR code (then `carnet card respond`), or
+    /// with `--counter` Carnet's own counter QR.
     Present(PresentArgs),
-    /// Check what a phone shows (an `APCV1:` text, or a PNG/JPEG of the QR code), as the
-    /// pharmacy's reader: exit 0 accepted, 1 refused.
+    /// Start an ISO/IEC 18013-5 presentation: print the engagement (`mdoc:` text, or with
+    /// `--nfc` the Handover Select message) and keep the session for `carnet card respond`.
+    Engage(EngageArgs),
+    /// Answer the reader's message (its SessionEstablishment, then SessionData) in the open
+    /// presentation, after showing the verified reader and what it asks: writes the answer.
+    Respond(RespondArgs),
+    /// Read what a phone shows, as the pharmacy's reader: a counter QR (`APCV1:` text or an
+    /// image of it; exit 0 accepted, 1 refused), or an engagement (`mdoc:` text or an image
+    /// of it) to which it writes the session's first message (as `carnet reader request`).
     Read {
-        /// The `APCV1:` text, or a file holding it (an image of the QR code, or text).
+        /// The text, or a file holding it (an image of the QR code, or text).
         input: std::ffi::OsString,
         /// The date of care (`YYYY-MM-DD`): the AMO rights must cover it.
         #[arg(long, value_name = "DATE", value_parser = calendar_date)]
         date_of_care: Option<String>,
+        /// The elements asked of an engagement, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
+        items: Vec<String>,
     },
 }
 
-/// How a card is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PresentMode {
-    /// Answer the reader's challenge (`--challenge`).
-    Challenge,
-    /// A counter QR without a challenge (the default disclosure, valid about a minute).
-    Counter,
-    /// Send the answer to the endpoint the reader's remote `--challenge` names.
-    Remote,
+/// How an engagement is shown.
+#[derive(Debug, Args)]
+pub struct EngageArgs {
+    /// An NFC engagement (static handover): print the Handover Select message in hex.
+    #[arg(long)]
+    nfc: bool,
+    /// Write the QR code as a PNG image.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Print the `mdoc:` text instead of drawing the code in the terminal.
+    #[arg(long)]
+    text: bool,
 }
 
 /// `carnet card present`
 #[derive(Debug, Args)]
 pub struct PresentArgs {
-    /// Which person on the card (1: the holder).
+    /// Carnet's counter QR for person `--rank`: the default disclosure, signed for the current
+    /// 30-second slot, with no request (nothing can be asked of it).
+    #[arg(long)]
+    counter: bool,
+    /// Which person on the card (1: the holder), for `--counter`.
     #[arg(long, default_value_t = 1)]
     rank: u32,
-    /// How the reader's challenge is answered (counter or challenge text).
-    #[arg(long, value_enum, default_value_t = PresentMode::Counter)]
-    mode: PresentMode,
-    /// The reader's `APCVR1:` challenge text (challenge mode).
-    #[arg(long, value_name = "TEXT")]
-    challenge: Option<String>,
-    /// Consent without asking (the challenge's reader, purpose and items are printed).
+    #[command(flatten)]
+    engagement: EngageArgs,
+}
+
+/// `carnet card respond`
+#[derive(Debug, Args)]
+pub struct RespondArgs {
+    /// Which person on the card is shown (1: the holder).
+    #[arg(long, default_value_t = 1)]
+    rank: u32,
+    /// Consent without asking (the verified reader and what it asks are printed).
     #[arg(long)]
     yes: bool,
-    /// Write the QR code as a PNG image.
-    #[arg(long, value_name = "FILE")]
-    png: Option<PathBuf>,
-    /// Print the `APCV1:` text instead of drawing the code in the terminal.
-    #[arg(long)]
-    text: bool,
+    #[command(flatten)]
+    io: MessageFiles,
+}
+
+/// Where a session message comes from and where the answer goes.
+#[derive(Debug, Args)]
+pub struct MessageFiles {
+    /// The message read: a file (hex, base64 or CBOR); standard input without it.
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// The answer written: a file; standard output without it.
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// How the answer is written.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Hex)]
+    format: MessageFormat,
 }
 
 /// `carnet reader …`
 #[derive(Debug, Subcommand)]
 pub enum ReaderCommand {
-    /// Download the issuer's root (the first time) and its current status list.
+    /// Download the issuer's root (the first time) and its current status list; with
+    /// `--pro-key`, have this reader's key certified by the professionals' PKI.
     Update {
         #[command(flatten)]
         connection: Connection,
-        /// This reader's id (RPPS or FINESS), kept for its challenges.
-        #[arg(long, value_name = "ID", default_value = DEFAULT_READER_ID)]
-        reader_id: String,
+        #[command(flatten)]
+        certification: Certification,
     },
-    /// Remote presentation: make a challenge naming this reader's endpoint, serve the endpoint
-    /// on loopback, check the answers phones send to it (one, or every one with `--keep`).
-    Serve {
-        /// Address to listen on (loopback; port 0: any free port).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        bind: std::net::SocketAddr,
+    /// Open an ISO/IEC 18013-5 session with the phone whose engagement is given (`mdoc:`
+    /// text, an image of its QR code, or with `--nfc` a Handover Select message): writes the
+    /// SessionEstablishment and keeps the session for `carnet reader read`.
+    Request {
+        /// The engagement: `mdoc:` text or a file holding it (an image, text), or with `--nfc`
+        /// a file holding the Handover Select message (hex, base64 or bytes).
+        #[arg(long, value_name = "TEXT|FILE")]
+        engagement: std::ffi::OsString,
+        /// The engagement is an NFC Handover Select message.
+        #[arg(long)]
+        nfc: bool,
         /// The elements asked, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
         items: Vec<String>,
-        /// Why (shown to the holder).
-        #[arg(long, default_value = "Téléconsultation")]
-        purpose: String,
+        /// The answer written: a file; standard output without it.
+        #[arg(long = "out", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// How it is written.
+        #[arg(long, value_enum, default_value_t = MessageFormat::Hex)]
+        format: MessageFormat,
+    },
+    /// Check the phone's SessionData in the open session: exit 0 accepted, 1 refused.
+    Read {
+        /// The phone's message: a file (hex, base64 or CBOR); standard input without it.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
         /// The date of care (`YYYY-MM-DD`) the rights must cover.
         #[arg(long, value_name = "DATE", value_parser = calendar_date)]
         date_of_care: Option<String>,
-        /// Keep serving after the first answer (a new challenge each time).
-        #[arg(long)]
-        keep: bool,
     },
-    /// Make a challenge asking for `--items`, show it as a QR code, keep it outstanding.
-    Challenge {
-        /// The elements asked, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
-        items: Vec<String>,
-        /// Why (shown to the holder).
-        #[arg(long, default_value = "Délivrance de médicaments")]
-        purpose: String,
-        /// Write the QR code as a PNG image.
-        #[arg(long, value_name = "FILE")]
-        png: Option<PathBuf>,
-        /// Print the `APCVR1:` text instead of drawing the code in the terminal.
-        #[arg(long)]
-        text: bool,
-    },
+}
+
+/// Who this reader is, for the professionals' PKI to certify its key.
+#[derive(Debug, Args)]
+pub struct Certification {
+    /// File holding the professionals' key (`professional.key` in the server's data
+    /// directory): in France, the professional's CPS card.
+    #[arg(long, value_name = "FILE")]
+    pro_key: Option<PathBuf>,
+    /// The professional's or establishment's name, as phones show it.
+    #[arg(long, default_value = "Jeanne Martin")]
+    name: String,
+    /// The organisation: the pharmacy, the practice, the hospital.
+    #[arg(long, default_value = "Pharmacie du Port")]
+    organisation: String,
+    /// `RPPS:<11 digits>` or `FINESS:<9 characters>`.
+    #[arg(long, default_value = "RPPS:10003456789")]
+    identifier: String,
+    /// The profession code (`21` pharmacien, `10` médecin…) or `etablissement`.
+    #[arg(long, default_value = "21")]
+    profession: String,
 }
 
 /// `carnet caisse …`: what the caisse's software does with cards on the reference server.
@@ -278,54 +329,151 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
             print_people(&people);
             Ok(ExitCode::SUCCESS)
         }
-        CardCommand::Present(args) => present(options, &args),
+        CardCommand::Present(args) if args.counter => {
+            let (carnet, record) = session::open_core_and_record(options)?;
+            let key = carnet.software_device_key()?;
+            let text = record.present_counter(args.rank, &key)?;
+            errln!("Carnet's counter QR (not ISO/IEC 18013-5): the default disclosure, no request");
+            show_code(&text, args.engagement.png.as_deref(), args.engagement.text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        CardCommand::Present(args) => engage(options, &args.engagement),
+        CardCommand::Engage(args) => engage(options, &args),
+        CardCommand::Respond(args) => respond(options, &args),
         CardCommand::Read {
             input,
             date_of_care,
-        } => read(options, &input, date_of_care.as_deref()),
+            items,
+        } => read(options, &input, date_of_care.as_deref(), &items),
     }
 }
 
-fn present(options: &Options, args: &PresentArgs) -> Result<ExitCode, SessionError> {
-    let request = match (args.mode, &args.challenge) {
-        (PresentMode::Challenge | PresentMode::Remote, None) => {
-            return Err(SessionError::Usage(
-                "--mode challenge and --mode remote need the reader's --challenge text".into(),
-            ));
-        }
-        (PresentMode::Challenge | PresentMode::Remote, Some(text)) => {
-            let asked = read_challenge(text)?;
-            outln!(
-                "{} asks, for \"{}\": {}{}",
-                asked.reader,
-                asked.purpose,
-                asked.items.join(", "),
-                asked
-                    .endpoint
-                    .as_deref()
-                    .map(|e| format!(" (the answer goes to {e})"))
-                    .unwrap_or_default()
-            );
-            if !args.yes && !session::confirm("show these to this reader?")? {
-                outln!("nothing shown");
-                return Ok(ExitCode::from(crate::exit::Exit::Refused));
-            }
-            PresentationRequest::Challenge(text.clone())
-        }
-        (PresentMode::Counter, _) => PresentationRequest::Counter,
+/// The phone's open presentation: the session and the ephemeral key an engaged one waits
+/// with.
+const SESSION_FILE: &str = "session.cbor";
+const KEY_FILE: &str = "key.bin";
+
+/// `carnet card engage`: a new presentation, its engagement printed, its session kept.
+fn engage(options: &Options, args: &EngageArgs) -> Result<ExitCode, SessionError> {
+    let (_, record) = session::open_core_and_record(options)?;
+    let record = std::sync::Arc::new(record);
+    let files = SessionFiles::new(&session::data_dir(options)?, CARD_SESSION_DIR);
+    let key = StoredKey::generate()?;
+    let kept_key = key.to_bytes();
+    let kind = if args.nfc {
+        CardEngagement::Nfc
+    } else {
+        CardEngagement::Qr
     };
-    if let (PresentMode::Remote, PresentationRequest::Challenge(challenge)) = (args.mode, &request)
-    {
-        let (carnet, record) = session::open_core_and_record(options)?;
-        let key = carnet.software_device_key()?;
-        let check = runtime()?.block_on(record.send_card(args.rank, challenge, &key))?;
-        return Ok(print_check(&check));
+    let presentation = record.start_presentation_with(kind, Box::new(key))?;
+    files.write(KEY_FILE, &kept_key)?;
+    files.write(SESSION_FILE, &presentation.to_bytes()?)?;
+    match presentation.handover_select() {
+        Some(select) => {
+            errln!("NFC Handover Select message (the phone's tag), for the reader:");
+            outln!("{}", hex::encode(select));
+        }
+        None => show_code(&presentation.qr_text(), args.png.as_deref(), args.text)?,
+    }
+    errln!("waiting for the reader: give its message to `carnet card respond` within 5 minutes");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carnet card respond`: the reader's message taken in the open presentation, the answer
+/// written.
+fn respond(options: &Options, args: &RespondArgs) -> Result<ExitCode, SessionError> {
+    if args.io.input.is_none() && !args.yes {
+        return Err(SessionError::Usage(
+            "the message comes on standard input, so consent cannot be asked there:              give it with --in FILE, or consent with --yes"
+                .into(),
+        ));
     }
     let (carnet, record) = session::open_core_and_record(options)?;
-    let key = carnet.software_device_key()?;
-    let text = record.present_card(args.rank, &request, &key)?;
-    show_code(&text, args.png.as_deref(), args.text)?;
-    Ok(ExitCode::SUCCESS)
+    let record = std::sync::Arc::new(record);
+    let files = SessionFiles::new(&session::data_dir(options)?, CARD_SESSION_DIR);
+    let saved = files.read(SESSION_FILE)?.ok_or_else(|| {
+        SessionError::Usage("no presentation open: start one with carnet card engage".into())
+    })?;
+    let key = files
+        .read(KEY_FILE)?
+        .map(|bytes| StoredKey::from_bytes(&bytes))
+        .transpose()?
+        .map(|key| Box::new(key) as Box<dyn carnet::identity::session::KeyAgreement + Send + Sync>);
+    let mut presentation = record.resume_presentation(&saved, key)?;
+    let message = read_message(args.io.input.as_deref())?;
+    let forget = || {
+        files.remove(SESSION_FILE);
+        files.remove(KEY_FILE);
+    };
+    let step = match presentation.receive(&message) {
+        Ok(step) => step,
+        Err(error) => {
+            if let Some(closing) = presentation.closing_message() {
+                write_message(&closing, args.io.output.as_deref(), args.io.format)?;
+            }
+            forget();
+            return Err(error.into());
+        }
+    };
+    // The key is spent once the session is established.
+    files.remove(KEY_FILE);
+    let PresentationStep::Asked(request) = step else {
+        outln!("the reader ended the session");
+        forget();
+        return Ok(ExitCode::SUCCESS);
+    };
+    let reader = &request.reader;
+    if reader.verified {
+        errln!(
+            "{} — {} ({}, {}), verified by the professionals' PKI, asks:",
+            reader.name,
+            reader.organisation,
+            reader.profession,
+            reader.identifier
+        );
+    } else if let Some(refusal) = &reader.refusal {
+        errln!("a reader whose certificate is refused ({refusal}) asks (nothing will be shown):");
+    } else {
+        errln!("a reader that does not say who it is asks (the names at most, if you choose):");
+    }
+    for element in &request.elements {
+        errln!(
+            "  {}{}{}",
+            element.name,
+            if element.intent_to_retain {
+                " (kept by the reader)"
+            } else {
+                ""
+            },
+            if element.allowed {
+                ""
+            } else {
+                " — not for this reader: never shown"
+            }
+        );
+    }
+    let approved: Vec<String> = request
+        .elements
+        .iter()
+        .filter(|element| element.allowed)
+        .map(|element| element.name.clone())
+        .collect();
+    let consented = !approved.is_empty()
+        && (args.yes
+            || session::confirm(&format!("show {} to this reader?", approved.join(", ")))?);
+    let answer = if consented {
+        presentation.respond(args.rank, &approved, &carnet.software_device_key()?)?
+    } else {
+        errln!("nothing shown");
+        presentation.decline()?
+    };
+    files.write(SESSION_FILE, &presentation.to_bytes()?)?;
+    write_message(&answer, args.io.output.as_deref(), args.io.format)?;
+    Ok(if consented {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::Exit::Refused)
+    })
 }
 
 /// Prints `text` as a terminal QR code (or as text), and writes the PNG if asked.
@@ -436,24 +584,28 @@ impl ReaderFiles {
             .map_err(|e| SessionError::Io(format!("{}: {e}", self.path(name).display())))
     }
 
-    /// The reader with its root and id only (what `reader update` starts from).
+    /// The reader with its root and certificate only (what `reader update` starts from).
     fn trusting_reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
         let root = self.read("root.der")?.ok_or_else(|| {
             SessionError::Usage(
                 "this reader has no issuer root yet: run carnet reader update".into(),
             )
         })?;
-        let reader_id = self
-            .read("reader-id")?
-            .map(|id| String::from_utf8_lossy(&id).trim().to_owned())
-            .unwrap_or_else(|| DEFAULT_READER_ID.to_owned());
-        carnet
-            .card_reader(&root, &reader_id)
-            .map_err(|e| self.damaged("root.der", &e))
+        let certificate = self.read("certificate.der")?;
+        let anonymous = carnet
+            .card_reader(&root, None)
+            .map_err(|e| self.damaged("root.der", &e))?;
+        match certificate {
+            None => Ok(anonymous),
+            Some(certificate) => carnet
+                .card_reader(&root, Some(certificate))
+                .map_err(|e| self.damaged("certificate.der", &e)),
+        }
     }
 
-    /// The reader as kept: its root, id, status list and outstanding challenge. A kept file
-    /// that does not load is the reader's problem, not the card's: exit 3 with the way out.
+    /// The reader as kept: its root, its certificate (it then authenticates), its status
+    /// list, the session it has open. A kept file that does not load is the reader's
+    /// problem, not the card's: exit 3 with the way out.
     fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
         let mut reader = self.trusting_reader(carnet)?;
         if let Some(status) = self.read("status.cose")? {
@@ -461,19 +613,24 @@ impl ReaderFiles {
                 .update_status(&status)
                 .map_err(|e| self.damaged("status.cose", &e))?;
         }
-        if let Some(challenge) = self.read("challenge.txt")? {
+        if let Some(session) = self.read("session.cbor")? {
             reader
-                .resume_challenge(&String::from_utf8_lossy(&challenge))
-                .map_err(|e| self.damaged("challenge.txt", &e))?;
+                .resume_session(&session)
+                .map_err(|e| self.damaged("session.cbor", &e))?;
         }
         Ok(reader)
     }
 
     fn damaged(&self, name: &str, error: &carnet::CarnetError) -> SessionError {
-        let way_out = if name == "root.der" {
-            "remove it and run `carnet reader update` to fetch the issuer's root again"
-        } else {
-            "run `carnet reader update` to fetch the issuer's lists again"
+        let way_out = match name {
+            "root.der" => {
+                "remove it and run `carnet reader update` to fetch the issuer's root again"
+            }
+            "session.cbor" => "remove it and open a new session with `carnet reader request`",
+            "certificate.der" => {
+                "remove it and run `carnet reader update --pro-key FILE` to have the key certified again"
+            }
+            _ => "run `carnet reader update` to fetch the issuer's lists again",
         };
         SessionError::Io(format!(
             "this reader's state is damaged: {} cannot be used ({error} [{}]); {way_out}",
@@ -490,69 +647,124 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
     match command {
         ReaderCommand::Update {
             connection,
-            reader_id,
-        } => {
-            let services = carnet.national_services(connection.server(), &connection.pins()?)?;
-            let runtime = runtime()?;
-            if files.read("root.der")?.is_none() {
-                let root = runtime.block_on(services.issuer_root())?;
-                // Checked before it is kept: a root that is not a CA certificate is refused.
-                carnet.card_reader(&root, &reader_id)?;
-                files.write("root.der", &root)?;
-                outln!("issuer root kept (first use: in production it ships with the reader)");
-            }
-            files.write("reader-id", reader_id.as_bytes())?;
-            let status = runtime.block_on(services.issuer_status())?;
-            let mut reader = files.trusting_reader(&carnet)?;
-            if !reader.update_status(&status)? {
-                return Err(SessionError::Io(
-                    "the status list is not signed by the issuer this reader trusts".into(),
-                ));
-            }
-            files.write("status.cose", &status)?;
-            outln!("status list updated ({} bytes)", status.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        ReaderCommand::Serve {
-            bind,
+            certification,
+        } => update_reader(&files, &carnet, &connection, &certification),
+        ReaderCommand::Request {
+            engagement,
+            nfc,
             items,
-            purpose,
-            date_of_care,
-            keep,
-        } => {
-            let reader = files.reader(&carnet)?;
-            runtime()?.block_on(serve(reader, bind, &purpose, &items, date_of_care, keep))
-        }
-        ReaderCommand::Challenge {
-            items,
-            purpose,
-            png,
-            text,
+            output,
+            format,
         } => {
             let mut reader = files.reader(&carnet)?;
-            let challenge = reader.challenge(&purpose, &items)?;
-            files.write("challenge.txt", challenge.as_bytes())?;
-            show_code(&challenge, png.as_deref(), text)?;
+            let establishment = if nfc {
+                let select = read_message(Some(Path::new(&engagement)))?;
+                reader.request_nfc(&select, &items)?
+            } else {
+                let text = crate::input::code_text(&engagement, "mdoc:", "engagement")?;
+                reader.request(&text, &items)?
+            };
+            files.write("session.cbor", &reader.save_session()?)?;
+            write_message(&establishment, output.as_deref(), format)?;
             Ok(ExitCode::SUCCESS)
+        }
+        ReaderCommand::Read {
+            input,
+            date_of_care,
+        } => {
+            let mut reader = files.reader(&carnet)?;
+            let message = read_message(input.as_deref())?;
+            let check = reader.read(&message, date_of_care.as_deref());
+            match reader.save_session() {
+                Ok(session) => files.write("session.cbor", &session)?,
+                Err(_) => {
+                    let _ = std::fs::remove_file(files.path("session.cbor"));
+                }
+            }
+            Ok(print_check(&check?))
         }
     }
 }
 
+/// `carnet reader update`: the issuer's root (the first time) and status list, and with a
+/// professionals' key the reader's key certified.
+fn update_reader(
+    files: &ReaderFiles,
+    carnet: &Carnet,
+    connection: &Connection,
+    certification: &Certification,
+) -> Result<ExitCode, SessionError> {
+    let services = carnet.national_services(connection.server(), &connection.pins()?)?;
+    let runtime = runtime()?;
+    if files.read("root.der")?.is_none() {
+        let root = runtime.block_on(services.issuer_root())?;
+        // Checked before it is kept: a root that is not a CA certificate is refused.
+        carnet.card_reader(&root, None)?;
+        files.write("root.der", &root)?;
+        outln!("issuer root kept (first use: in production it ships with the reader)");
+    }
+    if let Some(pro_key) = &certification.pro_key {
+        use base64::Engine;
+        let key = crate::input::read_text(pro_key, crate::input::MAX_TEXT_BYTES, "key file")?;
+        let pki = carnet_server::ProfessionalClient::new(connection.server(), key.trim());
+        let request = carnet::wire::readers::ReaderCertificateRequest {
+            name: certification.name.clone(),
+            organisation: certification.organisation.clone(),
+            identifier: certification.identifier.clone(),
+            profession: certification.profession.clone(),
+            hosts: Vec::new(),
+            public_key: base64::engine::general_purpose::STANDARD
+                .encode(carnet.reader_public_key()?),
+        };
+        let issued = runtime
+            .block_on(pki.certify_reader(&request))
+            .map_err(|e| SessionError::Io(e.to_string()))?;
+        let certificate = base64::engine::general_purpose::STANDARD
+            .decode(&issued.certificate)
+            .map_err(|_| SessionError::Io("the PKI's certificate is not base64".into()))?;
+        files.write("certificate.der", &certificate)?;
+        outln!(
+            "reader key certified for {} ({}), serial {}",
+            certification.name,
+            certification.identifier,
+            issued.serial
+        );
+    }
+    let status = runtime.block_on(services.issuer_status())?;
+    let mut reader = files.trusting_reader(carnet)?;
+    if !reader.update_status(&status)? {
+        return Err(SessionError::Io(
+            "the status list is not signed by the issuer this reader trusts".into(),
+        ));
+    }
+    files.write("status.cose", &status)?;
+    outln!("status list updated ({} bytes)", status.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `carnet card read`: a counter QR checked, or an engagement given its first message.
 fn read(
     options: &Options,
     input: &std::ffi::OsStr,
     date_of_care: Option<&str>,
+    items: &[String],
 ) -> Result<ExitCode, SessionError> {
-    let text = crate::input::code_text(input, "APCV1:", "card answer")?;
+    // The input first: what the phone shows is checked before the reader's own state.
+    let text = match input.to_str().map(str::trim) {
+        Some(text) if text.starts_with("mdoc:") => text.to_owned(),
+        _ => crate::input::code_text(input, "APCV1:", "card QR code")?,
+    };
     let files = ReaderFiles::new(options)?;
     let carnet = session::open(options)?;
     let mut reader = files.reader(&carnet)?;
-    let check = reader.read(&text, date_of_care)?;
-    // An answer consumes the challenge; a counter QR leaves it outstanding.
-    if !reader.has_challenge() {
-        let _ = std::fs::remove_file(files.path("challenge.txt"));
+    if text.starts_with("mdoc:") {
+        let establishment = reader.request(&text, items)?;
+        files.write("session.cbor", &reader.save_session()?)?;
+        errln!("session opened: give this to the phone, then its answer to carnet reader read");
+        write_message(&establishment, None, MessageFormat::Hex)?;
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(print_check(&check))
+    Ok(print_check(&reader.read_counter(&text, date_of_care)?))
 }
 
 /// Prints a reader's verdict; the exit code says it (0 accepted, 1 refused).
@@ -568,103 +780,6 @@ fn print_check(check: &CardCheck) -> ExitCode {
         CardCheck::Refused { code } => {
             outln!("refused: {code}");
             ExitCode::from(crate::exit::Exit::Refused)
-        }
-    }
-}
-
-/// What the endpoint task shares.
-struct Endpoint {
-    reader: std::sync::Mutex<CardReader>,
-    date_of_care: Option<String>,
-    answered: tokio::sync::mpsc::Sender<CardCheck>,
-}
-
-/// `carnet reader serve`: the reader's endpoint on loopback. Prints the challenge (text, then
-/// QR code), checks each posted answer, answers the phone with the verdict and prints it.
-async fn serve(
-    mut reader: CardReader,
-    bind: std::net::SocketAddr,
-    purpose: &str,
-    items: &[String],
-    date_of_care: Option<String>,
-    keep: bool,
-) -> Result<ExitCode, SessionError> {
-    if !bind.ip().is_loopback() {
-        return Err(SessionError::Usage(
-            "the reference reader listens on loopback only (behind an HTTPS proxy otherwise)"
-                .into(),
-        ));
-    }
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| SessionError::Io(format!("listen on {bind}: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| SessionError::Io(e.to_string()))?;
-    let endpoint_url = format!("http://{address}/apcv");
-    let challenge = reader.remote_challenge(purpose, items, &endpoint_url)?;
-    outln!("endpoint {endpoint_url}");
-    outln!("{challenge}");
-    let (answered, mut answers) = tokio::sync::mpsc::channel(4);
-    let state = std::sync::Arc::new(Endpoint {
-        reader: std::sync::Mutex::new(reader),
-        date_of_care,
-        answered,
-    });
-    let app = axum::Router::new()
-        .route("/apcv", axum::routing::post(receive))
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-        .with_state(state.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    let mut last = ExitCode::SUCCESS;
-    while let Some(check) = answers.recv().await {
-        last = print_check(&check);
-        if !keep {
-            break;
-        }
-        let next = state
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remote_challenge(purpose, items, &endpoint_url)?;
-        outln!("{next}");
-    }
-    let _ = stop.send(());
-    let _ = server.await;
-    Ok(last)
-}
-
-/// `POST /apcv` [`RemotePresentation`] → the [`carnet::wire::apcv::RemoteVerdict`] (400 and a
-/// refusal for what does not parse).
-async fn receive(
-    axum::extract::State(state): axum::extract::State<std::sync::Arc<Endpoint>>,
-    axum::Json(body): axum::Json<RemotePresentation>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let check = state
-        .reader
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .read(&body.presentation, state.date_of_care.as_deref());
-    match check {
-        Ok(check) => {
-            let answer = carnet::remote_verdict(&check);
-            let _ = state.answered.send(check).await;
-            (axum::http::StatusCode::OK, axum::Json(answer)).into_response()
-        }
-        Err(error) => {
-            let refusal = carnet::wire::Refusal {
-                code: error.code().to_owned(),
-                message: error.to_string(),
-            };
-            (axum::http::StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response()
         }
     }
 }

@@ -105,7 +105,7 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
     }
 
     outln!("\n4. The encrypted health record (Mon espace santé, offline)");
-    let record = show_record(&carnet, &dir)?;
+    let record = Arc::new(show_record(&carnet, &dir)?);
 
     outln!(
         "\n5. Syncing with the health space (the reference server, started in this process on \
@@ -465,15 +465,18 @@ fn show_sync(
     Ok((server, url))
 }
 
-/// Step 6: the card shown at a pharmacy (challenge, counter QR, the child's), the reader's
+/// Step 6: the card shown at a pharmacy the ISO/IEC 18013-5 way (the pharmacy's key certified
+/// by the professionals' PKI, the holder's consent built from that certificate), to a reader
+/// that does not authenticate, as Carnet's counter QR (the child's), and the reader's
 /// refusals (a replay, another device, a lost phone), against the server still running.
 fn show_card(
     carnet: &carnet::Carnet,
-    record: &carnet::HealthRecord,
+    record: &Arc<carnet::HealthRecord>,
     url: &str,
-    caisse_key: &str,
+    professional_key: &str,
 ) -> Result<(), SessionError> {
-    use carnet::{CardCheck, PresentationRequest};
+    use base64::Engine;
+    use carnet::{CardCheck, CardEngagement, PresentationStep};
     let services = carnet.national_services(url, &[])?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -490,8 +493,25 @@ fn show_card(
             person.amo_valid_until
         );
     }
+    let professionals = carnet_server::ProfessionalClient::new(url, professional_key);
+    let certified = runtime
+        .block_on(
+            professionals.certify_reader(&carnet::wire::readers::ReaderCertificateRequest {
+                name: "Jeanne Martin".into(),
+                organisation: "Pharmacie du Port".into(),
+                identifier: "RPPS:10003456789".into(),
+                profession: "21".into(),
+                hosts: Vec::new(),
+                public_key: base64::engine::general_purpose::STANDARD
+                    .encode(carnet.reader_public_key()?),
+            }),
+        )
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let certificate = base64::engine::general_purpose::STANDARD
+        .decode(&certified.certificate)
+        .map_err(|_| SessionError::Io("the PKI's certificate is not base64".into()))?;
     let root = runtime.block_on(services.issuer_root())?;
-    let mut pharmacy = carnet.card_reader(&root, "10003456789")?;
+    let mut pharmacy = carnet.card_reader(&root, Some(certificate))?;
     let status = runtime.block_on(services.issuer_status())?;
     pharmacy.update_status(&status)?;
     let verdict = |check: CardCheck| match check {
@@ -507,45 +527,92 @@ fn show_card(
     };
     let today = carnet::certs::instant::format(SystemClock.now_unix_millis().div_euclid(1000));
     let today = today.get(..10).unwrap_or_default();
-    let items = [
+    let items: Vec<String> = [
         "family_name",
         "given_names",
+        "nir",
         "amo_valid_from",
         "amo_valid_until",
-    ];
-    let challenge = pharmacy.challenge("Délivrance de médicaments", &items.map(str::to_owned))?;
-    let asked = carnet::read_challenge(&challenge)?;
+        "ins_matricule",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+
+    let mut presentation = record.start_presentation(CardEngagement::Qr)?;
+    let engagement = presentation.qr_text();
     outln!(
-        "   the pharmacy ({}) shows a challenge for \"{}\": {}; the holder consents",
-        asked.reader,
-        asked.purpose,
-        asked.items.join(", ")
+        "   the phone shows its ISO/IEC 18013-5 engagement QR ({} characters); the pharmacy \
+         scans it and asks, signed with its certified key",
+        engagement.len()
     );
-    let answer = record.present_card(1, &PresentationRequest::Challenge(challenge), &key)?;
+    let establishment = pharmacy.request(&engagement, &items)?;
+    let PresentationStep::Asked(asked) = presentation.receive(&establishment)? else {
+        return Err(SessionError::Io("the pharmacy ended the session".into()));
+    };
     outln!(
-        "   answer QR ({} characters), read for care on {today}: {}",
+        "   the phone checks it first: {} — {} ({}, {}){}",
+        asked.reader.name,
+        asked.reader.organisation,
+        asked.reader.profession,
+        asked.reader.identifier,
+        if asked.reader.verified {
+            ", verified"
+        } else {
+            ", NOT verified"
+        }
+    );
+    let (allowed, refused): (Vec<_>, Vec<_>) = asked.elements.iter().partition(|e| e.allowed);
+    let names = |list: &[&carnet::ConsentElement]| {
+        list.iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    outln!(
+        "   it asks {}; not for a pharmacy, never shown: {}; the holder consents",
+        names(&allowed),
+        names(&refused)
+    );
+    let approved: Vec<String> = allowed.iter().map(|e| e.name.clone()).collect();
+    let answer = presentation.respond(1, &approved, &key)?;
+    outln!(
+        "   answer ({} bytes, encrypted in the session), read for care on {today}: {}",
         answer.len(),
         verdict(pharmacy.read(&answer, Some(today))?)
     );
-    let child = record.present_card(2, &PresentationRequest::Counter, &key)?;
+
+    let mut anonymous = carnet.card_reader(&root, None)?;
+    anonymous.update_status(&status)?;
+    let mut presentation = record.start_presentation(CardEngagement::Qr)?;
+    let establishment = anonymous.request(&presentation.qr_text(), &items)?;
+    if let PresentationStep::Asked(asked) = presentation.receive(&establishment)? {
+        let offered: Vec<_> = asked.elements.iter().filter(|e| e.allowed).collect();
+        outln!(
+            "   a reader with no certificate asks the same: the phone offers only {}, \
+             and by default shows nothing: {}",
+            names(&offered),
+            verdict(anonymous.read(&presentation.decline()?, None)?)
+        );
+    }
+
+    let child = record.present_counter(2, &key)?;
     outln!(
-        "   the child's counter QR: {}",
-        verdict(pharmacy.read(&child, None)?)
+        "   the child's counter QR (Carnet's own, no request): {}",
+        verdict(pharmacy.read_counter(&child, None)?)
     );
     outln!(
         "   the same QR shown again: {}",
-        verdict(pharmacy.read(&child, None)?)
+        verdict(pharmacy.read_counter(&child, None)?)
     );
     let other_phone = carnet::SoftwareDeviceKey::load_or_create(&carnet::MemoryKeyVault::new())?;
-    let copied = record.present_card(1, &PresentationRequest::Counter, &other_phone)?;
+    let copied = record.present_counter(1, &other_phone)?;
     outln!(
         "   the credential copied to another phone: {}",
-        verdict(pharmacy.read(&copied, None)?)
+        verdict(pharmacy.read_counter(&copied, None)?)
     );
-    let caisse = carnet_server::ProfessionalClient::new(url, caisse_key);
     runtime
         .block_on(
-            caisse.report_device_lost(
+            professionals.report_device_lost(
                 &record
                     .card()?
                     .first()
@@ -555,10 +622,10 @@ fn show_card(
         )
         .map_err(|e| SessionError::Io(e.to_string()))?;
     pharmacy.update_status(&runtime.block_on(services.issuer_status())?)?;
-    let after = record.present_card(1, &PresentationRequest::Counter, &key)?;
+    let after = record.present_counter(1, &key)?;
     outln!(
         "   the phone reported lost to the caisse, the pharmacy's status list updated: {}",
-        verdict(pharmacy.read(&after, None)?)
+        verdict(pharmacy.read_counter(&after, None)?)
     );
     Ok(())
 }

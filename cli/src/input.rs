@@ -11,7 +11,7 @@ use carnet::codec::qr;
 
 use crate::session::SessionError;
 
-/// Largest text file read as a certificate, a challenge or an answer.
+/// Largest text file read as a certificate, a QR code's text or a session message.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Largest trust list, revocation list or key file.
 pub const MAX_LIST_BYTES: usize = 16 * 1024 * 1024;

@@ -13,6 +13,7 @@ mod exit;
 mod exposure;
 mod identity;
 mod input;
+mod mdoc;
 mod pass;
 mod qr;
 mod record;
@@ -76,7 +77,7 @@ enum Command {
         #[command(subcommand)]
         command: card::CardCommand,
     },
-    /// The pharmacy's reader: the issuer's lists, challenges.
+    /// The pharmacy's reader: the issuer's lists, its certified key, ISO/IEC 18013-5 sessions.
     Reader {
         #[command(subcommand)]
         command: card::ReaderCommand,

@@ -1,109 +1,205 @@
-//! `carnet card` and `carnet reader`: the ApCV enrolled, presented and read from the command line.
+//! `carnet card` and `carnet reader`: the ApCV enrolled, then presented the ISO/IEC 18013-5 way
+//! between two data directories (a phone and a pharmacy whose key the professionals' PKI
+//! certified), one session message at a time through files, over the QR and the NFC
+//! engagement; an anonymous reader; Carnet's counter QR from an image.
 
 mod common;
 
-use std::process::Command;
+use std::path::Path;
 
 use common::*;
 
-/// `carnet card present` answering `challenge` as text, consent given.
-fn present_answer(challenge: &str) -> [&str; 8] {
-    [
-        "card",
-        "present",
-        "--mode",
-        "challenge",
-        "--challenge",
-        challenge,
-        "--yes",
-        "--text",
-    ]
-}
-
 #[test]
 fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
-    let (server, _server_dir, url) = background_server();
+    let (server, server_dir, url) = background_server();
     let code = register_family_card(&url, server.professional_key());
+    let pro_key = server_dir.path().join("professional.key");
     let phone = tempfile::tempdir().unwrap();
     let pharmacy = tempfile::tempdir().unwrap();
-    let run = |data: &std::path::Path, args: &[&str]| {
+    let messages = tempfile::tempdir().unwrap();
+    let file = |name: &str| messages.path().join(name).to_str().unwrap().to_owned();
+    let run = |data: &Path, args: &[&str]| {
         let output = with_record(data, args);
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        stdout(&output)
+        (stdout(&output), stderr(&output))
     };
     run(phone.path(), &["record", "init"]);
-    let enrolled = run(phone.path(), &card_enrol(&url, &code));
+    let (enrolled, _) = run(phone.path(), &card_enrol(&url, &code));
     assert!(enrolled.contains("2. LEA DUPONT"), "{enrolled}");
-    let shown: serde_json::Value =
-        serde_json::from_str(&run(phone.path(), &["card", "show", "--json"])).unwrap();
+    let (shown, _) = run(phone.path(), &["card", "show", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown[1]["ins_matricule"], "216087511603014");
 
-    run(pharmacy.path(), &["reader", "update", "--server", &url]);
-    let challenge = run(
+    let (updated, _) = run(
         pharmacy.path(),
         &[
             "reader",
-            "challenge",
-            "--items",
-            "family_name,amo_valid_from,amo_valid_until",
-            "--text",
+            "update",
+            "--server",
+            &url,
+            "--pro-key",
+            pro_key.to_str().unwrap(),
         ],
     );
-    let answer = run(phone.path(), &present_answer(challenge.trim()));
-    let answer = answer.lines().last().unwrap();
-    assert!(answer.starts_with("APCV1:"));
-    let read = run(
+    assert!(
+        updated.contains("reader key certified for Jeanne Martin"),
+        "{updated}"
+    );
+
+    // QR: the phone engages, the pharmacy asks, the phone answers after showing who asks.
+    let (engagement, _) = run(phone.path(), &["card", "engage", "--text"]);
+    let engagement = engagement.trim();
+    assert!(engagement.starts_with("mdoc:"), "{engagement}");
+    run(
         pharmacy.path(),
-        &["card", "read", answer, "--date-of-care", "2027-01-15"],
+        &[
+            "reader",
+            "request",
+            "--engagement",
+            engagement,
+            "--items",
+            "family_name,amo_valid_from,amo_valid_until,ins_matricule",
+            "--out",
+            &file("establishment.hex"),
+        ],
+    );
+    let respond = |rank: &str, input: &str, output: &str| {
+        with_record(
+            phone.path(),
+            &[
+                "card", "respond", "--rank", rank, "--yes", "--in", input, "--out", output,
+            ],
+        )
+    };
+    let answered = respond("1", &file("establishment.hex"), &file("answer.hex"));
+    assert!(answered.status.success(), "{}", stderr(&answered));
+    let told = stderr(&answered);
+    assert!(
+        told.contains("Jeanne Martin — Pharmacie du Port (Pharmacien, RPPS 10003456789), verified"),
+        "{told}"
+    );
+    assert!(
+        told.contains("ins_matricule — not for this reader: never shown"),
+        "{told}"
+    );
+    let (read, _) = run(
+        pharmacy.path(),
+        &[
+            "reader",
+            "read",
+            "--in",
+            &file("answer.hex"),
+            "--date-of-care",
+            "2027-01-15",
+        ],
     );
     assert!(
         read.contains("accepted") && read.contains("family_name: DUPONT"),
         "{read}"
     );
+    assert!(!read.contains("ins_matricule"), "{read}");
     // An impossible date of care is a usage error, found before anything is read.
     let impossible = with_record(
         pharmacy.path(),
-        &["card", "read", answer, "--date-of-care", "2027-02-30"],
+        &[
+            "reader",
+            "read",
+            "--in",
+            &file("answer.hex"),
+            "--date-of-care",
+            "2027-02-30",
+        ],
     );
     assert_eq!(impossible.status.code(), Some(2), "{}", stderr(&impossible));
+    // The same establishment again: refused, and the reader is told why.
+    let replayed = respond("1", &file("establishment.hex"), &file("closing.hex"));
+    assert!(!replayed.status.success());
+    assert!(
+        stderr(&replayed).contains("[mdoc.decryption]"),
+        "{}",
+        stderr(&replayed)
+    );
+    let closing = with_record(
+        pharmacy.path(),
+        &["reader", "read", "--in", &file("closing.hex")],
+    );
+    assert_eq!(closing.status.code(), Some(1));
+    assert!(
+        stdout(&closing).contains("refused: phone_decryption_error"),
+        "{}",
+        stdout(&closing)
+    );
+    // The message on standard input leaves no way to ask for consent.
+    let no_consent = with_record(phone.path(), &["card", "respond"]);
+    assert_eq!(no_consent.status.code(), Some(2));
 
-    // What the reader wrote is shown with its control characters escaped, and an element the
-    // card does not hold (a portrait) is answered absent, not refused.
-    let challenge = run(
+    // NFC: the phone's Handover Select, the child's card.
+    let (select, _) = run(phone.path(), &["card", "engage", "--nfc"]);
+    std::fs::write(file("select.hex"), select.trim()).unwrap();
+    run(
         pharmacy.path(),
         &[
             "reader",
-            "challenge",
+            "request",
+            "--nfc",
+            "--engagement",
+            &file("select.hex"),
             "--items",
-            "family_name,portrait",
-            "--purpose",
-            "Pharmacie\u{1b}[8m hidden",
-            "--text",
+            "given_names,nir",
+            "--format",
+            "base64",
+            "--out",
+            &file("establishment.b64"),
         ],
     );
-    let challenge = challenge.trim();
-    let presented = with_record(phone.path(), &present_answer(challenge));
-    let shown = stdout(&presented) + &stderr(&presented);
-    assert!(presented.status.success(), "{shown}");
-    assert!(!shown.contains('\u{1b}'), "{shown:?}");
-    assert!(shown.contains("\\u{1b}[8m"), "{shown}");
-    let answer = stdout(&presented);
-    let answer = answer.lines().last().unwrap();
-    let read = run(pharmacy.path(), &["card", "read", answer]);
+    let answered = respond("2", &file("establishment.b64"), &file("answer2.hex"));
+    assert!(answered.status.success(), "{}", stderr(&answered));
+    let (read, _) = run(
+        pharmacy.path(),
+        &["reader", "read", "--in", &file("answer2.hex")],
+    );
+    assert!(read.contains("given_names: LEA"), "{read}");
+
+    // A reader with no certificate: the names at most, whatever the person says.
+    let stranger = tempfile::tempdir().unwrap();
+    run(stranger.path(), &["reader", "update", "--server", &url]);
+    let (engagement, _) = run(phone.path(), &["card", "engage", "--text"]);
+    run(
+        stranger.path(),
+        &[
+            "reader",
+            "request",
+            "--engagement",
+            engagement.trim(),
+            "--items",
+            "family_name,nir",
+            "--out",
+            &file("anonymous.hex"),
+        ],
+    );
+    let answered = respond("1", &file("anonymous.hex"), &file("anonymous-answer.hex"));
     assert!(
-        read.contains("accepted")
-            && read.contains("family_name: DUPONT")
-            && !read.contains("portrait"),
+        stderr(&answered).contains("a reader that does not say who it is"),
+        "{}",
+        stderr(&answered)
+    );
+    let (read, _) = run(
+        stranger.path(),
+        &["reader", "read", "--in", &file("anonymous-answer.hex")],
+    );
+    assert!(
+        read.contains("family_name: DUPONT") && !read.contains("nir"),
         "{read}"
     );
 
-    // A counter QR as a PNG, read from the image; its date of care past the rights.
+    // Carnet's counter QR as a PNG, read from the image; its date of care past the rights.
     let png = phone.path().join("counter.png");
     run(
         phone.path(),
         &[
             "card",
             "present",
+            "--counter",
             "--rank",
             "2",
             "--png",
@@ -122,56 +218,20 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
     );
     assert_eq!(refused.status.code(), Some(1));
     assert!(stdout(&refused).contains("refused: rights_expired"));
-    // Remote: the reader serves its endpoint on loopback; the phone sends its answer there.
-    let mut endpoint = Command::new(env!("CARGO_BIN_EXE_carnet"))
-        .arg("--data-dir")
-        .arg(pharmacy.path())
-        .args(["reader", "serve", "--items", "family_name,given_names"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines =
-        std::io::BufRead::lines(std::io::BufReader::new(endpoint.stdout.take().unwrap()));
-    let announced = lines.next().unwrap().unwrap();
-    assert!(
-        announced.starts_with("endpoint http://127.0.0.1:"),
-        "{announced}"
-    );
-    let remote_challenge = lines.next().unwrap().unwrap();
-    let sent = run(
-        phone.path(),
-        &[
-            "card",
-            "present",
-            "--mode",
-            "remote",
-            "--challenge",
-            &remote_challenge,
-            "--yes",
-        ],
-    );
-    assert!(
-        sent.contains("(the answer goes to http://127.0.0.1:"),
-        "{sent}"
-    );
-    assert!(
-        sent.contains("accepted") && sent.contains("given_names: MARIE ANNE"),
-        "{sent}"
-    );
-    assert!(
-        endpoint.wait().unwrap().success(),
-        "the reader saw an accepted answer"
-    );
-    let seen: Vec<String> = lines.map(Result::unwrap).collect();
-    assert_eq!(seen.first().map(String::as_str), Some("accepted"));
-    let no_challenge = with_record(phone.path(), &["card", "present", "--mode", "remote"]);
-    assert_eq!(no_challenge.status.code(), Some(2));
     let mangled = with_record(pharmacy.path(), &["card", "read", "APCV1:NOT-BASE45"]);
     assert_eq!(mangled.status.code(), Some(1));
     assert!(stderr(&mangled).contains("[apcv.malformed]"));
+    // `card read` of an engagement opens the reader's session (its first step).
+    let (engagement, _) = run(phone.path(), &["card", "engage", "--text"]);
+    let (opened, told) = run(pharmacy.path(), &["card", "read", engagement.trim()]);
+    assert!(told.contains("session opened"), "{told}");
+    assert!(
+        opened.trim().chars().all(|c| c.is_ascii_hexdigit()),
+        "{opened}"
+    );
     // A damaged reader state is the reader's problem (exit 3), with the way out; not the card's.
     std::fs::write(pharmacy.path().join("reader/status.cose"), b"").unwrap();
-    let damaged = with_record(pharmacy.path(), &["card", "read", answer]);
+    let damaged = with_record(pharmacy.path(), &["card", "read", "APCV1:ABC"]);
     assert_eq!(damaged.status.code(), Some(3), "{}", stderr(&damaged));
     assert!(
         stderr(&damaged).contains("reader's state is damaged")

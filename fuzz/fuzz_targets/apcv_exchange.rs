@@ -1,13 +1,13 @@
-//! The ApCV exchange's parsers on arbitrary bytes: the reader's challenge text, the holder's
-//! answer text (base45, zlib, CBOR), a DeviceResponse checked by the reader, an issuer-signed
-//! credential, a status list, an issuer root, and APDUs on both sides of NFC. Must never
-//! panic.
+//! The ApCV's parsers on arbitrary bytes: the counter QR's text (base45, zlib, CBOR), a
+//! DeviceResponse checked by the reader, an issuer-signed credential, a status list, an issuer
+//! root, and APDUs on both sides of NFC. The ISO/IEC 18013-5 session is `mdoc_session`'s.
+//! Must never panic.
 #![no_main]
 
 use carnet_identity::apcv::Credential;
 use carnet_identity::apdu::{Command, HolderSession, ReaderExchange, Response};
 use carnet_identity::presentation::Binding;
-use carnet_identity::qr_text::{ReaderChallenge, response_from_text};
+use carnet_identity::qr_text::counter_from_text;
 use carnet_identity::reader::{CheckTime, Reader};
 use carnet_identity::status::StatusList;
 use carnet_identity::trust::IssuerTrust;
@@ -20,13 +20,10 @@ fuzz_target!(|data: &[u8]| {
         date_of_care: None,
     };
     let mut reader = Reader::new(IssuerTrust::default());
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = ReaderChallenge::from_text(&format!("APCVR1:{text}"));
-        if let Ok((mode, response)) = response_from_text(&format!("APCV1:{text}")) {
-            if let Ok(expected) = mode.expected(None) {
-                let _ = reader.check(&response, &expected, time);
-            }
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok((slot, response)) = counter_from_text(&format!("APCV1:{text}"))
+    {
+        let _ = reader.check(&response, &Binding::Counter { slot }, time);
     }
     let _ = reader.check(data, &handover, time);
     let _ = reader.update_status(data, time.now);

@@ -28,7 +28,11 @@ impl VectorKey {
 
 impl KeyAgreement for VectorKey {
     fn public_point(&self) -> Vec<u8> {
-        self.0.public_key().to_encoded_point(false).as_bytes().to_vec()
+        self.0
+            .public_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec()
     }
 
     fn agree(self: Box<Self>, peer_point: &[u8]) -> Result<[u8; 32], IdentityError> {
@@ -43,7 +47,10 @@ impl KeyAgreement for VectorKey {
 fn the_annex_d_session_decrypts_and_reencrypts_byte_for_byte() {
     let establishment = establishment();
     let transcript = transcript_with(&nfc_handover());
-    assert_eq!(transcript.bytes(), vector("SESSION_TRANSCRIPT_BYTES").as_slice());
+    assert_eq!(
+        transcript.bytes(),
+        vector("SESSION_TRANSCRIPT_BYTES").as_slice()
+    );
 
     // The mdoc's side: its ephemeral key with the reader's point from the establishment.
     let device_key = VectorKey::of("EPHEMERAL_DEVICE_KEY");
@@ -52,7 +59,10 @@ fn the_annex_d_session_decrypts_and_reencrypts_byte_for_byte() {
         .unwrap();
     let keys = SessionKeys::derive(&at_device, &transcript);
     let mut device = SessionCipher::new(Role::Device, &keys).unwrap();
-    assert_eq!(device.open(&establishment.data).unwrap(), vector("DEVICE_REQUEST"));
+    assert_eq!(
+        device.open(&establishment.data).unwrap(),
+        vector("DEVICE_REQUEST")
+    );
 
     // The reader's side: the same keys from the other pair.
     let reader_key = VectorKey::of("EPHEMERAL_READER_KEY");
@@ -60,7 +70,10 @@ fn the_annex_d_session_decrypts_and_reencrypts_byte_for_byte() {
     assert_eq!(SessionKeys::derive(&at_reader, &transcript), keys);
     let mut reader = SessionCipher::new(Role::Reader, &keys).unwrap();
     // Same key, same IV (identifier 0, counter 1): the reader's encryption is the vector's.
-    assert_eq!(reader.seal(&vector("DEVICE_REQUEST")).unwrap(), establishment.data);
+    assert_eq!(
+        reader.seal(&vector("DEVICE_REQUEST")).unwrap(),
+        establishment.data
+    );
 
     let data = SessionData::from_bytes(&vector("SESSION_DATA")).unwrap();
     let sealed = data.data.unwrap();

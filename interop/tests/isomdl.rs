@@ -7,7 +7,7 @@ use carnet_identity::apcv::ApcvClaims;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::issuance::{IssuanceTerms, issue};
 use carnet_identity::mdoc::{StatusReference, Validity};
-use carnet_identity::presentation::{DeviceSigner, Binding};
+use carnet_identity::presentation::{Binding, DeviceSigner};
 use carnet_testing::signers::P256Key;
 use ciborium::Value;
 use isomdl::definitions::session::SessionTranscript;

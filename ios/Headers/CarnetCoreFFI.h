@@ -411,6 +411,56 @@ typedef struct UniffiVTableCallbackInterfaceSyncListener {
 } UniffiVTableCallbackInterfaceSyncListener;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDPRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDPRESENTATION
+uint64_t uniffi_carnet_ffi_fn_clone_cardpresentation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDPRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_CARDPRESENTATION
+void uniffi_carnet_ffi_fn_free_cardpresentation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_ble_service_uuid(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_CLOSING_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_CLOSING_MESSAGE
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_closing_message(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_DECLINE
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_decline(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_END
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_end(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_HANDOVER_SELECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_HANDOVER_SELECT
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_handover_select(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_QR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_QR_TEXT
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_qr_text(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_RECEIVE
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_receive(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDPRESENTATION_RESPOND
+RustBuffer uniffi_carnet_ffi_fn_method_cardpresentation_respond(uint64_t ptr, uint32_t rank, RustBuffer approved, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDREADER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDREADER
 uint64_t uniffi_carnet_ffi_fn_clone_cardreader(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -421,19 +471,29 @@ uint64_t uniffi_carnet_ffi_fn_clone_cardreader(uint64_t handle, RustCallStatus *
 void uniffi_carnet_ffi_fn_free_cardreader(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_CHALLENGE
-RustBuffer uniffi_carnet_ffi_fn_method_cardreader_challenge(uint64_t ptr, RustBuffer purpose, RustBuffer items, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_END
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_end(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ
-RustBuffer uniffi_carnet_ffi_fn_method_cardreader_read(uint64_t ptr, RustBuffer text, RustBuffer date_of_care, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_read(uint64_t ptr, RustBuffer message, RustBuffer date_of_care, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REMOTE_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REMOTE_CHALLENGE
-RustBuffer uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(uint64_t ptr, RustBuffer purpose, RustBuffer items, RustBuffer endpoint, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_READ_COUNTER
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_read_counter(uint64_t ptr, RustBuffer text, RustBuffer date_of_care, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REQUEST
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_request(uint64_t ptr, RustBuffer engagement, RustBuffer items, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REQUEST_NFC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_REQUEST_NFC
+RustBuffer uniffi_carnet_ffi_fn_method_cardreader_request_nfc(uint64_t ptr, RustBuffer handover_select, RustBuffer items, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDREADER_UPDATE_STATUS
@@ -464,41 +524,6 @@ RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_public_key(uint64_t ptr, RustC
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
 RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCREADING
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCREADING
-uint64_t uniffi_carnet_ffi_fn_clone_nfcreading(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCREADING
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCREADING
-void uniffi_carnet_ffi_fn_free_nfcreading(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_NEW
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_NEW
-uint64_t uniffi_carnet_ffi_fn_constructor_nfcreading_new(RustBuffer challenge, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCREADING_NEXT
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCREADING_NEXT
-RustBuffer uniffi_carnet_ffi_fn_method_nfcreading_next(uint64_t ptr, RustBuffer response, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCRESPONDER
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCRESPONDER
-uint64_t uniffi_carnet_ffi_fn_clone_nfcresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCRESPONDER
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCRESPONDER
-void uniffi_carnet_ffi_fn_free_nfcresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_PROCESS
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_PROCESS
-RustBuffer uniffi_carnet_ffi_fn_method_nfcresponder_process(uint64_t ptr, RustBuffer command, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
@@ -598,27 +623,22 @@ uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t v
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
-uint64_t uniffi_carnet_ffi_fn_method_carnet_card_reader(uint64_t ptr, RustBuffer root, RustBuffer reader_id, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_carnet_ffi_fn_method_carnet_card_reader(uint64_t ptr, RustBuffer root, RustBuffer certificate, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NFC_RESPONDER
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NFC_RESPONDER
-uint64_t uniffi_carnet_ffi_fn_method_carnet_nfc_responder(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer allowed, RustBuffer signer, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_COUNTER
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_present_counter(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer signer, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_CARD
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_CARD
-RustBuffer uniffi_carnet_ffi_fn_method_carnet_present_card(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer request, RustBuffer signer, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READER_PUBLIC_KEY
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_reader_public_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_READ_CHALLENGE
-RustBuffer uniffi_carnet_ffi_fn_method_carnet_read_challenge(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SEND_CARD
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SEND_CARD
-uint64_t uniffi_carnet_ffi_fn_method_carnet_send_card(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer challenge, RustBuffer signer
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_PRESENTATION
+uint64_t uniffi_carnet_ffi_fn_method_carnet_start_presentation(uint64_t ptr, uint64_t record, RustBuffer engagement, RustBuffer signer, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_CLOCK
@@ -1339,9 +1359,57 @@ uint16_t uniffi_carnet_ffi_checksum_func_core_version(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_CHALLENGE
-uint16_t uniffi_carnet_ffi_checksum_method_cardreader_challenge(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_CLOSING_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_CLOSING_MESSAGE
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_closing_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_DECLINE
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_decline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_END
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_end(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_HANDOVER_SELECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_HANDOVER_SELECT
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_handover_select(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_QR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_QR_TEXT
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_qr_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_RECEIVE
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_receive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_RESPOND
+uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_respond(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_END
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_end(void
     
 );
 #endif
@@ -1351,9 +1419,21 @@ uint16_t uniffi_carnet_ffi_checksum_method_cardreader_read(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REMOTE_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REMOTE_CHALLENGE
-uint16_t uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_READ_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_READ_COUNTER
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_read_counter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REQUEST_NFC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDREADER_REQUEST_NFC
+uint16_t uniffi_carnet_ffi_checksum_method_cardreader_request_nfc(void
     
 );
 #endif
@@ -1372,18 +1452,6 @@ uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_public_key(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_SIGN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDSIGNER_SIGN
 uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_sign(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
-uint16_t uniffi_carnet_ffi_checksum_method_nfcreading_next(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
-uint16_t uniffi_carnet_ffi_checksum_method_nfcresponder_process(void
     
 );
 #endif
@@ -1417,27 +1485,21 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_card_reader(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NFC_RESPONDER
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NFC_RESPONDER
-uint16_t uniffi_carnet_ffi_checksum_method_carnet_nfc_responder(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_COUNTER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_COUNTER
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_present_counter(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_CARD
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_PRESENT_CARD
-uint16_t uniffi_carnet_ffi_checksum_method_carnet_present_card(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READER_PUBLIC_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READER_PUBLIC_KEY
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_reader_public_key(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_READ_CHALLENGE
-uint16_t uniffi_carnet_ffi_checksum_method_carnet_read_challenge(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SEND_CARD
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SEND_CARD
-uint16_t uniffi_carnet_ffi_checksum_method_carnet_send_card(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_PRESENTATION
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_start_presentation(void
     
 );
 #endif
@@ -1846,12 +1908,6 @@ uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_update_lists(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 uint16_t uniffi_carnet_ffi_checksum_method_synclistener_on_progress(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_NEW
-#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_NEW
-uint16_t uniffi_carnet_ffi_checksum_constructor_nfcreading_new(void
     
 );
 #endif

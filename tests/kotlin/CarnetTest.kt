@@ -6,8 +6,8 @@ package fr.carnet.core.test
 import fr.carnet.core.CardCheck
 import fr.carnet.core.CardSigner
 import fr.carnet.core.Carnet
-import fr.carnet.core.NfcReading
-import fr.carnet.core.NfcStep
+import fr.carnet.core.CardEngagement
+import fr.carnet.core.PresentationStep
 import fr.carnet.core.CarnetException
 import fr.carnet.core.Clock
 import fr.carnet.core.ClockStatus
@@ -21,7 +21,6 @@ import fr.carnet.core.CertificateType
 import fr.carnet.core.ExpiryState
 import fr.carnet.core.PassVerdict
 import fr.carnet.core.PlatformException
-import fr.carnet.core.PresentationRequest
 import fr.carnet.core.Purpose
 import fr.carnet.core.Sex
 import fr.carnet.core.VerifierLists
@@ -483,39 +482,73 @@ class CarnetTest {
         assertEquals("216087511603014", record.card()[1].insMatricule)
         assertTrue("the account comes with the card", services.enrolledUser() != null)
 
-        val reader = carnet.cardReader(services.issuerRoot(), "10003456789")
+        // The pharmacy's reader key, certified by the professionals' PKI of the server.
+        val readerKey = java.util.Base64.getEncoder().encodeToString(carnet.readerPublicKey())
+        val certify = HttpRequest.newBuilder(URI.create("$server/v1/pro/readers"))
+            .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(
+                "{\"name\":\"Jeanne Martin\",\"organisation\":\"Pharmacie du Port\"," +
+                    "\"identifier\":\"RPPS:10003456789\",\"profession\":\"21\",\"public_key\":\"$readerKey\"}"))
+            .build()
+        val certified = http.send(certify, HttpResponse.BodyHandlers.ofString())
+        assertEquals(certified.body(), 200, certified.statusCode())
+        val certificate = java.util.Base64.getDecoder().decode(
+            Regex("\"certificate\":\"([^\"]+)\"").find(certified.body())!!.groupValues[1])
+        val root = services.issuerRoot()
+        val reader = carnet.cardReader(root, certificate)
         assertTrue(reader.updateStatus(services.issuerStatus()))
-        val challenge = reader.challenge("Délivrance de médicaments",
-            listOf("family_name", "amo_valid_from", "amo_valid_until"))
-        val asked = carnet.readChallenge(challenge)
-        assertEquals("Délivrance de médicaments", asked.purpose)
-        val answer = carnet.presentCard(record, 1u, PresentationRequest.Challenge(challenge), keystore)
-        val check = reader.read(answer, "2027-01-15")
-        val accepted = check as? CardCheck.Accepted ?: error("refused: $check")
+
+        // ISO/IEC 18013-5 over the QR engagement: the consent screen's request comes from the
+        // pharmacy's verified certificate; the INS is not for a pharmacy.
+        val presentation = carnet.startPresentation(record, CardEngagement.QR, keystore)
+        val establishment = reader.request(presentation.qrText(),
+            listOf("family_name", "amo_valid_from", "amo_valid_until", "ins_matricule"))
+        val asked = presentation.receive(establishment) as PresentationStep.Asked
+        assertTrue(asked.v1.reader.verified)
+        assertEquals("Pharmacie du Port", asked.v1.reader.organisation)
+        assertEquals("Pharmacien", asked.v1.reader.profession)
+        assertEquals(listOf(true, true, true, false), asked.v1.elements.map { it.allowed })
+        val answer = presentation.respond(1u, asked.v1.elements.map { it.name })
+        val accepted = reader.read(answer, "2027-01-15") as? CardCheck.Accepted ?: error("refused")
         assertEquals(listOf("family_name" to "DUPONT", "amo_valid_from" to "2026-01-01",
             "amo_valid_until" to "2027-12-31"), accepted.elements.map { it.name to it.value })
-
-        val child = carnet.presentCard(record, 2u, PresentationRequest.Counter, keystore)
-        assertTrue(reader.read(child, null) is CardCheck.Accepted)
-        assertEquals(CardCheck.Refused("replayed"), reader.read(child, null))
-        // The software key is not the one the card was enrolled with.
-        val software = carnet.presentCard(record, 1u, PresentationRequest.Counter, null)
-        assertEquals(CardCheck.Refused("device_signature"), reader.read(software, null))
-        // NFC: the reader's commands go to the phone's card emulation and back.
-        val responder = carnet.nfcResponder(record, 1u, listOf("family_name", "given_names"), keystore)
-        val reading = NfcReading(reader.challenge("Délivrance de médicaments", listOf("given_names")))
-        var step = reading.next(null)
-        var exchanged = 0
-        while (step is NfcStep.Send) {
-            step = reading.next(responder.process(step.v1))
-            exchanged += 1
+        // The same establishment again is refused; the reader is told why.
+        try {
+            presentation.receive(establishment)
+            fail("a replayed session establishment is refused")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("mdoc.decryption", e.code)
         }
-        assertTrue("SELECT, ENVELOPE, GET RESPONSEs", exchanged >= 3)
-        val overNfc = reader.read((step as NfcStep.Done).v1, null) as CardCheck.Accepted
-        assertEquals("MARIE ANNE", overNfc.elements.single().value)
+        assertEquals(CardCheck.Refused("phone_decryption_error"),
+            reader.read(presentation.closingMessage()!!, null))
+
+        // The NFC engagement, the child's card.
+        val tapped = carnet.startPresentation(record, CardEngagement.NFC, keystore)
+        assertEquals(16, tapped.bleServiceUuid()!!.size)
+        val overNfc = reader.requestNfc(tapped.handoverSelect()!!, listOf("given_names"))
+        val childAsked = tapped.receive(overNfc) as PresentationStep.Asked
+        val childAnswer = tapped.respond(2u, childAsked.v1.elements.map { it.name })
+        assertEquals("LEA", (reader.read(childAnswer, null) as CardCheck.Accepted).elements.single().value)
+
+        // A reader with no certificate: the names at most, nothing unless chosen.
+        val anonymous = carnet.cardReader(root, null)
+        val shown = carnet.startPresentation(record, CardEngagement.QR, keystore)
+        val anonymousAsked = shown.receive(anonymous.request(shown.qrText(), listOf("family_name", "nir")))
+            as PresentationStep.Asked
+        assertEquals(false, anonymousAsked.v1.reader.verified)
+        assertEquals(listOf(true, false), anonymousAsked.v1.elements.map { it.allowed })
+        assertEquals(CardCheck.Refused("not_shown"), anonymous.read(shown.decline(), null))
+
+        // Carnet's counter QR: the child's once; the software key is not the card's.
+        val child = carnet.presentCounter(record, 2u, keystore)
+        assertTrue(reader.readCounter(child, null) is CardCheck.Accepted)
+        assertEquals(CardCheck.Refused("replayed"), reader.readCounter(child, null))
+        val software = carnet.presentCounter(record, 1u, null)
+        assertEquals(CardCheck.Refused("device_signature"), reader.readCounter(software, null))
         keystore.refuse = true
         try {
-            carnet.presentCard(record, 1u, PresentationRequest.Counter, keystore)
+            carnet.presentCounter(record, 1u, keystore)
             fail("a keystore that refuses to sign is a typed exception")
         } catch (e: CarnetException.PlatformDenied) {
             assertEquals("platform.denied", e.code)

@@ -434,58 +434,58 @@ class CardTest(unittest.TestCase):
             people = await services.enrol_card(record, nir, code, None)
             self.assertEqual([p.given_names for p in people], ["MARIE ANNE", "LEA"])
             self.assertIn("store apcv.device-key", vault.calls, "the software key lives in the Python vault")
-            reader = instance.card_reader(await services.issuer_root(), "10003456789")
-            self.assertTrue(reader.update_status(await services.issuer_status()))
-            challenge = reader.challenge("Délivrance de médicaments", ["nir", "given_names"])
-            answer = instance.present_card(record, 2, carnet.PresentationRequest.CHALLENGE(challenge), None)
-            check = reader.read(answer, None)
+            # The pharmacy's reader key, certified by the professionals' PKI of the server.
+            import base64
+            request = urllib.request.Request(f"{SERVER}/v1/pro/readers", data=json.dumps({
+                "name": "Admissions", "organisation": "CH de Bastia", "identifier": "FINESS:2B0000012",
+                "profession": "etablissement",
+                "public_key": base64.b64encode(instance.reader_public_key()).decode()}).encode(),
+                headers={"authorization": "Bearer " + os.environ["CARNET_PROFESSIONAL_KEY"],
+                         "content-type": "application/json"})
+            with urllib.request.urlopen(request) as answer:
+                certificate = base64.b64decode(json.load(answer)["certificate"])
+            root = await services.issuer_root()
+            status = await services.issuer_status()
+            reader = instance.card_reader(root, certificate)
+            self.assertTrue(reader.update_status(status))
+
+            # A hospital's admissions may ask the child's INS: ISO/IEC 18013-5 over a QR code.
+            presentation = instance.start_presentation(record, carnet.CardEngagement.QR, None)
+            establishment = reader.request(presentation.qr_text(), ["ins_matricule", "given_names"])
+            step = presentation.receive(establishment)
+            self.assertIsInstance(step, carnet.PresentationStep.ASKED)
+            asked = step[0]
+            self.assertTrue(asked.reader.verified)
+            self.assertEqual((asked.reader.identifier, asked.reader.profession),
+                             ("FINESS 2B0000012", "Établissement de santé (admissions)"))
+            self.assertTrue(all(e.allowed for e in asked.elements))
+            check = reader.read(presentation.respond(2, [e.name for e in asked.elements]), None)
             self.assertIsInstance(check, carnet.CardCheck.ACCEPTED)
-            self.assertEqual([(e.name, e.value) for e in check.elements], [("nir", nir), ("given_names", "LEA")])
+            self.assertEqual([(e.name, e.value) for e in check.elements],
+                             [("ins_matricule", "216087511603014"), ("given_names", "LEA")])
+            # Tampered in transit: refused with its code, the reader told why.
+            other = instance.start_presentation(record, carnet.CardEngagement.NFC, None)
+            with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+                other.receive(reader.request_nfc(other.handover_select(), ["nir"])[:-1] + b"\x00")
+            self.assertEqual(caught.exception.code, "mdoc.decryption")
+            self.assertEqual(reader.read(other.closing_message(), None),
+                             carnet.CardCheck.REFUSED("phone_decryption_error"))
             with self.assertRaises(carnet.CarnetError.InvalidInput):
-                reader.read(answer, None)  # the challenge was consumed
+                reader.request("mdoc:" + "A" * 50, ["nir"])
+            # An anonymous reader asking the NIR: the names at most.
+            anonymous = instance.card_reader(root, None)
+            self.assertTrue(anonymous.update_status(status))
+            shown = instance.start_presentation(record, carnet.CardEngagement.QR, None)
+            step = shown.receive(anonymous.request(shown.qr_text(), ["family_name", "nir"]))
+            self.assertFalse(step[0].reader.verified)
+            self.assertEqual([e.allowed for e in step[0].elements], [True, False])
+            check = anonymous.read(shown.respond(1, ["family_name", "nir"]), None)
+            self.assertEqual([e.name for e in check.elements], ["family_name"])
+
+            counter = instance.present_counter(record, 1, None)
+            self.assertEqual(reader.read_counter(counter, "2030-01-01"), carnet.CardCheck.REFUSED("rights_expired"))
             with self.assertRaises(carnet.CarnetError.InvalidInput):
-                reader.read("APCV1:" + "A" * 50, None)
-            # Remote: the reader's endpoint (a Python HTTP server on loopback) checks what the
-            # phone sends it with the same reader.
-            verdicts = []
-
-            class Endpoint(http.server.BaseHTTPRequestHandler):
-                def do_POST(self):
-                    body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                    check = reader.read(body["presentation"], "2027-01-15")
-                    verdicts.append(check)
-                    answer = {"accepted": True, "elements": [{"name": e.name, "value": e.value} for e in check.elements]} \
-                        if isinstance(check, carnet.CardCheck.ACCEPTED) else {"accepted": False, "code": check.code}
-                    payload = json.dumps(answer).encode()
-                    self.send_response(200)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-
-                def log_message(self, *args):
-                    pass
-
-            endpoint = http.server.HTTPServer(("127.0.0.1", 0), Endpoint)
-            threading.Thread(target=endpoint.serve_forever, daemon=True).start()
-            try:
-                url = f"http://127.0.0.1:{endpoint.server_address[1]}/apcv"
-                remote = reader.remote_challenge("Téléconsultation", ["family_name", "amo_valid_until",
-                                                                     "amo_valid_from"], url)
-                self.assertEqual(instance.read_challenge(remote).endpoint, url)
-                sent = await instance.send_card(record, 1, remote, None)
-                self.assertIsInstance(sent, carnet.CardCheck.ACCEPTED)
-                self.assertEqual(sent.elements[0].value, "DUPONT")
-                self.assertEqual(len(verdicts), 1)
-                with self.assertRaises(carnet.CarnetError.InvalidInput):
-                    await instance.send_card(record, 1, challenge, None)  # names no endpoint
-            finally:
-                endpoint.shutdown()
-
-            counter = instance.present_card(record, 1, carnet.PresentationRequest.COUNTER(), None)
-            self.assertEqual(reader.read(counter, "2030-01-01"), carnet.CardCheck.REFUSED("rights_expired"))
-            with self.assertRaises(carnet.CarnetError.InvalidInput):
-                instance.present_card(record, 7, carnet.PresentationRequest.COUNTER(), None)
+                instance.present_counter(record, 7, None)
 
         asyncio.run(scenario())
 

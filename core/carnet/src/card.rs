@@ -1,29 +1,23 @@
-//! The carte Vitale on the phone (ApCV, `docs/protocols/apcv.md`), both sides:
+//! The carte Vitale on the phone (ApCV, `docs/protocols/apcv.md`), the holder's side:
 //!
-//! * the holder: the device key ([`SoftwareDeviceKey`] kept in the [`KeyVault`], or a platform
-//!   keystore through [`DeviceSigner`]), enrolment and rights refresh against the issuer
-//!   ([`NationalServices::enrol_card`], [`NationalServices::refresh_card`]), the card's people
-//!   read offline from the record ([`HealthRecord::card`]), and a presentation as an `APCV1:`
-//!   QR text ([`HealthRecord::present_card`]);
-//! * the reader (the pharmacy's software): [`CardReader`] makes the challenge, keeps the
-//!   issuer's root and status list, and checks what the phone shows.
-
-use std::sync::Arc;
+//! * the device key ([`SoftwareDeviceKey`] kept in the [`KeyVault`], or a platform keystore
+//!   through [`DeviceSigner`]), enrolment and rights refresh against the issuer
+//!   ([`NationalServices::enrol_card`], [`NationalServices::refresh_card`]) — which also bring
+//!   the professionals' PKI the phone checks readers with — and the card's people read offline
+//!   from the record ([`HealthRecord::card`]);
+//! * Carnet's own counter QR ([`HealthRecord::present_counter`]). The standard presentation
+//!   is [`crate::presentation`]; the reader's side is [`crate::card_reader`].
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::IdentityError;
 use carnet_identity::apcv::{Credential, DEFAULT_DISCLOSURE, ENROLMENT_PROOF_CONTEXT, STATUS_PATH};
-use carnet_identity::apdu::{
-    Command, HolderSession, ReaderExchange, ReaderStep, challenge_commands,
-};
 use carnet_identity::mdoc::DeviceKey;
 use carnet_identity::presentation::{Binding, DeviceSigner};
-use carnet_identity::qr_text::{Mode, ReaderChallenge, response_from_text, response_to_text};
-use carnet_identity::reader::{CheckTime, Reader, SLOT_SECONDS};
-use carnet_identity::trust::IssuerTrust;
+use carnet_identity::qr_text::counter_to_text;
+use carnet_identity::reader::SLOT_SECONDS;
+use carnet_identity::reader_trust::ReaderTrust;
 use carnet_net::NetError;
-use carnet_wire::apcv::{self as wire, RemotePresentation, RemoteVerdict};
 use carnet_wire::health_space::AccountProof;
 use carnet_wire::issuer::{
     CardEnrolled, CardEnrolment, EnrolmentNonce, IssuedCredential, IssuedCredentials,
@@ -36,7 +30,7 @@ use tracing::instrument::WithSubscriber;
 
 use crate::health_record::HealthRecord;
 use crate::services::NationalServices;
-use crate::{CarnetError, Clock, KeyVault};
+use crate::{CarnetError, KeyVault};
 
 /// Vault entry of the software device key (Ed25519, PKCS#8).
 const DEVICE_KEY_ENTRY: &str = "apcv.device-key";
@@ -157,7 +151,7 @@ impl CardPerson {
 }
 
 /// A disclosed value as text: full dates and texts as they are, numbers in decimal.
-fn display(value: &Value) -> String {
+pub(crate) fn display(value: &Value) -> String {
     match value {
         Value::Tag(_, inner) => display(inner),
         Value::Text(text) => text.clone(),
@@ -165,44 +159,6 @@ fn display(value: &Value) -> String {
         Value::Bool(flag) => flag.to_string(),
         other => format!("{other:?}"),
     }
-}
-
-/// What a phone is asked to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PresentationRequest {
-    /// Answer a reader's challenge (its `APCVR1:` text), after the holder consented to what
-    /// it asks.
-    Challenge(String),
-    /// A counter QR without a challenge: [`DEFAULT_DISCLOSURE`], bound to the current 30-second
-    /// slot.
-    Counter,
-}
-
-/// What a challenge asks, to show the holder before consent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChallengeInfo {
-    /// The reader's identifier (RPPS or FINESS).
-    pub reader: String,
-    /// Why it asks.
-    pub purpose: String,
-    /// The elements asked for.
-    pub items: Vec<String>,
-    /// For a remote challenge: where the answer is sent.
-    pub endpoint: Option<String>,
-}
-
-/// Reads a reader's `APCVR1:` challenge, so that the holder sees who asks what.
-///
-/// # Errors
-/// [`CarnetError::Identity`] for a text that is not a challenge (limits apply).
-pub fn read_challenge(text: &str) -> Result<ChallengeInfo, CarnetError> {
-    let challenge = ReaderChallenge::from_text(text)?;
-    Ok(ChallengeInfo {
-        reader: challenge.reader,
-        purpose: challenge.purpose,
-        items: challenge.items,
-        endpoint: challenge.endpoint,
-    })
 }
 
 impl HealthRecord {
@@ -224,29 +180,17 @@ impl HealthRecord {
             .collect()
     }
 
-    /// The `APCV1:` QR text showing person `rank`'s credential for `request`, signed by
-    /// `signer` (the key the card was enrolled with). The certificate is left out (the QR
-    /// form); only the requested elements are disclosed.
+    /// Carnet's counter QR (`APCV1:` text) for person `rank`: the default disclosure,
+    /// signed by `signer` (the key the card was enrolled with) for the current 30-second slot,
+    /// without the certificate (a QR code's size is tight). No reader can ask anything of it.
     ///
     /// # Errors
     /// [`CarnetError::NotFound`] for a rank not on the card; [`CarnetError::Identity`] for a
-    /// challenge that does not parse, an element the credential lacks, or the signer's
-    /// refusal.
-    pub fn present_card(
+    /// credential that does not parse or the signer's refusal.
+    pub fn present_counter(
         &self,
         rank: u32,
-        request: &PresentationRequest,
         signer: &dyn DeviceSigner,
-    ) -> Result<String, CarnetError> {
-        self.present(rank, request, signer, Carry::QrForm)
-    }
-
-    fn present(
-        &self,
-        rank: u32,
-        request: &PresentationRequest,
-        signer: &dyn DeviceSigner,
-        carry: Carry,
     ) -> Result<String, CarnetError> {
         let kept = self
             .record
@@ -254,242 +198,16 @@ impl HealthRecord {
             .into_iter()
             .find(|kept| kept.rank == rank)
             .ok_or(CarnetError::NotFound("card person"))?;
-        let credential = Credential::from_cbor(&kept.credential)?;
-        let credential = match carry {
-            Carry::QrForm => credential.without_certificate(),
-            Carry::Whole => credential,
-        };
-        let (items, handover): (Vec<String>, Binding) = match request {
-            PresentationRequest::Challenge(text) => {
-                let challenge = ReaderChallenge::from_text(text)?;
-                (challenge.items.clone(), challenge.handover())
-            }
-            PresentationRequest::Counter => (
-                DEFAULT_DISCLOSURE.iter().map(|i| (*i).to_owned()).collect(),
-                Binding::Counter {
-                    slot: (self.clock.now_unix_millis() / 1000).div_euclid(SLOT_SECONDS),
-                },
-            ),
-        };
-        let asked: Vec<&str> = items.iter().map(String::as_str).collect();
-        let response = credential.present(&asked, &handover, signer)?;
-        let text = response_to_text(&response, Mode::of(&handover))?;
+        let credential = Credential::from_cbor(&kept.credential)?.without_certificate();
+        let slot = (self.clock.now_unix_millis() / 1000).div_euclid(SLOT_SECONDS);
+        let response =
+            credential.present(&DEFAULT_DISCLOSURE, &Binding::Counter { slot }, signer)?;
+        let text = counter_to_text(&response, slot)?;
         tracing::dispatcher::with_default(&self.dispatch, || {
-            tracing::info!(rank, items = asked.len(), "card shown");
+            tracing::info!(rank, "counter QR shown");
         });
         Ok(text)
     }
-}
-
-/// What a presentation carries of the credential.
-#[derive(Clone, Copy)]
-enum Carry {
-    /// Without the document signer's certificate (a QR code's size is tight).
-    QrForm,
-    /// Everything (NFC: no size constraint; the reader validates the certificate itself).
-    Whole,
-}
-
-/// The phone's side of an NFC presentation (host card emulation): the platform hands it each
-/// command APDU the reader sends and transmits what it returns. A challenge is answered for
-/// person `rank` only if every element it asks is among those the holder allowed when they
-/// opened the NFC screen (a tap leaves no time to ask); otherwise it is refused (`69 85`).
-pub struct NfcResponder {
-    session: HolderSession,
-    record: Arc<HealthRecord>,
-    rank: u32,
-    allowed: Vec<String>,
-    signer: Box<dyn DeviceSigner + Send + Sync>,
-}
-
-impl std::fmt::Debug for NfcResponder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NfcResponder")
-            .field("rank", &self.rank)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NfcResponder {
-    /// Answers readers for person `rank` of `record`'s card with the elements in `allowed`,
-    /// signed by `signer`.
-    #[must_use]
-    pub fn new(
-        record: Arc<HealthRecord>,
-        rank: u32,
-        allowed: Vec<String>,
-        signer: Box<dyn DeviceSigner + Send + Sync>,
-    ) -> Self {
-        NfcResponder {
-            session: HolderSession::default(),
-            record,
-            rank,
-            allowed,
-            signer,
-        }
-    }
-
-    /// The response APDU to one command APDU (never fails: every problem is a status word).
-    pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
-        let NfcResponder {
-            session,
-            record,
-            rank,
-            allowed,
-            signer,
-        } = self;
-        session.handle(command, |challenge| {
-            let text = std::str::from_utf8(challenge).ok()?;
-            let asked = ReaderChallenge::from_text(text).ok()?;
-            if !asked.items.iter().all(|item| allowed.contains(item)) {
-                return None;
-            }
-            record
-                .present(
-                    *rank,
-                    &PresentationRequest::Challenge(text.to_owned()),
-                    signer.as_ref(),
-                    Carry::Whole,
-                )
-                .ok()
-                .map(String::into_bytes)
-        })
-    }
-}
-
-/// The reader's side of an NFC presentation: the platform sends what [`NfcReading::next`]
-/// gives and feeds it the phone's response, until the answer is complete.
-#[derive(Debug)]
-pub struct NfcReading {
-    exchange: ReaderExchange,
-    commands: std::collections::VecDeque<Vec<u8>>,
-}
-
-/// What to do next in an NFC reading.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NfcStep {
-    /// Transmit this command APDU and give the response to [`NfcReading::next`].
-    Send(Vec<u8>),
-    /// The phone's whole answer (`APCV1:` text), for [`CardReader::read`].
-    Done(String),
-}
-
-impl NfcReading {
-    /// A reading that carries `challenge` (the reader's `APCVR1:` text) to the phone.
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for a text that is not a challenge.
-    pub fn new(challenge: &str) -> Result<Self, CarnetError> {
-        ReaderChallenge::from_text(challenge)?;
-        let commands = challenge_commands(challenge.trim().as_bytes())
-            .iter()
-            .map(Command::to_bytes)
-            .collect::<Result<_, _>>()?;
-        Ok(NfcReading {
-            exchange: ReaderExchange::default(),
-            commands,
-        })
-    }
-
-    /// The next step: `response` is the phone's answer to the command sent last (`None` at
-    /// the start).
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] when the phone refuses (no consent, no Carnet application),
-    /// answers something malformed or too large, or the exchange is over.
-    pub fn next(&mut self, response: Option<&[u8]>) -> Result<NfcStep, CarnetError> {
-        let step = match response {
-            None => ReaderStep::Continue,
-            Some(response) => self.exchange.receive(response)?,
-        };
-        match step {
-            ReaderStep::Continue => self
-                .commands
-                .pop_front()
-                .map(NfcStep::Send)
-                .ok_or_else(|| malformed("the phone answered nothing to the whole challenge")),
-            ReaderStep::Send(command) => Ok(NfcStep::Send(command.to_bytes()?)),
-            ReaderStep::Done(answer) => String::from_utf8(answer)
-                .map(NfcStep::Done)
-                .map_err(|_| malformed("the NFC answer is not text")),
-        }
-    }
-}
-
-impl HealthRecord {
-    /// Remote presentation: answers a reader's remote challenge (one naming an endpoint) by
-    /// sending person `rank`'s presentation to that endpoint over HTTPS, and returns the
-    /// reader's verdict. The transcript binds the endpoint's origin: an answer relayed to
-    /// another site does not verify there.
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for a challenge without an endpoint or that does not parse;
-    /// [`CarnetError::Network`] when the endpoint cannot be reached or answers nonsense;
-    /// what [`HealthRecord::present_card`] returns.
-    pub async fn send_card(
-        &self,
-        rank: u32,
-        challenge: &str,
-        signer: &(dyn DeviceSigner + Sync),
-    ) -> Result<CardCheck, CarnetError> {
-        let parsed = ReaderChallenge::from_text(challenge)?;
-        let endpoint = parsed
-            .endpoint
-            .ok_or_else(|| malformed("this challenge names no endpoint: show the QR instead"))?;
-        let (origin, path) = carnet_identity::qr_text::endpoint_parts(&endpoint)?;
-        let text = self.present_card(
-            rank,
-            &PresentationRequest::Challenge(challenge.to_owned()),
-            signer,
-        )?;
-        let client = carnet_net::Client::new(carnet_net::NetConfig::new(origin))?;
-        let answer = client
-            .post_once(&path, &RemotePresentation { presentation: text })
-            .with_subscriber(self.dispatch.clone())
-            .await?;
-        check_of_verdict(answer.json("the reader's answer")?)
-    }
-}
-
-/// A reader's verdict as its endpoint answers it (`docs/protocols/apcv.md`).
-#[must_use]
-pub fn remote_verdict(check: &CardCheck) -> RemoteVerdict {
-    match check {
-        CardCheck::Accepted { elements } => RemoteVerdict {
-            accepted: true,
-            elements: elements
-                .iter()
-                .map(|e| wire::DisclosedElement {
-                    name: e.name.clone(),
-                    value: e.value.clone(),
-                })
-                .collect(),
-            code: None,
-        },
-        CardCheck::Refused { code } => RemoteVerdict {
-            accepted: false,
-            elements: Vec::new(),
-            code: Some(code.clone()),
-        },
-    }
-}
-
-fn check_of_verdict(verdict: RemoteVerdict) -> Result<CardCheck, CarnetError> {
-    if verdict.accepted {
-        let elements = verdict
-            .elements
-            .into_iter()
-            .map(|e| DisclosedElement {
-                name: e.name,
-                value: e.value,
-            })
-            .collect();
-        return Ok(CardCheck::Accepted { elements });
-    }
-    let code = verdict.code.ok_or_else(|| {
-        NetError::Protocol("the reader's answer: a refusal without its code".into())
-    })?;
-    Ok(CardCheck::Refused { code })
 }
 
 impl NationalServices {
@@ -533,7 +251,9 @@ impl NationalServices {
                 .client
                 .enrol_with::<_, CardEnrolled>(self.vault.as_ref(), "/v1/issuer/enrolment", request)
                 .await?;
-            keep_credentials(record, &answer.credentials, &signer.device_key())
+            let people = keep_credentials(record, &answer.credentials, &signer.device_key())?;
+            self.refresh_reader_trust(record).await?;
+            Ok(people)
         };
         work.with_subscriber(self.dispatch.clone()).await
     }
@@ -562,9 +282,40 @@ impl NationalServices {
                 )
                 .await?;
             let answer: IssuedCredentials = response.json("rights answer")?;
-            keep_credentials(record, &answer.credentials, &signer.device_key())
+            let people = keep_credentials(record, &answer.credentials, &signer.device_key())?;
+            self.refresh_reader_trust(record).await?;
+            Ok(people)
         };
         work.with_subscriber(self.dispatch.clone()).await
+    }
+
+    /// Fetches what the phone checks readers with and keeps it with the card: the
+    /// professionals' PKI root (the one kept is kept: in production it ships with the app)
+    /// and its current signed revocation list, which must verify under it.
+    async fn refresh_reader_trust(&self, record: &HealthRecord) -> Result<(), CarnetError> {
+        let roots = match record.record.reader_trust()? {
+            Some(kept) => kept.roots,
+            None => vec![
+                self.client
+                    .get_conditional("/v1/readers/root", None)
+                    .await?
+                    .body,
+            ],
+        };
+        let revocations = self
+            .client
+            .get_conditional("/v1/readers/revocations", None)
+            .await?
+            .body;
+        let mut trust = ReaderTrust::new(&roots)?;
+        if !trust.update_revocations(&revocations)? {
+            return Err(NetError::Protocol(
+                "the readers' revocation list is not signed by the PKI this phone trusts".into(),
+            )
+            .into());
+        }
+        record.record.keep_reader_trust(&roots, &revocations)?;
+        Ok(())
     }
 
     /// The issuer's root certificate (DER), for a reader to trust — fetched once and kept; in
@@ -642,169 +393,4 @@ pub enum CardCheck {
         /// The refusal code.
         code: String,
     },
-}
-
-/// The pharmacy's or doctor's reader: the issuer's root it trusts, the status list it last
-/// downloaded, the challenge it has outstanding, the counter QRs it has seen.
-pub struct CardReader {
-    reader: Reader,
-    clock: Arc<dyn Clock>,
-    reader_id: String,
-    outstanding: Option<ReaderChallenge>,
-}
-
-impl std::fmt::Debug for CardReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CardReader")
-            .field("reader_id", &self.reader_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CardReader {
-    pub(crate) fn new(
-        root: &[u8],
-        reader_id: &str,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, CarnetError> {
-        if reader_id.trim().is_empty() || reader_id.chars().count() > 64 {
-            return Err(malformed(
-                "a reader id (RPPS or FINESS) of 1 to 64 characters",
-            ));
-        }
-        Ok(CardReader {
-            reader: Reader::new(IssuerTrust::new(&[root.to_vec()])?),
-            clock,
-            reader_id: reader_id.trim().to_owned(),
-            outstanding: None,
-        })
-    }
-
-    fn now(&self) -> i64 {
-        self.clock.now_unix_millis().div_euclid(1000)
-    }
-
-    /// Takes the issuer's signed status list; returns whether it was accepted (`false`: not
-    /// signed by this issuer; an older list than the one held is ignored).
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for bytes that are not a status list.
-    pub fn update_status(&mut self, signed: &[u8]) -> Result<bool, CarnetError> {
-        let now = self.now();
-        Ok(self.reader.update_status(signed, now)?.is_ok())
-    }
-
-    /// A new challenge asking for `items` for `purpose`, as the `APCVR1:` text to show; it
-    /// replaces the one outstanding.
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for a challenge beyond the limits (1 to 32 items, fields of 1
-    /// to 64 characters).
-    pub fn challenge(&mut self, purpose: &str, items: &[String]) -> Result<String, CarnetError> {
-        self.make_challenge(purpose, items, None)
-    }
-
-    /// A remote challenge: like [`CardReader::challenge`], naming the `endpoint` (HTTPS, or
-    /// HTTP on loopback) the phone sends its answer to.
-    ///
-    /// # Errors
-    /// As [`CardReader::challenge`], and for an endpoint that is not HTTPS.
-    pub fn remote_challenge(
-        &mut self,
-        purpose: &str,
-        items: &[String],
-        endpoint: &str,
-    ) -> Result<String, CarnetError> {
-        self.make_challenge(purpose, items, Some(endpoint.to_owned()))
-    }
-
-    fn make_challenge(
-        &mut self,
-        purpose: &str,
-        items: &[String],
-        endpoint: Option<String>,
-    ) -> Result<String, CarnetError> {
-        let mut nonce = vec![0u8; carnet_identity::qr_text::NONCE_BYTES];
-        ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut nonce)
-            .map_err(|_| malformed("no random generator"))?;
-        let challenge = ReaderChallenge {
-            nonce,
-            reader: self.reader_id.clone(),
-            purpose: purpose.to_owned(),
-            items: items.to_vec(),
-            time: self.now(),
-            endpoint,
-        };
-        let text = challenge.to_text()?;
-        self.outstanding = Some(challenge);
-        Ok(text)
-    }
-
-    /// Takes back a challenge this reader made earlier (its `APCVR1:` text, kept by a reader
-    /// that does not stay running, like the CLI) as the outstanding one.
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for a text that is not a challenge or names another reader.
-    pub fn resume_challenge(&mut self, text: &str) -> Result<(), CarnetError> {
-        let challenge = ReaderChallenge::from_text(text)?;
-        if challenge.reader != self.reader_id {
-            return Err(malformed("a challenge made by another reader"));
-        }
-        self.outstanding = Some(challenge);
-        Ok(())
-    }
-
-    /// Whether a challenge is outstanding (an answer to it consumes it).
-    #[must_use]
-    pub fn has_challenge(&self) -> bool {
-        self.outstanding.is_some()
-    }
-
-    /// Checks a phone's `APCV1:` text: an answer to the outstanding challenge (which it then
-    /// consumes) or a counter QR. With `date_of_care` (`YYYY-MM-DD`), the AMO rights must
-    /// cover it.
-    ///
-    /// # Errors
-    /// [`CarnetError::Identity`] for a text or a date that does not parse, or an answer to a
-    /// challenge this reader has not made.
-    pub fn read(
-        &mut self,
-        text: &str,
-        date_of_care: Option<&str>,
-    ) -> Result<CardCheck, CarnetError> {
-        let date_of_care = date_of_care
-            .map(|date| {
-                time::Date::parse(
-                    date,
-                    time::macros::format_description!("[year]-[month]-[day]"),
-                )
-                .map_err(|_| malformed("the date of care is not YYYY-MM-DD"))
-            })
-            .transpose()?;
-        let (mode, response) = response_from_text(text)?;
-        let expected = mode.expected(self.outstanding.as_ref())?;
-        let time = CheckTime {
-            now: self.now(),
-            date_of_care,
-        };
-        let verdict = self.reader.check(&response, &expected, time)?;
-        if matches!(mode, Mode::Challenge | Mode::Remote) {
-            self.outstanding = None;
-        }
-        Ok(match verdict {
-            Ok(disclosed) => CardCheck::Accepted {
-                elements: disclosed
-                    .elements
-                    .iter()
-                    .map(|(name, value)| DisclosedElement {
-                        name: name.clone(),
-                        value: display(value),
-                    })
-                    .collect(),
-            },
-            Err(refusal) => CardCheck::Refused {
-                code: refusal.code().to_owned(),
-            },
-        })
-    }
 }

@@ -7,7 +7,8 @@ use carnet_certs::verifier::Verdict;
 use carnet_identity::{BirthDate, Ins, InsTraits, Nir, Sex};
 use carnet_record::{Record, StoreOptions};
 
-use crate::card::{CardReader, SoftwareDeviceKey};
+use crate::card::SoftwareDeviceKey;
+use crate::card_reader::{CardReader, SoftwareReaderKey};
 use crate::clock_guard::{ClockStatus, check_clock};
 use crate::health_record::{HealthRecord, RecordUnlock};
 use crate::logging::{LogLevel, LogSink, dispatch_for};
@@ -212,14 +213,35 @@ impl Carnet {
         )
     }
 
-    /// A card reader (the pharmacy's side) trusting the issuer `root` certificate (DER), with
-    /// `reader_id` (RPPS or FINESS) in its challenges.
+    /// A card reader (the pharmacy's side) trusting the issuer `root` certificate (DER). With
+    /// `certificate` (the professionals' PKI's certificate of [`Carnet::reader_public_key`]) it
+    /// authenticates to phones with this installation's reader key; without, it reads as an
+    /// anonymous reader, to whom phones show the names at most.
     ///
     /// # Errors
     /// [`CarnetError::Identity`] for a root that is not a self-signed P-256 CA certificate, or
-    /// an empty or overlong reader id.
-    pub fn card_reader(&self, root: &[u8], reader_id: &str) -> Result<CardReader, CarnetError> {
-        CardReader::new(root, reader_id, self.clock.clone())
+    /// a certificate for another key; [`CarnetError::Platform`] when the vault fails.
+    pub fn card_reader(
+        &self,
+        root: &[u8],
+        certificate: Option<Vec<u8>>,
+    ) -> Result<CardReader, CarnetError> {
+        let mut reader = CardReader::new(root, self.clock.clone())?;
+        if let Some(certificate) = certificate {
+            let key = SoftwareReaderKey::load_or_create(self.vault.as_ref())?
+                .with_certificate(certificate)?;
+            reader.authenticate_with(std::sync::Arc::new(key));
+        }
+        Ok(reader)
+    }
+
+    /// The public key of this installation's reader key (made the first time): what the
+    /// professionals' PKI certifies for a pharmacy's or a doctor's reader.
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`], [`CarnetError::CorruptVaultEntry`].
+    pub fn reader_public_key(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(SoftwareReaderKey::load_or_create(self.vault.as_ref())?.public_key())
     }
 
     /// The software device key of this installation (made the first time), for phones whose

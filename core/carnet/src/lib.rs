@@ -11,6 +11,7 @@
 )]
 
 mod card;
+mod card_reader;
 mod clock_guard;
 mod error;
 mod exposure;
@@ -18,14 +19,13 @@ mod facade;
 mod files;
 mod health_record;
 mod logging;
+mod presentation;
 mod services;
 mod verifier_lists;
 mod wallet;
 
-pub use card::{
-    CardCheck, CardPerson, CardReader, ChallengeInfo, DisclosedElement, NfcReading, NfcResponder,
-    NfcStep, PresentationRequest, SoftwareDeviceKey, read_challenge, remote_verdict,
-};
+pub use card::{CardCheck, CardPerson, DisclosedElement, SoftwareDeviceKey};
+pub use card_reader::CardReader;
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
@@ -54,6 +54,9 @@ pub use exposure::{ExposureCycle, ExposureProgress, ExposureRadio, KeyFilesUpdat
 pub use facade::{Carnet, InsInput, Services};
 pub use health_record::{HealthRecord, RecordUnlock, WalletEntry};
 pub use logging::{LogLevel, LogRecord, LogSink};
+pub use presentation::{
+    CardEngagement, CardPresentation, ConsentElement, ConsentRequest, PresentationStep, ReaderInfo,
+};
 pub use services::{ListsUpdate, NationalServices, SyncReport, SyncStage};
 pub use verifier_lists::VerifierLists;
 

@@ -1,8 +1,9 @@
 //! The carte Vitale on the phone through the facade, against the reference server on
 //! loopback: the caisse registers a family's card, the phone enrols it with a software device
-//! key, shows it offline from the record (a challenge, a counter QR, the child's), the
-//! pharmacy's reader checks it with the issuer's root and status list; a rights refresh, then
-//! a lost phone, and the reader's verdicts follow. The same enrolment opens the health space.
+//! key (and keeps the professionals' PKI with it); a pharmacy's reader, certified by that
+//! PKI, reads it the ISO/IEC 18013-5 way over a QR and an NFC engagement, offline; an
+//! anonymous reader gets the names at most; Carnet's counter QR is checked with its replay
+//! cache; a rights refresh, a revoked reader and a lost phone follow.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,9 +16,28 @@ mod common;
 
 use std::sync::Arc;
 
-use carnet::{CardCheck, CarnetError, PresentationRequest, RecordUnlock, read_challenge};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use carnet::{
+    CardCheck, CardEngagement, CardPresentation, CardReader, CarnetError, ConsentRequest,
+    PresentationStep, RecordUnlock, SoftwareDeviceKey,
+};
 use carnet_server::ProfessionalClient;
+use carnet_wire::readers::ReaderCertificateRequest;
 use common::{open_carnet, register_family_card, start_server};
+
+const BILLING: [&str; 6] = [
+    "family_name",
+    "given_names",
+    "nir",
+    "amo_valid_from",
+    "amo_valid_until",
+    "ins_matricule",
+];
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}
 
 fn accepted(check: CardCheck) -> Vec<(String, String)> {
     match check {
@@ -29,21 +49,55 @@ fn accepted(check: CardCheck) -> Vec<(String, String)> {
     }
 }
 
+fn refused(check: CardCheck) -> String {
+    match check {
+        CardCheck::Refused { code } => code,
+        CardCheck::Accepted { elements } => panic!("accepted: {elements:?}"),
+    }
+}
+
+fn asked(step: PresentationStep) -> ConsentRequest {
+    match step {
+        PresentationStep::Asked(request) => request,
+        PresentationStep::Ended => panic!("the reader ended the session"),
+    }
+}
+
+/// One exchange: the reader's request, the holder's consent, the answer the reader checks.
+fn exchange(
+    presentation: &mut CardPresentation,
+    reader: &mut CardReader,
+    establishment: &[u8],
+    rank: u32,
+    approve: &[&str],
+    key: &SoftwareDeviceKey,
+) -> (ConsentRequest, CardCheck) {
+    let consent = asked(presentation.receive(establishment).unwrap());
+    let answer = presentation.respond(rank, &names(approve), key).unwrap();
+    (consent, reader.read(&answer, Some("2027-01-15")).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
+async fn a_card_is_enrolled_presented_to_readers_refreshed_and_lost() {
     let server = start_server().await;
     let base = server.url();
     let code = register_family_card(&server).await;
+    let pki = ProfessionalClient::new(&base, server.professional_key());
 
     // The phone.
     let data = tempfile::tempdir().unwrap();
     let phone = open_carnet(data.path());
     let services = phone.national_services(&base, &[]).unwrap();
-    let record = phone
-        .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
-        .unwrap();
+    let record = Arc::new(
+        phone
+            .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
+            .unwrap(),
+    );
     let key = phone.software_device_key().unwrap();
-    assert!(record.card().unwrap().is_empty());
+    assert!(matches!(
+        record.start_presentation(CardEngagement::Qr),
+        Err(CarnetError::NotFound(_))
+    ));
     let wrong = services
         .enrol_card(&record, "253072B07300470", "WRONG", &key)
         .await
@@ -61,167 +115,220 @@ async fn a_card_is_enrolled_shown_checked_refreshed_and_lost() {
             .collect::<Vec<_>>(),
         [(1, "MARIE ANNE"), (2, "LEA")]
     );
-    assert_eq!(people[1].ins_matricule, "216087511603014");
-    assert_eq!(people[1].amo_valid_until, "2027-12-31");
     assert!(
         services.enrolled_user().unwrap().is_some(),
         "the health space too"
     );
-    services.sync_record(&record, &mut |_, _| {}).await.unwrap();
 
-    // The pharmacy: its own Carnet, the issuer's root and status list.
+    // The pharmacy: its own Carnet, the issuer's root and status list, its key certified.
     let pharmacy_dir = tempfile::tempdir().unwrap();
     let pharmacy = open_carnet(pharmacy_dir.path());
     let pharmacy_services = pharmacy.national_services(&base, &[]).unwrap();
     let root = pharmacy_services.issuer_root().await.unwrap();
-    let mut reader = pharmacy.card_reader(&root, "10003456789").unwrap();
-    let update = |reader: &mut carnet::CardReader, status: Vec<u8>| {
-        assert!(reader.update_status(&status).unwrap());
-    };
-    update(
+    let status = pharmacy_services.issuer_status().await.unwrap();
+    let reader_key = pharmacy.reader_public_key().unwrap();
+    let certified = pki
+        .certify_reader(&ReaderCertificateRequest {
+            name: "Jeanne Martin".into(),
+            organisation: "Pharmacie du Port".into(),
+            identifier: "RPPS:10003456789".into(),
+            profession: "21".into(),
+            hosts: Vec::new(),
+            public_key: STANDARD.encode(&reader_key),
+        })
+        .await
+        .unwrap();
+    let certificate = STANDARD.decode(&certified.certificate).unwrap();
+    // Another installation's key is not the one certified.
+    let stranger = open_carnet(tempfile::tempdir().unwrap().path());
+    assert!(
+        stranger
+            .card_reader(&root, Some(certificate.clone()))
+            .is_err()
+    );
+    let mut reader = pharmacy
+        .card_reader(&root, Some(certificate.clone()))
+        .unwrap();
+    assert!(reader.update_status(&status).unwrap());
+
+    // Offline from here: a QR engagement, the holder sees who asks from the certificate.
+    let stopped = server.stop().await;
+    let mut presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let text = presentation.qr_text();
+    assert!(text.starts_with("mdoc:") && text.len() < 200, "{text}");
+    let establishment = reader.request(&text, &names(&BILLING)).unwrap();
+    let (consent, check) = exchange(
+        &mut presentation,
         &mut reader,
-        pharmacy_services.issuer_status().await.unwrap(),
+        &establishment,
+        1,
+        &BILLING,
+        &key,
+    );
+    assert!(consent.reader.verified);
+    assert_eq!(
+        (
+            consent.reader.name.as_str(),
+            consent.reader.organisation.as_str(),
+            consent.reader.identifier.as_str(),
+            consent.reader.profession.as_str()
+        ),
+        (
+            "Jeanne Martin",
+            "Pharmacie du Port",
+            "RPPS 10003456789",
+            "Pharmacien"
+        )
+    );
+    let allowed: Vec<(&str, bool)> = consent
+        .elements
+        .iter()
+        .map(|e| (e.name.as_str(), e.allowed))
+        .collect();
+    assert_eq!(
+        allowed[5],
+        ("ins_matricule", false),
+        "a pharmacy bills without the INS"
+    );
+    let shown = accepted(check);
+    assert_eq!(shown[0], ("family_name".into(), "DUPONT".into()));
+    assert_eq!(
+        shown.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        [
+            "family_name",
+            "given_names",
+            "nir",
+            "amo_valid_from",
+            "amo_valid_until"
+        ]
+    );
+    // The holder ends the session: the reader is told.
+    assert_eq!(
+        refused(reader.read(&presentation.end().unwrap(), None).unwrap()),
+        "phone_ended"
     );
 
-    // Challenge: the holder sees who asks what, then answers with the record only.
-    let stopped = server.stop().await;
-    let items = [
-        "family_name",
-        "given_names",
-        "amo_valid_from",
-        "amo_valid_until",
-    ];
-    let challenge = reader
-        .challenge("Délivrance de médicaments", &items.map(str::to_owned))
+    // NFC engagement, the child's card, the reader's session kept across two runs.
+    let mut presentation = record.start_presentation(CardEngagement::Nfc).unwrap();
+    let select = presentation.handover_select().unwrap();
+    assert!(presentation.ble_service_uuid().is_some());
+    let establishment = reader
+        .request_nfc(&select, &names(&["given_names", "nir"]))
         .unwrap();
-    let asked = read_challenge(&challenge).unwrap();
+    let saved = reader.save_session().unwrap();
+    let consent = asked(presentation.receive(&establishment).unwrap());
+    assert!(consent.elements.iter().all(|e| e.allowed));
+    let answer = presentation
+        .respond(2, &names(&["given_names", "nir"]), &key)
+        .unwrap();
+    // Another run of the reader takes the session up where the first left it.
+    let mut later = pharmacy.card_reader(&root, Some(certificate)).unwrap();
+    assert!(later.update_status(&status).unwrap());
+    later.resume_session(&saved).unwrap();
+    let shown = accepted(later.read(&answer, None).unwrap());
+    assert_eq!(shown[0], ("given_names".into(), "LEA".into()));
+    assert!(later.resume_session(b"not a session").is_err());
+
+    // A reader that does not authenticate: nothing by default, the names if chosen.
+    let mut anonymous = pharmacy.card_reader(&root, None).unwrap();
+    assert!(anonymous.update_status(&status).unwrap());
+    let mut presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let establishment = anonymous
+        .request(&presentation.qr_text(), &names(&["family_name", "nir"]))
+        .unwrap();
+    let consent = asked(presentation.receive(&establishment).unwrap());
+    assert!(!consent.reader.verified && consent.reader.refusal.is_none());
     assert_eq!(
-        (asked.reader.as_str(), asked.items.len()),
-        ("10003456789", 4)
+        consent
+            .elements
+            .iter()
+            .map(|e| (e.name.as_str(), e.allowed))
+            .collect::<Vec<_>>(),
+        [("family_name", true), ("nir", false)]
     );
-    let shown = record
-        .present_card(1, &PresentationRequest::Challenge(challenge), &key)
-        .unwrap();
-    let elements = accepted(reader.read(&shown, Some("2027-01-15")).unwrap());
-    assert_eq!(elements[0], ("family_name".into(), "DUPONT".into()));
-    assert_eq!(elements.len(), 4);
-    assert!(
-        reader.read(&shown, None).is_err(),
-        "the challenge was consumed: the same answer again is not expected"
-    );
-    // Counter QRs: the holder's, then the child's; each once.
-    let counter = record
-        .present_card(1, &PresentationRequest::Counter, &key)
-        .unwrap();
-    let elements = accepted(reader.read(&counter, None).unwrap());
+    let answer = presentation.decline().unwrap();
+    assert_eq!(refused(anonymous.read(&answer, None).unwrap()), "not_shown");
+
+    // Carnet's counter QR: the holder's, then the child's; each once.
+    let counter = record.present_counter(1, &key).unwrap();
+    let elements = accepted(reader.read_counter(&counter, None).unwrap());
     assert_eq!(elements.len(), carnet::DEFAULT_DISCLOSURE.len());
     assert_eq!(
-        reader.read(&counter, None).unwrap(),
-        CardCheck::Refused {
-            code: "replayed".into()
-        }
+        refused(reader.read_counter(&counter, None).unwrap()),
+        "replayed"
     );
-    let child = record
-        .present_card(2, &PresentationRequest::Counter, &key)
-        .unwrap();
+    let child = record.present_counter(2, &key).unwrap();
     assert_eq!(
-        reader.read(&child, Some("2028-02-01")).unwrap(),
-        CardCheck::Refused {
-            code: "rights_expired".into()
-        },
-        "a date of care past the rights"
+        refused(reader.read_counter(&child, Some("2028-02-01")).unwrap()),
+        "rights_expired"
     );
-    let elements = accepted(reader.read(&child, None).unwrap());
-    assert!(
-        elements.contains(&("given_names".into(), "LEA".into())),
-        "a refused showing is not remembered as seen"
-    );
+    accepted(reader.read_counter(&child, None).unwrap());
     assert!(matches!(
-        record.present_card(3, &PresentationRequest::Counter, &key),
+        record.present_counter(3, &key),
         Err(CarnetError::NotFound(_))
     ));
-    // Another phone's key cannot show this card.
     let other = open_carnet(tempfile::tempdir().unwrap().path())
         .software_device_key()
         .unwrap();
-    let stolen = record
-        .present_card(1, &PresentationRequest::Counter, &other)
-        .unwrap();
+    let stolen = record.present_counter(1, &other).unwrap();
     assert_eq!(
-        reader.read(&stolen, None).unwrap(),
-        CardCheck::Refused {
-            code: "device_signature".into()
-        }
+        refused(reader.read_counter(&stolen, None).unwrap()),
+        "device_signature"
     );
 
-    // Back online: a rights refresh revokes the old credentials.
+    // Back online: the PKI revokes the pharmacy's certificate; the phone learns it with its
+    // rights refresh, which also revokes the old credentials.
     let server = stopped.start().await;
-    let before = record
-        .present_card(1, &PresentationRequest::Counter, &key)
-        .unwrap();
-    let refreshed = services.refresh_card(&record, &key).await.unwrap();
-    assert_eq!(refreshed.len(), 2);
-    update(
-        &mut reader,
-        pharmacy_services.issuer_status().await.unwrap(),
+    let before = record.present_counter(1, &key).unwrap();
+    pki.revoke_reader(&certified.serial).await.unwrap();
+    assert_eq!(services.refresh_card(&record, &key).await.unwrap().len(), 2);
+    assert!(
+        reader
+            .update_status(&pharmacy_services.issuer_status().await.unwrap())
+            .unwrap()
     );
     assert_eq!(
-        reader.read(&before, None).unwrap(),
-        CardCheck::Refused {
-            code: "revoked".into()
-        }
+        refused(reader.read_counter(&before, None).unwrap()),
+        "revoked"
     );
-    let after = record
-        .present_card(2, &PresentationRequest::Counter, &key)
+    let mut presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let establishment = reader
+        .request(&presentation.qr_text(), &names(&BILLING))
         .unwrap();
-    accepted(reader.read(&after, None).unwrap());
+    let (consent, check) = exchange(
+        &mut presentation,
+        &mut reader,
+        &establishment,
+        1,
+        &BILLING,
+        &key,
+    );
+    assert_eq!(consent.reader.refusal.as_deref(), Some("reader_revoked"));
+    assert!(consent.elements.iter().all(|e| !e.allowed));
+    assert_eq!(refused(check), "not_shown");
 
     // The phone is lost: the caisse revokes everything.
-    ProfessionalClient::new(&base, server.professional_key())
-        .report_device_lost("253072B07300470")
-        .await
-        .unwrap();
-    update(
-        &mut reader,
-        pharmacy_services.issuer_status().await.unwrap(),
+    pki.report_device_lost("253072B07300470").await.unwrap();
+    assert!(
+        reader
+            .update_status(&pharmacy_services.issuer_status().await.unwrap())
+            .unwrap()
     );
-    let lost = record
-        .present_card(1, &PresentationRequest::Counter, &key)
-        .unwrap();
+    let lost = record.present_counter(1, &key).unwrap();
     assert_eq!(
-        reader.read(&lost, None).unwrap(),
-        CardCheck::Refused {
-            code: "revoked".into()
-        }
+        refused(reader.read_counter(&lost, None).unwrap()),
+        "revoked"
     );
     assert!(services.refresh_card(&record, &key).await.is_err());
     server.stop().await;
 }
 
-/// Drives an NFC exchange as the two platforms would: the reader's commands go to the phone's
-/// responder, its responses back, until the answer is complete.
-fn over_nfc(challenge: &str, phone: &mut carnet::NfcResponder) -> Result<String, CarnetError> {
-    let mut reading = carnet::NfcReading::new(challenge)?;
-    let mut step = reading.next(None)?;
-    for _ in 0..64 {
-        match step {
-            carnet::NfcStep::Send(command) => {
-                let response = phone.process(&command);
-                step = reading.next(Some(&response))?;
-            }
-            carnet::NfcStep::Done(answer) => return Ok(answer),
-        }
-    }
-    panic!("the exchange did not end");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
+async fn hostile_and_replayed_session_messages_end_the_session_with_a_status() {
     let server = start_server().await;
     let data = tempfile::tempdir().unwrap();
     let phone = open_carnet(data.path());
-    let base = server.url();
-    let services = phone.national_services(&base, &[]).unwrap();
+    let services = phone.national_services(&server.url(), &[]).unwrap();
     let record = Arc::new(
         phone
             .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
@@ -229,35 +336,41 @@ async fn a_card_is_read_over_nfc_with_what_the_holder_allowed() {
     );
     common::enrol_family_card(&server, &phone, &services, &record).await;
     let root = services.issuer_root().await.unwrap();
-    let status = services.issuer_status().await.unwrap();
     server.stop().await;
-
     let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
-    let mut reader = pharmacy.card_reader(&root, "10003456789").unwrap();
-    assert!(reader.update_status(&status).unwrap());
-    let allowed: Vec<String> = carnet::DEFAULT_DISCLOSURE.map(str::to_owned).to_vec();
-    let mut responder = carnet::NfcResponder::new(
-        record.clone(),
-        2,
-        allowed,
-        Box::new(phone.software_device_key().unwrap()),
+    let mut reader = pharmacy.card_reader(&root, None).unwrap();
+
+    let mut presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let establishment = reader
+        .request(&presentation.qr_text(), &names(&["family_name"]))
+        .unwrap();
+    asked(presentation.receive(&establishment).unwrap());
+    // The same establishment again.
+    let error = presentation.receive(&establishment).unwrap_err();
+    assert_eq!(error.code(), "mdoc.decryption", "{error}");
+    assert!(error.to_string().contains("replayed"), "{error}");
+    assert!(presentation.is_ended());
+    let closing = presentation.closing_message().unwrap();
+    assert_eq!(
+        refused(reader.read(&closing, None).unwrap()),
+        "phone_decryption_error"
     );
-    let challenge = reader
-        .challenge(
-            "Délivrance de médicaments",
-            &["given_names".into(), "nir".into()],
-        )
-        .unwrap();
-    let answer = over_nfc(&challenge, &mut responder).unwrap();
-    let elements = accepted(reader.read(&answer, None).unwrap());
-    assert_eq!(elements[0], ("given_names".into(), "LEA".into()));
-    // An element the holder did not allow: the phone refuses (69 85), nothing is disclosed.
-    let greedy = reader
-        .challenge("Délivrance de médicaments", &["ins_matricule".into()])
-        .unwrap();
-    let refused = over_nfc(&greedy, &mut responder).unwrap_err();
-    assert_eq!(refused.code(), "apcv.not_consented", "{refused}");
-    assert!(refused.to_string().contains("did not consent"), "{refused}");
-    // Garbage APDUs are status words, never a panic.
-    assert_eq!(responder.process(&[0x00]), [0x67, 0x00]);
+
+    for hostile in [&b""[..], &[0xa0], &[0xff; 40], b"mdoc:"] {
+        let mut presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+        let error = presentation.receive(hostile).unwrap_err();
+        assert!(
+            error.code().starts_with("apcv.") || error.code().starts_with("mdoc."),
+            "{error:?}"
+        );
+        assert!(
+            !error.to_string().contains("Value"),
+            "no debug text: {error}"
+        );
+        assert!(presentation.closing_message().is_some());
+    }
+    for hostile in ["", "mdoc:", "mdoc:AAAA", "APCVR1:XYZ"] {
+        assert!(reader.request(hostile, &names(&["nir"])).is_err());
+    }
+    assert!(reader.read(b"\xa0", None).is_err());
 }

@@ -13,7 +13,7 @@ use crate::mdoc::{Embedded, IssuerSignedItem, Mso, field};
 
 /// Doc type and namespace of the ApCV credential.
 pub const DOC_TYPE: &str = "fr.cnam.apcv.1";
-/// What a phone shows at a counter when no challenge asks for less: identity, scheme and
+/// What Carnet's counter QR shows (no request can ask for less): identity, scheme and
 /// rights — what the pharmacy's software needs to bill the care.
 pub const DEFAULT_DISCLOSURE: [&str; 8] = [
     "family_name",

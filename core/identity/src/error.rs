@@ -52,13 +52,13 @@ pub enum IdentityError {
         /// The decoder's words.
         reason: String,
     },
-    /// Decoded, but not the structure a credential, a presentation or a challenge has.
+    /// Decoded, but not the structure a credential, a presentation or a request has.
     #[error("{0}")]
     Structure(String),
     /// Larger or longer than this component accepts, whatever it claims to be.
     #[error("{what} is too large: more than {limit}")]
     TooLarge {
-        /// What was too large (`presentation`, `challenge items`…).
+        /// What was too large (`presentation`, `items request`…).
         what: &'static str,
         /// The limit, with its unit (`65536 bytes`, `32 items`).
         limit: String,

@@ -9,9 +9,14 @@
 //! engagement older than [`ENGAGEMENT_SECONDS`] is refused, and a message that does not
 //! decrypt ends it (the answer then carries status 10, 11 or 20).
 
+use carnet_codec::cbor;
+use ciborium::Value;
+
 use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
 use crate::engagement::{DeviceEngagement, RetrievalMethod};
+use crate::error::{structure, undecodable};
+use crate::mdoc::field;
 use crate::ndef;
 use crate::policy::ReaderPolicy;
 use crate::presentation::{Binding, DeviceSigner, device_response};
@@ -19,7 +24,7 @@ use crate::reader_trust::{ReaderRefusal, ReaderTrust, VerifiedReader};
 use crate::request::{DeviceRequest, ItemsRequest};
 use crate::session::{
     Handover, KeyAgreement, Role, SessionCipher, SessionData, SessionEstablishment, SessionKeys,
-    SessionStatus, SessionTranscript,
+    SessionStatus, SessionTranscript, established_from_value, established_to_value,
 };
 
 /// How long an engagement may wait for the reader's first message.
@@ -91,6 +96,19 @@ struct Established {
     cipher: SessionCipher,
     /// The request awaiting the person's decision.
     pending: Option<ReceivedRequest>,
+}
+
+/// A DeviceResponse with `document` (or none shown), encrypted as `SessionData`.
+fn seal_response(
+    cipher: &mut SessionCipher,
+    document: Option<Value>,
+) -> Result<Vec<u8>, IdentityError> {
+    let sealed = cipher.seal(&device_response(document)?)?;
+    SessionData {
+        data: Some(sealed),
+        status: None,
+    }
+    .to_bytes()
 }
 
 /// One presentation session on the phone.
@@ -361,13 +379,22 @@ impl HolderSession {
                 signer,
             )?)
         };
-        let response = device_response(document)?;
-        let sealed = cipher.seal(&response)?;
-        SessionData {
-            data: Some(sealed),
-            status: None,
-        }
-        .to_bytes()
+        seal_response(cipher, document)
+    }
+
+    /// Answers the pending request with nothing: the person declined.
+    ///
+    /// # Errors
+    /// [`IdentityError::SessionEnded`] with no request pending.
+    pub fn decline(&mut self) -> Result<Vec<u8>, IdentityError> {
+        let State::Established(established) = &mut self.state else {
+            return Err(IdentityError::SessionEnded);
+        };
+        established
+            .pending
+            .take()
+            .ok_or(IdentityError::SessionEnded)?;
+        seal_response(&mut established.cipher, None)
     }
 
     /// Ends the session: the message that tells the reader (status 20).
@@ -408,5 +435,97 @@ impl HolderSession {
     #[must_use]
     pub fn is_ended(&self) -> bool {
         matches!(self.state, State::Ended)
+    }
+
+    /// The session as bytes, to take it up in another run of a tool (`carnet card engage`,
+    /// then `carnet card respond`): the engagement, and once established its keys and
+    /// counters — secret: keep it as such. An engaged session's ephemeral key is not in it
+    /// (the tool keeps it); a request pending is not either (answer it in the same run).
+    ///
+    /// # Errors
+    /// [`IdentityError::Encoding`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, IdentityError> {
+        let state = match &self.state {
+            State::Engaged(_) => Value::from("engaged"),
+            State::Established(established) => {
+                established_to_value(&established.transcript, &established.cipher)
+            }
+            State::Ended => Value::from("ended"),
+        };
+        let handover = match &self.handover {
+            Handover::Qr => Value::Null,
+            Handover::Nfc { select, request } => Value::Array(vec![
+                Value::Bytes(select.clone()),
+                request.clone().map_or(Value::Null, Value::Bytes),
+            ]),
+        };
+        cbor::to_vec(&Value::Map(vec![
+            (
+                Value::from("engagement"),
+                Value::Bytes(self.engagement.bytes().to_vec()),
+            ),
+            (Value::from("handover"), handover),
+            (Value::from("engaged_at"), Value::from(self.engaged_at)),
+            (
+                Value::from("host"),
+                self.expected_host.clone().map_or(Value::Null, Value::from),
+            ),
+            (Value::from("state"), state),
+        ]))
+        .map_err(undecodable("holder session"))
+    }
+
+    /// A session kept by [`HolderSession::to_bytes`]; an engaged one needs its ephemeral
+    /// `key` back.
+    ///
+    /// # Errors
+    /// [`IdentityError::Encoding`] or [`IdentityError::Structure`] for bytes that are not one;
+    /// [`IdentityError::SessionEnded`] for an engaged session without its key.
+    pub fn from_bytes(
+        bytes: &[u8],
+        key: Option<Box<dyn KeyAgreement + Send + Sync>>,
+    ) -> Result<Self, IdentityError> {
+        let value = cbor::from_slice(bytes).map_err(undecodable("holder session"))?;
+        let get = |name: &str| field(&value, name, "holder session");
+        let engagement_bytes = get("engagement")?
+            .as_bytes()
+            .ok_or_else(|| structure("holder session: the engagement is not bytes"))?;
+        let handover = match get("handover")? {
+            Value::Null => Handover::Qr,
+            Value::Array(parts) => match parts.as_slice() {
+                [Value::Bytes(select), request] => Handover::Nfc {
+                    select: select.clone(),
+                    request: request.as_bytes().cloned(),
+                },
+                _ => return Err(structure("holder session: a malformed handover")),
+            },
+            _ => return Err(structure("holder session: a malformed handover")),
+        };
+        let engaged_at = get("engaged_at")?
+            .as_integer()
+            .and_then(|t| i64::try_from(t).ok())
+            .ok_or_else(|| structure("holder session: the engagement time is not a number"))?;
+        let state = match (get("state")?, key) {
+            (Value::Text(text), Some(key)) if text == "engaged" => State::Engaged(key),
+            (Value::Text(text), None) if text == "engaged" => {
+                return Err(IdentityError::SessionEnded);
+            }
+            (Value::Text(text), _) if text == "ended" => State::Ended,
+            (established, _) => {
+                let (transcript, cipher) = established_from_value(established, Role::Device)?;
+                State::Established(Box::new(Established {
+                    transcript,
+                    cipher,
+                    pending: None,
+                }))
+            }
+        };
+        Ok(HolderSession {
+            engagement: DeviceEngagement::from_bytes(engagement_bytes)?,
+            handover,
+            engaged_at,
+            expected_host: get("host")?.as_text().map(str::to_owned),
+            state,
+        })
     }
 }

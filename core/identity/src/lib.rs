@@ -6,9 +6,14 @@
 //!   or NIA) with its OID and the five reference identity traits.
 //!
 //! * [`mdoc`]: the ISO/IEC 18013-5 data model the ApCV credential is built on; [`apcv`]: the
-//!   credential itself; [`presentation`]: showing it; [`reader`]: checking it, with the
-//!   issuer roots of [`trust`] and the revocation list of [`status`]; [`qr_text`]: the
-//!   reader's challenge and the holder's answer as QR texts; [`apdu`]: the same over NFC.
+//!   credential itself; [`presentation`]: the DeviceResponse; [`reader`]: checking it, with
+//!   the issuer roots of [`trust`] and the revocation list of [`status`].
+//! * The ISO/IEC 18013-5 exchange: [`engagement`] (the phone's QR or NFC engagement, with
+//!   [`ndef`] for the NFC handover), [`session`] (transcript, keys, encryption, messages),
+//!   [`request`] (DeviceRequest and reader authentication), [`holder`] and
+//!   [`reader_session`] (the two sides), [`reader_trust`] (the professionals' PKI the phone
+//!   checks readers with) and [`policy`] (what each profession may ask).
+//! * [`qr_text`]: Carnet's own counter QR; [`apdu`]: ISO 7816-4 APDUs over NFC.
 //! * With the feature `issuer` (the reference server, tests): `authority`, the issuer's
 //!   certificates; `issuance`, credentials issued and the status list signed.
 //!

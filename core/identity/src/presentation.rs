@@ -26,61 +26,19 @@ pub enum Binding {
     /// An ISO/IEC 18013-5 session: its transcript `[DeviceEngagementBytes, EReaderKeyBytes,
     /// Handover]`.
     Session(SessionTranscript),
-    /// The reader showed a challenge: its nonce, its identifier (RPPS or FINESS), its time
-    /// (Unix seconds).
-    Challenge {
-        /// The reader's random nonce.
-        nonce: Vec<u8>,
-        /// The reader's identifier.
-        reader: String,
-        /// The challenge's time.
-        time: i64,
-    },
-    /// A counter QR shown without a challenge, bound to a 30-second time slot.
+    /// Carnet's counter QR, shown without a request, bound to a 30-second time slot.
     Counter {
         /// Unix seconds / 30.
         slot: i64,
     },
-    /// A remote presentation sent to the reader's endpoint: its nonce, its endpoint's origin,
-    /// its challenge's time.
-    Remote {
-        /// The reader's random nonce.
-        nonce: Vec<u8>,
-        /// `scheme://host[:port]` of the endpoint the answer goes to.
-        origin: String,
-        /// The challenge's time.
-        time: i64,
-    },
 }
 
 impl Binding {
-    /// The session's transcript, or for Carnet's own modes `[null, null, ["APCV", mode,
-    /// nonce, reader, time]]`.
+    /// The session's transcript, or for Carnet's counter QR `[null, null, ["APCV",
+    /// "counter", h'', "", slot]]`.
     fn transcript(&self) -> Value {
         let handover = match self {
             Binding::Session(transcript) => return transcript.value().clone(),
-            Binding::Challenge {
-                nonce,
-                reader,
-                time,
-            } => vec![
-                Value::from("APCV"),
-                Value::from("challenge"),
-                Value::Bytes(nonce.clone()),
-                Value::from(reader.as_str()),
-                Value::from(*time),
-            ],
-            Binding::Remote {
-                nonce,
-                origin,
-                time,
-            } => vec![
-                Value::from("APCV"),
-                Value::from("remote"),
-                Value::Bytes(nonce.clone()),
-                Value::from(origin.as_str()),
-                Value::from(*time),
-            ],
             Binding::Counter { slot } => vec![
                 Value::from("APCV"),
                 Value::from("counter"),

@@ -116,7 +116,7 @@ impl Reader {
         self.status.as_ref()
     }
 
-    /// Checks a DeviceResponse against the handover this reader expects (its own challenge, or
+    /// Checks a DeviceResponse against the binding this reader expects (its own session, or
     /// the slot a counter QR names) at `time`. `Ok(Err(refusal))` is a well-formed presentation
     /// refused for a reason; `Err` a malformed one. An accepted counter QR is remembered, so
     /// that showing it again is [`Refusal::Replayed`].

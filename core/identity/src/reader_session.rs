@@ -4,16 +4,19 @@
 //! certificate — in a `SessionEstablishment`; it decrypts the phone's `SessionData` and
 //! checks the DeviceResponse with [`Reader::check`] against *this* session's transcript.
 
+use carnet_codec::cbor;
+
 use crate::IdentityError;
 use crate::apcv::DOC_TYPE;
 use crate::engagement::DeviceEngagement;
+use crate::error::undecodable;
 use crate::presentation::Binding;
 use crate::reader::{CheckTime, Disclosed, Reader};
 use crate::refusal::Refusal;
 use crate::request::{DeviceRequest, DocRequest, ItemsRequest, ReaderSigner, RequestedElement};
 use crate::session::{
     Handover, KeyAgreement, Role, SessionCipher, SessionData, SessionEstablishment, SessionKeys,
-    SessionStatus, SessionTranscript,
+    SessionStatus, SessionTranscript, established_from_value, established_to_value,
 };
 
 /// What a message from the phone brought.
@@ -159,5 +162,25 @@ impl ReaderSession {
     #[must_use]
     pub fn transcript(&self) -> &SessionTranscript {
         &self.transcript
+    }
+
+    /// The session as bytes, to take it up in another run of a tool (`carnet reader request`
+    /// then `carnet reader read`). It holds the session keys: keep it private.
+    ///
+    /// # Errors
+    /// [`IdentityError::Encoding`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, IdentityError> {
+        cbor::to_vec(&established_to_value(&self.transcript, &self.cipher))
+            .map_err(undecodable("reader session"))
+    }
+
+    /// A session kept by [`ReaderSession::to_bytes`].
+    ///
+    /// # Errors
+    /// [`IdentityError::Encoding`] or [`IdentityError::Structure`] for bytes that are not one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdentityError> {
+        let value = cbor::from_slice(bytes).map_err(undecodable("reader session"))?;
+        let (transcript, cipher) = established_from_value(&value, Role::Reader)?;
+        Ok(ReaderSession { transcript, cipher })
     }
 }

@@ -355,7 +355,7 @@ impl DocRequest {
         let leaf = chain.first().ok_or(IdentityError::Certificate(
             "the reader's authentication names no certificate",
         ))?;
-        let point = crate::trust::certificate_p256_key(leaf)?;
+        let point = crate::trust::certificate_key(leaf)?;
         sign1
             .verify(&VerifyingKey::EcdsaP256(point))
             .map_err(|_| IdentityError::Signature("the reader's signature does not verify"))?;

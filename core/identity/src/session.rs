@@ -133,6 +133,21 @@ impl SessionTranscript {
         })
     }
 
+    /// Reads `SessionTranscriptBytes` back (a session kept between two runs of a tool).
+    ///
+    /// # Errors
+    /// [`IdentityError::Encoding`] or [`IdentityError::Structure`].
+    pub fn from_bytes(tagged_bytes: &[u8]) -> Result<Self, IdentityError> {
+        let embedded = Embedded::from_value(&read_message(tagged_bytes, "session transcript")?)?;
+        if !matches!(embedded.value(), Value::Array(parts) if parts.len() == 3) {
+            return Err(structure("a session transcript has three parts"));
+        }
+        Ok(SessionTranscript {
+            value: embedded.value().clone(),
+            tagged_bytes: tagged_bytes.to_vec(),
+        })
+    }
+
     /// The transcript as a value, as it enters the reader and device authentication structures.
     #[must_use]
     pub fn value(&self) -> &Value {
@@ -262,6 +277,8 @@ impl SessionKeys {
 /// One side's encryption of a session: its key and counter for what it sends, the peer's for
 /// what it receives. A message that fails to decrypt ends the session.
 pub struct SessionCipher {
+    role: Role,
+    keys: SessionKeys,
     seal_key: LessSafeKey,
     open_key: LessSafeKey,
     own_identifier: u64,
@@ -297,6 +314,8 @@ impl SessionCipher {
             Role::Device => (&keys.sk_device, &keys.sk_reader, 1, 0),
         };
         Ok(SessionCipher {
+            role,
+            keys: keys.clone(),
             seal_key: key(seal)?,
             open_key: key(open)?,
             own_identifier: own,
@@ -375,6 +394,28 @@ impl SessionCipher {
         }
     }
 
+    /// Its state, to keep between two runs of a tool (the keys are secret: keep it as such).
+    #[must_use]
+    pub fn export(&self) -> CipherState {
+        CipherState {
+            role: self.role,
+            keys: self.keys.clone(),
+            sent: self.sent,
+            received: self.received,
+        }
+    }
+
+    /// A cipher taken up where [`SessionCipher::export`] left it.
+    ///
+    /// # Errors
+    /// As [`SessionCipher::new`].
+    pub fn resume(state: &CipherState) -> Result<Self, IdentityError> {
+        let mut cipher = SessionCipher::new(state.role, &state.keys)?;
+        cipher.sent = state.sent;
+        cipher.received = state.received;
+        Ok(cipher)
+    }
+
     /// Ends the session: nothing more is sealed or opened.
     pub fn end(&mut self) {
         self.ended = true;
@@ -385,6 +426,83 @@ impl SessionCipher {
     pub fn is_ended(&self) -> bool {
         self.ended
     }
+}
+
+/// A [`SessionCipher`]'s state: its side, its keys and both counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CipherState {
+    /// Which side it is.
+    pub role: Role,
+    /// The session keys.
+    pub keys: SessionKeys,
+    /// Messages sent.
+    pub sent: u32,
+    /// Messages received.
+    pub received: u32,
+}
+
+/// An established session as a value, to keep it between two runs of a tool: its transcript,
+/// its keys and its counters (the keys are secret: keep it as such).
+pub(crate) fn established_to_value(
+    transcript: &SessionTranscript,
+    cipher: &SessionCipher,
+) -> Value {
+    let state = cipher.export();
+    Value::Map(vec![
+        (
+            Value::from("transcript"),
+            Value::Bytes(transcript.bytes().to_vec()),
+        ),
+        (
+            Value::from("sk_reader"),
+            Value::Bytes(state.keys.sk_reader.to_vec()),
+        ),
+        (
+            Value::from("sk_device"),
+            Value::Bytes(state.keys.sk_device.to_vec()),
+        ),
+        (Value::from("sent"), Value::from(state.sent)),
+        (Value::from("received"), Value::from(state.received)),
+    ])
+}
+
+/// An established session of `role` back from [`established_to_value`].
+///
+/// # Errors
+/// [`IdentityError::Structure`] or [`IdentityError::Encoding`] for anything else.
+pub(crate) fn established_from_value(
+    value: &Value,
+    role: Role,
+) -> Result<(SessionTranscript, SessionCipher), IdentityError> {
+    let bytes_of = |name: &str| {
+        field(value, name, "kept session")?
+            .as_bytes()
+            .cloned()
+            .ok_or_else(|| structure(format!("kept session: {name} is not bytes")))
+    };
+    let key = |name: &str| {
+        <[u8; KEY_BYTES]>::try_from(bytes_of(name)?.as_slice())
+            .map_err(|_| structure("kept session: a key is not 32 bytes"))
+    };
+    let counter = |name: &str| {
+        field(value, name, "kept session")?
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| structure("kept session: a counter is not a number"))
+    };
+    let state = CipherState {
+        role,
+        keys: SessionKeys {
+            sk_reader: key("sk_reader")?,
+            sk_device: key("sk_device")?,
+        },
+        sent: counter("sent")?,
+        received: counter("received")?,
+    };
+    Ok((
+        SessionTranscript::from_bytes(&bytes_of("transcript")?)?,
+        SessionCipher::resume(&state)?,
+    ))
 }
 
 /// The reader's first message: its ephemeral key and its first request, encrypted.

@@ -136,7 +136,7 @@ pub(crate) fn p256_key(certificate: &X509Certificate<'_>) -> Result<Vec<u8>, Ide
 /// # Errors
 /// [`IdentityError::Certificate`] (or [`IdentityError::TooLarge`]) for bytes that are not a
 /// certificate with a P-256 key.
-pub(crate) fn certificate_p256_key(der: &[u8]) -> Result<Vec<u8>, IdentityError> {
+pub fn certificate_key(der: &[u8]) -> Result<Vec<u8>, IdentityError> {
     p256_key(&parse(der)?)
 }
 

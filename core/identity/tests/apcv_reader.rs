@@ -7,8 +7,10 @@ mod support;
 use carnet_codec::cbor;
 use carnet_identity::apcv::Credential;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
+use carnet_identity::engagement::DeviceEngagement;
 use carnet_identity::presentation::{Binding, DeviceSigner, MAX_RESPONSE_BYTES};
 use carnet_identity::reader::{CheckTime, Reader, Refusal};
+use carnet_identity::session::{Handover, SessionEstablishment, SessionTranscript};
 use carnet_identity::status::StatusList;
 use carnet_identity::trust::IssuerTrust;
 use carnet_testing::marie;
@@ -19,12 +21,20 @@ use support::{NOW, authority, credential, reader, status_list};
 
 const DAY: i64 = 86_400;
 
-fn challenge(nonce: u8) -> Binding {
-    Binding::Challenge {
-        nonce: vec![nonce; 16],
-        reader: "10003456789".into(),
-        time: NOW,
-    }
+/// The binding of an ISO/IEC 18013-5 session whose two ephemeral keys are made of `seed`,
+/// reached through `handover`.
+fn session_with(seed: u8, handover: &Handover) -> Binding {
+    let point = [vec![4], vec![seed; 64]].concat();
+    let engagement = DeviceEngagement::new(&point, Vec::new()).unwrap();
+    let reader_key = SessionEstablishment::new(&point, Vec::new())
+        .unwrap()
+        .e_reader_key;
+    Binding::Session(SessionTranscript::new(&engagement, &reader_key, handover).unwrap())
+}
+
+/// A session reached by a QR code.
+fn session(seed: u8) -> Binding {
+    session_with(seed, &Handover::Qr)
 }
 
 fn at(now: i64) -> CheckTime {
@@ -56,12 +66,12 @@ fn only_the_requested_items_are_disclosed_with_either_device_key() {
         let response = credential
             .present(
                 &["family_name", "birth_date", "family_name"],
-                &challenge(1),
+                &session(1),
                 device.as_ref(),
             )
             .unwrap();
         let disclosed = reader(&issuer, &[])
-            .check(&response, &challenge(1), at(NOW))
+            .check(&response, &session(1), at(NOW))
             .unwrap()
             .unwrap();
         let names: Vec<&str> = disclosed.elements.iter().map(|(n, _)| n.as_str()).collect();
@@ -84,57 +94,56 @@ fn each_forgery_is_refused_with_its_reason() {
     let device = P256Key::generate();
     let credential = credential(&issuer, &marie(), &device, 1);
     let response = credential
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let mut pharmacy = reader(&issuer, &[]);
     let mut check = |bytes: &[u8], handover: &Binding, now: i64| {
         verdict(&mut pharmacy, bytes, handover, at(now))
     };
-    assert_eq!(check(&response, &challenge(1), NOW), Ok(()));
+    assert_eq!(check(&response, &session(1), NOW), Ok(()));
     assert_eq!(
-        check(&response, &challenge(2), NOW),
+        check(&response, &session(2), NOW),
         Err(Refusal::DeviceSignature),
-        "signed over another nonce"
+        "signed for another session"
     );
-    let other_reader = Binding::Challenge {
-        nonce: vec![1; 16],
-        reader: "10009999999".into(),
-        time: NOW,
-    };
-    assert_eq!(
-        check(&response, &other_reader, NOW),
-        Err(Refusal::DeviceSignature),
-        "signed for another reader"
+    let tapped = session_with(
+        1,
+        &Handover::Nfc {
+            select: vec![0xd1],
+            request: None,
+        },
     );
     assert_eq!(
-        check(&response, &challenge(1), NOW + 366 * DAY),
+        check(&response, &tapped, NOW),
+        Err(Refusal::DeviceSignature),
+        "signed for the same keys reached another way"
+    );
+    assert_eq!(
+        check(&response, &session(1), NOW + 366 * DAY),
         Err(Refusal::UnknownIssuer),
         "the document signer's certificate has expired"
     );
     assert_eq!(
-        check(&response, &challenge(1), NOW - 2 * DAY),
+        check(&response, &session(1), NOW - 2 * DAY),
         Err(Refusal::NotYetValid)
     );
     // Another device presenting the same credential.
     let thief = P256Key::generate();
     let stolen = credential
-        .present(&["family_name"], &challenge(1), &thief)
+        .present(&["family_name"], &session(1), &thief)
         .unwrap();
     assert_eq!(
-        check(&stolen, &challenge(1), NOW),
+        check(&stolen, &session(1), NOW),
         Err(Refusal::DeviceSignature)
     );
     // A disclosed value altered.
     let mut altered = response.clone();
     let at_name = altered.windows(6).position(|w| w == b"DUPONT").unwrap();
     altered[at_name..at_name + 6].copy_from_slice(b"DURAND");
-    assert_eq!(
-        check(&altered, &challenge(1), NOW),
-        Err(Refusal::ItemDigest)
-    );
+    assert_eq!(check(&altered, &session(1), NOW), Err(Refusal::ItemDigest));
     // An item from another credential of the same device.
     let other = support::credential(&issuer, &marie(), &device, 2)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let spliced = {
         let mut ours: Value = cbor::from_slice(&response).unwrap();
@@ -145,50 +154,7 @@ fn each_forgery_is_refused_with_its_reason() {
         );
         cbor::to_vec(&ours).unwrap()
     };
-    assert_eq!(
-        check(&spliced, &challenge(1), NOW),
-        Err(Refusal::ItemDigest)
-    );
-}
-
-#[test]
-fn a_remote_presentation_is_bound_to_the_endpoint_origin() {
-    let issuer = authority();
-    let device = Ed25519Key::generate();
-    let credential = credential(&issuer, &marie(), &device, 1);
-    let remote = |origin: &str| Binding::Remote {
-        nonce: vec![9; 16],
-        origin: origin.into(),
-        time: NOW,
-    };
-    let response = credential
-        .present(&["family_name"], &remote("https://reader.example"), &device)
-        .unwrap();
-    let mut pharmacy = reader(&issuer, &[]);
-    assert_eq!(
-        verdict(
-            &mut pharmacy,
-            &response,
-            &remote("https://reader.example"),
-            at(NOW)
-        ),
-        Ok(())
-    );
-    assert_eq!(
-        verdict(
-            &mut pharmacy,
-            &response,
-            &remote("https://phishing.example"),
-            at(NOW)
-        ),
-        Err(Refusal::DeviceSignature),
-        "relayed to another endpoint"
-    );
-    assert_eq!(
-        verdict(&mut pharmacy, &response, &challenge(9), at(NOW)),
-        Err(Refusal::DeviceSignature),
-        "a remote answer is not a local one"
-    );
+    assert_eq!(check(&spliced, &session(1), NOW), Err(Refusal::ItemDigest));
 }
 
 #[test]
@@ -200,19 +166,19 @@ fn another_issuer_is_refused() {
     let mut pharmacy = reader(&issuer, &[]);
     // Its own certificate, from a root the reader does not trust.
     let response = foreign
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     assert_eq!(
-        verdict(&mut pharmacy, &response, &challenge(1), at(NOW)),
+        verdict(&mut pharmacy, &response, &session(1), at(NOW)),
         Err(Refusal::UnknownIssuer)
     );
     // Without a certificate: its key id names no signer the reader knows.
     let compact = foreign
         .without_certificate()
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     assert_eq!(
-        verdict(&mut pharmacy, &compact, &challenge(1), at(NOW)),
+        verdict(&mut pharmacy, &compact, &session(1), at(NOW)),
         Err(Refusal::UnknownIssuer)
     );
     // Dressed in the trusted issuer's certificate: the signature gives it away.
@@ -223,7 +189,7 @@ fn another_issuer_is_refused() {
     unprotected[0].1 = Value::Bytes(trusted);
     let dressed = cbor::to_vec(&dressed).unwrap();
     assert_eq!(
-        verdict(&mut pharmacy, &dressed, &challenge(1), at(NOW)),
+        verdict(&mut pharmacy, &dressed, &session(1), at(NOW)),
         Err(Refusal::IssuerSignature)
     );
     // A status list signed by the stranger is not taken.
@@ -248,12 +214,12 @@ fn an_expired_mso_is_refused() {
     .unwrap();
     let device = Ed25519Key::generate();
     let response = credential(&issuer, &marie(), &device, 1)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let mut pharmacy =
         Reader::new(IssuerTrust::new(&[issuer.root_certificate().to_vec()]).unwrap());
     assert_eq!(
-        verdict(&mut pharmacy, &response, &challenge(1), at(NOW + 400 * DAY)),
+        verdict(&mut pharmacy, &response, &session(1), at(NOW + 400 * DAY)),
         Err(Refusal::Expired)
     );
 }
@@ -317,36 +283,33 @@ fn revocation_needs_a_current_list() {
     let issuer = authority();
     let device = Ed25519Key::generate();
     let revoked = credential(&issuer, &marie(), &device, 5)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let kept = credential(&issuer, &marie(), &device, 6)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let mut pharmacy = reader(&issuer, &[5]);
     assert_eq!(
-        verdict(&mut pharmacy, &revoked, &challenge(1), at(NOW)),
+        verdict(&mut pharmacy, &revoked, &session(1), at(NOW)),
         Err(Refusal::Revoked)
     );
+    assert_eq!(verdict(&mut pharmacy, &kept, &session(1), at(NOW)), Ok(()));
     assert_eq!(
-        verdict(&mut pharmacy, &kept, &challenge(1), at(NOW)),
-        Ok(())
-    );
-    assert_eq!(
-        verdict(&mut pharmacy, &kept, &challenge(1), at(NOW + 2 * DAY)),
+        verdict(&mut pharmacy, &kept, &session(1), at(NOW + 2 * DAY)),
         Err(Refusal::CannotConfirm),
         "the list has expired"
     );
     let beyond = credential(&issuer, &marie(), &device, 1000)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     assert_eq!(
-        verdict(&mut pharmacy, &beyond, &challenge(1), at(NOW)),
+        verdict(&mut pharmacy, &beyond, &session(1), at(NOW)),
         Err(Refusal::CannotConfirm),
         "an index the list does not cover"
     );
     let mut fresh = Reader::new(IssuerTrust::new(&[issuer.root_certificate().to_vec()]).unwrap());
     assert_eq!(
-        verdict(&mut fresh, &kept, &challenge(1), at(NOW)),
+        verdict(&mut fresh, &kept, &session(1), at(NOW)),
         Err(Refusal::CannotConfirm),
         "no list yet"
     );
@@ -356,10 +319,7 @@ fn revocation_needs_a_current_list() {
     old.revoke(6).unwrap();
     let old = old.sign(&signer, &SystemRandom::new()).unwrap();
     pharmacy.update_status(&old, NOW).unwrap().unwrap();
-    assert_eq!(
-        verdict(&mut pharmacy, &kept, &challenge(1), at(NOW)),
-        Ok(())
-    );
+    assert_eq!(verdict(&mut pharmacy, &kept, &session(1), at(NOW)), Ok(()));
 }
 
 #[test]
@@ -375,7 +335,7 @@ fn rights_must_cover_the_date_of_care() {
     let with_rights = credential
         .present(
             &["family_name", "amo_valid_from", "amo_valid_until"],
-            &challenge(1),
+            &session(1),
             &device,
         )
         .unwrap();
@@ -392,19 +352,19 @@ fn rights_must_cover_the_date_of_care() {
         ),
     ] {
         assert_eq!(
-            verdict(&mut pharmacy, &with_rights, &challenge(1), care(date)),
+            verdict(&mut pharmacy, &with_rights, &session(1), care(date)),
             expected,
             "{date}"
         );
     }
     let without = credential
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     assert_eq!(
         verdict(
             &mut pharmacy,
             &without,
-            &challenge(1),
+            &session(1),
             care(time::macros::date!(2027 - 01 - 15))
         ),
         Err(Refusal::RightsNotDisclosed)
@@ -417,7 +377,7 @@ fn hostile_input_is_a_typed_error() {
     let mut pharmacy = reader(&issuer, &[]);
     let device = Ed25519Key::generate();
     let good = credential(&issuer, &marie(), &device, 1)
-        .present(&["family_name"], &challenge(1), &device)
+        .present(&["family_name"], &session(1), &device)
         .unwrap();
     let mut inputs: Vec<Vec<u8>> = vec![
         Vec::new(),
@@ -429,7 +389,7 @@ fn hostile_input_is_a_typed_error() {
     inputs.extend((1..good.len()).step_by(97).map(|cut| good[..cut].to_vec()));
     for bytes in inputs {
         assert!(matches!(
-            pharmacy.check(&bytes, &challenge(1), at(NOW)),
+            pharmacy.check(&bytes, &session(1), at(NOW)),
             Err(e) if e.is_unreadable()
         ));
     }

@@ -24,7 +24,7 @@ use carnet_identity::reader_trust::{
     ProfessionalId, ReaderRefusal, ReaderRevocations, ReaderTrust,
 };
 use carnet_identity::request::{DocRequest, ReaderSigner};
-use carnet_identity::session::{EphemeralKey, Handover, SessionData, SessionStatus};
+use carnet_identity::session::{EphemeralKey, Handover, KeyAgreement, SessionData, SessionStatus};
 use carnet_testing::marie;
 use carnet_testing::signers::{P256Key, ReaderKey};
 use support::{NOW, authority, credential, reader};
@@ -600,4 +600,69 @@ fn an_engagement_offering_another_cipher_suite_is_refused() {
         Err(IdentityError::Unsupported(_))
     ));
     assert_eq!(DOC_TYPE, "fr.cnam.apcv.1");
+}
+
+/// An ephemeral key a test can hand back after the session that made it was dropped, as a
+/// tool keeps its key between two runs.
+#[derive(Clone)]
+struct KeptKey(std::sync::Arc<std::sync::Mutex<Option<EphemeralKey>>>);
+
+impl KeyAgreement for KeptKey {
+    fn public_point(&self) -> Vec<u8> {
+        self.0.lock().unwrap().as_ref().unwrap().public_point()
+    }
+    fn agree(self: Box<Self>, peer: &[u8]) -> Result<[u8; 32], IdentityError> {
+        Box::new(self.0.lock().unwrap().take().unwrap()).agree(peer)
+    }
+}
+
+#[test]
+fn a_holder_session_is_kept_between_runs_engaged_then_established() {
+    let world = world();
+    let signer = certified(&world.pki, &pharmacist(), 7, year());
+    let held = trust(&world.pki, &[]);
+    let key = KeptKey(std::sync::Arc::new(std::sync::Mutex::new(Some(
+        EphemeralKey::generate().unwrap(),
+    ))));
+    let holder =
+        HolderSession::new(Box::new(key.clone()), Vec::new(), EngagementKind::Nfc, NOW).unwrap();
+    let (mut session, establishment) = start(&holder, &["family_name"], Some(&signer));
+    let engaged = holder.to_bytes().unwrap();
+    drop(holder);
+    // Without its key an engaged session cannot go on.
+    assert_eq!(
+        HolderSession::from_bytes(&engaged, None).unwrap_err(),
+        IdentityError::SessionEnded
+    );
+    let mut holder = HolderSession::from_bytes(&engaged, Some(Box::new(key.clone()))).unwrap();
+    assert!(holder.handover_select().is_some());
+    request(holder.receive(&establishment, &held, NOW).unwrap());
+    let answer = holder
+        .respond(&world.credential, &names(&["family_name"]), &world.device)
+        .unwrap();
+    assert_eq!(
+        shown(&verdict(&world, &mut session, &answer).unwrap()),
+        vec!["family_name"]
+    );
+    let established = holder.to_bytes().unwrap();
+    drop(holder);
+    let mut holder = HolderSession::from_bytes(&established, None).unwrap();
+    let again = session
+        .request(
+            apcv_items(&names(&["nir"]), false, NOW).unwrap(),
+            Some(&signer),
+        )
+        .unwrap();
+    request(holder.receive(&again, &held, NOW).unwrap());
+    let answer = holder
+        .respond(&world.credential, &names(&["nir"]), &world.device)
+        .unwrap();
+    assert_eq!(
+        shown(&verdict(&world, &mut session, &answer).unwrap()),
+        vec!["nir"]
+    );
+    assert!(key.0.lock().unwrap().is_none(), "the key was spent once");
+    for hostile in [&b""[..], &[0xa0], b"\xa1\x64state\x65ended"] {
+        assert!(HolderSession::from_bytes(hostile, None).is_err());
+    }
 }

@@ -12,7 +12,6 @@
 //!
 //! Also here: the request signing string and the id rules both sides apply.
 
-pub mod apcv;
 pub mod exposure;
 pub mod health_space;
 pub mod issuer;

@@ -926,26 +926,294 @@ public func FfiConverterTypeBleTransport_lower(_ value: BleTransport) -> UInt64 
 
 
 /**
- * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * One presentation of the card: its engagement and the session it opens. The transport
+ * (BLE, NFC) moves the bytes: `receive` takes each reader message, and what it or `respond`
+ * returns goes back.
+ */
+public protocol CardPresentationProtocol: AnyObject, Sendable {
+    
+    /**
+     * The BLE service UUID to advertise (16 bytes).
+     */
+    func bleServiceUuid()  -> Data?
+    
+    /**
+     * After `receive` failed: the message that tells the reader why.
+     */
+    func closingMessage()  -> Data?
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    func decline() throws  -> Data
+    
+    /**
+     * Ends the session: the message that tells the reader.
+     */
+    func end() throws  -> Data
+    
+    /**
+     * The NFC Handover Select message (an NFC engagement).
+     */
+    func handoverSelect()  -> Data?
+    
+    /**
+     * The QR code's text (`mdoc:` …).
+     */
+    func qrText()  -> String
+    
+    /**
+     * Takes a message from the reader; after an error, `closing_message` tells it why.
+     */
+    func receive(message: Data) throws  -> PresentationStep
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements (within
+     * what this reader may be given).
+     */
+    func respond(rank: UInt32, approved: [String]) throws  -> Data
+    
+}
+/**
+ * One presentation of the card: its engagement and the session it opens. The transport
+ * (BLE, NFC) moves the bytes: `receive` takes each reader message, and what it or `respond`
+ * returns goes back.
+ */
+open class CardPresentation: CardPresentationProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_cardpresentation(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_cardpresentation(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The BLE service UUID to advertise (16 bytes).
+     */
+open func bleServiceUuid() -> Data?  {
+    return try!  FfiConverterOptionData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_ble_service_uuid(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * After `receive` failed: the message that tells the reader why.
+     */
+open func closingMessage() -> Data?  {
+    return try!  FfiConverterOptionData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_closing_message(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+open func decline()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_decline(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Ends the session: the message that tells the reader.
+     */
+open func end()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The NFC Handover Select message (an NFC engagement).
+     */
+open func handoverSelect() -> Data?  {
+    return try!  FfiConverterOptionData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_handover_select(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The QR code's text (`mdoc:` …).
+     */
+open func qrText() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_qr_text(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Takes a message from the reader; after an error, `closing_message` tells it why.
+     */
+open func receive(message: Data)throws  -> PresentationStep  {
+    return try  FfiConverterTypePresentationStep_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_receive(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements (within
+     * what this reader may be given).
+     */
+open func respond(rank: UInt32, approved: [String])throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardpresentation_respond(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(rank),
+        FfiConverterSequenceString.lower(approved),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardPresentation: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CardPresentation
+
+    public static func lift(_ handle: UInt64) throws -> CardPresentation {
+        return CardPresentation(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CardPresentation) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardPresentation {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CardPresentation, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardPresentation_lift(_ handle: UInt64) throws -> CardPresentation {
+    return try FfiConverterTypeCardPresentation.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardPresentation_lower(_ value: CardPresentation) -> UInt64 {
+    return FfiConverterTypeCardPresentation.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The pharmacy's reader: the issuer's root and status list, its key, the session open, the
  * counter QRs seen.
  */
 public protocol CardReaderProtocol: AnyObject, Sendable {
     
     /**
-     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     * Ends the open session: the message that tells the phone.
      */
-    func challenge(purpose: String, items: [String]) throws  -> String
+    func end() throws  -> Data
     
     /**
-     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
-     * cover it.
+     * Checks the phone's answer in the open session; with `date_of_care` (`YYYY-MM-DD`) the
+     * rights must cover it.
      */
-    func read(text: String, dateOfCare: String?) throws  -> CardCheck
+    func read(message: Data, dateOfCare: String?) throws  -> CardCheck
     
     /**
-     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     * Checks Carnet's counter QR (`APCV1:` text).
      */
-    func remoteChallenge(purpose: String, items: [String], endpoint: String) throws  -> String
+    func readCounter(text: String, dateOfCare: String?) throws  -> CardCheck
+    
+    /**
+     * Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+     * asking for `items`: the message to send it.
+     */
+    func request(engagement: String, items: [String]) throws  -> Data
+    
+    /**
+     * As `request`, for a phone tapped first (its Handover Select message).
+     */
+    func requestNfc(handoverSelect: Data, items: [String]) throws  -> Data
     
     /**
      * Takes the issuer's signed status list; false when another issuer signed it. (Not
@@ -955,7 +1223,7 @@ public protocol CardReaderProtocol: AnyObject, Sendable {
     
 }
 /**
- * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * The pharmacy's reader: the issuer's root and status list, its key, the session open, the
  * counter QRs seen.
  */
 open class CardReader: CardReaderProtocol, @unchecked Sendable {
@@ -1012,27 +1280,39 @@ open class CardReader: CardReaderProtocol, @unchecked Sendable {
 
     
     /**
-     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     * Ends the open session: the message that tells the phone.
      */
-open func challenge(purpose: String, items: [String])throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+open func end()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_cardreader_challenge(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(purpose),
-        FfiConverterSequenceString.lower(items),uniffiCallStatus
+    uniffi_carnet_ffi_fn_method_cardreader_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
-     * cover it.
+     * Checks the phone's answer in the open session; with `date_of_care` (`YYYY-MM-DD`) the
+     * rights must cover it.
      */
-open func read(text: String, dateOfCare: String?)throws  -> CardCheck  {
+open func read(message: Data, dateOfCare: String?)throws  -> CardCheck  {
     return try  FfiConverterTypeCardCheck_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_method_cardreader_read(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),
+        FfiConverterOptionString.lower(dateOfCare),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Checks Carnet's counter QR (`APCV1:` text).
+     */
+open func readCounter(text: String, dateOfCare: String?)throws  -> CardCheck  {
+    return try  FfiConverterTypeCardCheck_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_read_counter(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(text),
         FfiConverterOptionString.lower(dateOfCare),uniffiCallStatus
@@ -1041,16 +1321,30 @@ open func read(text: String, dateOfCare: String?)throws  -> CardCheck  {
 }
     
     /**
-     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     * Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+     * asking for `items`: the message to send it.
      */
-open func remoteChallenge(purpose: String, items: [String], endpoint: String)throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+open func request(engagement: String, items: [String])throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(
+    uniffi_carnet_ffi_fn_method_cardreader_request(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(purpose),
-        FfiConverterSequenceString.lower(items),
-        FfiConverterString.lower(endpoint),uniffiCallStatus
+        FfiConverterString.lower(engagement),
+        FfiConverterSequenceString.lower(items),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * As `request`, for a phone tapped first (its Handover Select message).
+     */
+open func requestNfc(handoverSelect: Data, items: [String])throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_cardreader_request_nfc(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(handoverSelect),
+        FfiConverterSequenceString.lower(items),uniffiCallStatus
     )
 })
 }
@@ -1376,33 +1670,28 @@ public func FfiConverterTypeCardSigner_lower(_ value: CardSigner) -> UInt64 {
 public protocol CarnetProtocol: AnyObject, Sendable {
     
     /**
-     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
-     * challenges.
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
+     * (of `reader_public_key`) it authenticates to phones.
      */
-    func cardReader(root: Data, readerId: String) throws  -> CardReader
+    func cardReader(root: Data, certificate: Data?) throws  -> CardReader
     
     /**
-     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
-     * answering only challenges whose elements are all in `allowed`.
+     * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
+     * default disclosure, signed by the card's key (`signer`, else the software key).
      */
-    func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?) throws  -> NfcResponder
+    func presentCounter(record: HealthRecord, rank: UInt32, signer: CardSigner?) throws  -> String
     
     /**
-     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
-     * signed by the card's key (`signer`, else the software key).
+     * The public key of this installation's reader key: what the professionals' PKI
+     * certifies.
      */
-    func presentCard(record: HealthRecord, rank: UInt32, request: PresentationRequest, signer: CardSigner?) throws  -> String
+    func readerPublicKey() throws  -> Data
     
     /**
-     * Who asks what in a reader's `APCVR1:` challenge.
+     * Starts showing the card of `record` the ISO/IEC 18013-5 way, shown as `engagement`,
+     * answering with the card's key (`signer`, else the software key).
      */
-    func readChallenge(text: String) throws  -> ChallengeInfo
-    
-    /**
-     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
-     * `challenge` names, and returns the reader's verdict.
-     */
-    func sendCard(record: HealthRecord, rank: UInt32, challenge: String, signer: CardSigner?) async throws  -> CardCheck
+    func startPresentation(record: HealthRecord, engagement: CardEngagement, signer: CardSigner?) throws  -> CardPresentation
     
     /**
      * Compares the clock with the latest time seen; call it when the app resumes.
@@ -1533,85 +1822,63 @@ public static func `open`(clock: Clock, vault: KeyVault, logSink: LogSink?, minL
 
     
     /**
-     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
-     * challenges.
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
+     * (of `reader_public_key`) it authenticates to phones.
      */
-open func cardReader(root: Data, readerId: String)throws  -> CardReader  {
+open func cardReader(root: Data, certificate: Data?)throws  -> CardReader  {
     return try  FfiConverterTypeCardReader_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_method_carnet_card_reader(
             self.uniffiCloneHandle(),
         FfiConverterData.lower(root),
-        FfiConverterString.lower(readerId),uniffiCallStatus
+        FfiConverterOptionData.lower(certificate),uniffiCallStatus
     )
 })
 }
     
     /**
-     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
-     * answering only challenges whose elements are all in `allowed`.
+     * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
+     * default disclosure, signed by the card's key (`signer`, else the software key).
      */
-open func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?)throws  -> NfcResponder  {
-    return try  FfiConverterTypeNfcResponder_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_nfc_responder(
-            self.uniffiCloneHandle(),
-        FfiConverterTypeHealthRecord_lower(record),
-        FfiConverterUInt32.lower(rank),
-        FfiConverterSequenceString.lower(allowed),
-        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
-     * signed by the card's key (`signer`, else the software key).
-     */
-open func presentCard(record: HealthRecord, rank: UInt32, request: PresentationRequest, signer: CardSigner?)throws  -> String  {
+open func presentCounter(record: HealthRecord, rank: UInt32, signer: CardSigner?)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_present_card(
+    uniffi_carnet_ffi_fn_method_carnet_present_counter(
             self.uniffiCloneHandle(),
         FfiConverterTypeHealthRecord_lower(record),
         FfiConverterUInt32.lower(rank),
-        FfiConverterTypePresentationRequest_lower(request),
         FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Who asks what in a reader's `APCVR1:` challenge.
+     * The public key of this installation's reader key: what the professionals' PKI
+     * certifies.
      */
-open func readChallenge(text: String)throws  -> ChallengeInfo  {
-    return try  FfiConverterTypeChallengeInfo_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+open func readerPublicKey()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_carnet_read_challenge(
-            self.uniffiCloneHandle(),
-        FfiConverterString.lower(text),uniffiCallStatus
+    uniffi_carnet_ffi_fn_method_carnet_reader_public_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
     
     /**
-     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
-     * `challenge` names, and returns the reader's verdict.
+     * Starts showing the card of `record` the ISO/IEC 18013-5 way, shown as `engagement`,
+     * answering with the card's key (`signer`, else the software key).
      */
-open func sendCard(record: HealthRecord, rank: UInt32, challenge: String, signer: CardSigner?)async throws  -> CardCheck  {
-    return
-        try  await uniffiRustCallAsync(
-            rustFutureFunc: {
-                uniffi_carnet_ffi_fn_method_carnet_send_card(
-                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterUInt32.lower(rank),FfiConverterString.lower(challenge),FfiConverterOptionTypeCardSigner.lower(signer)
-                )
-            },
-            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
-            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
-            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
-            liftFunc: FfiConverterTypeCardCheck_lift,
-            errorHandler: FfiConverterTypeCarnetError_lift
-        )
+open func startPresentation(record: HealthRecord, engagement: CardEngagement, signer: CardSigner?)throws  -> CardPresentation  {
+    return try  FfiConverterTypeCardPresentation_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_start_presentation(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHealthRecord_lower(record),
+        FfiConverterTypeCardEngagement_lower(engagement),
+        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4079,280 +4346,6 @@ public func FfiConverterTypeNationalServices_lower(_ value: NationalServices) ->
 
 
 /**
- * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
- */
-public protocol NfcReadingProtocol: AnyObject, Sendable {
-    
-    /**
-     * The next step; `response` is the phone's answer to the last command (null at first).
-     */
-    func next(response: Data?) throws  -> NfcStep
-    
-}
-/**
- * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
- */
-open class NfcReading: NfcReadingProtocol, @unchecked Sendable {
-    fileprivate let handle: UInt64
-
-    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public struct NoHandle {
-        public init() {}
-    }
-
-    // TODO: We'd like this to be `private` but for Swifty reasons,
-    // we can't implement `FfiConverter` without making this `required` and we can't
-    // make it `required` without making it `public`.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    required public init(unsafeFromHandle handle: UInt64) {
-        self.handle = handle
-    }
-
-    // This constructor can be used to instantiate a fake object.
-    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
-    //
-    // - Warning:
-    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public init(noHandle: NoHandle) {
-        self.handle = 0
-    }
-
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcreading(self.handle, $0) }
-    }
-    /**
-     * A reading carrying the reader's `challenge` (`APCVR1:` text) to the phone.
-     */
-public convenience init(challenge: String)throws  {
-    let handle =
-        try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_constructor_nfcreading_new(
-        FfiConverterString.lower(challenge),uniffiCallStatus
-    )
-}
-    self.init(unsafeFromHandle: handle)
-}
-
-    deinit {
-        if handle == 0 {
-            // Mock objects have handle=0 don't try to free them
-            return
-        }
-
-        try! rustCall { uniffi_carnet_ffi_fn_free_nfcreading(handle, $0) }
-    }
-
-    
-
-    
-    /**
-     * The next step; `response` is the phone's answer to the last command (null at first).
-     */
-open func next(response: Data?)throws  -> NfcStep  {
-    return try  FfiConverterTypeNfcStep_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_nfcreading_next(
-            self.uniffiCloneHandle(),
-        FfiConverterOptionData.lower(response),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeNfcReading: FfiConverter {
-    typealias FfiType = UInt64
-    typealias SwiftType = NfcReading
-
-    public static func lift(_ handle: UInt64) throws -> NfcReading {
-        return NfcReading(unsafeFromHandle: handle)
-    }
-
-    public static func lower(_ value: NfcReading) -> UInt64 {
-        return value.uniffiCloneHandle()
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcReading {
-        let handle: UInt64 = try readInt(&buf)
-        return try lift(handle)
-    }
-
-    public static func write(_ value: NfcReading, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcReading_lift(_ handle: UInt64) throws -> NfcReading {
-    return try FfiConverterTypeNfcReading.lift(handle)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcReading_lower(_ value: NfcReading) -> UInt64 {
-    return FfiConverterTypeNfcReading.lower(value)
-}
-
-
-
-
-
-
-/**
- * The phone's side of an NFC presentation: the platform's card emulation service hands it
- * each command APDU and transmits the response.
- */
-public protocol NfcResponderProtocol: AnyObject, Sendable {
-    
-    /**
-     * The response APDU to one command APDU (every problem is a status word).
-     */
-    func process(command: Data)  -> Data
-    
-}
-/**
- * The phone's side of an NFC presentation: the platform's card emulation service hands it
- * each command APDU and transmits the response.
- */
-open class NfcResponder: NfcResponderProtocol, @unchecked Sendable {
-    fileprivate let handle: UInt64
-
-    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public struct NoHandle {
-        public init() {}
-    }
-
-    // TODO: We'd like this to be `private` but for Swifty reasons,
-    // we can't implement `FfiConverter` without making this `required` and we can't
-    // make it `required` without making it `public`.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    required public init(unsafeFromHandle handle: UInt64) {
-        self.handle = handle
-    }
-
-    // This constructor can be used to instantiate a fake object.
-    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
-    //
-    // - Warning:
-    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public init(noHandle: NoHandle) {
-        self.handle = 0
-    }
-
-#if swift(>=5.8)
-    @_documentation(visibility: private)
-#endif
-    public func uniffiCloneHandle() -> UInt64 {
-        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcresponder(self.handle, $0) }
-    }
-    // No primary constructor declared for this class.
-
-    deinit {
-        if handle == 0 {
-            // Mock objects have handle=0 don't try to free them
-            return
-        }
-
-        try! rustCall { uniffi_carnet_ffi_fn_free_nfcresponder(handle, $0) }
-    }
-
-    
-
-    
-    /**
-     * The response APDU to one command APDU (every problem is a status word).
-     */
-open func process(command: Data) -> Data  {
-    return try!  FfiConverterData.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_carnet_ffi_fn_method_nfcresponder_process(
-            self.uniffiCloneHandle(),
-        FfiConverterData.lower(command),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeNfcResponder: FfiConverter {
-    typealias FfiType = UInt64
-    typealias SwiftType = NfcResponder
-
-    public static func lift(_ handle: UInt64) throws -> NfcResponder {
-        return NfcResponder(unsafeFromHandle: handle)
-    }
-
-    public static func lower(_ value: NfcResponder) -> UInt64 {
-        return value.uniffiCloneHandle()
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcResponder {
-        let handle: UInt64 = try readInt(&buf)
-        return try lift(handle)
-    }
-
-    public static func write(_ value: NfcResponder, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcResponder_lift(_ handle: UInt64) throws -> NfcResponder {
-    return try FfiConverterTypeNfcResponder.lift(handle)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcResponder_lower(_ value: NfcResponder) -> UInt64 {
-    return FfiConverterTypeNfcResponder.lower(value)
-}
-
-
-
-
-
-
-/**
  * Told how far a long operation (export, import) has gone.
  */
 public protocol ProgressListener: AnyObject, Sendable {
@@ -5505,71 +5498,6 @@ public func FfiConverterTypeCardPerson_lower(_ value: CardPerson) -> RustBuffer 
 
 
 /**
- * What a challenge asks, to show the holder before consent.
- */
-public struct ChallengeInfo: Equatable, Hashable {
-    public var reader: String
-    public var purpose: String
-    public var items: [String]
-    public var endpoint: String?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(reader: String, purpose: String, items: [String], endpoint: String?) {
-        self.reader = reader
-        self.purpose = purpose
-        self.items = items
-        self.endpoint = endpoint
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension ChallengeInfo: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChallengeInfo: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChallengeInfo {
-        return
-            try ChallengeInfo(
-                reader: FfiConverterString.read(from: &buf), 
-                purpose: FfiConverterString.read(from: &buf), 
-                items: FfiConverterSequenceString.read(from: &buf), 
-                endpoint: FfiConverterOptionString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: ChallengeInfo, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.reader, into: &buf)
-        FfiConverterString.write(value.purpose, into: &buf)
-        FfiConverterSequenceString.write(value.items, into: &buf)
-        FfiConverterOptionString.write(value.endpoint, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChallengeInfo_lift(_ buf: RustBuffer) throws -> ChallengeInfo {
-    return try FfiConverterTypeChallengeInfo.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChallengeInfo_lower(_ value: ChallengeInfo) -> RustBuffer {
-    return FfiConverterTypeChallengeInfo.lower(value)
-}
-
-
-/**
  * A code from a terminology.
  */
 public struct Coding: Equatable, Hashable {
@@ -5627,6 +5555,124 @@ public func FfiConverterTypeCoding_lift(_ buf: RustBuffer) throws -> Coding {
 #endif
 public func FfiConverterTypeCoding_lower(_ value: Coding) -> RustBuffer {
     return FfiConverterTypeCoding.lower(value)
+}
+
+
+/**
+ * One element a reader asks.
+ */
+public struct ConsentElement: Equatable, Hashable {
+    public var name: String
+    public var intentToRetain: Bool
+    public var allowed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, intentToRetain: Bool, allowed: Bool) {
+        self.name = name
+        self.intentToRetain = intentToRetain
+        self.allowed = allowed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConsentElement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentElement: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentElement {
+        return
+            try ConsentElement(
+                name: FfiConverterString.read(from: &buf), 
+                intentToRetain: FfiConverterBool.read(from: &buf), 
+                allowed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConsentElement, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterBool.write(value.intentToRetain, into: &buf)
+        FfiConverterBool.write(value.allowed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentElement_lift(_ buf: RustBuffer) throws -> ConsentElement {
+    return try FfiConverterTypeConsentElement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentElement_lower(_ value: ConsentElement) -> RustBuffer {
+    return FfiConverterTypeConsentElement.lower(value)
+}
+
+
+/**
+ * A reader's request, checked, for the consent screen.
+ */
+public struct ConsentRequest: Equatable, Hashable {
+    public var reader: ReaderInfo
+    public var elements: [ConsentElement]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(reader: ReaderInfo, elements: [ConsentElement]) {
+        self.reader = reader
+        self.elements = elements
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConsentRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsentRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsentRequest {
+        return
+            try ConsentRequest(
+                reader: FfiConverterTypeReaderInfo.read(from: &buf), 
+                elements: FfiConverterSequenceTypeConsentElement.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConsentRequest, into buf: inout [UInt8]) {
+        FfiConverterTypeReaderInfo.write(value.reader, into: &buf)
+        FfiConverterSequenceTypeConsentElement.write(value.elements, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentRequest_lift(_ buf: RustBuffer) throws -> ConsentRequest {
+    return try FfiConverterTypeConsentRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsentRequest_lower(_ value: ConsentRequest) -> RustBuffer {
+    return FfiConverterTypeConsentRequest.lower(value)
 }
 
 
@@ -7642,6 +7688,79 @@ public func FfiConverterTypePushReport_lower(_ value: PushReport) -> RustBuffer 
 
 
 /**
+ * Who asks, from its verified certificate only.
+ */
+public struct ReaderInfo: Equatable, Hashable {
+    public var verified: Bool
+    public var name: String
+    public var organisation: String
+    public var identifier: String
+    public var profession: String
+    public var refusal: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(verified: Bool, name: String, organisation: String, identifier: String, profession: String, refusal: String?) {
+        self.verified = verified
+        self.name = name
+        self.organisation = organisation
+        self.identifier = identifier
+        self.profession = profession
+        self.refusal = refusal
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReaderInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReaderInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReaderInfo {
+        return
+            try ReaderInfo(
+                verified: FfiConverterBool.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                organisation: FfiConverterString.read(from: &buf), 
+                identifier: FfiConverterString.read(from: &buf), 
+                profession: FfiConverterString.read(from: &buf), 
+                refusal: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReaderInfo, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.verified, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.organisation, into: &buf)
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.profession, into: &buf)
+        FfiConverterOptionString.write(value.refusal, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReaderInfo_lift(_ buf: RustBuffer) throws -> ReaderInfo {
+    return try FfiConverterTypeReaderInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReaderInfo_lower(_ value: ReaderInfo) -> RustBuffer {
+    return FfiConverterTypeReaderInfo.lower(value)
+}
+
+
+/**
  * A prevention reminder.
  */
 public struct Reminder: Equatable, Hashable {
@@ -8086,6 +8205,81 @@ public func FfiConverterTypeCardCheck_lift(_ buf: RustBuffer) throws -> CardChec
 #endif
 public func FfiConverterTypeCardCheck_lower(_ value: CardCheck) -> RustBuffer {
     return FfiConverterTypeCardCheck.lower(value)
+}
+
+
+
+/**
+ * How the phone shows its engagement.
+ */
+
+public enum CardEngagement: Equatable, Hashable {
+    
+    /**
+     * A QR code (`mdoc:` text).
+     */
+    case qr
+    /**
+     * An NFC tap (the Handover Select message).
+     */
+    case nfc
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CardEngagement: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCardEngagement: FfiConverterRustBuffer {
+    typealias SwiftType = CardEngagement
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CardEngagement {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .qr
+        
+        case 2: return .nfc
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CardEngagement, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .qr:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .nfc:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardEngagement_lift(_ buf: RustBuffer) throws -> CardEngagement {
+    return try FfiConverterTypeCardEngagement.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCardEngagement_lower(_ value: CardEngagement) -> RustBuffer {
+    return FfiConverterTypeCardEngagement.lower(value)
 }
 
 
@@ -9142,87 +9336,6 @@ public func FfiConverterTypeMeasureKind_lower(_ value: MeasureKind) -> RustBuffe
 
 
 /**
- * What to do next in an NFC reading.
- */
-
-public enum NfcStep: Equatable, Hashable {
-    
-    /**
-     * Transmit this command APDU, give the response to `NfcReading.next`.
-     */
-    case send(Data
-    )
-    /**
-     * The phone's whole answer (`APCV1:` text), for `CardReader.read`.
-     */
-    case done(String
-    )
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension NfcStep: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeNfcStep: FfiConverterRustBuffer {
-    typealias SwiftType = NfcStep
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcStep {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .send(try FfiConverterData.read(from: &buf)
-        )
-        
-        case 2: return .done(try FfiConverterString.read(from: &buf)
-        )
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: NfcStep, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case let .send(v1):
-            writeInt(&buf, Int32(1))
-            FfiConverterData.write(v1, into: &buf)
-            
-        
-        case let .done(v1):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(v1, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcStep_lift(_ buf: RustBuffer) throws -> NfcStep {
-    return try FfiConverterTypeNfcStep.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeNfcStep_lower(_ value: NfcStep) -> RustBuffer {
-    return FfiConverterTypeNfcStep.lower(value)
-}
-
-
-
-/**
  * What verifier mode concludes.
  */
 
@@ -9482,20 +9595,20 @@ public func FfiConverterTypePlatformError_lower(_ value: PlatformError) -> RustB
 
 
 /**
- * What a phone is asked to show.
+ * What a message from the reader brought.
  */
 
-public enum PresentationRequest: Equatable, Hashable {
+public enum PresentationStep: Equatable, Hashable {
     
     /**
-     * Answer a reader's `APCVR1:` challenge (after consent).
+     * A request to decide on.
      */
-    case challenge(String
+    case asked(ConsentRequest
     )
     /**
-     * A counter QR with the default disclosure.
+     * The reader ended the session.
      */
-    case counter
+    case ended
 
 
 
@@ -9504,38 +9617,38 @@ public enum PresentationRequest: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension PresentationRequest: Sendable {}
+extension PresentationStep: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
-    typealias SwiftType = PresentationRequest
+public struct FfiConverterTypePresentationStep: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationStep
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationRequest {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PresentationStep {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .challenge(try FfiConverterString.read(from: &buf)
+        case 1: return .asked(try FfiConverterTypeConsentRequest.read(from: &buf)
         )
         
-        case 2: return .counter
+        case 2: return .ended
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
-    public static func write(_ value: PresentationRequest, into buf: inout [UInt8]) {
+    public static func write(_ value: PresentationStep, into buf: inout [UInt8]) {
         switch value {
         
         
-        case let .challenge(v1):
+        case let .asked(v1):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(v1, into: &buf)
+            FfiConverterTypeConsentRequest.write(v1, into: &buf)
             
         
-        case .counter:
+        case .ended:
             writeInt(&buf, Int32(2))
         
         }
@@ -9546,15 +9659,15 @@ public struct FfiConverterTypePresentationRequest: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypePresentationRequest_lift(_ buf: RustBuffer) throws -> PresentationRequest {
-    return try FfiConverterTypePresentationRequest.lift(buf)
+public func FfiConverterTypePresentationStep_lift(_ buf: RustBuffer) throws -> PresentationStep {
+    return try FfiConverterTypePresentationStep.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypePresentationRequest_lower(_ value: PresentationRequest) -> RustBuffer {
-    return FfiConverterTypePresentationRequest.lower(value)
+public func FfiConverterTypePresentationStep_lower(_ value: PresentationStep) -> RustBuffer {
+    return FfiConverterTypePresentationStep.lower(value)
 }
 
 
@@ -10766,6 +10879,31 @@ fileprivate struct FfiConverterSequenceTypeCardPerson: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeConsentElement: FfiConverterRustBuffer {
+    typealias SwiftType = [ConsentElement]
+
+    public static func write(_ value: [ConsentElement], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConsentElement.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConsentElement] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConsentElement]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConsentElement.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDisclosedElement: FfiConverterRustBuffer {
     typealias SwiftType = [DisclosedElement]
 
@@ -11083,13 +11221,43 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_func_core_version() != 54633) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_cardreader_challenge() != 43205) {
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid() != 19850) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_cardreader_read() != 57459) {
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_closing_message() != 3562) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge() != 55333) {
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_decline() != 44114) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_end() != 7214) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_handover_select() != 43651) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_qr_text() != 62871) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_receive() != 36464) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardpresentation_respond() != 43833) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_end() != 48394) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_read() != 54900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_read_counter() != 8539) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_request() != 3552) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_cardreader_request_nfc() != 28234) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_cardreader_update_status() != 12420) {
@@ -11099,12 +11267,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_cardsigner_sign() != 32177) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_nfcreading_next() != 31430) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_nfcresponder_process() != 24035) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_bletransport_advertise() != 31370) {
@@ -11119,19 +11281,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() != 62598) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 27269) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 10772) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_nfc_responder() != 17347) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_present_counter() != 6920) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_present_card() != 42158) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_reader_public_key() != 22644) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_read_challenge() != 64020) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_method_carnet_send_card() != 40733) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_start_presentation() != 20246) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_check_clock() != 48129) {
@@ -11336,9 +11495,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_synclistener_on_progress() != 44408) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_carnet_ffi_checksum_constructor_nfcreading_new() != 18762) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {

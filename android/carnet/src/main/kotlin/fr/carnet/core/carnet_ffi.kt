@@ -892,21 +892,37 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_func_core_version(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_cardreader_challenge(
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_closing_message(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_decline(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_end(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_handover_select(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_qr_text(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_receive(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardpresentation_respond(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_end(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardreader_read(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge(
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_read_counter(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_cardreader_request_nfc(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardreader_update_status(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardsigner_public_key(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardsigner_sign(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_nfcreading_next(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_nfcresponder_process(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_bletransport_advertise(
     ): Int
@@ -918,13 +934,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_card_reader(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_nfc_responder(
+    external fun uniffi_carnet_ffi_checksum_method_carnet_present_counter(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_present_card(
+    external fun uniffi_carnet_ffi_checksum_method_carnet_reader_public_key(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_read_challenge(
-    ): Int
-    external fun uniffi_carnet_ffi_checksum_method_carnet_send_card(
+    external fun uniffi_carnet_ffi_checksum_method_carnet_start_presentation(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_clock(
     ): Int
@@ -1062,8 +1076,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_synclistener_on_progress(
     ): Int
-    external fun uniffi_carnet_ffi_checksum_constructor_nfcreading_new(
-    ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_open(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate(
@@ -1098,15 +1110,39 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_fn_clone_cardpresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_cardpresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_ble_service_uuid(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_closing_message(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_decline(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_handover_select(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_qr_text(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_receive(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardpresentation_respond(`ptr`: Long,`rank`: Int,`approved`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_cardreader(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_cardreader(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_carnet_ffi_fn_method_cardreader_challenge(`ptr`: Long,`purpose`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_cardreader_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_cardreader_read(`ptr`: Long,`text`: RustBuffer.ByValue,`dateOfCare`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_cardreader_read(`ptr`: Long,`message`: RustBuffer.ByValue,`dateOfCare`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(`ptr`: Long,`purpose`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,`endpoint`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_cardreader_read_counter(`ptr`: Long,`text`: RustBuffer.ByValue,`dateOfCare`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardreader_request(`ptr`: Long,`engagement`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_cardreader_request_nfc(`ptr`: Long,`handoverSelect`: RustBuffer.ByValue,`items`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardreader_update_status(`ptr`: Long,`statusList`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
@@ -1119,20 +1155,6 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_cardsigner_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardsigner_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_clone_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_carnet_ffi_fn_free_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_carnet_ffi_fn_constructor_nfcreading_new(`challenge`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_carnet_ffi_fn_method_nfcreading_next(`ptr`: Long,`response`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_clone_nfcresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_carnet_ffi_fn_free_nfcresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_carnet_ffi_fn_method_nfcresponder_process(`ptr`: Long,`command`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1172,15 +1194,13 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_carnet_ffi_fn_method_carnet_card_reader(`ptr`: Long,`root`: RustBuffer.ByValue,`readerId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_carnet_card_reader(`ptr`: Long,`root`: RustBuffer.ByValue,`certificate`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_carnet_ffi_fn_method_carnet_nfc_responder(`ptr`: Long,`record`: Long,`rank`: Int,`allowed`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_carnet_ffi_fn_method_carnet_present_card(`ptr`: Long,`record`: Long,`rank`: Int,`request`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_carnet_present_counter(`ptr`: Long,`record`: Long,`rank`: Int,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_read_challenge(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_carnet_ffi_fn_method_carnet_reader_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_carnet_ffi_fn_method_carnet_send_card(`ptr`: Long,`record`: Long,`rank`: Int,`challenge`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,
+    external fun uniffi_carnet_ffi_fn_method_carnet_start_presentation(`ptr`: Long,`record`: Long,`engagement`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_check_clock(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1485,13 +1505,43 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_func_core_version() and 0xFFFF) != 54633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_challenge() and 0xFFFF) != 43205) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid() and 0xFFFF) != 19850) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_read() and 0xFFFF) != 57459) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_closing_message() and 0xFFFF) != 3562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_remote_challenge() and 0xFFFF) != 55333) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_decline() and 0xFFFF) != 44114) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_end() and 0xFFFF) != 7214) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_handover_select() and 0xFFFF) != 43651) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_qr_text() and 0xFFFF) != 62871) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_receive() and 0xFFFF) != 36464) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_respond() and 0xFFFF) != 43833) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_end() and 0xFFFF) != 48394) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_read() and 0xFFFF) != 54900) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_read_counter() and 0xFFFF) != 8539) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_request() and 0xFFFF) != 3552) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_request_nfc() and 0xFFFF) != 28234) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_cardreader_update_status() and 0xFFFF) != 12420) {
@@ -1501,12 +1551,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_cardsigner_sign() and 0xFFFF) != 32177) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_nfcreading_next() and 0xFFFF) != 31430) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_nfcresponder_process() and 0xFFFF) != 24035) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_bletransport_advertise() and 0xFFFF) != 31370) {
@@ -1521,19 +1565,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() and 0xFFFF) != 62598) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 27269) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 10772) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_nfc_responder() and 0xFFFF) != 17347) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_present_counter() and 0xFFFF) != 6920) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_present_card() and 0xFFFF) != 42158) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_reader_public_key() and 0xFFFF) != 22644) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_read_challenge() and 0xFFFF) != 64020) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_send_card() and 0xFFFF) != 40733) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_start_presentation() and 0xFFFF) != 20246) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_clock() and 0xFFFF) != 48129) {
@@ -1738,9 +1779,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 44408) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_carnet_ffi_checksum_constructor_nfcreading_new() and 0xFFFF) != 18762) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_open() and 0xFFFF) != 4463) {
@@ -2715,26 +2753,464 @@ public object FfiConverterTypeBleTransport: FfiConverter<BleTransport, Long> {
 
 
 /**
- * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * One presentation of the card: its engagement and the session it opens. The transport
+ * (BLE, NFC) moves the bytes: `receive` takes each reader message, and what it or `respond`
+ * returns goes back.
+ */
+public interface CardPresentationInterface {
+    
+    /**
+     * The BLE service UUID to advertise (16 bytes).
+     */
+    fun `bleServiceUuid`(): kotlin.ByteArray?
+    
+    /**
+     * After `receive` failed: the message that tells the reader why.
+     */
+    fun `closingMessage`(): kotlin.ByteArray?
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    fun `decline`(): kotlin.ByteArray
+    
+    /**
+     * Ends the session: the message that tells the reader.
+     */
+    fun `end`(): kotlin.ByteArray
+    
+    /**
+     * The NFC Handover Select message (an NFC engagement).
+     */
+    fun `handoverSelect`(): kotlin.ByteArray?
+    
+    /**
+     * The QR code's text (`mdoc:` …).
+     */
+    fun `qrText`(): kotlin.String
+    
+    /**
+     * Takes a message from the reader; after an error, `closing_message` tells it why.
+     */
+    fun `receive`(`message`: kotlin.ByteArray): PresentationStep
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements (within
+     * what this reader may be given).
+     */
+    fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * One presentation of the card: its engagement and the session it opens. The transport
+ * (BLE, NFC) moves the bytes: `receive` takes each reader message, and what it or `respond`
+ * returns goes back.
+ */
+open class CardPresentation: Disposable, AutoCloseable, CardPresentationInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_cardpresentation(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_cardpresentation(handle, status)
+        }
+    }
+
+    
+    /**
+     * The BLE service UUID to advertise (16 bytes).
+     */override fun `bleServiceUuid`(): kotlin.ByteArray? {
+            return FfiConverterOptionalByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_ble_service_uuid(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * After `receive` failed: the message that tells the reader why.
+     */override fun `closingMessage`(): kotlin.ByteArray? {
+            return FfiConverterOptionalByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_closing_message(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    @Throws(CarnetException::class)override fun `decline`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_decline(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Ends the session: the message that tells the reader.
+     */
+    @Throws(CarnetException::class)override fun `end`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_end(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The NFC Handover Select message (an NFC engagement).
+     */override fun `handoverSelect`(): kotlin.ByteArray? {
+            return FfiConverterOptionalByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_handover_select(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The QR code's text (`mdoc:` …).
+     */override fun `qrText`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_qr_text(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Takes a message from the reader; after an error, `closing_message` tells it why.
+     */
+    @Throws(CarnetException::class)override fun `receive`(`message`: kotlin.ByteArray): PresentationStep {
+            return FfiConverterTypePresentationStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_receive(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements (within
+     * what this reader may be given).
+     */
+    @Throws(CarnetException::class)override fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardpresentation_respond(
+        it,
+        
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterSequenceString.lower(`approved`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardPresentation: FfiConverter<CardPresentation, Long> {
+    override fun lower(value: CardPresentation): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CardPresentation {
+        return CardPresentation(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CardPresentation {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CardPresentation) = 8UL
+
+    override fun write(value: CardPresentation, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The pharmacy's reader: the issuer's root and status list, its key, the session open, the
  * counter QRs seen.
  */
 public interface CardReaderInterface {
     
     /**
-     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     * Ends the open session: the message that tells the phone.
      */
-    fun `challenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>): kotlin.String
+    fun `end`(): kotlin.ByteArray
     
     /**
-     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
-     * cover it.
+     * Checks the phone's answer in the open session; with `date_of_care` (`YYYY-MM-DD`) the
+     * rights must cover it.
      */
-    fun `read`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck
+    fun `read`(`message`: kotlin.ByteArray, `dateOfCare`: kotlin.String?): CardCheck
     
     /**
-     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     * Checks Carnet's counter QR (`APCV1:` text).
      */
-    fun `remoteChallenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>, `endpoint`: kotlin.String): kotlin.String
+    fun `readCounter`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck
+    
+    /**
+     * Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+     * asking for `items`: the message to send it.
+     */
+    fun `request`(`engagement`: kotlin.String, `items`: List<kotlin.String>): kotlin.ByteArray
+    
+    /**
+     * As `request`, for a phone tapped first (its Handover Select message).
+     */
+    fun `requestNfc`(`handoverSelect`: kotlin.ByteArray, `items`: List<kotlin.String>): kotlin.ByteArray
     
     /**
      * Takes the issuer's signed status list; false when another issuer signed it. (Not
@@ -2746,7 +3222,7 @@ public interface CardReaderInterface {
 }
 
 /**
- * The pharmacy's reader: the issuer's root and status list, the outstanding challenge, the
+ * The pharmacy's reader: the issuer's root and status list, its key, the session open, the
  * counter QRs seen.
  */
 open class CardReader: Disposable, AutoCloseable, CardReaderInterface
@@ -2852,17 +3328,15 @@ open class CardReader: Disposable, AutoCloseable, CardReaderInterface
 
     
     /**
-     * A new challenge (`APCVR1:` text) asking for `items` for `purpose`.
+     * Ends the open session: the message that tells the phone.
      */
-    @Throws(CarnetException::class)override fun `challenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>): kotlin.String {
-            return FfiConverterString.lift(
+    @Throws(CarnetException::class)override fun `end`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_challenge(
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_end(
         it,
-        
-        FfiConverterString.lower(`purpose`),
-        FfiConverterSequenceString.lower(`items`),_status)
+        _status)
 }
     }
     )
@@ -2871,14 +3345,33 @@ open class CardReader: Disposable, AutoCloseable, CardReaderInterface
 
     
     /**
-     * Checks a phone's `APCV1:` text; with `date_of_care` (`YYYY-MM-DD`) the rights must
-     * cover it.
+     * Checks the phone's answer in the open session; with `date_of_care` (`YYYY-MM-DD`) the
+     * rights must cover it.
      */
-    @Throws(CarnetException::class)override fun `read`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck {
+    @Throws(CarnetException::class)override fun `read`(`message`: kotlin.ByteArray, `dateOfCare`: kotlin.String?): CardCheck {
             return FfiConverterTypeCardCheck.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
     UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_read(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),
+        FfiConverterOptionalString.lower(`dateOfCare`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Checks Carnet's counter QR (`APCV1:` text).
+     */
+    @Throws(CarnetException::class)override fun `readCounter`(`text`: kotlin.String, `dateOfCare`: kotlin.String?): CardCheck {
+            return FfiConverterTypeCardCheck.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_read_counter(
         it,
         
         FfiConverterString.lower(`text`),
@@ -2891,18 +3384,37 @@ open class CardReader: Disposable, AutoCloseable, CardReaderInterface
 
     
     /**
-     * A remote challenge naming `endpoint` (HTTPS, or HTTP on loopback) for the answer.
+     * Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+     * asking for `items`: the message to send it.
      */
-    @Throws(CarnetException::class)override fun `remoteChallenge`(`purpose`: kotlin.String, `items`: List<kotlin.String>, `endpoint`: kotlin.String): kotlin.String {
-            return FfiConverterString.lift(
+    @Throws(CarnetException::class)override fun `request`(`engagement`: kotlin.String, `items`: List<kotlin.String>): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_remote_challenge(
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_request(
         it,
         
-        FfiConverterString.lower(`purpose`),
-        FfiConverterSequenceString.lower(`items`),
-        FfiConverterString.lower(`endpoint`),_status)
+        FfiConverterString.lower(`engagement`),
+        FfiConverterSequenceString.lower(`items`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * As `request`, for a phone tapped first (its Handover Select message).
+     */
+    @Throws(CarnetException::class)override fun `requestNfc`(`handoverSelect`: kotlin.ByteArray, `items`: List<kotlin.String>): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_cardreader_request_nfc(
+        it,
+        
+        FfiConverterByteArray.lower(`handoverSelect`),
+        FfiConverterSequenceString.lower(`items`),_status)
 }
     }
     )
@@ -3431,33 +3943,28 @@ public object FfiConverterTypeCardSigner: FfiConverter<CardSigner, Long> {
 public interface CarnetInterface {
     
     /**
-     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
-     * challenges.
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
+     * (of `reader_public_key`) it authenticates to phones.
      */
-    fun `cardReader`(`root`: kotlin.ByteArray, `readerId`: kotlin.String): CardReader
+    fun `cardReader`(`root`: kotlin.ByteArray, `certificate`: kotlin.ByteArray?): CardReader
     
     /**
-     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
-     * answering only challenges whose elements are all in `allowed`.
+     * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
+     * default disclosure, signed by the card's key (`signer`, else the software key).
      */
-    fun `nfcResponder`(`record`: HealthRecord, `rank`: kotlin.UInt, `allowed`: List<kotlin.String>, `signer`: CardSigner?): NfcResponder
+    fun `presentCounter`(`record`: HealthRecord, `rank`: kotlin.UInt, `signer`: CardSigner?): kotlin.String
     
     /**
-     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
-     * signed by the card's key (`signer`, else the software key).
+     * The public key of this installation's reader key: what the professionals' PKI
+     * certifies.
      */
-    fun `presentCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `request`: PresentationRequest, `signer`: CardSigner?): kotlin.String
+    fun `readerPublicKey`(): kotlin.ByteArray
     
     /**
-     * Who asks what in a reader's `APCVR1:` challenge.
+     * Starts showing the card of `record` the ISO/IEC 18013-5 way, shown as `engagement`,
+     * answering with the card's key (`signer`, else the software key).
      */
-    fun `readChallenge`(`text`: kotlin.String): ChallengeInfo
-    
-    /**
-     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
-     * `challenge` names, and returns the reader's verdict.
-     */
-    suspend fun `sendCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `challenge`: kotlin.String, `signer`: CardSigner?): CardCheck
+    fun `startPresentation`(`record`: HealthRecord, `engagement`: CardEngagement, `signer`: CardSigner?): CardPresentation
     
     /**
      * Compares the clock with the latest time seen; call it when the app resumes.
@@ -3621,10 +4128,10 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
-     * A reader (the pharmacy's side) trusting the issuer `root` (DER), `reader_id` in its
-     * challenges.
+     * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
+     * (of `reader_public_key`) it authenticates to phones.
      */
-    @Throws(CarnetException::class)override fun `cardReader`(`root`: kotlin.ByteArray, `readerId`: kotlin.String): CardReader {
+    @Throws(CarnetException::class)override fun `cardReader`(`root`: kotlin.ByteArray, `certificate`: kotlin.ByteArray?): CardReader {
             return FfiConverterTypeCardReader.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
@@ -3632,7 +4139,7 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         it,
         
         FfiConverterByteArray.lower(`root`),
-        FfiConverterString.lower(`readerId`),_status)
+        FfiConverterOptionalByteArray.lower(`certificate`),_status)
 }
     }
     )
@@ -3641,41 +4148,18 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
-     * The phone's side of an NFC presentation (host card emulation) for person `rank`,
-     * answering only challenges whose elements are all in `allowed`.
+     * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
+     * default disclosure, signed by the card's key (`signer`, else the software key).
      */
-    @Throws(CarnetException::class)override fun `nfcResponder`(`record`: HealthRecord, `rank`: kotlin.UInt, `allowed`: List<kotlin.String>, `signer`: CardSigner?): NfcResponder {
-            return FfiConverterTypeNfcResponder.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_nfc_responder(
-        it,
-        
-        FfiConverterTypeHealthRecord.lower(`record`),
-        FfiConverterUInt.lower(`rank`),
-        FfiConverterSequenceString.lower(`allowed`),
-        FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * The `APCV1:` QR text showing person `rank` of the card in `record` for `request`,
-     * signed by the card's key (`signer`, else the software key).
-     */
-    @Throws(CarnetException::class)override fun `presentCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `request`: PresentationRequest, `signer`: CardSigner?): kotlin.String {
+    @Throws(CarnetException::class)override fun `presentCounter`(`record`: HealthRecord, `rank`: kotlin.UInt, `signer`: CardSigner?): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_present_card(
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_present_counter(
         it,
         
         FfiConverterTypeHealthRecord.lower(`record`),
         FfiConverterUInt.lower(`rank`),
-        FfiConverterTypePresentationRequest.lower(`request`),
         FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
 }
     }
@@ -3685,16 +4169,16 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
-     * Who asks what in a reader's `APCVR1:` challenge.
+     * The public key of this installation's reader key: what the professionals' PKI
+     * certifies.
      */
-    @Throws(CarnetException::class)override fun `readChallenge`(`text`: kotlin.String): ChallengeInfo {
-            return FfiConverterTypeChallengeInfo.lift(
+    @Throws(CarnetException::class)override fun `readerPublicKey`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_read_challenge(
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_reader_public_key(
         it,
-        
-        FfiConverterString.lower(`text`),_status)
+        _status)
 }
     }
     )
@@ -3703,32 +4187,24 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
-     * Remote presentation: sends person `rank`'s answer to the endpoint the reader's remote
-     * `challenge` names, and returns the reader's verdict.
+     * Starts showing the card of `record` the ISO/IEC 18013-5 way, shown as `engagement`,
+     * answering with the card's key (`signer`, else the software key).
      */
-    @Throws(CarnetException::class)
-    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `sendCard`(`record`: HealthRecord, `rank`: kotlin.UInt, `challenge`: kotlin.String, `signer`: CardSigner?) : CardCheck {
-        return uniffiRustCallAsync(
-        callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_send_card(
-                uniffiHandle,
-                
+    @Throws(CarnetException::class)override fun `startPresentation`(`record`: HealthRecord, `engagement`: CardEngagement, `signer`: CardSigner?): CardPresentation {
+            return FfiConverterTypeCardPresentation.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_start_presentation(
+        it,
+        
         FfiConverterTypeHealthRecord.lower(`record`),
-        FfiConverterUInt.lower(`rank`),
-        FfiConverterString.lower(`challenge`),
-        FfiConverterOptionalTypeCardSigner.lower(`signer`),
-            )
-        },
-        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
-        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
-        // lift function
-        { FfiConverterTypeCardCheck.lift(it) },
-        // Error FFI converter
-        CarnetException.ErrorHandler,
+        FfiConverterTypeCardEngagement.lower(`engagement`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
+}
+    }
     )
     }
+    
 
     
     /**
@@ -7464,557 +7940,6 @@ public object FfiConverterTypeNationalServices: FfiConverter<NationalServices, L
 
 
 /**
- * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
- */
-public interface NfcReadingInterface {
-    
-    /**
-     * The next step; `response` is the phone's answer to the last command (null at first).
-     */
-    fun `next`(`response`: kotlin.ByteArray?): NfcStep
-    
-    companion object
-}
-
-/**
- * The reader's side of an NFC presentation: send what `next` gives, feed it the response.
- */
-open class NfcReading: Disposable, AutoCloseable, NfcReadingInterface
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-    /**
-     * A reading carrying the reader's `challenge` (`APCVR1:` text) to the phone.
-     */
-    constructor(`challenge`: kotlin.String) :
-        this(UniffiWithHandle, 
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_constructor_nfcreading_new(
-    
-        
-        FfiConverterString.lower(`challenge`),_status)
-}
-    )
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_carnet_ffi_fn_free_nfcreading(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_carnet_ffi_fn_clone_nfcreading(handle, status)
-        }
-    }
-
-    
-    /**
-     * The next step; `response` is the phone's answer to the last command (null at first).
-     */
-    @Throws(CarnetException::class)override fun `next`(`response`: kotlin.ByteArray?): NfcStep {
-            return FfiConverterTypeNfcStep.lift(
-    callWithHandle {
-    uniffiRustCallWithError(CarnetException) { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_nfcreading_next(
-        it,
-        
-        FfiConverterOptionalByteArray.lower(`response`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeNfcReading: FfiConverter<NfcReading, Long> {
-    override fun lower(value: NfcReading): Long {
-        return value.uniffiCloneHandle()
-    }
-
-    override fun lift(value: Long): NfcReading {
-        return NfcReading(UniffiWithHandle, value)
-    }
-
-    override fun read(buf: ByteBuffer): NfcReading {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: NfcReading) = 8UL
-
-    override fun write(value: NfcReading, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
- * The phone's side of an NFC presentation: the platform's card emulation service hands it
- * each command APDU and transmits the response.
- */
-public interface NfcResponderInterface {
-    
-    /**
-     * The response APDU to one command APDU (every problem is a status word).
-     */
-    fun `process`(`command`: kotlin.ByteArray): kotlin.ByteArray
-    
-    companion object
-}
-
-/**
- * The phone's side of an NFC presentation: the platform's card emulation service hands it
- * each command APDU and transmits the response.
- */
-open class NfcResponder: Disposable, AutoCloseable, NfcResponderInterface
-{
-
-    @Suppress("UNUSED_PARAMETER")
-    /**
-     * @suppress
-     */
-    constructor(withHandle: UniffiWithHandle, handle: Long) {
-        this.handle = handle
-        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
-    }
-
-    /**
-     * @suppress
-     *
-     * This constructor can be used to instantiate a fake object. Only used for tests. Any
-     * attempt to actually use an object constructed this way will fail as there is no
-     * connected Rust object.
-     */
-    @Suppress("UNUSED_PARAMETER")
-    constructor(noHandle: NoHandle) {
-        this.handle = 0
-        this.cleanable = null
-    }
-
-    protected val handle: Long
-    protected val cleanable: UniffiCleaner.Cleanable?
-
-    private val wasDestroyed = AtomicBoolean(false)
-    private val callCounter = AtomicLong(1)
-
-    /**
-     * Whether the current object has been destroyed and its reference is gone in the Rust side.
-     */
-    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
-
-    override fun destroy() {
-        // Only allow a single call to this method.
-        // TODO: maybe we should log a warning if called more than once?
-        if (this.wasDestroyed.compareAndSet(false, true)) {
-            // This decrement always matches the initial count of 1 given at creation time.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    @Synchronized
-    override fun close() {
-        this.destroy()
-    }
-
-    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
-        // Check and increment the call counter, to keep the object alive.
-        // This needs a compare-and-set retry loop in case of concurrent updates.
-        do {
-            val c = this.callCounter.get()
-            if (c == 0L) {
-                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
-            }
-            if (c == Long.MAX_VALUE) {
-                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
-            }
-        } while (! this.callCounter.compareAndSet(c, c + 1L))
-        // Now we can safely do the method call without the handle being freed concurrently.
-        try {
-            return block(this.uniffiCloneHandle())
-        } finally {
-            // This decrement always matches the increment we performed above.
-            if (this.callCounter.decrementAndGet() == 0L) {
-                cleanable?.clean()
-            }
-        }
-    }
-
-    // Use a static inner class instead of a closure so as not to accidentally
-    // capture `this` as part of the cleanable's action.
-    private class UniffiCleanAction(private val handle: Long) : Runnable {
-        override fun run() {
-            if (handle == 0.toLong()) {
-                // Fake object created with `NoHandle`, don't try to free.
-                return;
-            }
-            uniffiRustCall { status ->
-                UniffiLib.uniffi_carnet_ffi_fn_free_nfcresponder(handle, status)
-            }
-        }
-    }
-
-    /**
-     * @suppress
-     */
-    fun uniffiCloneHandle(): Long {
-        if (handle == 0.toLong()) {
-            throw InternalException("uniffiCloneHandle() called on NoHandle object");
-        }
-        return uniffiRustCall() { status ->
-            UniffiLib.uniffi_carnet_ffi_fn_clone_nfcresponder(handle, status)
-        }
-    }
-
-    
-    /**
-     * The response APDU to one command APDU (every problem is a status word).
-     */override fun `process`(`command`: kotlin.ByteArray): kotlin.ByteArray {
-            return FfiConverterByteArray.lift(
-    callWithHandle {
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_carnet_ffi_fn_method_nfcresponder_process(
-        it,
-        
-        FfiConverterByteArray.lower(`command`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-
-    
-
-
-    
-    
-    /**
-     * @suppress
-     */
-    companion object
-    
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeNfcResponder: FfiConverter<NfcResponder, Long> {
-    override fun lower(value: NfcResponder): Long {
-        return value.uniffiCloneHandle()
-    }
-
-    override fun lift(value: Long): NfcResponder {
-        return NfcResponder(UniffiWithHandle, value)
-    }
-
-    override fun read(buf: ByteBuffer): NfcResponder {
-        return lift(buf.getLong())
-    }
-
-    override fun allocationSize(value: NfcResponder) = 8UL
-
-    override fun write(value: NfcResponder, buf: ByteBuffer) {
-        buf.putLong(lower(value))
-    }
-}
-
-
-// This template implements a class for working with a Rust struct via a handle
-// to the live Rust struct on the other side of the FFI.
-//
-// There's some subtlety here, because we have to be careful not to operate on a Rust
-// struct after it has been dropped, and because we must expose a public API for freeing
-// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
-//
-//   * Each instance holds an opaque handle to the underlying Rust struct.
-//     Method calls need to read this handle from the object's state and pass it in to
-//     the Rust FFI.
-//
-//   * When an instance is no longer needed, its handle should be passed to a
-//     special destructor function provided by the Rust FFI, which will drop the
-//     underlying Rust struct.
-//
-//   * Given an instance, calling code is expected to call the special
-//     `destroy` method in order to free it after use, either by calling it explicitly
-//     or by using a higher-level helper like the `use` method. Failing to do so risks
-//     leaking the underlying Rust struct.
-//
-//   * We can't assume that calling code will do the right thing, and must be prepared
-//     to handle Kotlin method calls executing concurrently with or even after a call to
-//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
-//
-//   * We must never allow Rust code to operate on the underlying Rust struct after
-//     the destructor has been called, and must never call the destructor more than once.
-//     Doing so may trigger memory unsafety.
-//
-//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
-//     is implemented to call the destructor when the Kotlin object becomes unreachable.
-//     This is done in a background thread. This is not a panacea, and client code should be aware that
-//      1. the thread may starve if some there are objects that have poorly performing
-//     `drop` methods or do significant work in their `drop` methods.
-//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
-//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
-//
-// If we try to implement this with mutual exclusion on access to the handle, there is the
-// possibility of a race between a method call and a concurrent call to `destroy`:
-//
-//    * Thread A starts a method call, reads the value of the handle, but is interrupted
-//      before it can pass the handle over the FFI to Rust.
-//    * Thread B calls `destroy` and frees the underlying Rust struct.
-//    * Thread A resumes, passing the already-read handle value to Rust and triggering
-//      a use-after-free.
-//
-// One possible solution would be to use a `ReadWriteLock`, with each method call taking
-// a read lock (and thus allowed to run concurrently) and the special `destroy` method
-// taking a write lock (and thus blocking on live method calls). However, we aim not to
-// generate methods with any hidden blocking semantics, and a `destroy` method that might
-// block if called incorrectly seems to meet that bar.
-//
-// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
-// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
-// has been called. These are updated according to the following rules:
-//
-//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
-//      The initial value for the flag is false.
-//
-//    * At the start of each method call, we atomically check the counter.
-//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
-//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
-//
-//    * At the end of each method call, we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-//    * When `destroy` is called, we atomically flip the flag from false to true.
-//      If the flag was already true we silently fail.
-//      Otherwise we atomically decrement and check the counter.
-//      If it has reached zero then we destroy the underlying Rust struct.
-//
-// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
-// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
-//
-// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
-// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
-// of the underlying Rust code.
-//
-// This makes a cleaner a better alternative to _not_ calling `destroy()` as
-// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
-// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
-// thread may be starved, and the app will leak memory.
-//
-// In this case, `destroy`ing manually may be a better solution.
-//
-// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
-// with Rust peers are reclaimed:
-//
-// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
-// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
-// 3. The memory is reclaimed when the process terminates.
-//
-// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
-//
-
-
-/**
  * Told how far a long operation (export, import) has gone.
  */
 public interface ProgressListener {
@@ -9315,57 +9240,6 @@ public object FfiConverterTypeCardPerson: FfiConverterRustBuffer<CardPerson> {
 
 
 /**
- * What a challenge asks, to show the holder before consent.
- */
-data class ChallengeInfo (
-    var `reader`: kotlin.String
-    , 
-    var `purpose`: kotlin.String
-    , 
-    var `items`: List<kotlin.String>
-    , 
-    var `endpoint`: kotlin.String?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChallengeInfo: FfiConverterRustBuffer<ChallengeInfo> {
-    override fun read(buf: ByteBuffer): ChallengeInfo {
-        return ChallengeInfo(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterSequenceString.read(buf),
-            FfiConverterOptionalString.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ChallengeInfo) = (
-            FfiConverterString.allocationSize(value.`reader`) +
-            FfiConverterString.allocationSize(value.`purpose`) +
-            FfiConverterSequenceString.allocationSize(value.`items`) +
-            FfiConverterOptionalString.allocationSize(value.`endpoint`)
-    )
-
-    override fun write(value: ChallengeInfo, buf: ByteBuffer) {
-            FfiConverterString.write(value.`reader`, buf)
-            FfiConverterString.write(value.`purpose`, buf)
-            FfiConverterSequenceString.write(value.`items`, buf)
-            FfiConverterOptionalString.write(value.`endpoint`, buf)
-    }
-}
-
-
-
-/**
  * A code from a terminology.
  */
 data class Coding (
@@ -9406,6 +9280,93 @@ public object FfiConverterTypeCoding: FfiConverterRustBuffer<Coding> {
             FfiConverterString.write(value.`system`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterOptionalString.write(value.`display`, buf)
+    }
+}
+
+
+
+/**
+ * One element a reader asks.
+ */
+data class ConsentElement (
+    var `name`: kotlin.String
+    , 
+    var `intentToRetain`: kotlin.Boolean
+    , 
+    var `allowed`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsentElement: FfiConverterRustBuffer<ConsentElement> {
+    override fun read(buf: ByteBuffer): ConsentElement {
+        return ConsentElement(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConsentElement) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterBoolean.allocationSize(value.`intentToRetain`) +
+            FfiConverterBoolean.allocationSize(value.`allowed`)
+    )
+
+    override fun write(value: ConsentElement, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterBoolean.write(value.`intentToRetain`, buf)
+            FfiConverterBoolean.write(value.`allowed`, buf)
+    }
+}
+
+
+
+/**
+ * A reader's request, checked, for the consent screen.
+ */
+data class ConsentRequest (
+    var `reader`: ReaderInfo
+    , 
+    var `elements`: List<ConsentElement>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsentRequest: FfiConverterRustBuffer<ConsentRequest> {
+    override fun read(buf: ByteBuffer): ConsentRequest {
+        return ConsentRequest(
+            FfiConverterTypeReaderInfo.read(buf),
+            FfiConverterSequenceTypeConsentElement.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConsentRequest) = (
+            FfiConverterTypeReaderInfo.allocationSize(value.`reader`) +
+            FfiConverterSequenceTypeConsentElement.allocationSize(value.`elements`)
+    )
+
+    override fun write(value: ConsentRequest, buf: ByteBuffer) {
+            FfiConverterTypeReaderInfo.write(value.`reader`, buf)
+            FfiConverterSequenceTypeConsentElement.write(value.`elements`, buf)
     }
 }
 
@@ -10962,6 +10923,67 @@ public object FfiConverterTypePushReport: FfiConverterRustBuffer<PushReport> {
 
 
 /**
+ * Who asks, from its verified certificate only.
+ */
+data class ReaderInfo (
+    var `verified`: kotlin.Boolean
+    , 
+    var `name`: kotlin.String
+    , 
+    var `organisation`: kotlin.String
+    , 
+    var `identifier`: kotlin.String
+    , 
+    var `profession`: kotlin.String
+    , 
+    var `refusal`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReaderInfo: FfiConverterRustBuffer<ReaderInfo> {
+    override fun read(buf: ByteBuffer): ReaderInfo {
+        return ReaderInfo(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReaderInfo) = (
+            FfiConverterBoolean.allocationSize(value.`verified`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`organisation`) +
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`profession`) +
+            FfiConverterOptionalString.allocationSize(value.`refusal`)
+    )
+
+    override fun write(value: ReaderInfo, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`verified`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`organisation`, buf)
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`profession`, buf)
+            FfiConverterOptionalString.write(value.`refusal`, buf)
+    }
+}
+
+
+
+/**
  * A prevention reminder.
  */
 data class Reminder (
@@ -11312,6 +11334,49 @@ public object FfiConverterTypeCardCheck : FfiConverterRustBuffer<CardCheck>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How the phone shows its engagement.
+ */
+
+enum class CardEngagement {
+    
+    /**
+     * A QR code (`mdoc:` text).
+     */
+    QR,
+    /**
+     * An NFC tap (the Handover Select message).
+     */
+    NFC;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCardEngagement: FfiConverterRustBuffer<CardEngagement> {
+    override fun read(buf: ByteBuffer) = try {
+        CardEngagement.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CardEngagement) = 4UL
+
+    override fun write(value: CardEngagement, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -12131,98 +12196,6 @@ public object FfiConverterTypeMeasureKind: FfiConverterRustBuffer<MeasureKind> {
 
 
 /**
- * What to do next in an NFC reading.
- */
-sealed class NfcStep {
-    
-    /**
-     * Transmit this command APDU, give the response to `NfcReading.next`.
-     */
-    data class Send(
-        val v1: kotlin.ByteArray) : NfcStep()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * The phone's whole answer (`APCV1:` text), for `CardReader.read`.
-     */
-    data class Done(
-        val v1: kotlin.String) : NfcStep()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeNfcStep : FfiConverterRustBuffer<NfcStep>{
-    override fun read(buf: ByteBuffer): NfcStep {
-        return when(buf.getInt()) {
-            1 -> NfcStep.Send(
-                FfiConverterByteArray.read(buf),
-                )
-            2 -> NfcStep.Done(
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: NfcStep): ULong = when(value) {
-        is NfcStep.Send -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterByteArray.allocationSize(value.v1)
-            )
-        }
-        is NfcStep.Done -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.v1)
-            )
-        }
-    }
-
-    override fun write(value: NfcStep, buf: ByteBuffer) {
-        when(value) {
-            is NfcStep.Send -> {
-                buf.putInt(1)
-                FfiConverterByteArray.write(value.v1, buf)
-                Unit
-            }
-            is NfcStep.Done -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.v1, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
  * What verifier mode concludes.
  */
 sealed class PassVerdict {
@@ -12545,15 +12518,15 @@ public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformExc
 
 
 /**
- * What a phone is asked to show.
+ * What a message from the reader brought.
  */
-sealed class PresentationRequest {
+sealed class PresentationStep {
     
     /**
-     * Answer a reader's `APCVR1:` challenge (after consent).
+     * A request to decide on.
      */
-    data class Challenge(
-        val v1: kotlin.String) : PresentationRequest()
+    data class Asked(
+        val v1: fr.carnet.core.ConsentRequest) : PresentationStep()
         
     {
         
@@ -12562,9 +12535,9 @@ sealed class PresentationRequest {
     }
     
     /**
-     * A counter QR with the default disclosure.
+     * The reader ended the session.
      */
-    object Counter : PresentationRequest()
+    object Ended : PresentationStep()
     
     
 
@@ -12580,26 +12553,26 @@ sealed class PresentationRequest {
 /**
  * @suppress
  */
-public object FfiConverterTypePresentationRequest : FfiConverterRustBuffer<PresentationRequest>{
-    override fun read(buf: ByteBuffer): PresentationRequest {
+public object FfiConverterTypePresentationStep : FfiConverterRustBuffer<PresentationStep>{
+    override fun read(buf: ByteBuffer): PresentationStep {
         return when(buf.getInt()) {
-            1 -> PresentationRequest.Challenge(
-                FfiConverterString.read(buf),
+            1 -> PresentationStep.Asked(
+                FfiConverterTypeConsentRequest.read(buf),
                 )
-            2 -> PresentationRequest.Counter
+            2 -> PresentationStep.Ended
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
         }
     }
 
-    override fun allocationSize(value: PresentationRequest): ULong = when(value) {
-        is PresentationRequest.Challenge -> {
+    override fun allocationSize(value: PresentationStep): ULong = when(value) {
+        is PresentationStep.Asked -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
-                + FfiConverterString.allocationSize(value.v1)
+                + FfiConverterTypeConsentRequest.allocationSize(value.v1)
             )
         }
-        is PresentationRequest.Counter -> {
+        is PresentationStep.Ended -> {
             // Add the size for the Int that specifies the variant plus the size needed for all fields
             (
                 4UL
@@ -12607,14 +12580,14 @@ public object FfiConverterTypePresentationRequest : FfiConverterRustBuffer<Prese
         }
     }
 
-    override fun write(value: PresentationRequest, buf: ByteBuffer) {
+    override fun write(value: PresentationStep, buf: ByteBuffer) {
         when(value) {
-            is PresentationRequest.Challenge -> {
+            is PresentationStep.Asked -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.v1, buf)
+                FfiConverterTypeConsentRequest.write(value.v1, buf)
                 Unit
             }
-            is PresentationRequest.Counter -> {
+            is PresentationStep.Ended -> {
                 buf.putInt(2)
                 Unit
             }
@@ -13752,6 +13725,34 @@ public object FfiConverterSequenceTypeCardPerson: FfiConverterRustBuffer<List<Ca
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCardPerson.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConsentElement: FfiConverterRustBuffer<List<ConsentElement>> {
+    override fun read(buf: ByteBuffer): List<ConsentElement> {
+        val len = buf.getInt()
+        return List<ConsentElement>(len) {
+            FfiConverterTypeConsentElement.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConsentElement>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConsentElement.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConsentElement>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConsentElement.write(it, buf)
         }
     }
 }

@@ -1,0 +1,308 @@
+//! The pharmacy's or doctor's reader (`docs/protocols/apcv.md`, "Reader checks"): it trusts
+//! the issuer's root, keeps the issuer's status list, authenticates itself with its own key
+//! and the certificate the professionals' PKI gave it ([`SoftwareReaderKey`]), and reads a
+//! phone the ISO/IEC 18013-5 way — from the phone's engagement (QR text or NFC Handover
+//! Select) to the checked DeviceResponse — or reads Carnet's own counter QR.
+
+use std::sync::Arc;
+
+use carnet_identity::IdentityError;
+use carnet_identity::engagement::DeviceEngagement;
+use carnet_identity::ndef::read_handover_select;
+use carnet_identity::qr_text::counter_from_text;
+use carnet_identity::reader::{CheckTime, Disclosed, Reader, Refusal};
+use carnet_identity::reader_session::{ReaderEvent, ReaderSession, apcv_items};
+use carnet_identity::request::ReaderSigner;
+use carnet_identity::session::{EphemeralKey, Handover, SessionStatus};
+use carnet_identity::trust::IssuerTrust;
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+use crate::card::{CardCheck, DisclosedElement, display};
+use crate::{CarnetError, Clock, KeyVault};
+
+/// Vault entry of the reader's key (P-256, PKCS#8).
+const READER_KEY_ENTRY: &str = "reader.key";
+
+/// The reader's own key, kept in the [`KeyVault`], and the certificate chain the
+/// professionals' PKI gave it (none yet: the reader does not authenticate).
+pub(crate) struct SoftwareReaderKey {
+    pair: EcdsaKeyPair,
+    chain: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SoftwareReaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareReaderKey")
+            .field("certified", &!self.chain.is_empty())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SoftwareReaderKey {
+    /// The key kept in `vault`, made and kept the first time.
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`] when the vault fails; [`CarnetError::CorruptVaultEntry`] for a
+    /// damaged key.
+    pub fn load_or_create(vault: &dyn KeyVault) -> Result<Self, CarnetError> {
+        let rng = SystemRandom::new();
+        let pkcs8 = match vault.load(READER_KEY_ENTRY)? {
+            Some(pkcs8) => pkcs8,
+            None => {
+                let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| IdentityError::Random)?
+                    .as_ref()
+                    .to_vec();
+                vault.store(READER_KEY_ENTRY, pkcs8.clone())?;
+                pkcs8
+            }
+        };
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng)
+            .map_err(|_| CarnetError::CorruptVaultEntry {
+                name: READER_KEY_ENTRY,
+                reason: "not a P-256 PKCS#8 key",
+            })?;
+        Ok(SoftwareReaderKey {
+            pair,
+            chain: Vec::new(),
+        })
+    }
+
+    /// The public key to certify (an uncompressed P-256 point).
+    #[must_use]
+    pub fn public_key(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
+    }
+
+    /// The key with its certificate (DER): it then authenticates to phones.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a certificate that is not for this key.
+    pub fn with_certificate(mut self, certificate: Vec<u8>) -> Result<Self, CarnetError> {
+        if carnet_identity::trust::certificate_key(&certificate)? != self.public_key() {
+            return Err(IdentityError::Certificate("the certificate is for another key").into());
+        }
+        self.chain = vec![certificate];
+        Ok(self)
+    }
+}
+
+impl ReaderSigner for SoftwareReaderKey {
+    fn certificate_chain(&self) -> Vec<Vec<u8>> {
+        self.chain.clone()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError> {
+        self.pair
+            .sign(&SystemRandom::new(), message)
+            .map(|signature| signature.as_ref().to_vec())
+            .map_err(|_| IdentityError::Signature("the reader's key did not sign"))
+    }
+}
+
+/// The pharmacy's or doctor's reader: the issuer's root it trusts, the status list it last
+/// downloaded, its own key, the session it has open, the counter QRs it has seen.
+pub struct CardReader {
+    reader: Reader,
+    clock: Arc<dyn Clock>,
+    key: Option<Arc<dyn ReaderSigner + Send + Sync>>,
+    session: Option<ReaderSession>,
+}
+
+impl std::fmt::Debug for CardReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardReader")
+            .field("authenticates", &self.key.is_some())
+            .field("in_session", &self.session.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardReader {
+    pub(crate) fn new(root: &[u8], clock: Arc<dyn Clock>) -> Result<Self, CarnetError> {
+        Ok(CardReader {
+            reader: Reader::new(IssuerTrust::new(&[root.to_vec()])?),
+            clock,
+            key: None,
+            session: None,
+        })
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_unix_millis().div_euclid(1000)
+    }
+
+    /// Takes the issuer's signed status list; returns whether it was accepted (`false`: not
+    /// signed by this issuer; an older list than the one held is ignored).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for bytes that are not a status list.
+    pub fn update_status(&mut self, signed: &[u8]) -> Result<bool, CarnetError> {
+        let now = self.now();
+        Ok(self.reader.update_status(signed, now)?.is_ok())
+    }
+
+    /// Authenticates to phones with `key` from now on (its certificate in its chain): a
+    /// platform keystore's key, or [`SoftwareReaderKey`].
+    pub(crate) fn authenticate_with(&mut self, key: Arc<dyn ReaderSigner + Send + Sync>) {
+        self.key = Some(key);
+    }
+
+    /// Opens a session with the phone whose QR code shows `engagement` (`mdoc:` text),
+    /// asking for `items`; returns the `SessionEstablishment` to send it. It replaces any
+    /// session open.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a text that is not an engagement, an unsupported cipher
+    /// suite, items beyond the limits.
+    pub fn request(&mut self, engagement: &str, items: &[String]) -> Result<Vec<u8>, CarnetError> {
+        let engagement = DeviceEngagement::from_qr_text(engagement)?;
+        self.open(&engagement, &Handover::Qr, items)
+    }
+
+    /// As [`CardReader::request`], for a phone tapped first: `handover_select` is the NDEF
+    /// message read from its tag.
+    ///
+    /// # Errors
+    /// As [`CardReader::request`].
+    pub fn request_nfc(
+        &mut self,
+        handover_select: &[u8],
+        items: &[String],
+    ) -> Result<Vec<u8>, CarnetError> {
+        let engagement = read_handover_select(handover_select)?;
+        let handover = Handover::Nfc {
+            select: handover_select.to_vec(),
+            request: None,
+        };
+        self.open(&engagement, &handover, items)
+    }
+
+    fn open(
+        &mut self,
+        engagement: &DeviceEngagement,
+        handover: &Handover,
+        items: &[String],
+    ) -> Result<Vec<u8>, CarnetError> {
+        let request = apcv_items(items, false, self.now())?;
+        let signer = self.key.as_deref().map(|key| key as &dyn ReaderSigner);
+        let (session, establishment) = ReaderSession::start(
+            engagement,
+            handover,
+            Box::new(EphemeralKey::generate()?),
+            request,
+            signer,
+        )?;
+        self.session = Some(session);
+        Ok(establishment)
+    }
+
+    /// Checks the phone's answer (`SessionData`) in the open session. With `date_of_care`
+    /// (`YYYY-MM-DD`), the AMO rights must cover it.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] with no session open, for a message that does not decrypt or
+    /// parse, or a date that does not parse.
+    pub fn read(
+        &mut self,
+        message: &[u8],
+        date_of_care: Option<&str>,
+    ) -> Result<CardCheck, CarnetError> {
+        let time = self.check_time(date_of_care)?;
+        let session = self.session.as_mut().ok_or(IdentityError::SessionEnded)?;
+        Ok(match session.receive(&mut self.reader, message, time)? {
+            ReaderEvent::Checked(verdict) => check_of(verdict),
+            ReaderEvent::Ended(status) => {
+                self.session = None;
+                CardCheck::Refused {
+                    code: match status {
+                        SessionStatus::DecryptionError => "phone_decryption_error",
+                        SessionStatus::CborError => "phone_cbor_error",
+                        SessionStatus::Termination => "phone_ended",
+                    }
+                    .to_owned(),
+                }
+            }
+        })
+    }
+
+    /// Ends the open session: the message that tells the phone.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] with no session open.
+    pub fn end(&mut self) -> Result<Vec<u8>, CarnetError> {
+        let mut session = self.session.take().ok_or(IdentityError::SessionEnded)?;
+        Ok(session.terminate()?)
+    }
+
+    /// The open session as bytes, for a reader that does not stay running (the CLI): it holds
+    /// the session's keys, keep it private.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] with no session open.
+    pub fn save_session(&self) -> Result<Vec<u8>, CarnetError> {
+        let session = self.session.as_ref().ok_or(IdentityError::SessionEnded)?;
+        Ok(session.to_bytes()?)
+    }
+
+    /// Takes up a session [`CardReader::save_session`] kept.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for bytes that are not one.
+    pub fn resume_session(&mut self, saved: &[u8]) -> Result<(), CarnetError> {
+        self.session = Some(ReaderSession::from_bytes(saved)?);
+        Ok(())
+    }
+
+    /// Checks Carnet's own counter QR (`APCV1:`, no request: the default disclosure signed for
+    /// a 30-second slot). With `date_of_care`, the rights must cover it.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for a text or a date that does not parse.
+    pub fn read_counter(
+        &mut self,
+        text: &str,
+        date_of_care: Option<&str>,
+    ) -> Result<CardCheck, CarnetError> {
+        let time = self.check_time(date_of_care)?;
+        let (slot, response) = counter_from_text(text)?;
+        let expected = carnet_identity::presentation::Binding::Counter { slot };
+        Ok(check_of(self.reader.check(&response, &expected, time)?))
+    }
+
+    fn check_time(&self, date_of_care: Option<&str>) -> Result<CheckTime, CarnetError> {
+        let date_of_care = date_of_care
+            .map(|date| {
+                time::Date::parse(
+                    date,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(|_| IdentityError::Structure("the date of care is not YYYY-MM-DD".into()))
+            })
+            .transpose()?;
+        Ok(CheckTime {
+            now: self.now(),
+            date_of_care,
+        })
+    }
+}
+
+/// A reader's verdict as the facade gives it.
+fn check_of(verdict: Result<Disclosed, Refusal>) -> CardCheck {
+    match verdict {
+        Ok(disclosed) => CardCheck::Accepted {
+            elements: disclosed
+                .elements
+                .iter()
+                .map(|(name, value)| DisclosedElement {
+                    name: name.clone(),
+                    value: display(value),
+                })
+                .collect(),
+        },
+        Err(refusal) => CardCheck::Refused {
+            code: refusal.code().to_owned(),
+        },
+    }
+}

@@ -1,0 +1,361 @@
+//! Showing the card the ISO/IEC 18013-5 way (`docs/protocols/apcv.md`): the phone shows an
+//! engagement (a QR code, or an NFC tap), the reader opens an encrypted session, and before
+//! anything is shown the phone checks the reader's certificate against the professionals'
+//! PKI kept with the card. [`ConsentRequest`] is what the consent screen shows — who asks,
+//! from its verified certificate, and what it asks with what it may be given — and
+//! [`CardPresentation::respond`] answers with what the person approved within that.
+//!
+//! The transport (BLE, NFC, HTTPS) only moves the session's bytes: [`CardPresentation::receive`]
+//! takes each message from the reader, and what it or `respond` returns goes back.
+
+use std::sync::Arc;
+
+use carnet_identity::IdentityError;
+use carnet_identity::apcv::Credential;
+use carnet_identity::engagement::RetrievalMethod;
+use carnet_identity::holder::{EngagementKind, HolderEvent, HolderSession, ReaderIdentity};
+use carnet_identity::policy::ReaderPolicy;
+use carnet_identity::presentation::DeviceSigner;
+use carnet_identity::reader_trust::{ProfessionalId, ReaderTrust};
+use carnet_identity::session::{EphemeralKey, KeyAgreement};
+
+use crate::CarnetError;
+use crate::health_record::HealthRecord;
+
+/// The largest command and response an NFC reader may send this phone (extended length).
+pub const NFC_MAX_DATA: u32 = 65_535;
+
+/// How the phone shows its engagement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardEngagement {
+    /// A QR code: the `mdoc:` text.
+    Qr,
+    /// An NFC tap: the Handover Select message the phone's tag serves.
+    Nfc,
+}
+
+/// Who asks, as the consent screen shows it: from the reader's verified certificate only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// Whether its certificate verified to the professionals' PKI.
+    pub verified: bool,
+    /// The professional's or establishment's name (empty when not verified).
+    pub name: String,
+    /// The organisation (empty when not verified).
+    pub organisation: String,
+    /// `RPPS 10003456789` or `FINESS 750000001` (empty when not verified).
+    pub identifier: String,
+    /// The profession, in words (`Pharmacien`), or its code when the policy does not name it.
+    pub profession: String,
+    /// When it authenticated and the phone does not take it: the reason's stable code
+    /// (`reader_untrusted`, `reader_revoked`…). `None` for a verified or an anonymous reader.
+    pub refusal: Option<String>,
+}
+
+/// One element asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentElement {
+    /// Its identifier (`nir`, `family_name`…).
+    pub name: String,
+    /// Whether the reader says it keeps the value.
+    pub intent_to_retain: bool,
+    /// Whether this reader may be given it: the policy of its profession; for an anonymous
+    /// reader only the names, if the person chooses; for a refused one nothing.
+    pub allowed: bool,
+}
+
+/// A reader's request, checked, for the person to decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRequest {
+    /// Who asks.
+    pub reader: ReaderInfo,
+    /// What it asks, in its order.
+    pub elements: Vec<ConsentElement>,
+}
+
+/// What a message from the reader brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresentationStep {
+    /// A request to decide on: answer with [`CardPresentation::respond`] or
+    /// [`CardPresentation::decline`].
+    Asked(ConsentRequest),
+    /// The reader ended the session.
+    Ended,
+}
+
+/// One presentation of the card: an engagement and the session it opens.
+pub struct CardPresentation {
+    session: HolderSession,
+    record: Arc<HealthRecord>,
+    trust: ReaderTrust,
+    closing: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for CardPresentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardPresentation")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The reader roots and revocation list kept with the card (none: every reader that
+/// authenticates is untrusted).
+pub(crate) fn kept_reader_trust(record: &HealthRecord) -> Result<ReaderTrust, CarnetError> {
+    let Some(kept) = record.record.reader_trust()? else {
+        return Ok(ReaderTrust::new(&[])?);
+    };
+    let mut trust = ReaderTrust::new(&kept.roots)?;
+    trust.update_revocations(&kept.revocations)?;
+    Ok(trust)
+}
+
+/// A random BLE service UUID (version 4) for one engagement.
+fn service_uuid() -> Result<[u8; 16], CarnetError> {
+    let mut uuid = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut uuid)
+        .map_err(|_| IdentityError::Random)?;
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    Ok(uuid)
+}
+
+impl HealthRecord {
+    /// Starts showing the card: a fresh engagement, shown as `engagement`, offering BLE (mdoc
+    /// peripheral server) and, for an NFC tap, NFC itself (a QR engagement leaves NFC out:
+    /// every byte makes the code denser).
+    ///
+    /// # Errors
+    /// [`CarnetError::NotFound`] before a card is enrolled; [`CarnetError::Record`];
+    /// [`CarnetError::Identity`] for damaged reader trust or no random generator.
+    pub fn start_presentation(
+        self: &Arc<Self>,
+        engagement: CardEngagement,
+    ) -> Result<CardPresentation, CarnetError> {
+        self.start_presentation_with(engagement, Box::new(EphemeralKey::generate()?))
+    }
+
+    /// As [`HealthRecord::start_presentation`], with the session's ephemeral `key` made by
+    /// the caller: a tool that keeps its key between two runs (the CLI), since `ring`'s keys
+    /// never leave memory.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::start_presentation`].
+    pub fn start_presentation_with(
+        self: &Arc<Self>,
+        engagement: CardEngagement,
+        key: Box<dyn KeyAgreement + Send + Sync>,
+    ) -> Result<CardPresentation, CarnetError> {
+        if self.record.card()?.is_empty() {
+            return Err(CarnetError::NotFound("card"));
+        }
+        let mut methods = vec![RetrievalMethod::Ble {
+            peripheral_server: Some(service_uuid()?),
+            central_client: None,
+        }];
+        let kind = match engagement {
+            CardEngagement::Qr => EngagementKind::Qr,
+            CardEngagement::Nfc => {
+                methods.push(RetrievalMethod::Nfc {
+                    max_command: NFC_MAX_DATA,
+                    max_response: NFC_MAX_DATA,
+                });
+                EngagementKind::Nfc
+            }
+        };
+        let session = HolderSession::new(key, methods, kind, self.now_secs())?;
+        Ok(CardPresentation {
+            session,
+            trust: kept_reader_trust(self)?,
+            record: self.clone(),
+            closing: None,
+        })
+    }
+}
+
+impl CardPresentation {
+    /// The QR code's text (`mdoc:` + base64url of the engagement).
+    #[must_use]
+    pub fn qr_text(&self) -> String {
+        self.session.engagement().to_qr_text()
+    }
+
+    /// The NFC Handover Select message (for an NFC engagement).
+    #[must_use]
+    pub fn handover_select(&self) -> Option<Vec<u8>> {
+        self.session.handover_select().map(<[u8]>::to_vec)
+    }
+
+    /// The BLE service UUID the phone advertises for this engagement.
+    #[must_use]
+    pub fn ble_service_uuid(&self) -> Option<[u8; 16]> {
+        self.session
+            .engagement()
+            .ble_peripheral_server()
+            .or_else(|| {
+                self.session.handover_select().and_then(|select| {
+                    carnet_identity::ndef::read_handover_select(select)
+                        .ok()
+                        .and_then(|engagement| engagement.ble_peripheral_server())
+                })
+            })
+    }
+
+    /// Takes a message from the reader (its `SessionEstablishment`, then `SessionData`).
+    /// After an error the session is over and [`CardPresentation::closing_message`] is what
+    /// tells the reader.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`]: an expired engagement, a message that does not decrypt
+    /// (altered, replayed, from another session), a request that does not parse.
+    pub fn receive(&mut self, message: &[u8]) -> Result<PresentationStep, CarnetError> {
+        match self
+            .session
+            .receive(message, &self.trust, self.record.now_secs())
+        {
+            Ok(HolderEvent::Request(request)) => {
+                let policy = ReaderPolicy::standard();
+                let reader = match &request.reader {
+                    ReaderIdentity::Verified(reader) => ReaderInfo {
+                        verified: true,
+                        name: reader.name.clone(),
+                        organisation: reader.organisation.clone(),
+                        identifier: match &reader.identifier {
+                            ProfessionalId::Rpps(number) => format!("RPPS {number}"),
+                            ProfessionalId::Finess(number) => format!("FINESS {number}"),
+                        },
+                        profession: policy
+                            .profession_label(&reader.profession)
+                            .unwrap_or(&reader.profession)
+                            .to_owned(),
+                        refusal: None,
+                    },
+                    ReaderIdentity::Anonymous => unverified(None),
+                    ReaderIdentity::Refused(refusal) => unverified(Some(refusal.code())),
+                };
+                let elements = request
+                    .elements
+                    .iter()
+                    .map(|element| ConsentElement {
+                        name: element.name.clone(),
+                        intent_to_retain: element.intent_to_retain,
+                        allowed: element.allowed,
+                    })
+                    .collect();
+                self.record.log_card_event(&reader, request.elements.len());
+                Ok(PresentationStep::Asked(ConsentRequest { reader, elements }))
+            }
+            Ok(HolderEvent::Ended) => Ok(PresentationStep::Ended),
+            Err(error) => {
+                self.closing = self.session.error_answer(&error).ok();
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Answers the pending request for person `rank` with the `approved` elements (those the
+    /// reader may not be given are never shown, whatever is approved), signed by `signer`.
+    ///
+    /// # Errors
+    /// [`CarnetError::NotFound`] for a rank not on the card; [`CarnetError::Identity`] with no
+    /// request pending or when the signer refuses.
+    pub fn respond(
+        &mut self,
+        rank: u32,
+        approved: &[String],
+        signer: &dyn DeviceSigner,
+    ) -> Result<Vec<u8>, CarnetError> {
+        let kept = self
+            .record
+            .record
+            .card()?
+            .into_iter()
+            .find(|kept| kept.rank == rank)
+            .ok_or(CarnetError::NotFound("card person"))?;
+        let credential = Credential::from_cbor(&kept.credential)?;
+        Ok(self.session.respond(&credential, approved, signer)?)
+    }
+
+    /// Answers the pending request with nothing (the person declined).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] with no request pending.
+    pub fn decline(&mut self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.session.decline()?)
+    }
+
+    /// Ends the session: the message that tells the reader.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] when it cannot be encoded.
+    pub fn end(&mut self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.session.terminate()?)
+    }
+
+    /// After [`CardPresentation::receive`] failed: the message that tells the reader why
+    /// (status 10, 11 or 20).
+    #[must_use]
+    pub fn closing_message(&self) -> Option<Vec<u8>> {
+        self.closing.clone()
+    }
+
+    /// Whether the session is over.
+    #[must_use]
+    pub fn is_ended(&self) -> bool {
+        self.session.is_ended()
+    }
+
+    /// The session as bytes, for a tool that does not stay running: secret (the session
+    /// keys), keep it as such. A request pending is not kept: answer it in the same run.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] when it cannot be encoded.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CarnetError> {
+        Ok(self.session.to_bytes()?)
+    }
+}
+
+impl HealthRecord {
+    /// Takes up a presentation [`CardPresentation::to_bytes`] kept; one still waiting for
+    /// the reader needs its ephemeral `key` back.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for bytes that are not a kept session, or an engaged one
+    /// without its key.
+    pub fn resume_presentation(
+        self: &Arc<Self>,
+        saved: &[u8],
+        key: Option<Box<dyn KeyAgreement + Send + Sync>>,
+    ) -> Result<CardPresentation, CarnetError> {
+        Ok(CardPresentation {
+            session: HolderSession::from_bytes(saved, key)?,
+            trust: kept_reader_trust(self)?,
+            record: self.clone(),
+            closing: None,
+        })
+    }
+}
+
+fn unverified(refusal: Option<&str>) -> ReaderInfo {
+    ReaderInfo {
+        verified: false,
+        name: String::new(),
+        organisation: String::new(),
+        identifier: String::new(),
+        profession: String::new(),
+        refusal: refusal.map(str::to_owned),
+    }
+}
+
+impl HealthRecord {
+    fn log_card_event(&self, reader: &ReaderInfo, asked: usize) {
+        tracing::dispatcher::with_default(&self.dispatch, || {
+            tracing::info!(
+                verified = reader.verified,
+                refusal = reader.refusal.as_deref().unwrap_or(""),
+                asked,
+                "card asked"
+            );
+        });
+    }
+}
