@@ -3,6 +3,8 @@
 //! signature against the document signer certificate in `x5chain`, the disclosed item's
 //! digest in the MSO, and the device signature over the session transcript.
 
+mod common;
+
 use carnet_identity::apcv::ApcvClaims;
 use carnet_identity::authority::{CertificateValidity, IssuerAuthority};
 use carnet_identity::issuance::{IssuanceTerms, issue};
@@ -11,7 +13,6 @@ use carnet_identity::presentation::{Binding, DeviceSigner};
 use carnet_testing::signers::P256Key;
 use ciborium::Value;
 use isomdl::definitions::session::SessionTranscript;
-use isomdl::definitions::x509::X5Chain;
 use ring::rand::SystemRandom;
 
 /// The session transcript as `docs/protocols/apcv.md` writes it, given to isomdl as a value.
@@ -78,16 +79,7 @@ fn isomdl_reads_and_verifies_a_carnet_presentation() {
     assert_eq!(document.doc_type, "fr.cnam.apcv.1");
 
     // Issuer authentication against the certificate in x5chain.
-    let x5chain = document
-        .issuer_signed
-        .issuer_auth
-        .inner
-        .unprotected
-        .rest
-        .iter()
-        .find(|(label, _)| *label == coset03::Label::Int(33))
-        .map(|(_, value)| X5Chain::from_cbor(value.clone()).unwrap())
-        .unwrap();
+    let x5chain = common::x5chain(document);
     isomdl::presentation::authentication::mdoc::issuer_authentication(
         x5chain,
         &document.issuer_signed,

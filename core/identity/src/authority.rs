@@ -175,6 +175,50 @@ pub struct ReaderSubject {
     pub hosts: Vec<String>,
 }
 
+/// The name the reader PKI gives itself (its certificates' issuer alternative name).
+pub const READER_PKI_URI: &str = "urn:fr:carnet:reference-igc-sante";
+/// Where its revocations are published (the certificates' CRL distribution point). The
+/// reference server serves them at `/v1/readers/revocations`, as a signed CBOR list rather
+/// than an X.509 CRL (`docs/protocols/apcv.md`).
+pub const READER_REVOCATIONS_URI: &str = "urn:fr:carnet:reference-igc-sante:revocations";
+
+/// A key identifier as RFC 5280 §4.2.1.2 method 1 makes it: the SHA-1 of the public key's
+/// bits, as ISO/IEC 18013-5 readers check it.
+fn key_identifier(public_key: &[u8]) -> rcgen::KeyIdMethod {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key);
+    rcgen::KeyIdMethod::PreSpecified(digest.as_ref().to_vec())
+}
+
+/// The subject key identifier extension (2.5.29.14) of `public_key`, as [`key_identifier`]
+/// makes it: an OCTET STRING of the SHA-1.
+fn subject_key_identifier(public_key: &[u8]) -> Result<rcgen::CustomExtension, IdentityError> {
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key);
+    let mut content = vec![0x04, 20];
+    content.extend_from_slice(digest.as_ref());
+    Ok(rcgen::CustomExtension::from_oid_content(
+        &arcs("2.5.29.14")?,
+        content,
+    ))
+}
+
+/// The issuer alternative name extension (2.5.29.18) naming `uri`: GeneralNames with one
+/// uniformResourceIdentifier, DER written here (rcgen has no builder for it).
+fn issuer_alternative_name(uri: &str) -> Result<rcgen::CustomExtension, IdentityError> {
+    let name = u8::try_from(uri.len()).map_err(failed)?;
+    let mut general_name = vec![0x86, name];
+    general_name.extend_from_slice(uri.as_bytes());
+    let names = u8::try_from(general_name.len())
+        .ok()
+        .filter(|length| *length < 0x80)
+        .ok_or_else(|| failed("the PKI's name is too long"))?;
+    let mut content = vec![0x30, names];
+    content.extend(general_name);
+    Ok(rcgen::CustomExtension::from_oid_content(
+        &arcs("2.5.29.18")?,
+        content,
+    ))
+}
+
 /// A reader's public key, to certify: an uncompressed P-256 point.
 struct ReaderPublicKey<'a>(&'a [u8]);
 
@@ -208,7 +252,8 @@ impl ReaderPki {
     /// # Errors
     /// [`IdentityError::Structure`] when the key or certificate cannot be made.
     pub fn create(name: &str, validity: CertificateValidity) -> Result<Self, IdentityError> {
-        let (key, root) = root_params(name, validity)?;
+        let (key, mut root) = root_params(name, validity)?;
+        root.key_identifier_method = key_identifier(key.public_key_raw());
         let certificate = root.self_signed(&key).map_err(failed)?;
         Self::from_parts(certificate.der().to_vec(), key.serialize_der())
     }
@@ -277,6 +322,17 @@ impl ReaderPki {
             .subject_alt_names;
         params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        // The mdoc reader profile of ISO/IEC 18013-5 Annex B: the key identifiers, where
+        // revocations are published, the issuer's name; no basic constraints (rcgen writes
+        // the subject key identifier only with them, so it is written here).
+        params.use_authority_key_identifier_extension = true;
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![READER_REVOCATIONS_URI.to_owned()],
+        }];
+        params.custom_extensions = vec![
+            subject_key_identifier(public_key)?,
+            issuer_alternative_name(READER_PKI_URI)?,
+        ];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(arcs(
             READER_AUTH_USAGE,
         )?)];
