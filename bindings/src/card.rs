@@ -9,7 +9,7 @@ use carnet::identity::IdentityError;
 use carnet::identity::mdoc::DeviceKey;
 use carnet::{
     CardCheck, CardEngagement, CardPerson, ConsentElement, ConsentRequest, DeviceSigner,
-    DisclosedElement, PresentationStep, ReaderInfo,
+    DisclosedElement, NfcStep, PresentationStep, ReaderInfo,
 };
 
 use crate::CarnetError;
@@ -93,6 +93,15 @@ pub enum CardCheck {
     Accepted { elements: Vec<DisclosedElement> },
     /// Refused, with the reason's stable code (`revoked`, `replayed`…).
     Refused { code: String },
+}
+
+/// What to do next in an NFC reading.
+#[uniffi::remote(Enum)]
+pub enum NfcStep {
+    /// Transmit this command APDU, give the response to `NfcReading.next`.
+    Send(Vec<u8>),
+    /// Done: the Handover Select message, or the phone's session message.
+    Done(Vec<u8>),
 }
 
 /// The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
@@ -207,6 +216,22 @@ impl Carnet {
             presentation: Mutex::new(presentation),
             signer,
         }))
+    }
+
+    /// The phone's NFC card emulation for person `rank` of the card in `record`: an NFC
+    /// engagement, each request answered with the `allowed` elements (within what the reader
+    /// may be given), signed by the card's key (`signer`, else the software key).
+    pub fn nfc_responder(
+        &self,
+        record: Arc<HealthRecord>,
+        rank: u32,
+        allowed: Vec<String>,
+        signer: Option<Arc<dyn CardSigner>>,
+    ) -> Result<Arc<NfcResponder>, CarnetError> {
+        let signer = self::signer(signer, || self.0.software_device_key())?;
+        Ok(Arc::new(NfcResponder(Mutex::new(
+            record.shared()?.nfc_responder(rank, allowed, signer)?,
+        ))))
     }
 
     /// The public key of this installation's reader key: what the professionals' PKI
@@ -345,5 +370,59 @@ impl CardReader {
         date_of_care: Option<String>,
     ) -> Result<CardCheck, CarnetError> {
         Ok(self.lock().read_counter(&text, date_of_care.as_deref())?)
+    }
+}
+
+/// The phone's side of an NFC presentation: the platform's card emulation service hands it
+/// each command APDU and transmits the response.
+#[derive(uniffi::Object)]
+pub struct NfcResponder(Mutex<carnet::NfcResponder>);
+
+#[uniffi::export]
+impl NfcResponder {
+    /// The response APDU to one command APDU (every problem is a status word).
+    pub fn process(&self, command: Vec<u8>) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .process(&command)
+    }
+
+    /// The last request a reader made over this tap, checked, for the app to show.
+    pub fn last_request(&self) -> Option<ConsentRequest> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_request()
+    }
+}
+
+/// The reader's side of one NFC exchange: send what `next` gives, feed it the response.
+#[derive(uniffi::Object)]
+pub struct NfcReading(Mutex<carnet::NfcReading>);
+
+#[uniffi::export]
+impl NfcReading {
+    /// Reads the phone's NFC engagement (its Handover Select message) from its tag.
+    #[uniffi::constructor]
+    pub fn engagement() -> Arc<Self> {
+        Arc::new(NfcReading(Mutex::new(carnet::NfcReading::engagement())))
+    }
+
+    /// Carries a session `message` to the phone and brings back its answer.
+    #[uniffi::constructor]
+    pub fn message(message: Vec<u8>) -> Arc<Self> {
+        Arc::new(NfcReading(Mutex::new(carnet::NfcReading::message(
+            &message,
+        ))))
+    }
+
+    /// The next step; `response` is the phone's answer to the last command (null at first).
+    pub fn next(&self, response: Option<Vec<u8>>) -> Result<NfcStep, CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next(response.as_deref())?)
     }
 }

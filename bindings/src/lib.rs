@@ -17,7 +17,7 @@ mod platform;
 mod record;
 mod services;
 
-pub use card::{CardPresentation, CardReader, CardSigner};
+pub use card::{CardPresentation, CardReader, CardSigner, NfcReading, NfcResponder};
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
 };

@@ -1,11 +1,12 @@
 //! The ApCV's parsers on arbitrary bytes: the counter QR's text (base45, zlib, CBOR), a
 //! DeviceResponse checked by the reader, an issuer-signed credential, a status list, an issuer
-//! root, and APDUs on both sides of NFC. The ISO/IEC 18013-5 session is `mdoc_session`'s.
+//! root, and the ISO/IEC 18013-5 NFC APDUs on both sides (the phone's tag and mdoc application,
+//! the reader's exchanges). The ISO/IEC 18013-5 session is `mdoc_session`'s.
 //! Must never panic.
 #![no_main]
 
 use carnet_identity::apcv::Credential;
-use carnet_identity::apdu::{Command, HolderSession, ReaderExchange, Response};
+use carnet_identity::apdu::{Command, PhoneNfc, ReaderNfc, Response};
 use carnet_identity::presentation::Binding;
 use carnet_identity::qr_text::counter_from_text;
 use carnet_identity::reader::{CheckTime, Reader};
@@ -35,12 +36,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = Command::parse(data);
     let _ = Response::parse(data);
-    let mut holder = HolderSession::default();
+    let mut phone = PhoneNfc::new(Some(data));
     for command in data.chunks(64) {
-        let _ = holder.handle(command, |challenge| Some(challenge.to_vec()));
+        let _ = phone.handle(command, |message| Some(message.to_vec()));
     }
-    let mut reader = ReaderExchange::default();
-    for response in data.chunks(40) {
-        let _ = reader.receive(response);
+    for (mut reader, _) in [ReaderNfc::read_engagement(), ReaderNfc::send(data)] {
+        for response in data.chunks(40) {
+            let _ = reader.receive(response);
+        }
     }
 });

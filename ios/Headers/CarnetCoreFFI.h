@@ -526,6 +526,52 @@ RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_public_key(uint64_t ptr, RustC
 RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCREADING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCREADING
+uint64_t uniffi_carnet_ffi_fn_clone_nfcreading(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCREADING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCREADING
+void uniffi_carnet_ffi_fn_free_nfcreading(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_ENGAGEMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_ENGAGEMENT
+uint64_t uniffi_carnet_ffi_fn_constructor_nfcreading_engagement(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_NFCREADING_MESSAGE
+uint64_t uniffi_carnet_ffi_fn_constructor_nfcreading_message(RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCREADING_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCREADING_NEXT
+RustBuffer uniffi_carnet_ffi_fn_method_nfcreading_next(uint64_t ptr, RustBuffer response, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCRESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCRESPONDER
+uint64_t uniffi_carnet_ffi_fn_clone_nfcresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCRESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_NFCRESPONDER
+void uniffi_carnet_ffi_fn_free_nfcresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_LAST_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_LAST_REQUEST
+RustBuffer uniffi_carnet_ffi_fn_method_nfcresponder_last_request(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_PROCESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_NFCRESPONDER_PROCESS
+RustBuffer uniffi_carnet_ffi_fn_method_nfcresponder_process(uint64_t ptr, RustBuffer command, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 uint64_t uniffi_carnet_ffi_fn_clone_verifierlists(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -624,6 +670,11 @@ uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t v
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
 uint64_t uniffi_carnet_ffi_fn_method_carnet_card_reader(uint64_t ptr, RustBuffer root, RustBuffer certificate, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NFC_RESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_NFC_RESPONDER
+uint64_t uniffi_carnet_ffi_fn_method_carnet_nfc_responder(uint64_t ptr, uint64_t record, uint32_t rank, RustBuffer allowed, RustBuffer signer, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_PRESENT_COUNTER
@@ -1455,6 +1506,24 @@ uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_sign(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
+uint16_t uniffi_carnet_ffi_checksum_method_nfcreading_next(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_LAST_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_LAST_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_nfcresponder_last_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCRESPONDER_PROCESS
+uint16_t uniffi_carnet_ffi_checksum_method_nfcresponder_process(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
 uint16_t uniffi_carnet_ffi_checksum_method_bletransport_advertise(void
@@ -1482,6 +1551,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CARD_READER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CARD_READER
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_card_reader(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NFC_RESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_NFC_RESPONDER
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_nfc_responder(void
     
 );
 #endif
@@ -1908,6 +1983,18 @@ uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_update_lists(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 uint16_t uniffi_carnet_ffi_checksum_method_synclistener_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_ENGAGEMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_ENGAGEMENT
+uint16_t uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_NFCREADING_MESSAGE
+uint16_t uniffi_carnet_ffi_checksum_constructor_nfcreading_message(void
     
 );
 #endif

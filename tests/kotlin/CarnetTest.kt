@@ -7,6 +7,8 @@ import fr.carnet.core.CardCheck
 import fr.carnet.core.CardSigner
 import fr.carnet.core.Carnet
 import fr.carnet.core.CardEngagement
+import fr.carnet.core.NfcReading
+import fr.carnet.core.NfcStep
 import fr.carnet.core.PresentationStep
 import fr.carnet.core.CarnetException
 import fr.carnet.core.Clock
@@ -526,8 +528,8 @@ class CarnetTest {
         // The NFC engagement, the child's card.
         val tapped = carnet.startPresentation(record, CardEngagement.NFC, keystore)
         assertEquals(16, tapped.bleServiceUuid()!!.size)
-        val overNfc = reader.requestNfc(tapped.handoverSelect()!!, listOf("given_names"))
-        val childAsked = tapped.receive(overNfc) as PresentationStep.Asked
+        val nfcEstablishment = reader.requestNfc(tapped.handoverSelect()!!, listOf("given_names"))
+        val childAsked = tapped.receive(nfcEstablishment) as PresentationStep.Asked
         val childAnswer = tapped.respond(2u, childAsked.v1.elements.map { it.name })
         assertEquals("LEA", (reader.read(childAnswer, null) as CardCheck.Accepted).elements.single().value)
 
@@ -539,6 +541,26 @@ class CarnetTest {
         assertEquals(false, anonymousAsked.v1.reader.verified)
         assertEquals(listOf(true, false), anonymousAsked.v1.elements.map { it.allowed })
         assertEquals(CardCheck.Refused("not_shown"), anonymous.read(shown.decline(), null))
+
+        // A tap: the reader's commands go to the phone's card emulation and back, the
+        // engagement read from the phone's tag, then the session.
+        val responder = carnet.nfcResponder(record, 1u, listOf("family_name", "given_names"), keystore)
+        fun overNfc(reading: NfcReading): ByteArray {
+            var step = reading.next(null)
+            var exchanged = 0
+            while (step is NfcStep.Send) {
+                step = reading.next(responder.process(step.v1))
+                exchanged += 1
+            }
+            assertTrue("SELECT, then READ BINARY or ENVELOPE", exchanged >= 2)
+            return (step as NfcStep.Done).v1
+        }
+        val select = overNfc(NfcReading.engagement())
+        val tapAnswer = overNfc(NfcReading.message(reader.requestNfc(select, listOf("given_names", "nir"))))
+        val readByTap = reader.read(tapAnswer, null) as? CardCheck.Accepted ?: error("refused over NFC")
+        // The NIR is for a pharmacy, but the holder allowed only the names on the NFC screen.
+        assertEquals(listOf("given_names" to "MARIE ANNE"), readByTap.elements.map { it.name to it.value })
+        assertTrue(responder.lastRequest()!!.reader.verified)
 
         // Carnet's counter QR: the child's once; the software key is not the card's.
         val child = carnet.presentCounter(record, 2u, keystore)

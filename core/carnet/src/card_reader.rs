@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use carnet_identity::IdentityError;
+use carnet_identity::apdu::{Command, ReaderNfc, ReaderStep};
 use carnet_identity::engagement::DeviceEngagement;
 use carnet_identity::ndef::read_handover_select;
 use carnet_identity::qr_text::counter_from_text;
@@ -304,5 +305,68 @@ fn check_of(verdict: Result<Disclosed, Refusal>) -> CardCheck {
         Err(refusal) => CardCheck::Refused {
             code: refusal.code().to_owned(),
         },
+    }
+}
+
+/// The reader's side of one NFC exchange: the platform sends what [`NfcReading::next`] gives
+/// and feeds it the phone's response until the exchange is done — reading the phone's
+/// Handover Select message (then [`CardReader::request_nfc`]), or carrying one session
+/// message and bringing back the phone's (then [`CardReader::read`]).
+#[derive(Debug)]
+pub struct NfcReading {
+    exchange: ReaderNfc,
+    first: Option<Command>,
+}
+
+/// What to do next in an NFC reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NfcStep {
+    /// Transmit this command APDU and give the response to [`NfcReading::next`].
+    Send(Vec<u8>),
+    /// The exchange is done: the Handover Select message, or the phone's session message
+    /// (empty when the phone sent none).
+    Done(Vec<u8>),
+}
+
+impl NfcReading {
+    /// Reads the phone's NFC engagement (its Handover Select message) from its tag.
+    #[must_use]
+    pub fn engagement() -> Self {
+        let (exchange, first) = ReaderNfc::read_engagement();
+        NfcReading {
+            exchange,
+            first: Some(first),
+        }
+    }
+
+    /// Carries `message` (what [`CardReader::request_nfc`] or [`CardReader::end`] gave) to
+    /// the phone and brings back its answer.
+    #[must_use]
+    pub fn message(message: &[u8]) -> Self {
+        let (exchange, first) = ReaderNfc::send(message);
+        NfcReading {
+            exchange,
+            first: Some(first),
+        }
+    }
+
+    /// The next step: `response` is the phone's answer to the command sent last (`None` at
+    /// the start).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] when the phone shows no card over NFC, answers with an
+    /// error status or something malformed or too large, or the exchange is over.
+    pub fn next(&mut self, response: Option<&[u8]>) -> Result<NfcStep, CarnetError> {
+        let step = match (response, self.first.take()) {
+            (None, Some(first)) => ReaderStep::Send(first),
+            (None, None) => {
+                return Err(IdentityError::Nfc("this NFC exchange has started".into()).into());
+            }
+            (Some(response), _) => self.exchange.receive(response)?,
+        };
+        Ok(match step {
+            ReaderStep::Send(command) => NfcStep::Send(command.to_bytes()?),
+            ReaderStep::Done(bytes) => NfcStep::Done(bytes),
+        })
     }
 }

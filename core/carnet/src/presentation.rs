@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use carnet_identity::IdentityError;
 use carnet_identity::apcv::Credential;
+use carnet_identity::apdu::{self, PhoneNfc};
 use carnet_identity::engagement::RetrievalMethod;
 use carnet_identity::holder::{EngagementKind, HolderEvent, HolderSession, ReaderIdentity};
 use carnet_identity::policy::ReaderPolicy;
@@ -21,9 +22,6 @@ use carnet_identity::session::{EphemeralKey, KeyAgreement};
 
 use crate::CarnetError;
 use crate::health_record::HealthRecord;
-
-/// The largest command and response an NFC reader may send this phone (extended length).
-pub const NFC_MAX_DATA: u32 = 65_535;
 
 /// How the phone shows its engagement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,8 +155,8 @@ impl HealthRecord {
             CardEngagement::Qr => EngagementKind::Qr,
             CardEngagement::Nfc => {
                 methods.push(RetrievalMethod::Nfc {
-                    max_command: NFC_MAX_DATA,
-                    max_response: NFC_MAX_DATA,
+                    max_command: apdu::MAX_COMMAND_DATA,
+                    max_response: apdu::MAX_RESPONSE_DATA,
                 });
                 EngagementKind::Nfc
             }
@@ -357,5 +355,106 @@ impl HealthRecord {
                 "card asked"
             );
         });
+    }
+}
+
+/// The phone's NFC card emulation for a presentation (Android's host card emulation hands it
+/// each command APDU and sends back what it returns): the Type 4 Tag with the Handover Select
+/// message for an NFC engagement, then the session's messages. A tap leaves no time to ask:
+/// each request is answered for person `rank` with the elements the person allowed when they
+/// opened the NFC screen, within what the reader may be given; anything else asked is not
+/// returned.
+pub struct NfcResponder {
+    nfc: PhoneNfc,
+    presentation: CardPresentation,
+    rank: u32,
+    allowed: Vec<String>,
+    signer: Box<dyn DeviceSigner + Send + Sync>,
+    last: Option<ConsentRequest>,
+}
+
+impl std::fmt::Debug for NfcResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NfcResponder")
+            .field("rank", &self.rank)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardPresentation {
+    /// This presentation answered over NFC by card emulation, for person `rank` with the
+    /// elements in `allowed`, signed by `signer`.
+    #[must_use]
+    pub fn nfc_responder(
+        self,
+        rank: u32,
+        allowed: Vec<String>,
+        signer: Box<dyn DeviceSigner + Send + Sync>,
+    ) -> NfcResponder {
+        NfcResponder {
+            nfc: PhoneNfc::new(self.handover_select().as_deref()),
+            presentation: self,
+            rank,
+            allowed,
+            signer,
+            last: None,
+        }
+    }
+}
+
+impl HealthRecord {
+    /// A new NFC presentation answered by card emulation (what the NFC screen opens): an NFC
+    /// engagement, then [`CardPresentation::nfc_responder`].
+    ///
+    /// # Errors
+    /// As [`HealthRecord::start_presentation`].
+    pub fn nfc_responder(
+        self: &Arc<Self>,
+        rank: u32,
+        allowed: Vec<String>,
+        signer: Box<dyn DeviceSigner + Send + Sync>,
+    ) -> Result<NfcResponder, CarnetError> {
+        Ok(self
+            .start_presentation(CardEngagement::Nfc)?
+            .nfc_responder(rank, allowed, signer))
+    }
+}
+
+impl NfcResponder {
+    /// The response APDU to one command APDU (never fails: every problem is a status word,
+    /// or the session's own status to the reader).
+    pub fn process(&mut self, command: &[u8]) -> Vec<u8> {
+        let NfcResponder {
+            nfc,
+            presentation,
+            rank,
+            allowed,
+            signer,
+            last,
+        } = self;
+        nfc.handle(command, |message| match presentation.receive(message) {
+            Ok(PresentationStep::Asked(request)) => {
+                let approved: Vec<String> = request
+                    .elements
+                    .iter()
+                    .filter(|element| element.allowed && allowed.contains(&element.name))
+                    .map(|element| element.name.clone())
+                    .collect();
+                *last = Some(request);
+                presentation
+                    .respond(*rank, &approved, signer.as_ref())
+                    .or_else(|_| presentation.decline())
+                    .ok()
+            }
+            Ok(PresentationStep::Ended) => None,
+            Err(_) => presentation.closing_message(),
+        })
+    }
+
+    /// The last request a reader made over this tap, checked: who asked what, for the app
+    /// to show after the tap.
+    #[must_use]
+    pub fn last_request(&self) -> Option<ConsentRequest> {
+        self.last.clone()
     }
 }

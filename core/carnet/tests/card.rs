@@ -323,8 +323,17 @@ async fn a_card_is_enrolled_presented_to_readers_refreshed_and_lost() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_and_replayed_session_messages_end_the_session_with_a_status() {
+/// A phone with the family's card enrolled, and the issuer's root and status list a pharmacy
+/// keeps; the server is stopped (what follows is offline).
+struct Enrolled {
+    _data: tempfile::TempDir,
+    phone: carnet::Carnet,
+    record: Arc<carnet::HealthRecord>,
+    root: Vec<u8>,
+    status: Vec<u8>,
+}
+
+async fn enrolled_offline() -> Enrolled {
     let server = start_server().await;
     let data = tempfile::tempdir().unwrap();
     let phone = open_carnet(data.path());
@@ -336,7 +345,25 @@ async fn hostile_and_replayed_session_messages_end_the_session_with_a_status() {
     );
     common::enrol_family_card(&server, &phone, &services, &record).await;
     let root = services.issuer_root().await.unwrap();
+    let status = services.issuer_status().await.unwrap();
     server.stop().await;
+    Enrolled {
+        _data: data,
+        phone,
+        record,
+        root,
+        status,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_and_replayed_session_messages_end_the_session_with_a_status() {
+    let Enrolled {
+        record,
+        root,
+        _data,
+        ..
+    } = enrolled_offline().await;
     let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
     let mut reader = pharmacy.card_reader(&root, None).unwrap();
 
@@ -373,4 +400,72 @@ async fn hostile_and_replayed_session_messages_end_the_session_with_a_status() {
         assert!(reader.request(hostile, &names(&["nir"])).is_err());
     }
     assert!(reader.read(b"\xa0", None).is_err());
+}
+
+/// Drives one NFC exchange as the two platforms would: the reader's commands go to the
+/// phone's card emulation, its responses back, until the exchange is done.
+fn over_nfc(mut reading: carnet::NfcReading, phone: &mut carnet::NfcResponder) -> Vec<u8> {
+    let mut response = None;
+    for _ in 0..2000 {
+        match reading.next(response.as_deref()).unwrap() {
+            carnet::NfcStep::Send(command) => response = Some(phone.process(&command)),
+            carnet::NfcStep::Done(bytes) => return bytes,
+        }
+    }
+    panic!("the exchange did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tap_reads_the_card_by_card_emulation_with_what_the_holder_allowed() {
+    let Enrolled {
+        phone,
+        record,
+        root,
+        status,
+        _data,
+    } = enrolled_offline().await;
+    let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
+    let mut reader = pharmacy.card_reader(&root, None).unwrap();
+    assert!(reader.update_status(&status).unwrap());
+
+    // The phone opens its NFC screen: the child's card, the names allowed.
+    let mut responder = record
+        .start_presentation(CardEngagement::Nfc)
+        .unwrap()
+        .nfc_responder(
+            2,
+            names(&["family_name", "given_names"]),
+            Box::new(phone.software_device_key().unwrap()),
+        );
+    // The tap: the engagement read from the tag, the request carried, the answer back.
+    let select = over_nfc(carnet::NfcReading::engagement(), &mut responder);
+    let establishment = reader
+        .request_nfc(&select, &names(&["given_names", "nir"]))
+        .unwrap();
+    let answer = over_nfc(carnet::NfcReading::message(&establishment), &mut responder);
+    let shown = accepted(reader.read(&answer, None).unwrap());
+    assert_eq!(shown, [("given_names".to_owned(), "LEA".to_owned())]);
+    let asked = responder.last_request().unwrap();
+    assert!(!asked.reader.verified);
+    // The reader ends the session: the phone sends nothing back.
+    let end = reader.end().unwrap();
+    assert!(over_nfc(carnet::NfcReading::message(&end), &mut responder).is_empty());
+    // Garbage APDUs are status words, never a panic.
+    assert_eq!(responder.process(&[0x00]), [0x67, 0x00]);
+    // A QR-engaged presentation has no tag to read.
+    let mut untagged = record
+        .start_presentation(CardEngagement::Qr)
+        .unwrap()
+        .nfc_responder(
+            1,
+            Vec::new(),
+            Box::new(phone.software_device_key().unwrap()),
+        );
+    let mut reading = carnet::NfcReading::engagement();
+    let first = match reading.next(None).unwrap() {
+        carnet::NfcStep::Send(command) => command,
+        carnet::NfcStep::Done(_) => panic!("a command first"),
+    };
+    let refused = reading.next(Some(&untagged.process(&first))).unwrap_err();
+    assert_eq!(refused.code(), "apcv.nfc", "{refused}");
 }

@@ -1676,6 +1676,13 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func cardReader(root: Data, certificate: Data?) throws  -> CardReader
     
     /**
+     * The phone's NFC card emulation for person `rank` of the card in `record`: an NFC
+     * engagement, each request answered with the `allowed` elements (within what the reader
+     * may be given), signed by the card's key (`signer`, else the software key).
+     */
+    func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?) throws  -> NfcResponder
+    
+    /**
      * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
      * default disclosure, signed by the card's key (`signer`, else the software key).
      */
@@ -1832,6 +1839,24 @@ open func cardReader(root: Data, certificate: Data?)throws  -> CardReader  {
             self.uniffiCloneHandle(),
         FfiConverterData.lower(root),
         FfiConverterOptionData.lower(certificate),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The phone's NFC card emulation for person `rank` of the card in `record`: an NFC
+     * engagement, each request answered with the `allowed` elements (within what the reader
+     * may be given), signed by the card's key (`signer`, else the software key).
+     */
+open func nfcResponder(record: HealthRecord, rank: UInt32, allowed: [String], signer: CardSigner?)throws  -> NfcResponder  {
+    return try  FfiConverterTypeNfcResponder_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_nfc_responder(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHealthRecord_lower(record),
+        FfiConverterUInt32.lower(rank),
+        FfiConverterSequenceString.lower(allowed),
+        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
     )
 })
 }
@@ -4338,6 +4363,308 @@ public func FfiConverterTypeNationalServices_lift(_ handle: UInt64) throws -> Na
 #endif
 public func FfiConverterTypeNationalServices_lower(_ value: NationalServices) -> UInt64 {
     return FfiConverterTypeNationalServices.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The reader's side of one NFC exchange: send what `next` gives, feed it the response.
+ */
+public protocol NfcReadingProtocol: AnyObject, Sendable {
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+    func next(response: Data?) throws  -> NfcStep
+    
+}
+/**
+ * The reader's side of one NFC exchange: send what `next` gives, feed it the response.
+ */
+open class NfcReading: NfcReadingProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcreading(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_nfcreading(handle, $0) }
+    }
+
+    
+    /**
+     * Reads the phone's NFC engagement (its Handover Select message) from its tag.
+     */
+public static func engagement() -> NfcReading  {
+    return try!  FfiConverterTypeNfcReading_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_nfcreading_engagement(uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Carries a session `message` to the phone and brings back its answer.
+     */
+public static func message(message: Data) -> NfcReading  {
+    return try!  FfiConverterTypeNfcReading_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_nfcreading_message(
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+open func next(response: Data?)throws  -> NfcStep  {
+    return try  FfiConverterTypeNfcStep_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nfcreading_next(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionData.lower(response),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcReading: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NfcReading
+
+    public static func lift(_ handle: UInt64) throws -> NfcReading {
+        return NfcReading(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NfcReading) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcReading {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NfcReading, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcReading_lift(_ handle: UInt64) throws -> NfcReading {
+    return try FfiConverterTypeNfcReading.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcReading_lower(_ value: NfcReading) -> UInt64 {
+    return FfiConverterTypeNfcReading.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+public protocol NfcResponderProtocol: AnyObject, Sendable {
+    
+    /**
+     * The last request a reader made over this tap, checked, for the app to show.
+     */
+    func lastRequest()  -> ConsentRequest?
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */
+    func process(command: Data)  -> Data
+    
+}
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+open class NfcResponder: NfcResponderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_nfcresponder(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_nfcresponder(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The last request a reader made over this tap, checked, for the app to show.
+     */
+open func lastRequest() -> ConsentRequest?  {
+    return try!  FfiConverterOptionTypeConsentRequest.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nfcresponder_last_request(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */
+open func process(command: Data) -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_nfcresponder_process(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(command),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcResponder: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NfcResponder
+
+    public static func lift(_ handle: UInt64) throws -> NfcResponder {
+        return NfcResponder(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NfcResponder) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcResponder {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NfcResponder, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcResponder_lift(_ handle: UInt64) throws -> NfcResponder {
+    return try FfiConverterTypeNfcResponder.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcResponder_lower(_ value: NfcResponder) -> UInt64 {
+    return FfiConverterTypeNfcResponder.lower(value)
 }
 
 
@@ -9336,6 +9663,87 @@ public func FfiConverterTypeMeasureKind_lower(_ value: MeasureKind) -> RustBuffe
 
 
 /**
+ * What to do next in an NFC reading.
+ */
+
+public enum NfcStep: Equatable, Hashable {
+    
+    /**
+     * Transmit this command APDU, give the response to `NfcReading.next`.
+     */
+    case send(Data
+    )
+    /**
+     * Done: the Handover Select message, or the phone's session message.
+     */
+    case done(Data
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NfcStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNfcStep: FfiConverterRustBuffer {
+    typealias SwiftType = NfcStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NfcStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .send(try FfiConverterData.read(from: &buf)
+        )
+        
+        case 2: return .done(try FfiConverterData.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NfcStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .send(v1):
+            writeInt(&buf, Int32(1))
+            FfiConverterData.write(v1, into: &buf)
+            
+        
+        case let .done(v1):
+            writeInt(&buf, Int32(2))
+            FfiConverterData.write(v1, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcStep_lift(_ buf: RustBuffer) throws -> NfcStep {
+    return try FfiConverterTypeNfcStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNfcStep_lower(_ value: NfcStep) -> RustBuffer {
+    return FfiConverterTypeNfcStep.lower(value)
+}
+
+
+
+/**
  * What verifier mode concludes.
  */
 
@@ -10510,6 +10918,30 @@ fileprivate struct FfiConverterOptionTypeCoding: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeConsentRequest: FfiConverterRustBuffer {
+    typealias SwiftType = ConsentRequest?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeConsentRequest.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeConsentRequest.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeExposureStatus: FfiConverterRustBuffer {
     typealias SwiftType = ExposureStatus?
 
@@ -11269,6 +11701,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_cardsigner_sign() != 32177) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_nfcreading_next() != 31430) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nfcresponder_last_request() != 1250) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_nfcresponder_process() != 24035) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_bletransport_advertise() != 31370) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11282,6 +11723,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 10772) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_nfc_responder() != 15915) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_present_counter() != 6920) {
@@ -11495,6 +11939,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_synclistener_on_progress() != 44408) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement() != 64595) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_nfcreading_message() != 19847) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_constructor_verifierlists_open() != 4463) {

@@ -924,6 +924,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardsigner_sign(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nfcreading_next(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nfcresponder_last_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_nfcresponder_process(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_bletransport_advertise(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_bletransport_scan(
@@ -933,6 +939,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_card_reader(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_nfc_responder(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_present_counter(
     ): Int
@@ -1076,6 +1084,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_synclistener_on_progress(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_nfcreading_message(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_open(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_verifierlists_trusting_certificate(
@@ -1156,6 +1168,24 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardsigner_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_constructor_nfcreading_engagement(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_constructor_nfcreading_message(`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_nfcreading_next(`ptr`: Long,`response`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_nfcresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_nfcresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_nfcresponder_last_request(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_nfcresponder_process(`ptr`: Long,`command`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1195,6 +1225,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_card_reader(`ptr`: Long,`root`: RustBuffer.ByValue,`certificate`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_nfc_responder(`ptr`: Long,`record`: Long,`rank`: Int,`allowed`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_present_counter(`ptr`: Long,`record`: Long,`rank`: Int,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1553,6 +1585,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_cardsigner_sign() and 0xFFFF) != 32177) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nfcreading_next() and 0xFFFF) != 31430) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nfcresponder_last_request() and 0xFFFF) != 1250) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_nfcresponder_process() and 0xFFFF) != 24035) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_bletransport_advertise() and 0xFFFF) != 31370) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1566,6 +1607,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 10772) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_nfc_responder() and 0xFFFF) != 15915) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_present_counter() and 0xFFFF) != 6920) {
@@ -1779,6 +1823,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 44408) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement() and 0xFFFF) != 64595) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_nfcreading_message() and 0xFFFF) != 19847) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_constructor_verifierlists_open() and 0xFFFF) != 4463) {
@@ -3949,6 +3999,13 @@ public interface CarnetInterface {
     fun `cardReader`(`root`: kotlin.ByteArray, `certificate`: kotlin.ByteArray?): CardReader
     
     /**
+     * The phone's NFC card emulation for person `rank` of the card in `record`: an NFC
+     * engagement, each request answered with the `allowed` elements (within what the reader
+     * may be given), signed by the card's key (`signer`, else the software key).
+     */
+    fun `nfcResponder`(`record`: HealthRecord, `rank`: kotlin.UInt, `allowed`: List<kotlin.String>, `signer`: CardSigner?): NfcResponder
+    
+    /**
      * Carnet's counter QR (`APCV1:` text) for person `rank` of the card in `record`: the
      * default disclosure, signed by the card's key (`signer`, else the software key).
      */
@@ -4140,6 +4197,29 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         
         FfiConverterByteArray.lower(`root`),
         FfiConverterOptionalByteArray.lower(`certificate`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The phone's NFC card emulation for person `rank` of the card in `record`: an NFC
+     * engagement, each request answered with the `allowed` elements (within what the reader
+     * may be given), signed by the card's key (`signer`, else the software key).
+     */
+    @Throws(CarnetException::class)override fun `nfcResponder`(`record`: HealthRecord, `rank`: kotlin.UInt, `allowed`: List<kotlin.String>, `signer`: CardSigner?): NfcResponder {
+            return FfiConverterTypeNfcResponder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_nfc_responder(
+        it,
+        
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterSequenceString.lower(`allowed`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
 }
     }
     )
@@ -7839,6 +7919,593 @@ public object FfiConverterTypeNationalServices: FfiConverter<NationalServices, L
     override fun allocationSize(value: NationalServices) = 8UL
 
     override fun write(value: NationalServices, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The reader's side of one NFC exchange: send what `next` gives, feed it the response.
+ */
+public interface NfcReadingInterface {
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+    fun `next`(`response`: kotlin.ByteArray?): NfcStep
+    
+    companion object
+}
+
+/**
+ * The reader's side of one NFC exchange: send what `next` gives, feed it the response.
+ */
+open class NfcReading: Disposable, AutoCloseable, NfcReadingInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_nfcreading(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_nfcreading(handle, status)
+        }
+    }
+
+    
+    /**
+     * The next step; `response` is the phone's answer to the last command (null at first).
+     */
+    @Throws(CarnetException::class)override fun `next`(`response`: kotlin.ByteArray?): NfcStep {
+            return FfiConverterTypeNfcStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_nfcreading_next(
+        it,
+        
+        FfiConverterOptionalByteArray.lower(`response`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Reads the phone's NFC engagement (its Handover Select message) from its tag.
+     */ fun `engagement`(): NfcReading {
+            return FfiConverterTypeNfcReading.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_nfcreading_engagement(
+    
+        _status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * Carries a session `message` to the phone and brings back its answer.
+     */ fun `message`(`message`: kotlin.ByteArray): NfcReading {
+            return FfiConverterTypeNfcReading.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_nfcreading_message(
+    
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNfcReading: FfiConverter<NfcReading, Long> {
+    override fun lower(value: NfcReading): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NfcReading {
+        return NfcReading(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NfcReading {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NfcReading) = 8UL
+
+    override fun write(value: NfcReading, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+public interface NfcResponderInterface {
+    
+    /**
+     * The last request a reader made over this tap, checked, for the app to show.
+     */
+    fun `lastRequest`(): ConsentRequest?
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */
+    fun `process`(`command`: kotlin.ByteArray): kotlin.ByteArray
+    
+    companion object
+}
+
+/**
+ * The phone's side of an NFC presentation: the platform's card emulation service hands it
+ * each command APDU and transmits the response.
+ */
+open class NfcResponder: Disposable, AutoCloseable, NfcResponderInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_nfcresponder(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_nfcresponder(handle, status)
+        }
+    }
+
+    
+    /**
+     * The last request a reader made over this tap, checked, for the app to show.
+     */override fun `lastRequest`(): ConsentRequest? {
+            return FfiConverterOptionalTypeConsentRequest.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_nfcresponder_last_request(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The response APDU to one command APDU (every problem is a status word).
+     */override fun `process`(`command`: kotlin.ByteArray): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_nfcresponder_process(
+        it,
+        
+        FfiConverterByteArray.lower(`command`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNfcResponder: FfiConverter<NfcResponder, Long> {
+    override fun lower(value: NfcResponder): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NfcResponder {
+        return NfcResponder(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NfcResponder {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NfcResponder) = 8UL
+
+    override fun write(value: NfcResponder, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -12196,6 +12863,98 @@ public object FfiConverterTypeMeasureKind: FfiConverterRustBuffer<MeasureKind> {
 
 
 /**
+ * What to do next in an NFC reading.
+ */
+sealed class NfcStep {
+    
+    /**
+     * Transmit this command APDU, give the response to `NfcReading.next`.
+     */
+    data class Send(
+        val v1: kotlin.ByteArray) : NfcStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Done: the Handover Select message, or the phone's session message.
+     */
+    data class Done(
+        val v1: kotlin.ByteArray) : NfcStep()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNfcStep : FfiConverterRustBuffer<NfcStep>{
+    override fun read(buf: ByteBuffer): NfcStep {
+        return when(buf.getInt()) {
+            1 -> NfcStep.Send(
+                FfiConverterByteArray.read(buf),
+                )
+            2 -> NfcStep.Done(
+                FfiConverterByteArray.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: NfcStep): ULong = when(value) {
+        is NfcStep.Send -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterByteArray.allocationSize(value.v1)
+            )
+        }
+        is NfcStep.Done -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterByteArray.allocationSize(value.v1)
+            )
+        }
+    }
+
+    override fun write(value: NfcStep, buf: ByteBuffer) {
+        when(value) {
+            is NfcStep.Send -> {
+                buf.putInt(1)
+                FfiConverterByteArray.write(value.v1, buf)
+                Unit
+            }
+            is NfcStep.Done -> {
+                buf.putInt(2)
+                FfiConverterByteArray.write(value.v1, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * What verifier mode concludes.
  */
 sealed class PassVerdict {
@@ -13281,6 +14040,38 @@ public object FfiConverterOptionalTypeCoding: FfiConverterRustBuffer<Coding?> {
         } else {
             buf.put(1)
             FfiConverterTypeCoding.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeConsentRequest: FfiConverterRustBuffer<ConsentRequest?> {
+    override fun read(buf: ByteBuffer): ConsentRequest? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeConsentRequest.read(buf)
+    }
+
+    override fun allocationSize(value: ConsentRequest?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeConsentRequest.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ConsentRequest?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeConsentRequest.write(value, buf)
         }
     }
 }
