@@ -370,3 +370,101 @@ impl NfcReading {
         })
     }
 }
+
+/// The reader's Bluetooth stack as the GATT client of the phone's mdoc service: the shell
+/// implements it; the core cuts and joins the messages.
+pub trait MdocCentral: Send + Sync {
+    /// Finds and connects to the phone advertising `service_uuid`.
+    ///
+    /// # Errors
+    /// [`crate::PlatformError`] when it cannot.
+    fn connect(&self, service_uuid: [u8; 16]) -> Result<(), crate::PlatformError>;
+    /// Writes the State characteristic (`01` start, `02` end).
+    ///
+    /// # Errors
+    /// [`crate::PlatformError`] when the phone is gone.
+    fn write_state(&self, value: Vec<u8>) -> Result<(), crate::PlatformError>;
+    /// Writes one Client2Server fragment.
+    ///
+    /// # Errors
+    /// [`crate::PlatformError`] when the phone is gone.
+    fn write(&self, fragment: Vec<u8>) -> Result<(), crate::PlatformError>;
+    /// Disconnects.
+    fn disconnect(&self);
+}
+
+/// The reader's side over BLE: connects to the phone whose engagement it read, writes each
+/// session message in fragments, and joins the phone's notifications (the shell hands them to
+/// [`BleReading::on_notify`]).
+pub struct BleReading {
+    central: Arc<dyn MdocCentral>,
+    incoming: carnet_identity::ble::Reassembly,
+    mtu: usize,
+}
+
+impl std::fmt::Debug for BleReading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BleReading")
+            .field("mtu", &self.mtu)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BleReading {
+    /// Connects to the phone whose QR code shows `engagement` (`mdoc:` text), at an ATT MTU
+    /// of `mtu`, and starts the transfer (State `01`).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for an engagement without BLE peripheral server mode;
+    /// [`CarnetError::Platform`] when the connection fails.
+    pub fn connect(
+        central: Arc<dyn MdocCentral>,
+        engagement: &str,
+        mtu: usize,
+    ) -> Result<Self, CarnetError> {
+        let service = DeviceEngagement::from_qr_text(engagement)?
+            .ble_peripheral_server()
+            .ok_or(IdentityError::Unsupported(
+                "a phone that does not offer BLE peripheral server mode",
+            ))?;
+        central.connect(service)?;
+        central.write_state(vec![carnet_identity::ble::STATE_START])?;
+        Ok(BleReading {
+            central,
+            incoming: carnet_identity::ble::Reassembly::default(),
+            mtu,
+        })
+    }
+
+    /// Writes `message` (what [`CardReader::request`] or [`CardReader::end`] gave).
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`] when a write fails.
+    pub fn send(&self, message: &[u8]) -> Result<(), CarnetError> {
+        for fragment in carnet_identity::ble::fragments(message, self.mtu) {
+            self.central.write(fragment)?;
+        }
+        Ok(())
+    }
+
+    /// A Server2Client notification: the phone's whole message once its last fragment came
+    /// (then [`CardReader::read`]).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for fragments that do not join.
+    pub fn on_notify(&mut self, fragment: &[u8]) -> Result<Option<Vec<u8>>, CarnetError> {
+        Ok(self.incoming.push(fragment)?)
+    }
+
+    /// Ends the transfer (State `02`) and disconnects.
+    ///
+    /// # Errors
+    /// [`CarnetError::Platform`] when the write fails (the connection is dropped anyway).
+    pub fn close(&self) -> Result<(), CarnetError> {
+        let written = self
+            .central
+            .write_state(vec![carnet_identity::ble::STATE_END]);
+        self.central.disconnect();
+        Ok(written?)
+    }
+}

@@ -25,7 +25,7 @@ mod verifier_lists;
 mod wallet;
 
 pub use card::{CardCheck, CardPerson, DisclosedElement, SoftwareDeviceKey};
-pub use card_reader::{CardReader, NfcReading, NfcStep};
+pub use card_reader::{BleReading, CardReader, MdocCentral, NfcReading, NfcStep};
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
@@ -55,8 +55,8 @@ pub use facade::{Carnet, InsInput, Services};
 pub use health_record::{HealthRecord, RecordUnlock, WalletEntry};
 pub use logging::{LogLevel, LogRecord, LogSink};
 pub use presentation::{
-    CardEngagement, CardPresentation, ConsentElement, ConsentRequest, NfcResponder,
-    PresentationStep, ReaderInfo,
+    BleResponder, CardEngagement, CardPresentation, ConsentElement, ConsentRequest, MdocPeripheral,
+    NfcResponder, PresentationStep, ReaderInfo,
 };
 pub use services::{ListsUpdate, NationalServices, SyncReport, SyncStage};
 pub use verifier_lists::VerifierLists;

@@ -458,3 +458,137 @@ impl NfcResponder {
         self.last.clone()
     }
 }
+
+/// The phone's Bluetooth stack as the mdoc peripheral server (ISO/IEC 18013-5 §8.3.3.1.1):
+/// the shell implements it (Android's `BluetoothGattServer`, iOS's `CBPeripheralManager`);
+/// the core cuts and joins the messages.
+pub trait MdocPeripheral: Send + Sync {
+    /// Advertises the service `service_uuid` with its State, Client2Server and Server2Client
+    /// characteristics ([`carnet_identity::ble`]), and accepts a reader.
+    ///
+    /// # Errors
+    /// [`crate::PlatformError`] when Bluetooth is off or refused.
+    fn start(&self, service_uuid: [u8; 16]) -> Result<(), crate::PlatformError>;
+    /// Sends one fragment as a Server2Client notification.
+    ///
+    /// # Errors
+    /// [`crate::PlatformError`] when the reader is gone.
+    fn notify(&self, fragment: Vec<u8>) -> Result<(), crate::PlatformError>;
+    /// Stops advertising and lets the reader go.
+    fn stop(&self);
+}
+
+/// A presentation over BLE: the shell hands it what the reader writes (State and
+/// Client2Server), and it notifies the phone's messages through [`MdocPeripheral`].
+pub struct BleResponder {
+    presentation: CardPresentation,
+    peripheral: Arc<dyn MdocPeripheral>,
+    incoming: carnet_identity::ble::Reassembly,
+    mtu: usize,
+}
+
+impl std::fmt::Debug for BleResponder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BleResponder")
+            .field("mtu", &self.mtu)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardPresentation {
+    /// This presentation over BLE: starts `peripheral` on the engagement's service UUID;
+    /// fragments fit an ATT MTU of `mtu` (what the reader negotiated; 23 to 517).
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] for an engagement without BLE; [`CarnetError::Platform`]
+    /// when Bluetooth does not start.
+    pub fn over_ble(
+        self,
+        peripheral: Arc<dyn MdocPeripheral>,
+        mtu: usize,
+    ) -> Result<BleResponder, CarnetError> {
+        let service = self
+            .ble_service_uuid()
+            .ok_or(IdentityError::Unsupported("an engagement without BLE"))?;
+        peripheral.start(service)?;
+        Ok(BleResponder {
+            presentation: self,
+            peripheral,
+            incoming: carnet_identity::ble::Reassembly::default(),
+            mtu,
+        })
+    }
+}
+
+impl BleResponder {
+    /// The reader wrote the State characteristic: `01` starts, `02` ends the session
+    /// ([`PresentationStep::Ended`]).
+    pub fn on_state(&mut self, value: &[u8]) -> Option<PresentationStep> {
+        (value == [carnet_identity::ble::STATE_END]).then(|| {
+            self.peripheral.stop();
+            PresentationStep::Ended
+        })
+    }
+
+    /// The reader wrote a Client2Server fragment: the checked request once its message is
+    /// whole. On an error the session is over and the phone has told the reader.
+    ///
+    /// # Errors
+    /// What [`CardPresentation::receive`] returns; [`CarnetError::Identity`] for fragments
+    /// that do not join.
+    pub fn on_write(&mut self, fragment: &[u8]) -> Result<Option<PresentationStep>, CarnetError> {
+        let Some(message) = self.incoming.push(fragment)? else {
+            return Ok(None);
+        };
+        match self.presentation.receive(&message) {
+            Ok(step) => Ok(Some(step)),
+            Err(error) => {
+                if let Some(closing) = self.presentation.closing_message() {
+                    self.send(&closing)?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Answers the pending request (as [`CardPresentation::respond`]) and notifies it.
+    ///
+    /// # Errors
+    /// As [`CardPresentation::respond`]; [`CarnetError::Platform`] when a notification fails.
+    pub fn respond(
+        &mut self,
+        rank: u32,
+        approved: &[String],
+        signer: &dyn DeviceSigner,
+    ) -> Result<(), CarnetError> {
+        let answer = self.presentation.respond(rank, approved, signer)?;
+        self.send(&answer)
+    }
+
+    /// Answers the pending request with nothing, and notifies it.
+    ///
+    /// # Errors
+    /// As [`CardPresentation::decline`].
+    pub fn decline(&mut self) -> Result<(), CarnetError> {
+        let answer = self.presentation.decline()?;
+        self.send(&answer)
+    }
+
+    /// Ends the session: notifies the reader and stops.
+    ///
+    /// # Errors
+    /// As [`CardPresentation::end`].
+    pub fn end(&mut self) -> Result<(), CarnetError> {
+        let end = self.presentation.end()?;
+        self.send(&end)?;
+        self.peripheral.stop();
+        Ok(())
+    }
+
+    fn send(&self, message: &[u8]) -> Result<(), CarnetError> {
+        for fragment in carnet_identity::ble::fragments(message, self.mtu) {
+            self.peripheral.notify(fragment)?;
+        }
+        Ok(())
+    }
+}

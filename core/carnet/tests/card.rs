@@ -333,6 +333,17 @@ struct Enrolled {
     status: Vec<u8>,
 }
 
+impl Enrolled {
+    /// A pharmacy's reader with no certificate of its own, trusting the issuer, its status
+    /// list current.
+    fn anonymous_reader(&self) -> CardReader {
+        let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
+        let mut reader = pharmacy.card_reader(&self.root, None).unwrap();
+        assert!(reader.update_status(&self.status).unwrap());
+        reader
+    }
+}
+
 async fn enrolled_offline() -> Enrolled {
     let server = start_server().await;
     let data = tempfile::tempdir().unwrap();
@@ -417,16 +428,9 @@ fn over_nfc(mut reading: carnet::NfcReading, phone: &mut carnet::NfcResponder) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tap_reads_the_card_by_card_emulation_with_what_the_holder_allowed() {
-    let Enrolled {
-        phone,
-        record,
-        root,
-        status,
-        _data,
-    } = enrolled_offline().await;
-    let pharmacy = open_carnet(tempfile::tempdir().unwrap().path());
-    let mut reader = pharmacy.card_reader(&root, None).unwrap();
-    assert!(reader.update_status(&status).unwrap());
+    let enrolled = enrolled_offline().await;
+    let mut reader = enrolled.anonymous_reader();
+    let Enrolled { phone, record, .. } = enrolled;
 
     // The phone opens its NFC screen: the child's card, the names allowed.
     let mut responder = record
@@ -468,4 +472,127 @@ async fn a_tap_reads_the_card_by_card_emulation_with_what_the_holder_allowed() {
     };
     let refused = reading.next(Some(&untagged.process(&first))).unwrap_err();
     assert_eq!(refused.code(), "apcv.nfc", "{refused}");
+}
+
+/// A BLE link simulated in process: what each side sends waits in a queue for the test to
+/// hand to the other (the radio and the GATT stacks are the shells').
+#[derive(Default)]
+struct Air {
+    advertised: std::sync::Mutex<Option<[u8; 16]>>,
+    to_phone: std::sync::Mutex<std::collections::VecDeque<(bool, Vec<u8>)>>,
+    to_reader: std::sync::Mutex<std::collections::VecDeque<Vec<u8>>>,
+}
+
+struct Peripheral(Arc<Air>);
+
+impl carnet::MdocPeripheral for Peripheral {
+    fn start(&self, service_uuid: [u8; 16]) -> Result<(), carnet::PlatformError> {
+        *self.0.advertised.lock().unwrap() = Some(service_uuid);
+        Ok(())
+    }
+    fn notify(&self, fragment: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        assert!(fragment.len() <= 185 - 3);
+        self.0.to_reader.lock().unwrap().push_back(fragment);
+        Ok(())
+    }
+    fn stop(&self) {
+        *self.0.advertised.lock().unwrap() = None;
+    }
+}
+
+struct Central(Arc<Air>);
+
+impl carnet::MdocCentral for Central {
+    fn connect(&self, service_uuid: [u8; 16]) -> Result<(), carnet::PlatformError> {
+        match *self.0.advertised.lock().unwrap() {
+            Some(advertised) if advertised == service_uuid => Ok(()),
+            _ => Err(carnet::PlatformError::Unavailable(
+                "no such phone nearby".into(),
+            )),
+        }
+    }
+    fn write_state(&self, value: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        self.0.to_phone.lock().unwrap().push_back((true, value));
+        Ok(())
+    }
+    fn write(&self, fragment: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        self.0.to_phone.lock().unwrap().push_back((false, fragment));
+        Ok(())
+    }
+    fn disconnect(&self) {}
+}
+
+/// Hands the reader's writes to the phone: the request, once whole.
+fn to_phone(air: &Air, phone: &mut carnet::BleResponder) -> Option<PresentationStep> {
+    let mut step = None;
+    while let Some((state, bytes)) = air.to_phone.lock().unwrap().pop_front() {
+        step = if state {
+            phone.on_state(&bytes)
+        } else {
+            phone.on_write(&bytes).unwrap()
+        }
+        .or(step);
+    }
+    step
+}
+
+/// Hands the phone's notifications to the reader: its message, once whole.
+fn to_reader(air: &Air, reading: &mut carnet::BleReading) -> Option<Vec<u8>> {
+    let mut whole = None;
+    while let Some(fragment) = air.to_reader.lock().unwrap().pop_front() {
+        whole = reading.on_notify(&fragment).unwrap().or(whole);
+    }
+    whole
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_read_over_a_simulated_ble_link() {
+    let enrolled = enrolled_offline().await;
+    let mut reader = enrolled.anonymous_reader();
+    let Enrolled { phone, record, .. } = enrolled;
+    let key = phone.software_device_key().unwrap();
+    let air = Arc::new(Air::default());
+
+    let presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let text = presentation.qr_text();
+    let mut responder = presentation
+        .over_ble(Arc::new(Peripheral(air.clone())), 185)
+        .unwrap();
+    let mut reading =
+        carnet::BleReading::connect(Arc::new(Central(air.clone())), &text, 185).unwrap();
+    reading
+        .send(
+            &reader
+                .request(&text, &names(&["family_name", "given_names"]))
+                .unwrap(),
+        )
+        .unwrap();
+    let asked = asked(to_phone(&air, &mut responder).unwrap());
+    assert!(asked.elements.iter().all(|e| e.allowed));
+    responder
+        .respond(1, &names(&["family_name", "given_names"]), &key)
+        .unwrap();
+    let answer = to_reader(&air, &mut reading).unwrap();
+    assert_eq!(
+        accepted(reader.read(&answer, None).unwrap()),
+        [
+            ("family_name".to_owned(), "DUPONT".to_owned()),
+            ("given_names".to_owned(), "MARIE ANNE".to_owned())
+        ]
+    );
+    // The reader ends: State 02 reaches the phone, which stops advertising.
+    reading.close().unwrap();
+    assert_eq!(
+        to_phone(&air, &mut responder),
+        Some(PresentationStep::Ended)
+    );
+    assert!(air.advertised.lock().unwrap().is_none());
+    // A phone no longer advertising cannot be reached.
+    assert!(carnet::BleReading::connect(Arc::new(Central(air.clone())), &text, 185).is_err());
+    // Fragments that do not join are typed errors.
+    let presentation = record.start_presentation(CardEngagement::Qr).unwrap();
+    let mut responder = presentation
+        .over_ble(Arc::new(Peripheral(air.clone())), 23)
+        .unwrap();
+    assert!(responder.on_write(&[7, 1, 2]).is_err());
 }

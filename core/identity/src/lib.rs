@@ -13,7 +13,8 @@
 //!   [`request`] (DeviceRequest and reader authentication), [`holder`] and
 //!   [`reader_session`] (the two sides), [`reader_trust`] (the professionals' PKI the phone
 //!   checks readers with) and [`policy`] (what each profession may ask).
-//! * [`qr_text`]: Carnet's own counter QR; [`apdu`]: ISO 7816-4 APDUs over NFC.
+//! * The transports: [`apdu`] (NFC, ISO 7816-4 APDUs) and [`ble`] (BLE fragments); and
+//!   [`qr_text`], Carnet's own counter QR.
 //! * With the feature `issuer` (the reference server, tests): `authority`, the issuer's
 //!   certificates; `issuance`, credentials issued and the status list signed.
 //!
@@ -29,6 +30,7 @@ pub mod apcv;
 pub mod apdu;
 #[cfg(feature = "issuer")]
 pub mod authority;
+pub mod ble;
 pub mod engagement;
 mod error;
 pub mod holder;
