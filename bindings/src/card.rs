@@ -104,6 +104,65 @@ pub enum NfcStep {
     Done(Vec<u8>),
 }
 
+/// The phone's Bluetooth stack as the ISO/IEC 18013-5 mdoc peripheral server (Android's
+/// `BluetoothGattServer`, iOS's `CBPeripheralManager`).
+#[uniffi::export(with_foreign)]
+pub trait MdocPeripheral: Send + Sync {
+    /// Advertises the service `service_uuid` (16 bytes) with the State, Client2Server and
+    /// Server2Client characteristics.
+    fn start(&self, service_uuid: Vec<u8>) -> Result<(), PlatformError>;
+    /// Sends one fragment as a Server2Client notification.
+    fn notify(&self, fragment: Vec<u8>) -> Result<(), PlatformError>;
+    /// Stops advertising.
+    fn stop(&self);
+}
+
+/// The reader's Bluetooth stack as the GATT client of the phone's mdoc service.
+#[uniffi::export(with_foreign)]
+pub trait MdocCentral: Send + Sync {
+    /// Connects to the phone advertising `service_uuid` (16 bytes).
+    fn connect(&self, service_uuid: Vec<u8>) -> Result<(), PlatformError>;
+    /// Writes the State characteristic.
+    fn write_state(&self, value: Vec<u8>) -> Result<(), PlatformError>;
+    /// Writes one Client2Server fragment.
+    fn write(&self, fragment: Vec<u8>) -> Result<(), PlatformError>;
+    /// Disconnects.
+    fn disconnect(&self);
+}
+
+/// Hands the core's peripheral calls to the foreign one.
+struct ForeignPeripheral(Arc<dyn MdocPeripheral>);
+
+impl carnet::MdocPeripheral for ForeignPeripheral {
+    fn start(&self, service_uuid: [u8; 16]) -> Result<(), carnet::PlatformError> {
+        Ok(self.0.start(service_uuid.to_vec())?)
+    }
+    fn notify(&self, fragment: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        Ok(self.0.notify(fragment)?)
+    }
+    fn stop(&self) {
+        self.0.stop();
+    }
+}
+
+/// Hands the core's central calls to the foreign one.
+struct ForeignCentral(Arc<dyn MdocCentral>);
+
+impl carnet::MdocCentral for ForeignCentral {
+    fn connect(&self, service_uuid: [u8; 16]) -> Result<(), carnet::PlatformError> {
+        Ok(self.0.connect(service_uuid.to_vec())?)
+    }
+    fn write_state(&self, value: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        Ok(self.0.write_state(value)?)
+    }
+    fn write(&self, fragment: Vec<u8>) -> Result<(), carnet::PlatformError> {
+        Ok(self.0.write(fragment)?)
+    }
+    fn disconnect(&self) {
+        self.0.disconnect();
+    }
+}
+
 /// The card's key in the platform keystore (Android Keystore, Secure Enclave): P-256.
 #[uniffi::export(with_foreign)]
 pub trait CardSigner: Send + Sync {
@@ -232,6 +291,26 @@ impl Carnet {
         Ok(Arc::new(NfcResponder(Mutex::new(
             record.shared()?.nfc_responder(rank, allowed, signer)?,
         ))))
+    }
+
+    /// A presentation of the card in `record` over BLE: a QR engagement (`BleResponder.qrText`)
+    /// and `peripheral` advertising its service, fragments for an ATT MTU of `mtu`, answers
+    /// signed by the card's key (`signer`, else the software key).
+    pub fn ble_responder(
+        &self,
+        record: Arc<HealthRecord>,
+        peripheral: Arc<dyn MdocPeripheral>,
+        mtu: u32,
+        signer: Option<Arc<dyn CardSigner>>,
+    ) -> Result<Arc<BleResponder>, CarnetError> {
+        let signer = self::signer(signer, || self.0.software_device_key())?;
+        let responder = record
+            .shared()?
+            .ble_responder(Arc::new(ForeignPeripheral(peripheral)), mtu as usize)?;
+        Ok(Arc::new(BleResponder {
+            responder: Mutex::new(responder),
+            signer,
+        }))
     }
 
     /// The public key of this installation's reader key: what the professionals' PKI
@@ -424,5 +503,104 @@ impl NfcReading {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .next(response.as_deref())?)
+    }
+}
+
+/// A presentation over BLE: the shell hands it what the reader writes.
+#[derive(uniffi::Object)]
+pub struct BleResponder {
+    responder: Mutex<carnet::BleResponder>,
+    signer: Box<dyn DeviceSigner + Send + Sync>,
+}
+
+impl BleResponder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, carnet::BleResponder> {
+        self.responder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[uniffi::export]
+impl BleResponder {
+    /// The engagement's QR text, to show.
+    pub fn qr_text(&self) -> String {
+        self.lock().qr_text()
+    }
+
+    /// The reader wrote the State characteristic: `Ended` when it ends the session.
+    pub fn on_state(&self, value: Vec<u8>) -> Option<PresentationStep> {
+        self.lock().on_state(&value)
+    }
+
+    /// The reader wrote a Client2Server fragment: the checked request once whole.
+    pub fn on_write(&self, fragment: Vec<u8>) -> Result<Option<PresentationStep>, CarnetError> {
+        Ok(self.lock().on_write(&fragment)?)
+    }
+
+    /// Answers the pending request for person `rank` with the `approved` elements.
+    pub fn respond(&self, rank: u32, approved: Vec<String>) -> Result<(), CarnetError> {
+        Ok(self.lock().respond(rank, &approved, self.signer.as_ref())?)
+    }
+
+    /// Answers the pending request with nothing.
+    pub fn decline(&self) -> Result<(), CarnetError> {
+        Ok(self.lock().decline()?)
+    }
+
+    /// Ends the session and stops advertising.
+    pub fn end(&self) -> Result<(), CarnetError> {
+        Ok(self.lock().end()?)
+    }
+}
+
+/// The reader's side over BLE.
+#[derive(uniffi::Object)]
+pub struct BleReading(Mutex<carnet::BleReading>);
+
+#[uniffi::export]
+impl BleReading {
+    /// Connects to the phone whose QR code shows `engagement`, at an ATT MTU of `mtu`.
+    #[uniffi::constructor]
+    pub fn connect(
+        central: Arc<dyn MdocCentral>,
+        engagement: String,
+        mtu: u32,
+    ) -> Result<Arc<Self>, CarnetError> {
+        Ok(Arc::new(BleReading(Mutex::new(
+            carnet::BleReading::connect(
+                Arc::new(ForeignCentral(central)),
+                &engagement,
+                mtu as usize,
+            )?,
+        ))))
+    }
+
+    /// Writes a session `message` in fragments.
+    pub fn send(&self, message: Vec<u8>) -> Result<(), CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(&message)?)
+    }
+
+    /// A Server2Client notification: the phone's whole message once its last fragment came.
+    pub fn on_notify(&self, fragment: Vec<u8>) -> Result<Option<Vec<u8>>, CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .on_notify(&fragment)?)
+    }
+
+    /// Ends the transfer and disconnects. (Not named `close`: every generated Kotlin object
+    /// has one, which frees it.)
+    pub fn end_transfer(&self) -> Result<(), CarnetError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .close()?)
     }
 }

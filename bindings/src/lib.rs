@@ -17,7 +17,10 @@ mod platform;
 mod record;
 mod services;
 
-pub use card::{CardPresentation, CardReader, CardSigner, NfcReading, NfcResponder};
+pub use card::{
+    BleReading, BleResponder, CardPresentation, CardReader, CardSigner, MdocCentral,
+    MdocPeripheral, NfcReading, NfcResponder,
+};
 pub use certs::{
     CertificateType, ExpiryState, Holder, PassVerdict, Purpose, VerifierLists, WalletEntry,
 };

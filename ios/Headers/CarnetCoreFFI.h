@@ -257,6 +257,55 @@ typedef void (*UniffiCallbackInterfaceCardSignerMethod1)(uint64_t, RustBuffer, R
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD0
+typedef void (*UniffiCallbackInterfaceMdocCentralMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD1
+typedef void (*UniffiCallbackInterfaceMdocCentralMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD2
+typedef void (*UniffiCallbackInterfaceMdocCentralMethod2)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD3
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_CENTRAL_METHOD3
+typedef void (*UniffiCallbackInterfaceMdocCentralMethod3)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD0
+typedef void (*UniffiCallbackInterfaceMdocPeripheralMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD1
+typedef void (*UniffiCallbackInterfaceMdocPeripheralMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD2
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MDOC_PERIPHERAL_METHOD2
+typedef void (*UniffiCallbackInterfaceMdocPeripheralMethod2)(uint64_t, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_BLE_TRANSPORT_METHOD0
 typedef void (*UniffiCallbackInterfaceBleTransportMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -344,6 +393,29 @@ typedef struct UniffiVTableCallbackInterfaceCardSigner {
 } UniffiVTableCallbackInterfaceCardSigner;
 
 #endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_CENTRAL
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_CENTRAL
+typedef struct UniffiVTableCallbackInterfaceMdocCentral {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceMdocCentralMethod0 _Nonnull connect;
+    UniffiCallbackInterfaceMdocCentralMethod1 _Nonnull writeState;
+    UniffiCallbackInterfaceMdocCentralMethod2 _Nonnull write;
+    UniffiCallbackInterfaceMdocCentralMethod3 _Nonnull disconnect;
+} UniffiVTableCallbackInterfaceMdocCentral;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_PERIPHERAL
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MDOC_PERIPHERAL
+typedef struct UniffiVTableCallbackInterfaceMdocPeripheral {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceMdocPeripheralMethod0 _Nonnull start;
+    UniffiCallbackInterfaceMdocPeripheralMethod1 _Nonnull notify;
+    UniffiCallbackInterfaceMdocPeripheralMethod2 _Nonnull stop;
+} UniffiVTableCallbackInterfaceMdocPeripheral;
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BLE_TRANSPORT
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_BLE_TRANSPORT
 typedef struct UniffiVTableCallbackInterfaceBleTransport {
@@ -410,6 +482,76 @@ typedef struct UniffiVTableCallbackInterfaceSyncListener {
     UniffiCallbackInterfaceSyncListenerMethod0 _Nonnull onProgress;
 } UniffiVTableCallbackInterfaceSyncListener;
 
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLEREADING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLEREADING
+uint64_t uniffi_carnet_ffi_fn_clone_blereading(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLEREADING
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLEREADING
+void uniffi_carnet_ffi_fn_free_blereading(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_BLEREADING_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_BLEREADING_CONNECT
+uint64_t uniffi_carnet_ffi_fn_constructor_blereading_connect(uint64_t central, RustBuffer engagement, uint32_t mtu, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_END_TRANSFER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_END_TRANSFER
+void uniffi_carnet_ffi_fn_method_blereading_end_transfer(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_ON_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_ON_NOTIFY
+RustBuffer uniffi_carnet_ffi_fn_method_blereading_on_notify(uint64_t ptr, RustBuffer fragment, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_SEND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLEREADING_SEND
+void uniffi_carnet_ffi_fn_method_blereading_send(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLERESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_BLERESPONDER
+uint64_t uniffi_carnet_ffi_fn_clone_bleresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLERESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_BLERESPONDER
+void uniffi_carnet_ffi_fn_free_bleresponder(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_DECLINE
+void uniffi_carnet_ffi_fn_method_bleresponder_decline(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_END
+void uniffi_carnet_ffi_fn_method_bleresponder_end(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_ON_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_ON_STATE
+RustBuffer uniffi_carnet_ffi_fn_method_bleresponder_on_state(uint64_t ptr, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_ON_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_ON_WRITE
+RustBuffer uniffi_carnet_ffi_fn_method_bleresponder_on_write(uint64_t ptr, RustBuffer fragment, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_QR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_QR_TEXT
+RustBuffer uniffi_carnet_ffi_fn_method_bleresponder_qr_text(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_BLERESPONDER_RESPOND
+void uniffi_carnet_ffi_fn_method_bleresponder_respond(uint64_t ptr, uint32_t rank, RustBuffer approved, RustCallStatus *_Nonnull out_status
+);
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDPRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARDPRESENTATION
@@ -524,6 +666,71 @@ RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_public_key(uint64_t ptr, RustC
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARDSIGNER_SIGN
 RustBuffer uniffi_carnet_ffi_fn_method_cardsigner_sign(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_MDOCCENTRAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_MDOCCENTRAL
+uint64_t uniffi_carnet_ffi_fn_clone_mdoccentral(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_MDOCCENTRAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_MDOCCENTRAL
+void uniffi_carnet_ffi_fn_free_mdoccentral(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_MDOCCENTRAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_MDOCCENTRAL
+void uniffi_carnet_ffi_fn_init_callback_vtable_mdoccentral(const UniffiVTableCallbackInterfaceMdocCentral* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_CONNECT
+void uniffi_carnet_ffi_fn_method_mdoccentral_connect(uint64_t ptr, RustBuffer service_uuid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_WRITE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_WRITE_STATE
+void uniffi_carnet_ffi_fn_method_mdoccentral_write_state(uint64_t ptr, RustBuffer value, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_WRITE
+void uniffi_carnet_ffi_fn_method_mdoccentral_write(uint64_t ptr, RustBuffer fragment, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCCENTRAL_DISCONNECT
+void uniffi_carnet_ffi_fn_method_mdoccentral_disconnect(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_MDOCPERIPHERAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_MDOCPERIPHERAL
+uint64_t uniffi_carnet_ffi_fn_clone_mdocperipheral(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_MDOCPERIPHERAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_MDOCPERIPHERAL
+void uniffi_carnet_ffi_fn_free_mdocperipheral(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_MDOCPERIPHERAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_MDOCPERIPHERAL
+void uniffi_carnet_ffi_fn_init_callback_vtable_mdocperipheral(const UniffiVTableCallbackInterfaceMdocPeripheral* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_START
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_START
+void uniffi_carnet_ffi_fn_method_mdocperipheral_start(uint64_t ptr, RustBuffer service_uuid, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_NOTIFY
+void uniffi_carnet_ffi_fn_method_mdocperipheral_notify(uint64_t ptr, RustBuffer fragment, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_STOP
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_MDOCPERIPHERAL_STOP
+void uniffi_carnet_ffi_fn_method_mdocperipheral_stop(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_NFCREADING
@@ -665,6 +872,11 @@ void uniffi_carnet_ffi_fn_free_carnet(uint64_t handle, RustCallStatus *_Nonnull 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_CARNET_OPEN
 uint64_t uniffi_carnet_ffi_fn_constructor_carnet_open(uint64_t clock, uint64_t vault, RustBuffer log_sink, RustBuffer min_log_level, RustBuffer data_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_BLE_RESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_BLE_RESPONDER
+uint64_t uniffi_carnet_ffi_fn_method_carnet_ble_responder(uint64_t ptr, uint64_t record, uint64_t peripheral, uint32_t mtu, RustBuffer signer, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CARD_READER
@@ -1410,6 +1622,60 @@ uint16_t uniffi_carnet_ffi_checksum_func_core_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_END_TRANSFER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_END_TRANSFER
+uint16_t uniffi_carnet_ffi_checksum_method_blereading_end_transfer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_ON_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_ON_NOTIFY
+uint16_t uniffi_carnet_ffi_checksum_method_blereading_on_notify(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_SEND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLEREADING_SEND
+uint16_t uniffi_carnet_ffi_checksum_method_blereading_send(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_DECLINE
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_decline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_END
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_END
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_end(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_ON_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_ON_STATE
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_on_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_ON_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_ON_WRITE
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_on_write(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_QR_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_QR_TEXT
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_qr_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLERESPONDER_RESPOND
+uint16_t uniffi_carnet_ffi_checksum_method_bleresponder_respond(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARDPRESENTATION_BLE_SERVICE_UUID
 uint16_t uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid(void
@@ -1506,6 +1772,48 @@ uint16_t uniffi_carnet_ffi_checksum_method_cardsigner_sign(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_CONNECT
+uint16_t uniffi_carnet_ffi_checksum_method_mdoccentral_connect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_WRITE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_WRITE_STATE
+uint16_t uniffi_carnet_ffi_checksum_method_mdoccentral_write_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_WRITE
+uint16_t uniffi_carnet_ffi_checksum_method_mdoccentral_write(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_DISCONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCCENTRAL_DISCONNECT
+uint16_t uniffi_carnet_ffi_checksum_method_mdoccentral_disconnect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_START
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_START
+uint16_t uniffi_carnet_ffi_checksum_method_mdocperipheral_start(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_NOTIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_NOTIFY
+uint16_t uniffi_carnet_ffi_checksum_method_mdocperipheral_notify(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_STOP
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_MDOCPERIPHERAL_STOP
+uint16_t uniffi_carnet_ffi_checksum_method_mdocperipheral_stop(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_NFCREADING_NEXT
 uint16_t uniffi_carnet_ffi_checksum_method_nfcreading_next(void
@@ -1545,6 +1853,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_exposurelistener_on_download(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_MATCHING
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_EXPOSURELISTENER_ON_MATCHING
 uint16_t uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_BLE_RESPONDER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_BLE_RESPONDER
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_ble_responder(void
     
 );
 #endif
@@ -1983,6 +2297,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_nationalservices_update_lists(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
 uint16_t uniffi_carnet_ffi_checksum_method_synclistener_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_BLEREADING_CONNECT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_BLEREADING_CONNECT
+uint16_t uniffi_carnet_ffi_checksum_constructor_blereading_connect(void
     
 );
 #endif

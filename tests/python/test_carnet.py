@@ -487,6 +487,55 @@ class CardTest(unittest.TestCase):
             with self.assertRaises(carnet.CarnetError.InvalidInput):
                 instance.present_counter(record, 7, None)
 
+            # BLE: Python plays both radios; what each side sends waits for the other.
+            air = {"advertised": None, "to_phone": [], "to_reader": []}
+
+            class Peripheral(carnet.MdocPeripheral):
+                def start(self, service_uuid):
+                    air["advertised"] = bytes(service_uuid)
+
+                def notify(self, fragment):
+                    assert len(fragment) <= 185 - 3
+                    air["to_reader"].append(fragment)
+
+                def stop(self):
+                    air["advertised"] = None
+
+            class Central(carnet.MdocCentral):
+                def connect(self, service_uuid):
+                    if air["advertised"] != bytes(service_uuid):
+                        raise carnet.PlatformError.Unavailable("no such phone nearby")
+
+                def write_state(self, value):
+                    air["to_phone"].append((True, value))
+
+                def write(self, fragment):
+                    air["to_phone"].append((False, fragment))
+
+                def disconnect(self):
+                    pass
+
+            responder = instance.ble_responder(record, Peripheral(), 185, None)
+            reading = carnet.BleReading.connect(Central(), responder.qr_text(), 185)
+            reading.send(reader.request(responder.qr_text(), ["given_names", "ins_matricule"]))
+            step = None
+            for state, data in air["to_phone"]:
+                step = (responder.on_state(data) if state else responder.on_write(data)) or step
+            air["to_phone"].clear()
+            self.assertTrue(step[0].reader.verified)
+            responder.respond(2, [e.name for e in step[0].elements])
+            whole = None
+            for fragment in air["to_reader"]:
+                whole = reading.on_notify(fragment) or whole
+            check = reader.read(whole, None)
+            self.assertEqual([(e.name, e.value) for e in check.elements],
+                             [("given_names", "LEA"), ("ins_matricule", "216087511603014")])
+            reading.end_transfer()
+            self.assertEqual(responder.on_state(air["to_phone"][-1][1]), carnet.PresentationStep.ENDED())
+            self.assertIsNone(air["advertised"])
+            with self.assertRaises(carnet.CarnetError.PlatformUnavailable):
+                carnet.BleReading.connect(Central(), responder.qr_text(), 185)
+
         asyncio.run(scenario())
 
 

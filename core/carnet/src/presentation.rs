@@ -520,7 +520,29 @@ impl CardPresentation {
     }
 }
 
+impl HealthRecord {
+    /// A new presentation over BLE (what the QR screen opens when the phone offers BLE): a QR
+    /// engagement, then [`CardPresentation::over_ble`].
+    ///
+    /// # Errors
+    /// As [`HealthRecord::start_presentation`] and [`CardPresentation::over_ble`].
+    pub fn ble_responder(
+        self: &Arc<Self>,
+        peripheral: Arc<dyn MdocPeripheral>,
+        mtu: usize,
+    ) -> Result<BleResponder, CarnetError> {
+        self.start_presentation(CardEngagement::Qr)?
+            .over_ble(peripheral, mtu)
+    }
+}
+
 impl BleResponder {
+    /// The QR code's text of the engagement (`mdoc:` …), to show.
+    #[must_use]
+    pub fn qr_text(&self) -> String {
+        self.presentation.qr_text()
+    }
+
     /// The reader wrote the State characteristic: `01` starts, `02` ends the session
     /// ([`PresentationStep::Ended`]).
     pub fn on_state(&mut self, value: &[u8]) -> Option<PresentationStep> {

@@ -672,6 +672,400 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The reader's side over BLE.
+ */
+public protocol BleReadingProtocol: AnyObject, Sendable {
+    
+    /**
+     * Ends the transfer and disconnects. (Not named `close`: every generated Kotlin object
+     * has one, which frees it.)
+     */
+    func endTransfer() throws 
+    
+    /**
+     * A Server2Client notification: the phone's whole message once its last fragment came.
+     */
+    func onNotify(fragment: Data) throws  -> Data?
+    
+    /**
+     * Writes a session `message` in fragments.
+     */
+    func send(message: Data) throws 
+    
+}
+/**
+ * The reader's side over BLE.
+ */
+open class BleReading: BleReadingProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_blereading(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_blereading(handle, $0) }
+    }
+
+    
+    /**
+     * Connects to the phone whose QR code shows `engagement`, at an ATT MTU of `mtu`.
+     */
+public static func connect(central: MdocCentral, engagement: String, mtu: UInt32)throws  -> BleReading  {
+    return try  FfiConverterTypeBleReading_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_blereading_connect(
+        FfiConverterTypeMdocCentral_lower(central),
+        FfiConverterString.lower(engagement),
+        FfiConverterUInt32.lower(mtu),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Ends the transfer and disconnects. (Not named `close`: every generated Kotlin object
+     * has one, which frees it.)
+     */
+open func endTransfer()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_blereading_end_transfer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A Server2Client notification: the phone's whole message once its last fragment came.
+     */
+open func onNotify(fragment: Data)throws  -> Data?  {
+    return try  FfiConverterOptionData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_blereading_on_notify(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(fragment),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Writes a session `message` in fragments.
+     */
+open func send(message: Data)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_blereading_send(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(message),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBleReading: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = BleReading
+
+    public static func lift(_ handle: UInt64) throws -> BleReading {
+        return BleReading(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: BleReading) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BleReading {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BleReading, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleReading_lift(_ handle: UInt64) throws -> BleReading {
+    return try FfiConverterTypeBleReading.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleReading_lower(_ value: BleReading) -> UInt64 {
+    return FfiConverterTypeBleReading.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A presentation over BLE: the shell hands it what the reader writes.
+ */
+public protocol BleResponderProtocol: AnyObject, Sendable {
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    func decline() throws 
+    
+    /**
+     * Ends the session and stops advertising.
+     */
+    func end() throws 
+    
+    /**
+     * The reader wrote the State characteristic: `Ended` when it ends the session.
+     */
+    func onState(value: Data)  -> PresentationStep?
+    
+    /**
+     * The reader wrote a Client2Server fragment: the checked request once whole.
+     */
+    func onWrite(fragment: Data) throws  -> PresentationStep?
+    
+    /**
+     * The engagement's QR text, to show.
+     */
+    func qrText()  -> String
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements.
+     */
+    func respond(rank: UInt32, approved: [String]) throws 
+    
+}
+/**
+ * A presentation over BLE: the shell hands it what the reader writes.
+ */
+open class BleResponder: BleResponderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_bleresponder(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_bleresponder(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+open func decline()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_decline(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Ends the session and stops advertising.
+     */
+open func end()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_end(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The reader wrote the State characteristic: `Ended` when it ends the session.
+     */
+open func onState(value: Data) -> PresentationStep?  {
+    return try!  FfiConverterOptionTypePresentationStep.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_on_state(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(value),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The reader wrote a Client2Server fragment: the checked request once whole.
+     */
+open func onWrite(fragment: Data)throws  -> PresentationStep?  {
+    return try  FfiConverterOptionTypePresentationStep.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_on_write(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(fragment),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The engagement's QR text, to show.
+     */
+open func qrText() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_qr_text(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements.
+     */
+open func respond(rank: UInt32, approved: [String])throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_bleresponder_respond(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(rank),
+        FfiConverterSequenceString.lower(approved),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBleResponder: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = BleResponder
+
+    public static func lift(_ handle: UInt64) throws -> BleResponder {
+        return BleResponder(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: BleResponder) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BleResponder {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: BleResponder, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleResponder_lift(_ handle: UInt64) throws -> BleResponder {
+    return try FfiConverterTypeBleResponder.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBleResponder_lower(_ value: BleResponder) -> UInt64 {
+    return FfiConverterTypeBleResponder.lower(value)
+}
+
+
+
+
+
+
+/**
  * The phone's Bluetooth radio for exposure notification, implemented by the shell.
  */
 public protocol BleTransport: AnyObject, Sendable {
@@ -1670,6 +2064,13 @@ public func FfiConverterTypeCardSigner_lower(_ value: CardSigner) -> UInt64 {
 public protocol CarnetProtocol: AnyObject, Sendable {
     
     /**
+     * A presentation of the card in `record` over BLE: a QR engagement (`BleResponder.qrText`)
+     * and `peripheral` advertising its service, fragments for an ATT MTU of `mtu`, answers
+     * signed by the card's key (`signer`, else the software key).
+     */
+    func bleResponder(record: HealthRecord, peripheral: MdocPeripheral, mtu: UInt32, signer: CardSigner?) throws  -> BleResponder
+    
+    /**
      * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
      * (of `reader_public_key`) it authenticates to phones.
      */
@@ -1827,6 +2228,24 @@ public static func `open`(clock: Clock, vault: KeyVault, logSink: LogSink?, minL
 }
     
 
+    
+    /**
+     * A presentation of the card in `record` over BLE: a QR engagement (`BleResponder.qrText`)
+     * and `peripheral` advertising its service, fragments for an ATT MTU of `mtu`, answers
+     * signed by the card's key (`signer`, else the software key).
+     */
+open func bleResponder(record: HealthRecord, peripheral: MdocPeripheral, mtu: UInt32, signer: CardSigner?)throws  -> BleResponder  {
+    return try  FfiConverterTypeBleResponder_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_ble_responder(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeHealthRecord_lower(record),
+        FfiConverterTypeMdocPeripheral_lower(peripheral),
+        FfiConverterUInt32.lower(mtu),
+        FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
+    )
+})
+}
     
     /**
      * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
@@ -4014,6 +4433,634 @@ public func FfiConverterTypeLogSink_lift(_ handle: UInt64) throws -> LogSink {
 #endif
 public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
     return FfiConverterTypeLogSink.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The reader's Bluetooth stack as the GATT client of the phone's mdoc service.
+ */
+public protocol MdocCentral: AnyObject, Sendable {
+    
+    /**
+     * Connects to the phone advertising `service_uuid` (16 bytes).
+     */
+    func connect(serviceUuid: Data) throws 
+    
+    /**
+     * Writes the State characteristic.
+     */
+    func writeState(value: Data) throws 
+    
+    /**
+     * Writes one Client2Server fragment.
+     */
+    func write(fragment: Data) throws 
+    
+    /**
+     * Disconnects.
+     */
+    func disconnect() 
+    
+}
+/**
+ * The reader's Bluetooth stack as the GATT client of the phone's mdoc service.
+ */
+open class MdocCentralImpl: MdocCentral, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_mdoccentral(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_mdoccentral(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Connects to the phone advertising `service_uuid` (16 bytes).
+     */
+open func connect(serviceUuid: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdoccentral_connect(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(serviceUuid),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Writes the State characteristic.
+     */
+open func writeState(value: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdoccentral_write_state(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(value),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Writes one Client2Server fragment.
+     */
+open func write(fragment: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdoccentral_write(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(fragment),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Disconnects.
+     */
+open func disconnect()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdoccentral_disconnect(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceMdocCentral {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceMdocCentral = UniffiVTableCallbackInterfaceMdocCentral(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeMdocCentral.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface MdocCentral: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeMdocCentral.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface MdocCentral: handle missing in uniffiClone")
+            }
+        },
+        connect: { (
+            uniffiHandle: UInt64,
+            serviceUuid: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocCentral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.connect(
+                     serviceUuid: try FfiConverterData.lift(serviceUuid)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        writeState: { (
+            uniffiHandle: UInt64,
+            value: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocCentral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.writeState(
+                     value: try FfiConverterData.lift(value)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        write: { (
+            uniffiHandle: UInt64,
+            fragment: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocCentral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.write(
+                     fragment: try FfiConverterData.lift(fragment)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        disconnect: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocCentral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.disconnect(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceMdocCentral> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceMdocCentral>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitMdocCentral() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_mdoccentral(UniffiCallbackInterfaceMdocCentral.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMdocCentral: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<MdocCentral>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = MdocCentral
+
+    public static func lift(_ handle: UInt64) throws -> MdocCentral {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocCentralImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: MdocCentral) -> UInt64 {
+         if let rustImpl = value as? MdocCentralImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MdocCentral {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MdocCentral, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocCentral_lift(_ handle: UInt64) throws -> MdocCentral {
+    return try FfiConverterTypeMdocCentral.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocCentral_lower(_ value: MdocCentral) -> UInt64 {
+    return FfiConverterTypeMdocCentral.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The phone's Bluetooth stack as the ISO/IEC 18013-5 mdoc peripheral server (Android's
+ * `BluetoothGattServer`, iOS's `CBPeripheralManager`).
+ */
+public protocol MdocPeripheral: AnyObject, Sendable {
+    
+    /**
+     * Advertises the service `service_uuid` (16 bytes) with the State, Client2Server and
+     * Server2Client characteristics.
+     */
+    func start(serviceUuid: Data) throws 
+    
+    /**
+     * Sends one fragment as a Server2Client notification.
+     */
+    func notify(fragment: Data) throws 
+    
+    /**
+     * Stops advertising.
+     */
+    func stop() 
+    
+}
+/**
+ * The phone's Bluetooth stack as the ISO/IEC 18013-5 mdoc peripheral server (Android's
+ * `BluetoothGattServer`, iOS's `CBPeripheralManager`).
+ */
+open class MdocPeripheralImpl: MdocPeripheral, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_mdocperipheral(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_mdocperipheral(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Advertises the service `service_uuid` (16 bytes) with the State, Client2Server and
+     * Server2Client characteristics.
+     */
+open func start(serviceUuid: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdocperipheral_start(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(serviceUuid),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Sends one fragment as a Server2Client notification.
+     */
+open func notify(fragment: Data)throws   {try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdocperipheral_notify(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(fragment),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Stops advertising.
+     */
+open func stop()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_mdocperipheral_stop(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceMdocPeripheral {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceMdocPeripheral = UniffiVTableCallbackInterfaceMdocPeripheral(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeMdocPeripheral.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface MdocPeripheral: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeMdocPeripheral.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface MdocPeripheral: handle missing in uniffiClone")
+            }
+        },
+        start: { (
+            uniffiHandle: UInt64,
+            serviceUuid: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocPeripheral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.start(
+                     serviceUuid: try FfiConverterData.lift(serviceUuid)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        notify: { (
+            uniffiHandle: UInt64,
+            fragment: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocPeripheral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.notify(
+                     fragment: try FfiConverterData.lift(fragment)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        stop: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeMdocPeripheral.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.stop(
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceMdocPeripheral> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceMdocPeripheral>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitMdocPeripheral() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_mdocperipheral(UniffiCallbackInterfaceMdocPeripheral.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMdocPeripheral: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<MdocPeripheral>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = MdocPeripheral
+
+    public static func lift(_ handle: UInt64) throws -> MdocPeripheral {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocPeripheralImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: MdocPeripheral) -> UInt64 {
+         if let rustImpl = value as? MdocPeripheralImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MdocPeripheral {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: MdocPeripheral, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocPeripheral_lift(_ handle: UInt64) throws -> MdocPeripheral {
+    return try FfiConverterTypeMdocPeripheral.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMdocPeripheral_lower(_ value: MdocPeripheral) -> UInt64 {
+    return FfiConverterTypeMdocPeripheral.lower(value)
 }
 
 
@@ -11062,6 +12109,30 @@ fileprivate struct FfiConverterOptionTypeWalletEntry: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypePresentationStep: FfiConverterRustBuffer {
+    typealias SwiftType = PresentationStep?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePresentationStep.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePresentationStep.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeProfileKind: FfiConverterRustBuffer {
     typealias SwiftType = ProfileKind?
 
@@ -11653,6 +12724,33 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_func_core_version() != 54633) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_blereading_end_transfer() != 14729) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_blereading_on_notify() != 53252) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_blereading_send() != 37722) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_decline() != 59505) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_end() != 61108) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_on_state() != 45977) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_on_write() != 39128) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_qr_text() != 5834) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_bleresponder_respond() != 58256) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid() != 19850) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11701,6 +12799,27 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_cardsigner_sign() != 32177) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_mdoccentral_connect() != 43884) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdoccentral_write_state() != 11442) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdoccentral_write() != 56481) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdoccentral_disconnect() != 31190) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdocperipheral_start() != 6726) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdocperipheral_notify() != 48020) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_mdocperipheral_stop() != 39132) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_nfcreading_next() != 31430) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11720,6 +12839,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() != 62598) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_ble_responder() != 3360) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_card_reader() != 10772) {
@@ -11941,6 +13063,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_synclistener_on_progress() != 44408) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_constructor_blereading_connect() != 13129) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement() != 64595) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11963,6 +13088,8 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitExposureListener()
     uniffiCallbackInitKeyVault()
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitMdocCentral()
+    uniffiCallbackInitMdocPeripheral()
     uniffiCallbackInitProgressListener()
     uniffiCallbackInitSyncListener()
     return InitializationResult.ok

@@ -663,6 +663,27 @@ internal interface UniffiCallbackInterfaceCardSignerMethod0 : com.sun.jna.Callba
 internal interface UniffiCallbackInterfaceCardSignerMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`message`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceMdocCentralMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`serviceUuid`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocCentralMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocCentralMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`fragment`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocCentralMethod3 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocPeripheralMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`serviceUuid`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocPeripheralMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`fragment`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceMdocPeripheralMethod2 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceBleTransportMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`serviceData`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -715,6 +736,59 @@ internal open class UniffiVTableCallbackInterfaceCardSigner(
         `uniffiClone` = other.`uniffiClone`
         `publicKey` = other.`publicKey`
         `sign` = other.`sign`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "connect", "writeState", "write", "disconnect")
+internal open class UniffiVTableCallbackInterfaceMdocCentral(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `connect`: UniffiCallbackInterfaceMdocCentralMethod0? = null,
+    @JvmField internal var `writeState`: UniffiCallbackInterfaceMdocCentralMethod1? = null,
+    @JvmField internal var `write`: UniffiCallbackInterfaceMdocCentralMethod2? = null,
+    @JvmField internal var `disconnect`: UniffiCallbackInterfaceMdocCentralMethod3? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `connect`: UniffiCallbackInterfaceMdocCentralMethod0? = null,
+        `writeState`: UniffiCallbackInterfaceMdocCentralMethod1? = null,
+        `write`: UniffiCallbackInterfaceMdocCentralMethod2? = null,
+        `disconnect`: UniffiCallbackInterfaceMdocCentralMethod3? = null,
+    ): UniffiVTableCallbackInterfaceMdocCentral(`uniffiFree`,`uniffiClone`,`connect`,`writeState`,`write`,`disconnect`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMdocCentral) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `connect` = other.`connect`
+        `writeState` = other.`writeState`
+        `write` = other.`write`
+        `disconnect` = other.`disconnect`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "start", "notify", "stop")
+internal open class UniffiVTableCallbackInterfaceMdocPeripheral(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `start`: UniffiCallbackInterfaceMdocPeripheralMethod0? = null,
+    @JvmField internal var `notify`: UniffiCallbackInterfaceMdocPeripheralMethod1? = null,
+    @JvmField internal var `stop`: UniffiCallbackInterfaceMdocPeripheralMethod2? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `start`: UniffiCallbackInterfaceMdocPeripheralMethod0? = null,
+        `notify`: UniffiCallbackInterfaceMdocPeripheralMethod1? = null,
+        `stop`: UniffiCallbackInterfaceMdocPeripheralMethod2? = null,
+    ): UniffiVTableCallbackInterfaceMdocPeripheral(`uniffiFree`,`uniffiClone`,`start`,`notify`,`stop`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceMdocPeripheral) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `start` = other.`start`
+        `notify` = other.`notify`
+        `stop` = other.`stop`
     }
 
 }
@@ -892,6 +966,24 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_func_core_version(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_blereading_end_transfer(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_blereading_on_notify(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_blereading_send(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_decline(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_end(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_on_state(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_on_write(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_qr_text(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_bleresponder_respond(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardpresentation_closing_message(
@@ -924,6 +1016,20 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_cardsigner_sign(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdoccentral_connect(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdoccentral_write_state(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdoccentral_write(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdoccentral_disconnect(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdocperipheral_start(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdocperipheral_notify(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_mdocperipheral_stop(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_nfcreading_next(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nfcresponder_last_request(
@@ -937,6 +1043,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_exposurelistener_on_download(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_ble_responder(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_card_reader(
     ): Int
@@ -1084,6 +1192,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_synclistener_on_progress(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_blereading_connect(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_nfcreading_message(
@@ -1116,12 +1226,42 @@ internal object UniffiLib {
         uniffiCallbackInterfaceExposureListener.register(this)
         uniffiCallbackInterfaceKeyVault.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceMdocCentral.register(this)
+        uniffiCallbackInterfaceMdocPeripheral.register(this)
         uniffiCallbackInterfaceProgressListener.register(this)
         uniffiCallbackInterfaceSyncListener.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_fn_clone_blereading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_blereading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_constructor_blereading_connect(`central`: Long,`engagement`: RustBuffer.ByValue,`mtu`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_blereading_end_transfer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_blereading_on_notify(`ptr`: Long,`fragment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_blereading_send(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_bleresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_bleresponder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_decline(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_end(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_on_state(`ptr`: Long,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_on_write(`ptr`: Long,`fragment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_qr_text(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_bleresponder_respond(`ptr`: Long,`rank`: Int,`approved`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_clone_cardpresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_cardpresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1168,6 +1308,32 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_cardsigner_sign(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_mdoccentral(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_mdoccentral(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_mdoccentral(`vtable`: UniffiVTableCallbackInterfaceMdocCentral,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdoccentral_connect(`ptr`: Long,`serviceUuid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdoccentral_write_state(`ptr`: Long,`value`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdoccentral_write(`ptr`: Long,`fragment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdoccentral_disconnect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_clone_mdocperipheral(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_mdocperipheral(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_mdocperipheral(`vtable`: UniffiVTableCallbackInterfaceMdocPeripheral,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdocperipheral_start(`ptr`: Long,`serviceUuid`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdocperipheral_notify(`ptr`: Long,`fragment`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_mdocperipheral_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_clone_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_nfcreading(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1223,6 +1389,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_free_carnet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_ffi_fn_constructor_carnet_open(`clock`: Long,`vault`: Long,`logSink`: RustBuffer.ByValue,`minLogLevel`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_ble_responder(`ptr`: Long,`record`: Long,`peripheral`: Long,`mtu`: Int,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_card_reader(`ptr`: Long,`root`: RustBuffer.ByValue,`certificate`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1537,6 +1705,33 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_func_core_version() and 0xFFFF) != 54633) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_blereading_end_transfer() and 0xFFFF) != 14729) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_blereading_on_notify() and 0xFFFF) != 53252) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_blereading_send() and 0xFFFF) != 37722) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_decline() and 0xFFFF) != 59505) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_end() and 0xFFFF) != 61108) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_on_state() and 0xFFFF) != 45977) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_on_write() and 0xFFFF) != 39128) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_qr_text() and 0xFFFF) != 5834) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_bleresponder_respond() and 0xFFFF) != 58256) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_cardpresentation_ble_service_uuid() and 0xFFFF) != 19850) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1585,6 +1780,27 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_cardsigner_sign() and 0xFFFF) != 32177) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdoccentral_connect() and 0xFFFF) != 43884) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdoccentral_write_state() and 0xFFFF) != 11442) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdoccentral_write() and 0xFFFF) != 56481) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdoccentral_disconnect() and 0xFFFF) != 31190) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdocperipheral_start() and 0xFFFF) != 6726) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdocperipheral_notify() and 0xFFFF) != 48020) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_mdocperipheral_stop() and 0xFFFF) != 39132) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_nfcreading_next() and 0xFFFF) != 31430) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1604,6 +1820,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_exposurelistener_on_matching() and 0xFFFF) != 62598) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_ble_responder() and 0xFFFF) != 3360) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_card_reader() and 0xFFFF) != 10772) {
@@ -1823,6 +2042,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_synclistener_on_progress() and 0xFFFF) != 44408) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_constructor_blereading_connect() and 0xFFFF) != 13129) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_constructor_nfcreading_engagement() and 0xFFFF) != 64595) {
@@ -2333,6 +2555,713 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The reader's side over BLE.
+ */
+public interface BleReadingInterface {
+    
+    /**
+     * Ends the transfer and disconnects. (Not named `close`: every generated Kotlin object
+     * has one, which frees it.)
+     */
+    fun `endTransfer`()
+    
+    /**
+     * A Server2Client notification: the phone's whole message once its last fragment came.
+     */
+    fun `onNotify`(`fragment`: kotlin.ByteArray): kotlin.ByteArray?
+    
+    /**
+     * Writes a session `message` in fragments.
+     */
+    fun `send`(`message`: kotlin.ByteArray)
+    
+    companion object
+}
+
+/**
+ * The reader's side over BLE.
+ */
+open class BleReading: Disposable, AutoCloseable, BleReadingInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_blereading(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_blereading(handle, status)
+        }
+    }
+
+    
+    /**
+     * Ends the transfer and disconnects. (Not named `close`: every generated Kotlin object
+     * has one, which frees it.)
+     */
+    @Throws(CarnetException::class)override fun `endTransfer`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_blereading_end_transfer(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A Server2Client notification: the phone's whole message once its last fragment came.
+     */
+    @Throws(CarnetException::class)override fun `onNotify`(`fragment`: kotlin.ByteArray): kotlin.ByteArray? {
+            return FfiConverterOptionalByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_blereading_on_notify(
+        it,
+        
+        FfiConverterByteArray.lower(`fragment`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Writes a session `message` in fragments.
+     */
+    @Throws(CarnetException::class)override fun `send`(`message`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_blereading_send(
+        it,
+        
+        FfiConverterByteArray.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Connects to the phone whose QR code shows `engagement`, at an ATT MTU of `mtu`.
+     */
+    @Throws(CarnetException::class) fun `connect`(`central`: MdocCentral, `engagement`: kotlin.String, `mtu`: kotlin.UInt): BleReading {
+            return FfiConverterTypeBleReading.lift(
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_blereading_connect(
+    
+        
+        FfiConverterTypeMdocCentral.lower(`central`),
+        FfiConverterString.lower(`engagement`),
+        FfiConverterUInt.lower(`mtu`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBleReading: FfiConverter<BleReading, Long> {
+    override fun lower(value: BleReading): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): BleReading {
+        return BleReading(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): BleReading {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BleReading) = 8UL
+
+    override fun write(value: BleReading, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A presentation over BLE: the shell hands it what the reader writes.
+ */
+public interface BleResponderInterface {
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    fun `decline`()
+    
+    /**
+     * Ends the session and stops advertising.
+     */
+    fun `end`()
+    
+    /**
+     * The reader wrote the State characteristic: `Ended` when it ends the session.
+     */
+    fun `onState`(`value`: kotlin.ByteArray): PresentationStep?
+    
+    /**
+     * The reader wrote a Client2Server fragment: the checked request once whole.
+     */
+    fun `onWrite`(`fragment`: kotlin.ByteArray): PresentationStep?
+    
+    /**
+     * The engagement's QR text, to show.
+     */
+    fun `qrText`(): kotlin.String
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements.
+     */
+    fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>)
+    
+    companion object
+}
+
+/**
+ * A presentation over BLE: the shell hands it what the reader writes.
+ */
+open class BleResponder: Disposable, AutoCloseable, BleResponderInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_bleresponder(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_bleresponder(handle, status)
+        }
+    }
+
+    
+    /**
+     * Answers the pending request with nothing.
+     */
+    @Throws(CarnetException::class)override fun `decline`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_decline(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Ends the session and stops advertising.
+     */
+    @Throws(CarnetException::class)override fun `end`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_end(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The reader wrote the State characteristic: `Ended` when it ends the session.
+     */override fun `onState`(`value`: kotlin.ByteArray): PresentationStep? {
+            return FfiConverterOptionalTypePresentationStep.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_on_state(
+        it,
+        
+        FfiConverterByteArray.lower(`value`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The reader wrote a Client2Server fragment: the checked request once whole.
+     */
+    @Throws(CarnetException::class)override fun `onWrite`(`fragment`: kotlin.ByteArray): PresentationStep? {
+            return FfiConverterOptionalTypePresentationStep.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_on_write(
+        it,
+        
+        FfiConverterByteArray.lower(`fragment`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The engagement's QR text, to show.
+     */override fun `qrText`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_qr_text(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answers the pending request for person `rank` with the `approved` elements.
+     */
+    @Throws(CarnetException::class)override fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_bleresponder_respond(
+        it,
+        
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterSequenceString.lower(`approved`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBleResponder: FfiConverter<BleResponder, Long> {
+    override fun lower(value: BleResponder): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): BleResponder {
+        return BleResponder(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): BleResponder {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: BleResponder) = 8UL
+
+    override fun write(value: BleResponder, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -3993,6 +4922,13 @@ public object FfiConverterTypeCardSigner: FfiConverter<CardSigner, Long> {
 public interface CarnetInterface {
     
     /**
+     * A presentation of the card in `record` over BLE: a QR engagement (`BleResponder.qrText`)
+     * and `peripheral` advertising its service, fragments for an ATT MTU of `mtu`, answers
+     * signed by the card's key (`signer`, else the software key).
+     */
+    fun `bleResponder`(`record`: HealthRecord, `peripheral`: MdocPeripheral, `mtu`: kotlin.UInt, `signer`: CardSigner?): BleResponder
+    
+    /**
      * A reader (the pharmacy's side) trusting the issuer `root` (DER); with `certificate`
      * (of `reader_public_key`) it authenticates to phones.
      */
@@ -4182,6 +5118,29 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
             UniffiLib.uniffi_carnet_ffi_fn_clone_carnet(handle, status)
         }
     }
+
+    
+    /**
+     * A presentation of the card in `record` over BLE: a QR engagement (`BleResponder.qrText`)
+     * and `peripheral` advertising its service, fragments for an ATT MTU of `mtu`, answers
+     * signed by the card's key (`signer`, else the software key).
+     */
+    @Throws(CarnetException::class)override fun `bleResponder`(`record`: HealthRecord, `peripheral`: MdocPeripheral, `mtu`: kotlin.UInt, `signer`: CardSigner?): BleResponder {
+            return FfiConverterTypeBleResponder.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_ble_responder(
+        it,
+        
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterTypeMdocPeripheral.lower(`peripheral`),
+        FfiConverterUInt.lower(`mtu`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -7371,6 +8330,852 @@ public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
     override fun allocationSize(value: LogSink) = 8UL
 
     override fun write(value: LogSink, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The reader's Bluetooth stack as the GATT client of the phone's mdoc service.
+ */
+public interface MdocCentral {
+    
+    /**
+     * Connects to the phone advertising `service_uuid` (16 bytes).
+     */
+    fun `connect`(`serviceUuid`: kotlin.ByteArray)
+    
+    /**
+     * Writes the State characteristic.
+     */
+    fun `writeState`(`value`: kotlin.ByteArray)
+    
+    /**
+     * Writes one Client2Server fragment.
+     */
+    fun `write`(`fragment`: kotlin.ByteArray)
+    
+    /**
+     * Disconnects.
+     */
+    fun `disconnect`()
+    
+    companion object
+}
+
+/**
+ * The reader's Bluetooth stack as the GATT client of the phone's mdoc service.
+ */
+open class MdocCentralImpl: Disposable, AutoCloseable, MdocCentral
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_mdoccentral(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_mdoccentral(handle, status)
+        }
+    }
+
+    
+    /**
+     * Connects to the phone advertising `service_uuid` (16 bytes).
+     */
+    @Throws(PlatformException::class)override fun `connect`(`serviceUuid`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdoccentral_connect(
+        it,
+        
+        FfiConverterByteArray.lower(`serviceUuid`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Writes the State characteristic.
+     */
+    @Throws(PlatformException::class)override fun `writeState`(`value`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdoccentral_write_state(
+        it,
+        
+        FfiConverterByteArray.lower(`value`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Writes one Client2Server fragment.
+     */
+    @Throws(PlatformException::class)override fun `write`(`fragment`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdoccentral_write(
+        it,
+        
+        FfiConverterByteArray.lower(`fragment`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Disconnects.
+     */override fun `disconnect`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdoccentral_disconnect(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceMdocCentral {
+    internal object `connect`: UniffiCallbackInterfaceMdocCentralMethod0 {
+        override fun callback(`uniffiHandle`: Long,`serviceUuid`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocCentral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`connect`(
+                    FfiConverterByteArray.lift(`serviceUuid`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `writeState`: UniffiCallbackInterfaceMdocCentralMethod1 {
+        override fun callback(`uniffiHandle`: Long,`value`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocCentral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`writeState`(
+                    FfiConverterByteArray.lift(`value`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `write`: UniffiCallbackInterfaceMdocCentralMethod2 {
+        override fun callback(`uniffiHandle`: Long,`fragment`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocCentral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`write`(
+                    FfiConverterByteArray.lift(`fragment`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `disconnect`: UniffiCallbackInterfaceMdocCentralMethod3 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocCentral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`disconnect`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeMdocCentral.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeMdocCentral.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceMdocCentral.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `connect`,
+        `writeState`,
+        `write`,
+        `disconnect`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_mdoccentral(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMdocCentral: FfiConverter<MdocCentral, Long> {
+    internal val handleMap = UniffiHandleMap<MdocCentral>()
+
+    override fun lower(value: MdocCentral): Long {
+        if (value is MdocCentralImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): MdocCentral {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocCentralImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): MdocCentral {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MdocCentral) = 8UL
+
+    override fun write(value: MdocCentral, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The phone's Bluetooth stack as the ISO/IEC 18013-5 mdoc peripheral server (Android's
+ * `BluetoothGattServer`, iOS's `CBPeripheralManager`).
+ */
+public interface MdocPeripheral {
+    
+    /**
+     * Advertises the service `service_uuid` (16 bytes) with the State, Client2Server and
+     * Server2Client characteristics.
+     */
+    fun `start`(`serviceUuid`: kotlin.ByteArray)
+    
+    /**
+     * Sends one fragment as a Server2Client notification.
+     */
+    fun `notify`(`fragment`: kotlin.ByteArray)
+    
+    /**
+     * Stops advertising.
+     */
+    fun `stop`()
+    
+    companion object
+}
+
+/**
+ * The phone's Bluetooth stack as the ISO/IEC 18013-5 mdoc peripheral server (Android's
+ * `BluetoothGattServer`, iOS's `CBPeripheralManager`).
+ */
+open class MdocPeripheralImpl: Disposable, AutoCloseable, MdocPeripheral
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_mdocperipheral(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_mdocperipheral(handle, status)
+        }
+    }
+
+    
+    /**
+     * Advertises the service `service_uuid` (16 bytes) with the State, Client2Server and
+     * Server2Client characteristics.
+     */
+    @Throws(PlatformException::class)override fun `start`(`serviceUuid`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdocperipheral_start(
+        it,
+        
+        FfiConverterByteArray.lower(`serviceUuid`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Sends one fragment as a Server2Client notification.
+     */
+    @Throws(PlatformException::class)override fun `notify`(`fragment`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdocperipheral_notify(
+        it,
+        
+        FfiConverterByteArray.lower(`fragment`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Stops advertising.
+     */override fun `stop`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_mdocperipheral_stop(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceMdocPeripheral {
+    internal object `start`: UniffiCallbackInterfaceMdocPeripheralMethod0 {
+        override fun callback(`uniffiHandle`: Long,`serviceUuid`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocPeripheral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`start`(
+                    FfiConverterByteArray.lift(`serviceUuid`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `notify`: UniffiCallbackInterfaceMdocPeripheralMethod1 {
+        override fun callback(`uniffiHandle`: Long,`fragment`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocPeripheral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`notify`(
+                    FfiConverterByteArray.lift(`fragment`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `stop`: UniffiCallbackInterfaceMdocPeripheralMethod2 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeMdocPeripheral.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`stop`(
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeMdocPeripheral.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeMdocPeripheral.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceMdocPeripheral.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `start`,
+        `notify`,
+        `stop`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_mdocperipheral(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMdocPeripheral: FfiConverter<MdocPeripheral, Long> {
+    internal val handleMap = UniffiHandleMap<MdocPeripheral>()
+
+    override fun lower(value: MdocPeripheral): Long {
+        if (value is MdocPeripheralImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): MdocPeripheral {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return MdocPeripheralImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): MdocPeripheral {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: MdocPeripheral) = 8UL
+
+    override fun write(value: MdocPeripheral, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -14232,6 +16037,38 @@ public object FfiConverterOptionalTypeWalletEntry: FfiConverterRustBuffer<Wallet
         } else {
             buf.put(1)
             FfiConverterTypeWalletEntry.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePresentationStep: FfiConverterRustBuffer<PresentationStep?> {
+    override fun read(buf: ByteBuffer): PresentationStep? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePresentationStep.read(buf)
+    }
+
+    override fun allocationSize(value: PresentationStep?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePresentationStep.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PresentationStep?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePresentationStep.write(value, buf)
         }
     }
 }
