@@ -1,6 +1,7 @@
 //! The ISO/IEC 18013-5 session's parsers on arbitrary bytes: a device engagement (CBOR and
-//! `mdoc:` text), an NDEF Handover Select, a SessionEstablishment and a SessionData, a
-//! DeviceRequest with its reader authentication, a reader revocation list and chain, and the
+//! `mdoc:` text), an NDEF Handover Select, a SessionEstablishment and a SessionData, kept
+//! holder and reader sessions, BLE fragments, a DeviceRequest with its reader authentication,
+//! a reader revocation list and chain, and the
 //! holder's whole path from an establishment to the consent screen — the bytes decrypted
 //! there are the fuzzer's, sealed with the session's own keys. Must never panic.
 #![no_main]
@@ -48,6 +49,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = ndef::read_handover_select(data);
     let _ = SessionEstablishment::from_bytes(data);
     let _ = SessionData::from_bytes(data);
+    // The sessions a tool keeps between two runs, and BLE fragments joined.
+    let _ = HolderSession::from_bytes(data, None);
+    let _ = carnet_identity::reader_session::ReaderSession::from_bytes(data);
+    let mut joined = carnet_identity::ble::Reassembly::default();
+    for fragment in data.chunks(20) {
+        let _ = joined.push(fragment);
+    }
     let trust = ReaderTrust::new(&[]).unwrap_or_else(|_| unreachable!());
     let mut revocations = trust.clone();
     let _ = revocations.update_revocations(data);
