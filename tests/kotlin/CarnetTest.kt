@@ -562,6 +562,25 @@ class CarnetTest {
         assertEquals(listOf("given_names" to "MARIE ANNE"), readByTap.elements.map { it.name to it.value })
         assertTrue(responder.lastRequest()!!.reader.verified)
 
+        // The PKI revokes the pharmacy's certificate; the phone learns it with its rights
+        // refresh, and from then on shows that reader nothing, whatever is tapped.
+        val serial = Regex("\"serial\":\"([0-9a-f]+)\"").find(certified.body())!!.groupValues[1]
+        val revoke = HttpRequest.newBuilder(URI.create("$server/v1/pro/readers/$serial/revoke"))
+            .header("authorization", "Bearer " + System.getProperty("carnet.professionalKey"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{}"))
+            .build()
+        assertEquals(200, http.send(revoke, HttpResponse.BodyHandlers.ofString()).statusCode())
+        services.refreshCard(record, keystore)
+        assertTrue(reader.updateStatus(services.issuerStatus()))
+        val afterRevocation = carnet.startPresentation(record, CardEngagement.QR, keystore)
+        val refusedReader = afterRevocation.receive(
+            reader.request(afterRevocation.qrText(), listOf("family_name"))) as PresentationStep.Asked
+        assertEquals("reader_revoked", refusedReader.v1.reader.refusal)
+        assertTrue(refusedReader.v1.elements.none { it.allowed })
+        assertEquals(CardCheck.Refused("not_shown"),
+            reader.read(afterRevocation.respond(1u, listOf("family_name")), null))
+
         // Carnet's counter QR: the child's once; the software key is not the card's.
         val child = carnet.presentCounter(record, 2u, keystore)
         assertTrue(reader.readCounter(child, null) is CardCheck.Accepted)
