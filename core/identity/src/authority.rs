@@ -184,17 +184,22 @@ pub const READER_REVOCATIONS_URI: &str = "urn:fr:carnet:reference-igc-sante:revo
 
 /// A key identifier as RFC 5280 §4.2.1.2 method 1 makes it: the SHA-1 of the public key's
 /// bits, as ISO/IEC 18013-5 readers check it.
-fn key_identifier(public_key: &[u8]) -> rcgen::KeyIdMethod {
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key);
-    rcgen::KeyIdMethod::PreSpecified(digest.as_ref().to_vec())
+fn key_id(public_key: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key)
+        .as_ref()
+        .to_vec()
 }
 
-/// The subject key identifier extension (2.5.29.14) of `public_key`, as [`key_identifier`]
-/// makes it: an OCTET STRING of the SHA-1.
+/// The [`key_id`] of `public_key` as rcgen takes it.
+fn key_identifier(public_key: &[u8]) -> rcgen::KeyIdMethod {
+    rcgen::KeyIdMethod::PreSpecified(key_id(public_key))
+}
+
+/// The subject key identifier extension (2.5.29.14) of `public_key`: an OCTET STRING of its
+/// [`key_id`].
 fn subject_key_identifier(public_key: &[u8]) -> Result<rcgen::CustomExtension, IdentityError> {
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, public_key);
     let mut content = vec![0x04, 20];
-    content.extend_from_slice(digest.as_ref());
+    content.extend(key_id(public_key));
     Ok(rcgen::CustomExtension::from_oid_content(
         &arcs("2.5.29.14")?,
         content,

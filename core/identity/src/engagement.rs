@@ -16,7 +16,7 @@ use ciborium::Value;
 
 use crate::IdentityError;
 use crate::error::{structure, too_large, undecodable};
-use crate::mdoc::{DeviceKey, Embedded};
+use crate::mdoc::{DeviceKey, Embedded, int_entry};
 
 /// Prefix of a device engagement shown as a QR code (§8.2.2.3).
 pub const QR_PREFIX: &str = "mdoc:";
@@ -331,14 +331,6 @@ impl RetrievalMethod {
         }
         Ok(None)
     }
-}
-
-/// The value under integer key `key` of a CBOR map's entries.
-pub(crate) fn int_entry(entries: &[(Value, Value)], key: i64) -> Option<&Value> {
-    entries
-        .iter()
-        .find(|(k, _)| k.as_integer() == Some(key.into()))
-        .map(|(_, value)| value)
 }
 
 /// Checks that `point` is an uncompressed point on P-256 (not only 65 bytes): by an ECDH with

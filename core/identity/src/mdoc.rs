@@ -201,12 +201,7 @@ impl DeviceKey {
     /// the wrong size.
     pub fn from_cose_key(value: &Value) -> Result<Self, IdentityError> {
         let entries = map(value, "device key")?;
-        let get = |label: i64| {
-            entries
-                .iter()
-                .find(|(key, _)| key.as_integer() == Some(label.into()))
-                .map(|(_, value)| value)
-        };
+        let get = |label: i64| int_entry(entries, label);
         let integer = |label: i64| get(label).and_then(Value::as_integer).map(i128::from);
         let bytes = |label: i64, len: usize| {
             get(label)
@@ -460,11 +455,25 @@ fn unsigned(value: &Value, what: &str) -> Result<u32, IdentityError> {
 }
 
 /// The value under text key `name` in a CBOR map's entries.
-fn entry<'a>(entries: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
+pub(crate) fn entry<'a>(entries: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
     entries
         .iter()
         .find(|(key, _)| key.as_text() == Some(name))
         .map(|(_, value)| value)
+}
+
+/// The value under integer key `key` in a CBOR map's entries (COSE_Key labels, the device
+/// engagement's keys).
+pub(crate) fn int_entry(entries: &[(Value, Value)], key: i64) -> Option<&Value> {
+    entries
+        .iter()
+        .find(|(k, _)| k.as_integer() == Some(key.into()))
+        .map(|(_, value)| value)
+}
+
+/// The value under text key `name` of `value` if it is a map holding one: an optional field.
+pub(crate) fn optional_field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    value.as_map().and_then(|entries| entry(entries, name))
 }
 
 /// The value under text key `name` of `value` (a CBOR map); `what` names the structure in the

@@ -14,7 +14,7 @@ use ring::digest::SHA256;
 use crate::IdentityError;
 use crate::apcv::{Credential, DOC_TYPE};
 use crate::error::{structure, too_large, undecodable};
-use crate::mdoc::{IssuerSignedItem, Mso, field};
+use crate::mdoc::{IssuerSignedItem, Mso, field, optional_field};
 use crate::presentation::{Binding, MAX_RESPONSE_BYTES, device_authentication};
 pub use crate::refusal::Refusal;
 use crate::status::StatusList;
@@ -136,12 +136,9 @@ impl Reader {
             ));
         }
         let value = cbor::from_slice(response).map_err(undecodable("presentation"))?;
-        let shown = value.as_map().and_then(|entries| {
-            entries
-                .iter()
-                .find(|(key, _)| key.as_text() == Some("documents"))
-        });
-        if shown.is_none() && field(&value, "documentErrors", "DeviceResponse").is_ok() {
+        if optional_field(&value, "documents").is_none()
+            && optional_field(&value, "documentErrors").is_some()
+        {
             return Ok(Err(Refusal::NotShown));
         }
         let document = field(&value, "documents", "DeviceResponse")?

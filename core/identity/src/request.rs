@@ -14,7 +14,7 @@ use ciborium::Value;
 
 use crate::IdentityError;
 use crate::error::{structure, too_large, undecodable};
-use crate::mdoc::{Embedded, field};
+use crate::mdoc::{Embedded, entry, field, optional_field};
 use crate::session::SessionTranscript;
 
 /// The DeviceRequest version Carnet writes.
@@ -147,23 +147,19 @@ impl ItemsRequest {
             }
         }
         check_elements(&doc_type, &elements)?;
-        let request_time = match embedded.value().as_map().and_then(|entries| {
-            entries
-                .iter()
-                .find(|(key, _)| key.as_text() == Some("requestInfo"))
-        }) {
+        let request_time = match optional_field(embedded.value(), "requestInfo") {
             None => None,
-            Some((_, info)) => info
-                .as_map()
-                .ok_or_else(|| structure("items request: requestInfo is not a map"))?
-                .iter()
-                .find(|(key, _)| key.as_text() == Some(REQUEST_TIME_KEY))
-                .map(|(_, time)| {
-                    time.as_integer()
-                        .and_then(|t| i64::try_from(t).ok())
-                        .ok_or_else(|| structure("items request: the request time is not a number"))
-                })
-                .transpose()?,
+            Some(info) => entry(
+                info.as_map()
+                    .ok_or_else(|| structure("items request: requestInfo is not a map"))?,
+                REQUEST_TIME_KEY,
+            )
+            .map(|time| {
+                time.as_integer()
+                    .and_then(|t| i64::try_from(t).ok())
+                    .ok_or_else(|| structure("items request: the request time is not a number"))
+            })
+            .transpose()?,
         };
         Ok(ItemsRequest {
             doc_type,
@@ -442,12 +438,7 @@ impl DeviceRequest {
             .map(|document| {
                 let items =
                     ItemsRequest::from_value(field(document, "itemsRequest", "document request")?)?;
-                let reader_auth = document.as_map().and_then(|entries| {
-                    entries
-                        .iter()
-                        .find(|(key, _)| key.as_text() == Some("readerAuth"))
-                        .map(|(_, value)| value.clone())
-                });
+                let reader_auth = optional_field(document, "readerAuth").cloned();
                 Ok(DocRequest { items, reader_auth })
             })
             .collect::<Result<_, IdentityError>>()?;

@@ -22,7 +22,7 @@ use ring::rand::SystemRandom;
 use crate::IdentityError;
 use crate::engagement::{DeviceEngagement, ephemeral_key, p256_point};
 use crate::error::{structure, too_large, undecodable};
-use crate::mdoc::{Embedded, field};
+use crate::mdoc::{Embedded, field, optional_field};
 
 /// Largest session message read (a DeviceResponse with its certificates fits in 64 KiB).
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
@@ -596,15 +596,10 @@ impl SessionData {
     /// neither data nor status, an unknown status.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdentityError> {
         let value = read_message(bytes, "session data")?;
-        let entries = value
-            .as_map()
-            .ok_or_else(|| structure("session data is a map"))?;
-        let get = |name: &str| {
-            entries
-                .iter()
-                .find(|(key, _)| key.as_text() == Some(name))
-                .map(|(_, value)| value)
-        };
+        if value.as_map().is_none() {
+            return Err(structure("session data is a map"));
+        }
+        let get = |name: &str| optional_field(&value, name);
         let data = get("data")
             .map(|data| {
                 data.as_bytes()
