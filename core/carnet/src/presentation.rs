@@ -187,16 +187,7 @@ impl CardPresentation {
     /// The BLE service UUID the phone advertises for this engagement.
     #[must_use]
     pub fn ble_service_uuid(&self) -> Option<[u8; 16]> {
-        self.session
-            .engagement()
-            .ble_peripheral_server()
-            .or_else(|| {
-                self.session.handover_select().and_then(|select| {
-                    carnet_identity::ndef::read_handover_select(select)
-                        .ok()
-                        .and_then(|engagement| engagement.ble_peripheral_server())
-                })
-            })
+        self.session.engagement().ble_peripheral_server()
     }
 
     /// Takes a message from the reader (its `SessionEstablishment`, then `SessionData`).

@@ -146,11 +146,11 @@ impl HolderSession {
                 Handover::Qr,
             ),
             EngagementKind::Nfc => {
-                // The methods travel as carrier records; the engagement itself lists none.
+                // The methods travel as carrier records; the engagement's bytes list none, and
+                // it keeps them as the reader reads them from the Handover Select message.
                 let mut offered = DeviceEngagement::new(&key.public_point(), Vec::new())?;
                 offered.methods = methods;
                 let select = ndef::handover_select(&offered);
-                offered.methods = Vec::new();
                 (
                     offered,
                     Handover::Nfc {
@@ -521,7 +521,10 @@ impl HolderSession {
             }
         };
         Ok(HolderSession {
-            engagement: DeviceEngagement::from_bytes(engagement_bytes)?,
+            engagement: match &handover {
+                Handover::Nfc { select, .. } => ndef::read_handover_select(select)?,
+                Handover::Qr => DeviceEngagement::from_bytes(engagement_bytes)?,
+            },
             handover,
             engaged_at,
             expected_host: get("host")?.as_text().map(str::to_owned),
