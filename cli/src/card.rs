@@ -16,7 +16,9 @@ use carnet::codec::qr;
 use carnet::{CardCheck, CardEngagement, CardPerson, CardReader, Carnet, PresentationStep};
 use clap::{Args, Subcommand};
 
-use crate::mdoc::{MessageFormat, SessionFiles, StoredKey, read_message, write_message};
+use crate::mdoc::{
+    MAX_MESSAGE_TEXT_BYTES, MessageFormat, StateFiles, StoredKey, read_message, write_message,
+};
 use crate::session::{self, Options, SessionError};
 use crate::sync::{Connection, runtime};
 
@@ -353,11 +355,21 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
 const SESSION_FILE: &str = "session.cbor";
 const KEY_FILE: &str = "key.bin";
 
+/// The phone's open presentation, in the data directory.
+fn card_session_files(options: &Options) -> Result<StateFiles, SessionError> {
+    Ok(StateFiles::new(
+        &session::data_dir(options)?,
+        CARD_SESSION_DIR,
+        MAX_MESSAGE_TEXT_BYTES,
+        "session file",
+    ))
+}
+
 /// `carnet card engage`: a new presentation, its engagement printed, its session kept.
 fn engage(options: &Options, args: &EngageArgs) -> Result<ExitCode, SessionError> {
     let (_, record) = session::open_core_and_record(options)?;
     let record = std::sync::Arc::new(record);
-    let files = SessionFiles::new(&session::data_dir(options)?, CARD_SESSION_DIR);
+    let files = card_session_files(options)?;
     let key = StoredKey::generate()?;
     let kept_key = key.to_bytes();
     let kind = if args.nfc {
@@ -390,7 +402,7 @@ fn respond(options: &Options, args: &RespondArgs) -> Result<ExitCode, SessionErr
     }
     let (carnet, record) = session::open_core_and_record(options)?;
     let record = std::sync::Arc::new(record);
-    let files = SessionFiles::new(&session::data_dir(options)?, CARD_SESSION_DIR);
+    let files = card_session_files(options)?;
     let saved = files.read(SESSION_FILE)?.ok_or_else(|| {
         SessionError::Usage("no presentation open: start one with carnet card engage".into())
     })?;
@@ -553,35 +565,32 @@ fn calendar_date(text: &str) -> Result<String, String> {
 
 /// The reader's files.
 struct ReaderFiles {
-    dir: PathBuf,
+    files: StateFiles,
 }
 
 impl ReaderFiles {
     fn new(options: &Options) -> Result<Self, SessionError> {
         Ok(ReaderFiles {
-            dir: session::data_dir(options)?.join(READER_DIR),
+            files: StateFiles::new(
+                &session::data_dir(options)?,
+                READER_DIR,
+                crate::input::MAX_LIST_BYTES,
+                "reader file",
+            ),
         })
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        self.files.path(name)
     }
 
     fn read(&self, name: &str) -> Result<Option<Vec<u8>>, SessionError> {
-        let path = self.path(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        crate::input::read(&path, crate::input::MAX_LIST_BYTES, "reader file").map(Some)
+        self.files.read(name)
     }
 
+    /// Keeps `name`, owner-only: the session file holds the session's keys.
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SessionError> {
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| SessionError::Io(format!("{}: {e}", self.dir.display())))?;
-        let temporary = self.path(&format!("{name}.tmp"));
-        std::fs::write(&temporary, bytes)
-            .and_then(|()| std::fs::rename(&temporary, self.path(name)))
-            .map_err(|e| SessionError::Io(format!("{}: {e}", self.path(name).display())))
+        self.files.write(name, bytes)
     }
 
     /// The reader with its root and certificate only (what `reader update` starts from).
@@ -619,6 +628,19 @@ impl ReaderFiles {
                 .map_err(|e| self.damaged("session.cbor", &e))?;
         }
         Ok(reader)
+    }
+
+    /// A session the reader just opened: kept for `carnet reader read`, its first message
+    /// (`establishment`) written to `output` (standard output without it).
+    fn keep_opened(
+        &self,
+        reader: &CardReader,
+        establishment: &[u8],
+        output: Option<&Path>,
+        format: MessageFormat,
+    ) -> Result<(), SessionError> {
+        self.write("session.cbor", &reader.save_session()?)?;
+        write_message(establishment, output, format)
     }
 
     fn damaged(&self, name: &str, error: &carnet::CarnetError) -> SessionError {
@@ -664,8 +686,7 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
                 let text = crate::input::code_text(&engagement, "mdoc:", "engagement")?;
                 reader.request(&text, &items)?
             };
-            files.write("session.cbor", &reader.save_session()?)?;
-            write_message(&establishment, output.as_deref(), format)?;
+            files.keep_opened(&reader, &establishment, output.as_deref(), format)?;
             Ok(ExitCode::SUCCESS)
         }
         ReaderCommand::Read {
@@ -677,9 +698,7 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
             let check = reader.read(&message, date_of_care.as_deref());
             match reader.save_session() {
                 Ok(session) => files.write("session.cbor", &session)?,
-                Err(_) => {
-                    let _ = std::fs::remove_file(files.path("session.cbor"));
-                }
+                Err(_) => files.files.remove("session.cbor"),
             }
             Ok(print_check(&check?))
         }
@@ -759,9 +778,8 @@ fn read(
     let mut reader = files.reader(&carnet)?;
     if text.starts_with("mdoc:") {
         let establishment = reader.request(&text, items)?;
-        files.write("session.cbor", &reader.save_session()?)?;
+        files.keep_opened(&reader, &establishment, None, MessageFormat::Hex)?;
         errln!("session opened: give this to the phone, then its answer to carnet reader read");
-        write_message(&establishment, None, MessageFormat::Hex)?;
         return Ok(ExitCode::SUCCESS);
     }
     Ok(print_check(&reader.read_counter(&text, date_of_care)?))

@@ -20,7 +20,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use crate::session::SessionError;
 
 /// Largest session message read (the core's own limit is 128 KiB; hex doubles it).
-const MAX_MESSAGE_TEXT_BYTES: usize = 512 * 1024;
+pub const MAX_MESSAGE_TEXT_BYTES: usize = 512 * 1024;
 
 /// How a session message is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,21 +160,28 @@ pub fn write_message(
     }
 }
 
-/// A directory of session state in the data directory, its files readable by their owner
-/// only.
-pub struct SessionFiles {
+/// A directory of state in the data directory (the phone's open presentation, the reader's
+/// lists, certificate and session), its files written whole and readable by their owner only,
+/// read within `limit` bytes each; `what` names them in errors.
+pub struct StateFiles {
     dir: PathBuf,
+    limit: usize,
+    what: &'static str,
 }
 
-impl SessionFiles {
-    /// The directory `name` in the data directory `data_dir`.
-    pub fn new(data_dir: &Path, name: &str) -> Self {
-        SessionFiles {
+impl StateFiles {
+    /// The directory `name` in the data directory `data_dir`, its files (`what`) read within
+    /// `limit` bytes.
+    pub fn new(data_dir: &Path, name: &str, limit: usize, what: &'static str) -> Self {
+        StateFiles {
             dir: data_dir.join(name),
+            limit,
+            what,
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    /// Where the file `name` is.
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -184,7 +191,7 @@ impl SessionFiles {
         if !path.exists() {
             return Ok(None);
         }
-        crate::input::read(&path, MAX_MESSAGE_TEXT_BYTES, "session file").map(Some)
+        crate::input::read(&path, self.limit, self.what).map(Some)
     }
 
     /// Keeps `bytes` as `name` (written whole, then renamed), readable by its owner only.
