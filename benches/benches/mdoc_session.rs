@@ -202,24 +202,32 @@ fn main() {
         }]
     };
 
+    // A phone engaged by QR code, and a reader's session opened on its engagement.
+    let new_holder = || {
+        HolderSession::new(
+            Box::new(EphemeralKey::generate().unwrap()),
+            methods(),
+            EngagementKind::Qr,
+            now(),
+        )
+        .unwrap()
+    };
+    let open = |engagement: &DeviceEngagement| {
+        ReaderSession::start(
+            engagement,
+            &Handover::Qr,
+            Box::new(EphemeralKey::generate().unwrap()),
+            apcv_items(&items, false, now()).unwrap(),
+            Some(&reader_key),
+        )
+        .unwrap()
+    };
+
     // One session, to know the sizes the primitives are timed on.
-    let mut holder = HolderSession::new(
-        Box::new(EphemeralKey::generate().unwrap()),
-        methods(),
-        EngagementKind::Qr,
-        now(),
-    )
-    .unwrap();
+    let mut holder = new_holder();
     let engagement_text = holder.engagement().to_qr_text();
     let engagement = DeviceEngagement::from_qr_text(&engagement_text).unwrap();
-    let (mut session, establishment) = ReaderSession::start(
-        &engagement,
-        &Handover::Qr,
-        Box::new(EphemeralKey::generate().unwrap()),
-        apcv_items(&items, false, now()).unwrap(),
-        Some(&reader_key),
-    )
-    .unwrap();
+    let (mut session, establishment) = open(&engagement);
     let HolderEvent::Request(_) = holder.receive(&establishment, &trust, now()).unwrap() else {
         panic!("a request");
     };
@@ -242,22 +250,9 @@ fn main() {
     let prepare = || {
         let mut ready = Vec::with_capacity(batch);
         for _ in 0..batch {
-            let holder = HolderSession::new(
-                Box::new(EphemeralKey::generate().unwrap()),
-                methods(),
-                EngagementKind::Qr,
-                now(),
-            )
-            .unwrap();
+            let holder = new_holder();
             let engagement = DeviceEngagement::from_bytes(holder.engagement().bytes()).unwrap();
-            let (_, establishment) = ReaderSession::start(
-                &engagement,
-                &Handover::Qr,
-                Box::new(EphemeralKey::generate().unwrap()),
-                apcv_items(&items, false, now()).unwrap(),
-                Some(&reader_key),
-            )
-            .unwrap();
+            let (_, establishment) = open(&engagement);
             ready.push((holder, establishment));
         }
         ready
@@ -297,22 +292,9 @@ fn main() {
         rounds,
         || {
             for _ in 0..batch {
-                let mut holder = HolderSession::new(
-                    Box::new(EphemeralKey::generate().unwrap()),
-                    methods(),
-                    EngagementKind::Qr,
-                    now(),
-                )
-                .unwrap();
+                let mut holder = new_holder();
                 let engagement = DeviceEngagement::from_bytes(holder.engagement().bytes()).unwrap();
-                let (mut session, establishment) = ReaderSession::start(
-                    &engagement,
-                    &Handover::Qr,
-                    Box::new(EphemeralKey::generate().unwrap()),
-                    apcv_items(&items, false, now()).unwrap(),
-                    Some(&reader_key),
-                )
-                .unwrap();
+                let (mut session, establishment) = open(&engagement);
                 holder.receive(&establishment, &trust, now()).unwrap();
                 let answer = holder.respond(&credential, &approved, &device).unwrap();
                 std::hint::black_box(session.receive(&mut checker, &answer, time).unwrap());
@@ -353,24 +335,11 @@ fn main() {
     for round in 0..=rounds {
         let mut spent = std::time::Duration::ZERO;
         for _ in 0..batch {
-            let mut holder = HolderSession::new(
-                Box::new(EphemeralKey::generate().unwrap()),
-                methods(),
-                EngagementKind::Qr,
-                now(),
-            )
-            .unwrap();
+            let mut holder = new_holder();
             let text = holder.engagement().to_qr_text();
             let started = std::time::Instant::now();
             let engagement = DeviceEngagement::from_qr_text(&text).unwrap();
-            let (mut session, establishment) = ReaderSession::start(
-                &engagement,
-                &Handover::Qr,
-                Box::new(EphemeralKey::generate().unwrap()),
-                apcv_items(&items, false, now()).unwrap(),
-                Some(&reader_key),
-            )
-            .unwrap();
+            let (mut session, establishment) = open(&engagement);
             spent += started.elapsed();
             holder.receive(&establishment, &trust, now()).unwrap();
             let answer = holder.respond(&credential, &approved, &device).unwrap();
