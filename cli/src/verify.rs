@@ -96,7 +96,7 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
             "--anchor needs --trust (a signed trust list)".into(),
         ));
     }
-    let text = input::code_text(&args.input, "HC1:", "certificate")?;
+    let text = input::code_text(&args.input, "HC1:", "health certificate")?;
     let (verdict, lists) = match &args.trust {
         Some(trust) => {
             let lists = lists_from_files(args, trust, at)?;

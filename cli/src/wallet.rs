@@ -113,7 +113,7 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
     let carnet = session::open_record(options)?;
     match command {
         WalletCommand::Add { input } => {
-            let text = crate::input::code_text(&input, "HC1:", "certificate")?;
+            let text = crate::input::code_text(&input, "HC1:", "health certificate")?;
             match carnet.wallet_add(&text) {
                 Ok(entry) => outln!("{}", describe(&entry, carnet.wallet_state(&entry))),
                 Err(error) => {

@@ -184,3 +184,41 @@ fn record_commands_script_a_whole_record_and_its_export() {
     run(&["record", "close", "--store", store_arg, "--yes"]);
     assert!(!store.exists());
 }
+
+/// A title another party wrote is shown with its control characters escaped: `ESC[8m` would
+/// hide everything printed after it on a terminal, a carriage return would overwrite the line.
+#[test]
+fn text_from_outside_is_shown_escaped_not_obeyed() {
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("mine");
+    let store_arg = store.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = with_record(data.path(), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(&["record", "init", "--store", store_arg]);
+    let pdf = data.path().join("cr.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\nCompte rendu").unwrap();
+    let hostile = "Compte rendu\u{1b}[8m\rCACHE";
+    let added = run(&[
+        "record",
+        "add-doc",
+        "--store",
+        store_arg,
+        "--title",
+        hostile,
+        pdf.to_str().unwrap(),
+    ]);
+    let listed = run(&["record", "list", "--store", store_arg]);
+    for shown in [&added, &listed] {
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\r'),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(r"Compte rendu\u{1b}[8m\u{d}CACHE"),
+            "{shown}"
+        );
+    }
+}
