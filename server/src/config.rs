@@ -76,8 +76,8 @@ impl ServerConfig {
         }
     }
 
-    /// The bounds on each connection.
-    pub(crate) fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+    /// The bounds on each connection this configuration sets.
+    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
         crate::serve::ConnectionLimits {
             header_read: std::time::Duration::from_secs(self.header_read_timeout_secs),
             idle: std::time::Duration::from_secs(self.idle_timeout_secs),

@@ -53,6 +53,7 @@ pub use issuer::issuer_root;
 pub use keys::key_server_verification_key;
 pub use lists::list_anchor;
 pub use professional::{DepositError, ProfessionalClient};
+pub use serve::{ConnectionLimits, serve};
 
 /// What every handler shares.
 pub(crate) struct AppState {

@@ -35,7 +35,7 @@ const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// The bounds on each connection.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnectionLimits {
+pub struct ConnectionLimits {
     /// Time for a request's head (request line and headers) to arrive.
     pub header_read: Duration,
     /// Time a connection may go without a byte read or written.
@@ -45,8 +45,9 @@ pub(crate) struct ConnectionLimits {
 }
 
 /// Serves `app` on `listener` until `stopped` resolves, then lets the requests in flight
-/// finish (at most [`STOP_GRACE`]).
-pub(crate) async fn serve(
+/// finish (at most [`STOP_GRACE`]). Also what serves a pharmacy's remote reader
+/// (`carnet reader serve`), with the same bounds.
+pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,

@@ -2,7 +2,8 @@
 //! the issuer's root, keeps the issuer's status list, authenticates itself with its own key
 //! and the certificate the professionals' PKI gave it ([`SoftwareReaderKey`]), and reads a
 //! phone the ISO/IEC 18013-5 way — from the phone's engagement (QR text or NFC Handover
-//! Select) to the checked DeviceResponse — or reads Carnet's own counter QR.
+//! Select, or its post to a remote endpoint) to the checked DeviceResponse — or reads
+//! Carnet's own counter QR.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use carnet_identity::ndef::read_handover_select;
 use carnet_identity::qr_text::counter_from_text;
 use carnet_identity::reader::{CheckTime, Disclosed, Reader, Refusal};
 use carnet_identity::reader_session::{ReaderEvent, ReaderSession, apcv_items};
+use carnet_identity::remote::{Endpoint, RemoteVerdict};
 use carnet_identity::request::ReaderSigner;
 use carnet_identity::session::{EphemeralKey, Handover, SessionStatus};
 use carnet_identity::trust::IssuerTrust;
@@ -130,8 +132,24 @@ impl CardReader {
         })
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.clock.now_unix_millis().div_euclid(1000)
+    }
+
+    /// Whether a session is open (the phone has not ended it).
+    pub(crate) fn in_session(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The same reader (roots, status list, key) with no session open: one per phone when
+    /// serving several at once.
+    pub(crate) fn without_session(&self) -> CardReader {
+        CardReader {
+            reader: self.reader.clone(),
+            clock: self.clock.clone(),
+            key: self.key.clone(),
+            session: None,
+        }
     }
 
     /// Takes the issuer's signed status list; returns whether it was accepted (`false`: not
@@ -178,6 +196,67 @@ impl CardReader {
             request: None,
         };
         self.open(&engagement, &handover, items)
+    }
+
+    /// As [`CardReader::request`], for a phone that posted its `engagement` (the
+    /// DeviceEngagement bytes) to this reader's `endpoint` over HTTPS: the transcript binds
+    /// the endpoint's origin, and the phone takes the request only if this reader's
+    /// certificate names the endpoint's host. A remote reader must authenticate: its verdict
+    /// means something to the phone only when signed ([`CardReader::signed_verdict`]).
+    ///
+    /// # Errors
+    /// As [`CardReader::request`]; [`CarnetError::Identity`] for a reader without a
+    /// certified key or an endpoint that is not one.
+    pub fn request_remote(
+        &mut self,
+        engagement: &[u8],
+        endpoint: &str,
+        items: &[String],
+    ) -> Result<Vec<u8>, CarnetError> {
+        self.certified_key()?;
+        let endpoint = Endpoint::parse(endpoint)?;
+        let engagement = DeviceEngagement::from_bytes(engagement)?;
+        let handover = Handover::Remote {
+            origin: endpoint.origin().to_owned(),
+        };
+        self.open(&engagement, &handover, items)
+    }
+
+    /// The verdict on `check` signed by this reader's key for the phone of the open session,
+    /// which shows it as the reader's verdict only with that signature.
+    ///
+    /// # Errors
+    /// [`CarnetError::Identity`] with no session open, for a reader without a certified key,
+    /// or when the key does not sign.
+    pub fn signed_verdict(&self, check: &CardCheck) -> Result<Vec<u8>, CarnetError> {
+        let key = self.certified_key()?;
+        let session = self.session.as_ref().ok_or(IdentityError::SessionEnded)?;
+        let verdict = match check {
+            CardCheck::Accepted { elements } => RemoteVerdict {
+                accepted: true,
+                code: "accepted".into(),
+                elements: elements
+                    .iter()
+                    .map(|element| element.name.clone())
+                    .collect(),
+            },
+            CardCheck::Refused { code } => RemoteVerdict {
+                accepted: false,
+                code: code.clone(),
+                elements: Vec::new(),
+            },
+        };
+        Ok(verdict.sign(session.transcript(), key)?)
+    }
+
+    pub(crate) fn certified_key(&self) -> Result<&dyn ReaderSigner, CarnetError> {
+        match self.key.as_deref() {
+            Some(key) => Ok(key),
+            None => Err(IdentityError::Unsupported(
+                "a remote reader must authenticate: have its key certified first",
+            )
+            .into()),
+        }
     }
 
     fn open(
@@ -272,7 +351,7 @@ impl CardReader {
         Ok(check_of(self.reader.check(&response, &expected, time)?))
     }
 
-    fn check_time(&self, date_of_care: Option<&str>) -> Result<CheckTime, CarnetError> {
+    pub(crate) fn check_time(&self, date_of_care: Option<&str>) -> Result<CheckTime, CarnetError> {
         let date_of_care = date_of_care
             .map(|date| {
                 time::Date::parse(

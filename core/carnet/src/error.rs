@@ -133,6 +133,7 @@ impl CarnetError {
                     ("mdoc.engagement_expired", "error.mdoc.engagement_expired")
                 }
                 IdentityError::Unsupported(_) => ("mdoc.unsupported", "error.mdoc.unsupported"),
+                IdentityError::Busy => ("mdoc.busy", "error.mdoc.busy"),
                 IdentityError::Signer(platform) => {
                     CarnetError::Platform(platform.clone()).code_and_message_key()
                 }

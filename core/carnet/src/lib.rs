@@ -20,6 +20,8 @@ mod files;
 mod health_record;
 mod logging;
 mod presentation;
+mod remote_presentation;
+mod remote_reader;
 mod services;
 mod verifier_lists;
 mod wallet;
@@ -58,6 +60,10 @@ pub use presentation::{
     BleResponder, CardEngagement, CardPresentation, ConsentElement, ConsentRequest, MdocPeripheral,
     NfcResponder, PresentationStep, ReaderInfo,
 };
+pub use remote_presentation::{RemoteOutcome, RemotePresentation};
+#[cfg(feature = "reader-server")]
+pub use remote_reader::router as remote_reader_router;
+pub use remote_reader::{MAX_REMOTE_SESSIONS, REMOTE_SESSION_SECONDS, RemoteAnswer, RemoteReader};
 pub use services::{ListsUpdate, NationalServices, SyncReport, SyncStage};
 pub use verifier_lists::VerifierLists;
 

@@ -83,7 +83,7 @@ pub enum PresentationStep {
 
 /// One presentation of the card: an engagement and the session it opens.
 pub struct CardPresentation {
-    session: HolderSession,
+    pub(crate) session: HolderSession,
     record: Arc<HealthRecord>,
     trust: ReaderTrust,
     closing: Option<Vec<u8>>,
@@ -144,9 +144,6 @@ impl HealthRecord {
         engagement: CardEngagement,
         key: Box<dyn KeyAgreement + Send + Sync>,
     ) -> Result<CardPresentation, CarnetError> {
-        if self.record.card()?.is_empty() {
-            return Err(CarnetError::NotFound("card"));
-        }
         let mut methods = vec![RetrievalMethod::Ble {
             peripheral_server: Some(service_uuid()?),
             central_client: None,
@@ -161,6 +158,19 @@ impl HealthRecord {
                 EngagementKind::Nfc
             }
         };
+        self.present(kind, methods, key)
+    }
+
+    /// A presentation engaged as `kind`, offering `methods`, with the ephemeral `key`.
+    pub(crate) fn present(
+        self: &Arc<Self>,
+        kind: EngagementKind,
+        methods: Vec<RetrievalMethod>,
+        key: Box<dyn KeyAgreement + Send + Sync>,
+    ) -> Result<CardPresentation, CarnetError> {
+        if self.record.card()?.is_empty() {
+            return Err(CarnetError::NotFound("card"));
+        }
         let session = HolderSession::new(key, methods, kind, self.now_secs())?;
         Ok(CardPresentation {
             session,

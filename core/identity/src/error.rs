@@ -88,6 +88,9 @@ pub enum IdentityError {
     /// person shows a new one.
     #[error("this code has expired: show a new one")]
     EngagementExpired,
+    /// A reader serving remote presentations has as many open as it takes at once.
+    #[error("this reader has too many presentations open: try again in a minute")]
+    Busy,
     /// The session is over: the other side ended it (status 20) or it ended already.
     #[error("the session has ended")]
     SessionEnded,

@@ -21,6 +21,7 @@ use crate::ndef;
 use crate::policy::ReaderPolicy;
 use crate::presentation::{Binding, DeviceSigner, device_response};
 use crate::reader_trust::{ReaderRefusal, ReaderTrust, VerifiedReader};
+use crate::remote::{Endpoint, RemoteVerdict};
 use crate::request::{DeviceRequest, ItemsRequest};
 use crate::session::{
     Handover, KeyAgreement, Role, SessionCipher, SessionData, SessionEstablishment, SessionKeys,
@@ -33,12 +34,15 @@ pub const ENGAGEMENT_SECONDS: i64 = 300;
 pub const REQUEST_TIME_TOLERANCE_SECONDS: i64 = 300;
 
 /// How the engagement is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngagementKind {
     /// A QR code (`mdoc:` text); the transcript's handover is `null`.
     Qr,
     /// An NFC tap (static handover): the Handover Select message the tag holds.
     Nfc,
+    /// Posted to a reader's endpoint over HTTPS ([`crate::remote`]): the reader must hold a
+    /// certificate naming the endpoint's host.
+    Remote(Endpoint),
 }
 
 /// What the holder knows of the reader asking.
@@ -96,6 +100,8 @@ struct Established {
     cipher: SessionCipher,
     /// The request awaiting the person's decision.
     pending: Option<ReceivedRequest>,
+    /// The key of the reader's verified certificate, once a request verified.
+    reader_key: Option<Vec<u8>>,
 }
 
 /// A DeviceResponse with `document` (or none shown), encrypted as `SessionData`.
@@ -109,6 +115,14 @@ fn seal_response(
         status: None,
     }
     .to_bytes()
+}
+
+/// The key of the reader a request came from, if its certificate verified.
+fn verified_key(received: &ReceivedRequest) -> Option<Vec<u8>> {
+    match &received.reader {
+        ReaderIdentity::Verified(reader) => Some(reader.key.clone()),
+        ReaderIdentity::Anonymous | ReaderIdentity::Refused(_) => None,
+    }
 }
 
 /// One presentation session on the phone.
@@ -140,6 +154,7 @@ impl HolderSession {
         kind: EngagementKind,
         now: i64,
     ) -> Result<Self, IdentityError> {
+        let mut expected_host = None;
         let (engagement, handover) = match kind {
             EngagementKind::Qr => (
                 DeviceEngagement::new(&key.public_point(), methods)?,
@@ -159,20 +174,23 @@ impl HolderSession {
                     },
                 )
             }
+            EngagementKind::Remote(endpoint) => {
+                expected_host = Some(endpoint.host().to_owned());
+                (
+                    DeviceEngagement::new(&key.public_point(), Vec::new())?,
+                    Handover::Remote {
+                        origin: endpoint.origin().to_owned(),
+                    },
+                )
+            }
         };
         Ok(HolderSession {
             engagement,
             handover,
             engaged_at: now,
-            expected_host: None,
+            expected_host,
             state: State::Engaged(key),
         })
-    }
-
-    /// For a remote presentation: the host the request came from, which must be one of the
-    /// reader certificate's names.
-    pub fn expect_host(&mut self, host: &str) {
-        self.expected_host = Some(host.to_ascii_lowercase());
     }
 
     /// The engagement shown.
@@ -181,12 +199,18 @@ impl HolderSession {
         &self.engagement
     }
 
+    /// How the engagement reached the reader (the transcript's third element).
+    #[must_use]
+    pub fn handover(&self) -> &Handover {
+        &self.handover
+    }
+
     /// The Handover Select message of an NFC engagement.
     #[must_use]
     pub fn handover_select(&self) -> Option<&[u8]> {
         match &self.handover {
             Handover::Nfc { select, .. } => Some(select),
-            Handover::Qr => None,
+            Handover::Qr | Handover::Remote { .. } => None,
         }
     }
 
@@ -237,6 +261,7 @@ impl HolderSession {
                 self.state = State::Established(Box::new(Established {
                     transcript,
                     cipher,
+                    reader_key: verified_key(&received),
                     pending: Some(received.clone()),
                 }));
                 Ok(HolderEvent::Request(Box::new(received)))
@@ -248,6 +273,7 @@ impl HolderSession {
                 };
                 let request = established.cipher.open(&sealed)?;
                 let received = self.check(&request, &established.transcript, trust, now)?;
+                established.reader_key = verified_key(&received);
                 established.pending = Some(received.clone());
                 self.state = State::Established(established);
                 Ok(HolderEvent::Request(Box::new(received)))
@@ -355,6 +381,7 @@ impl HolderSession {
             transcript,
             cipher,
             pending,
+            ..
         } = established.as_mut();
         let received = pending.take().ok_or(IdentityError::SessionEnded)?;
         let shown: Vec<&str> = received
@@ -380,6 +407,27 @@ impl HolderSession {
             )?)
         };
         seal_response(cipher, document)
+    }
+
+    /// Reads the verdict a remote reader sent back after the answer: only a reader whose
+    /// certificate verified in this session can give one, signed with that certificate's key
+    /// over this session's transcript.
+    ///
+    /// # Errors
+    /// [`IdentityError::Signature`] for a reader that did not authenticate (or was refused),
+    /// or a verdict it did not sign over this session; [`IdentityError::SessionEnded`] when
+    /// no session is established; what [`RemoteVerdict::verify`] returns.
+    pub fn reader_verdict(&self, signed: &[u8]) -> Result<RemoteVerdict, IdentityError> {
+        let State::Established(established) = &self.state else {
+            return Err(IdentityError::SessionEnded);
+        };
+        let key = established
+            .reader_key
+            .as_deref()
+            .ok_or(IdentityError::Signature(
+                "the reader did not authenticate: its verdict cannot be confirmed",
+            ))?;
+        RemoteVerdict::verify(signed, &established.transcript, key)
     }
 
     /// Answers the pending request with nothing: the person declined.
@@ -452,13 +500,7 @@ impl HolderSession {
             }
             State::Ended => Value::from("ended"),
         };
-        let handover = match &self.handover {
-            Handover::Qr => Value::Null,
-            Handover::Nfc { select, request } => Value::Array(vec![
-                Value::Bytes(select.clone()),
-                request.clone().map_or(Value::Null, Value::Bytes),
-            ]),
-        };
+        let handover = self.handover.to_value();
         cbor::to_vec(&Value::Map(vec![
             (
                 Value::from("engagement"),
@@ -490,17 +532,7 @@ impl HolderSession {
         let engagement_bytes = get("engagement")?
             .as_bytes()
             .ok_or_else(|| structure("holder session: the engagement is not bytes"))?;
-        let handover = match get("handover")? {
-            Value::Null => Handover::Qr,
-            Value::Array(parts) => match parts.as_slice() {
-                [Value::Bytes(select), request] => Handover::Nfc {
-                    select: select.clone(),
-                    request: request.as_bytes().cloned(),
-                },
-                _ => return Err(structure("holder session: a malformed handover")),
-            },
-            _ => return Err(structure("holder session: a malformed handover")),
-        };
+        let handover = Handover::from_value(get("handover")?)?;
         let engaged_at = get("engaged_at")?
             .as_integer()
             .and_then(|t| i64::try_from(t).ok())
@@ -517,13 +549,16 @@ impl HolderSession {
                     transcript,
                     cipher,
                     pending: None,
+                    reader_key: None,
                 }))
             }
         };
         Ok(HolderSession {
             engagement: match &handover {
                 Handover::Nfc { select, .. } => ndef::read_handover_select(select)?,
-                Handover::Qr => DeviceEngagement::from_bytes(engagement_bytes)?,
+                Handover::Qr | Handover::Remote { .. } => {
+                    DeviceEngagement::from_bytes(engagement_bytes)?
+                }
             },
             handover,
             engaged_at,

@@ -47,6 +47,7 @@ pub mod reader;
 pub mod reader_session;
 pub mod reader_trust;
 mod refusal;
+pub mod remote;
 pub mod request;
 pub mod session;
 pub mod status;

@@ -104,6 +104,7 @@ mod tests {
 
     fn reader(profession: &str) -> VerifiedReader {
         VerifiedReader {
+            key: Vec::new(),
             name: "Pharmacie du Port".into(),
             organisation: "SELARL du Port".into(),
             identifier: ProfessionalId::Rpps("10003456789".into()),

@@ -101,6 +101,9 @@ pub struct VerifiedReader {
     pub serial: Vec<u8>,
     /// Not valid after, Unix seconds.
     pub not_after: i64,
+    /// The certificate's key (uncompressed P-256 point): what the reader's later signatures
+    /// in the session (a remote verdict) are checked with.
+    pub key: Vec<u8>,
 }
 
 /// Why the holder does not take a reader's authentication.
@@ -317,8 +320,9 @@ impl ReaderTrust {
             }
             Some(_) => {}
         }
-        p256_key(&certificate)?;
+        let key = p256_key(&certificate)?;
         Ok(Ok(VerifiedReader {
+            key,
             name: attribute(
                 &certificate,
                 &x509_parser::oid_registry::OID_X509_COMMON_NAME,

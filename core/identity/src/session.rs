@@ -86,16 +86,57 @@ pub enum Handover {
         /// The Handover Request message, if one was sent.
         request: Option<Vec<u8>>,
     },
+    /// Carnet's remote presentation over HTTPS (`docs/protocols/apcv.md`): the phone posted
+    /// its engagement to the reader's endpoint at `origin`, so both sign over the origin a
+    /// relay would have to change — `["CarnetRemote", origin]`.
+    Remote {
+        /// `https://host[:port]`, lowercase, as [`crate::remote::Endpoint`] writes it.
+        origin: String,
+    },
 }
 
+/// The first element of a remote handover.
+const REMOTE_HANDOVER: &str = "CarnetRemote";
+
 impl Handover {
-    fn to_value(&self) -> Value {
+    /// The handover as it enters the transcript.
+    pub(crate) fn to_value(&self) -> Value {
         match self {
             Handover::Qr => Value::Null,
             Handover::Nfc { select, request } => Value::Array(vec![
                 Value::Bytes(select.clone()),
                 request.clone().map_or(Value::Null, Value::Bytes),
             ]),
+            Handover::Remote { origin } => Value::Array(vec![
+                Value::from(REMOTE_HANDOVER),
+                Value::from(origin.as_str()),
+            ]),
+        }
+    }
+
+    /// A handover read back from [`Handover::to_value`].
+    ///
+    /// # Errors
+    /// [`IdentityError::Structure`] for a value that is none of the three.
+    pub(crate) fn from_value(value: &Value) -> Result<Self, IdentityError> {
+        match value {
+            Value::Null => Ok(Handover::Qr),
+            Value::Array(parts) => match parts.as_slice() {
+                [
+                    Value::Bytes(select),
+                    request @ (Value::Null | Value::Bytes(_)),
+                ] => Ok(Handover::Nfc {
+                    select: select.clone(),
+                    request: request.as_bytes().cloned(),
+                }),
+                [Value::Text(kind), Value::Text(origin)] if kind == REMOTE_HANDOVER => {
+                    Ok(Handover::Remote {
+                        origin: origin.clone(),
+                    })
+                }
+                _ => Err(structure("a malformed handover")),
+            },
+            _ => Err(structure("a malformed handover")),
         }
     }
 }

@@ -23,6 +23,7 @@ use carnet_identity::reader_session::{ReaderEvent, ReaderSession, apcv_items};
 use carnet_identity::reader_trust::{
     ProfessionalId, ReaderRefusal, ReaderRevocations, ReaderTrust,
 };
+use carnet_identity::remote::{Endpoint, RemoteVerdict};
 use carnet_identity::request::{DocRequest, ReaderSigner};
 use carnet_identity::session::{EphemeralKey, Handover, KeyAgreement, SessionData, SessionStatus};
 use carnet_testing::marie;
@@ -118,17 +119,22 @@ fn holder(kind: EngagementKind) -> HolderSession {
 
 /// The reader's side of the engagement the holder shows: what it reads and its handover.
 fn scanned(holder: &HolderSession) -> (DeviceEngagement, Handover) {
-    match holder.handover_select() {
-        None => (
+    match holder.handover() {
+        Handover::Qr => (
             DeviceEngagement::from_qr_text(&holder.engagement().to_qr_text()).unwrap(),
             Handover::Qr,
         ),
-        Some(select) => (
+        Handover::Nfc { select, .. } => (
             read_handover_select(select).unwrap(),
             Handover::Nfc {
-                select: select.to_vec(),
+                select: select.clone(),
                 request: None,
             },
+        ),
+        // The reader knows its own origin; the engagement came in the phone's post.
+        Handover::Remote { .. } => (
+            DeviceEngagement::from_bytes(holder.engagement().bytes()).unwrap(),
+            holder.handover().clone(),
         ),
     }
 }
@@ -442,12 +448,11 @@ fn readers_the_holder_does_not_trust_get_nothing_each_for_its_reason() {
     );
 
     // A remote request from a host the certificate does not name.
-    let mut holder = holder(EngagementKind::Qr);
-    holder.expect_host("evil.example");
+    let mut holder = holder_at("https://evil.example/mdoc");
     let (_, establishment) = start(&holder, &BILLING, Some(&fine));
     let asked = request(holder.receive(&establishment, &held, NOW).unwrap());
     assert_eq!(asked.reader, refused(ReaderRefusal::OriginMismatch));
-    let mut holder = holder_at_host("pharmacie-du-port.example");
+    let mut holder = holder_at("https://pharmacie-du-port.example/mdoc");
     let (_, establishment) = start(&holder, &BILLING, Some(&fine));
     let asked = request(holder.receive(&establishment, &held, NOW).unwrap());
     assert!(matches!(asked.reader, ReaderIdentity::Verified(_)));
@@ -467,10 +472,9 @@ fn readers_the_holder_does_not_trust_get_nothing_each_for_its_reason() {
     assert_eq!(asked.reader, refused(ReaderRefusal::ClockSkew));
 }
 
-fn holder_at_host(host: &str) -> HolderSession {
-    let mut holder = holder(EngagementKind::Qr);
-    holder.expect_host(host);
-    holder
+/// A holder presenting remotely to the endpoint `url`.
+fn holder_at(url: &str) -> HolderSession {
+    holder(EngagementKind::Remote(Endpoint::parse(url).unwrap()))
 }
 
 #[test]
@@ -665,4 +669,88 @@ fn a_holder_session_is_kept_between_runs_engaged_then_established() {
     for hostile in [&b""[..], &[0xa0], b"\xa1\x64state\x65ended"] {
         assert!(HolderSession::from_bytes(hostile, None).is_err());
     }
+}
+
+#[test]
+fn a_remote_reader_signs_its_verdict_and_only_that_reader_over_that_session_is_believed() {
+    let world = world();
+    let signer = certified(&world.pki, &pharmacist(), 7, year());
+    let held = trust(&world.pki, &[]);
+    let mut holder = holder_at("https://Pharmacie-du-Port.example/mdoc");
+    assert_eq!(
+        holder.handover(),
+        &Handover::Remote {
+            origin: "https://pharmacie-du-port.example".into()
+        }
+    );
+    assert!(holder.engagement().methods.is_empty());
+    let (mut session, establishment) = start(&holder, &BILLING, Some(&signer));
+    let asked = request(holder.receive(&establishment, &held, NOW).unwrap());
+    assert!(matches!(asked.reader, ReaderIdentity::Verified(_)));
+    let answer = holder
+        .respond(&world.credential, &names(&BILLING), &world.device)
+        .unwrap();
+    let disclosed = verdict(&world, &mut session, &answer).unwrap();
+    let said = RemoteVerdict {
+        accepted: true,
+        code: "accepted".into(),
+        elements: shown(&disclosed).iter().map(|n| (*n).to_owned()).collect(),
+    };
+    let signed = said.sign(session.transcript(), &signer).unwrap();
+    assert_eq!(holder.reader_verdict(&signed).unwrap(), said);
+
+    // Signed by another reader's key, or for another session, or altered: not believed.
+    let other = certified(&world.pki, &pharmacist(), 8, year());
+    let by_other = said.sign(session.transcript(), &other).unwrap();
+    let (elsewhere, _) = start(
+        &holder_at("https://pharmacie-du-port.example/mdoc"),
+        &BILLING,
+        Some(&signer),
+    );
+    let for_elsewhere = said.sign(elsewhere.transcript(), &signer).unwrap();
+    let mut altered = signed.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    for refused in [&by_other, &for_elsewhere, &altered] {
+        assert!(
+            matches!(
+                holder.reader_verdict(refused),
+                Err(IdentityError::Signature(_))
+            ),
+            "{:?}",
+            holder.reader_verdict(refused)
+        );
+    }
+    for hostile in [
+        &b""[..],
+        &[0x84, 0x40, 0xa0, 0xf6, 0x40],
+        &signed[..signed.len() / 2],
+    ] {
+        assert!(holder.reader_verdict(hostile).is_err());
+    }
+
+    // A reader that did not authenticate cannot give a verdict at all.
+    let mut anonymous = holder_at("https://pharmacie-du-port.example/mdoc");
+    let (session, establishment) = start(&anonymous, &["family_name"], None);
+    request(anonymous.receive(&establishment, &held, NOW).unwrap());
+    let unsigned_claim = said.sign(session.transcript(), &signer).unwrap();
+    assert!(matches!(
+        anonymous.reader_verdict(&unsigned_claim),
+        Err(IdentityError::Signature(_))
+    ));
+
+    // The origin is bound: a reader that answers as another origin signs another transcript.
+    let mut holder = holder_at("https://pharmacie-du-port.example/mdoc");
+    let engagement = DeviceEngagement::from_bytes(holder.engagement().bytes()).unwrap();
+    let (_, relayed) = ReaderSession::start(
+        &engagement,
+        &Handover::Remote {
+            origin: "https://relay.example".into(),
+        },
+        Box::new(EphemeralKey::generate().unwrap()),
+        apcv_items(&names(&BILLING), false, NOW).unwrap(),
+        Some(&signer),
+    )
+    .unwrap();
+    assert!(holder.receive(&relayed, &held, NOW).is_err());
 }

@@ -403,6 +403,41 @@ impl Client {
         }
     }
 
+    /// A CBOR POST to a party that is not the national services (a remote reader's
+    /// endpoint, `base_url`), one attempt; its answer is read up to `limit` bytes, and refused
+    /// past it as it streams in.
+    ///
+    /// # Errors
+    /// [`NetError::Offline`] when it cannot be reached, [`NetError::Refused`] for a status
+    /// other than `2xx`, [`NetError::Protocol`] for an answer over `limit`,
+    /// [`NetError::Untrusted`] for a refused certificate.
+    pub async fn post_cbor(
+        &self,
+        path: &str,
+        body: &[u8],
+        limit: usize,
+    ) -> Result<Vec<u8>, NetError> {
+        let request = Request {
+            method: Method::POST,
+            path,
+            body,
+            content_type: "application/cbor",
+            limit,
+        };
+        let response = self
+            .attempt_request(&request, &[], None)
+            .await
+            .map_err(|e| e.error)?;
+        if response.status / 100 != 2 {
+            return Err(NetError::Refused {
+                status: response.status,
+                code: String::new(),
+                message: String::new(),
+            });
+        }
+        Ok(response.body)
+    }
+
     async fn attempt(
         &self,
         method: Method,
@@ -411,11 +446,30 @@ impl Client {
         headers: &[(&'static str, String)],
         etag: Option<&str>,
     ) -> Result<Response, Attempt> {
+        let request = Request {
+            method,
+            path,
+            body,
+            content_type: "application/json",
+            limit: MAX_RESPONSE_BYTES,
+        };
+        self.attempt_request(&request, headers, etag).await
+    }
+
+    async fn attempt_request(
+        &self,
+        sent: &Request<'_>,
+        headers: &[(&'static str, String)],
+        etag: Option<&str>,
+    ) -> Result<Response, Attempt> {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.config.base_url))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
+            .request(
+                sent.method.clone(),
+                format!("{}{}", self.config.base_url, sent.path),
+            )
+            .header("content-type", sent.content_type)
+            .body(sent.body.to_vec());
         for (name, value) in headers {
             request = request.header(*name, value);
         }
@@ -435,28 +489,29 @@ impl Client {
                 retryable: true,
             }
         };
-        let response = request.send().await.map_err(offline)?;
+        let mut response = request.send().await.map_err(offline)?;
         let status = response.status();
         let etag = response
             .headers()
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let too_large = || Attempt {
+            error: NetError::Protocol(format!("the answer is larger than {} bytes", sent.limit)),
+            retryable: false,
+        };
         if response
             .content_length()
-            .is_some_and(|l| l > MAX_RESPONSE_BYTES as u64)
+            .is_some_and(|l| l > sent.limit as u64)
         {
-            return Err(Attempt {
-                error: NetError::Protocol("response too large".into()),
-                retryable: false,
-            });
+            return Err(too_large());
         }
-        let body = response.bytes().await.map_err(offline)?.to_vec();
-        if body.len() > MAX_RESPONSE_BYTES {
-            return Err(Attempt {
-                error: NetError::Protocol("response too large".into()),
-                retryable: false,
-            });
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(offline)? {
+            if body.len() + chunk.len() > sent.limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         if status.is_success()
             || status == StatusCode::NOT_MODIFIED
@@ -484,6 +539,16 @@ impl Client {
         };
         Err(Attempt { error, retryable })
     }
+}
+
+/// What one attempt sends.
+struct Request<'a> {
+    method: Method,
+    path: &'a str,
+    body: &'a [u8],
+    content_type: &'static str,
+    /// Largest answer read.
+    limit: usize,
 }
 
 /// One failed attempt, and whether trying again may help.
