@@ -101,9 +101,18 @@ pub struct PresentArgs {
     /// 30-second slot, with no request (nothing can be asked of it).
     #[arg(long)]
     counter: bool,
-    /// Which person on the card (1: the holder), for `--counter`.
+    /// Which person on the card (1: the holder), for `--counter` and `--remote`.
     #[arg(long, default_value_t = 1)]
     rank: u32,
+    /// Present to a remote reader at this address (`https://…`; `http://` only on this
+    /// machine): the session runs over HTTPS, and the reader's verdict is shown only when it
+    /// is signed by the reader that asked.
+    #[arg(long, value_name = "URL", conflicts_with = "counter")]
+    remote: Option<String>,
+    /// With `--remote`: consent without asking (the verified reader and what it asks are
+    /// printed).
+    #[arg(long, requires = "remote")]
+    yes: bool,
     #[command(flatten)]
     engagement: EngageArgs,
 }
@@ -167,6 +176,10 @@ pub enum ReaderCommand {
         #[arg(long, value_enum, default_value_t = MessageFormat::Hex)]
         format: MessageFormat,
     },
+    /// Serve remote presentations: phones post their engagement to `--endpoint`, each gets
+    /// its own session, and each verdict is printed and sent back signed by this reader's
+    /// certified key (its certificate must name the endpoint's host: `reader update --host`).
+    Serve(ServeArgs),
     /// Check the phone's SessionData in the open session: exit 0 accepted, 1 refused.
     Read {
         /// The phone's message: a file (hex, base64 or CBOR); standard input without it.
@@ -176,6 +189,27 @@ pub enum ReaderCommand {
         #[arg(long, value_name = "DATE", value_parser = calendar_date)]
         date_of_care: Option<String>,
     },
+}
+
+/// `carnet reader serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8471")]
+    bind: std::net::SocketAddr,
+    /// The address phones post to, as they see it (`https://…` behind a TLS proxy;
+    /// default `http://BIND/mdoc`, on this machine only).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The elements asked of each phone, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_ITEMS)]
+    items: Vec<String>,
+    /// The date of care (`YYYY-MM-DD`) the rights must cover.
+    #[arg(long, value_name = "DATE", value_parser = calendar_date)]
+    date_of_care: Option<String>,
+    /// Stop after the first verdict, with its exit code (0 accepted, 1 refused).
+    #[arg(long)]
+    once: bool,
 }
 
 /// Who this reader is, for the professionals' PKI to certify its key.
@@ -197,6 +231,10 @@ pub struct Certification {
     /// The profession code (`21` pharmacien, `10` médecin…) or `etablissement`.
     #[arg(long, default_value = "21")]
     profession: String,
+    /// A host name (or IP address) the reader serves remote presentations on; repeat for
+    /// several. Phones take a remote request only from a host its certificate names.
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
 }
 
 /// `carnet caisse …`: what the caisse's software does with cards on the reference server.
@@ -339,6 +377,12 @@ pub fn run(options: &Options, command: CardCommand) -> Result<ExitCode, SessionE
             show_code(&text, args.engagement.png.as_deref(), args.engagement.text)?;
             Ok(ExitCode::SUCCESS)
         }
+        CardCommand::Present(PresentArgs {
+            remote: Some(endpoint),
+            rank,
+            yes,
+            ..
+        }) => present_remote(options, &endpoint, rank, yes),
         CardCommand::Present(args) => engage(options, &args.engagement),
         CardCommand::Engage(args) => engage(options, &args),
         CardCommand::Respond(args) => respond(options, &args),
@@ -434,6 +478,29 @@ fn respond(options: &Options, args: &RespondArgs) -> Result<ExitCode, SessionErr
         forget();
         return Ok(ExitCode::SUCCESS);
     };
+    let consented = ask_consent(&request, args.yes)?;
+    let answer = match &consented {
+        Some(approved) => {
+            presentation.respond(args.rank, approved, &carnet.software_device_key()?)?
+        }
+        None => presentation.decline()?,
+    };
+    files.write(SESSION_FILE, &presentation.to_bytes()?)?;
+    write_message(&answer, args.io.output.as_deref(), args.io.format)?;
+    Ok(if consented.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::Exit::Refused)
+    })
+}
+
+/// Shows who asks (from its verified certificate) and what, and asks the person unless
+/// `yes`: the elements to show, or `None` when nothing is (declined, or nothing this
+/// reader may be given).
+fn ask_consent(
+    request: &carnet::ConsentRequest,
+    yes: bool,
+) -> Result<Option<Vec<String>>, SessionError> {
     let reader = &request.reader;
     if reader.verified {
         errln!(
@@ -471,20 +538,59 @@ fn respond(options: &Options, args: &RespondArgs) -> Result<ExitCode, SessionErr
         .map(|element| element.name.clone())
         .collect();
     let consented = !approved.is_empty()
-        && (args.yes
-            || session::confirm(&format!("show {} to this reader?", approved.join(", ")))?);
-    let answer = if consented {
-        presentation.respond(args.rank, &approved, &carnet.software_device_key()?)?
-    } else {
+        && (yes || session::confirm(&format!("show {} to this reader?", approved.join(", ")))?);
+    if !consented {
         errln!("nothing shown");
-        presentation.decline()?
+    }
+    Ok(consented.then_some(approved))
+}
+
+/// `carnet card present --remote URL`: the session with a remote reader, over HTTPS.
+fn present_remote(
+    options: &Options,
+    endpoint: &str,
+    rank: u32,
+    yes: bool,
+) -> Result<ExitCode, SessionError> {
+    let (carnet, record) = session::open_core_and_record(options)?;
+    let record = std::sync::Arc::new(record);
+    let runtime = runtime()?;
+    let presentation = runtime.block_on(record.start_remote_presentation(endpoint))?;
+    let outcome = match ask_consent(presentation.request(), yes)? {
+        Some(approved) => {
+            let key = carnet.software_device_key()?;
+            runtime.block_on(presentation.respond(rank, &approved, &key))?
+        }
+        None => runtime.block_on(presentation.decline())?,
     };
-    files.write(SESSION_FILE, &presentation.to_bytes()?)?;
-    write_message(&answer, args.io.output.as_deref(), args.io.format)?;
-    Ok(if consented {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(crate::exit::Exit::Refused)
+    Ok(match outcome {
+        carnet::RemoteOutcome::Confirmed {
+            accepted: true,
+            elements,
+            ..
+        } => {
+            outln!(
+                "the reader accepted the card (its verdict is signed by its certificate): {}",
+                elements.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        carnet::RemoteOutcome::Confirmed { code, .. } => {
+            outln!(
+                "the reader refused the card: {code} (its verdict is signed by its certificate)"
+            );
+            ExitCode::from(crate::exit::Exit::Refused)
+        }
+        carnet::RemoteOutcome::Unconfirmed { reason } => {
+            outln!(
+                "your answer was sent; what the reader says of it cannot be confirmed: {reason}"
+            );
+            ExitCode::from(crate::exit::Exit::CannotConfirm)
+        }
+        carnet::RemoteOutcome::Declined => {
+            outln!("declined: the reader was told, nothing was shown");
+            ExitCode::from(crate::exit::Exit::Refused)
+        }
     })
 }
 
@@ -689,6 +795,7 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
             files.keep_opened(&reader, &establishment, output.as_deref(), format)?;
             Ok(ExitCode::SUCCESS)
         }
+        ReaderCommand::Serve(args) => serve_remote(&files, &carnet, &args),
         ReaderCommand::Read {
             input,
             date_of_care,
@@ -703,6 +810,57 @@ pub fn run_reader(options: &Options, command: ReaderCommand) -> Result<ExitCode,
             Ok(print_check(&check?))
         }
     }
+}
+
+/// `carnet reader serve`: remote presentations at the endpoint until interrupted (or, with
+/// `--once`, until the first verdict, whose exit code it returns).
+fn serve_remote(
+    files: &ReaderFiles,
+    carnet: &Carnet,
+    args: &ServeArgs,
+) -> Result<ExitCode, SessionError> {
+    let endpoint = args
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/mdoc", args.bind));
+    let reader = files.reader(carnet)?;
+    let remote = std::sync::Arc::new(reader.serve_remote(
+        &endpoint,
+        &args.items,
+        args.date_of_care.as_deref(),
+    )?);
+    let (verdicts, mut verdict) = tokio::sync::mpsc::unbounded_channel::<ExitCode>();
+    let router = carnet::remote_reader_router(
+        remote,
+        std::sync::Arc::new(move |check: &CardCheck| {
+            let _ = verdicts.send(print_check(check));
+        }),
+    );
+    let once = args.once;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .map_err(|e| SessionError::Io(format!("cannot listen on {}: {e}", args.bind)))?;
+        errln!("serving remote presentations at {endpoint} (Ctrl-C stops)");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = carnet_server::ServerConfig::default().connection_limits();
+        let server = tokio::spawn(carnet_server::serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+        let exit = loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break ExitCode::SUCCESS,
+                received = verdict.recv() => match received {
+                    Some(exit) if once => break exit,
+                    Some(_) => {}
+                    None => break ExitCode::SUCCESS,
+                },
+            }
+        };
+        let _ = stop.send(());
+        let _ = server.await;
+        Ok(exit)
+    })
 }
 
 /// `carnet reader update`: the issuer's root (the first time) and status list, and with a
@@ -731,7 +889,7 @@ fn update_reader(
             organisation: certification.organisation.clone(),
             identifier: certification.identifier.clone(),
             profession: certification.profession.clone(),
-            hosts: Vec::new(),
+            hosts: certification.hosts.clone(),
             public_key: base64::engine::general_purpose::STANDARD
                 .encode(carnet.reader_public_key()?),
         };

@@ -6,7 +6,7 @@
 //! | 1 | the input was checked and refused: an invalid NIR, an invalid certificate, a file too large |
 //! | 2 | usage: arguments that do not make sense (an unknown option, an impossible date) |
 //! | 3 | the command could not do its work: an unreadable file, an unusable data directory, a full disk, the network |
-//! | 4 | a certificate Carnet cannot confirm: offline lists too old or missing |
+//! | 4 | what Carnet cannot confirm: a certificate whose offline lists are too old or missing, a remote reader's verdict it did not sign |
 
 use std::process::ExitCode;
 
@@ -23,7 +23,8 @@ pub enum Exit {
     Usage,
     /// The command could not do its work.
     Failed,
-    /// A certificate whose validity cannot be confirmed offline.
+    /// A certificate whose validity cannot be confirmed offline, or a remote reader's
+    /// verdict not signed by the reader that asked.
     CannotConfirm,
 }
 

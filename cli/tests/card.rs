@@ -242,3 +242,150 @@ fn a_card_is_enrolled_presented_and_read_from_the_command_line() {
     run(pharmacy.path(), &["reader", "update", "--server", &url]);
     server.stop().unwrap();
 }
+
+/// `carnet reader serve --once` in the background on a free loopback port, once it listens:
+/// the process and its endpoint.
+fn serving_reader(pharmacy: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .arg("--data-dir")
+        .arg(pharmacy)
+        .args([
+            "reader",
+            "serve",
+            "--once",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--date-of-care", "2027-01-15"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut told = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut told)
+        .unwrap();
+    assert!(told.contains("serving remote presentations at"), "{told}");
+    (child, format!("http://127.0.0.1:{port}/mdoc"))
+}
+
+#[test]
+fn a_card_is_presented_to_a_remote_reader_from_the_command_line() {
+    let (server, server_dir, url) = background_server();
+    let code = register_family_card(&url, server.professional_key());
+    let pro_key = server_dir.path().join("professional.key");
+    let phone = tempfile::tempdir().unwrap();
+    let run = |data: &Path, args: &[&str]| {
+        let output = with_record(data, args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    run(phone.path(), &["record", "init"]);
+    run(phone.path(), &card_enrol(&url, &code));
+    let certify = |data: &Path, host: &str| {
+        run(
+            data,
+            &[
+                "reader",
+                "update",
+                "--server",
+                &url,
+                "--pro-key",
+                pro_key.to_str().unwrap(),
+            ]
+            .into_iter()
+            .chain(["--organisation", "Pharmacie en ligne", "--host", host])
+            .collect::<Vec<_>>(),
+        )
+    };
+
+    // A pharmacy certified for 127.0.0.1: the phone sees it verified, answers, and shows the
+    // verdict the reader signed; the reader prints what it read.
+    let pharmacy = tempfile::tempdir().unwrap();
+    certify(pharmacy.path(), "127.0.0.1");
+    let (reader, endpoint) = serving_reader(pharmacy.path());
+    let presented = with_record(
+        phone.path(),
+        &["card", "present", "--remote", &endpoint, "--yes"],
+    );
+    assert!(presented.status.success(), "{}", stderr(&presented));
+    assert!(
+        stderr(&presented).contains("Pharmacie en ligne (Pharmacien, RPPS 10003456789), verified"),
+        "{}",
+        stderr(&presented)
+    );
+    assert!(
+        stdout(&presented).contains("the reader accepted the card (its verdict is signed"),
+        "{}",
+        stdout(&presented)
+    );
+    let read = reader.wait_with_output().unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let read = String::from_utf8(read.stdout).unwrap();
+    assert!(
+        read.contains("accepted") && read.contains("nir: 253072B07300470"),
+        "{read}"
+    );
+
+    // A pharmacy whose certificate names another host: refused before anything is shown.
+    let elsewhere = tempfile::tempdir().unwrap();
+    certify(elsewhere.path(), "pharmacie.example");
+    let (reader, endpoint) = serving_reader(elsewhere.path());
+    let presented = with_record(
+        phone.path(),
+        &["card", "present", "--remote", &endpoint, "--yes"],
+    );
+    assert_eq!(presented.status.code(), Some(1), "{}", stderr(&presented));
+    assert!(
+        stderr(&presented).contains("certificate is refused (reader_origin)"),
+        "{}",
+        stderr(&presented)
+    );
+    assert!(stdout(&presented).contains("nothing was shown"));
+    let read = reader.wait_with_output().unwrap();
+    assert_eq!(read.status.code(), Some(1));
+    assert!(
+        String::from_utf8(read.stdout)
+            .unwrap()
+            .contains("refused: not_shown")
+    );
+
+    // Not https, not on this machine: a usage of the wrong address, refused before any post.
+    let plain = with_record(
+        phone.path(),
+        &[
+            "card",
+            "present",
+            "--remote",
+            "http://pharmacie.example/mdoc",
+            "--yes",
+        ],
+    );
+    assert_eq!(plain.status.code(), Some(1), "{}", stderr(&plain));
+    assert!(
+        stderr(&plain).contains("must be https://"),
+        "{}",
+        stderr(&plain)
+    );
+    // A reader without a certified key cannot serve.
+    let anonymous = tempfile::tempdir().unwrap();
+    run(anonymous.path(), &["reader", "update", "--server", &url]);
+    let refused = with_record(anonymous.path(), &["reader", "serve", "--once"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("must authenticate"),
+        "{}",
+        stderr(&refused)
+    );
+    server.stop().unwrap();
+}
