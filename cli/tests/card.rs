@@ -3,6 +3,8 @@
 //! certified), one session message at a time through files, over the QR and the NFC
 //! engagement; an anonymous reader; Carnet's counter QR from an image.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
