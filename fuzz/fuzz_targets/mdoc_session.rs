@@ -1,7 +1,7 @@
 //! The ISO/IEC 18013-5 session's parsers on arbitrary bytes: a device engagement (CBOR and
 //! `mdoc:` text), an NDEF Handover Select, a SessionEstablishment and a SessionData, kept
 //! holder and reader sessions, BLE fragments, a DeviceRequest with its reader authentication,
-//! a reader revocation list and chain, and the
+//! a reader revocation list and chain, a remote reader's reply, endpoint and verdict, and the
 //! holder's whole path from an establishment to the consent screen — the bytes decrypted
 //! there are the fuzzer's, sealed with the session's own keys. Must never panic.
 #![no_main]
@@ -56,6 +56,12 @@ fuzz_target!(|data: &[u8]| {
     for fragment in data.chunks(20) {
         let _ = joined.push(fragment);
     }
+    // What a remote reader sends back, and where it says it is.
+    let _ = carnet_identity::remote::RemoteReply::from_bytes(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = carnet_identity::remote::Endpoint::parse(text);
+        let _ = carnet_identity::remote::Endpoint::session_path(text);
+    }
     let trust = ReaderTrust::new(&[]).unwrap_or_else(|_| unreachable!());
     let mut revocations = trust.clone();
     let _ = revocations.update_revocations(data);
@@ -97,4 +103,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(bytes) = establishment.to_bytes() {
         let _ = holder.receive(&bytes, &trust, NOW);
     }
+    // The bytes as a verdict on this session, checked with the generator as the reader's key.
+    let _ = carnet_identity::remote::RemoteVerdict::verify(data, &transcript, &POINT);
 });
