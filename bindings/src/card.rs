@@ -1,5 +1,6 @@
 //! The carte Vitale on the phone (ApCV): the holder's flow (enrol, the card's people offline,
-//! an ISO/IEC 18013-5 presentation with the consent screen's request, Carnet's counter QR)
+//! an ISO/IEC 18013-5 presentation with the consent screen's request, in front of the reader
+//! or remote over HTTPS, Carnet's counter QR)
 //! and the pharmacy's reader. The card's key is the platform's P-256 keystore key through
 //! [`CardSigner`], or, when none is given, the core's software key kept in the key vault.
 
@@ -9,7 +10,7 @@ use carnet::identity::IdentityError;
 use carnet::identity::mdoc::DeviceKey;
 use carnet::{
     CardCheck, CardEngagement, CardPerson, ConsentElement, ConsentRequest, DeviceSigner,
-    DisclosedElement, NfcStep, PresentationStep, ReaderInfo,
+    DisclosedElement, NfcStep, PresentationStep, ReaderInfo, RemoteOutcome,
 };
 
 use crate::CarnetError;
@@ -93,6 +94,21 @@ pub enum CardCheck {
     Accepted { elements: Vec<DisclosedElement> },
     /// Refused, with the reason's stable code (`revoked`, `replayed`…).
     Refused { code: String },
+}
+
+/// What came of a remote presentation.
+#[uniffi::remote(Enum)]
+pub enum RemoteOutcome {
+    /// The reader's verdict, signed by its verified certificate's key over this session.
+    Confirmed {
+        accepted: bool,
+        code: String,
+        elements: Vec<String>,
+    },
+    /// The answer was sent; what the reader said of it cannot be believed (show no verdict).
+    Unconfirmed { reason: String },
+    /// The person declined: the reader was told, nothing was shown.
+    Declined,
 }
 
 /// What to do next in an NFC reading.
@@ -329,6 +345,63 @@ impl Carnet {
         Ok(Arc::new(CardReader(Mutex::new(
             self.0.card_reader(&root, certificate)?,
         ))))
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Carnet {
+    /// Starts showing the card of `record` to the remote reader at `endpoint` (`https://…`;
+    /// `http://` only to this machine): posts the engagement and checks the reader's request
+    /// (its certificate must name the endpoint's host), for the consent screen; answers are
+    /// signed by the card's key (`signer`, else the software key).
+    pub async fn start_remote_presentation(
+        &self,
+        record: Arc<HealthRecord>,
+        endpoint: String,
+        signer: Option<Arc<dyn CardSigner>>,
+    ) -> Result<Arc<RemotePresentation>, CarnetError> {
+        let signer = self::signer(signer, || self.0.software_device_key())?;
+        let presentation = record
+            .shared()?
+            .start_remote_presentation(&endpoint)
+            .await?;
+        Ok(Arc::new(RemotePresentation {
+            presentation,
+            signer,
+        }))
+    }
+}
+
+/// A presentation to a remote reader: its request checked, waiting for the person.
+#[derive(uniffi::Object)]
+pub struct RemotePresentation {
+    presentation: carnet::RemotePresentation,
+    signer: Box<dyn DeviceSigner + Send + Sync>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl RemotePresentation {
+    /// The reader's request, checked, for the consent screen.
+    pub fn request(&self) -> ConsentRequest {
+        self.presentation.request().clone()
+    }
+
+    /// Answers for person `rank` with the `approved` elements (within what this reader may
+    /// be given) and reads the reader's verdict; the session then ends.
+    pub async fn respond(
+        &self,
+        rank: u32,
+        approved: Vec<String>,
+    ) -> Result<RemoteOutcome, CarnetError> {
+        Ok(self
+            .presentation
+            .respond(rank, &approved, self.signer.as_ref())
+            .await?)
+    }
+
+    /// Declines: the reader is told, nothing is shown.
+    pub async fn decline(&self) -> Result<RemoteOutcome, CarnetError> {
+        Ok(self.presentation.decline().await?)
     }
 }
 

@@ -210,6 +210,13 @@ pub struct ServeArgs {
     /// Stop after the first verdict, with its exit code (0 accepted, 1 refused).
     #[arg(long)]
     once: bool,
+    /// The national services the issuer's status list is fetched from.
+    #[command(flatten)]
+    connection: Connection,
+    /// How old the status list may be, in seconds, before a new phone's engagement fetches
+    /// it again (a card enrolled since is otherwise `cannot_confirm`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    status_age: i64,
 }
 
 /// Who this reader is, for the professionals' PKI to certify its key.
@@ -824,11 +831,14 @@ fn serve_remote(
         .clone()
         .unwrap_or_else(|| format!("http://{}/mdoc", args.bind));
     let reader = files.reader(carnet)?;
-    let remote = std::sync::Arc::new(reader.serve_remote(
-        &endpoint,
-        &args.items,
-        args.date_of_care.as_deref(),
-    )?);
+    let services = std::sync::Arc::new(
+        carnet.national_services(args.connection.server(), &args.connection.pins()?)?,
+    );
+    let remote = std::sync::Arc::new(
+        reader
+            .serve_remote(&endpoint, &args.items, args.date_of_care.as_deref())?
+            .with_status_refresh(services, args.status_age),
+    );
     let (verdicts, mut verdict) = tokio::sync::mpsc::unbounded_channel::<ExitCode>();
     let router = carnet::remote_reader_router(
         remote,

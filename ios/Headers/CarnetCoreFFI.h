@@ -779,6 +779,31 @@ RustBuffer uniffi_carnet_ffi_fn_method_nfcresponder_last_request(uint64_t ptr, R
 RustBuffer uniffi_carnet_ffi_fn_method_nfcresponder_process(uint64_t ptr, RustBuffer command, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_REMOTEPRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_REMOTEPRESENTATION
+uint64_t uniffi_carnet_ffi_fn_clone_remotepresentation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_REMOTEPRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_REMOTEPRESENTATION
+void uniffi_carnet_ffi_fn_free_remotepresentation(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_DECLINE
+uint64_t uniffi_carnet_ffi_fn_method_remotepresentation_decline(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_REQUEST
+RustBuffer uniffi_carnet_ffi_fn_method_remotepresentation_request(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_REMOTEPRESENTATION_RESPOND
+uint64_t uniffi_carnet_ffi_fn_method_remotepresentation_respond(uint64_t ptr, uint32_t rank, RustBuffer approved
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_VERIFIERLISTS
 uint64_t uniffi_carnet_ffi_fn_clone_verifierlists(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -902,6 +927,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_reader_public_key(uint64_t ptr, Ru
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_PRESENTATION
 uint64_t uniffi_carnet_ffi_fn_method_carnet_start_presentation(uint64_t ptr, uint64_t record, RustBuffer engagement, RustBuffer signer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_REMOTE_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_START_REMOTE_PRESENTATION
+uint64_t uniffi_carnet_ffi_fn_method_carnet_start_remote_presentation(uint64_t ptr, uint64_t record, RustBuffer endpoint, RustBuffer signer
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CHECK_CLOCK
@@ -1832,6 +1862,24 @@ uint16_t uniffi_carnet_ffi_checksum_method_nfcresponder_process(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_DECLINE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_DECLINE
+uint16_t uniffi_carnet_ffi_checksum_method_remotepresentation_decline(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_remotepresentation_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_RESPOND
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_REMOTEPRESENTATION_RESPOND
+uint16_t uniffi_carnet_ffi_checksum_method_remotepresentation_respond(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_BLETRANSPORT_ADVERTISE
 uint16_t uniffi_carnet_ffi_checksum_method_bletransport_advertise(void
@@ -1889,6 +1937,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_reader_public_key(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_PRESENTATION
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_PRESENTATION
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_start_presentation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_REMOTE_PRESENTATION
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_START_REMOTE_PRESENTATION
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_start_remote_presentation(void
     
 );
 #endif

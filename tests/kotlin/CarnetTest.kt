@@ -10,6 +10,7 @@ import fr.carnet.core.CardEngagement
 import fr.carnet.core.NfcReading
 import fr.carnet.core.NfcStep
 import fr.carnet.core.PresentationStep
+import fr.carnet.core.RemoteOutcome
 import fr.carnet.core.CarnetException
 import fr.carnet.core.Clock
 import fr.carnet.core.ClockStatus
@@ -593,6 +594,48 @@ class CarnetTest {
             fail("a keystore that refuses to sign is a typed exception")
         } catch (e: CarnetException.PlatformDenied) {
             assertEquals("platform.denied", e.code)
+        }
+    }
+
+    @Test
+    fun cardIsShownToARemoteReaderWhoseVerdictIsSigned() = runBlocking {
+        val carnet = open(clock = SystemClock())
+        val services = carnet.nationalServices(server, listOf())
+        val record = carnet.createRecord(RecordUnlock.DeviceKey)
+        val keystore = KeystoreSigner()
+        val nir = nirWithKey("2850675123456")
+        services.enrolCard(record, nir, registerFamilyCard(nir), keystore)
+
+        // A pharmacy certified for 127.0.0.1 (carnet reader serve, started by the test script).
+        val items = listOf("family_name", "nir", "amo_valid_from", "amo_valid_until")
+        val here = carnet.startRemotePresentation(record, System.getProperty("carnet.remoteReader"), keystore)
+        val asked = here.request()
+        assertTrue(asked.reader.verified)
+        assertEquals("Pharmacie en ligne", asked.reader.organisation)
+        assertEquals(true, asked.elements.all { it.allowed })
+        val outcome = here.respond(1u, asked.elements.map { it.name }.filter { it in items })
+        assertEquals(RemoteOutcome.Confirmed(true, "accepted",
+            listOf("family_name", "given_names", "birth_date", "nir", "regime", "caisse",
+                "amo_valid_from", "amo_valid_until").filter { it in items }), outcome)
+
+        // Declined: the reader is told, nothing is shown.
+        val declined = carnet.startRemotePresentation(record, System.getProperty("carnet.remoteReader"), keystore)
+        assertEquals(RemoteOutcome.Declined, declined.decline())
+
+        // A pharmacy certified for another host: refused before anything is shown, and what
+        // it says afterwards is no verdict.
+        val elsewhere = carnet.startRemotePresentation(record,
+            System.getProperty("carnet.remoteReaderElsewhere"), keystore)
+        assertEquals("reader_origin", elsewhere.request().reader.refusal)
+        assertTrue(elsewhere.request().elements.none { it.allowed })
+        assertTrue(elsewhere.respond(1u, listOf("nir")) is RemoteOutcome.Unconfirmed)
+
+        // Not https, not on this machine.
+        try {
+            carnet.startRemotePresentation(record, "http://pharmacie.example/mdoc", keystore)
+            fail("a plain http address elsewhere is refused")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("apcv.structure", e.code)
         }
     }
 

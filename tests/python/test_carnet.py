@@ -558,6 +558,39 @@ class RoomRadio(carnet.BleTransport):
 class ExposureTest(unittest.TestCase):
     """Exposure notification: the key schedule, a Python radio, a check against the key server."""
 
+    def test_a_card_is_shown_to_a_remote_reader_whose_verdict_is_signed(self):
+        here = os.environ.get("CARNET_REMOTE_READER")
+        elsewhere = os.environ.get("CARNET_REMOTE_READER_ELSEWHERE")
+        self.assertTrue(here and elsewhere, "CARNET_REMOTE_READER(_ELSEWHERE) are not set")
+        nir = nir_with_key("2960375123456")
+        code = register_family_card(nir)
+
+        async def scenario():
+            instance = open_carnet(vault=RecordingVault(), clock=SystemClock(), data_dir=fresh_dir())
+            services = instance.national_services(SERVER, [])
+            record = instance.create_record(carnet.RecordUnlock.DEVICE_KEY())
+            await services.enrol_card(record, nir, code, None)
+            # A pharmacy certified for 127.0.0.1 (carnet reader serve, started by the script).
+            presentation = await instance.start_remote_presentation(record, here, None)
+            asked = presentation.request()
+            self.assertTrue(asked.reader.verified)
+            self.assertEqual(asked.reader.organisation, "Pharmacie en ligne")
+            outcome = await presentation.respond(1, ["family_name", "nir"])
+            self.assertIsInstance(outcome, carnet.RemoteOutcome.CONFIRMED)
+            self.assertEqual((outcome.accepted, outcome.code, outcome.elements),
+                             (True, "accepted", ["family_name", "nir"]))
+            # A pharmacy certified for another host: nothing allowed, no verdict believed.
+            refused = await instance.start_remote_presentation(record, elsewhere, None)
+            self.assertEqual(refused.request().reader.refusal, "reader_origin")
+            self.assertFalse(any(e.allowed for e in refused.request().elements))
+            self.assertIsInstance(await refused.respond(1, ["nir"]), carnet.RemoteOutcome.UNCONFIRMED)
+            # Nobody listening there: a typed error, in words.
+            with self.assertRaises(carnet.CarnetError.Offline) as caught:
+                await instance.start_remote_presentation(record, "http://127.0.0.1:9/mdoc", None)
+            self.assertEqual(caught.exception.code, "net.offline")
+
+        asyncio.run(scenario())
+
     def test_the_key_schedule_gives_the_gaen_vectors(self):
         vectors = json.loads((FIXTURES / "exposure" / "gaen_v1.2_google_internals.json").read_text())
         identifiers = carnet.exposure_identifiers(bytes.fromhex(vectors["tek_hex"]),

@@ -32,6 +32,15 @@ pub struct RemoteAnswer {
     pub check: Option<CardCheck>,
 }
 
+/// Where a serving reader gets the issuer's newest status list, and how old the one it holds
+/// may be before a new phone's engagement fetches it again.
+struct StatusRefresh {
+    services: std::sync::Arc<crate::NationalServices>,
+    max_age_secs: i64,
+    /// When the list held was fetched (Unix seconds); `i64::MIN` before the first fetch.
+    fetched: Mutex<i64>,
+}
+
 struct OpenSession {
     reader: CardReader,
     opened: i64,
@@ -39,11 +48,12 @@ struct OpenSession {
 
 /// A reader serving remote presentations at one endpoint.
 pub struct RemoteReader {
-    template: CardReader,
+    template: Mutex<CardReader>,
     endpoint: Endpoint,
     items: Vec<String>,
     date_of_care: Option<String>,
     sessions: Mutex<HashMap<String, OpenSession>>,
+    refresh: Option<StatusRefresh>,
 }
 
 impl std::fmt::Debug for RemoteReader {
@@ -72,11 +82,12 @@ impl CardReader {
         let endpoint = Endpoint::parse(endpoint)?;
         self.check_time(date_of_care)?;
         Ok(RemoteReader {
-            template: self.without_session(),
+            template: Mutex::new(self.without_session()),
             endpoint,
             items: items.to_vec(),
             date_of_care: date_of_care.map(str::to_owned),
             sessions: Mutex::new(HashMap::new()),
+            refresh: None,
         })
     }
 }
@@ -86,6 +97,59 @@ impl RemoteReader {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn template(&self) -> MutexGuard<'_, CardReader> {
+        self.template.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the issuer's status list current from `services`: before a new phone's
+    /// engagement, a list held longer than `max_age_secs` is fetched again (a card enrolled
+    /// since is otherwise `cannot_confirm`).
+    #[must_use]
+    pub fn with_status_refresh(
+        mut self,
+        services: std::sync::Arc<crate::NationalServices>,
+        max_age_secs: i64,
+    ) -> Self {
+        self.refresh = Some(StatusRefresh {
+            services,
+            max_age_secs,
+            fetched: Mutex::new(i64::MIN),
+        });
+        self
+    }
+
+    /// Fetches the issuer's status list if the one held is older than the refresh allows.
+    /// A failure (offline, a list not signed by the issuer) is logged and leaves the list
+    /// held: the checks then say what it can confirm.
+    pub async fn refresh_status_if_stale(&self) {
+        let Some(refresh) = &self.refresh else {
+            return;
+        };
+        let now = self.template().now();
+        {
+            let fetched = refresh
+                .fetched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if now.saturating_sub(*fetched) <= refresh.max_age_secs {
+                return;
+            }
+        }
+        match refresh.services.issuer_status().await {
+            Ok(signed) => match self.template().update_status(&signed) {
+                Ok(true) => {
+                    *refresh
+                        .fetched
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = now;
+                }
+                Ok(false) => tracing::warn!("the status list is not signed by the issuer trusted"),
+                Err(error) => tracing::warn!(%error, "the status list could not be read"),
+            },
+            Err(error) => tracing::warn!(%error, "the status list could not be fetched"),
+        }
+    }
+
     /// Opens a session for the phone that posted `engagement`: the reply carries its id and
     /// the `SessionEstablishment`.
     ///
@@ -93,13 +157,13 @@ impl RemoteReader {
     /// [`IdentityError::Busy`] with [`MAX_REMOTE_SESSIONS`] open; [`CarnetError::Identity`]
     /// for an engagement that does not read.
     pub fn engage(&self, engagement: &[u8]) -> Result<Vec<u8>, CarnetError> {
-        let now = self.template.now();
+        let now = self.template().now();
         self.sessions()
             .retain(|_, open| now - open.opened <= REMOTE_SESSION_SECONDS);
         if self.sessions().len() >= MAX_REMOTE_SESSIONS {
             return Err(IdentityError::Busy.into());
         }
-        let mut reader = self.template.without_session();
+        let mut reader = self.template().without_session();
         let establishment = reader.request_remote(engagement, self.endpoint.url(), &self.items)?;
         let mut id = [0u8; 16];
         SystemRandom::new()
@@ -138,7 +202,7 @@ impl RemoteReader {
             .sessions()
             .remove(session)
             .ok_or(IdentityError::SessionEnded)?;
-        if self.template.now() - open.opened > REMOTE_SESSION_SECONDS {
+        if self.template().now() - open.opened > REMOTE_SESSION_SECONDS {
             return Err(IdentityError::SessionEnded.into());
         }
         let mut reader = open.reader;
@@ -204,6 +268,7 @@ pub fn router(
         }
     }
     async fn engage(State((reader, _)): State<Served>, body: Bytes) -> Response {
+        reader.refresh_status_if_stale().await;
         answered(reader.engage(&body))
     }
     async fn answer(

@@ -2102,6 +2102,14 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func startPresentation(record: HealthRecord, engagement: CardEngagement, signer: CardSigner?) throws  -> CardPresentation
     
     /**
+     * Starts showing the card of `record` to the remote reader at `endpoint` (`https://…`;
+     * `http://` only to this machine): posts the engagement and checks the reader's request
+     * (its certificate must name the endpoint's host), for the consent screen; answers are
+     * signed by the card's key (`signer`, else the software key).
+     */
+    func startRemotePresentation(record: HealthRecord, endpoint: String, signer: CardSigner?) async throws  -> RemotePresentation
+    
+    /**
      * Compares the clock with the latest time seen; call it when the app resumes.
      */
     func checkClock() throws  -> ClockStatus
@@ -2323,6 +2331,28 @@ open func startPresentation(record: HealthRecord, engagement: CardEngagement, si
         FfiConverterOptionTypeCardSigner.lower(signer),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Starts showing the card of `record` to the remote reader at `endpoint` (`https://…`;
+     * `http://` only to this machine): posts the engagement and checks the reader's request
+     * (its certificate must name the endpoint's host), for the consent screen; answers are
+     * signed by the card's key (`signer`, else the software key).
+     */
+open func startRemotePresentation(record: HealthRecord, endpoint: String, signer: CardSigner?)async throws  -> RemotePresentation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_start_remote_presentation(
+                        self.uniffiCloneHandle(),FfiConverterTypeHealthRecord_lower(record),FfiConverterString.lower(endpoint),FfiConverterOptionTypeCardSigner.lower(signer)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_u64,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_u64,
+            freeFunc: ffi_carnet_ffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeRemotePresentation_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
 }
     
     /**
@@ -5925,6 +5955,185 @@ public func FfiConverterTypeProgressListener_lift(_ handle: UInt64) throws -> Pr
 #endif
 public func FfiConverterTypeProgressListener_lower(_ value: ProgressListener) -> UInt64 {
     return FfiConverterTypeProgressListener.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A presentation to a remote reader: its request checked, waiting for the person.
+ */
+public protocol RemotePresentationProtocol: AnyObject, Sendable {
+    
+    /**
+     * Declines: the reader is told, nothing is shown.
+     */
+    func decline() async throws  -> RemoteOutcome
+    
+    /**
+     * The reader's request, checked, for the consent screen.
+     */
+    func request()  -> ConsentRequest
+    
+    /**
+     * Answers for person `rank` with the `approved` elements (within what this reader may
+     * be given) and reads the reader's verdict; the session then ends.
+     */
+    func respond(rank: UInt32, approved: [String]) async throws  -> RemoteOutcome
+    
+}
+/**
+ * A presentation to a remote reader: its request checked, waiting for the person.
+ */
+open class RemotePresentation: RemotePresentationProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_remotepresentation(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_remotepresentation(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Declines: the reader is told, nothing is shown.
+     */
+open func decline()async throws  -> RemoteOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_remotepresentation_decline(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteOutcome_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The reader's request, checked, for the consent screen.
+     */
+open func request() -> ConsentRequest  {
+    return try!  FfiConverterTypeConsentRequest_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_remotepresentation_request(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Answers for person `rank` with the `approved` elements (within what this reader may
+     * be given) and reads the reader's verdict; the session then ends.
+     */
+open func respond(rank: UInt32, approved: [String])async throws  -> RemoteOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_remotepresentation_respond(
+                        self.uniffiCloneHandle(),FfiConverterUInt32.lower(rank),FfiConverterSequenceString.lower(approved)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteOutcome_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemotePresentation: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = RemotePresentation
+
+    public static func lift(_ handle: UInt64) throws -> RemotePresentation {
+        return RemotePresentation(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: RemotePresentation) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemotePresentation {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: RemotePresentation, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemotePresentation_lift(_ handle: UInt64) throws -> RemotePresentation {
+    return try FfiConverterTypeRemotePresentation.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemotePresentation_lower(_ value: RemotePresentation) -> UInt64 {
+    return FfiConverterTypeRemotePresentation.lower(value)
 }
 
 
@@ -11546,6 +11755,99 @@ public func FfiConverterTypeReminderStatus_lower(_ value: ReminderStatus) -> Rus
 
 
 /**
+ * What came of a remote presentation.
+ */
+
+public enum RemoteOutcome: Equatable, Hashable {
+    
+    /**
+     * The reader's verdict, signed by its verified certificate's key over this session.
+     */
+    case confirmed(accepted: Bool, code: String, elements: [String]
+    )
+    /**
+     * The answer was sent; what the reader said of it cannot be believed (show no verdict).
+     */
+    case unconfirmed(reason: String
+    )
+    /**
+     * The person declined: the reader was told, nothing was shown.
+     */
+    case declined
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RemoteOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = RemoteOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .confirmed(accepted: try FfiConverterBool.read(from: &buf), code: try FfiConverterString.read(from: &buf), elements: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 2: return .unconfirmed(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .declined
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RemoteOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .confirmed(accepted,code,elements):
+            writeInt(&buf, Int32(1))
+            FfiConverterBool.write(accepted, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterSequenceString.write(elements, into: &buf)
+            
+        
+        case let .unconfirmed(reason):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(reason, into: &buf)
+            
+        
+        case .declined:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteOutcome_lift(_ buf: RustBuffer) throws -> RemoteOutcome {
+    return try FfiConverterTypeRemoteOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteOutcome_lower(_ value: RemoteOutcome) -> RustBuffer {
+    return FfiConverterTypeRemoteOutcome.lower(value)
+}
+
+
+
+/**
  * Sex as the INS traits record it.
  */
 
@@ -12829,6 +13131,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_nfcresponder_process() != 24035) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_remotepresentation_decline() != 17648) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_remotepresentation_request() != 3520) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_remotepresentation_respond() != 2053) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_bletransport_advertise() != 31370) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12857,6 +13168,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_start_presentation() != 20246) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_start_remote_presentation() != 27099) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_check_clock() != 48129) {

@@ -1036,6 +1036,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_nfcresponder_process(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_remotepresentation_decline(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_remotepresentation_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_remotepresentation_respond(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_bletransport_advertise(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_bletransport_scan(
@@ -1055,6 +1061,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_carnet_reader_public_key(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_start_presentation(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_start_remote_presentation(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_check_clock(
     ): Int
@@ -1352,6 +1360,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_nfcresponder_process(`ptr`: Long,`command`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_remotepresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_remotepresentation(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_remotepresentation_decline(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_remotepresentation_request(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_remotepresentation_respond(`ptr`: Long,`rank`: Int,`approved`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_carnet_ffi_fn_clone_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_verifierlists(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1401,6 +1419,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_carnet_reader_public_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_start_presentation(`ptr`: Long,`record`: Long,`engagement`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_start_remote_presentation(`ptr`: Long,`record`: Long,`endpoint`: RustBuffer.ByValue,`signer`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_check_clock(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1810,6 +1830,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_nfcresponder_process() and 0xFFFF) != 24035) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_remotepresentation_decline() and 0xFFFF) != 17648) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_remotepresentation_request() and 0xFFFF) != 3520) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_remotepresentation_respond() and 0xFFFF) != 2053) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_bletransport_advertise() and 0xFFFF) != 31370) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1838,6 +1867,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_start_presentation() and 0xFFFF) != 20246) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_start_remote_presentation() and 0xFFFF) != 27099) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_check_clock() and 0xFFFF) != 48129) {
@@ -4960,6 +4992,14 @@ public interface CarnetInterface {
     fun `startPresentation`(`record`: HealthRecord, `engagement`: CardEngagement, `signer`: CardSigner?): CardPresentation
     
     /**
+     * Starts showing the card of `record` to the remote reader at `endpoint` (`https://…`;
+     * `http://` only to this machine): posts the engagement and checks the reader's request
+     * (its certificate must name the endpoint's host), for the consent screen; answers are
+     * signed by the card's key (`signer`, else the software key).
+     */
+    suspend fun `startRemotePresentation`(`record`: HealthRecord, `endpoint`: kotlin.String, `signer`: CardSigner?): RemotePresentation
+    
+    /**
      * Compares the clock with the latest time seen; call it when the app resumes.
      */
     fun `checkClock`(): ClockStatus
@@ -5244,6 +5284,36 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     )
     }
     
+
+    
+    /**
+     * Starts showing the card of `record` to the remote reader at `endpoint` (`https://…`;
+     * `http://` only to this machine): posts the engagement and checks the reader's request
+     * (its certificate must name the endpoint's host), for the consent screen; answers are
+     * signed by the card's key (`signer`, else the software key).
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRemotePresentation`(`record`: HealthRecord, `endpoint`: kotlin.String, `signer`: CardSigner?) : RemotePresentation {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_start_remote_presentation(
+                uniffiHandle,
+                
+        FfiConverterTypeHealthRecord.lower(`record`),
+        FfiConverterString.lower(`endpoint`),
+        FfiConverterOptionalTypeCardSigner.lower(`signer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeRemotePresentation.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -10737,6 +10807,335 @@ public object FfiConverterTypeProgressListener: FfiConverter<ProgressListener, L
 
 
 /**
+ * A presentation to a remote reader: its request checked, waiting for the person.
+ */
+public interface RemotePresentationInterface {
+    
+    /**
+     * Declines: the reader is told, nothing is shown.
+     */
+    suspend fun `decline`(): RemoteOutcome
+    
+    /**
+     * The reader's request, checked, for the consent screen.
+     */
+    fun `request`(): ConsentRequest
+    
+    /**
+     * Answers for person `rank` with the `approved` elements (within what this reader may
+     * be given) and reads the reader's verdict; the session then ends.
+     */
+    suspend fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>): RemoteOutcome
+    
+    companion object
+}
+
+/**
+ * A presentation to a remote reader: its request checked, waiting for the person.
+ */
+open class RemotePresentation: Disposable, AutoCloseable, RemotePresentationInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_remotepresentation(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_remotepresentation(handle, status)
+        }
+    }
+
+    
+    /**
+     * Declines: the reader is told, nothing is shown.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `decline`() : RemoteOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_remotepresentation_decline(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteOutcome.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The reader's request, checked, for the consent screen.
+     */override fun `request`(): ConsentRequest {
+            return FfiConverterTypeConsentRequest.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_remotepresentation_request(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Answers for person `rank` with the `approved` elements (within what this reader may
+     * be given) and reads the reader's verdict; the session then ends.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `respond`(`rank`: kotlin.UInt, `approved`: List<kotlin.String>) : RemoteOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_remotepresentation_respond(
+                uniffiHandle,
+                
+        FfiConverterUInt.lower(`rank`),
+        FfiConverterSequenceString.lower(`approved`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteOutcome.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemotePresentation: FfiConverter<RemotePresentation, Long> {
+    override fun lower(value: RemotePresentation): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): RemotePresentation {
+        return RemotePresentation(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): RemotePresentation {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: RemotePresentation) = 8UL
+
+    override fun write(value: RemotePresentation, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Hears a sync's progress (called from a background thread).
  */
 public interface SyncListener {
@@ -15408,6 +15807,123 @@ public object FfiConverterTypeReminderStatus: FfiConverterRustBuffer<ReminderSta
 
     override fun write(value: ReminderStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What came of a remote presentation.
+ */
+sealed class RemoteOutcome {
+    
+    /**
+     * The reader's verdict, signed by its verified certificate's key over this session.
+     */
+    data class Confirmed(
+        val `accepted`: kotlin.Boolean, 
+        val `code`: kotlin.String, 
+        val `elements`: List<kotlin.String>) : RemoteOutcome()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The answer was sent; what the reader said of it cannot be believed (show no verdict).
+     */
+    data class Unconfirmed(
+        val `reason`: kotlin.String) : RemoteOutcome()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The person declined: the reader was told, nothing was shown.
+     */
+    object Declined : RemoteOutcome()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteOutcome : FfiConverterRustBuffer<RemoteOutcome>{
+    override fun read(buf: ByteBuffer): RemoteOutcome {
+        return when(buf.getInt()) {
+            1 -> RemoteOutcome.Confirmed(
+                FfiConverterBoolean.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            2 -> RemoteOutcome.Unconfirmed(
+                FfiConverterString.read(buf),
+                )
+            3 -> RemoteOutcome.Declined
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RemoteOutcome): ULong = when(value) {
+        is RemoteOutcome.Confirmed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterBoolean.allocationSize(value.`accepted`)
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterSequenceString.allocationSize(value.`elements`)
+            )
+        }
+        is RemoteOutcome.Unconfirmed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+        is RemoteOutcome.Declined -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: RemoteOutcome, buf: ByteBuffer) {
+        when(value) {
+            is RemoteOutcome.Confirmed -> {
+                buf.putInt(1)
+                FfiConverterBoolean.write(value.`accepted`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterSequenceString.write(value.`elements`, buf)
+                Unit
+            }
+            is RemoteOutcome.Unconfirmed -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is RemoteOutcome.Declined -> {
+                buf.putInt(3)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
