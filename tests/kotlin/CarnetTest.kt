@@ -106,12 +106,12 @@ class SetClock(@Volatile var now: Long) : Clock {
     override fun nowUnixMillis(): Long = now
 }
 
-/** A log sink that keeps what it receives. */
 /** The system's clock, for what the reference server signs at its own time. */
 class SystemClock : Clock {
     override fun nowUnixMillis(): Long = System.currentTimeMillis()
 }
 
+/** A log sink that keeps what it receives. */
 class CollectingSink : LogSink {
     val records: MutableList<LogRecord> = Collections.synchronizedList(mutableListOf())
     override fun log(record: LogRecord) {
@@ -637,6 +637,46 @@ class CarnetTest {
         } catch (e: CarnetException.InvalidInput) {
             assertEquals("apcv.structure", e.code)
         }
+    }
+
+    @Test
+    fun aLateTamperedOrForeignSessionMessageIsRefusedWithItsCode() = runBlocking {
+        val clock = SetClock(System.currentTimeMillis())
+        val carnet = open(clock = clock)
+        val services = carnet.nationalServices(server, listOf())
+        val record = carnet.createRecord(RecordUnlock.DeviceKey)
+        val nir = nirWithKey("1770275123456")
+        services.enrolCard(record, nir, registerFamilyCard(nir), null)
+        val reader = carnet.cardReader(services.issuerRoot(), null)
+        fun refusal(block: () -> Unit): String = try {
+            block()
+            error("refused expected")
+        } catch (e: CarnetException.InvalidInput) {
+            e.code
+        }
+
+        // An engagement older than 5 minutes: the person shows a new one.
+        val late = carnet.startPresentation(record, CardEngagement.QR, null)
+        val lateRequest = reader.request(late.qrText(), listOf("family_name"))
+        clock.now += 6 * 60_000
+        assertEquals("mdoc.engagement_expired", refusal { late.receive(lateRequest) })
+        assertTrue(late.closingMessage() != null)
+
+        // A request opened for another phone's engagement does not decrypt here.
+        val mine = carnet.startPresentation(record, CardEngagement.QR, null)
+        val other = carnet.startPresentation(record, CardEngagement.QR, null)
+        assertEquals("mdoc.decryption",
+            refusal { mine.receive(reader.request(other.qrText(), listOf("family_name"))) })
+
+        // One byte changed in transit, then bytes that are not a session message at all.
+        val tampered = carnet.startPresentation(record, CardEngagement.QR, null)
+        val message = reader.request(tampered.qrText(), listOf("family_name"))
+        message[message.size - 1] = (message[message.size - 1].toInt() xor 1).toByte()
+        assertEquals("mdoc.decryption", refusal { tampered.receive(message) })
+        val garbage = carnet.startPresentation(record, CardEngagement.QR, null)
+        assertTrue(refusal { garbage.receive(byteArrayOf(0xa0.toByte())) }.startsWith("apcv."))
+        // The reader too: an engagement that is not one.
+        assertTrue(refusal { reader.request("mdoc:AAAA", listOf("nir")) }.startsWith("apcv."))
     }
 
     private fun hex(bytes: ByteArray) = bytes.joinToString("") { "%02x".format(it) }
