@@ -301,6 +301,8 @@ fn certs_code_and_message_key(error: &CertsError) -> (&'static str, &'static str
         CertsError::Revoked(_) => ("dcc.revoked", "error.dcc.revoked"),
         CertsError::List(_) => ("dcc.list", "error.dcc.lists"),
         CertsError::Signer(_) => ("dcc.signer", "error.dcc.lists"),
+        CertsError::Rule(_) => ("dcc.rule", "error.dcc.rules"),
+        CertsError::RuleLimit(_) => ("dcc.rule_limit", "error.dcc.rules"),
     }
 }
 

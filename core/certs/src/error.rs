@@ -58,4 +58,10 @@ pub enum CertsError {
     /// A document signer certificate could not be used.
     #[error("signer certificate: {0}")]
     Signer(String),
+    /// A business rule is not valid CertLogic, or meets a value of the wrong type.
+    #[error("business rule: {0}")]
+    Rule(String),
+    /// A business rule was stopped at a limit of the evaluator.
+    #[error("business rule refused: {0}")]
+    RuleLimit(&'static str),
 }

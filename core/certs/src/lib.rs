@@ -5,6 +5,7 @@
 //! signer certificates ([`Dsc`]), expiry, key usage and the payload schema ([`schema`]).
 //! Nothing is acted on before the signature verifies.
 
+pub mod certlogic;
 mod claims;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -1,0 +1,95 @@
+//! CertLogic's own test suites (`fixtures/dcc-rules/`): every assertion of the evaluator's
+//! suite — those it marks `skip` for certlogic-js included — and every case of the
+//! validator's, with its messages.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use carnet_certs::certlogic::{evaluate, validate};
+use serde_json::Value as Json;
+
+fn suite(name: &str) -> Vec<(String, Json)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/dcc-rules")
+        .join(name);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                serde_json::from_str(&text).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_assertion_of_the_evaluator_suite_holds() {
+    let (mut passed, mut failures) = (0, Vec::new());
+    for (file, suite) in suite("certlogic-testSuite") {
+        for case in suite["cases"].as_array().unwrap() {
+            for assertion in case["assertions"].as_array().unwrap() {
+                let expression = assertion
+                    .get("certLogicExpression")
+                    .or_else(|| case.get("certLogicExpression"))
+                    .unwrap();
+                let data = assertion.get("data").unwrap_or(&Json::Null);
+                let got = evaluate(expression, data).map(|value| value.into_json());
+                match got {
+                    Ok(value) if value == assertion["expected"] => passed += 1,
+                    other => failures.push(format!(
+                        "{file} / {}: {expression} on {data}: expected {}, got {other:?}",
+                        case["name"], assertion["expected"]
+                    )),
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(passed, 232);
+}
+
+#[test]
+fn every_case_of_the_validator_suite_gets_its_issues() {
+    let mut cases = 0;
+    for (file, suite) in suite("certlogic-validation-testSuite") {
+        for case in suite["cases"].as_array().unwrap() {
+            let expression = &case["certLogicExpression"];
+            let issues: Vec<(Json, String)> = validate(expression)
+                .into_iter()
+                .map(|issue| (issue.expr, issue.message))
+                .collect();
+            let expected: Vec<(Json, String)> = case["issues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|issue| {
+                    (
+                        issue["expr"].clone(),
+                        issue["message"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            assert_eq!(issues, expected, "{file}: {expression}");
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 23);
+}
