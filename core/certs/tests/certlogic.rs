@@ -93,3 +93,70 @@ fn every_case_of_the_validator_suite_gets_its_issues() {
     }
     assert_eq!(cases, 23);
 }
+
+/// The countries' own business rules with their tests (`fixtures/dcc-rules/business-rules`):
+/// each rule evaluated over `{payload, external}` as the gateway's verifiers did; a rule holds
+/// when it evaluates to `true`, and an evaluation error counts as not holding.
+#[test]
+fn the_countries_business_rules_give_their_tests_results() {
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/dcc-rules/business-rules");
+    let (mut agreed, mut failures) = (0, Vec::new());
+    let mut countries: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    countries.sort();
+    for country in countries
+        .iter()
+        .filter(|p| p.is_dir() && !p.ends_with("valuesets"))
+    {
+        let mut rules: Vec<_> = std::fs::read_dir(country)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        rules.sort();
+        for rule_dir in rules {
+            let rule: Json =
+                serde_json::from_str(&std::fs::read_to_string(rule_dir.join("rule.json")).unwrap())
+                    .unwrap();
+            assert!(
+                validate(&rule["Logic"]).is_empty(),
+                "{}: {:?}",
+                rule_dir.display(),
+                validate(&rule["Logic"])
+            );
+            let Ok(tests) = std::fs::read_dir(rule_dir.join("tests")) else {
+                continue;
+            };
+            for test in tests {
+                let path = test.unwrap().path();
+                let test: Json =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                let data =
+                    serde_json::json!({ "payload": test["payload"], "external": test["external"] });
+                let outcome = evaluate(&rule["Logic"], &data);
+                let holds =
+                    matches!(&outcome, Ok(value) if value.clone().into_json() == Json::Bool(true));
+                if Some(holds) == test["expected"].as_bool() {
+                    agreed += 1;
+                } else {
+                    failures.push(format!(
+                        "{}: {}: expected {}, got {outcome:?}",
+                        path.strip_prefix(&root).unwrap().display(),
+                        test["name"],
+                        test["expected"]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} disagree:\n{}",
+        failures.len(),
+        agreed + failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(agreed, 969);
+}
