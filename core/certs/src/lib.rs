@@ -14,6 +14,7 @@ mod error;
 pub mod hcert;
 pub mod instant;
 pub mod revocation;
+pub mod rules;
 pub mod schema;
 mod signed_list;
 mod trust_list;
