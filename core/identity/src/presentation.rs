@@ -62,6 +62,31 @@ pub trait DeviceSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, IdentityError>;
 }
 
+/// Signs `payload` as a COSE_Sign1 with `sign` (the device's keystore, a reader's key) and,
+/// when the signer refuses, returns the signer's own error: a keystore that refused is the
+/// platform's answer, not a malformed structure. `what` names the structure in other errors.
+pub(crate) fn sign1_by(
+    payload: &[u8],
+    headers: &Sign1Headers,
+    form: Sign1Form,
+    algorithm: coset::iana::Algorithm,
+    what: &'static str,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, IdentityError>,
+) -> Result<Value, IdentityError> {
+    // The signer's error is kept aside while COSE signs, which only knows its own errors.
+    let mut refusal = None;
+    let signed = cose::sign1(payload, headers, form, algorithm, |message| {
+        sign(message).map_err(|error| {
+            refusal = Some(error);
+            carnet_codec::CodecError::Key("the signer refused")
+        })
+    });
+    match (signed, refusal) {
+        (_, Some(error)) => Err(error),
+        (signed, None) => signed.map_err(undecodable(what)),
+    }
+}
+
 /// `DeviceAuthenticationBytes` for a transcript: what the device signs.
 pub(crate) fn device_authentication(handover: &Binding) -> Result<Vec<u8>, IdentityError> {
     let device_namespaces = Embedded::encode(Value::Map(Vec::new()))?;
@@ -140,25 +165,14 @@ impl Credential {
             detached: true,
             tagged: false,
         };
-        // The signer's own error is what the caller needs (a keystore that refused is the
-        // platform's answer, not a malformed credential): kept aside while COSE signs.
-        let mut refusal = None;
-        let signature = cose::sign1(
+        let signature = sign1_by(
             &device_authentication(binding)?,
             &Sign1Headers::default(),
             form,
             algorithm,
-            |message| {
-                signer.sign(message).map_err(|error| {
-                    refusal = Some(error);
-                    carnet_codec::CodecError::Key("the device signer refused")
-                })
-            },
-        );
-        let signature = match (signature, refusal) {
-            (_, Some(error)) => return Err(error),
-            (signature, None) => signature.map_err(undecodable("presentation"))?,
-        };
+            "presentation",
+            |message| signer.sign(message),
+        )?;
         let mut document = vec![
             (Value::from("docType"), Value::from(DOC_TYPE)),
             (Value::from("issuerSigned"), self.issuer_signed(&shown)),

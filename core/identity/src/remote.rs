@@ -17,11 +17,12 @@
 //! that is not signed by that reader over that transcript is never shown as a verdict.
 
 use carnet_codec::cbor;
-use carnet_codec::cose::{self, Sign1, Sign1Form, Sign1Headers, VerifyingKey};
+use carnet_codec::cose::{Sign1, Sign1Form, Sign1Headers, VerifyingKey};
 use ciborium::Value;
 
 use crate::IdentityError;
 use crate::error::{structure, too_large, undecodable};
+use crate::presentation::sign1_by;
 use crate::request::ReaderSigner;
 use crate::session::SessionTranscript;
 
@@ -251,23 +252,14 @@ impl RemoteVerdict {
             ),
         ]))
         .map_err(undecodable("reader's verdict"))?;
-        let mut refusal = None;
-        let signed = cose::sign1(
+        let value = sign1_by(
             &payload,
             &Sign1Headers::default(),
             Sign1Form::default(),
             coset::iana::Algorithm::ES256,
-            |message| {
-                signer.sign(message).map_err(|error| {
-                    refusal = Some(error);
-                    carnet_codec::CodecError::Key("the reader's key did not sign")
-                })
-            },
-        );
-        let value = match (signed, refusal) {
-            (_, Some(error)) => return Err(error),
-            (signed, None) => signed.map_err(undecodable("reader's verdict"))?,
-        };
+            "reader's verdict",
+            |message| signer.sign(message),
+        )?;
         cbor::to_vec(&value).map_err(undecodable("reader's verdict"))
     }
 

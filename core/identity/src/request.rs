@@ -9,12 +9,13 @@
 //! its holder may ask, is [`crate::reader_trust`]'s.
 
 use carnet_codec::cbor;
-use carnet_codec::cose::{self, Sign1, Sign1Form, Sign1Headers, VerifyingKey};
+use carnet_codec::cose::{Sign1, Sign1Form, Sign1Headers, VerifyingKey};
 use ciborium::Value;
 
 use crate::IdentityError;
 use crate::error::{structure, too_large, undecodable};
 use crate::mdoc::{Embedded, entry, field, optional_field};
+use crate::presentation::sign1_by;
 use crate::session::SessionTranscript;
 
 /// The DeviceRequest version Carnet writes.
@@ -288,24 +289,14 @@ impl DocRequest {
             detached: true,
             tagged: false,
         };
-        // The signer's own error is what the caller needs: kept aside while COSE signs.
-        let mut refusal = None;
-        let signed = cose::sign1(
+        let reader_auth = sign1_by(
             &payload,
             &headers,
             form,
             coset::iana::Algorithm::ES256,
-            |message| {
-                signer.sign(message).map_err(|error| {
-                    refusal = Some(error);
-                    carnet_codec::CodecError::Key("the reader's key did not sign")
-                })
-            },
-        );
-        let reader_auth = match (signed, refusal) {
-            (_, Some(error)) => return Err(error),
-            (signed, None) => signed.map_err(undecodable("reader authentication"))?,
-        };
+            "reader authentication",
+            |message| signer.sign(message),
+        )?;
         Ok(DocRequest {
             items,
             reader_auth: Some(reader_auth),
