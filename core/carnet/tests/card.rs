@@ -346,15 +346,12 @@ impl Enrolled {
 
 async fn enrolled_offline() -> Enrolled {
     let server = start_server().await;
-    let data = tempfile::tempdir().unwrap();
-    let phone = open_carnet(data.path());
-    let services = phone.national_services(&server.url(), &[]).unwrap();
-    let record = Arc::new(
-        phone
-            .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
-            .unwrap(),
-    );
-    common::enrol_family_card(&server, &phone, &services, &record).await;
+    let common::EnrolledPhone {
+        data,
+        carnet: phone,
+        services,
+        record,
+    } = common::enrolled_phone(&server).await;
     let root = services.issuer_root().await.unwrap();
     let status = services.issuer_status().await.unwrap();
     server.stop().await;

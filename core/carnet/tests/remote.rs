@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use carnet::{CardCheck, CardReader, RecordUnlock, RemoteOutcome, RemoteReader};
+use carnet::{CardCheck, CardReader, RemoteOutcome, RemoteReader};
 use carnet_server::ProfessionalClient;
 use carnet_wire::readers::ReaderCertificateRequest;
-use common::{open_carnet, start_server};
+use common::{EnrolledPhone, enrolled_phone, open_carnet, start_server};
 
 const BILLING: [&str; 5] = [
     "family_name",
@@ -101,15 +101,12 @@ async fn serve_reader(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_reader_reads_the_card_and_only_its_signed_verdict_is_believed() {
     let server = start_server().await;
-    let data = tempfile::tempdir().unwrap();
-    let phone = open_carnet(data.path());
-    let services = phone.national_services(&server.url(), &[]).unwrap();
-    let record = Arc::new(
-        phone
-            .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
-            .unwrap(),
-    );
-    common::enrol_family_card(&server, &phone, &services, &record).await;
+    let EnrolledPhone {
+        data: _data,
+        carnet: phone,
+        services,
+        record,
+    } = enrolled_phone(&server).await;
     let key = phone.software_device_key().unwrap();
 
     // A pharmacy certified for 127.0.0.1: verified, asked, answered, its verdict signed.
@@ -268,15 +265,9 @@ fn forging(remote: Arc<RemoteReader>) -> axum::Router {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_endpoints_and_replies_are_typed_errors() {
     let server = start_server().await;
-    let data = tempfile::tempdir().unwrap();
-    let phone = open_carnet(data.path());
-    let services = phone.national_services(&server.url(), &[]).unwrap();
-    let record = Arc::new(
-        phone
-            .create_record(&phone.record_dir(), &RecordUnlock::DeviceKey)
-            .unwrap(),
-    );
-    common::enrol_family_card(&server, &phone, &services, &record).await;
+    // The whole phone is kept: its data directory lives as long as it.
+    let phone = enrolled_phone(&server).await;
+    let record = phone.record.clone();
     server.stop().await;
 
     for address in [

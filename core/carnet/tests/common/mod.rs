@@ -66,3 +66,33 @@ pub async fn enrol_family_card(
         .unwrap();
     services.enrolled_user().unwrap().unwrap()
 }
+
+/// A phone with the family's card enrolled on `server`: its data directory (removed when
+/// dropped), its Carnet, its connection to the services and its record.
+pub struct EnrolledPhone {
+    pub data: tempfile::TempDir,
+    pub carnet: Carnet,
+    pub services: carnet::NationalServices,
+    pub record: Arc<carnet::HealthRecord>,
+}
+
+/// A new phone on a fresh data directory, a record created, the family's card enrolled.
+pub async fn enrolled_phone(server: &RunningServer) -> EnrolledPhone {
+    let data = tempfile::tempdir().unwrap();
+    let carnet = open_carnet(data.path());
+    let services = carnet
+        .national_services(&format!("http://{}", server.address()), &[])
+        .unwrap();
+    let record = Arc::new(
+        carnet
+            .create_record(&carnet.record_dir(), &carnet::RecordUnlock::DeviceKey)
+            .unwrap(),
+    );
+    enrol_family_card(server, &carnet, &services, &record).await;
+    EnrolledPhone {
+        data,
+        carnet,
+        services,
+        record,
+    }
+}
