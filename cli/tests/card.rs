@@ -283,15 +283,10 @@ fn a_card_is_presented_to_a_remote_reader_from_the_command_line() {
     let code = register_family_card(&url, server.professional_key());
     let pro_key = server_dir.path().join("professional.key");
     let phone = tempfile::tempdir().unwrap();
-    let run = |data: &Path, args: &[&str]| {
-        let output = with_record(data, args);
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        stdout(&output)
-    };
-    run(phone.path(), &["record", "init"]);
-    run(phone.path(), &card_enrol(&url, &code));
+    succeeding(phone.path(), &["record", "init"]);
+    succeeding(phone.path(), &card_enrol(&url, &code));
     let certify = |data: &Path, host: &str| {
-        run(
+        succeeding(
             data,
             &[
                 "reader",
@@ -381,7 +376,7 @@ fn a_card_is_presented_to_a_remote_reader_from_the_command_line() {
     );
     // A reader without a certified key cannot serve.
     let anonymous = tempfile::tempdir().unwrap();
-    run(anonymous.path(), &["reader", "update", "--server", &url]);
+    succeeding(anonymous.path(), &["reader", "update", "--server", &url]);
     let refused = with_record(anonymous.path(), &["reader", "serve", "--once"]);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     assert!(

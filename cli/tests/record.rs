@@ -11,11 +11,7 @@ fn record_commands_script_a_whole_record_and_its_export() {
     let data = tempfile::tempdir().unwrap();
     let store = data.path().join("mine");
     let store_arg = store.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let output = with_record(data.path(), args);
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        stdout(&output)
-    };
+    let run = |args: &[&str]| succeeding(data.path(), args);
     run(&["record", "init", "--store", store_arg]);
     let pdf = data.path().join("cr.pdf");
     std::fs::write(&pdf, b"%PDF-1.7\nCompte rendu de consultation").unwrap();
@@ -192,11 +188,7 @@ fn text_from_outside_is_shown_escaped_not_obeyed() {
     let data = tempfile::tempdir().unwrap();
     let store = data.path().join("mine");
     let store_arg = store.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let output = with_record(data.path(), args);
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        stdout(&output)
-    };
+    let run = |args: &[&str]| succeeding(data.path(), args);
     run(&["record", "init", "--store", store_arg]);
     let pdf = data.path().join("cr.pdf");
     std::fs::write(&pdf, b"%PDF-1.7\nCompte rendu").unwrap();

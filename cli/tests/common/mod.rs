@@ -34,6 +34,14 @@ pub fn with_record(data: &std::path::Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `carnet` as [`with_record`] does, asserts it succeeded (its standard error in the
+/// message otherwise), and returns its standard output.
+pub fn succeeding(data: &std::path::Path, args: &[&str]) -> String {
+    let output = with_record(data, args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
 pub fn testdata() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/dcc/testdata")
 }
