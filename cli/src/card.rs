@@ -725,16 +725,23 @@ impl ReaderFiles {
         }
     }
 
-    /// The reader as kept: its root, its certificate (it then authenticates), its status
-    /// list, the session it has open. A kept file that does not load is the reader's
-    /// problem, not the card's: exit 3 with the way out.
-    fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
+    /// The reader with its root, its certificate and its status list: what serves remote
+    /// presentations, which keep their sessions in memory.
+    fn reader_with_status(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
         let mut reader = self.trusting_reader(carnet)?;
         if let Some(status) = self.read("status.cose")? {
             reader
                 .update_status(&status)
                 .map_err(|e| self.damaged("status.cose", &e))?;
         }
+        Ok(reader)
+    }
+
+    /// The reader as kept: its root, its certificate (it then authenticates), its status
+    /// list, the session it has open. A kept file that does not load is the reader's
+    /// problem, not the card's: exit 3 with the way out.
+    fn reader(&self, carnet: &Carnet) -> Result<CardReader, SessionError> {
+        let mut reader = self.reader_with_status(carnet)?;
         if let Some(session) = self.read("session.cbor")? {
             reader
                 .resume_session(&session)
@@ -830,7 +837,7 @@ fn serve_remote(
         .endpoint
         .clone()
         .unwrap_or_else(|| format!("http://{}/mdoc", args.bind));
-    let reader = files.reader(carnet)?;
+    let reader = files.reader_with_status(carnet)?;
     let services = std::sync::Arc::new(
         carnet.national_services(args.connection.server(), &args.connection.pins()?)?,
     );
