@@ -92,7 +92,7 @@ fn conformance(
                 .and_then(|text| {
                     conformance::run(&text, Some(&decoder)).map_err(|e| e.to_string())
                 });
-        let listed: Vec<&KnownIssue> = known.iter().filter(|k| k.file == name).collect();
+        let listed: Vec<&KnownIssue> = known.iter().filter(|k| k.covers(&name)).collect();
         let verdict = match &outcome {
             Ok(results) => conformance::judge(results, &listed),
             Err(error) => Verdict::Failed(error.clone()),

@@ -19,9 +19,17 @@ fn the_eu_test_data_passes_save_the_listed_test_data_defects() {
     );
     assert_eq!(
         text.lines().last(),
-        Some("373 passed, 0 failed, 59 skipped")
+        Some("278 passed, 0 failed, 154 skipped")
     );
-    assert_eq!(text.lines().filter(|l| l.starts_with("ok")).count(), 373);
+    assert_eq!(text.lines().filter(|l| l.starts_with("ok")).count(), 278);
+    // Checked against the schema the file names: several certificates in one payload fail it.
+    assert!(text.contains("ok    common/2DCode/raw/DGC2.json"), "{text}");
+    assert!(
+        text.contains(
+            "known NL/2DCode/raw/001-NL-test.json: EXPECTEDSCHEMAVALIDATION: the NL generator"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("ok    common/2DCode/raw/CO5.json"),
         "an invalid signature is detected as the file expects"

@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
     let prefixed = format!("HC1:{text}");
     for input in [text, prefixed.as_str()] {
         if let Ok(decoded) = hcert::decode(input) {
-            let _ = schema::validate(&decoded.claims.payload, Some(1_620_100_000));
+            let _ = schema::validate(&decoded.claims.payload, None);
+            let _ = schema::content_checks(&decoded.claims.payload, Some(1_620_100_000));
         }
         let _ = verifier::verify(
             input,

@@ -292,6 +292,7 @@ fn certs_code_and_message_key(error: &CertsError) -> (&'static str, &'static str
         CertsError::Claims(_) => ("dcc.claims", "error.dcc.unreadable"),
         CertsError::Payload(_) => ("dcc.payload", "error.dcc.unreadable"),
         CertsError::Schema { .. } => ("dcc.schema", "error.dcc.malformed"),
+        CertsError::Content { .. } => ("dcc.content", "error.dcc.malformed"),
         CertsError::MissingKid | CertsError::UnknownKid { .. } => {
             ("dcc.unknown_signer", "error.dcc.unknown_signer")
         }

@@ -31,6 +31,14 @@ pub enum CertsError {
         /// What is wrong.
         reason: String,
     },
+    /// The payload meets its schema but fails one of Carnet's own content checks.
+    #[error("content: {path}: {reason}")]
+    Content {
+        /// JSON path of the offending value (`/dob`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The certificate names no key identifier.
     #[error("no key identifier in the certificate")]
     MissingKid,

@@ -1,257 +1,270 @@
-//! The EU DCC payload schema (version 1.3.x), checked in code.
+//! The EU DCC payload schemas of every published version, checked with a JSON Schema engine,
+//! and apart from them the checks Carnet adds.
 //!
-//! Written by hand rather than with a JSON Schema engine: the schema is small and fixed, a
-//! typed walk gives a precise path in each error, and it carries the checks a schema cannot
-//! express (a birth date after the time of the check). Rules, from `DCC.combined-schema.json`
-//! 1.3.0 of the eHealth Network:
-//! - `ver` (`N.N.N`), `nam`, `dob` required, and exactly one of `v`, `t`, `r`, each an array of
-//!   exactly one entry;
-//! - `nam`: `fnt` required; `fnt`, `gnt` match `^[A-Z<]*$`; all four at most 80 characters;
-//!   and (Carnet's rule, which the schema cannot say) a given name `gn` comes with its ICAO
-//!   transliteration `gnt`: staff compare the transliterated name with an identity document;
-//! - `dob`: `^((19|20)\d\d(-\d\d){0,2}){0,1}$`, not after the time of the check;
-//! - vaccination: `tg vp mp ma dn sd dt co is ci` required; `dn`, `sd` integers ≥ 1; `dt` a date;
-//! - test: `tg tt sc tr co is ci` required (`tc` optional since 1.3.0); `sc` a date-time;
-//! - recovery: `tg fr co is df du ci` required; `fr df du` dates;
-//! - `co` contains 1–10 capital letters; `is`, `ci`, `nm`, `tc` at most 80 characters.
+//! The nine `DCC.combined-schema.json` files of the eHealth Network (tags 1.0.0 … 1.3.3 of
+//! `eu-dcc-schema`, in `data/dcc-schema/`) are compiled by the `jsonschema` crate as draft
+//! 2020-12, the draft they declare. A payload is checked against the version it declares in
+//! `ver`, or, for a patch level that was never published, the newest published version of the
+//! same major version not above it (`1.3.4` → `1.3.3`, `1.2.5` → `1.2.1`); a conformance run
+//! names the version itself. As draft 2020-12 says and as the reference test runner of the EU
+//! test data did, `format` is an annotation, not an assertion: schema 1.0.0 lets a vaccination
+//! date carry a time. Value sets are not part of the schemas (their `valueset-uri` is a
+//! pointer, not a constraint); the business rules check codes against the value sets.
+//!
+//! [`content_checks`] are Carnet's own, reported apart from schema validity
+//! ([`CertsError::Content`]): what a schema cannot say and a verifier still needs — a birth
+//! date not after the time of the check, exactly one of `v`, `t`, `r` (schema 1.0.0 does not
+//! say it), dates that the rules can read, and a given name with its ICAO transliteration
+//! (staff compare the transliterated name with an identity document).
 
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::CertsError;
 
-/// Longest free-text field, in characters.
-const MAX_TEXT_CHARS: usize = 80;
+/// The published schema versions, oldest first, with their combined schema.
+const PUBLISHED: [((u32, u32, u32), &str); 9] = [
+    ((1, 0, 0), include_str!("../data/dcc-schema/1.0.0.json")),
+    ((1, 0, 1), include_str!("../data/dcc-schema/1.0.1.json")),
+    ((1, 1, 0), include_str!("../data/dcc-schema/1.1.0.json")),
+    ((1, 2, 0), include_str!("../data/dcc-schema/1.2.0.json")),
+    ((1, 2, 1), include_str!("../data/dcc-schema/1.2.1.json")),
+    ((1, 3, 0), include_str!("../data/dcc-schema/1.3.0.json")),
+    ((1, 3, 1), include_str!("../data/dcc-schema/1.3.1.json")),
+    ((1, 3, 2), include_str!("../data/dcc-schema/1.3.2.json")),
+    ((1, 3, 3), include_str!("../data/dcc-schema/1.3.3.json")),
+];
 
-/// Checks a payload against the DCC schema; `at` (Unix seconds) bounds the birth date.
+/// Each schema compiled on first use (or the reason it could not be).
+static COMPILED: [OnceLock<Result<Validator, String>>; 9] = [const { OnceLock::new() }; 9];
+
+/// Most schema violations named in one error.
+const MAX_REPORTED: usize = 3;
+
+/// The published versions, as `N.N.N`, oldest first.
+pub fn published_versions() -> Vec<String> {
+    PUBLISHED
+        .iter()
+        .map(|((major, minor, patch), _)| format!("{major}.{minor}.{patch}"))
+        .collect()
+}
+
+/// The published version a declared one falls under: itself when published, else the newest
+/// published version of the same major version below it.
 ///
 /// # Errors
-/// [`CertsError::Schema`] naming the first offending path.
-pub fn validate(payload: &Value, at: Option<i64>) -> Result<(), CertsError> {
-    let root = object(payload, "")?;
-    let ver = text(root, "", "ver")?;
-    if !is_version(ver) {
-        return Err(violation("/ver", "expected a version N.N.N"));
+/// [`CertsError::Schema`] at `/ver` when the text is not `N.N.N` or no published version fits.
+pub fn version_for(declared: &str) -> Result<String, CertsError> {
+    let index = published_index(declared)?;
+    let ((major, minor, patch), _) = PUBLISHED.get(index).ok_or_else(|| unknown(declared))?;
+    Ok(format!("{major}.{minor}.{patch}"))
+}
+
+fn published_index(declared: &str) -> Result<usize, CertsError> {
+    let wanted = parse_version(declared).ok_or_else(|| CertsError::Schema {
+        path: "/ver".into(),
+        reason: format!("“{declared}” is not a version N.N.N"),
+    })?;
+    PUBLISHED
+        .iter()
+        .rposition(|(published, _)| published.0 == wanted.0 && *published <= wanted)
+        .ok_or_else(|| unknown(declared))
+}
+
+fn unknown(declared: &str) -> CertsError {
+    CertsError::Schema {
+        path: "/ver".into(),
+        reason: format!("no published DCC schema covers version {declared}"),
     }
-    check_name(object(required(root, "", "nam")?, "/nam")?)?;
-    let dob = text(root, "", "dob")?;
-    if !is_birth_date(dob) {
-        return Err(violation(
-            "/dob",
-            "expected YYYY, YYYY-MM or YYYY-MM-DD in 1900-2099",
-        ));
-    }
-    if let Some(at) = at {
-        let today = OffsetDateTime::from_unix_timestamp(at)
-            .map(|now| {
-                format!(
-                    "{:04}-{:02}-{:02}",
-                    now.year(),
-                    u8::from(now.month()),
-                    now.day()
-                )
-            })
-            .map_err(|_| violation("/dob", "time of check out of range"))?;
-        // Same digits, same layout: a (partial) date is later iff its text sorts after the
-        // same-length prefix of today's.
-        if dob > today.get(..dob.len()).unwrap_or(&today) {
-            return Err(violation("/dob", "birth date after the time of the check"));
-        }
-    }
-    let groups: Vec<&str> = ["v", "t", "r"]
-        .into_iter()
-        .filter(|key| root.contains_key(*key))
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let mut parts = text.split('.').map(|part| {
+        (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+    });
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+/// Checks a payload against the official schema of `version`, or of the version its `ver`
+/// declares when `version` is `None`.
+///
+/// # Errors
+/// [`CertsError::Schema`] naming the path of the first violations and the schema version.
+pub fn validate(payload: &Value, version: Option<&str>) -> Result<(), CertsError> {
+    let declared = match version {
+        Some(version) => version,
+        None => payload
+            .get("ver")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CertsError::Schema {
+                path: "/ver".into(),
+                reason: "the certificate names no schema version".into(),
+            })?,
+    };
+    let index = published_index(declared)?;
+    let (((major, minor, patch), text), slot) = PUBLISHED
+        .get(index)
+        .zip(COMPILED.get(index))
+        .ok_or_else(|| unknown(declared))?;
+    let name = format!("{major}.{minor}.{patch}");
+    let validator = slot
+        .get_or_init(|| {
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|schema| jsonschema::draft202012::new(&schema).map_err(|e| e.to_string()))
+        })
+        .as_ref()
+        .map_err(|reason| CertsError::Schema {
+            path: "/".into(),
+            reason: format!("schema {name} could not be compiled: {reason}"),
+        })?;
+    let errors: Vec<(String, String)> = validator
+        .iter_errors(payload)
+        .take(MAX_REPORTED)
+        .map(|error| (error.instance_path().to_string(), error.to_string()))
         .collect();
-    let [group] = groups.as_slice() else {
-        return Err(violation("", "exactly one of v, t, r is required"));
-    };
-    let entries = required(root, "", group)?
-        .as_array()
-        .ok_or_else(|| violation(&format!("/{group}"), "expected an array"))?;
-    let [entry] = entries.as_slice() else {
-        return Err(violation(
-            &format!("/{group}"),
-            "expected exactly one entry",
-        ));
-    };
-    let path = format!("/{group}/0");
-    let entry = object(entry, &path)?;
-    match *group {
-        "v" => check_vaccination(entry, &path),
-        "t" => check_test(entry, &path),
-        _ => check_recovery(entry, &path),
-    }
-}
-
-fn check_name(nam: &Map<String, Value>) -> Result<(), CertsError> {
-    required(nam, "/nam", "fnt")?;
-    for key in ["fn", "fnt", "gn", "gnt"] {
-        if let Some(value) = nam.get(key) {
-            let path = format!("/nam/{key}");
-            let value = value
-                .as_str()
-                .ok_or_else(|| violation(&path, "expected a string"))?;
-            if value.chars().count() > MAX_TEXT_CHARS {
-                return Err(violation(&path, "longer than 80 characters"));
-            }
-            if key.ends_with('t') && !value.chars().all(|c| c.is_ascii_uppercase() || c == '<') {
-                return Err(violation(&path, "expected only A-Z and <"));
-            }
+    match errors.split_first() {
+        None => Ok(()),
+        Some(((path, first), rest)) => {
+            let more: String = rest
+                .iter()
+                .map(|(path, reason)| format!("; {}: {reason}", or_root(path)))
+                .collect();
+            Err(CertsError::Schema {
+                path: or_root(path),
+                reason: format!("{first}{more} (schema {name})"),
+            })
         }
     }
-    let given = nam.get("gn").and_then(Value::as_str).unwrap_or_default();
-    let transliterated = nam.get("gnt").and_then(Value::as_str).unwrap_or_default();
-    if !given.is_empty() && transliterated.is_empty() {
-        return Err(violation(
-            "/nam/gnt",
-            "a given name needs its ICAO transliteration",
-        ));
-    }
-    Ok(())
 }
 
-fn check_vaccination(entry: &Map<String, Value>, path: &str) -> Result<(), CertsError> {
-    for key in ["tg", "vp", "mp", "ma"] {
-        text(entry, path, key)?;
+fn or_root(path: &str) -> String {
+    if path.is_empty() {
+        "/".into()
+    } else {
+        path.into()
     }
-    for key in ["dn", "sd"] {
-        let dose = required(entry, path, key)?;
-        if dose.as_u64().is_none_or(|n| n < 1) {
-            return Err(violation(
-                &format!("{path}/{key}"),
-                "expected an integer ≥ 1",
+}
+
+/// Carnet's own checks of a payload that passed its schema; `at` (Unix seconds) bounds the
+/// birth date.
+///
+/// # Errors
+/// [`CertsError::Content`] naming the offending path.
+pub fn content_checks(payload: &Value, at: Option<i64>) -> Result<(), CertsError> {
+    let root = payload
+        .as_object()
+        .ok_or_else(|| content("/", "expected an object"))?;
+    if let (Some(at), Some(dob)) = (at, root.get("dob").and_then(Value::as_str)) {
+        check_birth_date(dob, at)?;
+    }
+    if let Some(nam) = root.get("nam").and_then(Value::as_object) {
+        let given = text_of(nam, "gn");
+        if !given.is_empty() && text_of(nam, "gnt").is_empty() {
+            return Err(content(
+                "/nam/gnt",
+                "a given name needs its ICAO transliteration",
             ));
         }
     }
-    date(entry, path, "dt")?;
-    check_common(entry, path)
-}
-
-fn check_test(entry: &Map<String, Value>, path: &str) -> Result<(), CertsError> {
-    for key in ["tg", "tt", "tr"] {
-        text(entry, path, key)?;
-    }
-    for key in ["nm", "ma"] {
-        if entry.contains_key(key) {
-            text(entry, path, key)?;
+    let group = single_group(payload)?;
+    let entries = root.get(group).and_then(Value::as_array);
+    let Some([entry]) = entries.map(Vec::as_slice) else {
+        return Err(content(
+            &format!("/{group}"),
+            "expected exactly one entry: a certificate states one event",
+        ));
+    };
+    let entry = entry
+        .as_object()
+        .ok_or_else(|| content(&format!("/{group}/0"), "expected an object"))?;
+    let dates: &[&str] = match group {
+        "v" => &["dt"],
+        "t" => &["sc"],
+        _ => &["fr", "df", "du"],
+    };
+    for key in dates {
+        let value = text_of(entry, key);
+        if !is_date_or_date_time(value) {
+            return Err(content(
+                &format!("/{group}/0/{key}"),
+                "expected a date YYYY-MM-DD or an RFC 3339 date-time",
+            ));
         }
     }
-    let sc = text(entry, path, "sc")?;
-    if OffsetDateTime::parse(sc, &Rfc3339).is_err() {
-        return Err(violation(
-            &format!("{path}/sc"),
-            "expected an RFC 3339 date-time",
-        ));
-    }
-    if entry.contains_key("tc") {
-        bounded_text(entry, path, "tc")?;
-    }
-    check_common(entry, path)
-}
-
-fn check_recovery(entry: &Map<String, Value>, path: &str) -> Result<(), CertsError> {
-    text(entry, path, "tg")?;
-    for key in ["fr", "df", "du"] {
-        date(entry, path, key)?;
-    }
-    check_common(entry, path)
-}
-
-/// `co`, `is`, `ci`: present in every group.
-fn check_common(entry: &Map<String, Value>, path: &str) -> Result<(), CertsError> {
-    let co = text(entry, path, "co")?;
-    if !co.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(violation(&format!("{path}/co"), "expected a country code"));
-    }
-    bounded_text(entry, path, "is")?;
-    bounded_text(entry, path, "ci")?;
     Ok(())
 }
 
-fn violation(path: &str, reason: &str) -> CertsError {
-    CertsError::Schema {
-        path: if path.is_empty() {
-            "/".into()
-        } else {
-            path.into()
-        },
+/// The one group (`v`, `t` or `r`) a payload holds: a certificate is of one type.
+///
+/// # Errors
+/// [`CertsError::Content`] when it holds none or several.
+pub fn single_group(payload: &Value) -> Result<&'static str, CertsError> {
+    let groups: Vec<&'static str> = ["v", "t", "r"]
+        .into_iter()
+        .filter(|key| payload.get(*key).is_some())
+        .collect();
+    match groups.as_slice() {
+        [group] => Ok(group),
+        _ => Err(content("/", "exactly one of v, t, r is required")),
+    }
+}
+
+fn check_birth_date(dob: &str, at: i64) -> Result<(), CertsError> {
+    let now = OffsetDateTime::from_unix_timestamp(at)
+        .map_err(|_| content("/dob", "time of check out of range"))?;
+    let today = format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
+    // The schema fixed the layout (YYYY, YYYY-MM or YYYY-MM-DD): a (partial) date is later
+    // iff its text sorts after the same-length prefix of today's.
+    if dob.is_ascii() && dob > today.get(..dob.len()).unwrap_or(&today) {
+        return Err(content("/dob", "birth date after the time of the check"));
+    }
+    Ok(())
+}
+
+fn text_of<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
+    map.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn is_date_or_date_time(text: &str) -> bool {
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &date).is_ok() || OffsetDateTime::parse(text, &Rfc3339).is_ok()
+}
+
+fn content(path: &str, reason: &str) -> CertsError {
+    CertsError::Content {
+        path: path.into(),
         reason: reason.into(),
     }
 }
 
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, CertsError> {
-    value
-        .as_object()
-        .ok_or_else(|| violation(path, "expected an object"))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn required<'a>(
-    map: &'a Map<String, Value>,
-    path: &str,
-    key: &str,
-) -> Result<&'a Value, CertsError> {
-    map.get(key)
-        .ok_or_else(|| violation(&format!("{path}/{key}"), "required"))
-}
-
-fn text<'a>(map: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, CertsError> {
-    required(map, path, key)?
-        .as_str()
-        .ok_or_else(|| violation(&format!("{path}/{key}"), "expected a string"))
-}
-
-fn bounded_text<'a>(
-    map: &'a Map<String, Value>,
-    path: &str,
-    key: &str,
-) -> Result<&'a str, CertsError> {
-    let value = text(map, path, key)?;
-    if value.chars().count() > MAX_TEXT_CHARS {
-        return Err(violation(
-            &format!("{path}/{key}"),
-            "longer than 80 characters",
-        ));
+    #[test]
+    fn declared_versions_fall_under_published_ones() {
+        assert_eq!(version_for("1.3.0").unwrap(), "1.3.0");
+        assert_eq!(version_for("1.3.9").unwrap(), "1.3.3");
+        assert_eq!(version_for("1.2.5").unwrap(), "1.2.1");
+        assert_eq!(version_for("1.9.0").unwrap(), "1.3.3");
+        assert!(version_for("0.9.0").is_err());
+        assert!(version_for("2.0.0").is_err());
+        assert!(version_for("1.3").is_err());
+        assert!(version_for("1.3.x").is_err());
+        assert!(version_for("1.3.0.1").is_err());
+        assert_eq!(published_versions().len(), PUBLISHED.len());
     }
-    Ok(value)
-}
-
-fn date<'a>(map: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, CertsError> {
-    let value = text(map, path, key)?;
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    if time::Date::parse(value, &format).is_err() {
-        return Err(violation(
-            &format!("{path}/{key}"),
-            "expected a date YYYY-MM-DD",
-        ));
-    }
-    Ok(value)
-}
-
-/// `^\d+\.\d+\.\d+$`
-fn is_version(text: &str) -> bool {
-    let parts: Vec<&str> = text.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// `^((19|20)\d\d(-\d\d){0,2}){0,1}$`
-fn is_birth_date(text: &str) -> bool {
-    if text.is_empty() {
-        return true;
-    }
-    let mut parts = text.split('-');
-    let year_ok = parts.next().is_some_and(|y| {
-        y.len() == 4
-            && y.bytes().all(|b| b.is_ascii_digit())
-            && (y.starts_with("19") || y.starts_with("20"))
-    });
-    let rest: Vec<&str> = parts.collect();
-    year_ok
-        && rest.len() <= 2
-        && rest
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
 }

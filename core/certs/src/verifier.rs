@@ -105,7 +105,8 @@ pub fn verify(
         Err(reason) => return invalid(None, reason),
     };
     let holder = holder_of(&hcert.claims.payload);
-    let checks = schema::validate(&hcert.claims.payload, Some(at))
+    let checks = schema::validate(&hcert.claims.payload, None)
+        .and_then(|()| schema::content_checks(&hcert.claims.payload, Some(at)))
         .and_then(|()| check_key_usage(hcert.cert_type(), signer))
         .and_then(|()| check_expiry(&hcert.claims, signer, at))
         .and_then(|()| RevocationHashes::of(&hcert, signer.key()))

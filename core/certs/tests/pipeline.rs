@@ -78,7 +78,8 @@ fn expiry_key_usage_and_schema_are_checked_on_a_valid_certificate() {
         decoded.cert_type(),
         Some(CertificateType::Vaccination | CertificateType::Test | CertificateType::Recovery)
     ));
-    schema::validate(&decoded.claims.payload, Some(issued_at)).unwrap();
+    schema::validate(&decoded.claims.payload, None).unwrap();
+    schema::content_checks(&decoded.claims.payload, Some(issued_at)).unwrap();
 }
 
 #[test]
@@ -155,36 +156,70 @@ fn hostile_qr_text_is_refused_with_bounded_work() {
 }
 
 #[test]
-fn schema_refusals_name_the_path() {
+fn schema_refusals_name_the_path_and_version() {
     let payload = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
     let base = r#"{"ver":"1.3.0","nam":{"fnt":"DUPOND","gn":"Marie","gnt":"MARIE"},"dob":"1962-07-01",
         "r":[{"tg":"840539006","fr":"2021-01-01","co":"FR","is":"X","df":"2021-01-10","du":"2021-06-01","ci":"U"}]}"#;
-    schema::validate(&payload(base), Some(1_700_000_000)).unwrap();
+    schema::validate(&payload(base), None).unwrap();
     let cases = [
         (base.replace("\"ver\":\"1.3.0\"", "\"ver\":\"1.3\""), "/ver"),
         (base.replace("1962-07-01", "1815-08-24"), "/dob"),
+        (
+            base.replace("\"fnt\":\"DUPOND\"", "\"fnt\":\"dupond\""),
+            "/nam/fnt",
+        ),
+        (base.replace("\"co\":\"FR\"", "\"co\":\"\""), "/r/0/co"),
+        (base.replace("\"r\":", "\"v\":[],\"r\":"), "/v"),
+        (base.replace("\"ci\":\"U\"", "\"ci\":7"), "/r/0/ci"),
+    ];
+    for (text, path) in cases {
+        match schema::validate(&payload(&text), None) {
+            Err(CertsError::Schema { path: found, .. }) => assert_eq!(found, path, "{text}"),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    // Each version as published: 1.0.0 wanted full birth dates and allowed several doses in
+    // one certificate; 1.3.0 allows a partial birth date and exactly one entry.
+    let partial_birth = base.replace("1962-07-01", "1962");
+    schema::validate(&payload(&partial_birth), None).unwrap();
+    let err = schema::validate(&payload(&partial_birth), Some("1.0.0")).unwrap_err();
+    assert!(err.to_string().contains("schema 1.0.0"), "{err}");
+    let two = base.replace(
+        "\"r\":[{",
+        "\"r\":[{\"tg\":\"840539006\",\"fr\":\"2021-01-01\",\"co\":\"FR\",\"is\":\"X\",\"df\":\"2021-01-10\",\"du\":\"2021-06-01\",\"ci\":\"V\"},{",
+    );
+    schema::validate(&payload(&two), Some("1.0.0")).unwrap();
+    assert!(schema::validate(&payload(&two), None).is_err());
+    // A patch level never published falls under the newest one below it.
+    schema::validate(&payload(&base.replace("1.3.0", "1.3.7")), None).unwrap();
+    assert!(schema::validate(&payload(&base.replace("1.3.0", "2.0.0")), None).is_err());
+}
+
+#[test]
+fn content_checks_are_reported_apart_from_the_schema() {
+    let payload = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let base = r#"{"ver":"1.3.0","nam":{"fnt":"DUPOND","gn":"Marie","gnt":"MARIE"},"dob":"1962-07-01",
+        "r":[{"tg":"840539006","fr":"2021-01-01","co":"FR","is":"X","df":"2021-01-10","du":"2021-06-01","ci":"U"}]}"#;
+    schema::content_checks(&payload(base), Some(1_700_000_000)).unwrap();
+    let cases = [
+        (base.replace("1962-07-01", "2030-01"), "/dob"),
         (
             base.replace("\"gnt\":\"MARIE\"", "\"gnt\":\"\""),
             "/nam/gnt",
         ),
         (
-            base.replace("\"fnt\":\"DUPOND\"", "\"fnt\":\"dupond\""),
-            "/nam/fnt",
-        ),
-        (
             base.replace("\"du\":\"2021-06-01\"", "\"du\":\"2021-02-30\""),
             "/r/0/du",
         ),
-        (base.replace("\"co\":\"FR\"", "\"co\":\"\""), "/r/0/co"),
-        (base.replace("\"r\":", "\"v\":[],\"r\":"), "/"),
+        (base.replace("\"r\":", "\"t\":[],\"r\":"), "/"),
     ];
     for (text, path) in cases {
-        match schema::validate(&payload(&text), Some(1_700_000_000)) {
-            Err(CertsError::Schema { path: found, .. }) => assert_eq!(found, path, "{text}"),
+        match schema::content_checks(&payload(&text), Some(1_700_000_000)) {
+            Err(CertsError::Content { path: found, .. }) => assert_eq!(found, path, "{text}"),
             other => panic!("{path}: {other:?}"),
         }
     }
     let future_birth = base.replace("1962-07-01", "2030-01-01");
-    assert!(schema::validate(&payload(&future_birth), Some(1_700_000_000)).is_err());
-    assert!(schema::validate(&payload(&future_birth), None).is_ok());
+    schema::validate(&payload(&future_birth), None).unwrap();
+    schema::content_checks(&payload(&future_birth), None).unwrap();
 }
