@@ -11,10 +11,14 @@
 //! evaluates to `true`; one that cannot be evaluated is reported apart, so that the verdict
 //! becomes "cannot confirm", never "valid".
 
+use carnet_codec::cose::VerifyingKey;
+use ring::rand::SecureRandom;
+use ring::signature::EcdsaKeyPair;
 use serde_json::Value as Json;
 
 use crate::CertsError;
 use crate::certlogic::{evaluate, validate};
+use crate::signed_list::{self, ListHeader};
 
 /// Largest rule list read, in bytes.
 pub const MAX_RULES_BYTES: usize = 4 * 1024 * 1024;
@@ -71,6 +75,9 @@ pub struct BusinessRule {
     pub kind: RuleKind,
     /// The country (ISO 3166-1 alpha-2) whose rule it is.
     pub country: String,
+    /// The region of that country it is limited to, when it is (not chosen by
+    /// [`applicable`], which judges for a whole country).
+    pub region: Option<String>,
     /// Its version, `major.minor.patch`.
     pub version: (u32, u32, u32),
     /// The certificates it is about.
@@ -174,6 +181,11 @@ impl BusinessRule {
         Ok(BusinessRule {
             kind,
             country: text(rule, "Country")?.to_ascii_uppercase(),
+            region: rule
+                .get("Region")
+                .and_then(Json::as_str)
+                .filter(|region| !region.trim().is_empty())
+                .map(str::to_owned),
             version,
             scope,
             descriptions,
@@ -213,6 +225,75 @@ pub fn parse_rules(bytes: &[u8]) -> Result<Vec<BusinessRule>, CertsError> {
     let Json::Array(rules) = json else {
         return Err(CertsError::Rule("the rule list is not a list".into()));
     };
+    read_all(&rules)
+}
+
+/// A verified, signed list of business rules (kind `carnet-dcc-rules`): the gateway's rules
+/// of every country, as the reference server distributes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleList {
+    header: ListHeader,
+    rules: Vec<BusinessRule>,
+}
+
+impl RuleList {
+    /// The `kind` of a signed rule list.
+    pub const KIND: &'static str = "carnet-dcc-rules";
+
+    /// Verifies and reads a signed rule list.
+    ///
+    /// # Errors
+    /// [`CertsError::List`] or [`CertsError::Signature`] for the envelope,
+    /// [`CertsError::Rule`] for a rule that does not read: a list with one bad rule is refused
+    /// whole.
+    pub fn open(bytes: &[u8], anchor: &VerifyingKey) -> Result<Self, CertsError> {
+        let (header, body) = signed_list::open_json(bytes, anchor, Self::KIND)?;
+        let rules = body
+            .as_array()
+            .ok_or_else(|| CertsError::List("the rule list is not a list".into()))?;
+        Ok(RuleList {
+            header,
+            rules: read_all(rules)?,
+        })
+    }
+
+    /// Signs rules (the gateway's JSON objects) as a list, after reading each.
+    ///
+    /// # Errors
+    /// [`CertsError::Rule`] for a rule that does not read, [`CertsError::List`] when signing
+    /// fails.
+    pub fn seal(
+        header: &ListHeader,
+        rules: &[Json],
+        key: &EcdsaKeyPair,
+        kid: &[u8],
+        rng: &dyn SecureRandom,
+    ) -> Result<Vec<u8>, CertsError> {
+        read_all(rules)?;
+        signed_list::seal_json(
+            Self::KIND,
+            header,
+            &Json::Array(rules.to_vec()),
+            key,
+            kid,
+            rng,
+        )
+    }
+
+    /// The list's header.
+    #[must_use]
+    pub fn header(&self) -> &ListHeader {
+        &self.header
+    }
+
+    /// The rules, every country's.
+    #[must_use]
+    pub fn rules(&self) -> &[BusinessRule] {
+        &self.rules
+    }
+}
+
+fn read_all(rules: &[Json]) -> Result<Vec<BusinessRule>, CertsError> {
     if rules.len() > MAX_RULES {
         return Err(CertsError::Rule(format!(
             "the rule list has more than {MAX_RULES} rules"
@@ -239,6 +320,7 @@ pub fn applicable<'a>(
             RuleKind::Invalidation => issuer,
         };
         rule.country.eq_ignore_ascii_case(country)
+            && rule.region.is_none()
             && (rule.scope == RuleScope::General || rule.scope == scope)
             && rule.valid_from <= at
             && at < rule.valid_to

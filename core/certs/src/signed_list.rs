@@ -90,6 +90,41 @@ pub(crate) fn seal(
     cose::sign_es256(bytes, kid, key, rng).map_err(list_error)
 }
 
+/// Verifies a signed list whose body is a JSON document (carried as a CBOR byte string of
+/// its UTF-8 text) and returns its header and the document.
+///
+/// # Errors
+/// As [`open`], and [`CertsError::List`] for a body that is not JSON.
+pub(crate) fn open_json(
+    bytes: &[u8],
+    anchor: &VerifyingKey,
+    kind: &str,
+) -> Result<(ListHeader, serde_json::Value), CertsError> {
+    let (header, body) = open(bytes, anchor, kind)?;
+    let text = body
+        .as_bytes()
+        .ok_or_else(|| CertsError::List("the body is not a byte string".into()))?;
+    let json = serde_json::from_slice(text)
+        .map_err(|e| CertsError::List(format!("the body is not JSON: {e}")))?;
+    Ok((header, json))
+}
+
+/// Signs a JSON document as a list (the body of [`open_json`]).
+///
+/// # Errors
+/// [`CertsError::List`] when encoding or signing fails.
+pub(crate) fn seal_json(
+    kind: &str,
+    header: &ListHeader,
+    body: &serde_json::Value,
+    key: &EcdsaKeyPair,
+    kid: &[u8],
+    rng: &dyn SecureRandom,
+) -> Result<Vec<u8>, CertsError> {
+    let text = serde_json::to_vec(body).map_err(|e| CertsError::List(e.to_string()))?;
+    seal(kind, header, Value::Bytes(text), key, kid, rng)
+}
+
 fn list_error(error: CodecError) -> CertsError {
     CertsError::List(error.to_string())
 }

@@ -305,3 +305,58 @@ fn verifier_mode_gives_valid_invalid_or_cannot_confirm() {
         }
     ));
 }
+
+#[test]
+fn rules_and_value_sets_travel_signed_and_a_forged_or_bad_list_is_refused() {
+    use carnet_certs::{RuleList, ValueSets};
+    let (pair, public) = anchor();
+    let (_, other) = anchor();
+    let rng = SystemRandom::new();
+    let header = ListHeader {
+        version: 7,
+        issued_at: 1_700_000_000,
+    };
+    let dir = format!(
+        "{}/../../fixtures/dcc-rules/business-rules/FR/TR-FR-0002/rule.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let rule: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir).unwrap()).unwrap();
+    let sealed = RuleList::seal(
+        &header,
+        std::slice::from_ref(&rule),
+        &pair,
+        b"anchor01",
+        &rng,
+    )
+    .unwrap();
+    let list = RuleList::open(&sealed, &public).unwrap();
+    assert_eq!(list.header(), &header);
+    assert_eq!(list.rules()[0].identifier, "TR-FR-0002");
+    assert!(matches!(
+        RuleList::open(&sealed, &other),
+        Err(CertsError::Signature(_))
+    ));
+    // A trust list is not a rule list, whatever its signature.
+    assert!(matches!(
+        ValueSets::open(&sealed, &public),
+        Err(CertsError::List(_))
+    ));
+    let mut broken = rule;
+    broken["Logic"] = serde_json::json!({"no-such-operation": []});
+    assert!(matches!(
+        RuleList::seal(&header, &[broken], &pair, b"anchor01", &rng),
+        Err(CertsError::Rule(_))
+    ));
+
+    let document = serde_json::json!({"valueSetId": "covid-19-lab-result", "valueSetDate": "2030-01-01",
+        "valueSetValues": {"260415000": {"display": "Non détecté"}}});
+    let sealed = ValueSets::seal(&header, &[document], &pair, b"anchor01", &rng).unwrap();
+    let sets = ValueSets::open(&sealed, &public).unwrap();
+    assert_eq!(sets.header(), Some(&header));
+    assert_eq!(
+        sets.display_field("t", "tr", "260415000"),
+        Some("Non détecté")
+    );
+    assert!(ValueSets::open(&sealed, &other).is_err());
+}
