@@ -144,6 +144,26 @@ impl VerifierLists {
     }
 }
 
+/// A business rule a certificate does not meet.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FailedRule {
+    /// `TR-FR-0002`.
+    pub identifier: String,
+    /// Whose rule it is (the country of arrival, or the issuer for an invalidation rule).
+    pub country: String,
+    /// What it says, by language (`fr`, `en`…), as the rule carries it.
+    pub descriptions: Vec<LocalizedText>,
+}
+
+/// A text in one language.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LocalizedText {
+    /// Language code (`fr`, `en`).
+    pub language: String,
+    /// The text.
+    pub text: String,
+}
+
 /// What verifier mode concludes.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum PassVerdict {
@@ -166,6 +186,9 @@ pub enum PassVerdict {
         message_key: String,
         /// Detail for developers (English, not for display).
         detail: String,
+        /// The business rules that failed (code `dcc.rules_not_met`), each with what it says
+        /// in the languages it carries: show these to staff.
+        failed_rules: Vec<FailedRule>,
     },
     /// Carnet cannot vouch for it with the data it has offline.
     CannotConfirm {
@@ -189,12 +212,31 @@ impl From<Verdict> for PassVerdict {
                 expires_at,
             },
             Verdict::Invalid { holder, reason } => {
+                let failed_rules = match &reason {
+                    carnet::certs::CertsError::RulesNotMet { failures, .. } => failures
+                        .iter()
+                        .map(|failure| FailedRule {
+                            identifier: failure.identifier.clone(),
+                            country: failure.country.clone(),
+                            descriptions: failure
+                                .descriptions
+                                .iter()
+                                .map(|(language, text)| LocalizedText {
+                                    language: language.clone(),
+                                    text: text.clone(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 let error = carnet::CarnetError::from(reason);
                 PassVerdict::Invalid {
                     holder,
                     code: error.code().to_owned(),
                     message_key: error.message_key().to_owned(),
                     detail: error.to_string(),
+                    failed_rules,
                 }
             }
             Verdict::CannotConfirm { holder, reason } => {

@@ -134,6 +134,21 @@ impl Carnet {
     ) -> Result<PassVerdict, CarnetError> {
         Ok(self.0.verify_pass(&text, &lists.0)?.into())
     }
+
+    /// Verifier mode by the business rules of a country of arrival (ISO 3166-1 alpha-2,
+    /// `FR`) held in `lists`: a genuine certificate that fails a rule is invalid, naming each
+    /// failed rule; without rules for that country it cannot be confirmed.
+    pub fn verify_pass_for_country(
+        &self,
+        text: String,
+        lists: Arc<VerifierLists>,
+        arrival_country: String,
+    ) -> Result<PassVerdict, CarnetError> {
+        Ok(self
+            .0
+            .verify_pass_in(&text, &lists.0, Some(&arrival_country))?
+            .into())
+    }
 }
 
 /// Version of the Carnet core inside this library.

@@ -111,6 +111,8 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         "\n5. Syncing with the health space (the reference server, started in this process on \
          loopback)"
     );
+    // A French document signer, whose certificate the national services list as trusted.
+    let signer = demo_signer(&dir)?;
     let (server, url) = show_sync(&carnet, &record, &dir)?;
 
     outln!("\n6. The carte Vitale on the phone (ApCV), shown at a pharmacy");
@@ -124,18 +126,25 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
             server.professional_key(),
         )
     });
+    let venue = exposure.and_then(|()| {
+        outln!(
+            "\n8. At a venue in France: the lists and France's business rules from the national \
+             services, then certificates judged offline by them"
+        );
+        show_venue(&carnet, &url, &dir, &signer)
+    });
     server
         .stop()
         .map_err(|e| SessionError::Io(format!("server: {e}")))?;
-    exposure?;
+    venue?;
 
     outln!(
-        "\n8. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
+        "\n9. A health certificate (EU DCC test vector CO3), checked offline as venue staff would"
     );
     show_certificate(&carnet, &record)?;
     drop(record);
 
-    outln!("\n9. Noticing a clock set back (the phone's date changed to pass off an old pass)");
+    outln!("\n10. Noticing a clock set back (the phone's date changed to pass off an old pass)");
     let lagging = Arc::new(LaggingClock {
         behind_millis: 3_600_000,
     });
@@ -150,6 +159,145 @@ pub fn run(options: &Options) -> Result<ExitCode, SessionError> {
         outln!("   · {item}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A French document signer valid for a year around now, its certificate placed where the
+/// reference server reads the trust list from.
+fn demo_signer(dir: &Path) -> Result<carnet::certs::issuer::TestIssuer, SessionError> {
+    let now = SystemClock.now_unix_millis().div_euclid(1000);
+    let signer = carnet::certs::issuer::TestIssuer::new("FR", now - 180 * DAY, now + 365 * DAY)
+        .map_err(carnet::CarnetError::from)?;
+    let signers = dir.join("server").join("lists").join("dsc");
+    std::fs::create_dir_all(&signers)
+        .and_then(|()| std::fs::write(signers.join("FR_demo-signer.der"), signer.certificate_der()))
+        .map_err(|e| SessionError::Io(format!("{}: {e}", signers.display())))?;
+    Ok(signer)
+}
+
+const DAY: i64 = 86_400;
+
+/// `lists update` against the running server, then certificates judged for France.
+fn show_venue(
+    carnet: &carnet::Carnet,
+    url: &str,
+    dir: &Path,
+    signer: &carnet::certs::issuer::TestIssuer,
+) -> Result<(), SessionError> {
+    use carnet::certs::country_rules::window;
+    let anchor = carnet_server::list_anchor(&dir.join("server"))
+        .map_err(|e| SessionError::Io(format!("server: {e}")))?;
+    let services = carnet.national_services(url, &[])?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SessionError::Io(e.to_string()))?;
+    let update = runtime.block_on(services.update_lists(&anchor))?;
+    let lists = update.lists;
+    let rules = lists.rules.as_ref().map_or(0, |l| l.rules().len());
+    outln!(
+        "   kept for offline use: trust list ({} signer{}), revocation list, {rules} business \
+         rules of {} countries, value sets",
+        lists.trust.store().len(),
+        if lists.trust.store().len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        lists
+            .rules
+            .as_ref()
+            .map(|l| {
+                let mut countries: Vec<&str> =
+                    l.rules().iter().map(|r| r.country.as_str()).collect();
+                countries.sort_unstable();
+                countries.dedup();
+                countries.len()
+            })
+            .unwrap_or_default()
+    );
+    let now = SystemClock.now_unix_millis().div_euclid(1000);
+    let day = |secs: i64| {
+        instant::format(secs)
+            .get(..10)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let person =
+        serde_json::json!({"fn": "Quenouille", "fnt": "QUENOUILLE", "gn": "Lucie", "gnt": "LUCIE"});
+    let test = |sampled: i64| {
+        serde_json::json!({"ver": "1.3.0", "nam": person, "dob": "1990-04-12", "t": [{
+            "tg": "840539006", "tt": "LP6464-4", "nm": "RT-PCR", "sc": instant::format(sampled),
+            "tr": "260415000", "tc": "Laboratoire des Lilas", "co": "FR", "is": "CNAM",
+            "ci": format!("URN:UVCI:01:FR:DEMO{sampled}T")}]})
+    };
+    let dose = |number: u32, injected: i64| {
+        serde_json::json!({"ver": "1.3.0", "nam": person, "dob": "1990-04-12", "v": [{
+            "tg": "840539006", "vp": "J07BX03", "mp": "EU/1/20/1528", "ma": "ORG-100030215",
+            "dn": number, "sd": 2, "dt": day(injected), "co": "FR", "is": "CNAM",
+            "ci": format!("URN:UVCI:01:FR:DEMO{injected}V{number}")}]})
+    };
+    let cases = [
+        (
+            "a negative PCR test sampled 3 weeks ago",
+            test(now - 21 * DAY),
+        ),
+        (
+            "the first of two doses, a month ago",
+            dose(1, now - 30 * DAY),
+        ),
+        (
+            "a negative PCR test sampled 2 hours ago",
+            test(now - 2 * 3600),
+        ),
+        (
+            "the second of two doses, 2 days ago",
+            dose(2, now - 2 * DAY),
+        ),
+    ];
+    for (what, payload) in cases {
+        let text = signer
+            .issue(&payload, now - 3600, now + 300 * DAY)
+            .map_err(carnet::CarnetError::from)?;
+        let verdict = carnet.verify_pass_in(&text, &lists, Some("FR"))?;
+        outln!("   {what}: {}", describe_french_verdict(&verdict));
+        let decoded = carnet::certs::hcert::decode(&text).map_err(carnet::CarnetError::from)?;
+        if let Some(rules) = &lists.rules {
+            let period = window(rules.rules(), &lists.value_sets, "FR", &decoded.claims, now);
+            match (period.from, period.until) {
+                (Some(from), Some(until)) => outln!(
+                    "      in the wallet: meets France's rules from {} until {}",
+                    instant::format(from),
+                    instant::format(until)
+                ),
+                (None, Some(until)) if matches!(verdict, Verdict::Valid { .. }) => outln!(
+                    "      in the wallet: meets France's rules until {}",
+                    instant::format(until)
+                ),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A verdict as a French venue's staff read it: failed rules in French.
+fn describe_french_verdict(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Valid { cert_type, .. } => format!("VALID for France ({})", cert_type.name()),
+        Verdict::Invalid {
+            reason: carnet::certs::CertsError::RulesNotMet { failures, .. },
+            ..
+        } => format!(
+            "INVALID for France — {}",
+            failures
+                .iter()
+                .map(|f| format!("{} : « {} »", f.identifier, f.description("fr")))
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        ),
+        Verdict::Invalid { reason, .. } => format!("INVALID: {reason}"),
+        Verdict::CannotConfirm { reason, .. } => format!("CANNOT CONFIRM: {reason}"),
+    }
 }
 
 /// The sample certificate and its signer, embedded so that the demo runs from anywhere.

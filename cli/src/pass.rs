@@ -32,6 +32,15 @@ pub enum PassCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run business-rule tests laid out as the EU gateway's test data:
+    /// DIR/COUNTRY/RULE-ID/rule.json and DIR/COUNTRY/RULE-ID/tests/*.json (payload, external
+    /// data, expected outcome). Value sets come from each test's external.valueSets, else
+    /// DIR/valuesets/valueSets.json. One line per failing test, then `N passed, N failed`.
+    /// Exit 1 when any test fails.
+    RulesConformance {
+        /// The directory of countries.
+        dir: PathBuf,
+    },
 }
 
 /// One file's outcome, for `--json`.
@@ -63,7 +72,119 @@ pub fn run(
             known_issues,
             json,
         } => conformance(dir, known_issues, json),
+        PassCommand::RulesConformance { dir } => rules_conformance(&dir),
     }
+}
+
+/// Most rule tests one run reads (the gateway's test data holds about a thousand).
+const MAX_RULE_TESTS: usize = 100_000;
+
+/// Runs `carnet pass rules-conformance`.
+fn rules_conformance(dir: &Path) -> Result<ExitCode, SessionError> {
+    use carnet::certs::rules::BusinessRule;
+    use carnet::certs::rules_conformance::{self as rules_tests, MAX_FILE_BYTES};
+    let read = |path: &Path, what: &'static str| {
+        carnet::codec::bounded::read_text_file(path, MAX_FILE_BYTES, what)
+            .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))
+    };
+    let value_sets_file = dir.join("valuesets").join("valueSets.json");
+    let value_sets: Option<serde_json::Value> = if value_sets_file.is_file() {
+        let text = read(&value_sets_file, "value sets")?;
+        Some(serde_json::from_str(&text).map_err(|e| {
+            SessionError::Io(format!("{}: not JSON: {e}", value_sets_file.display()))
+        })?)
+    } else {
+        None
+    };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for rule_dir in subdirectories(dir)?
+        .iter()
+        .filter(|d| !d.ends_with("valuesets"))
+        .map(|country| subdirectories(country))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat()
+    {
+        let rule_file = rule_dir.join("rule.json");
+        if !rule_file.is_file() {
+            continue;
+        }
+        let name = relative_name(dir, &rule_dir);
+        let rule = serde_json::from_str(&read(&rule_file, "rule")?)
+            .map_err(|e| e.to_string())
+            .and_then(|json| BusinessRule::from_json(&json).map_err(|e| e.to_string()));
+        let tests = sorted_entries(&rule_dir.join("tests")).unwrap_or_default();
+        let rule = match rule {
+            Ok(rule) => rule,
+            Err(error) => {
+                failed += tests.len().max(1);
+                outln!("FAIL  {name}/rule.json: {error}");
+                continue;
+            }
+        };
+        for test in tests
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        {
+            if passed + failed >= MAX_RULE_TESTS {
+                return Err(SessionError::Usage(format!(
+                    "more than {MAX_RULE_TESTS} tests under {}",
+                    dir.display()
+                )));
+            }
+            let outcome = read(test, "rule test")?;
+            match rules_tests::run_test(&rule, &outcome, value_sets.as_ref()) {
+                Ok(result) if result.agrees() => passed += 1,
+                Ok(result) => {
+                    failed += 1;
+                    let why = result.error.map(|e| format!(" ({e})")).unwrap_or_default();
+                    outln!(
+                        "FAIL  {}: {}: expected {}, got {}{why}",
+                        relative_name(dir, test),
+                        result.name,
+                        result.expected,
+                        result.held
+                    );
+                }
+                Err(error) => {
+                    failed += 1;
+                    outln!("FAIL  {}: {error}", relative_name(dir, test));
+                }
+            }
+        }
+    }
+    if passed + failed == 0 {
+        errln!(
+            "no rules (COUNTRY/RULE-ID/rule.json) under {}",
+            dir.display()
+        );
+        return Ok(ExitCode::from(crate::exit::Exit::Failed));
+    }
+    outln!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::Exit::Refused)
+    })
+}
+
+/// The entries of `dir`, sorted.
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// The directories directly under `dir`, sorted (symbolic links not followed).
+fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>, SessionError> {
+    let entries = sorted_entries(dir)
+        .map_err(|e| SessionError::Io(format!("cannot read {}: {e}", dir.display())))?;
+    Ok(entries
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .collect())
 }
 
 /// Runs `carnet pass conformance`.

@@ -180,6 +180,24 @@ pub fn run_lists_update(options: &Options, args: &ListsArgs) -> Result<ExitCode,
             None => "none".into(),
         }
     );
+    let rules = update
+        .lists
+        .rules
+        .as_ref()
+        .map(|list| list.header().version)
+        .unwrap_or_default();
+    outln!(
+        "business rules version {rules} ({}); value sets {}",
+        age(update.rules_changed),
+        match update.lists.value_sets.header() {
+            Some(header) => format!(
+                "version {} ({})",
+                header.version,
+                age(update.value_sets_changed)
+            ),
+            None => "as shipped".into(),
+        }
+    );
     if !update.reached {
         outln!("offline: these are the lists held, as of their versions above");
     }

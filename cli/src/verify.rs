@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use carnet::certs::CertsError;
 use carnet::certs::instant;
 use carnet::certs::verifier::{Holder, Verdict};
 use carnet::{CarnetError, Clock, SystemClock, VerifierLists};
@@ -32,6 +33,13 @@ pub struct VerifyArgs {
     /// Time of the check, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// Country of arrival (ISO 3166-1 alpha-2): judge by its business rules as `carnet lists
+    /// update` keeps them; "valid" then means "meets its rules now".
+    #[arg(long, value_name = "CC")]
+    country: Option<String>,
+    /// Language of the failed rules' descriptions (`fr`, `en`…; default: English).
+    #[arg(long, value_name = "LANG", default_value = "en")]
+    lang: String,
     /// Print the verdict as JSON.
     #[arg(long)]
     json: bool,
@@ -47,8 +55,19 @@ struct VerdictReport {
     certificate_type: Option<&'static str>,
     expires_at: Option<String>,
     revocation_checked: bool,
+    country: Option<String>,
+    failed_rules: Vec<FailedRuleReport>,
     trust_list: Option<ListReport>,
     revocation_list: Option<ListReport>,
+    rules_list: Option<ListReport>,
+}
+
+/// A business rule the certificate does not meet, in the chosen language.
+#[derive(Serialize)]
+struct FailedRuleReport {
+    identifier: String,
+    country: String,
+    description: String,
 }
 
 /// Version and age of an offline list, as shown to staff.
@@ -96,11 +115,22 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
             "--anchor needs --trust (a signed trust list)".into(),
         ));
     }
+    let country = match args.country.as_deref().map(str::trim) {
+        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some(code.to_ascii_uppercase())
+        }
+        Some(other) => {
+            return Err(SessionError::Usage(format!(
+                "--country {other:?}: expected a two-letter country code such as FR"
+            )));
+        }
+        None => None,
+    };
     let text = input::code_text(&args.input, "HC1:", "health certificate")?;
     let (verdict, lists) = match &args.trust {
         Some(trust) => {
             let lists = lists_from_files(args, trust, at)?;
-            (lists.verify(&text, at), Some(lists))
+            (lists.verify_in(&text, country.as_deref(), at), Some(lists))
         }
         None => {
             let carnet = session::open(options)?;
@@ -119,9 +149,9 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
                 ),
                 Some(lists) => {
                     let verdict = match given_at {
-                        Some(at) => lists.verify(&text, at),
+                        Some(at) => lists.verify_in(&text, country.as_deref(), at),
                         // The platform clock, behind the clock guard.
-                        None => carnet.verify_pass(&text, &lists)?,
+                        None => carnet.verify_pass_in(&text, &lists, country.as_deref())?,
                     };
                     (verdict, Some(lists))
                 }
@@ -129,7 +159,8 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
         }
     };
     let revocation_checked = lists.as_ref().is_some_and(|l| l.revocation.is_some());
-    let (mut report, exit) = report_of(verdict, revocation_checked);
+    let (mut report, exit) = report_of(verdict, revocation_checked, &args.lang);
+    report.country = country;
     // Lists' ages are shown when they are signed lists (not one trusted certificate).
     if let Some(lists) = lists.filter(|_| args.anchor.is_some() || args.trust.is_none()) {
         let age_hours = |issued_at: i64| at.saturating_sub(issued_at).max(0) / 3600;
@@ -139,6 +170,10 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
             age_hours: age_hours(header.issued_at),
         });
         report.revocation_list = lists.revocation.as_ref().map(|list| ListReport {
+            version: list.header().version,
+            age_hours: age_hours(list.header().issued_at),
+        });
+        report.rules_list = lists.rules.as_ref().map(|list| ListReport {
             version: list.header().version,
             age_hours: age_hours(list.header().issued_at),
         });
@@ -186,7 +221,11 @@ fn lists_unusable(error: &CarnetError) -> SessionError {
     SessionError::Io(format!("offline lists: {error} [{}]", error.code()))
 }
 
-fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, ExitCode) {
+fn report_of(
+    verdict: Verdict,
+    revocation_checked: bool,
+    language: &str,
+) -> (VerdictReport, ExitCode) {
     let blank = VerdictReport {
         verdict: "",
         code: None,
@@ -195,8 +234,11 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
         certificate_type: None,
         expires_at: None,
         revocation_checked,
+        country: None,
+        failed_rules: Vec::new(),
         trust_list: None,
         revocation_list: None,
+        rules_list: None,
     };
     match verdict {
         Verdict::Valid {
@@ -217,6 +259,17 @@ fn report_of(verdict: Verdict, revocation_checked: bool) -> (VerdictReport, Exit
             VerdictReport {
                 verdict: "invalid",
                 code: Some(CarnetError::from(reason.clone()).code()),
+                failed_rules: match &reason {
+                    CertsError::RulesNotMet { failures, .. } => failures
+                        .iter()
+                        .map(|failure| FailedRuleReport {
+                            identifier: failure.identifier.clone(),
+                            country: failure.country.clone(),
+                            description: failure.description(language).to_owned(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
                 reason: Some(reason.to_string()),
                 holder: holder.map(Into::into),
                 ..blank
@@ -241,7 +294,10 @@ fn print_verdict(report: &VerdictReport) {
         "invalid" => "INVALID",
         _ => "CANNOT CONFIRM",
     };
-    outln!("{headline}");
+    match &report.country {
+        Some(country) => outln!("{headline} for {country}"),
+        None => outln!("{headline}"),
+    }
     if let Some(holder) = &report.holder {
         let born = if holder.birth_date.is_empty() {
             "unknown"
@@ -259,9 +315,22 @@ fn print_verdict(report: &VerdictReport) {
     if let (Some(kind), Some(until)) = (report.certificate_type, &report.expires_at) {
         outln!("  {kind} certificate, valid until {until}");
     }
-    if let Some(reason) = &report.reason {
-        let code = report.code.map(|c| format!(" [{c}]")).unwrap_or_default();
-        outln!("  reason:  {reason}{code}");
+    if report.failed_rules.is_empty() {
+        if let Some(reason) = &report.reason {
+            let code = report.code.map(|c| format!(" [{c}]")).unwrap_or_default();
+            outln!("  reason:  {reason}{code}");
+        }
+    } else {
+        let country = report.country.as_deref().unwrap_or_default();
+        outln!("  does not meet the rules of {country}:");
+        for rule in &report.failed_rules {
+            outln!(
+                "  - {} ({}): {}",
+                rule.identifier,
+                rule.country,
+                rule.description
+            );
+        }
     }
     if let Some(list) = &report.trust_list {
         outln!(
@@ -273,6 +342,13 @@ fn print_verdict(report: &VerdictReport) {
     if let Some(list) = &report.revocation_list {
         outln!(
             "  revocation list: version {}, {} h old",
+            list.version,
+            list.age_hours
+        );
+    }
+    if let Some(list) = &report.rules_list {
+        outln!(
+            "  business rules:  version {}, {} h old",
             list.version,
             list.age_hours
         );

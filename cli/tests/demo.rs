@@ -51,6 +51,13 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "1 matched what his phone heard",
         "HIGH RISK: exposed on 1 day(s), the most recent 1 day(s) ago",
         "a simulated town of 100 phones for 2 days",
+        "business rules of 9 countries, value sets",
+        "a negative PCR test sampled 3 weeks ago: INVALID for France — TR-FR-0002 : « La date du prélèvement de l'échantillon doit avoir été réalisée moins de 48 heures",
+        "the first of two doses, a month ago: INVALID for France — VR-FR-0002 : « Le nombre de doses prises",
+        "a negative PCR test sampled 2 hours ago: VALID for France (test)",
+        "in the wallet: meets France's rules until",
+        "the second of two doses, 2 days ago: INVALID for France — VR-FR-0008",
+        "in the wallet: meets France's rules from",
         // One hour behind the time last seen, less the seconds the demo took since then.
         "clock one hour behind: moved backwards by 3",
     ] {

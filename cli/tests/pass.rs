@@ -37,6 +37,44 @@ fn the_eu_test_data_passes_save_the_listed_test_data_defects() {
 }
 
 #[test]
+fn the_gateway_business_rule_tests_all_pass_and_a_wrong_one_fails() {
+    let rules = testdata().join("../../dcc-rules/business-rules");
+    let (output, _data) = carnet(&["pass", "rules-conformance", rules.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert_eq!(stdout(&output).lines().last(), Some("969 passed, 0 failed"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let rule_dir = dir.path().join("FR/TR-FR-0003");
+    std::fs::create_dir_all(rule_dir.join("tests")).unwrap();
+    let source = rules.join("FR/TR-FR-0003");
+    std::fs::copy(source.join("rule.json"), rule_dir.join("rule.json")).unwrap();
+    let mut tests: Vec<_> = std::fs::read_dir(source.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    tests.sort();
+    let text = std::fs::read_to_string(&tests[0]).unwrap();
+    let mut test: serde_json::Value = serde_json::from_str(&text).unwrap();
+    std::fs::write(rule_dir.join("tests/good.json"), &text).unwrap();
+    test["expected"] = serde_json::Value::Bool(!test["expected"].as_bool().unwrap());
+    std::fs::write(rule_dir.join("tests/lying.json"), test.to_string()).unwrap();
+    let (output, _data) = carnet(&["pass", "rules-conformance", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("FAIL  FR/TR-FR-0003/tests/lying.json"),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("1 passed, 1 failed"));
+    let (empty, _data) = carnet(&[
+        "pass",
+        "rules-conformance",
+        rule_dir.join("tests").to_str().unwrap(),
+    ]);
+    assert_ne!(empty.status.code(), Some(0));
+}
+
+#[test]
 fn a_wrong_expectation_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("XX/2DCode/Raw");

@@ -10,6 +10,18 @@ use common::*;
 fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
     let data = tempfile::tempdir().unwrap();
+    // A French document signer the server lists as trusted.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signer = carnet::certs::issuer::TestIssuer::new("FR", now - 86_400, now + 86_400).unwrap();
+    std::fs::create_dir_all(data.path().join("lists/dsc")).unwrap();
+    std::fs::write(
+        data.path().join("lists/dsc/FR_test.der"),
+        signer.certificate_der(),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
         .args(["server", "--bind", "127.0.0.1:0", "--data"])
         .arg(data.path())
@@ -153,6 +165,58 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
     assert_eq!(report["code"], "dcc.unknown_signer");
     assert_eq!(report["revocation_checked"], true);
     assert!(report["trust_list"]["version"].is_u64(), "{report}");
+    assert!(
+        stdout(&lists).contains("business rules version"),
+        "{}",
+        stdout(&lists)
+    );
+
+    // A genuine negative test sampled three weeks ago: valid as a signature, invalid by the
+    // French rules, each failed rule described in French.
+    let test = |sampled: i64| {
+        let payload = serde_json::json!({"ver": "1.3.0", "nam": {"fnt": "DUPOND"}, "dob": "1980",
+            "t": [{"tg": "840539006", "tt": "LP6464-4", "sc": carnet::certs::instant::format(sampled),
+                   "tr": "260415000", "co": "FR", "is": "CNAM", "ci": format!("URN:UVCI:01:FR:{sampled}")}]});
+        signer.issue(&payload, now - 60, now + 86_000).unwrap()
+    };
+    let old = test(now - 21 * 86_400);
+    assert!(run(&["pass", "verify", &old]).status.success());
+    let judged = run(&[
+        "pass",
+        "verify",
+        &old,
+        "--country",
+        "FR",
+        "--lang",
+        "fr",
+        "--json",
+    ]);
+    assert_eq!(judged.status.code(), Some(1), "{}", stderr(&judged));
+    let report: serde_json::Value = serde_json::from_slice(&judged.stdout).unwrap();
+    assert_eq!(report["code"], "dcc.rules_not_met", "{report}");
+    assert_eq!(
+        report["failed_rules"][0]["identifier"], "TR-FR-0002",
+        "{report}"
+    );
+    assert!(
+        report["failed_rules"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("moins de 48 heures"),
+        "{report}"
+    );
+    let fresh = run(&["pass", "verify", &test(now - 3600), "--country", "fr"]);
+    assert!(fresh.status.success(), "{}", stdout(&fresh));
+    assert!(
+        stdout(&fresh).starts_with("VALID for FR"),
+        "{}",
+        stdout(&fresh)
+    );
+    // No rules for a country: cannot confirm (exit 4), never valid.
+    let elsewhere = run(&["pass", "verify", &test(now - 3600), "--country", "IT"]);
+    assert_eq!(elsewhere.status.code(), Some(4), "{}", stdout(&elsewhere));
+    let wrong = run(&["pass", "verify", &old, "--country", "France"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

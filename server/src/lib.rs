@@ -8,7 +8,7 @@
 //! | `POST /v1/enrol/test` | [`auth`] | a device enrolling without a card (tests only: off unless configured) |
 //! | `/v1/me/…` | [`health_space`], [`issuer`] | a citizen's device (signed requests) |
 //! | `/v1/pro/…` | [`health_space`], [`issuer`], [`readers`] | professionals' and the caisse's software (bearer key) |
-//! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists |
+//! | `/v1/lists/…` | [`lists`] | anyone: the signed DCC trust and revocation lists, business rules and value sets |
 //! | `/v1/issuer/…` | [`issuer`] | the ApCV issuer: root, status list, enrolment |
 //! | `/v1/readers/…` | [`readers`] | the health professionals' PKI: reader root and revocations |
 //! | `/v1/keys/…` | [`keys`] | the exposure-notification key server: uploads with a test result's code, signed day files |

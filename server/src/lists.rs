@@ -1,12 +1,15 @@
-//! Distribution of the DCC trust list and revocation list as signed documents (the formats of
-//! `docs/protocols/dcc-lists.md`), with ETags so that clients download them only when they
-//! change.
+//! Distribution of what a DCC verifier keeps offline — trust list, revocation list, business
+//! rules, value sets — as signed documents (the formats of `docs/protocols/dcc-lists.md`),
+//! with ETags so that clients download them only when they change.
 //!
-//! At start the server signs both lists with its anchor key (`lists/anchor.pk8`, made if
+//! At start the server signs the four lists with its anchor key (`lists/anchor.pk8`, made if
 //! missing; its public key is served at `/v1/lists/anchor`) from what `lists/` holds:
-//! `lists/dsc/<COUNTRY>_<name>.der` (document signer certificates) and `lists/revoked.txt`
-//! (one `UCI|COUNTRYCODEUCI|SIGNATURE <32 hex digits>` per line). The version is the
-//! publication time, so a restart after a change publishes a newer list.
+//! `lists/dsc/<COUNTRY>_<name>.der` (document signer certificates), `lists/revoked.txt`
+//! (one `UCI|COUNTRYCODEUCI|SIGNATURE <32 hex digits>` per line), `lists/rules.json` (a JSON
+//! array of rules as the EU gateway wrote them; absent: the gateway's last rules of nine
+//! countries, `data/business-rules.json`) and `lists/valuesets/*.json` (value-set documents;
+//! absent: the ones Carnet ships). The version is the publication time, so a restart after a
+//! change publishes a newer list.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carnet_certs::revocation::{HashKind, RevocationHash};
-use carnet_certs::{ListHeader, RevocationList, TrustList};
+use carnet_certs::{ListHeader, RevocationList, RuleList, TrustList, ValueSets};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
@@ -27,7 +30,13 @@ pub(crate) struct Lists {
     anchor_public_key: Vec<u8>,
     trust: Published,
     revocation: Published,
+    rules: Published,
+    value_sets: Published,
 }
+
+/// The gateway's last published rules (AT, CH, DE, ES, EU, FI, FR, IE, LU), served when the
+/// operator gives none.
+const DEFAULT_RULES: &str = include_str!("../data/business-rules.json");
 
 /// A signed document as served, with its ETag.
 #[derive(Clone)]
@@ -60,8 +69,26 @@ impl Lists {
         let rng = SystemRandom::new();
         let trust = TrustList::new(header.clone(), signers(&dir.join("dsc"))?)
             .map_err(|e| ServerError::Lists(e.to_string()))?;
-        let revocation = RevocationList::new(header, revoked(&dir.join("revoked.txt"))?);
+        let revocation = RevocationList::new(header.clone(), revoked(&dir.join("revoked.txt"))?);
+        let rules = RuleList::seal(
+            &header,
+            &rule_documents(&dir.join("rules.json"))?,
+            &key,
+            kid,
+            &rng,
+        )
+        .map_err(|e| ServerError::Lists(e.to_string()))?;
+        let value_sets = ValueSets::seal(
+            &header,
+            &value_set_documents(&dir.join("valuesets"))?,
+            &key,
+            kid,
+            &rng,
+        )
+        .map_err(|e| ServerError::Lists(e.to_string()))?;
         Ok(Lists {
+            rules: Published::new(rules),
+            value_sets: Published::new(value_sets),
             anchor_public_key: key.public_key().as_ref().to_vec(),
             trust: Published::new(
                 trust
@@ -120,6 +147,47 @@ fn signers(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ServerError> {
     Ok(signers)
 }
 
+fn rule_documents(path: &Path) -> Result<Vec<serde_json::Value>, ServerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULT_RULES.to_owned(),
+        Err(e) => return Err(ServerError::io("read", path, e)),
+    };
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Array(rules)) => Ok(rules),
+        _ => Err(ServerError::Lists(format!(
+            "{} is not a JSON array of rules",
+            path.display()
+        ))),
+    }
+}
+
+fn value_set_documents(dir: &Path) -> Result<Vec<serde_json::Value>, ServerError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(carnet_certs::value_sets::shipped_documents());
+        }
+        Err(e) => return Err(ServerError::io("list", dir, e)),
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ServerError::io("read", path, e))?;
+            serde_json::from_str(&text).map_err(|e| {
+                ServerError::Lists(format!("{} is not a value set: {e}", path.display()))
+            })
+        })
+        .collect()
+}
+
 fn revoked(path: &Path) -> Result<Vec<(HashKind, RevocationHash)>, ServerError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -145,7 +213,7 @@ fn revoked(path: &Path) -> Result<Vec<(HashKind, RevocationHash)>, ServerError> 
         .collect()
 }
 
-/// `GET /v1/lists/{trust|revocation}`: the signed list, `304 Not Modified` when the
+/// `GET /v1/lists/{trust|revocation|rules|valuesets}`: the signed list, `304 Not Modified` when the
 /// client's `If-None-Match` names the current one.
 pub(crate) async fn get_list(
     State(state): State<Arc<AppState>>,
@@ -155,6 +223,8 @@ pub(crate) async fn get_list(
     let published = match name.as_str() {
         "trust" => &state.lists.trust,
         "revocation" => &state.lists.revocation,
+        "rules" => &state.lists.rules,
+        "valuesets" => &state.lists.value_sets,
         _ => return Err(ApiError::not_found()),
     };
     conditional(

@@ -346,12 +346,19 @@ async fn the_dcc_lists_are_signed_and_cached_by_etag() {
         .await
         .unwrap();
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    let key = carnet_codec::cose::VerifyingKey::EcdsaP256(anchor);
     let revocation = h.get_bytes("/v1/lists/revocation").await;
-    carnet_certs::RevocationList::open(
-        &revocation,
-        &carnet_codec::cose::VerifyingKey::EcdsaP256(anchor),
-    )
-    .unwrap();
+    carnet_certs::RevocationList::open(&revocation, &key).unwrap();
+    // Business rules and value sets, seeded with the gateway's last ones.
+    let rules = carnet_certs::RuleList::open(&h.get_bytes("/v1/lists/rules").await, &key).unwrap();
+    assert!(rules.rules().iter().any(|r| r.identifier == "TR-FR-0002"));
+    assert_eq!(rules.header().version, list.header().version);
+    let sets =
+        carnet_certs::ValueSets::open(&h.get_bytes("/v1/lists/valuesets").await, &key).unwrap();
+    assert_eq!(
+        sets.display_field("v", "mp", "EU/1/20/1528"),
+        Some("Comirnaty")
+    );
     for unknown in ["/v1/lists/other", "/v1/issuer/enrol", "/v1/keys/exports"] {
         let response = h.client.get(h.url(unknown)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{unknown}");

@@ -304,6 +304,7 @@ fn certs_code_and_message_key(error: &CertsError) -> (&'static str, &'static str
         CertsError::Signer(_) => ("dcc.signer", "error.dcc.lists"),
         CertsError::Rule(_) => ("dcc.rule", "error.dcc.rules"),
         CertsError::RuleLimit(_) => ("dcc.rule_limit", "error.dcc.rules"),
+        CertsError::RulesNotMet { .. } => ("dcc.rules_not_met", "error.dcc.rules_not_met"),
     }
 }
 

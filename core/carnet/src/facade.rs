@@ -268,6 +268,20 @@ impl Carnet {
     /// # Errors
     /// [`CarnetError`] when the key vault (which keeps the clock's mark) fails.
     pub fn verify_pass(&self, text: &str, lists: &VerifierLists) -> Result<Verdict, CarnetError> {
+        self.verify_pass_in(text, lists, None)
+    }
+
+    /// As [`Carnet::verify_pass`], and when `arrival` is given (ISO 3166-1 alpha-2), by that
+    /// country's business rules as held in `lists`.
+    ///
+    /// # Errors
+    /// [`CarnetError`] when the key vault (which keeps the clock's mark) fails.
+    pub fn verify_pass_in(
+        &self,
+        text: &str,
+        lists: &VerifierLists,
+        arrival: Option<&str>,
+    ) -> Result<Verdict, CarnetError> {
         if let ClockStatus::MovedBackwards { behind_by_millis } = self.check_clock()? {
             return Ok(Verdict::CannotConfirm {
                 holder: None,
@@ -278,7 +292,7 @@ impl Carnet {
             });
         }
         let at = self.now_secs();
-        Ok(self.observe(|| lists.verify(text, at)))
+        Ok(self.observe(|| lists.verify_in(text, arrival, at)))
     }
 
     /// The trust and revocation lists kept for offline use by the last

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use carnet_certs::{RevocationList, TrustList, parse_anchor};
+use carnet_certs::{RevocationList, RuleList, TrustList, ValueSets, parse_anchor};
 use carnet_net::{Client, Credential, NetConfig, NetError};
 use carnet_record::{PullReport, PushReport, RecordError};
 use tracing::instrument::WithSubscriber;
@@ -51,6 +51,10 @@ pub struct ListsUpdate {
     pub trust_changed: bool,
     /// Whether a newer revocation list came down now.
     pub revocation_changed: bool,
+    /// Whether newer business rules came down now.
+    pub rules_changed: bool,
+    /// Whether newer value sets came down now.
+    pub value_sets_changed: bool,
     /// Whether the services could be reached (false: the cached lists are returned, as old as
     /// they are; the verifier policy decides whether they are still good enough).
     pub reached: bool,
@@ -149,7 +153,7 @@ impl NationalServices {
             .map_err(network_first)
     }
 
-    /// Brings the DCC trust and revocation lists up to date (conditional requests: an
+    /// Brings the DCC trust and revocation lists, business rules and value sets up to date (conditional requests: an
     /// unchanged list costs a `304`), verifies them against `anchor` (the key the app ships
     /// with; PEM or DER), refuses a list older than the one held, and keeps them in the data
     /// directory for offline use. Offline, returns the lists already held.
@@ -171,7 +175,25 @@ impl NationalServices {
             })
             .with_subscriber(self.dispatch.clone())
             .await?;
-        let lists = VerifierLists::open(&trust.bytes, anchor, Some(&revocation.bytes))?;
+        let rules = self
+            .refresh("rules", |bytes| {
+                RuleList::open(bytes, &key).map(|l| l.header().version)
+            })
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        let value_sets = self
+            .refresh("valuesets", |bytes| {
+                ValueSets::open(bytes, &key).map(|l| l.header().map_or(0, |h| h.version))
+            })
+            .with_subscriber(self.dispatch.clone())
+            .await?;
+        let lists = VerifierLists::open_all(
+            &trust.bytes,
+            anchor,
+            Some(&revocation.bytes),
+            Some(&rules.bytes),
+            Some(&value_sets.bytes),
+        )?;
         // Kept beside the lists it verified, so that verifier mode can check them offline.
         write_by_rename(
             &self.lists_dir.join(crate::verifier_lists::ANCHOR_FILE),
@@ -181,7 +203,9 @@ impl NationalServices {
             lists,
             trust_changed: trust.changed,
             revocation_changed: revocation.changed,
-            reached: trust.reached && revocation.reached,
+            rules_changed: rules.changed,
+            value_sets_changed: value_sets.changed,
+            reached: trust.reached && revocation.reached && rules.reached && value_sets.reached,
         })
     }
 

@@ -21,7 +21,7 @@ use crate::value_sets::ValueSets;
 /// How far ahead [`window`] looks for a change, in seconds (two years).
 pub const HORIZON_SECS: i64 = 2 * 366 * 24 * 3600;
 /// The precision of the times [`window`] gives, in seconds.
-const RESOLUTION_SECS: i64 = 60;
+const RESOLUTION_SECS: i64 = 1;
 /// The first probe step of [`window`], in seconds.
 const FIRST_STEP_SECS: i64 = 3600;
 
@@ -185,7 +185,7 @@ pub fn window(
     }
 }
 
-/// The first time after `start` (to [`RESOLUTION_SECS`]) at which `met` becomes `wanted`,
+/// The first time after `start` (to the second) at which `met` becomes `wanted`,
 /// within [`HORIZON_SECS`].
 fn next_change(start: i64, wanted: bool, met: &dyn Fn(i64) -> bool) -> Option<i64> {
     let mut before = start;

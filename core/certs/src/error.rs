@@ -2,6 +2,17 @@
 
 use carnet_codec::CodecError;
 
+use crate::country_rules::RuleFailure;
+
+/// The failed rules in English, for logs and for the error's text.
+fn describe_failures(failures: &[RuleFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("{} ({})", f.identifier, f.description("en")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Why a health certificate was refused, by pipeline step.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertsError {
@@ -69,6 +80,17 @@ pub enum CertsError {
     /// A business rule is not valid CertLogic, or meets a value of the wrong type.
     #[error("business rule: {0}")]
     Rule(String),
+    /// A genuine certificate does not meet the business rules of the country of arrival.
+    #[error(
+        "does not meet the rules of {country}: {}",
+        describe_failures(failures)
+    )]
+    RulesNotMet {
+        /// Country of arrival.
+        country: String,
+        /// Each rule that failed, with its descriptions.
+        failures: Vec<RuleFailure>,
+    },
     /// A business rule was stopped at a limit of the evaluator.
     #[error("business rule refused: {0}")]
     RuleLimit(&'static str),

@@ -15,8 +15,12 @@ mod dsc;
 mod error;
 pub mod hcert;
 pub mod instant;
+#[cfg(feature = "issuer")]
+pub mod issuer;
 pub mod revocation;
 pub mod rules;
+#[cfg(feature = "conformance")]
+pub mod rules_conformance;
 pub mod schema;
 mod signed_list;
 mod trust_list;

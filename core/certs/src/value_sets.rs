@@ -35,6 +35,16 @@ const SHIPPED: [&str; 8] = [
     include_str!("../data/valuesets/vaccine-prophylaxis.json"),
 ];
 
+/// The documents of the value sets Carnet ships, as published (the reference server serves
+/// them when its operator gives none).
+#[must_use]
+pub fn shipped_documents() -> Vec<Json> {
+    SHIPPED
+        .iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect()
+}
+
 /// Which value set names the code of each payload field.
 const FIELD_SETS: [(&str, &str); 8] = [
     ("tg", "disease-agent-targeted"),
@@ -71,10 +81,7 @@ impl ValueSets {
     /// The value sets shipped with Carnet (the last the eHealth Network published).
     #[must_use]
     pub fn shipped() -> Self {
-        let documents: Vec<Json> = SHIPPED
-            .iter()
-            .filter_map(|text| serde_json::from_str(text).ok())
-            .collect();
+        let documents = shipped_documents();
         // The shipped files are fixed and parse; a failure would leave the set empty, which
         // the rules then report as "cannot confirm" rather than valid.
         Self::from_documents(None, &documents).unwrap_or_else(|_| ValueSets {

@@ -2,13 +2,28 @@
 //!
 //! The answer is valid, invalid (with the reason) or "cannot confirm" (Carnet's offline data
 //! is too old, or missing, to vouch for the certificate), with the holder's name and birth
-//! date only. Nothing is stored.
+//! date only. Nothing is stored. Given a country ([`CountryRules`]), "valid" also means
+//! "meets that country's business rules now": a genuine certificate that fails one is
+//! invalid, naming each rule that failed ([`CertsError::RulesNotMet`]); without rules for
+//! that country, or with rules too old, it cannot be confirmed.
 
+use crate::country_rules::{self, RulesVerdict};
 use crate::revocation::{RevocationHashes, RevocationList};
 use crate::{
-    CertificateType, CertsError, TrustList, check_expiry, check_key_usage, hcert, schema,
-    verify_signature,
+    CertificateType, CertsError, RuleList, TrustList, ValueSets, check_expiry, check_key_usage,
+    hcert, schema, verify_signature,
 };
+
+/// The business rules to judge by: the country of arrival and what the verifier holds.
+#[derive(Debug, Clone, Copy)]
+pub struct CountryRules<'a> {
+    /// Country of arrival (ISO 3166-1 alpha-2).
+    pub arrival: &'a str,
+    /// The rule list held, if any.
+    pub rules: Option<&'a RuleList>,
+    /// The value sets held (the shipped ones at least).
+    pub value_sets: &'a ValueSets,
+}
 
 /// How old the offline lists may be before results degrade to "cannot confirm".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,17 +32,20 @@ pub struct VerifierPolicy {
     pub max_trust_list_age_secs: i64,
     /// Oldest acceptable revocation list, in seconds.
     pub max_revocation_list_age_secs: i64,
+    /// Oldest acceptable rule list, in seconds.
+    pub max_rules_age_secs: i64,
     /// Whether a missing revocation list makes results "cannot confirm" (true for verifiers;
     /// a developer tool checking a signature alone may turn it off and say so).
     pub require_revocation_list: bool,
 }
 
 impl Default for VerifierPolicy {
-    /// Three days for both lists: a venue offline over a weekend still gets answers.
+    /// Three days for every list: a venue offline over a weekend still gets answers.
     fn default() -> Self {
         VerifierPolicy {
             max_trust_list_age_secs: 72 * 3600,
             max_revocation_list_age_secs: 72 * 3600,
+            max_rules_age_secs: 72 * 3600,
             require_revocation_list: true,
         }
     }
@@ -84,6 +102,19 @@ pub fn verify(
     at: i64,
     policy: &VerifierPolicy,
 ) -> Verdict {
+    verify_in(text, trust, revocation, None, at, policy)
+}
+
+/// Verifies `HC1:` text at `at` against the offline lists and, when given, the business rules
+/// of a country of arrival.
+pub fn verify_in(
+    text: &str,
+    trust: &TrustList,
+    revocation: Option<&RevocationList>,
+    country: Option<&CountryRules<'_>>,
+    at: i64,
+    policy: &VerifierPolicy,
+) -> Verdict {
     let invalid = |holder, reason| Verdict::Invalid { holder, reason };
     let hcert = match hcert::decode(text) {
         Ok(hcert) => hcert,
@@ -128,7 +159,7 @@ pub fn verify(
             }
         }
     };
-    match (stale_reason, hcert.cert_type(), hcert.claims.expires_at) {
+    let verdict = match (stale_reason, hcert.cert_type(), hcert.claims.expires_at) {
         (Some(reason), _, _) => Verdict::CannotConfirm {
             holder: Some(holder),
             reason,
@@ -140,6 +171,61 @@ pub fn verify(
         },
         // Unreachable after the checks above (type and expiry were required); refuse rather than trust.
         (None, _, _) => invalid(Some(holder), CertsError::Claims("no type or expiry")),
+    };
+    match country {
+        Some(country) => judge_by_rules(verdict, country, &hcert.claims, at, policy),
+        None => verdict,
+    }
+}
+
+/// A genuine certificate's verdict once the country's rules have spoken: failing a rule makes
+/// it invalid (even with old lists: the rules alone refuse it); missing or old rules make a
+/// valid one "cannot confirm".
+fn judge_by_rules(
+    verdict: Verdict,
+    country: &CountryRules<'_>,
+    claims: &hcert::CwtClaims,
+    at: i64,
+    policy: &VerifierPolicy,
+) -> Verdict {
+    let holder = match &verdict {
+        Verdict::Valid { holder, .. }
+        | Verdict::CannotConfirm {
+            holder: Some(holder),
+            ..
+        } => holder.clone(),
+        _ => return verdict,
+    };
+    let arrival = country.arrival.trim().to_ascii_uppercase();
+    let Some(list) = country.rules else {
+        return Verdict::CannotConfirm {
+            holder: Some(holder),
+            reason: format!("no business rules are held to judge for {arrival}"),
+        };
+    };
+    match country_rules::assess(list.rules(), country.value_sets, &arrival, claims, at) {
+        RulesVerdict::NotMet(failures) => Verdict::Invalid {
+            holder: Some(holder),
+            reason: CertsError::RulesNotMet {
+                country: arrival,
+                failures,
+            },
+        },
+        RulesVerdict::Undecided(reason) => Verdict::CannotConfirm {
+            holder: Some(holder),
+            reason,
+        },
+        RulesVerdict::Met { .. } => {
+            let age = at.saturating_sub(list.header().issued_at).max(0);
+            if age > policy.max_rules_age_secs {
+                Verdict::CannotConfirm {
+                    holder: Some(holder),
+                    reason: format!("business rules are {} hours old", age / 3600),
+                }
+            } else {
+                verdict
+            }
+        }
     }
 }
 
