@@ -984,6 +984,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(uint64_t ptr, RustBu
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_verify_pass(uint64_t ptr, RustBuffer text, uint64_t lists, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS_FOR_COUNTRY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_VERIFY_PASS_FOR_COUNTRY
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_verify_pass_for_country(uint64_t ptr, RustBuffer text, uint64_t lists, RustBuffer arrival_country, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CLOCK
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CLOCK
 uint64_t uniffi_carnet_ffi_fn_clone_clock(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -2003,6 +2008,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_scan_qr_frame(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_verify_pass(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS_FOR_COUNTRY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_VERIFY_PASS_FOR_COUNTRY
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_verify_pass_for_country(void
     
 );
 #endif

@@ -2162,6 +2162,13 @@ public protocol CarnetProtocol: AnyObject, Sendable {
      */
     func verifyPass(text: String, lists: VerifierLists) throws  -> PassVerdict
     
+    /**
+     * Verifier mode by the business rules of a country of arrival (ISO 3166-1 alpha-2,
+     * `FR`) held in `lists`: a genuine certificate that fails a rule is invalid, naming each
+     * failed rule; without rules for that country it cannot be confirmed.
+     */
+    func verifyPassForCountry(text: String, lists: VerifierLists, arrivalCountry: String) throws  -> PassVerdict
+    
 }
 /**
  * The Carnet core, opened with the platform's services.
@@ -2486,6 +2493,23 @@ open func verifyPass(text: String, lists: VerifierLists)throws  -> PassVerdict  
             self.uniffiCloneHandle(),
         FfiConverterString.lower(text),
         FfiConverterTypeVerifierLists_lower(lists),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Verifier mode by the business rules of a country of arrival (ISO 3166-1 alpha-2,
+     * `FR`) held in `lists`: a genuine certificate that fails a rule is invalid, naming each
+     * failed rule; without rules for that country it cannot be confirmed.
+     */
+open func verifyPassForCountry(text: String, lists: VerifierLists, arrivalCountry: String)throws  -> PassVerdict  {
+    return try  FfiConverterTypePassVerdict_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_verify_pass_for_country(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterTypeVerifierLists_lower(lists),
+        FfiConverterString.lower(arrivalCountry),uniffiCallStatus
     )
 })
 }
@@ -7871,6 +7895,85 @@ public func FfiConverterTypeExposureVerificationKey_lower(_ value: ExposureVerif
 
 
 /**
+ * A business rule a certificate does not meet.
+ */
+public struct FailedRule: Equatable, Hashable {
+    /**
+     * `TR-FR-0002`.
+     */
+    public var identifier: String
+    /**
+     * Whose rule it is (the country of arrival, or the issuer for an invalidation rule).
+     */
+    public var country: String
+    /**
+     * What it says, by language (`fr`, `en`…), as the rule carries it.
+     */
+    public var descriptions: [LocalizedText]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `TR-FR-0002`.
+         */identifier: String, 
+        /**
+         * Whose rule it is (the country of arrival, or the issuer for an invalidation rule).
+         */country: String, 
+        /**
+         * What it says, by language (`fr`, `en`…), as the rule carries it.
+         */descriptions: [LocalizedText]) {
+        self.identifier = identifier
+        self.country = country
+        self.descriptions = descriptions
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FailedRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFailedRule: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FailedRule {
+        return
+            try FailedRule(
+                identifier: FfiConverterString.read(from: &buf), 
+                country: FfiConverterString.read(from: &buf), 
+                descriptions: FfiConverterSequenceTypeLocalizedText.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FailedRule, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.identifier, into: &buf)
+        FfiConverterString.write(value.country, into: &buf)
+        FfiConverterSequenceTypeLocalizedText.write(value.descriptions, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailedRule_lift(_ buf: RustBuffer) throws -> FailedRule {
+    return try FfiConverterTypeFailedRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailedRule_lower(_ value: FailedRule) -> RustBuffer {
+    return FfiConverterTypeFailedRule.lower(value)
+}
+
+
+/**
  * The holder as shown: names and birth date only.
  */
 public struct Holder: Equatable, Hashable {
@@ -8303,6 +8406,75 @@ public func FfiConverterTypeListsUpdate_lift(_ buf: RustBuffer) throws -> ListsU
 #endif
 public func FfiConverterTypeListsUpdate_lower(_ value: ListsUpdate) -> RustBuffer {
     return FfiConverterTypeListsUpdate.lower(value)
+}
+
+
+/**
+ * A text in one language.
+ */
+public struct LocalizedText: Equatable, Hashable {
+    /**
+     * Language code (`fr`, `en`).
+     */
+    public var language: String
+    /**
+     * The text.
+     */
+    public var text: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Language code (`fr`, `en`).
+         */language: String, 
+        /**
+         * The text.
+         */text: String) {
+        self.language = language
+        self.text = text
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LocalizedText: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLocalizedText: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LocalizedText {
+        return
+            try LocalizedText(
+                language: FfiConverterString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LocalizedText, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.language, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalizedText_lift(_ buf: RustBuffer) throws -> LocalizedText {
+    return try FfiConverterTypeLocalizedText.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalizedText_lower(_ value: LocalizedText) -> RustBuffer {
+    return FfiConverterTypeLocalizedText.lower(value)
 }
 
 
@@ -11034,7 +11206,11 @@ public enum PassVerdict: Equatable, Hashable {
          */messageKey: String, 
         /**
          * Detail for developers (English, not for display).
-         */detail: String
+         */detail: String, 
+        /**
+         * The business rules that failed (code `dcc.rules_not_met`), each with what it says
+         * in the languages it carries: show these to staff.
+         */failedRules: [FailedRule]
     )
     /**
      * Carnet cannot vouch for it with the data it has offline.
@@ -11071,7 +11247,7 @@ public struct FfiConverterTypePassVerdict: FfiConverterRustBuffer {
         case 1: return .valid(holder: try FfiConverterTypeHolder.read(from: &buf), certificateType: try FfiConverterTypeCertificateType.read(from: &buf), expiresAt: try FfiConverterInt64.read(from: &buf)
         )
         
-        case 2: return .invalid(holder: try FfiConverterOptionTypeHolder.read(from: &buf), code: try FfiConverterString.read(from: &buf), messageKey: try FfiConverterString.read(from: &buf), detail: try FfiConverterString.read(from: &buf)
+        case 2: return .invalid(holder: try FfiConverterOptionTypeHolder.read(from: &buf), code: try FfiConverterString.read(from: &buf), messageKey: try FfiConverterString.read(from: &buf), detail: try FfiConverterString.read(from: &buf), failedRules: try FfiConverterSequenceTypeFailedRule.read(from: &buf)
         )
         
         case 3: return .cannotConfirm(holder: try FfiConverterOptionTypeHolder.read(from: &buf), reason: try FfiConverterString.read(from: &buf)
@@ -11092,12 +11268,13 @@ public struct FfiConverterTypePassVerdict: FfiConverterRustBuffer {
             FfiConverterInt64.write(expiresAt, into: &buf)
             
         
-        case let .invalid(holder,code,messageKey,detail):
+        case let .invalid(holder,code,messageKey,detail,failedRules):
             writeInt(&buf, Int32(2))
             FfiConverterOptionTypeHolder.write(holder, into: &buf)
             FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(messageKey, into: &buf)
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterSequenceTypeFailedRule.write(failedRules, into: &buf)
             
         
         case let .cannotConfirm(holder,reason):
@@ -12809,6 +12986,56 @@ fileprivate struct FfiConverterSequenceTypeExposureVerificationKey: FfiConverter
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeFailedRule: FfiConverterRustBuffer {
+    typealias SwiftType = [FailedRule]
+
+    public static func write(_ value: [FailedRule], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFailedRule.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FailedRule] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FailedRule]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFailedRule.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLocalizedText: FfiConverterRustBuffer {
+    typealias SwiftType = [LocalizedText]
+
+    public static func write(_ value: [LocalizedText], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLocalizedText.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LocalizedText] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LocalizedText]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLocalizedText.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMessage: FfiConverterRustBuffer {
     typealias SwiftType = [Message]
 
@@ -13201,6 +13428,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_verify_pass() != 27739) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_verify_pass_for_country() != 4002) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() != 13564) {

@@ -1084,6 +1084,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_verify_pass(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_verify_pass_for_country(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_clock_now_unix_millis(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_keyvault_store(
@@ -1441,6 +1443,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_carnet_scan_qr_frame(`ptr`: Long,`luma`: RustBuffer.ByValue,`width`: Int,`height`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carnet_verify_pass(`ptr`: Long,`text`: RustBuffer.ByValue,`lists`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_verify_pass_for_country(`ptr`: Long,`text`: RustBuffer.ByValue,`lists`: Long,`arrivalCountry`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_clock(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1900,6 +1904,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_carnet_verify_pass() and 0xFFFF) != 27739) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_carnet_verify_pass_for_country() and 0xFFFF) != 4002) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_clock_now_unix_millis() and 0xFFFF) != 13564) {
@@ -5052,6 +5059,13 @@ public interface CarnetInterface {
      */
     fun `verifyPass`(`text`: kotlin.String, `lists`: VerifierLists): PassVerdict
     
+    /**
+     * Verifier mode by the business rules of a country of arrival (ISO 3166-1 alpha-2,
+     * `FR`) held in `lists`: a genuine certificate that fails a rule is invalid, naming each
+     * failed rule; without rules for that country it cannot be confirmed.
+     */
+    fun `verifyPassForCountry`(`text`: kotlin.String, `lists`: VerifierLists, `arrivalCountry`: kotlin.String): PassVerdict
+    
     companion object
 }
 
@@ -5493,6 +5507,28 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
         
         FfiConverterString.lower(`text`),
         FfiConverterTypeVerifierLists.lower(`lists`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Verifier mode by the business rules of a country of arrival (ISO 3166-1 alpha-2,
+     * `FR`) held in `lists`: a genuine certificate that fails a rule is invalid, naming each
+     * failed rule; without rules for that country it cannot be confirmed.
+     */
+    @Throws(CarnetException::class)override fun `verifyPassForCountry`(`text`: kotlin.String, `lists`: VerifierLists, `arrivalCountry`: kotlin.String): PassVerdict {
+            return FfiConverterTypePassVerdict.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_verify_pass_for_country(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterTypeVerifierLists.lower(`lists`),
+        FfiConverterString.lower(`arrivalCountry`),_status)
 }
     }
     )
@@ -12715,6 +12751,61 @@ public object FfiConverterTypeExposureVerificationKey: FfiConverterRustBuffer<Ex
 
 
 /**
+ * A business rule a certificate does not meet.
+ */
+data class FailedRule (
+    /**
+     * `TR-FR-0002`.
+     */
+    var `identifier`: kotlin.String
+    , 
+    /**
+     * Whose rule it is (the country of arrival, or the issuer for an invalidation rule).
+     */
+    var `country`: kotlin.String
+    , 
+    /**
+     * What it says, by language (`fr`, `en`…), as the rule carries it.
+     */
+    var `descriptions`: List<LocalizedText>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFailedRule: FfiConverterRustBuffer<FailedRule> {
+    override fun read(buf: ByteBuffer): FailedRule {
+        return FailedRule(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeLocalizedText.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FailedRule) = (
+            FfiConverterString.allocationSize(value.`identifier`) +
+            FfiConverterString.allocationSize(value.`country`) +
+            FfiConverterSequenceTypeLocalizedText.allocationSize(value.`descriptions`)
+    )
+
+    override fun write(value: FailedRule, buf: ByteBuffer) {
+            FfiConverterString.write(value.`identifier`, buf)
+            FfiConverterString.write(value.`country`, buf)
+            FfiConverterSequenceTypeLocalizedText.write(value.`descriptions`, buf)
+    }
+}
+
+
+
+/**
  * The holder as shown: names and birth date only.
  */
 data class Holder (
@@ -13036,6 +13127,53 @@ public object FfiConverterTypeListsUpdate: FfiConverterRustBuffer<ListsUpdate> {
             FfiConverterBoolean.write(value.`trustChanged`, buf)
             FfiConverterBoolean.write(value.`revocationChanged`, buf)
             FfiConverterBoolean.write(value.`reached`, buf)
+    }
+}
+
+
+
+/**
+ * A text in one language.
+ */
+data class LocalizedText (
+    /**
+     * Language code (`fr`, `en`).
+     */
+    var `language`: kotlin.String
+    , 
+    /**
+     * The text.
+     */
+    var `text`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLocalizedText: FfiConverterRustBuffer<LocalizedText> {
+    override fun read(buf: ByteBuffer): LocalizedText {
+        return LocalizedText(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LocalizedText) = (
+            FfiConverterString.allocationSize(value.`language`) +
+            FfiConverterString.allocationSize(value.`text`)
+    )
+
+    override fun write(value: LocalizedText, buf: ByteBuffer) {
+            FfiConverterString.write(value.`language`, buf)
+            FfiConverterString.write(value.`text`, buf)
     }
 }
 
@@ -15205,7 +15343,12 @@ sealed class PassVerdict {
         /**
          * Detail for developers (English, not for display).
          */
-        val `detail`: kotlin.String) : PassVerdict()
+        val `detail`: kotlin.String, 
+        /**
+         * The business rules that failed (code `dcc.rules_not_met`), each with what it says
+         * in the languages it carries: show these to staff.
+         */
+        val `failedRules`: List<fr.carnet.core.FailedRule>) : PassVerdict()
         
     {
         
@@ -15258,6 +15401,7 @@ public object FfiConverterTypePassVerdict : FfiConverterRustBuffer<PassVerdict>{
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                FfiConverterSequenceTypeFailedRule.read(buf),
                 )
             3 -> PassVerdict.CannotConfirm(
                 FfiConverterOptionalTypeHolder.read(buf),
@@ -15285,6 +15429,7 @@ public object FfiConverterTypePassVerdict : FfiConverterRustBuffer<PassVerdict>{
                 + FfiConverterString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`messageKey`)
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterSequenceTypeFailedRule.allocationSize(value.`failedRules`)
             )
         }
         is PassVerdict.CannotConfirm -> {
@@ -15312,6 +15457,7 @@ public object FfiConverterTypePassVerdict : FfiConverterRustBuffer<PassVerdict>{
                 FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`messageKey`, buf)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterSequenceTypeFailedRule.write(value.`failedRules`, buf)
                 Unit
             }
             is PassVerdict.CannotConfirm -> {
@@ -17009,6 +17155,62 @@ public object FfiConverterSequenceTypeExposureVerificationKey: FfiConverterRustB
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeExposureVerificationKey.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFailedRule: FfiConverterRustBuffer<List<FailedRule>> {
+    override fun read(buf: ByteBuffer): List<FailedRule> {
+        val len = buf.getInt()
+        return List<FailedRule>(len) {
+            FfiConverterTypeFailedRule.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FailedRule>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFailedRule.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FailedRule>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFailedRule.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLocalizedText: FfiConverterRustBuffer<List<LocalizedText>> {
+    override fun read(buf: ByteBuffer): List<LocalizedText> {
+        val len = buf.getInt()
+        return List<LocalizedText>(len) {
+            FfiConverterTypeLocalizedText.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LocalizedText>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLocalizedText.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LocalizedText>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLocalizedText.write(it, buf)
         }
     }
 }
