@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use carnet::WalletEntry;
+use carnet::certs::country_rules::{RulesVerdict, RulesWindow};
 use carnet::certs::instant;
 use carnet::certs::wallet::{ExpiryState, Purpose};
 use clap::Subcommand;
@@ -24,6 +25,13 @@ pub enum WalletCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also say whether each meets this country's business rules (ISO 3166-1 alpha-2) now,
+        /// and from and until when, by the rules `carnet lists update` keeps.
+        #[arg(long, value_name = "CC")]
+        country: Option<String>,
+        /// Language of the failed rules' descriptions (default: English).
+        #[arg(long, value_name = "LANG", default_value = "en")]
+        lang: String,
     },
     /// Show one certificate.
     Show {
@@ -68,6 +76,72 @@ struct EntryReport {
     state: &'static str,
     best_for_entry: bool,
     added_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<RulesReport>,
+}
+
+/// Whether a certificate meets a country's rules, for `--json`.
+#[derive(Serialize)]
+struct RulesReport {
+    country: String,
+    /// `met`, `not_met` or `undecided`.
+    now: &'static str,
+    from: Option<String>,
+    until: Option<String>,
+    failed_rules: Vec<String>,
+    reason: Option<String>,
+}
+
+fn rules_report(window: Option<RulesWindow>, country: &str, language: &str) -> RulesReport {
+    let mut report = RulesReport {
+        country: country.to_owned(),
+        now: "undecided",
+        from: None,
+        until: None,
+        failed_rules: Vec::new(),
+        reason: None,
+    };
+    let Some(window) = window else {
+        report.reason = Some("no business rules are held: run `carnet lists update`".into());
+        return report;
+    };
+    report.from = window.from.map(instant::format);
+    report.until = window.until.map(instant::format);
+    match window.now {
+        RulesVerdict::Met { .. } => report.now = "met",
+        RulesVerdict::NotMet(failures) => {
+            report.now = "not_met";
+            report.failed_rules = failures
+                .iter()
+                .map(|f| format!("{}: {}", f.identifier, f.description(language)))
+                .collect();
+        }
+        RulesVerdict::Undecided(reason) => report.reason = Some(reason),
+    }
+    report
+}
+
+fn describe_rules(report: &RulesReport) -> String {
+    let country = &report.country;
+    match (report.now, &report.from, &report.until) {
+        ("met", _, Some(until)) => format!("meets the rules of {country} until {until}"),
+        ("met", _, None) => format!("meets the rules of {country}"),
+        ("not_met", Some(from), until) => format!(
+            "meets the rules of {country} from {from}{}",
+            until
+                .as_ref()
+                .map(|u| format!(" until {u}"))
+                .unwrap_or_default()
+        ),
+        ("not_met", None, _) => format!(
+            "does not meet the rules of {country}: {}",
+            report.failed_rules.join("; ")
+        ),
+        _ => format!(
+            "cannot tell for {country}: {}",
+            report.reason.as_deref().unwrap_or_default()
+        ),
+    }
 }
 
 fn report(entry: &WalletEntry, state: ExpiryState, best: bool) -> EntryReport {
@@ -87,6 +161,7 @@ fn report(entry: &WalletEntry, state: ExpiryState, best: bool) -> EntryReport {
         state: state.name(),
         best_for_entry: best,
         added_at: instant::format(entry.added_at),
+        rules: None,
     }
 }
 
@@ -110,7 +185,7 @@ fn describe(entry: &WalletEntry, state: ExpiryState) -> String {
 
 /// Runs `carnet wallet …`.
 pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, SessionError> {
-    let carnet = session::open_record(options)?;
+    let (core, carnet) = session::open_core_and_record(options)?;
     match command {
         WalletCommand::Add { input } => {
             let text = crate::input::code_text(&input, "HC1:", "health certificate")?;
@@ -122,8 +197,32 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                 }
             }
         }
-        WalletCommand::List { json } => {
+        WalletCommand::List {
+            json,
+            country,
+            lang,
+        } => {
             let entries = carnet.wallet_list()?;
+            let country = country.map(|c| c.trim().to_ascii_uppercase());
+            let lists = match &country {
+                Some(code) if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                    return Err(SessionError::Usage(format!(
+                        "--country {code:?}: expected a two-letter country code such as FR"
+                    )));
+                }
+                Some(_) => core.held_verifier_lists()?,
+                None => None,
+            };
+            let rules_of = |entry: &WalletEntry| -> Result<Option<RulesReport>, SessionError> {
+                let Some(code) = &country else {
+                    return Ok(None);
+                };
+                let window = match &lists {
+                    Some(lists) => carnet.wallet_rules(entry, lists, code)?,
+                    None => None,
+                };
+                Ok(Some(rules_report(window, code, &lang)))
+            };
             let mut people: Vec<String> = entries.iter().map(|e| e.summary.person_key()).collect();
             people.sort();
             people.dedup();
@@ -133,10 +232,15 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                 .map(|best| best.id.as_str())
                 .collect();
             if json {
-                let reports: Vec<_> = entries
+                let reports = entries
                     .iter()
-                    .map(|e| report(e, carnet.wallet_state(e), best_ids.contains(&e.id.as_str())))
-                    .collect();
+                    .map(|e| {
+                        let mut shown =
+                            report(e, carnet.wallet_state(e), best_ids.contains(&e.id.as_str()));
+                        shown.rules = rules_of(e)?;
+                        Ok(shown)
+                    })
+                    .collect::<Result<Vec<_>, SessionError>>()?;
                 outln!(
                     "{}",
                     serde_json::to_string_pretty(&reports).unwrap_or_default()
@@ -151,6 +255,9 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
                         " "
                     };
                     outln!("{mark} {}", describe(entry, carnet.wallet_state(entry)));
+                    if let Some(rules) = rules_of(entry)? {
+                        outln!("    {}", describe_rules(&rules));
+                    }
                 }
             }
         }

@@ -15,7 +15,8 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let signer = carnet::certs::issuer::TestIssuer::new("FR", now - 86_400, now + 86_400).unwrap();
+    let signer =
+        carnet::certs::issuer::TestIssuer::new("FR", now - 86_400, now + 30 * 86_400).unwrap();
     std::fs::create_dir_all(data.path().join("lists/dsc")).unwrap();
     std::fs::write(
         data.path().join("lists/dsc/FR_test.der"),
@@ -177,7 +178,7 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
         let payload = serde_json::json!({"ver": "1.3.0", "nam": {"fnt": "DUPOND"}, "dob": "1980",
             "t": [{"tg": "840539006", "tt": "LP6464-4", "sc": carnet::certs::instant::format(sampled),
                    "tr": "260415000", "co": "FR", "is": "CNAM", "ci": format!("URN:UVCI:01:FR:{sampled}")}]});
-        signer.issue(&payload, now - 60, now + 86_000).unwrap()
+        signer.issue(&payload, now - 60, now + 10 * 86_400).unwrap()
     };
     let old = test(now - 21 * 86_400);
     assert!(run(&["pass", "verify", &old]).status.success());
@@ -215,6 +216,34 @@ fn the_reference_server_serves_on_loopback_and_stops_gracefully_on_sigterm() {
     // No rules for a country: cannot confirm (exit 4), never valid.
     let elsewhere = run(&["pass", "verify", &test(now - 3600), "--country", "IT"]);
     assert_eq!(elsewhere.status.code(), Some(4), "{}", stdout(&elsewhere));
+    // The wallet says until when its certificates meet a country's rules.
+    let fresh_text = test(now - 3600);
+    assert!(run(&["wallet", "add", &fresh_text]).status.success());
+    assert!(run(&["wallet", "add", &old]).status.success());
+    let listed = run(&["wallet", "list", "--country", "FR", "--lang", "fr"]);
+    let text = stdout(&listed);
+    assert!(text.contains("meets the rules of FR until"), "{text}");
+    assert!(
+        text.contains("does not meet the rules of FR: TR-FR-0002: La date du prélèvement"),
+        "{text}"
+    );
+    let listed = run(&["wallet", "list", "--country", "FR", "--json"]);
+    let entries: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let until = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| {
+            e["rules"]["until"]
+                .as_str()
+                .filter(|_| e["rules"]["now"] == "met")
+        })
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        until,
+        carnet::certs::instant::format(now - 3600 + 48 * 3600)
+    );
     let wrong = run(&["pass", "verify", &old, "--country", "France"]);
     assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
 

@@ -309,6 +309,31 @@ impl HealthRecord {
         entry.summary.state(self.now_secs())
     }
 
+    /// Whether a wallet certificate meets the business rules of `arrival` (ISO 3166-1
+    /// alpha-2) as `lists` hold them, now, and from and until when — found by evaluating the
+    /// rules at other times. `None` when the lists hold no rules.
+    ///
+    /// # Errors
+    /// [`CarnetError::Certs`] when the kept text no longer decodes.
+    pub fn wallet_rules(
+        &self,
+        entry: &WalletEntry,
+        lists: &crate::VerifierLists,
+        arrival: &str,
+    ) -> Result<Option<carnet_certs::country_rules::RulesWindow>, CarnetError> {
+        let Some(rules) = &lists.rules else {
+            return Ok(None);
+        };
+        let claims = carnet_certs::hcert::decode(&entry.text)?.claims;
+        Ok(Some(carnet_certs::country_rules::window(
+            rules.rules(),
+            &lists.value_sets,
+            arrival,
+            &claims,
+            self.now_secs(),
+        )))
+    }
+
     pub(crate) fn now_secs(&self) -> i64 {
         self.clock.now_unix_millis().div_euclid(1000)
     }

@@ -86,14 +86,108 @@ fn invalid(message: impl Into<String>) -> CertsError {
     CertsError::Rule(message.into())
 }
 
+/// The data a rule reads: one JSON document, or the business rules' data given in parts so
+/// that the value sets, the same for every certificate, are read in place, never copied.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// One document.
+    Document(&'a Json),
+    /// `{"payload": payload, "external": external + {"valueSets": value_sets}}`.
+    Gateway {
+        /// The certificate's payload.
+        payload: &'a Json,
+        /// The external data but its value sets.
+        external: &'a Json,
+        /// `external.valueSets`.
+        value_sets: &'a Json,
+    },
+}
+
+impl Data<'_> {
+    /// The value at a dotted path, by reference when it is stored as such.
+    fn at<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<Json> {
+        match *self {
+            Data::Document(json) => walk(Some(json), fragments).cloned(),
+            Data::Gateway {
+                payload,
+                external,
+                value_sets,
+            } => match fragments.next() {
+                None => Some(self.whole()),
+                Some("payload") => walk(Some(payload), fragments).cloned(),
+                Some("external") => match fragments.next() {
+                    None => Some(self.whole_external()),
+                    Some("valueSets") => walk(Some(value_sets), fragments).cloned(),
+                    Some(first) => walk(drill(external, first), fragments).cloned(),
+                },
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// The value at a dotted path (not empty, not the whole `external`), by reference.
+    fn at_ref<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<&Json> {
+        match *self {
+            Data::Document(json) => walk(Some(json), fragments),
+            Data::Gateway {
+                payload,
+                external,
+                value_sets,
+            } => match fragments.next()? {
+                "payload" => walk(Some(payload), fragments),
+                "external" => match fragments.next()? {
+                    "valueSets" => walk(Some(value_sets), fragments),
+                    first => walk(drill(external, first), fragments),
+                },
+                _ => None,
+            },
+        }
+    }
+
+    fn whole_external(&self) -> Json {
+        match *self {
+            Data::Document(json) => json.clone(),
+            Data::Gateway {
+                external,
+                value_sets,
+                ..
+            } => {
+                let mut whole = external.clone();
+                if let Json::Object(map) = &mut whole {
+                    map.insert("valueSets".into(), value_sets.clone());
+                }
+                whole
+            }
+        }
+    }
+
+    fn whole(&self) -> Json {
+        match *self {
+            Data::Document(json) => json.clone(),
+            Data::Gateway { payload, .. } => {
+                serde_json::json!({ "payload": payload, "external": self.whole_external() })
+            }
+        }
+    }
+}
+
+fn walk<'a, 'p>(
+    start: Option<&'a Json>,
+    fragments: impl Iterator<Item = &'p str>,
+) -> Option<&'a Json> {
+    fragments.fold(start, |value, fragment| {
+        value.and_then(|v| drill(v, fragment))
+    })
+}
+
 /// Where `var` reads: the data given, or inside a `reduce` the current item and the
 /// accumulator (with the data under `data`).
 enum Scope<'a> {
-    Data(&'a Json),
+    Data(Data<'a>),
     Reduce {
         current: &'a Value,
         accumulator: &'a Value,
-        data: &'a Json,
+        data: Data<'a>,
     },
 }
 
@@ -107,6 +201,14 @@ struct Evaluation {
 /// [`CertsError::Rule`] for an expression that is not valid CertLogic or meets a value of
 /// the wrong type; [`CertsError::RuleLimit`] past [`MAX_STEPS`] or [`MAX_DEPTH`].
 pub fn evaluate(expression: &Json, data: &Json) -> Result<Value, CertsError> {
+    evaluate_in(expression, Data::Document(data))
+}
+
+/// Evaluates `expression` over data given in parts ([`Data`]).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_in(expression: &Json, data: Data<'_>) -> Result<Value, CertsError> {
     Evaluation { steps: 0 }.eval(expression, &Scope::Data(data), 0)
 }
 
@@ -197,6 +299,21 @@ impl Evaluation {
             "in" => {
                 let [item, list] = exactly::<2>(operator, operands)?;
                 let item = self.eval(item, scope, depth)?;
+                // A list read from the data (a value set) is searched in place, not copied;
+                // anything else takes the general path below.
+                if let (Scope::Data(data), Value::Json(item), Some(Json::String(path))) =
+                    (scope, &item, list.as_object().and_then(|l| l.get("var")))
+                    && list.as_object().is_some_and(|l| l.len() == 1)
+                    && !path.is_empty()
+                    && let Some(Json::Array(members)) = data.at_ref(path.split('.'))
+                {
+                    self.steps += 1;
+                    return Ok(Value::Json(Json::Bool(
+                        members
+                            .iter()
+                            .any(|member| strictly_equal_json(item, member)),
+                    )));
+                }
                 match self.eval(list, scope, depth)? {
                     Value::Json(Json::Array(list)) => {
                         Ok(Value::Json(Json::Bool(list.into_iter().any(|member| {
@@ -382,15 +499,19 @@ fn holds(operator: &str, values: &[i64]) -> bool {
 
 fn strictly_equal(left: &Value, right: &Value) -> bool {
     match (left, right) {
-        (Value::Json(left), Value::Json(right)) => match (left, right) {
-            (Json::Number(_), Json::Number(_)) => match (integer(left), integer(right)) {
-                (Some(a), Some(b)) => a == b,
-                _ => left.as_f64() == right.as_f64(),
-            },
-            (Json::Array(_) | Json::Object(_), _) | (_, Json::Array(_) | Json::Object(_)) => false,
-            _ => left == right,
-        },
+        (Value::Json(left), Value::Json(right)) => strictly_equal_json(left, right),
         _ => false,
+    }
+}
+
+fn strictly_equal_json(left: &Json, right: &Json) -> bool {
+    match (left, right) {
+        (Json::Number(_), Json::Number(_)) => match (integer(left), integer(right)) {
+            (Some(a), Some(b)) => a == b,
+            _ => left.as_f64() == right.as_f64(),
+        },
+        (Json::Array(_) | Json::Object(_), _) | (_, Json::Array(_) | Json::Object(_)) => false,
+        _ => left == right,
     }
 }
 
@@ -403,7 +524,7 @@ fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
     };
     if path.is_empty() {
         return Ok(match scope {
-            Scope::Data(data) => Value::Json((*data).clone()),
+            Scope::Data(data) => Value::Json(data.whole()),
             Scope::Reduce {
                 current,
                 accumulator,
@@ -411,32 +532,40 @@ fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
             } => Value::Json(serde_json::json!({
                 "current": (*current).clone().into_json(),
                 "accumulator": (*accumulator).clone().into_json(),
-                "data": data,
+                "data": data.whole(),
             })),
         });
     }
     let mut fragments = path.split('.');
-    let first = fragments.next().unwrap_or_default();
-    let mut value: Value = match scope {
-        Scope::Data(data) => Value::Json(drill(data, first).cloned().unwrap_or(Json::Null)),
+    // Read in place and copy only the value found: a rule reads `external.valueSets.x`
+    // many times, and the sets are large.
+    let found = match scope {
+        Scope::Data(data) => data.at(fragments).map(Value::Json),
         Scope::Reduce {
             current,
             accumulator,
             data,
-        } => match first {
-            "current" => (*current).clone(),
-            "accumulator" => (*accumulator).clone(),
-            "data" => Value::Json((*data).clone()),
-            _ => Value::Json(Json::Null),
-        },
+        } => {
+            let first = fragments.next().unwrap_or_default();
+            match first {
+                "current" | "accumulator" => {
+                    let start = if first == "current" {
+                        current
+                    } else {
+                        accumulator
+                    };
+                    match start {
+                        Value::Json(json) => walk(Some(json), fragments).cloned().map(Value::Json),
+                        Value::DateTime(_) if fragments.next().is_none() => Some((*start).clone()),
+                        Value::DateTime(_) => None,
+                    }
+                }
+                "data" => data.at(fragments).map(Value::Json),
+                _ => None,
+            }
+        }
     };
-    for fragment in fragments {
-        value = match value {
-            Value::Json(json) => Value::Json(drill(&json, fragment).cloned().unwrap_or(Json::Null)),
-            Value::DateTime(_) => Value::Json(Json::Null),
-        };
-    }
-    Ok(value)
+    Ok(found.unwrap_or(Value::Json(Json::Null)))
 }
 
 /// One step into `json`: a key of an object, an index of an array.
@@ -890,5 +1019,43 @@ mod tests {
                 "{rule}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod data_tests {
+    use super::*;
+
+    #[test]
+    fn gateway_data_reads_the_value_sets_in_place_and_whole_when_asked() {
+        let payload = serde_json::json!({"t": [{"tt": "LP6464-4"}]});
+        let external = serde_json::json!({"countryCode": "FR"});
+        let value_sets = serde_json::json!({"covid-19-lab-test-type": ["LP6464-4"]});
+        let data = Data::Gateway {
+            payload: &payload,
+            external: &external,
+            value_sets: &value_sets,
+        };
+        let rule = serde_json::json!({"in": [{"var": "payload.t.0.tt"},
+            {"var": "external.valueSets.covid-19-lab-test-type"}]});
+        assert_eq!(
+            evaluate_in(&rule, data).unwrap().into_json(),
+            Json::Bool(true)
+        );
+        let whole = serde_json::json!({"var": "external"});
+        assert_eq!(
+            evaluate_in(&whole, data).unwrap().into_json(),
+            serde_json::json!({"countryCode": "FR", "valueSets": value_sets})
+        );
+        let everything = evaluate_in(&serde_json::json!({"var": ""}), data).unwrap();
+        assert_eq!(everything.into_json()["payload"], payload);
+        let inside_reduce =
+            serde_json::json!({"reduce": [[1], {"var": "data.external.countryCode"}, 0]});
+        assert_eq!(
+            evaluate_in(&inside_reduce, data).unwrap().into_json(),
+            Json::from("FR")
+        );
+        let absent = serde_json::json!({"var": "other.thing"});
+        assert_eq!(evaluate_in(&absent, data).unwrap().into_json(), Json::Null);
     }
 }

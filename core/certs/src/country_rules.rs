@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::hcert::CwtClaims;
-use crate::rules::{BusinessRule, RuleKind, RuleScope, applicable, check};
+use crate::rules::{BusinessRule, RuleKind, RuleScope, applicable, check_with_value_sets};
 use crate::value_sets::ValueSets;
 
 /// How far ahead [`window`] looks for a change, in seconds (two years).
@@ -74,16 +74,16 @@ pub enum RulesVerdict {
     Undecided(String),
 }
 
-/// The data the rules see as `external`.
+/// The data the rules see as `external`, but its `valueSets` (given apart, read in place:
+/// [`ValueSets::codes`]).
 #[must_use]
-pub fn external_data(value_sets: &ValueSets, arrival: &str, claims: &CwtClaims, at: i64) -> Json {
+pub fn external_data(arrival: &str, claims: &CwtClaims, at: i64) -> Json {
     let stamp = |secs: Option<i64>| {
         secs.and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
             .and_then(|t| t.format(&Rfc3339).ok())
             .map_or(Json::Null, Json::String)
     };
     json!({
-        "valueSets": value_sets.codes(),
         "validationClock": stamp(Some(at)),
         "countryCode": arrival.to_ascii_uppercase(),
         "exp": stamp(claims.expires_at),
@@ -113,8 +113,8 @@ pub fn assess(
     };
     let issuer = claims.issuer.as_deref().unwrap_or_default();
     let chosen = applicable(rules, &arrival, issuer, scope, at);
-    let external = external_data(value_sets, &arrival, claims, at);
-    let outcomes = check(&chosen, &claims.payload, &external);
+    let external = external_data(&arrival, claims, at);
+    let outcomes = check_with_value_sets(&chosen, &claims.payload, &external, value_sets.codes());
     if let Some((rule, reason)) = outcomes
         .iter()
         .find_map(|o| o.result.as_ref().err().map(|e| (o.rule, e)))

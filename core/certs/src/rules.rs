@@ -17,7 +17,7 @@ use ring::signature::EcdsaKeyPair;
 use serde_json::Value as Json;
 
 use crate::CertsError;
-use crate::certlogic::{evaluate, validate};
+use crate::certlogic::{Data, evaluate_in, validate};
 use crate::signed_list::{self, ListHeader};
 
 /// Largest rule list read, in bytes.
@@ -355,12 +355,29 @@ pub fn check<'a>(
     payload: &Json,
     external: &Json,
 ) -> Vec<RuleOutcome<'a>> {
-    let data = serde_json::json!({ "payload": payload, "external": external });
+    let value_sets = external.get("valueSets").unwrap_or(&Json::Null);
+    check_with_value_sets(rules, payload, external, value_sets)
+}
+
+/// As [`check`], with `external.valueSets` given apart and read in place (the same large
+/// sets for every certificate: never copied).
+#[must_use]
+pub fn check_with_value_sets<'a>(
+    rules: &[&'a BusinessRule],
+    payload: &Json,
+    external: &Json,
+    value_sets: &Json,
+) -> Vec<RuleOutcome<'a>> {
+    let data = Data::Gateway {
+        payload,
+        external,
+        value_sets,
+    };
     rules
         .iter()
         .map(|rule| RuleOutcome {
             rule,
-            result: evaluate(&rule.logic, &data)
+            result: evaluate_in(&rule.logic, data)
                 .map(|value| value.into_json() == Json::Bool(true))
                 .map_err(|error| error.to_string()),
         })

@@ -72,6 +72,8 @@ pub struct ValueSet {
 pub struct ValueSets {
     header: Option<ListHeader>,
     sets: BTreeMap<String, ValueSet>,
+    /// `external.valueSets`, built once.
+    codes: Json,
 }
 
 impl ValueSets {
@@ -87,6 +89,7 @@ impl ValueSets {
         Self::from_documents(None, &documents).unwrap_or_else(|_| ValueSets {
             header: None,
             sets: BTreeMap::new(),
+            codes: Json::Object(serde_json::Map::new()),
         })
     }
 
@@ -132,7 +135,19 @@ impl ValueSets {
                 .to_owned();
             sets.insert(id.to_owned(), ValueSet { date, names });
         }
-        Ok(ValueSets { header, sets })
+        let codes = Json::Object(
+            sets.iter()
+                .map(|(id, set): (&String, &ValueSet)| {
+                    let codes = set.names.keys().cloned().map(Json::String).collect();
+                    (id.clone(), Json::Array(codes))
+                })
+                .collect(),
+        );
+        Ok(ValueSets {
+            header,
+            sets,
+            codes,
+        })
     }
 
     /// Verifies and reads a signed value-set list (a JSON array of value-set documents).
@@ -182,16 +197,8 @@ impl ValueSets {
 
     /// `external.valueSets` as the business rules read it: identifier → list of codes.
     #[must_use]
-    pub fn codes(&self) -> Json {
-        Json::Object(
-            self.sets
-                .iter()
-                .map(|(id, set)| {
-                    let codes = set.names.keys().cloned().map(Json::String).collect();
-                    (id.clone(), Json::Array(codes))
-                })
-                .collect(),
-        )
+    pub fn codes(&self) -> &Json {
+        &self.codes
     }
 
     /// The name people read for the code of payload field `field` (`mp`, `ma`, `tt`…) in a
