@@ -36,6 +36,22 @@ pub fn file_error(path: &Path, error: CodecError) -> SessionError {
     }
 }
 
+/// A `--country` value: two letters (ISO 3166-1 alpha-2), returned in capitals.
+///
+/// # Errors
+/// [`SessionError::Usage`] for anything else.
+pub fn country_code(given: Option<&str>) -> Result<Option<String>, SessionError> {
+    match given.map(str::trim) {
+        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Ok(Some(code.to_ascii_uppercase()))
+        }
+        Some(other) => Err(SessionError::Usage(format!(
+            "--country {other:?}: expected a two-letter country code such as FR"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// What a QR code carries, given on the command line: the text itself when it starts with
 /// `prefix` (`HC1:`, `APCV1:`), else a file holding it — a PNG or JPEG image of the code
 /// (recognised by its first bytes, whatever its name) or a text file. Paths need not be UTF-8.

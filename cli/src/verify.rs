@@ -115,17 +115,7 @@ pub fn run(options: &Options, args: &VerifyArgs) -> Result<ExitCode, SessionErro
             "--anchor needs --trust (a signed trust list)".into(),
         ));
     }
-    let country = match args.country.as_deref().map(str::trim) {
-        Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(code.to_ascii_uppercase())
-        }
-        Some(other) => {
-            return Err(SessionError::Usage(format!(
-                "--country {other:?}: expected a two-letter country code such as FR"
-            )));
-        }
-        None => None,
-    };
+    let country = input::country_code(args.country.as_deref())?;
     let text = input::code_text(&args.input, "HC1:", "health certificate")?;
     let (verdict, lists) = match &args.trust {
         Some(trust) => {

@@ -203,13 +203,8 @@ pub fn run(options: &Options, command: WalletCommand) -> Result<ExitCode, Sessio
             lang,
         } => {
             let entries = carnet.wallet_list()?;
-            let country = country.map(|c| c.trim().to_ascii_uppercase());
+            let country = crate::input::country_code(country.as_deref())?;
             let lists = match &country {
-                Some(code) if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                    return Err(SessionError::Usage(format!(
-                        "--country {code:?}: expected a two-letter country code such as FR"
-                    )));
-                }
                 Some(_) => core.held_verifier_lists()?,
                 None => None,
             };

@@ -11,7 +11,7 @@
 //! absent: the ones Carnet ships). The version is the publication time, so a restart after a
 //! change publishes a newer list.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, State};
@@ -120,15 +120,21 @@ fn anchor_key(path: &Path) -> Result<EcdsaKeyPair, ServerError> {
         .map_err(|_| ServerError::Lists(format!("{} is not a P-256 PKCS#8 key", path.display())))
 }
 
+/// The files of `dir` whose name ends in `.extension`, sorted.
+fn files_with_extension(dir: &Path, extension: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 fn signers(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ServerError> {
     let mut signers = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| ServerError::io("list", dir, e))?;
-    let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "der"))
-    {
+    let paths = files_with_extension(dir, "der").map_err(|e| ServerError::io("list", dir, e))?;
+    for path in paths {
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -163,19 +169,13 @@ fn rule_documents(path: &Path) -> Result<Vec<serde_json::Value>, ServerError> {
 }
 
 fn value_set_documents(dir: &Path) -> Result<Vec<serde_json::Value>, ServerError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
+    let paths = match files_with_extension(dir, "json") {
+        Ok(paths) => paths,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(carnet_certs::value_sets::shipped_documents());
         }
         Err(e) => return Err(ServerError::io("list", dir, e)),
     };
-    let mut paths: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
     paths
         .iter()
         .map(|path| {

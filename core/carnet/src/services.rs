@@ -153,40 +153,43 @@ impl NationalServices {
             .map_err(network_first)
     }
 
-    /// Brings the DCC trust and revocation lists, business rules and value sets up to date (conditional requests: an
-    /// unchanged list costs a `304`), verifies them against `anchor` (the key the app ships
-    /// with; PEM or DER), refuses a list older than the one held, and keeps them in the data
-    /// directory for offline use. Offline, returns the lists already held.
+    /// Brings the DCC trust and revocation lists, business rules and value sets up to date
+    /// (conditional requests: an unchanged list costs a `304`), verifies them against
+    /// `anchor` (the key the app ships with; PEM or DER), refuses a list older than the one
+    /// held, and keeps them in the data directory for offline use. Offline, returns the lists
+    /// already held.
     ///
     /// # Errors
     /// [`CarnetError::Certs`] for a list that does not verify or goes back in time;
     /// [`CarnetError::Network`] when offline with no list held yet; [`CarnetError::Storage`].
     pub async fn update_lists(&self, anchor: &[u8]) -> Result<ListsUpdate, CarnetError> {
         let key = parse_anchor(anchor)?;
-        let trust = self
-            .refresh("trust", |bytes| {
-                TrustList::open(bytes, &key).map(|l| l.header().version)
-            })
-            .with_subscriber(self.dispatch.clone())
-            .await?;
-        let revocation = self
-            .refresh("revocation", |bytes| {
-                RevocationList::open(bytes, &key).map(|l| l.header().version)
-            })
-            .with_subscriber(self.dispatch.clone())
-            .await?;
-        let rules = self
-            .refresh("rules", |bytes| {
-                RuleList::open(bytes, &key).map(|l| l.header().version)
-            })
-            .with_subscriber(self.dispatch.clone())
-            .await?;
-        let value_sets = self
-            .refresh("valuesets", |bytes| {
-                ValueSets::open(bytes, &key).map(|l| l.header().map_or(0, |h| h.version))
-            })
-            .with_subscriber(self.dispatch.clone())
-            .await?;
+        // Every list's requests and logs go to this services' subscriber.
+        let refreshed = async {
+            let trust = self
+                .refresh("trust", |bytes| {
+                    TrustList::open(bytes, &key).map(|l| l.header().version)
+                })
+                .await?;
+            let revocation = self
+                .refresh("revocation", |bytes| {
+                    RevocationList::open(bytes, &key).map(|l| l.header().version)
+                })
+                .await?;
+            let rules = self
+                .refresh("rules", |bytes| {
+                    RuleList::open(bytes, &key).map(|l| l.header().version)
+                })
+                .await?;
+            let value_sets = self
+                .refresh("valuesets", |bytes| {
+                    ValueSets::open(bytes, &key).map(|l| l.header().map_or(0, |h| h.version))
+                })
+                .await?;
+            Ok::<_, CarnetError>((trust, revocation, rules, value_sets))
+        };
+        let (trust, revocation, rules, value_sets) =
+            refreshed.with_subscriber(self.dispatch.clone()).await?;
         let lists = VerifierLists::open_all(
             &trust.bytes,
             anchor,

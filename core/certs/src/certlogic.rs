@@ -104,28 +104,20 @@ pub enum Data<'a> {
 }
 
 impl Data<'_> {
-    /// The value at a dotted path, by reference when it is stored as such.
-    fn at<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<Json> {
+    /// A copy of the value at a dotted path.
+    fn at(&self, path: &str) -> Option<Json> {
         match *self {
-            Data::Document(json) => walk(Some(json), fragments).cloned(),
             Data::Gateway {
-                payload,
                 external,
                 value_sets,
-            } => match fragments.next() {
-                None => Some(self.whole()),
-                Some("payload") => walk(Some(payload), fragments).cloned(),
-                Some("external") => match fragments.next() {
-                    None => Some(self.whole_external()),
-                    Some("valueSets") => walk(Some(value_sets), fragments).cloned(),
-                    Some(first) => walk(drill(external, first), fragments).cloned(),
-                },
-                Some(_) => None,
-            },
+                ..
+            } if path == "external" => Some(external_with(external, value_sets)),
+            _ => self.at_ref(path.split('.')).cloned(),
         }
     }
 
-    /// The value at a dotted path (not empty, not the whole `external`), by reference.
+    /// The value at a dotted path, by reference (`None` for the whole of `Gateway` data or
+    /// of its `external`, which exist only as parts).
     fn at_ref<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<&Json> {
         match *self {
             Data::Document(json) => walk(Some(json), fragments),
@@ -144,31 +136,28 @@ impl Data<'_> {
         }
     }
 
-    fn whole_external(&self) -> Json {
-        match *self {
-            Data::Document(json) => json.clone(),
-            Data::Gateway {
-                external,
-                value_sets,
-                ..
-            } => {
-                let mut whole = external.clone();
-                if let Json::Object(map) = &mut whole {
-                    map.insert("valueSets".into(), value_sets.clone());
-                }
-                whole
-            }
-        }
-    }
-
     fn whole(&self) -> Json {
         match *self {
             Data::Document(json) => json.clone(),
-            Data::Gateway { payload, .. } => {
-                serde_json::json!({ "payload": payload, "external": self.whole_external() })
-            }
+            Data::Gateway {
+                payload,
+                external,
+                value_sets,
+            } => serde_json::json!({
+                "payload": payload,
+                "external": external_with(external, value_sets),
+            }),
         }
     }
+}
+
+/// `external` with its `valueSets` put back, for a rule that reads it whole.
+fn external_with(external: &Json, value_sets: &Json) -> Json {
+    let mut whole = external.clone();
+    if let Json::Object(map) = &mut whole {
+        map.insert("valueSets".into(), value_sets.clone());
+    }
+    whole
 }
 
 fn walk<'a, 'p>(
@@ -536,17 +525,20 @@ fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
             })),
         });
     }
-    let mut fragments = path.split('.');
     // Read in place and copy only the value found: a rule reads `external.valueSets.x`
     // many times, and the sets are large.
     let found = match scope {
-        Scope::Data(data) => data.at(fragments).map(Value::Json),
+        Scope::Data(data) => data.at(&path).map(Value::Json),
         Scope::Reduce {
             current,
             accumulator,
             data,
         } => {
-            let first = fragments.next().unwrap_or_default();
+            let (first, rest) = match path.split_once('.') {
+                Some((first, rest)) => (first, Some(rest)),
+                None => (path.as_str(), None),
+            };
+            let mut fragments = rest.into_iter().flat_map(|rest| rest.split('.'));
             match first {
                 "current" | "accumulator" => {
                     let start = if first == "current" {
@@ -560,7 +552,11 @@ fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
                         Value::DateTime(_) => None,
                     }
                 }
-                "data" => data.at(fragments).map(Value::Json),
+                "data" => match rest {
+                    None => Some(data.whole()),
+                    Some(rest) => data.at(rest),
+                }
+                .map(Value::Json),
                 _ => None,
             }
         }
