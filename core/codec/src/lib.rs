@@ -9,13 +9,16 @@
 //! * [`cbor`]: CBOR to a value with nesting and trailing-data checks;
 //! * [`cose`]: COSE_Sign1 (tagged 18, untagged, or inside CWT tag 61): parse, verify (ES256,
 //!   PS256; the algorithm follows the key), sign (ES256);
-//! * [`qr`]: QR decoding from a luma plane (feature `qr-scan`), rendering to SVG (feature
+//! * [`qr`]: QR decoding from a luma plane (feature `qr-scan`, with [`enhance`]'s operations
+//!   for the further passes on hard camera frames), rendering to SVG (feature
 //!   `qr-render`), and PNG/JPEG files both ways (feature `qr-image-files`).
 
 pub mod base45;
 pub mod bounded;
 pub mod cbor;
 pub mod cose;
+#[cfg(feature = "qr-scan")]
+pub mod enhance;
 mod error;
 #[cfg(feature = "qr-image-files")]
 pub mod luma;

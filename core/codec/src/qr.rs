@@ -4,7 +4,17 @@
 //! with `qr-image-files`; error correction level Q, as health certificate issuers use.
 
 #[cfg(feature = "qr-scan")]
-use rxing::{BarcodeFormat, DecodeHints};
+use std::time::{Duration, Instant};
+
+#[cfg(feature = "qr-scan")]
+use rxing::common::HybridBinarizer;
+#[cfg(feature = "qr-scan")]
+use rxing::{
+    BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader, Reader,
+};
+
+#[cfg(feature = "qr-scan")]
+pub use crate::enhance::Plane;
 
 use crate::CodecError;
 
@@ -20,13 +30,138 @@ pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 /// and time; a code large enough to fill such a frame keeps modules of several pixels.
 pub const MAX_SCAN_PIXELS: usize = 4096 * 4096;
 
-/// Decodes the QR code in a luma plane (one byte per pixel, row by row).
+/// Time a scan may spend on further passes once the first has failed (the first pass always
+/// runs to its end): a phone hands over the next camera frame about as often.
+#[cfg(feature = "qr-scan")]
+pub const SCAN_BUDGET: Duration = Duration::from_millis(300);
+
+/// Most pixels of an image made for a further pass (an enlarged region or frame).
+#[cfg(feature = "qr-scan")]
+const MAX_PASS_PIXELS: usize = 4_000_000;
+
+/// Side of the squares in which [`Plane::busiest_area`] measures detail, in pixels.
+#[cfg(feature = "qr-scan")]
+const DETAIL_BLOCK: usize = 16;
+
+/// The passes of a scan, in the order made; the first that reads a code ends the scan.
+///
+/// The further passes work on the regions where the code should be: around each set of
+/// three finder patterns the first pass found without reading a code (at most two), and the
+/// area of the frame with the most fine detail ([`Plane::busiest_area`]), for a code whose
+/// finder patterns are too small or too soft to be found as they are. Each region is cropped,
+/// its contrast stretched, sharpened, enlarged and sharpened again at the enlarged scale:
+/// for modules of one and a half to three pixels under blur, what lets the binarizer and the
+/// grid sampler see them (measured on the camera frames of `benches/benches/qr.rs`).
+#[cfg(feature = "qr-scan")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanPass {
+    /// The frame as the camera gave it.
+    AsIs,
+    /// Each region enlarged twice.
+    Region,
+    /// Each region enlarged three times, sharpened harder.
+    RegionFiner,
+    /// The whole frame enlarged twice, when no region was found; only for frames of up to a
+    /// quarter of [`MAX_PASS_PIXELS`] (a 1280×720 camera frame is).
+    Enlarged,
+}
+
+#[cfg(feature = "qr-scan")]
+impl ScanPass {
+    /// Every pass, in the order a scan makes them.
+    pub const ALL: [ScanPass; 4] = [
+        ScanPass::AsIs,
+        ScanPass::Region,
+        ScanPass::RegionFiner,
+        ScanPass::Enlarged,
+    ];
+}
+
+/// A code read from a frame, and the pass that read it.
+#[cfg(feature = "qr-scan")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// The code's text.
+    pub text: String,
+    /// The pass that read it.
+    pub pass: ScanPass,
+}
+
+/// Decodes the QR code in a luma plane (one byte per pixel, row by row), making further
+/// passes within [`SCAN_BUDGET`] when the frame as it is cannot be read.
 ///
 /// # Errors
 /// [`CodecError::ImageTooLarge`] for frames over [`MAX_SIDE`], [`CodecError::Image`] for a
 /// buffer that does not match its size, [`CodecError::NoQrCode`] when no code is found.
 #[cfg(feature = "qr-scan")]
 pub fn scan_luma(luma: Vec<u8>, width: u32, height: u32) -> Result<String, CodecError> {
+    scan_luma_within(luma, width, height, SCAN_BUDGET).map(|scanned| scanned.text)
+}
+
+/// Decodes the QR code in a luma plane as [`scan_luma`] does, with `budget` for the further
+/// passes, and says which pass read it.
+///
+/// # Errors
+/// As [`scan_luma`].
+#[cfg(feature = "qr-scan")]
+pub fn scan_luma_within(
+    luma: Vec<u8>,
+    width: u32,
+    height: u32,
+    budget: Duration,
+) -> Result<Scanned, CodecError> {
+    let frame = scan_plane(luma, width, height)?;
+    let start = Instant::now();
+    let regions = match decode_plane(&frame, true) {
+        Ok(text) => {
+            return Ok(Scanned {
+                text,
+                pass: ScanPass::AsIs,
+            });
+        }
+        Err(finders) => with_busiest_area(finders, &frame),
+    };
+    for pass in ScanPass::ALL.into_iter().skip(1) {
+        for plane in pass_planes(pass, &frame, &regions) {
+            if start.elapsed() >= budget {
+                return Err(CodecError::NoQrCode);
+            }
+            if let Ok(text) = decode_plane(&plane, false) {
+                return Ok(Scanned { text, pass });
+            }
+        }
+    }
+    Err(CodecError::NoQrCode)
+}
+
+/// The images of every further pass a scan of this frame would make, in order and without
+/// the time budget: for giving another decoder the same passes.
+///
+/// # Errors
+/// As [`scan_luma`], but for [`CodecError::NoQrCode`].
+#[cfg(feature = "qr-scan")]
+pub fn further_pass_images(
+    luma: Vec<u8>,
+    width: u32,
+    height: u32,
+) -> Result<Vec<(ScanPass, Plane)>, CodecError> {
+    let frame = scan_plane(luma, width, height)?;
+    let regions = with_busiest_area(finder_regions(&binarized(&frame)), &frame);
+    Ok(ScanPass::ALL
+        .into_iter()
+        .skip(1)
+        .flat_map(|pass| {
+            pass_planes(pass, &frame, &regions)
+                .into_iter()
+                .map(move |plane| (pass, plane))
+        })
+        .collect())
+}
+
+/// Checks a frame's size against its buffer and the limits, and reduces it to the scan's
+/// pixel budget.
+#[cfg(feature = "qr-scan")]
+fn scan_plane(luma: Vec<u8>, width: u32, height: u32) -> Result<Plane, CodecError> {
     if width == 0 || height == 0 {
         return Err(CodecError::Image(format!(
             "a frame of {width}×{height} pixels has no pixels"
@@ -46,21 +181,189 @@ pub fn scan_luma(luma: Vec<u8>, width: u32, height: u32) -> Result<String, Codec
             luma.len()
         )));
     }
-    let (luma, width, height) = reduce_to_scan_budget(luma, width, height);
-    let mut hints = DecodeHints {
+    let (pixels, width, height) = reduce_to_scan_budget(luma, width, height);
+    Ok(Plane {
+        pixels,
+        width: width as usize,
+        height: height as usize,
+    })
+}
+
+/// A rectangle of a frame where a code should be.
+#[cfg(feature = "qr-scan")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Region {
+    left: usize,
+    top: usize,
+    width: usize,
+    height: usize,
+}
+
+#[cfg(feature = "qr-scan")]
+impl Region {
+    /// The share of the smaller of two regions that lies inside the other.
+    fn overlap(&self, other: &Region) -> f32 {
+        let width = (self.left + self.width)
+            .min(other.left + other.width)
+            .saturating_sub(self.left.max(other.left));
+        let height = (self.top + self.height)
+            .min(other.top + other.height)
+            .saturating_sub(self.top.max(other.top));
+        let smaller = (self.width * self.height)
+            .min(other.width * other.height)
+            .max(1);
+        (width * height) as f32 / smaller as f32
+    }
+}
+
+/// The finder regions, and the frame's busiest area unless it is mostly one of them already.
+#[cfg(feature = "qr-scan")]
+fn with_busiest_area(mut regions: Vec<Region>, frame: &Plane) -> Vec<Region> {
+    if let Some((left, top, width, height)) = frame.busiest_area(DETAIL_BLOCK) {
+        let busiest = Region {
+            left,
+            top,
+            width,
+            height,
+        };
+        if regions.iter().all(|region| region.overlap(&busiest) < 0.8) {
+            regions.push(busiest);
+        }
+    }
+    regions
+}
+
+#[cfg(feature = "qr-scan")]
+fn binarized(plane: &Plane) -> Option<BinaryBitmap<HybridBinarizer<Luma8Source<'_>>>> {
+    let source = Luma8Source::new_with_slice(
+        &plane.pixels,
+        u32::try_from(plane.width).ok()?,
+        u32::try_from(plane.height).ok()?,
+    )
+    .ok()?;
+    Some(BinaryBitmap::new(HybridBinarizer::new(source)))
+}
+
+/// Reads the code in a plane; on failure, the finder regions its binarized image shows (when
+/// `want_regions`).
+#[cfg(feature = "qr-scan")]
+fn decode_plane(plane: &Plane, want_regions: bool) -> Result<String, Vec<Region>> {
+    let Some(mut bitmap) = binarized(plane) else {
+        return Err(Vec::new());
+    };
+    if let Some(text) = read_bitmap(&mut bitmap) {
+        return Ok(text);
+    }
+    Err(if want_regions {
+        finder_regions(&Some(bitmap))
+    } else {
+        Vec::new()
+    })
+}
+
+/// rxing's QR readers on a binarized image, behind `catch_unwind`: a panic in the decoder on
+/// some frame is that frame not read, never a crash of the app.
+#[cfg(feature = "qr-scan")]
+fn read_bitmap<B: Binarizer>(bitmap: &mut BinaryBitmap<B>) -> Option<String> {
+    let hints = DecodeHints {
         TryHarder: Some(true),
         PossibleFormats: Some([BarcodeFormat::QR_CODE].into_iter().collect()),
         ..DecodeHints::default()
     };
-    rxing::helpers::detect_in_luma_with_hints(
-        luma,
-        width,
-        height,
-        Some(BarcodeFormat::QR_CODE),
-        &mut hints,
-    )
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MultiFormatReader::default().decode_with_hints(bitmap, &hints)
+    }))
+    .ok()?
+    .ok()
     .map(|result| result.getText().to_owned())
-    .map_err(|_| CodecError::NoQrCode)
+}
+
+/// The regions of the (at most two) most plausible sets of three finder patterns in a
+/// binarized frame: the box around the three centres and the fourth corner they imply, with
+/// room for the quiet zone and the perspective.
+#[cfg(feature = "qr-scan")]
+fn finder_regions<B: Binarizer>(bitmap: &Option<BinaryBitmap<B>>) -> Vec<Region> {
+    use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets};
+    let Some(bitmap) = bitmap else {
+        return Vec::new();
+    };
+    let (frame_w, frame_h) = (bitmap.get_width() as f32, bitmap.get_height() as f32);
+    let sets = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut patterns = FindFinderPatterns(bitmap.get_black_matrix(), true, 0);
+        GenerateFinderPatternSets(&mut patterns)
+    }))
+    .unwrap_or_default();
+    sets.iter()
+        .take(2)
+        .filter_map(|set| {
+            let corners = [
+                (set.tl.p.x, set.tl.p.y),
+                (set.tr.p.x, set.tr.p.y),
+                (set.bl.p.x, set.bl.p.y),
+                (
+                    set.tr.p.x + set.bl.p.x - set.tl.p.x,
+                    set.tr.p.y + set.bl.p.y - set.tl.p.y,
+                ),
+            ];
+            let module = (set.tl.size + set.tr.size + set.bl.size) as f32 / 21.0;
+            let (mut left, mut top, mut right, mut bottom) = (frame_w, frame_h, 0f32, 0f32);
+            for (x, y) in corners {
+                left = left.min(x);
+                right = right.max(x);
+                top = top.min(y);
+                bottom = bottom.max(y);
+            }
+            let pad = 8.0 * module + 0.08 * (right - left).max(bottom - top);
+            let (left, top) = ((left - pad).max(0.0), (top - pad).max(0.0));
+            let (right, bottom) = ((right + pad).min(frame_w), (bottom + pad).min(frame_h));
+            (module > 0.0 && right > left && bottom > top).then_some(Region {
+                // Within the frame, so non-negative and at most MAX_SIDE.
+                left: left as usize,
+                top: top as usize,
+                width: (right - left) as usize,
+                height: (bottom - top) as usize,
+            })
+        })
+        .collect()
+}
+
+/// The images one further pass decodes.
+#[cfg(feature = "qr-scan")]
+fn pass_planes(pass: ScanPass, frame: &Plane, regions: &[Region]) -> Vec<Plane> {
+    let crops = || {
+        regions
+            .iter()
+            .map(|region| frame.crop(region.left, region.top, region.width, region.height))
+    };
+    let fitting =
+        |plane: &Plane, factor: usize| plane.pixels.len() * factor * factor <= MAX_PASS_PIXELS;
+    match pass {
+        ScanPass::AsIs => vec![frame.clone()],
+        ScanPass::Region => crops()
+            .filter(|crop| fitting(crop, 2))
+            .map(|crop| enhanced(&crop, 2, 5.0))
+            .collect(),
+        ScanPass::RegionFiner => crops()
+            .filter(|crop| fitting(crop, 3))
+            .map(|crop| enhanced(&crop, 3, 8.0))
+            .collect(),
+        ScanPass::Enlarged if regions.is_empty() && fitting(frame, 2) => {
+            vec![enhanced(frame, 2, 5.0)]
+        }
+        ScanPass::Enlarged => Vec::new(),
+    }
+}
+
+/// A plane with its contrast stretched, sharpened, enlarged `factor` times and sharpened
+/// again by `amount` at the enlarged scale.
+#[cfg(feature = "qr-scan")]
+fn enhanced(plane: &Plane, factor: usize, amount: f32) -> Plane {
+    let mut sharp = plane.clone();
+    sharp.stretch_contrast();
+    sharp.sharpen(1.0, 3.0);
+    let mut out = sharp.upscale(factor);
+    out.sharpen(1.5, amount);
+    out
 }
 
 /// Reduces a frame of more than [`MAX_SCAN_PIXELS`] by the smallest integer factor that brings

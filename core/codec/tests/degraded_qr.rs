@@ -79,3 +79,45 @@ fn degraded_fixture_codes_decode_like_a_phone_would() {
         "Carnet {decoded}, zbarimg {zbar_decoded} of {total}"
     );
 }
+
+/// Camera frames as an outside tester makes them (`degrade::camera_frame`: modules of 1.5–3 px
+/// on a 1280×720 frame, rotated, in perspective, blurred, dull, noisy, a third as JPEG), from
+/// every fourth readable fixture code: at least 90 % read, each to its own text, some of them
+/// only by the further passes. The benchmark (`benches/benches/qr.rs`) runs every code and
+/// compares with zxing-cpp.
+#[test]
+fn camera_frames_are_read_with_further_passes() {
+    let codes = degrade::fixture_images(4);
+    assert!(codes.len() >= 80, "{} codes", codes.len());
+    let mut rng = degrade::Rng::new(1717);
+    let (mut read, mut by_further_passes) = (0usize, 0usize);
+    let mut misses = Vec::new();
+    for (index, (expected, code)) in codes.iter().enumerate() {
+        let frame = degrade::camera_frame(code, &mut rng);
+        assert_eq!(frame.luma.dimensions(), degrade::FRAME_SIZE);
+        let luma = carnet_codec::luma::decode(&frame.file).unwrap();
+        match qr::scan_luma_within(luma.pixels, luma.width, luma.height, qr::SCAN_BUDGET) {
+            Ok(scanned) => {
+                assert_eq!(&scanned.text, expected, "frame {index} read to other text");
+                read += 1;
+                if scanned.pass != qr::ScanPass::AsIs {
+                    by_further_passes += 1;
+                }
+            }
+            Err(_) => misses.push(format!("{index} ({})", frame.description)),
+        }
+    }
+    let rate = read as f64 / codes.len() as f64;
+    println!(
+        "read {read} of {} camera frames ({:.1} %), {by_further_passes} by further passes; \
+         missed: {misses:#?}",
+        codes.len(),
+        rate * 100.0
+    );
+    assert!(
+        rate >= 0.90,
+        "read {read}/{}; missed {misses:#?}",
+        codes.len()
+    );
+    assert!(by_further_passes > 0, "no frame needed the further passes");
+}

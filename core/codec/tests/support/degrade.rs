@@ -246,3 +246,190 @@ pub fn variants(image: &GrayImage, rng: &mut Rng) -> Vec<Variant> {
     }
     out
 }
+
+/// Width and height of the camera frames made by [`camera_frame`].
+pub const FRAME_SIZE: (u32, u32) = (1280, 720);
+
+/// Pixels per module of a QR image (a fixture's PNG): the dark extent of the code divided by
+/// its module count, the count being the `17 + 4·version` nearest to what the top-left finder
+/// pattern's first dark run (7 modules) suggests. `None` for an image with no dark pixel.
+pub fn module_pixels(image: &GrayImage) -> Option<f32> {
+    let (w, h) = image.dimensions();
+    let dark = |x: u32, y: u32| image.get_pixel(x, y)[0] < 128;
+    let (mut left, mut right, mut top) = (w, 0, None);
+    for y in 0..h {
+        for x in 0..w {
+            if dark(x, y) {
+                left = left.min(x);
+                right = right.max(x);
+                top.get_or_insert(y);
+            }
+        }
+    }
+    let top = top?;
+    let first = (0..w).find(|&x| dark(x, top))?;
+    let run = (first..w).take_while(|&x| dark(x, top)).count() as f32;
+    let extent = (right - left + 1) as f32;
+    let version = ((extent / (run / 7.0) - 17.0) / 4.0).round().max(1.0);
+    Some(extent / (17.0 + 4.0 * version))
+}
+
+/// One camera-like frame: the luma plane as the decoder is given it (after the file round
+/// trip for JPEG frames), the file as written, and what was done to it.
+pub struct Frame {
+    pub luma: GrayImage,
+    pub file: Vec<u8>,
+    pub extension: &'static str,
+    pub description: String,
+}
+
+/// Separable Gaussian blur of standard deviation `sigma` (the kernel cut at 3σ, edges clamped).
+fn gaussian_blur(image: &GrayImage, sigma: f32) -> GrayImage {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f32 = kernel.iter().sum();
+    let (w, h) = image.dimensions();
+    let pass = |source: &[f32], horizontal: bool| -> Vec<f32> {
+        let mut out = vec![0f32; source.len()];
+        for y in 0..h as i64 {
+            for x in 0..w as i64 {
+                let mut sum = 0.0;
+                for (k, weight) in kernel.iter().enumerate() {
+                    let offset = k as i64 - radius;
+                    let (sx, sy) = if horizontal {
+                        ((x + offset).clamp(0, w as i64 - 1), y)
+                    } else {
+                        (x, (y + offset).clamp(0, h as i64 - 1))
+                    };
+                    sum += weight * source[(sy * w as i64 + sx) as usize];
+                }
+                out[(y * w as i64 + x) as usize] = sum / total;
+            }
+        }
+        out
+    };
+    let source: Vec<f32> = image.as_raw().iter().map(|&p| f32::from(p)).collect();
+    let blurred = pass(&pass(&source, true), false);
+    GrayImage::from_raw(
+        w,
+        h,
+        blurred
+            .iter()
+            .map(|&p| p.round().clamp(0.0, 255.0) as u8)
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// A QR image as a phone camera films it: scaled so that a module is 1.5–3 pixels, rotated
+/// by up to ±25°, in perspective (one edge up to 4 % shorter than the opposite one, in a
+/// random direction), pasted at a random place on a 1280×720 grey frame with uneven light,
+/// blurred (Gaussian, σ 0.3–1.3 px), its contrast reduced to 55–100 %, with sensor noise,
+/// and — one frame in three — saved as JPEG at quality 55–80 (PNG otherwise). Each frame
+/// pixel is the mean of 4×4 samples of the code, so that shrinking does not alias.
+pub fn camera_frame(code: &GrayImage, rng: &mut Rng) -> Frame {
+    let (frame_w, frame_h) = FRAME_SIZE;
+    let module = module_pixels(code).unwrap_or(3.0);
+    let target_module = rng.range(1.5, 3.0);
+    let scale = target_module / module;
+    let angle = rng.range(-25.0, 25.0);
+    let (sin, cos) = angle.to_radians().sin_cos();
+    let (code_w, code_h) = code.dimensions();
+    let half_extent = scale * (code_w.max(code_h) as f32) / 2.0;
+    let keystone = rng.range(0.0, 0.04);
+    let direction = rng.range(0.0, std::f32::consts::TAU);
+    let (pa, pb) = (
+        direction.cos() * keystone / (2.0 * half_extent),
+        direction.sin() * keystone / (2.0 * half_extent),
+    );
+    // The code's rotated footprint (with room for the perspective) inside the frame.
+    let footprint = half_extent * std::f32::consts::SQRT_2 * 1.05;
+    let centre_x = rng.range(footprint, frame_w as f32 - footprint);
+    let centre_y = rng.range(footprint, (frame_h as f32 - footprint).max(footprint + 1.0));
+    let background = rng.range(100.0, 170.0);
+    let light_x = rng.range(-0.08, 0.08);
+    let light_y = rng.range(-0.08, 0.08);
+    let (code_cx, code_cy) = (code_w as f32 / 2.0, code_h as f32 / 2.0);
+    // Frame point → code point: undo the perspective, then the rotation and the scale.
+    let to_code = |x: f32, y: f32| {
+        let (dx, dy) = (x - centre_x, y - centre_y);
+        let w = 1.0 / (1.0 - (pa * dx + pb * dy));
+        let (rx, ry) = (dx * w, dy * w);
+        (
+            (cos * rx + sin * ry) / scale + code_cx,
+            (-sin * rx + cos * ry) / scale + code_cy,
+        )
+    };
+    const SUBSAMPLES: usize = 4;
+    let mut frame = GrayImage::from_fn(frame_w, frame_h, |x, y| {
+        let light = 1.0
+            + light_x * (x as f32 / frame_w as f32 - 0.5) * 2.0
+            + light_y * (y as f32 / frame_h as f32 - 0.5) * 2.0;
+        let (dx, dy) = (x as f32 - centre_x, y as f32 - centre_y);
+        let value = if dx.abs() > footprint + 2.0 || dy.abs() > footprint + 2.0 {
+            background
+        } else {
+            let mut sum = 0.0;
+            for sy in 0..SUBSAMPLES {
+                for sx in 0..SUBSAMPLES {
+                    let (u, v) = to_code(
+                        x as f32 + (sx as f32 + 0.5) / SUBSAMPLES as f32 - 0.5,
+                        y as f32 + (sy as f32 + 0.5) / SUBSAMPLES as f32 - 0.5,
+                    );
+                    let inside = u >= 0.0
+                        && v >= 0.0
+                        && u <= (code_w - 1) as f32
+                        && v <= (code_h - 1) as f32;
+                    sum += if inside {
+                        sample(code, u, v)
+                    } else {
+                        background
+                    };
+                }
+            }
+            sum / (SUBSAMPLES * SUBSAMPLES) as f32
+        };
+        Luma([(value * light).clamp(0.0, 255.0) as u8])
+    });
+    let sigma = rng.range(0.3, 1.3);
+    frame = gaussian_blur(&frame, sigma);
+    let contrast = rng.range(0.55, 1.0);
+    let mid = rng.range(110.0, 150.0);
+    let noise_sigma = rng.range(2.0, 8.0);
+    for pixel in frame.pixels_mut() {
+        let value = mid + (f32::from(pixel[0]) - mid) * contrast + noise_sigma * rng.normal();
+        pixel[0] = value.round().clamp(0.0, 255.0) as u8;
+    }
+    let as_jpeg = rng.next_f32() < 1.0 / 3.0;
+    let quality = rng.range(55.0, 80.0) as u8;
+    let description = format!(
+        "module {target_module:.2} px, {angle:+.1}°, perspective {:.1} %, blur σ {sigma:.2}, \
+         contrast {:.0} %, noise σ {noise_sigma:.1}{}",
+        keystone * 100.0,
+        contrast * 100.0,
+        if as_jpeg {
+            format!(", JPEG q{quality}")
+        } else {
+            String::new()
+        }
+    );
+    if as_jpeg {
+        let file = jpeg(&frame, quality);
+        let luma = image::load_from_memory(&file).unwrap().into_luma8();
+        Frame {
+            luma,
+            file,
+            extension: "jpg",
+            description,
+        }
+    } else {
+        Frame {
+            file: png(&frame),
+            luma: frame,
+            extension: "png",
+            description,
+        }
+    }
+}
