@@ -38,9 +38,7 @@ struct Outcome {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = std::env::var("CARNET_PYTHON").unwrap_or_else(|_| {
-        let venv =
-            std::env::var("HOME").unwrap_or_default() + "/.cache/carnet/tools/python/bin/python";
-        venv
+        std::env::var("HOME").unwrap_or_default() + "/.cache/carnet/tools/python/bin/python"
     });
     let scratch = tempfile::tempdir().unwrap();
     let codes = degrade::fixture_images(1);

@@ -121,14 +121,12 @@ pub fn scan_luma_within(
         }
         Err(finders) => with_busiest_area(finders, &frame),
     };
-    for pass in ScanPass::ALL.into_iter().skip(1) {
-        for plane in pass_planes(pass, &frame, &regions) {
-            if start.elapsed() >= budget {
-                return Err(CodecError::NoQrCode);
-            }
-            if let Ok(text) = decode_plane(&plane, false) {
-                return Ok(Scanned { text, pass });
-            }
+    for (pass, plane) in further_planes(&frame, &regions) {
+        if start.elapsed() >= budget {
+            return Err(CodecError::NoQrCode);
+        }
+        if let Ok(text) = decode_plane(&plane, false) {
+            return Ok(Scanned { text, pass });
         }
     }
     Err(CodecError::NoQrCode)
@@ -146,16 +144,24 @@ pub fn further_pass_images(
     height: u32,
 ) -> Result<Vec<(ScanPass, Plane)>, CodecError> {
     let frame = scan_plane(luma, width, height)?;
-    let regions = with_busiest_area(finder_regions(&binarized(&frame)), &frame);
-    Ok(ScanPass::ALL
-        .into_iter()
-        .skip(1)
-        .flat_map(|pass| {
-            pass_planes(pass, &frame, &regions)
-                .into_iter()
-                .map(move |plane| (pass, plane))
-        })
-        .collect())
+    let finders = binarized(&frame)
+        .map(|bitmap| finder_regions(&bitmap))
+        .unwrap_or_default();
+    let regions = with_busiest_area(finders, &frame);
+    Ok(further_planes(&frame, &regions).collect())
+}
+
+/// The further passes' images, each made only when the scan gets to it.
+#[cfg(feature = "qr-scan")]
+fn further_planes<'a>(
+    frame: &'a Plane,
+    regions: &'a [Region],
+) -> impl Iterator<Item = (ScanPass, Plane)> + 'a {
+    ScanPass::ALL.into_iter().skip(1).flat_map(move |pass| {
+        pass_planes(pass, frame, regions)
+            .into_iter()
+            .map(move |plane| (pass, plane))
+    })
 }
 
 /// Checks a frame's size against its buffer and the limits, and reduces it to the scan's
@@ -255,7 +261,7 @@ fn decode_plane(plane: &Plane, want_regions: bool) -> Result<String, Vec<Region>
         return Ok(text);
     }
     Err(if want_regions {
-        finder_regions(&Some(bitmap))
+        finder_regions(&bitmap)
     } else {
         Vec::new()
     })
@@ -282,11 +288,8 @@ fn read_bitmap<B: Binarizer>(bitmap: &mut BinaryBitmap<B>) -> Option<String> {
 /// binarized frame: the box around the three centres and the fourth corner they imply, with
 /// room for the quiet zone and the perspective.
 #[cfg(feature = "qr-scan")]
-fn finder_regions<B: Binarizer>(bitmap: &Option<BinaryBitmap<B>>) -> Vec<Region> {
+fn finder_regions<B: Binarizer>(bitmap: &BinaryBitmap<B>) -> Vec<Region> {
     use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets};
-    let Some(bitmap) = bitmap else {
-        return Vec::new();
-    };
     let (frame_w, frame_h) = (bitmap.get_width() as f32, bitmap.get_height() as f32);
     let sets = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut patterns = FindFinderPatterns(bitmap.get_black_matrix(), true, 0);
@@ -327,7 +330,8 @@ fn finder_regions<B: Binarizer>(bitmap: &Option<BinaryBitmap<B>>) -> Vec<Region>
         .collect()
 }
 
-/// The images one further pass decodes.
+/// The images one further pass decodes (none for [`ScanPass::AsIs`], the frame itself, which
+/// the scan reads before any region is known).
 #[cfg(feature = "qr-scan")]
 fn pass_planes(pass: ScanPass, frame: &Plane, regions: &[Region]) -> Vec<Plane> {
     let crops = || {
@@ -338,7 +342,7 @@ fn pass_planes(pass: ScanPass, frame: &Plane, regions: &[Region]) -> Vec<Plane> 
     let fitting =
         |plane: &Plane, factor: usize| plane.pixels.len() * factor * factor <= MAX_PASS_PIXELS;
     match pass {
-        ScanPass::AsIs => vec![frame.clone()],
+        ScanPass::AsIs => Vec::new(),
         ScanPass::Region => crops()
             .filter(|crop| fitting(crop, 2))
             .map(|crop| enhanced(&crop, 2, 5.0))
