@@ -35,3 +35,17 @@ pub fn paired(
         ratios[rounds / 2],
     )
 }
+
+/// Times `work` over `rounds` passes after one warm-up pass; returns the median pass time.
+pub fn median_time(rounds: usize, mut work: impl FnMut()) -> Duration {
+    work();
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            work();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[rounds / 2]
+}

@@ -12,6 +12,10 @@
 //! ([`CertsError::RuleLimit`]), never a hang or a stack overflow (rules are read with
 //! serde_json, which refuses nesting deeper than 128 before they get here).
 //!
+//! Values are read in place wherever they can be (the rule's literals, the payload's fields,
+//! the value sets): an evaluation copies only what it computes, which is what keeps it at a
+//! fraction of a microsecond (`docs/BENCHMARKS.md`).
+//!
 //! Choices where the specification leaves room, each forced by its test suite
 //! (`fixtures/dcc-rules/certlogic-testSuite`, all 232 assertions in `cargo test`):
 //! - `in` on a `null` array is `false` (the suite's null-safety cases, which certlogic-js
@@ -54,19 +58,86 @@ impl Value {
     }
 }
 
+/// A value while evaluating: JSON read in place from the rule or the data (most values a
+/// rule handles: literals, fields of the payload, value sets), JSON computed, a date-time,
+/// or an array an expression built (`[{"var": "payload.v"}, {"var": "payload.t"}]`), whose
+/// items stay as they were evaluated. Reading in place is what keeps an evaluation free of
+/// allocations.
+#[derive(Debug, Clone)]
+enum Val<'a> {
+    Borrowed(&'a Json),
+    Computed(Json),
+    DateTime(i64),
+    List(Vec<Val<'a>>),
+}
+
+/// `null`, for a value that is absent.
+static NULL: Json = Json::Null;
+
+impl<'a> Val<'a> {
+    fn bool(value: bool) -> Self {
+        Val::Computed(Json::Bool(value))
+    }
+
+    /// The JSON, or `None` for a date-time or a built array.
+    fn json(&self) -> Option<&Json> {
+        match self {
+            Val::Borrowed(json) => Some(json),
+            Val::Computed(json) => Some(json),
+            Val::DateTime(_) | Val::List(_) => None,
+        }
+    }
+
+    /// The value at `fragments` inside this one: borrowed if this one is, else copied.
+    fn walk<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<Val<'a>> {
+        match self {
+            Val::Borrowed(json) => walk(Some(json), fragments).map(Val::Borrowed),
+            Val::Computed(json) => walk(Some(json), fragments).cloned().map(Val::Computed),
+            Val::DateTime(_) => fragments.next().is_none().then(|| self.clone()),
+            Val::List(items) => match fragments.next() {
+                None => Some(self.clone()),
+                Some(index) => items.get(index.parse::<usize>().ok()?)?.walk(fragments),
+            },
+        }
+    }
+
+    /// The same value, owning what it borrowed.
+    fn into_owned(self) -> Value {
+        match self {
+            Val::Borrowed(json) => Value::Json(json.clone()),
+            Val::Computed(json) => Value::Json(json),
+            Val::DateTime(millis) => Value::DateTime(millis),
+            Val::List(items) => {
+                Value::Json(Json::Array(items.into_iter().map(Val::into_json).collect()))
+            }
+        }
+    }
+
+    fn into_static(self) -> Val<'static> {
+        match self.into_owned() {
+            Value::Json(json) => Val::Computed(json),
+            Value::DateTime(millis) => Val::DateTime(millis),
+        }
+    }
+
+    fn into_json(self) -> Json {
+        self.into_owned().into_json()
+    }
+}
+
 /// Truthy (`Some(true)`), falsy (`Some(false)`), or neither (`None`): a non-integer number
 /// or a date-time.
-fn truthiness(value: &Value) -> Option<bool> {
-    match value {
-        Value::DateTime(_) => None,
-        Value::Json(json) => match json {
-            Json::Null => Some(false),
-            Json::Bool(b) => Some(*b),
-            Json::String(s) => Some(!s.is_empty()),
-            Json::Array(items) => Some(!items.is_empty()),
-            Json::Object(map) => Some(!map.is_empty()),
-            Json::Number(_) => integer(json).map(|n| n != 0),
-        },
+fn truthiness(value: &Val<'_>) -> Option<bool> {
+    if let Val::List(items) = value {
+        return Some(!items.is_empty());
+    }
+    match value.json()? {
+        Json::Null => Some(false),
+        Json::Bool(b) => Some(*b),
+        Json::String(s) => Some(!s.is_empty()),
+        Json::Array(items) => Some(!items.is_empty()),
+        Json::Object(map) => Some(!map.is_empty()),
+        number @ Json::Number(_) => integer(number).map(|n| n != 0),
     }
 }
 
@@ -79,6 +150,15 @@ fn integer(json: &Json) -> Option<i64> {
                 .map(|f| f as i64)
         }),
         _ => None,
+    }
+}
+
+/// A literal that evaluates to itself: a string, a boolean or an integer.
+fn is_literal(json: &Json) -> bool {
+    match json {
+        Json::Bool(_) | Json::String(_) => true,
+        Json::Number(_) => integer(json).is_some(),
+        _ => false,
     }
 }
 
@@ -103,50 +183,42 @@ pub enum Data<'a> {
     },
 }
 
-impl Data<'_> {
-    /// A copy of the value at a dotted path.
-    fn at(&self, path: &str) -> Option<Json> {
+impl<'a> Data<'a> {
+    /// The value at a dotted path: in place, but for the whole `external` of `Gateway` data,
+    /// which exists only as parts.
+    fn at(&self, path: &str) -> Option<Val<'a>> {
         match *self {
-            Data::Gateway {
-                external,
-                value_sets,
-                ..
-            } if path == "external" => Some(external_with(external, value_sets)),
-            _ => self.at_ref(path.split('.')).cloned(),
-        }
-    }
-
-    /// The value at a dotted path, by reference (`None` for the whole of `Gateway` data or
-    /// of its `external`, which exist only as parts).
-    fn at_ref<'p>(&self, mut fragments: impl Iterator<Item = &'p str>) -> Option<&Json> {
-        match *self {
-            Data::Document(json) => walk(Some(json), fragments),
+            Data::Document(json) => walk(Some(json), path.split('.')).map(Val::Borrowed),
             Data::Gateway {
                 payload,
                 external,
                 value_sets,
-            } => match fragments.next()? {
-                "payload" => walk(Some(payload), fragments),
-                "external" => match fragments.next()? {
-                    "valueSets" => walk(Some(value_sets), fragments),
-                    first => walk(drill(external, first), fragments),
-                },
-                _ => None,
-            },
+            } => {
+                let mut fragments = path.split('.');
+                match fragments.next()? {
+                    "payload" => walk(Some(payload), fragments).map(Val::Borrowed),
+                    "external" => match fragments.next() {
+                        None => Some(Val::Computed(external_with(external, value_sets))),
+                        Some("valueSets") => walk(Some(value_sets), fragments).map(Val::Borrowed),
+                        Some(first) => walk(drill(external, first), fragments).map(Val::Borrowed),
+                    },
+                    _ => None,
+                }
+            }
         }
     }
 
-    fn whole(&self) -> Json {
+    fn whole(&self) -> Val<'a> {
         match *self {
-            Data::Document(json) => json.clone(),
+            Data::Document(json) => Val::Borrowed(json),
             Data::Gateway {
                 payload,
                 external,
                 value_sets,
-            } => serde_json::json!({
+            } => Val::Computed(serde_json::json!({
                 "payload": payload,
                 "external": external_with(external, value_sets),
-            }),
+            })),
         }
     }
 }
@@ -171,13 +243,21 @@ fn walk<'a, 'p>(
 
 /// Where `var` reads: the data given, or inside a `reduce` the current item and the
 /// accumulator (with the data under `data`).
-enum Scope<'a> {
+enum Scope<'s, 'a> {
     Data(Data<'a>),
     Reduce {
-        current: &'a Value,
-        accumulator: &'a Value,
+        current: &'s Val<'a>,
+        accumulator: &'s Val<'a>,
         data: Data<'a>,
     },
+}
+
+impl<'a> Scope<'_, 'a> {
+    fn data(&self) -> Data<'a> {
+        match self {
+            Scope::Data(data) | Scope::Reduce { data, .. } => *data,
+        }
+    }
 }
 
 struct Evaluation {
@@ -198,46 +278,60 @@ pub fn evaluate(expression: &Json, data: &Json) -> Result<Value, CertsError> {
 /// # Errors
 /// As [`evaluate`].
 pub fn evaluate_in(expression: &Json, data: Data<'_>) -> Result<Value, CertsError> {
-    Evaluation { steps: 0 }.eval(expression, &Scope::Data(data), 0)
+    Evaluation { steps: 0 }
+        .eval(expression, &Scope::Data(data), 0)
+        .map(Val::into_owned)
 }
 
 impl Evaluation {
-    fn eval(
-        &mut self,
-        expression: &Json,
-        scope: &Scope<'_>,
-        depth: usize,
-    ) -> Result<Value, CertsError> {
-        self.steps += 1;
+    /// Counts `count` steps at `depth`.
+    fn step(&mut self, count: u64, depth: usize) -> Result<(), CertsError> {
+        self.steps += count;
         if self.steps > MAX_STEPS {
             return Err(CertsError::RuleLimit("it takes too many steps"));
         }
         if depth > MAX_DEPTH {
             return Err(CertsError::RuleLimit("it is nested too deep"));
         }
+        Ok(())
+    }
+
+    fn eval<'a>(
+        &mut self,
+        expression: &'a Json,
+        scope: &Scope<'_, 'a>,
+        depth: usize,
+    ) -> Result<Val<'a>, CertsError> {
+        self.step(1, depth)?;
         match expression {
             Json::Null => Err(invalid("invalid CertLogic expression: null")),
-            Json::Bool(_) | Json::String(_) => Ok(Value::Json(expression.clone())),
+            Json::Bool(_) | Json::String(_) => Ok(Val::Borrowed(expression)),
             Json::Number(_) => match integer(expression) {
-                Some(_) => Ok(Value::Json(expression.clone())),
+                Some(_) => Ok(Val::Borrowed(expression)),
                 None => Err(invalid(format!("{expression} is a non-integer number"))),
             },
-            Json::Array(items) => Ok(Value::Json(Json::Array(
+            // An array of literals (a list of codes to look in) is its own value.
+            Json::Array(items) if items.iter().all(is_literal) => {
+                let count = u64::try_from(items.len()).unwrap_or(u64::MAX);
+                self.step(count, if items.is_empty() { depth } else { depth + 1 })?;
+                Ok(Val::Borrowed(expression))
+            }
+            Json::Array(items) => Ok(Val::List(
                 items
                     .iter()
-                    .map(|item| Ok(self.eval(item, scope, depth + 1)?.into_json()))
+                    .map(|item| self.eval(item, scope, depth + 1))
                     .collect::<Result<_, CertsError>>()?,
-            ))),
+            )),
             Json::Object(map) => self.operation(map, scope, depth),
         }
     }
 
-    fn operation(
+    fn operation<'a>(
         &mut self,
-        map: &Map<String, Json>,
-        scope: &Scope<'_>,
+        map: &'a Map<String, Json>,
+        scope: &Scope<'_, 'a>,
         depth: usize,
-    ) -> Result<Value, CertsError> {
+    ) -> Result<Val<'a>, CertsError> {
         let (operator, operand) = single_entry(map)?;
         if operator == "var" {
             return read_var(operand, scope);
@@ -260,7 +354,7 @@ impl Evaluation {
             "!" => {
                 let [operand] = exactly::<1>(operator, operands)?;
                 match truthiness(&self.eval(operand, scope, depth)?) {
-                    Some(truthy) => Ok(Value::Json(Json::Bool(!truthy))),
+                    Some(truthy) => Ok(Val::bool(!truthy)),
                     None => Err(invalid("a ! operand is neither truthy nor falsy")),
                 }
             }
@@ -268,7 +362,7 @@ impl Evaluation {
                 if operands.len() < 2 {
                     return Err(invalid("an and takes at least 2 operands"));
                 }
-                let mut last = Value::Json(Json::Null);
+                let mut last = Val::Borrowed(&NULL);
                 for operand in operands {
                     last = self.eval(operand, scope, depth)?;
                     match truthiness(&last) {
@@ -283,35 +377,25 @@ impl Evaluation {
                 let [left, right] = exactly::<2>(operator, operands)?;
                 let left = self.eval(left, scope, depth)?;
                 let right = self.eval(right, scope, depth)?;
-                Ok(Value::Json(Json::Bool(strictly_equal(&left, &right))))
+                Ok(Val::bool(strictly_equal(&left, &right)))
             }
             "in" => {
                 let [item, list] = exactly::<2>(operator, operands)?;
                 let item = self.eval(item, scope, depth)?;
-                // A list read from the data (a value set) is searched in place, not copied;
-                // anything else takes the general path below.
-                if let (Scope::Data(data), Value::Json(item), Some(Json::String(path))) =
-                    (scope, &item, list.as_object().and_then(|l| l.get("var")))
-                    && list.as_object().is_some_and(|l| l.len() == 1)
-                    && !path.is_empty()
-                    && let Some(Json::Array(members)) = data.at_ref(path.split('.'))
-                {
-                    self.steps += 1;
-                    return Ok(Value::Json(Json::Bool(
+                let list = self.eval(list, scope, depth)?;
+                let found = match (&list, list.json()) {
+                    (_, Some(Json::Array(members))) => item.json().is_some_and(|item| {
                         members
                             .iter()
-                            .any(|member| strictly_equal_json(item, member)),
-                    )));
-                }
-                match self.eval(list, scope, depth)? {
-                    Value::Json(Json::Array(list)) => {
-                        Ok(Value::Json(Json::Bool(list.into_iter().any(|member| {
-                            strictly_equal(&item, &Value::Json(member))
-                        }))))
+                            .any(|member| strictly_equal_json(item, member))
+                    }),
+                    (Val::List(members), _) => {
+                        members.iter().any(|member| strictly_equal(&item, member))
                     }
-                    Value::Json(Json::Null) => Ok(Value::Json(Json::Bool(false))),
-                    _ => Err(invalid("the right operand of in is not an array")),
-                }
+                    (_, Some(Json::Null)) => false,
+                    _ => return Err(invalid("the right operand of in is not an array")),
+                };
+                Ok(Val::bool(found))
             }
             "+" => {
                 let [left, right] = exactly::<2>(operator, operands)?;
@@ -320,21 +404,22 @@ impl Evaluation {
                 let sum = left
                     .checked_add(right)
                     .ok_or_else(|| invalid("a + overflows"))?;
-                Ok(Value::Json(Json::from(sum)))
+                Ok(Val::Computed(Json::from(sum)))
             }
             ">" | "<" | ">=" | "<=" => {
-                let values =
-                    self.compared(operator, operands, scope, depth, |value| match value {
-                        Value::Json(json) => integer(&json),
-                        Value::DateTime(_) => None,
-                    })?;
-                Ok(Value::Json(Json::Bool(holds(operator, &values))))
+                let (values, count) = self.compared(operator, operands, scope, depth, |value| {
+                    value.json().and_then(integer)
+                })?;
+                Ok(Val::bool(holds(
+                    operator,
+                    values.get(..count).unwrap_or(&[]),
+                )))
             }
             "after" | "before" | "not-after" | "not-before" => {
-                let values =
+                let (values, count) =
                     self.compared(operator, operands, scope, depth, |value| match value {
-                        Value::DateTime(millis) => Some(millis),
-                        Value::Json(_) => None,
+                        Val::DateTime(millis) => Some(*millis),
+                        Val::Borrowed(_) | Val::Computed(_) | Val::List(_) => None,
                     })?;
                 let as_integer = match operator.as_str() {
                     "after" => ">",
@@ -342,7 +427,10 @@ impl Evaluation {
                     "not-after" => "<=",
                     _ => ">=",
                 };
-                Ok(Value::Json(Json::Bool(holds(as_integer, &values))))
+                Ok(Val::bool(holds(
+                    as_integer,
+                    values.get(..count).unwrap_or(&[]),
+                )))
             }
             "plusTime" => {
                 let [date, amount, unit] = exactly::<3>(operator, operands)?;
@@ -352,29 +440,31 @@ impl Evaluation {
                     Json::String(unit) => TimeUnit::parse(unit)?,
                     _ => return Err(invalid("the time unit of a plusTime is not a string")),
                 };
-                let Value::Json(Json::String(date)) = self.eval(date, scope, depth)? else {
+                let date = self.eval(date, scope, depth)?;
+                let Some(Json::String(date)) = date.json() else {
                     return Err(invalid("the date-time of a plusTime is not a string"));
                 };
-                let millis = parse_date_time(&date)?;
-                Ok(Value::DateTime(plus_time(millis, amount, unit)?))
+                let millis = parse_date_time(date)?;
+                Ok(Val::DateTime(plus_time(millis, amount, unit)?))
             }
             "dccDateOfBirth" => {
                 let [date] = exactly::<1>(operator, operands)?;
-                let Value::Json(Json::String(date)) = self.eval(date, scope, depth)? else {
+                let date = self.eval(date, scope, depth)?;
+                let Some(Json::String(date)) = date.json() else {
                     return Err(invalid(
                         "the date of birth of a dccDateOfBirth is not a string",
                     ));
                 };
-                Ok(Value::DateTime(parse_date_of_birth(&date)?))
+                Ok(Val::DateTime(parse_date_of_birth(date)?))
             }
             "extractFromUVCI" => {
                 let [uci, index] = exactly::<2>(operator, operands)?;
                 let index = integer(index)
                     .ok_or_else(|| invalid("the index of an extractFromUVCI is not an integer"))?;
-                match self.eval(uci, scope, depth)? {
-                    Value::Json(Json::Null) => Ok(Value::Json(Json::Null)),
-                    Value::Json(Json::String(uci)) => Ok(Value::Json(
-                        uci_fragment(&uci, index).map_or(Json::Null, Json::from),
+                match self.eval(uci, scope, depth)?.json() {
+                    Some(Json::Null) => Ok(Val::Borrowed(&NULL)),
+                    Some(Json::String(uci)) => Ok(Val::Computed(
+                        uci_fragment(uci, index).map_or(Json::Null, Json::from),
                     )),
                     _ => Err(invalid("the operand of an extractFromUVCI is not a string")),
                 }
@@ -382,70 +472,96 @@ impl Evaluation {
             "reduce" => {
                 let [list, lambda, initial] = exactly::<3>(operator, operands)?;
                 let list = self.eval(list, scope, depth)?;
-                let mut accumulator = self.eval(initial, scope, depth)?;
-                let items = match list {
-                    Value::Json(Json::Array(items)) => items,
-                    Value::Json(Json::Null) => return Ok(accumulator),
-                    _ => return Err(invalid("the operand of a reduce is not an array")),
-                };
-                let data = match scope {
-                    Scope::Data(data) | Scope::Reduce { data, .. } => *data,
-                };
-                for item in items {
-                    let current = Value::Json(item);
-                    accumulator = self.eval(
+                let accumulator = self.eval(initial, scope, depth)?;
+                let data = scope.data();
+                match list {
+                    Val::Borrowed(Json::Array(items)) => self.fold(
+                        items.iter().map(Val::Borrowed),
                         lambda,
-                        &Scope::Reduce {
-                            current: &current,
-                            accumulator: &accumulator,
-                            data,
-                        },
+                        accumulator,
+                        data,
                         depth,
-                    )?;
+                    ),
+                    Val::List(items) => {
+                        self.fold(items.into_iter(), lambda, accumulator, data, depth)
+                    }
+                    // Items copied out of computed data live only as long as this fold: so
+                    // does what the fold reads of them, until the result is made to own it.
+                    Val::Computed(Json::Array(items)) => Ok(self
+                        .fold(
+                            items.iter().map(Val::Borrowed),
+                            lambda,
+                            accumulator,
+                            data,
+                            depth,
+                        )?
+                        .into_static()),
+                    Val::Borrowed(Json::Null) | Val::Computed(Json::Null) => Ok(accumulator),
+                    _ => Err(invalid("the operand of a reduce is not an array")),
                 }
-                Ok(accumulator)
             }
             other => Err(invalid(format!("unrecognised operator: {other:?}"))),
         }
     }
 
-    fn integer_operand(
+    /// `lambda` folded over `items` from `accumulator`.
+    fn fold<'a>(
         &mut self,
-        operand: &Json,
-        scope: &Scope<'_>,
+        items: impl Iterator<Item = Val<'a>>,
+        lambda: &'a Json,
+        mut accumulator: Val<'a>,
+        data: Data<'a>,
+        depth: usize,
+    ) -> Result<Val<'a>, CertsError> {
+        for item in items {
+            accumulator = self.eval(
+                lambda,
+                &Scope::Reduce {
+                    current: &item,
+                    accumulator: &accumulator,
+                    data,
+                },
+                depth,
+            )?;
+        }
+        Ok(accumulator)
+    }
+
+    fn integer_operand<'a>(
+        &mut self,
+        operand: &'a Json,
+        scope: &Scope<'_, 'a>,
         depth: usize,
         operator: &str,
     ) -> Result<i64, CertsError> {
-        match self.eval(operand, scope, depth)? {
-            Value::Json(json) => integer(&json),
-            Value::DateTime(_) => None,
-        }
-        .ok_or_else(|| invalid(format!("an operand of {operator} is not an integer")))
+        self.eval(operand, scope, depth)?
+            .json()
+            .and_then(integer)
+            .ok_or_else(|| invalid(format!("an operand of {operator} is not an integer")))
     }
 
-    /// The 2 or 3 operands of a comparison, each as `extract` reads it.
-    fn compared(
+    /// The 2 or 3 operands of a comparison, each as `extract` reads it, and how many.
+    fn compared<'a>(
         &mut self,
         operator: &str,
-        operands: &[Json],
-        scope: &Scope<'_>,
+        operands: &'a [Json],
+        scope: &Scope<'_, 'a>,
         depth: usize,
-        extract: impl Fn(Value) -> Option<i64>,
-    ) -> Result<Vec<i64>, CertsError> {
+        extract: impl Fn(&Val<'a>) -> Option<i64>,
+    ) -> Result<([i64; 3], usize), CertsError> {
         if !(2..=3).contains(&operands.len()) {
             return Err(invalid(format!("a {operator} takes 2 or 3 operands")));
         }
-        operands
-            .iter()
-            .map(|operand| {
-                let value = self.eval(operand, scope, depth)?;
-                extract(value).ok_or_else(|| {
-                    invalid(format!(
-                        "an operand of {operator} is not of the type it compares"
-                    ))
-                })
-            })
-            .collect()
+        let mut values = [0; 3];
+        for (slot, operand) in values.iter_mut().zip(operands) {
+            let value = self.eval(operand, scope, depth)?;
+            *slot = extract(&value).ok_or_else(|| {
+                invalid(format!(
+                    "an operand of {operator} is not of the type it compares"
+                ))
+            })?;
+        }
+        Ok((values, operands.len()))
     }
 }
 
@@ -486,9 +602,9 @@ fn holds(operator: &str, values: &[i64]) -> bool {
         })
 }
 
-fn strictly_equal(left: &Value, right: &Value) -> bool {
-    match (left, right) {
-        (Value::Json(left), Value::Json(right)) => strictly_equal_json(left, right),
+fn strictly_equal(left: &Val<'_>, right: &Val<'_>) -> bool {
+    match (left.json(), right.json()) {
+        (Some(left), Some(right)) => strictly_equal_json(left, right),
         _ => false,
     }
 }
@@ -504,31 +620,20 @@ fn strictly_equal_json(left: &Json, right: &Json) -> bool {
     }
 }
 
-/// `{ "var": "<path>" }` read in `scope`.
-fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
+/// `{ "var": "<path>" }` read in `scope`, in place wherever it can be.
+fn read_var<'a>(path: &'a Json, scope: &Scope<'_, 'a>) -> Result<Val<'a>, CertsError> {
+    let number;
     let path = match path {
-        Json::String(path) => path.clone(),
-        Json::Number(_) if integer(path).is_some() => path.to_string(),
+        Json::String(path) => path.as_str(),
+        Json::Number(_) if integer(path).is_some() => {
+            number = path.to_string();
+            number.as_str()
+        }
         _ => return Err(invalid("not of the form { \"var\": \"<path>\" }")),
     };
-    if path.is_empty() {
-        return Ok(match scope {
-            Scope::Data(data) => Value::Json(data.whole()),
-            Scope::Reduce {
-                current,
-                accumulator,
-                data,
-            } => Value::Json(serde_json::json!({
-                "current": (*current).clone().into_json(),
-                "accumulator": (*accumulator).clone().into_json(),
-                "data": data.whole(),
-            })),
-        });
-    }
-    // Read in place and copy only the value found: a rule reads `external.valueSets.x`
-    // many times, and the sets are large.
     let found = match scope {
-        Scope::Data(data) => data.at(&path).map(Value::Json),
+        Scope::Data(data) if path.is_empty() => Some(data.whole()),
+        Scope::Data(data) => data.at(path),
         Scope::Reduce {
             current,
             accumulator,
@@ -536,32 +641,26 @@ fn read_var(path: &Json, scope: &Scope<'_>) -> Result<Value, CertsError> {
         } => {
             let (first, rest) = match path.split_once('.') {
                 Some((first, rest)) => (first, Some(rest)),
-                None => (path.as_str(), None),
+                None => (path, None),
             };
-            let mut fragments = rest.into_iter().flat_map(|rest| rest.split('.'));
+            let fragments = rest.into_iter().flat_map(|rest| rest.split('.'));
             match first {
-                "current" | "accumulator" => {
-                    let start = if first == "current" {
-                        current
-                    } else {
-                        accumulator
-                    };
-                    match start {
-                        Value::Json(json) => walk(Some(json), fragments).cloned().map(Value::Json),
-                        Value::DateTime(_) if fragments.next().is_none() => Some((*start).clone()),
-                        Value::DateTime(_) => None,
-                    }
-                }
+                "" if rest.is_none() => Some(Val::Computed(serde_json::json!({
+                    "current": (*current).clone().into_json(),
+                    "accumulator": (*accumulator).clone().into_json(),
+                    "data": data.whole().into_json(),
+                }))),
+                "current" => current.walk(fragments),
+                "accumulator" => accumulator.walk(fragments),
                 "data" => match rest {
                     None => Some(data.whole()),
                     Some(rest) => data.at(rest),
-                }
-                .map(Value::Json),
+                },
                 _ => None,
             }
         }
     };
-    Ok(found.unwrap_or(Value::Json(Json::Null)))
+    Ok(found.unwrap_or(Val::Borrowed(&NULL)))
 }
 
 /// One step into `json`: a key of an object, an index of an array.
