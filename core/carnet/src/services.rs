@@ -167,36 +167,50 @@ impl NationalServices {
         // Every list's requests and logs go to this services' subscriber.
         let refreshed = async {
             let trust = self
-                .refresh("trust", |bytes| {
-                    TrustList::open(bytes, &key).map(|l| l.header().version)
-                })
+                .refresh(
+                    "trust",
+                    |bytes| TrustList::open(bytes, &key),
+                    |l| l.header().version,
+                )
                 .await?;
             let revocation = self
-                .refresh("revocation", |bytes| {
-                    RevocationList::open(bytes, &key).map(|l| l.header().version)
-                })
+                .refresh(
+                    "revocation",
+                    |bytes| RevocationList::open(bytes, &key),
+                    |l| l.header().version,
+                )
                 .await?;
             let rules = self
-                .refresh("rules", |bytes| {
-                    RuleList::open(bytes, &key).map(|l| l.header().version)
-                })
+                .refresh(
+                    "rules",
+                    |bytes| RuleList::open(bytes, &key),
+                    |l| l.header().version,
+                )
                 .await?;
             let value_sets = self
-                .refresh("valuesets", |bytes| {
-                    ValueSets::open(bytes, &key).map(|l| l.header().map_or(0, |h| h.version))
-                })
+                .refresh(
+                    "valuesets",
+                    |bytes| ValueSets::open(bytes, &key),
+                    |l| l.header().map_or(0, |h| h.version),
+                )
                 .await?;
             Ok::<_, CarnetError>((trust, revocation, rules, value_sets))
         };
         let (trust, revocation, rules, value_sets) =
             refreshed.with_subscriber(self.dispatch.clone()).await?;
-        let lists = VerifierLists::open_all(
-            &trust.bytes,
-            anchor,
-            Some(&revocation.bytes),
-            Some(&rules.bytes),
-            Some(&value_sets.bytes),
-        )?;
+        let reached = trust.reached && revocation.reached && rules.reached && value_sets.reached;
+        let (trust_changed, revocation_changed, rules_changed, value_sets_changed) = (
+            trust.changed,
+            revocation.changed,
+            rules.changed,
+            value_sets.changed,
+        );
+        let lists = VerifierLists::from_parts(
+            trust.list,
+            Some(revocation.list),
+            Some(rules.list),
+            value_sets.list,
+        );
         // Kept beside the lists it verified, so that verifier mode can check them offline.
         write_by_rename(
             &self.lists_dir.join(crate::verifier_lists::ANCHOR_FILE),
@@ -204,20 +218,22 @@ impl NationalServices {
         )?;
         Ok(ListsUpdate {
             lists,
-            trust_changed: trust.changed,
-            revocation_changed: revocation.changed,
-            rules_changed: rules.changed,
-            value_sets_changed: value_sets.changed,
-            reached: trust.reached && revocation.reached && rules.reached && value_sets.reached,
+            trust_changed,
+            revocation_changed,
+            rules_changed,
+            value_sets_changed,
+            reached,
         })
     }
 
-    /// One list: the cached copy, replaced by a newer verified one when the server has it.
-    async fn refresh(
+    /// One list, verified and read once: the cached copy, replaced by a newer verified one
+    /// when the server has it.
+    async fn refresh<L>(
         &self,
         name: &str,
-        version_of: impl Fn(&[u8]) -> Result<u64, carnet_certs::CertsError>,
-    ) -> Result<Refreshed, CarnetError> {
+        open: impl Fn(&[u8]) -> Result<L, carnet_certs::CertsError>,
+        version_of: impl Fn(&L) -> u64,
+    ) -> Result<Refreshed<L>, CarnetError> {
         let cache = FileCache::new(
             self.lists_dir.join(format!("{name}.signed")),
             carnet_certs::MAX_LIST_BYTES,
@@ -234,7 +250,7 @@ impl NationalServices {
                 let (bytes, _) = held.ok_or(CarnetError::Network(NetError::Offline(reason)))?;
                 tracing::info!(list = name, "offline: the list held is used");
                 return Ok(Refreshed {
-                    bytes,
+                    list: open(&bytes)?,
                     changed: false,
                     reached: false,
                 });
@@ -244,16 +260,17 @@ impl NationalServices {
         if response.status == 304 {
             if let Some((bytes, _)) = held {
                 return Ok(Refreshed {
-                    bytes,
+                    list: open(&bytes)?,
                     changed: false,
                     reached: true,
                 });
             }
             return Err(NetError::Protocol("304 for a list not held".into()).into());
         }
-        let version = version_of(&response.body)?;
+        let list = open(&response.body)?;
+        let version = version_of(&list);
         if let Some((old, _)) = &held {
-            let old_version = version_of(old)?;
+            let old_version = version_of(&open(old)?);
             if version < old_version {
                 return Err(carnet_certs::CertsError::List(format!(
                     "the server's {name} list (version {version}) is older than the one held ({old_version})"
@@ -264,7 +281,7 @@ impl NationalServices {
         cache.store(&response.body, response.etag.as_deref().unwrap_or_default())?;
         tracing::info!(list = name, version, "list updated");
         Ok(Refreshed {
-            bytes: response.body,
+            list,
             changed: true,
             reached: true,
         })
@@ -276,8 +293,8 @@ impl NationalServices {
 }
 
 /// A list after a refresh.
-struct Refreshed {
-    bytes: Vec<u8>,
+struct Refreshed<L> {
+    list: L,
     changed: bool,
     reached: bool,
 }

@@ -68,13 +68,23 @@ impl VerifierLists {
             Some(bytes) => ValueSets::open(bytes, &anchor)?,
             None => ValueSets::shipped(),
         };
-        Ok(VerifierLists {
+        Ok(Self::from_parts(trust, revocation, rules, value_sets))
+    }
+
+    /// Lists already verified, with the default policy.
+    pub(crate) fn from_parts(
+        trust: TrustList,
+        revocation: Option<RevocationList>,
+        rules: Option<RuleList>,
+        value_sets: ValueSets,
+    ) -> Self {
+        VerifierLists {
             trust,
             revocation,
             rules,
             value_sets,
             policy: VerifierPolicy::default(),
-        })
+        }
     }
 
     /// Verifier mode against these lists at `at` (Unix seconds), with no clock guard: the
