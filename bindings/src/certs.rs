@@ -5,7 +5,7 @@ use std::sync::Arc;
 pub use carnet::certs::CertificateType;
 pub use carnet::certs::verifier::Holder;
 use carnet::certs::verifier::Verdict;
-pub use carnet::certs::wallet::{ExpiryState, Purpose};
+pub use carnet::certs::wallet::{EventDetail, EventField, ExpiryState, Purpose};
 
 use crate::CarnetError;
 
@@ -33,6 +33,37 @@ pub enum CertificateType {
     Test,
     /// A recovery.
     Recovery,
+}
+
+/// A coded fact of the event a certificate states.
+#[uniffi::remote(Enum)]
+pub enum EventField {
+    /// The disease or agent targeted (`tg`).
+    Disease,
+    /// The type of vaccine (`vp`).
+    VaccineType,
+    /// The vaccine product (`mp`).
+    Vaccine,
+    /// The vaccine's marketing authorisation holder or the test's maker (`ma`).
+    Manufacturer,
+    /// The type of test (`tt`).
+    TestType,
+    /// The name of a test, free text (`nm`).
+    TestName,
+    /// The result of a test (`tr`).
+    TestResult,
+}
+
+/// One fact of the event: its code as signed and the name people read (`None` for a code
+/// the value sets do not know, and for free text).
+#[uniffi::remote(Record)]
+pub struct EventDetail {
+    /// Which fact.
+    pub field: EventField,
+    /// The code (or text) in the certificate.
+    pub code: String,
+    /// The name people read.
+    pub name: Option<String>,
 }
 
 /// How current a certificate is.
@@ -80,6 +111,8 @@ pub struct WalletEntry {
     pub total_doses: Option<u64>,
     /// Date of the vaccination, sample or first positive test.
     pub event_date: String,
+    /// What the event was (disease, vaccine, test type, result…), with names people read.
+    pub details: Vec<EventDetail>,
     /// Issued at, Unix seconds.
     pub issued_at: i64,
     /// Expires at, Unix seconds.
@@ -101,6 +134,7 @@ impl WalletEntry {
             dose: summary.doses.map(|d| d.0),
             total_doses: summary.doses.map(|d| d.1),
             event_date: summary.event_date,
+            details: summary.details,
             issued_at: summary.issued_at,
             expires_at: summary.expires_at,
             holder: summary.holder,

@@ -353,9 +353,12 @@ fn show_certificate(
     );
     let entry = record.wallet_add(text)?;
     let svg = carnet.render_qr_svg(text)?;
+    let names: Vec<&str> = entry.summary.details.iter().map(|d| d.shown()).collect();
     outln!(
-        "   kept in the wallet, inside the encrypted record ({} today); its QR code rendered \
-         again: {} bytes of SVG",
+        "   kept in the wallet, inside the encrypted record, as {} {} ({} today); its QR code \
+         rendered again: {} bytes of SVG",
+        entry.summary.cert_type.name(),
+        names.join(", "),
         record.wallet_state(&entry).name(),
         svg.len()
     );

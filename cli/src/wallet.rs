@@ -71,6 +71,7 @@ struct EntryReport {
     dose: Option<u64>,
     total_doses: Option<u64>,
     event_date: String,
+    details: Vec<DetailReport>,
     issued_at: String,
     expires_at: String,
     state: &'static str,
@@ -78,6 +79,14 @@ struct EntryReport {
     added_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     rules: Option<RulesReport>,
+}
+
+/// One fact of the event (`vaccine`, `test type`…), its code and the name people read.
+#[derive(Serialize)]
+struct DetailReport {
+    field: &'static str,
+    code: String,
+    name: Option<String>,
 }
 
 /// Whether a certificate meets a country's rules, for `--json`.
@@ -156,6 +165,15 @@ fn report(entry: &WalletEntry, state: ExpiryState, best: bool) -> EntryReport {
         dose: s.doses.map(|d| d.0),
         total_doses: s.doses.map(|d| d.1),
         event_date: s.event_date.clone(),
+        details: s
+            .details
+            .iter()
+            .map(|d| DetailReport {
+                field: d.field.label(),
+                code: d.code.clone(),
+                name: d.name.clone(),
+            })
+            .collect(),
         issued_at: instant::format(s.issued_at),
         expires_at: instant::format(s.expires_at),
         state: state.name(),
@@ -171,10 +189,12 @@ fn describe(entry: &WalletEntry, state: ExpiryState) -> String {
         Some((dose, total)) => format!("{} {dose}/{total}", s.cert_type.name()),
         None => s.cert_type.name().to_owned(),
     };
+    let details: Vec<&str> = s.details.iter().map(|d| d.shown()).collect();
     format!(
-        "{} {what} of {} · {} {} (born {}) · {} · expires {}",
+        "{} {what} of {} · {} · {} {} (born {}) · {} · expires {}",
         entry.id.get(..8).unwrap_or(&entry.id),
         s.event_date,
+        details.join(", "),
         s.holder.family_name,
         s.holder.given_name,
         s.holder.birth_date,

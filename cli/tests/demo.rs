@@ -28,7 +28,7 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "on 2021-05-04T00:00:00Z: VALID: vaccination certificate for Musterfrau-Gößinger Gabriele",
         "today: INVALID: not valid at that time: expired [dcc.expiry]",
         "signature altered by one bit: INVALID: signature: signature does not verify [dcc.signature]",
-        "kept in the wallet, inside the encrypted record (expired today)",
+        "kept in the wallet, inside the encrypted record, as vaccination COVID-19, Comirnaty, SARS-CoV-2 mRNA vaccine, Biontech Manufacturing GmbH (expired today)",
         "the name \"Quenouille\" appears in none of the store's files",
         "imported into a new record: 1 document, 2 profile entries, 1 message",
         "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",

@@ -189,8 +189,8 @@ fn wallet_adds_lists_renders_and_removes_certificates() {
     let added = run(&["wallet", "add", &text]);
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(
-        stdout(&added).contains(" vaccination 1/2 of 2021-02-18"),
-        "{}",
+        stdout(&added).contains(" vaccination 1/2 of 2021-02-18 · COVID-19, Comirnaty, "),
+        "the value sets' names, not the codes: {}",
         stdout(&added)
     );
     let again = run(&["wallet", "add", &text]);
@@ -210,6 +210,10 @@ fn wallet_adds_lists_renders_and_removes_certificates() {
     assert_eq!(
         listed[0]["person"],
         "MUSTERFRAU<GOESSINGER|GABRIELE|1998-02-26"
+    );
+    assert_eq!(
+        listed[0]["details"][1],
+        serde_json::json!({"field": "vaccine", "code": "EU/1/20/1528", "name": "Comirnaty"})
     );
     assert_eq!(
         listed[0]["state"], "expired",

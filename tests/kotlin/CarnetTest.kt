@@ -27,6 +27,7 @@ import fr.carnet.core.PlatformException
 import fr.carnet.core.Purpose
 import fr.carnet.core.Sex
 import fr.carnet.core.VerifierLists
+import fr.carnet.core.EventField
 import fr.carnet.core.Coding
 import fr.carnet.core.Confidentiality
 import fr.carnet.core.DocumentQuery
@@ -810,6 +811,34 @@ class CarnetTest {
         assertEquals("dcc.expiry", (expired as PassVerdict.Invalid).code)
         val forged = carnet.verifyPass(co3Text().dropLast(8) + "AAAAAAAA", lists)
         assertTrue(forged.toString(), forged is PassVerdict.Invalid)
+    }
+
+    @Test
+    fun passesAreJudgedByTheRulesOfTheCountryOfArrival() = runBlocking {
+        val carnet = open(clock = SystemClock())
+        val anchor = http.send(HttpRequest.newBuilder(URI.create("$server/v1/lists/anchor")).build(),
+            HttpResponse.BodyHandlers.ofByteArray()).body()
+        val lists = carnet.nationalServices(server, listOf()).updateLists(anchor).lists
+        val oldTest = File(fixtures, "dcc/bindings/fr-old-test.hc1.txt").readText().trim()
+        val refused = carnet.verifyPassForCountry(oldTest, lists, "FR")
+        assertTrue(refused.toString(), refused is PassVerdict.Invalid)
+        refused as PassVerdict.Invalid
+        assertEquals("dcc.rules_not_met", refused.code)
+        assertEquals("DUPOND", refused.holder!!.familyNameIcao)
+        val rule = refused.failedRules.first { it.identifier.startsWith("TR-FR-") }
+        assertEquals("FR", rule.country)
+        assertTrue(rule.descriptions.toString(), rule.descriptions.any { it.language == "fr" && it.text.isNotBlank() })
+        val firstDose = File(fixtures, "dcc/bindings/fr-first-dose.hc1.txt").readText().trim()
+        val dose = carnet.verifyPassForCountry(firstDose, lists, "FR")
+        assertTrue(dose.toString(), dose is PassVerdict.Invalid)
+        assertTrue((dose as PassVerdict.Invalid).failedRules.all { it.identifier.startsWith("VR-FR-") || it.identifier.startsWith("GR-FR-") })
+        // Genuine, but no rules are held for Japan: nothing can be said.
+        val unknown = carnet.verifyPassForCountry(firstDose, lists, "JP")
+        assertTrue(unknown.toString(), unknown is PassVerdict.CannotConfirm)
+        // The wallet names what the codes say.
+        val entry = carnet.createRecord(RecordUnlock.DeviceKey).walletAdd(firstDose)
+        assertEquals("Comirnaty", entry.details.first { it.field == EventField.VACCINE }.name)
+        assertEquals("840539006", entry.details.first { it.field == EventField.DISEASE }.code)
     }
 
     @Test

@@ -415,6 +415,31 @@ class SyncTest(unittest.TestCase):
 
         asyncio.run(scenario())
 
+    def test_passes_are_judged_by_the_rules_of_the_country_of_arrival(self):
+        self.assertTrue(SERVER, "CARNET_SERVER is not set")
+        instance = open_carnet(clock=SystemClock(), data_dir=fresh_dir())
+        with urllib.request.urlopen(f"{SERVER}/v1/lists/anchor") as answer:
+            anchor = answer.read()
+        lists = asyncio.run(instance.national_services(SERVER, []).update_lists(anchor)).lists
+        old_test = (FIXTURES / "dcc/bindings/fr-old-test.hc1.txt").read_text().strip()
+        verdict = instance.verify_pass_for_country(old_test, lists, "FR")
+        self.assertIsInstance(verdict, carnet.PassVerdict.INVALID)
+        self.assertEqual(verdict.code, "dcc.rules_not_met")
+        rule = next(r for r in verdict.failed_rules if r.identifier.startswith("TR-FR-"))
+        self.assertEqual(rule.country, "FR")
+        french = [d.text for d in rule.descriptions if d.language == "fr"]
+        self.assertTrue(french and french[0].strip(), rule.descriptions)
+        first_dose = (FIXTURES / "dcc/bindings/fr-first-dose.hc1.txt").read_text().strip()
+        verdict = instance.verify_pass_for_country(first_dose, lists, "FR")
+        self.assertIsInstance(verdict, carnet.PassVerdict.INVALID)
+        self.assertTrue(any(r.identifier.startswith("VR-FR-") for r in verdict.failed_rules))
+        verdict = instance.verify_pass_for_country(first_dose, lists, "JP")
+        self.assertIsInstance(verdict, carnet.PassVerdict.CANNOT_CONFIRM)
+        entry = instance.create_record(carnet.RecordUnlock.DEVICE_KEY()).wallet_add(first_dose)
+        names = {d.field: d.name for d in entry.details}
+        self.assertEqual(names[carnet.EventField.VACCINE], "Comirnaty")
+        self.assertEqual(names[carnet.EventField.DISEASE], "COVID-19")
+
 
 class CardTest(unittest.TestCase):
     """The carte Vitale on the phone with the software key from the Python vault, and the

@@ -93,6 +93,14 @@ impl ValueSets {
         })
     }
 
+    /// The shipped value sets, read once for the process (the names the wallet shows).
+    #[must_use]
+    pub fn shipped_ref() -> &'static Self {
+        static SHIPPED_SETS: std::sync::LazyLock<ValueSets> =
+            std::sync::LazyLock::new(ValueSets::shipped);
+        &SHIPPED_SETS
+    }
+
     /// Value sets from their published documents.
     ///
     /// # Errors

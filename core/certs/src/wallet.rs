@@ -3,7 +3,7 @@
 //! Storage lives with the facade; this module only reads decoded certificates.
 
 use crate::verifier::{Holder, holder_of};
-use crate::{CertificateType, CertsError, Hcert};
+use crate::{CertificateType, CertsError, Hcert, ValueSets};
 
 /// How long before expiry a certificate is flagged as expiring soon, in seconds.
 pub const EXPIRING_SOON_SECS: i64 = 7 * 24 * 3600;
@@ -19,6 +19,8 @@ pub struct Summary {
     pub doses: Option<(u64, u64)>,
     /// Date of the event: vaccination (`dt`), sample (`sc`) or first positive test (`fr`).
     pub event_date: String,
+    /// What the event was (disease, vaccine, test…), each code with the name people read.
+    pub details: Vec<EventDetail>,
     /// Issued at, Unix seconds.
     pub issued_at: i64,
     /// Expires at, Unix seconds.
@@ -51,6 +53,21 @@ impl Summary {
             (CertificateType::Vaccination, Some(dose), Some(total)) => Some((dose, total)),
             _ => None,
         };
+        let names = ValueSets::shipped_ref();
+        let details = EventField::ALL
+            .iter()
+            .filter(|field| field.applies_to(cert_type))
+            .filter_map(|&field| {
+                let code = entry.get(field.payload_key())?.as_str()?.trim();
+                (!code.is_empty()).then(|| EventDetail {
+                    field,
+                    code: code.to_owned(),
+                    name: names
+                        .display_field(group, field.payload_key(), code)
+                        .map(str::to_owned),
+                })
+            })
+            .collect();
         Ok(Summary {
             holder: holder_of(&hcert.claims.payload),
             cert_type,
@@ -60,6 +77,7 @@ impl Summary {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
+            details,
             issued_at: hcert
                 .claims
                 .issued_at
@@ -90,6 +108,99 @@ impl Summary {
             "{}|{}|{}",
             self.holder.family_name_icao, self.holder.given_name_icao, self.holder.birth_date
         )
+    }
+}
+
+/// A coded fact of the event a certificate states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventField {
+    /// The disease or agent targeted (`tg`).
+    Disease,
+    /// The type of vaccine (`vp`).
+    VaccineType,
+    /// The vaccine product (`mp`).
+    Vaccine,
+    /// The vaccine's marketing authorisation holder or the test's maker (`ma`).
+    Manufacturer,
+    /// The type of test (`tt`).
+    TestType,
+    /// The name of a test, free text (`nm`).
+    TestName,
+    /// The result of a test (`tr`).
+    TestResult,
+}
+
+impl EventField {
+    /// Every field, in the order people read them.
+    pub const ALL: [EventField; 7] = [
+        EventField::Disease,
+        EventField::Vaccine,
+        EventField::VaccineType,
+        EventField::TestType,
+        EventField::TestName,
+        EventField::TestResult,
+        EventField::Manufacturer,
+    ];
+
+    /// The key of the field in the payload's event.
+    #[must_use]
+    pub fn payload_key(self) -> &'static str {
+        match self {
+            EventField::Disease => "tg",
+            EventField::VaccineType => "vp",
+            EventField::Vaccine => "mp",
+            EventField::Manufacturer => "ma",
+            EventField::TestType => "tt",
+            EventField::TestName => "nm",
+            EventField::TestResult => "tr",
+        }
+    }
+
+    /// Lower-case English label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            EventField::Disease => "disease",
+            EventField::VaccineType => "vaccine type",
+            EventField::Vaccine => "vaccine",
+            EventField::Manufacturer => "manufacturer",
+            EventField::TestType => "test type",
+            EventField::TestName => "test",
+            EventField::TestResult => "result",
+        }
+    }
+
+    fn applies_to(self, cert_type: CertificateType) -> bool {
+        match self {
+            EventField::Disease => true,
+            EventField::VaccineType | EventField::Vaccine => {
+                cert_type == CertificateType::Vaccination
+            }
+            EventField::Manufacturer => cert_type != CertificateType::Recovery,
+            EventField::TestType | EventField::TestName | EventField::TestResult => {
+                cert_type == CertificateType::Test
+            }
+        }
+    }
+}
+
+/// One fact of the event: its code as signed, and the name the value sets Carnet ships give
+/// it (`None` for a code they do not know, and for free text such as a test's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDetail {
+    /// Which fact.
+    pub field: EventField,
+    /// The code (or text) in the certificate.
+    pub code: String,
+    /// The name people read.
+    pub name: Option<String>,
+}
+
+impl EventDetail {
+    /// The name, else the code.
+    #[must_use]
+    pub fn shown(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.code)
     }
 }
 
@@ -194,6 +305,7 @@ mod tests {
             cert_type,
             doses,
             event_date: event_date.into(),
+            details: Vec::new(),
             issued_at: 100,
             expires_at,
         }

@@ -7519,6 +7519,86 @@ public func FfiConverterTypeDocumentQuery_lower(_ value: DocumentQuery) -> RustB
 
 
 /**
+ * One fact of the event: its code as signed and the name people read (`None` for a code
+ * the value sets do not know, and for free text).
+ */
+public struct EventDetail: Equatable, Hashable {
+    /**
+     * Which fact.
+     */
+    public var field: EventField
+    /**
+     * The code (or text) in the certificate.
+     */
+    public var code: String
+    /**
+     * The name people read.
+     */
+    public var name: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Which fact.
+         */field: EventField, 
+        /**
+         * The code (or text) in the certificate.
+         */code: String, 
+        /**
+         * The name people read.
+         */name: String?) {
+        self.field = field
+        self.code = code
+        self.name = name
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EventDetail: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventDetail: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventDetail {
+        return
+            try EventDetail(
+                field: FfiConverterTypeEventField.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventDetail, into buf: inout [UInt8]) {
+        FfiConverterTypeEventField.write(value.field, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.name, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventDetail_lift(_ buf: RustBuffer) throws -> EventDetail {
+    return try FfiConverterTypeEventDetail.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventDetail_lower(_ value: EventDetail) -> RustBuffer {
+    return FfiConverterTypeEventDetail.lower(value)
+}
+
+
+/**
  * What one duty cycle did.
  */
 public struct ExposureCycle: Equatable, Hashable {
@@ -9682,6 +9762,10 @@ public struct WalletEntry: Equatable, Hashable {
      */
     public var eventDate: String
     /**
+     * What the event was (disease, vaccine, test type, result…), with names people read.
+     */
+    public var details: [EventDetail]
+    /**
      * Issued at, Unix seconds.
      */
     public var issuedAt: Int64
@@ -9726,6 +9810,9 @@ public struct WalletEntry: Equatable, Hashable {
          * Date of the vaccination, sample or first positive test.
          */eventDate: String, 
         /**
+         * What the event was (disease, vaccine, test type, result…), with names people read.
+         */details: [EventDetail], 
+        /**
          * Issued at, Unix seconds.
          */issuedAt: Int64, 
         /**
@@ -9745,6 +9832,7 @@ public struct WalletEntry: Equatable, Hashable {
         self.dose = dose
         self.totalDoses = totalDoses
         self.eventDate = eventDate
+        self.details = details
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
         self.state = state
@@ -9775,6 +9863,7 @@ public struct FfiConverterTypeWalletEntry: FfiConverterRustBuffer {
                 dose: FfiConverterOptionUInt64.read(from: &buf), 
                 totalDoses: FfiConverterOptionUInt64.read(from: &buf), 
                 eventDate: FfiConverterString.read(from: &buf), 
+                details: FfiConverterSequenceTypeEventDetail.read(from: &buf), 
                 issuedAt: FfiConverterInt64.read(from: &buf), 
                 expiresAt: FfiConverterInt64.read(from: &buf), 
                 state: FfiConverterTypeExpiryState.read(from: &buf), 
@@ -9791,6 +9880,7 @@ public struct FfiConverterTypeWalletEntry: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.dose, into: &buf)
         FfiConverterOptionUInt64.write(value.totalDoses, into: &buf)
         FfiConverterString.write(value.eventDate, into: &buf)
+        FfiConverterSequenceTypeEventDetail.write(value.details, into: &buf)
         FfiConverterInt64.write(value.issuedAt, into: &buf)
         FfiConverterInt64.write(value.expiresAt, into: &buf)
         FfiConverterTypeExpiryState.write(value.state, into: &buf)
@@ -10611,6 +10701,131 @@ public func FfiConverterTypeDocumentSource_lift(_ buf: RustBuffer) throws -> Doc
 #endif
 public func FfiConverterTypeDocumentSource_lower(_ value: DocumentSource) -> RustBuffer {
     return FfiConverterTypeDocumentSource.lower(value)
+}
+
+
+
+/**
+ * A coded fact of the event a certificate states.
+ */
+
+public enum EventField: Equatable, Hashable {
+    
+    /**
+     * The disease or agent targeted (`tg`).
+     */
+    case disease
+    /**
+     * The type of vaccine (`vp`).
+     */
+    case vaccineType
+    /**
+     * The vaccine product (`mp`).
+     */
+    case vaccine
+    /**
+     * The vaccine's marketing authorisation holder or the test's maker (`ma`).
+     */
+    case manufacturer
+    /**
+     * The type of test (`tt`).
+     */
+    case testType
+    /**
+     * The name of a test, free text (`nm`).
+     */
+    case testName
+    /**
+     * The result of a test (`tr`).
+     */
+    case testResult
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension EventField: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventField: FfiConverterRustBuffer {
+    typealias SwiftType = EventField
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventField {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .disease
+        
+        case 2: return .vaccineType
+        
+        case 3: return .vaccine
+        
+        case 4: return .manufacturer
+        
+        case 5: return .testType
+        
+        case 6: return .testName
+        
+        case 7: return .testResult
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventField, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .disease:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .vaccineType:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .vaccine:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .manufacturer:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .testType:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .testName:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .testResult:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventField_lift(_ buf: RustBuffer) throws -> EventField {
+    return try FfiConverterTypeEventField.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventField_lower(_ value: EventField) -> RustBuffer {
+    return FfiConverterTypeEventField.lower(value)
 }
 
 
@@ -12928,6 +13143,31 @@ fileprivate struct FfiConverterSequenceTypeDocument: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDocument.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEventDetail: FfiConverterRustBuffer {
+    typealias SwiftType = [EventDetail]
+
+    public static func write(_ value: [EventDetail], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEventDetail.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [EventDetail] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [EventDetail]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEventDetail.read(from: &buf))
         }
         return seq
     }

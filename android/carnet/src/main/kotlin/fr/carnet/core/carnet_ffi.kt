@@ -12483,6 +12483,62 @@ public object FfiConverterTypeDocumentQuery: FfiConverterRustBuffer<DocumentQuer
 
 
 /**
+ * One fact of the event: its code as signed and the name people read (`None` for a code
+ * the value sets do not know, and for free text).
+ */
+data class EventDetail (
+    /**
+     * Which fact.
+     */
+    var `field`: EventField
+    , 
+    /**
+     * The code (or text) in the certificate.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The name people read.
+     */
+    var `name`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventDetail: FfiConverterRustBuffer<EventDetail> {
+    override fun read(buf: ByteBuffer): EventDetail {
+        return EventDetail(
+            FfiConverterTypeEventField.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventDetail) = (
+            FfiConverterTypeEventField.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`name`)
+    )
+
+    override fun write(value: EventDetail, buf: ByteBuffer) {
+            FfiConverterTypeEventField.write(value.`field`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`name`, buf)
+    }
+}
+
+
+
+/**
  * What one duty cycle did.
  */
 data class ExposureCycle (
@@ -14139,6 +14195,11 @@ data class WalletEntry (
     var `eventDate`: kotlin.String
     , 
     /**
+     * What the event was (disease, vaccine, test type, result…), with names people read.
+     */
+    var `details`: List<EventDetail>
+    , 
+    /**
      * Issued at, Unix seconds.
      */
     var `issuedAt`: kotlin.Long
@@ -14181,6 +14242,7 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterSequenceTypeEventDetail.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterTypeExpiryState.read(buf),
@@ -14197,6 +14259,7 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
             FfiConverterOptionalULong.allocationSize(value.`dose`) +
             FfiConverterOptionalULong.allocationSize(value.`totalDoses`) +
             FfiConverterString.allocationSize(value.`eventDate`) +
+            FfiConverterSequenceTypeEventDetail.allocationSize(value.`details`) +
             FfiConverterLong.allocationSize(value.`issuedAt`) +
             FfiConverterLong.allocationSize(value.`expiresAt`) +
             FfiConverterTypeExpiryState.allocationSize(value.`state`) +
@@ -14212,6 +14275,7 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
             FfiConverterOptionalULong.write(value.`dose`, buf)
             FfiConverterOptionalULong.write(value.`totalDoses`, buf)
             FfiConverterString.write(value.`eventDate`, buf)
+            FfiConverterSequenceTypeEventDetail.write(value.`details`, buf)
             FfiConverterLong.write(value.`issuedAt`, buf)
             FfiConverterLong.write(value.`expiresAt`, buf)
             FfiConverterTypeExpiryState.write(value.`state`, buf)
@@ -14959,6 +15023,69 @@ public object FfiConverterTypeDocumentSource: FfiConverterRustBuffer<DocumentSou
     override fun allocationSize(value: DocumentSource) = 4UL
 
     override fun write(value: DocumentSource, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A coded fact of the event a certificate states.
+ */
+
+enum class EventField {
+    
+    /**
+     * The disease or agent targeted (`tg`).
+     */
+    DISEASE,
+    /**
+     * The type of vaccine (`vp`).
+     */
+    VACCINE_TYPE,
+    /**
+     * The vaccine product (`mp`).
+     */
+    VACCINE,
+    /**
+     * The vaccine's marketing authorisation holder or the test's maker (`ma`).
+     */
+    MANUFACTURER,
+    /**
+     * The type of test (`tt`).
+     */
+    TEST_TYPE,
+    /**
+     * The name of a test, free text (`nm`).
+     */
+    TEST_NAME,
+    /**
+     * The result of a test (`tr`).
+     */
+    TEST_RESULT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventField: FfiConverterRustBuffer<EventField> {
+    override fun read(buf: ByteBuffer) = try {
+        EventField.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EventField) = 4UL
+
+    override fun write(value: EventField, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -17099,6 +17226,34 @@ public object FfiConverterSequenceTypeDocument: FfiConverterRustBuffer<List<Docu
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDocument.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEventDetail: FfiConverterRustBuffer<List<EventDetail>> {
+    override fun read(buf: ByteBuffer): List<EventDetail> {
+        val len = buf.getInt()
+        return List<EventDetail>(len) {
+            FfiConverterTypeEventDetail.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<EventDetail>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEventDetail.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<EventDetail>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEventDetail.write(it, buf)
         }
     }
 }
