@@ -283,46 +283,6 @@ pub struct Frame {
     pub description: String,
 }
 
-/// Separable Gaussian blur of standard deviation `sigma` (the kernel cut at 3σ, edges clamped).
-fn gaussian_blur(image: &GrayImage, sigma: f32) -> GrayImage {
-    let radius = (3.0 * sigma).ceil() as i64;
-    let kernel: Vec<f32> = (-radius..=radius)
-        .map(|i| (-((i * i) as f32) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let total: f32 = kernel.iter().sum();
-    let (w, h) = image.dimensions();
-    let pass = |source: &[f32], horizontal: bool| -> Vec<f32> {
-        let mut out = vec![0f32; source.len()];
-        for y in 0..h as i64 {
-            for x in 0..w as i64 {
-                let mut sum = 0.0;
-                for (k, weight) in kernel.iter().enumerate() {
-                    let offset = k as i64 - radius;
-                    let (sx, sy) = if horizontal {
-                        ((x + offset).clamp(0, w as i64 - 1), y)
-                    } else {
-                        (x, (y + offset).clamp(0, h as i64 - 1))
-                    };
-                    sum += weight * source[(sy * w as i64 + sx) as usize];
-                }
-                out[(y * w as i64 + x) as usize] = sum / total;
-            }
-        }
-        out
-    };
-    let source: Vec<f32> = image.as_raw().iter().map(|&p| f32::from(p)).collect();
-    let blurred = pass(&pass(&source, true), false);
-    GrayImage::from_raw(
-        w,
-        h,
-        blurred
-            .iter()
-            .map(|&p| p.round().clamp(0.0, 255.0) as u8)
-            .collect(),
-    )
-    .unwrap()
-}
-
 /// A QR image as a phone camera films it: scaled so that a module is 1.5–3 pixels, rotated
 /// by up to ±25°, in perspective (one edge up to 4 % shorter than the opposite one, in a
 /// random direction), pasted at a random place on a 1280×720 grey frame with uneven light,
@@ -394,7 +354,7 @@ pub fn camera_frame(code: &GrayImage, rng: &mut Rng) -> Frame {
         Luma([(value * light).clamp(0.0, 255.0) as u8])
     });
     let sigma = rng.range(0.3, 1.3);
-    frame = gaussian_blur(&frame, sigma);
+    frame = blur(&frame, sigma);
     let contrast = rng.range(0.55, 1.0);
     let mid = rng.range(110.0, 150.0);
     let noise_sigma = rng.range(2.0, 8.0);
