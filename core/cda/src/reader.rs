@@ -1,0 +1,686 @@
+//! The CDA reader: one pass over the document's XML events, the header's fields picked by
+//! their path from the root, the level-1 body's base64 decoded as it streams past.
+
+use std::io::{BufRead, Write};
+
+use base64::Engine as _;
+use quick_xml::events::{BytesStart, Event};
+
+use crate::header::{Author, Body, Cda, Code, InstanceId, PersonName, ServiceEvent, Timestamp};
+use crate::limited::Limited;
+use crate::{CdaError, Limits};
+
+/// The element names from the root to the current element (the root first).
+type Path = Vec<String>;
+
+const ROOT: &str = "ClinicalDocument";
+/// The root of a self-presenting (« auto-présentable ») document: an XSLT stylesheet that
+/// carries the CDA in `data:Contenu` and renders it.
+const WRAPPER: &str = "stylesheet";
+
+/// Reads a CDA document from `input`, writing the embedded file of a level-1 body to
+/// `embedded` as it is decoded (nothing is written for another body).
+///
+/// # Errors
+/// [`CdaError`]: malformed or hostile XML, a root that is not `ClinicalDocument`, a DTD,
+/// a limit passed, a body that does not decode, a read or write that fails.
+pub fn read(
+    input: impl BufRead,
+    embedded: &mut dyn Write,
+    limits: &Limits,
+) -> Result<Cda, CdaError> {
+    let mut reader = quick_xml::Reader::from_reader(Limited::new(input, limits));
+    let mut state = State::default();
+    let mut buf = Vec::new();
+    loop {
+        if let Some(sink) = state.base64.as_mut() {
+            stream_base64(reader.get_mut(), sink, embedded)?;
+        }
+        reader.get_mut().start_event();
+        buf.clear();
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| reader_error(&e, reader.get_ref()))?;
+        state.events += 1;
+        if state.events > limits.max_events {
+            return Err(CdaError::TooLarge {
+                what: "the document",
+                limit: format!("{} XML events", limits.max_events),
+            });
+        }
+        match event {
+            Event::Decl(decl) => {
+                if let Some(Ok(encoding)) = decl.encoding() {
+                    let encoding = encoding.into_owned();
+                    if !encoding.eq_ignore_ascii_case("utf-8") {
+                        return Err(CdaError::Encoding(encoding));
+                    }
+                }
+            }
+            Event::DocType(_) => return Err(CdaError::Dtd),
+            Event::Start(element) => {
+                state.open(&element, limits)?;
+            }
+            Event::Empty(element) => {
+                state.open(&element, limits)?;
+                state.close(embedded)?;
+            }
+            Event::End(_) => state.close(embedded)?,
+            Event::Text(text) => state.text(&text.xml10_content(), limits)?,
+            Event::CData(data) => {
+                let data: &str = &data;
+                state.text(data, limits)?;
+            }
+            Event::GeneralRef(reference) => {
+                let character = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => {
+                        let name = reference.xml10_content();
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(|| CdaError::UndeclaredEntity(name.into_owned()))?
+                            .to_owned()
+                    }
+                    Err(_) => {
+                        return Err(CdaError::Malformed(
+                            "a character reference to no character".into(),
+                        ));
+                    }
+                };
+                state.text(&character, limits)?;
+            }
+            Event::Comment(_) | Event::PI(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !state.path.is_empty() {
+        return Err(CdaError::Malformed(
+            "the document ends inside an element".into(),
+        ));
+    }
+    if state.document.is_none() {
+        return Err(CdaError::NotCda(format!("it has no <{ROOT}> element")));
+    }
+    Ok(state.cda)
+}
+
+/// A parser error in words: a limit the input ran into, a read that failed, or XML that is
+/// not well formed.
+fn reader_error<R>(error: &quick_xml::Error, input: &Limited<R>) -> CdaError {
+    if let Some(limit) = input.passed() {
+        return limit;
+    }
+    match error {
+        quick_xml::Error::Io(io) => CdaError::Io(format!("the document cannot be read: {io}")),
+        quick_xml::Error::Syntax(syntax) => CdaError::Malformed(syntax.to_string()),
+        quick_xml::Error::IllFormed(ill) => CdaError::Malformed(ill.to_string()),
+        quick_xml::Error::Encoding(_) => CdaError::Malformed("text that is not UTF-8".into()),
+        quick_xml::Error::Escape(escape) => CdaError::Malformed(escape.to_string()),
+        quick_xml::Error::Namespace(namespace) => CdaError::Malformed(namespace.to_string()),
+        other => CdaError::Malformed(other.to_string()),
+    }
+}
+
+/// Decodes the base64 text of a level-1 body straight from the input, up to the next markup.
+fn stream_base64<R: BufRead>(
+    input: &mut Limited<R>,
+    sink: &mut Base64Sink,
+    embedded: &mut dyn Write,
+) -> Result<(), CdaError> {
+    loop {
+        input.start_event();
+        if let Err(error) = input.fill_buf().map(|_| ()).map_err(|e| e.to_string()) {
+            return Err(input.passed().unwrap_or(CdaError::Io(error)));
+        }
+        let chunk = input.fill_buf().map_err(|e| CdaError::Io(e.to_string()))?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let end = chunk.iter().position(|&b| b == b'<');
+        let text = end.map_or(chunk, |end| chunk.get(..end).unwrap_or_default());
+        sink.push(text, embedded)?;
+        let used = text.len();
+        input.consume(used);
+        if end.is_some() {
+            return Ok(());
+        }
+    }
+}
+
+/// Base64 text decoded as it arrives: line breaks and spaces skipped, whole quads decoded,
+/// the rest kept for the next chunk.
+struct Base64Sink {
+    pending: Vec<u8>,
+    written: u64,
+    max: u64,
+}
+
+/// Bytes of base64 decoded at once.
+const BASE64_CHUNK: usize = 64 * 1024;
+
+impl Base64Sink {
+    fn push(&mut self, text: &[u8], out: &mut dyn Write) -> Result<(), CdaError> {
+        for &byte in text {
+            match byte {
+                b' ' | b'\t' | b'\r' | b'\n' => {}
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => {
+                    self.pending.push(byte);
+                }
+                b'&' => {
+                    return Err(CdaError::Body(
+                        "an entity reference inside the base64 text".into(),
+                    ));
+                }
+                _ => return Err(CdaError::Body("a character that is not base64".into())),
+            }
+            if self.pending.len() >= BASE64_CHUNK {
+                self.flush(false, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes what is pending: whole quads, or everything at the end.
+    fn flush(&mut self, last: bool, out: &mut dyn Write) -> Result<(), CdaError> {
+        let take = if last {
+            self.pending.len()
+        } else {
+            self.pending.len() - self.pending.len() % 4
+        };
+        let quads: Vec<u8> = self.pending.drain(..take).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&quads)
+            .map_err(|_| CdaError::Body("its base64 text does not decode".into()))?;
+        self.written += decoded.len() as u64;
+        if self.written > self.max {
+            return Err(CdaError::TooLarge {
+                what: "the embedded file",
+                limit: format!("{} bytes", self.max),
+            });
+        }
+        out.write_all(&decoded)
+            .map_err(|e| CdaError::Io(format!("the embedded file cannot be written: {e}")))
+    }
+}
+
+/// What a header field's text goes to once its element closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Title,
+    PatientFamily(FamilyKind),
+    PatientGiven(GivenKind),
+    BirthPlace,
+    AuthorName(NamePart),
+    AuthorOrganisation,
+    Custodian,
+    SectionTitle,
+    /// The text of a level-1 body in representation `TXT`.
+    BodyText,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FamilyKind {
+    Birth,
+    Used,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GivenKind {
+    All,
+    First,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamePart {
+    Prefix,
+    Given,
+    Family,
+}
+
+/// Text being gathered for a field, and the depth of its element.
+struct Capture {
+    field: Field,
+    depth: usize,
+    text: String,
+}
+
+#[derive(Default)]
+struct State {
+    path: Path,
+    seen_root: bool,
+    /// Where `ClinicalDocument` is in the path (0, or 2 inside a self-presenting
+    /// stylesheet), once met.
+    document: Option<usize>,
+    events: u64,
+    cda: Cda,
+    capture: Option<Capture>,
+    base64: Option<Base64Sink>,
+    /// `documentationOf` elements met (only the first is read).
+    service_events: usize,
+    /// Bytes of a `TXT` body written so far.
+    body_text_bytes: u64,
+    max_embedded: u64,
+}
+
+fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, CdaError> {
+    for attribute in element.attributes() {
+        let attribute = attribute.map_err(|e| CdaError::Malformed(e.to_string()))?;
+        if attribute.key.local_name().as_ref() == name {
+            let value = attribute
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| match e {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => CdaError::UndeclaredEntity(name),
+                    other => CdaError::Malformed(other.to_string()),
+                })?;
+            let value = value.trim();
+            return Ok((!value.is_empty()).then(|| value.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+fn code_of(element: &BytesStart<'_>) -> Result<Option<Code>, CdaError> {
+    Ok(attribute(element, "code")?.map(|code| Code {
+        code,
+        system: attribute(element, "codeSystem").ok().flatten(),
+        display: attribute(element, "displayName").ok().flatten(),
+    }))
+}
+
+fn id_of(element: &BytesStart<'_>) -> Result<Option<InstanceId>, CdaError> {
+    Ok(attribute(element, "root")?.map(|root| InstanceId {
+        root,
+        extension: attribute(element, "extension").ok().flatten(),
+    }))
+}
+
+fn time_of(element: &BytesStart<'_>) -> Result<Option<Timestamp>, CdaError> {
+    Ok(attribute(element, "value")?.map(|text| Timestamp {
+        unix_millis: crate::time::unix_millis(&text),
+        offset_minutes: crate::time::offset_minutes(&text),
+        text,
+    }))
+}
+
+/// Whether the element's path (root first) is `expected`.
+fn at(path: &[String], expected: &[&str]) -> bool {
+    path.len() == expected.len() && path.iter().zip(expected).all(|(a, b)| a == b)
+}
+
+const PATIENT: [&str; 4] = [ROOT, "recordTarget", "patientRole", "patient"];
+const ASSIGNED_AUTHOR: [&str; 3] = [ROOT, "author", "assignedAuthor"];
+
+impl State {
+    fn open(&mut self, element: &BytesStart<'_>, limits: &Limits) -> Result<(), CdaError> {
+        let name = element.local_name().as_ref().to_owned();
+        if self.path.is_empty() {
+            if self.seen_root || (name != ROOT && name != WRAPPER) {
+                return Err(CdaError::NotCda(format!(
+                    "its root element is <{name}>, not <{ROOT}>"
+                )));
+            }
+            self.seen_root = true;
+            self.max_embedded = limits.max_embedded_bytes;
+            if name == ROOT {
+                self.document = Some(0);
+            }
+        } else if self.document.is_none()
+            && self.path.len() == 2
+            && name == ROOT
+            && at(&self.path, &[WRAPPER, "Contenu"])
+        {
+            // A self-presenting document: the CDA inside its own stylesheet.
+            self.document = Some(2);
+        }
+        if self.path.len() >= limits.max_depth {
+            return Err(CdaError::TooLarge {
+                what: "the nesting of elements",
+                limit: format!("{} levels", limits.max_depth),
+            });
+        }
+        self.path.push(name);
+        // Paths are matched from the ClinicalDocument element; nothing outside it is read.
+        let Some(path) = self.document.and_then(|base| self.path.get(base..)) else {
+            return Ok(());
+        };
+        let depth = self.path.len();
+        let header = &mut self.cda.header;
+        let mut capture = None;
+        if at(path, &[ROOT, "id"]) {
+            header.id = id_of(element)?;
+        } else if at(path, &[ROOT, "setId"]) {
+            header.set_id = id_of(element)?;
+        } else if at(path, &[ROOT, "versionNumber"]) {
+            header.version = attribute(element, "value")?.and_then(|v| v.parse().ok());
+        } else if at(path, &[ROOT, "code"]) {
+            header.type_code = code_of(element)?;
+        } else if at(path, &[ROOT, "title"]) {
+            capture = Some(Field::Title);
+        } else if at(path, &[ROOT, "effectiveTime"]) {
+            header.created = time_of(element)?;
+        } else if at(path, &[ROOT, "confidentialityCode"]) {
+            header.confidentiality = attribute(element, "code")?;
+        } else if at(path, &[ROOT, "languageCode"]) {
+            header.language = attribute(element, "code")?;
+        } else if at(path, &[ROOT, "recordTarget", "patientRole", "id"]) {
+            if let Some(id) = id_of(element)? {
+                push_bounded(&mut header.patient.ids, id, limits)?;
+            }
+        } else if path.starts_with_names(&PATIENT, &["name", "family"]) {
+            capture = Some(Field::PatientFamily(
+                match attribute(element, "qualifier")?.as_deref() {
+                    Some("SP" | "CL") => FamilyKind::Used,
+                    _ => FamilyKind::Birth,
+                },
+            ));
+        } else if path.starts_with_names(&PATIENT, &["name", "given"]) {
+            capture = Some(Field::PatientGiven(
+                match attribute(element, "qualifier")?.as_deref() {
+                    None => GivenKind::All,
+                    Some("BR") => GivenKind::First,
+                    Some(_) => GivenKind::Other,
+                },
+            ));
+        } else if path.starts_with_names(&PATIENT, &["administrativeGenderCode"]) {
+            header.patient.sex = attribute(element, "code")?;
+        } else if path.starts_with_names(&PATIENT, &["birthTime"]) {
+            header.patient.birth_date = attribute(element, "value")?;
+        } else if path.starts_with_names(&PATIENT, &["birthplace", "place", "addr", "county"]) {
+            capture = Some(Field::BirthPlace);
+        } else if at(path, &[ROOT, "author"]) {
+            push_bounded(&mut header.authors, Author::default(), limits)?;
+        } else if at(path, &[ROOT, "author", "time"]) {
+            if let Some(author) = header.authors.last_mut() {
+                author.time = time_of(element)?;
+            }
+        } else if path.starts_with_names(&ASSIGNED_AUTHOR, &["id"]) {
+            if let (Some(author), Some(id)) = (header.authors.last_mut(), id_of(element)?) {
+                push_bounded(&mut author.ids, id, limits)?;
+            }
+        } else if path.starts_with_names(&ASSIGNED_AUTHOR, &["code"]) {
+            if let Some(author) = header.authors.last_mut() {
+                author.role = code_of(element)?;
+            }
+        } else if path.starts_with_names(&ASSIGNED_AUTHOR, &["assignedPerson", "name"]) {
+            if let Some(author) = header.authors.last_mut() {
+                author.name.get_or_insert_with(PersonName::default);
+            }
+        } else if let Some(part) = author_name_part(path) {
+            capture = Some(Field::AuthorName(part));
+        } else if path.starts_with_names(&ASSIGNED_AUTHOR, &["representedOrganization", "name"]) {
+            capture = Some(Field::AuthorOrganisation);
+        } else if at(
+            path,
+            &[
+                ROOT,
+                "custodian",
+                "assignedCustodian",
+                "representedCustodianOrganization",
+                "name",
+            ],
+        ) {
+            capture = Some(Field::Custodian);
+        } else if at(path, &[ROOT, "documentationOf"]) {
+            self.service_events += 1;
+        } else if self.service_events == 1 && at(path, &[ROOT, "documentationOf", "serviceEvent"]) {
+            header.service_event = Some(ServiceEvent::default());
+        } else if self.service_events == 1
+            && at(path, &[ROOT, "documentationOf", "serviceEvent", "code"])
+        {
+            if let Some(event) = header.service_event.as_mut() {
+                event.code = code_of(element)?;
+            }
+        } else if self.service_events == 1
+            && (at(
+                path,
+                &[
+                    ROOT,
+                    "documentationOf",
+                    "serviceEvent",
+                    "effectiveTime",
+                    "low",
+                ],
+            ) || at(
+                path,
+                &[
+                    ROOT,
+                    "documentationOf",
+                    "serviceEvent",
+                    "effectiveTime",
+                    "high",
+                ],
+            ))
+        {
+            let time = time_of(element)?;
+            if let Some(event) = header.service_event.as_mut() {
+                if path.last().is_some_and(|n| n == "low") {
+                    event.start = time;
+                } else {
+                    event.end = time;
+                }
+            }
+        } else if at(path, &[ROOT, "component", "nonXMLBody"]) {
+            self.cda.body = Body::Unstructured {
+                media_type: String::new(),
+                size: 0,
+            };
+        } else if at(path, &[ROOT, "component", "nonXMLBody", "text"]) {
+            let media_type = attribute(element, "mediaType")?
+                .unwrap_or_else(|| "text/plain".to_owned())
+                .to_ascii_lowercase();
+            if !EMBEDDED_TYPES.contains(&media_type.as_str()) {
+                return Err(CdaError::Body(format!(
+                    "its media type {media_type:?} is not one of {}",
+                    EMBEDDED_TYPES.join(", ")
+                )));
+            }
+            self.cda.body = Body::Unstructured {
+                media_type,
+                size: 0,
+            };
+            match attribute(element, "representation")?.as_deref() {
+                Some("B64") => {
+                    self.base64 = Some(Base64Sink {
+                        pending: Vec::new(),
+                        written: 0,
+                        max: limits.max_embedded_bytes,
+                    });
+                }
+                None | Some("TXT") => capture = Some(Field::BodyText),
+                Some(other) => {
+                    return Err(CdaError::Body(format!(
+                        "its representation {other:?} is neither B64 nor TXT"
+                    )));
+                }
+            }
+        } else if at(path, &[ROOT, "component", "structuredBody"]) {
+            self.cda.body = Body::Structured {
+                section_titles: Vec::new(),
+            };
+        } else if path.len() > 4
+            && path
+                .get(..3)
+                .is_some_and(|p| at(p, &[ROOT, "component", "structuredBody"]))
+            && path.ends_with_names(&["section", "title"])
+        {
+            capture = Some(Field::SectionTitle);
+        }
+        if let Some(field) = capture
+            && self.capture.is_none()
+        {
+            self.capture = Some(Capture {
+                field,
+                depth,
+                text: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, text: &str, limits: &Limits) -> Result<(), CdaError> {
+        let Some(capture) = self.capture.as_mut() else {
+            return Ok(());
+        };
+        if capture.field == Field::BodyText {
+            self.body_text_bytes += text.len() as u64;
+            if self.body_text_bytes > self.max_embedded {
+                return Err(CdaError::TooLarge {
+                    what: "the embedded file",
+                    limit: format!("{} bytes", self.max_embedded),
+                });
+            }
+        } else if capture.text.len() + text.len() > limits.max_field_bytes {
+            return Err(CdaError::TooLarge {
+                what: "a header field",
+                limit: format!("{} bytes", limits.max_field_bytes),
+            });
+        }
+        capture.text.push_str(text);
+        Ok(())
+    }
+
+    fn close(&mut self, embedded: &mut dyn Write) -> Result<(), CdaError> {
+        let depth = self.path.len();
+        if let Some(mut sink) = self.base64.take() {
+            sink.flush(true, embedded)?;
+            if let Body::Unstructured { size, .. } = &mut self.cda.body {
+                *size = sink.written;
+            }
+        }
+        if self.capture.as_ref().is_some_and(|c| c.depth == depth)
+            && let Some(capture) = self.capture.take()
+        {
+            self.finish(capture, embedded)?;
+        }
+        self.path.pop();
+        Ok(())
+    }
+
+    fn finish(&mut self, capture: Capture, embedded: &mut dyn Write) -> Result<(), CdaError> {
+        if capture.field == Field::BodyText {
+            embedded
+                .write_all(capture.text.as_bytes())
+                .map_err(|e| CdaError::Io(format!("the embedded file cannot be written: {e}")))?;
+            if let Body::Unstructured { size, .. } = &mut self.cda.body {
+                *size = capture.text.len() as u64;
+            }
+            return Ok(());
+        }
+        let text = capture
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if text.is_empty() {
+            return Ok(());
+        }
+        let header = &mut self.cda.header;
+        let patient = &mut header.patient;
+        match capture.field {
+            Field::Title => header.title = Some(text),
+            Field::PatientFamily(FamilyKind::Birth) => {
+                patient.birth_name.get_or_insert(text);
+            }
+            Field::PatientFamily(FamilyKind::Used) => {
+                patient.used_name.get_or_insert(text);
+            }
+            Field::PatientGiven(GivenKind::All) => {
+                patient.given_names.get_or_insert(text);
+            }
+            Field::PatientGiven(GivenKind::First) => {
+                patient.first_given_name.get_or_insert(text);
+            }
+            Field::PatientGiven(GivenKind::Other) => {}
+            Field::BirthPlace => patient.birth_place = Some(text),
+            Field::AuthorName(part) => {
+                if let Some(name) = header.authors.last_mut().and_then(|a| a.name.as_mut()) {
+                    match part {
+                        NamePart::Prefix => name.prefix = Some(text),
+                        NamePart::Given => name.given.push(text),
+                        NamePart::Family => name.family = Some(text),
+                    }
+                }
+            }
+            Field::AuthorOrganisation => {
+                if let Some(author) = header.authors.last_mut() {
+                    author.organisation = Some(text);
+                }
+            }
+            Field::Custodian => header.custodian = Some(text),
+            Field::SectionTitle => {
+                if let Body::Structured { section_titles } = &mut self.cda.body
+                    && section_titles.len() < MAX_SECTIONS
+                {
+                    section_titles.push(text);
+                }
+            }
+            Field::BodyText => {}
+        }
+        Ok(())
+    }
+}
+
+/// Most section titles kept.
+const MAX_SECTIONS: usize = 10_000;
+
+/// The media types a level-1 body may carry (CI-SIS).
+pub const EMBEDDED_TYPES: [&str; 6] = [
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "image/tiff",
+    "text/plain",
+    "text/rtf",
+];
+
+fn author_name_part(path: &[String]) -> Option<NamePart> {
+    let name: Vec<&str> = ASSIGNED_AUTHOR
+        .iter()
+        .copied()
+        .chain(["assignedPerson", "name"])
+        .collect();
+    if path.len() != name.len() + 1 || !at(path.get(..name.len())?, &name) {
+        return None;
+    }
+    match path.last()?.as_str() {
+        "prefix" => Some(NamePart::Prefix),
+        "given" => Some(NamePart::Given),
+        "family" => Some(NamePart::Family),
+        _ => None,
+    }
+}
+
+fn push_bounded<T>(items: &mut Vec<T>, item: T, limits: &Limits) -> Result<(), CdaError> {
+    if items.len() >= limits.max_repeats {
+        return Err(CdaError::TooLarge {
+            what: "a repeated header element",
+            limit: format!("{} occurrences", limits.max_repeats),
+        });
+    }
+    items.push(item);
+    Ok(())
+}
+
+/// Path matching against a fixed start and end.
+trait PathExt {
+    /// The path is `start` followed by exactly `rest`.
+    fn starts_with_names(&self, start: &[&str], rest: &[&str]) -> bool;
+    /// The path ends with `end`.
+    fn ends_with_names(&self, end: &[&str]) -> bool;
+}
+
+impl PathExt for [String] {
+    fn starts_with_names(&self, start: &[&str], rest: &[&str]) -> bool {
+        self.len() == start.len() + rest.len()
+            && self
+                .iter()
+                .zip(start.iter().chain(rest))
+                .all(|(a, b)| a == b)
+    }
+
+    fn ends_with_names(&self, end: &[&str]) -> bool {
+        self.len() >= end.len() && self.iter().rev().zip(end.iter().rev()).all(|(a, b)| a == b)
+    }
+}
