@@ -356,6 +356,15 @@ fn listener(progress: Option<Arc<dyn ProgressListener>>) -> impl FnMut(carnet::r
     }
 }
 
+/// The file a person opens for a document, and its media type.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ViewableDocument {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Its media type (`application/pdf`…).
+    pub media_type: String,
+}
+
 #[uniffi::export]
 impl HealthRecord {
     /// Sets the record's owner.
@@ -368,13 +377,27 @@ impl HealthRecord {
         self.with_content(|r| r.patient())
     }
 
-    /// Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+    /// Adds a document added by the citizen (PDF, CDA XML, JPEG, PNG, TIFF, plain text, RTF).
+    /// A CDA's header gives what `new` leaves unsaid (an empty title, no type, author, date
+    /// or INS); a CDA that does not read is refused, nothing stored.
     pub fn add_document(
         &self,
         new: NewDocument,
         content: Vec<u8>,
     ) -> Result<Document, CarnetError> {
-        self.with_content(|r| r.add_document(&new, DocumentSource::User, &mut content.as_slice()))
+        self.facade(|record| record.add_document(&new, &content))
+    }
+
+    /// What a person opens for a document: the file inside a level-1 CDA (its PDF…),
+    /// else the document's own file, with its media type.
+    pub fn viewable_document(&self, id: String) -> Result<ViewableDocument, CarnetError> {
+        self.facade(|record| {
+            let (bytes, viewable) = record.viewable_bytes(&id)?;
+            Ok(ViewableDocument {
+                bytes,
+                media_type: viewable.media_type,
+            })
+        })
     }
 
     /// Every document, newest first.

@@ -31,7 +31,8 @@ pub enum RecordCommand {
     Sync(crate::sync::SyncArgs),
     /// Show the record's owner, or set it with all of --given, --family, --birth-date, --sex.
     Patient(PatientArgs),
-    /// Add a document: a PDF, a CDA XML document, a PNG or JPEG image.
+    /// Add a document: PDF, CDA XML, JPEG, PNG or TIFF image, plain text or RTF. A CDA's
+    /// header gives whatever the options leave out (title, type, author, date, patient).
     AddDoc(AddDocArgs),
     /// List the documents, newest first.
     List {
@@ -39,13 +40,17 @@ pub enum RecordCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show a document's details; --out writes its file.
+    /// Show a document's details; --out writes the file a person opens (the PDF inside a
+    /// level-1 CDA), --raw with it the document's file as stored (the CDA XML).
     Show {
         /// Document identifier (a unique prefix is enough).
         id: String,
-        /// Write the document's file here.
+        /// Write the file a person opens here.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// With --out: write the document's file as stored, not what is inside it.
+        #[arg(long, requires = "out")]
+        raw: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -152,9 +157,9 @@ pub struct PatientArgs {
 /// `carnet record add-doc`
 #[derive(Debug, Args)]
 pub struct AddDocArgs {
-    /// Title shown in lists.
+    /// Title shown in lists (default: a CDA's own title).
     #[arg(long)]
-    title: String,
+    title: Option<String>,
     /// Document type, a LOINC code (11502-2 laboratory report, 34133-9 summary...).
     #[arg(long, value_name = "LOINC")]
     type_code: Option<String>,
@@ -176,7 +181,7 @@ pub struct AddDocArgs {
     /// A description in your own words.
     #[arg(long)]
     description: Option<String>,
-    /// The document's file (PDF, CDA, PNG, JPEG).
+    /// The document's file (PDF, CDA, JPEG, PNG, TIFF, text, RTF).
     file: PathBuf,
 }
 
@@ -363,19 +368,27 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         RecordCommand::List { json } => {
             print_documents(&record.with_content(|r| r.documents())?, json)
         }
-        RecordCommand::Show { id, out, json } => {
+        RecordCommand::Show { id, out, raw, json } => {
             let id = document_id(&record, &id)?;
-            let document = match &out {
-                Some(path) => record.save_document(&id, path)?,
-                None => record.with_content(|r| r.document(&id))?,
+            let (document, written) = match &out {
+                Some(path) if raw => {
+                    let document = record.save_document(&id, path)?;
+                    let media_type = document.media_type.clone();
+                    (document, Some((path, media_type)))
+                }
+                Some(path) => {
+                    let viewable = record.save_viewable(&id, path)?;
+                    (viewable.document, Some((path, viewable.media_type)))
+                }
+                None => (record.with_content(|r| r.document(&id))?, None),
             };
             if json {
                 print_json(&document);
             } else {
                 print_document_details(&document);
             }
-            if let Some(path) = out {
-                outln!("file written to {}", path.display());
+            if let Some((path, media_type)) = written {
+                outln!("file written to {} ({media_type})", path.display());
             }
         }
         RecordCommand::Delete { id } => {
@@ -568,7 +581,7 @@ fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionEr
         other => return Err(SessionError::Usage(format!("--confidentiality {other}"))),
     };
     let new = NewDocument {
-        title: args.title,
+        title: args.title.unwrap_or_default(),
         type_code: args.type_code.map(|code| Coding {
             system: LOINC.into(),
             code,

@@ -214,3 +214,92 @@ fn text_from_outside_is_shown_escaped_not_obeyed() {
         );
     }
 }
+
+#[test]
+fn a_cda_describes_itself_and_shows_the_pdf_inside() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| succeeding(data.path(), args);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cda");
+    run(&["record", "init"]);
+    let level1 = fixtures.join("BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml");
+    let added = run(&["record", "add-doc", level1.to_str().unwrap()]);
+    assert!(
+        added.contains("Compte rendu d'examens biologiques (text/xml, "),
+        "{added}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["record", "list", "--json"])).unwrap();
+    let document = &listed[0];
+    assert_eq!(document["type_code"]["code"], "11502-2");
+    assert_eq!(document["author"]["rpps"], "01234534765");
+    assert_eq!(document["ins"], "279035121518989");
+    let id = document["id"].as_str().unwrap();
+    let pdf = data.path().join("cr.pdf");
+    let shown = run(&["record", "show", &id[..8], "--out", pdf.to_str().unwrap()]);
+    assert!(shown.contains("(application/pdf)"), "{shown}");
+    let written = std::fs::read(&pdf).unwrap();
+    assert!(written.starts_with(b"%PDF-"));
+    assert_eq!(written.len(), 326_650, "the size of the decoded base64");
+    let xml = data.path().join("cr.xml");
+    run(&[
+        "record",
+        "show",
+        &id[..8],
+        "--out",
+        xml.to_str().unwrap(),
+        "--raw",
+    ]);
+    assert_eq!(
+        std::fs::read(&xml).unwrap(),
+        std::fs::read(&level1).unwrap()
+    );
+    // A level-3 document and a plain-text one; a title given wins over the header's.
+    let level3 = fixtures.join("VAC_2023.01.xml");
+    let added = run(&[
+        "record",
+        "add-doc",
+        "--title",
+        "Mes vaccins",
+        level3.to_str().unwrap(),
+    ]);
+    assert!(added.contains("Mes vaccins (text/xml"), "{added}");
+    let text = data.path().join("note.txt");
+    std::fs::write(&text, "Glycémie à jeun : 0,95 g/L\n").unwrap();
+    let added = run(&[
+        "record",
+        "add-doc",
+        "--title",
+        "Note",
+        text.to_str().unwrap(),
+    ]);
+    assert!(added.contains("(text/plain, "), "{added}");
+}
+
+#[test]
+fn a_hostile_cda_is_refused_and_nothing_is_stored() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| succeeding(data.path(), args);
+    run(&["record", "init"]);
+    for (xml, code) in [
+        (
+            "<!DOCTYPE d [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><ClinicalDocument><title>&x;</title></ClinicalDocument>",
+            "[cda.dtd]",
+        ),
+        (
+            "<ClinicalDocument><component><nonXMLBody><text mediaType=\"application/pdf\" representation=\"B64\">JVB!</text></nonXMLBody></component></ClinicalDocument>",
+            "[cda.body]",
+        ),
+        ("<ClinicalDocument><title>cut", "[cda.malformed]"),
+    ] {
+        let file = data.path().join("evil.xml");
+        std::fs::write(&file, xml).unwrap();
+        let output = with_record(data.path(), &["record", "add-doc", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{xml}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(code), "{stderr}");
+    }
+    assert!(
+        run(&["record", "list"]).contains("no documents"),
+        "nothing stored"
+    );
+}

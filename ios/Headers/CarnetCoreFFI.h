@@ -1254,6 +1254,11 @@ void uniffi_carnet_ffi_fn_method_healthrecord_set_patient(uint64_t ptr, RustBuff
 void uniffi_carnet_ffi_fn_method_healthrecord_unblock_professional(uint64_t ptr, RustBuffer rpps, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_VIEWABLE_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_VIEWABLE_DOCUMENT
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_viewable_document(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_WALLET_ADD
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_WALLET_ADD
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_wallet_add(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
@@ -2266,6 +2271,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_set_patient(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_UNBLOCK_PROFESSIONAL
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_UNBLOCK_PROFESSIONAL
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_VIEWABLE_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_VIEWABLE_DOCUMENT
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_viewable_document(void
     
 );
 #endif

@@ -342,6 +342,27 @@ class CarnetTest {
     )
 
     @Test
+    fun aCdaFillsItsMetadataAndOpensAsItsPdf() {
+        val record = open().createRecord(RecordUnlock.DeviceKey)
+        val cda = File(fixtures, "cda/BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml").readBytes()
+        val blank = NewDocument("", null, null, null, null, null, Confidentiality.NORMAL, null)
+        val document = record.addDocument(blank, cda)
+        assertEquals("Compte rendu d'examens biologiques", document.title)
+        assertEquals("11502-2", document.typeCode!!.code)
+        assertEquals("01234534765", document.author!!.rpps)
+        val viewable = record.viewableDocument(document.id)
+        assertEquals("application/pdf", viewable.mediaType)
+        assertEquals(326_650, viewable.bytes.size)
+        try {
+            record.addDocument(blank, "<ClinicalDocument><title>cut".toByteArray())
+            fail("a CDA that does not read is refused")
+        } catch (e: CarnetException.InvalidInput) {
+            assertEquals("cda.malformed", e.code)
+        }
+        assertEquals(1, record.documents().size)
+    }
+
+    @Test
     fun recordIsUnlockedByTheKotlinVaultAndRoundTripsThroughAnExport() {
         val vault = RecordingVault()
         val record = open(vault = vault).createRecord(RecordUnlock.DeviceKey)

@@ -314,6 +314,25 @@ class RecordTest(unittest.TestCase):
             other.import_from(export, None)
         self.assertEqual(caught.exception.code, "record.import_not_empty")
 
+    def test_a_cda_fills_its_metadata_and_opens_as_its_pdf(self):
+        record = open_carnet(data_dir=fresh_dir()).create_record(carnet.RecordUnlock.DEVICE_KEY())
+        cda = (FIXTURES / "cda/BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml").read_bytes()
+        blank = carnet.NewDocument(title="", type_code=None, class_code=None, author=None, date_millis=None,
+                                   ins=None, confidentiality=carnet.Confidentiality.NORMAL, description=None)
+        document = record.add_document(blank, cda)
+        self.assertEqual(document.title, "Compte rendu d'examens biologiques")
+        self.assertEqual(document.type_code.code, "11502-2")
+        self.assertEqual(document.author.rpps, "01234534765")
+        self.assertEqual(document.ins, "279035121518989")
+        viewable = record.viewable_document(document.id)
+        self.assertEqual(viewable.media_type, "application/pdf")
+        self.assertTrue(viewable.bytes.startswith(b"%PDF-"))
+        self.assertEqual(len(viewable.bytes), 326_650)
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            record.add_document(blank, b"<!DOCTYPE d [<!ENTITY x 'y'>]><ClinicalDocument/>")
+        self.assertEqual(caught.exception.code, "cda.dtd")
+        self.assertEqual(len(record.documents()), 1)
+
     def test_device_key_lost_or_wrong_passphrase_are_typed_errors(self):
         data_dir = fresh_dir()
         vault = RecordingVault()

@@ -1,5 +1,6 @@
 //! The facade's error: every component error, with a stable code and a message key.
 
+use carnet_cda::CdaError;
 use carnet_certs::CertsError;
 use carnet_codec::CodecError;
 use carnet_exposure::ExposureError;
@@ -18,6 +19,10 @@ pub enum CarnetError {
     /// A health certificate, trust list or revocation list was refused.
     #[error(transparent)]
     Certs(#[from] CertsError),
+    /// A CDA document could not be read (malformed or hostile XML, a body that does not
+    /// decode, a limit passed).
+    #[error(transparent)]
+    Cda(#[from] CdaError),
     /// Outside data (an image, a camera frame, text to encode) could not be used.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -95,6 +100,8 @@ impl CarnetError {
                 ErrorKind::PlatformUnavailable
             }
             CarnetError::Exposure(_) => ErrorKind::InvalidInput,
+            CarnetError::Cda(CdaError::Io(_)) => ErrorKind::Storage,
+            CarnetError::Cda(_) => ErrorKind::InvalidInput,
         }
     }
 
@@ -162,6 +169,14 @@ impl CarnetError {
             }
             CarnetError::Record(e) => record_code_and_message_key(e),
             CarnetError::Exposure(e) => exposure_code_and_message_key(e),
+            CarnetError::Cda(e) => (
+                e.code(),
+                match e {
+                    CdaError::TooLarge { .. } => "error.input.too_large",
+                    CdaError::Io(_) => "error.file.unreadable",
+                    _ => "error.cda.unreadable",
+                },
+            ),
         }
     }
 }

@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use carnet_certs::hcert;
 use carnet_certs::wallet::{self, ExpiryState, Purpose, Summary};
-use carnet_record::{
-    Document, DocumentSource, NewDocument, Progress, Record, RecordError, StoredCertificate, Unlock,
-};
+use carnet_record::{Document, Progress, Record, RecordError, StoredCertificate, Unlock};
 
-use crate::files::{open_given_file, storage, write_atomically};
+use crate::files::{storage, write_atomically};
 use crate::{CarnetError, Clock};
 
 /// How a record is unlocked.
@@ -123,21 +121,6 @@ impl HealthRecord {
             self.with_content(|r| r.export(file, progress))?;
             Ok(())
         })
-    }
-
-    /// Adds the person's own document, its content read from the file at `path` (streamed,
-    /// in 64 KiB sealed chunks).
-    ///
-    /// # Errors
-    /// [`CarnetError::Codec`] (a read error) when the file cannot be opened;
-    /// [`CarnetError::Record`] for refused metadata, an unsupported type or a file over the size limit.
-    pub fn add_document_from_path(
-        &self,
-        new: &NewDocument,
-        path: &Path,
-    ) -> Result<Document, CarnetError> {
-        let mut file = open_given_file(path, "document")?;
-        self.with_content(|r| r.add_document(new, DocumentSource::User, &mut file))
     }
 
     /// Writes document `id`'s file to `path` (as [`HealthRecord::export_to_path`] writes: a

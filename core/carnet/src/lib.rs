@@ -13,6 +13,7 @@
 mod card;
 mod card_reader;
 mod clock_guard;
+mod documents;
 mod error;
 mod exposure;
 mod facade;
@@ -28,6 +29,7 @@ mod wallet;
 
 pub use card::{CardCheck, CardPerson, DisclosedElement, SoftwareDeviceKey};
 pub use card_reader::{BleReading, CardReader, MdocCentral, NfcReading, NfcStep};
+pub use carnet_cda as cda;
 /// Health certificates (EU DCC) component.
 pub use carnet_certs as certs;
 /// Codecs for outside data (base45, zlib, CBOR, COSE, QR).
@@ -51,6 +53,7 @@ pub use carnet_record as record;
 /// The messages between the device and the national services.
 pub use carnet_wire as wire;
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
+pub use documents::{Viewable, metadata_from_cda, read_cda};
 pub use error::{CarnetError, ErrorKind};
 pub use exposure::{ExposureCycle, ExposureProgress, ExposureRadio, KeyFilesUpdate};
 pub use facade::{Carnet, InsInput, Services};

@@ -1,4 +1,5 @@
-//! Documents: PDF, CDA XML and images with their metadata; the file itself is a blob.
+//! Documents: the CI-SIS formats (PDF, CDA XML, JPEG, PNG and TIFF images, plain text, RTF)
+//! with their metadata; the file itself is a blob.
 
 use std::io::{Read, Write};
 
@@ -86,7 +87,7 @@ pub struct Document {
     /// Title shown in lists.
     pub title: String,
     /// Media type recognised from the content (`application/pdf`, `text/xml` for CDA,
-    /// `image/png`, `image/jpeg`).
+    /// `image/png`, `image/jpeg`, `image/tiff`, `text/plain`, `text/rtf`).
     pub media_type: String,
     /// Type (LOINC).
     pub type_code: Option<Coding>,

@@ -3188,7 +3188,9 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     func addAppointment(new: NewAppointment) throws  -> Appointment
     
     /**
-     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     * Adds a document added by the citizen (PDF, CDA XML, JPEG, PNG, TIFF, plain text, RTF).
+     * A CDA's header gives what `new` leaves unsaid (an empty title, no type, author, date
+     * or INS); a CDA that does not read is refused, nothing stored.
      */
     func addDocument(new: NewDocument, content: Data) throws  -> Document
     
@@ -3332,6 +3334,12 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
      * Lifts a block.
      */
     func unblockProfessional(rpps: String) throws 
+    
+    /**
+     * What a person opens for a document: the file inside a level-1 CDA (its PDF…),
+     * else the document's own file, with its media type.
+     */
+    func viewableDocument(id: String) throws  -> ViewableDocument
     
     /**
      * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
@@ -3511,7 +3519,9 @@ open func addAppointment(new: NewAppointment)throws  -> Appointment  {
 }
     
     /**
-     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     * Adds a document added by the citizen (PDF, CDA XML, JPEG, PNG, TIFF, plain text, RTF).
+     * A CDA's header gives what `new` leaves unsaid (an empty title, no type, author, date
+     * or INS); a CDA that does not read is refused, nothing stored.
      */
 open func addDocument(new: NewDocument, content: Data)throws  -> Document  {
     return try  FfiConverterTypeDocument_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
@@ -3880,6 +3890,20 @@ open func unblockProfessional(rpps: String)throws   {try rustCallWithError(FfiCo
         FfiConverterString.lower(rpps),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * What a person opens for a document: the file inside a level-1 CDA (its PDF…),
+     * else the document's own file, with its media type.
+     */
+open func viewableDocument(id: String)throws  -> ViewableDocument  {
+    return try  FfiConverterTypeViewableDocument_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_viewable_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -9726,6 +9750,75 @@ public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer 
 
 
 /**
+ * The file a person opens for a document, and its media type.
+ */
+public struct ViewableDocument: Equatable, Hashable {
+    /**
+     * The file's bytes.
+     */
+    public var bytes: Data
+    /**
+     * Its media type (`application/pdf`…).
+     */
+    public var mediaType: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The file's bytes.
+         */bytes: Data, 
+        /**
+         * Its media type (`application/pdf`…).
+         */mediaType: String) {
+        self.bytes = bytes
+        self.mediaType = mediaType
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ViewableDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeViewableDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ViewableDocument {
+        return
+            try ViewableDocument(
+                bytes: FfiConverterData.read(from: &buf), 
+                mediaType: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ViewableDocument, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.bytes, into: &buf)
+        FfiConverterString.write(value.mediaType, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeViewableDocument_lift(_ buf: RustBuffer) throws -> ViewableDocument {
+    return try FfiConverterTypeViewableDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeViewableDocument_lower(_ value: ViewableDocument) -> RustBuffer {
+    return FfiConverterTypeViewableDocument.lower(value)
+}
+
+
+/**
  * A certificate in the wallet.
  */
 public struct WalletEntry: Equatable, Hashable {
@@ -13712,7 +13805,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_healthrecord_add_appointment() != 41179) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_document() != 14911) {
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_document() != 49484) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() != 18256) {
@@ -13797,6 +13890,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional() != 15078) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_viewable_document() != 36566) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add() != 56175) {

@@ -1170,6 +1170,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_viewable_document(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_wallet_best(
@@ -1552,6 +1554,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_unblock_professional(`ptr`: Long,`rpps`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_viewable_document(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_add(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_wallet_best(`ptr`: Long,`personKey`: RustBuffer.ByValue,`purpose`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1948,7 +1952,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_appointment() and 0xFFFF) != 41179) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_document() and 0xFFFF) != 14911) {
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_document() and 0xFFFF) != 49484) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() and 0xFFFF) != 18256) {
@@ -2033,6 +2037,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_unblock_professional() and 0xFFFF) != 15078) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_viewable_document() and 0xFFFF) != 36566) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_wallet_add() and 0xFFFF) != 56175) {
@@ -6665,7 +6672,9 @@ public interface HealthRecordInterface {
     fun `addAppointment`(`new`: NewAppointment): Appointment
     
     /**
-     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     * Adds a document added by the citizen (PDF, CDA XML, JPEG, PNG, TIFF, plain text, RTF).
+     * A CDA's header gives what `new` leaves unsaid (an empty title, no type, author, date
+     * or INS); a CDA that does not read is refused, nothing stored.
      */
     fun `addDocument`(`new`: NewDocument, `content`: kotlin.ByteArray): Document
     
@@ -6809,6 +6818,12 @@ public interface HealthRecordInterface {
      * Lifts a block.
      */
     fun `unblockProfessional`(`rpps`: kotlin.String)
+    
+    /**
+     * What a person opens for a document: the file inside a level-1 CDA (its PDF…),
+     * else the document's own file, with its media type.
+     */
+    fun `viewableDocument`(`id`: kotlin.String): ViewableDocument
     
     /**
      * Adds a health certificate (`HC1:` text) to the wallet; the same one twice is kept once.
@@ -7079,7 +7094,9 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 
     
     /**
-     * Adds a document (PDF, CDA XML, PNG, JPEG) added by the citizen.
+     * Adds a document added by the citizen (PDF, CDA XML, JPEG, PNG, TIFF, plain text, RTF).
+     * A CDA's header gives what `new` leaves unsaid (an empty title, no type, author, date
+     * or INS); a CDA that does not read is refused, nothing stored.
      */
     @Throws(CarnetException::class)override fun `addDocument`(`new`: NewDocument, `content`: kotlin.ByteArray): Document {
             return FfiConverterTypeDocument.lift(
@@ -7592,6 +7609,25 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 }
     }
     
+    
+
+    
+    /**
+     * What a person opens for a document: the file inside a level-1 CDA (its PDF…),
+     * else the document's own file, with its media type.
+     */
+    @Throws(CarnetException::class)override fun `viewableDocument`(`id`: kotlin.String): ViewableDocument {
+            return FfiConverterTypeViewableDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_viewable_document(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -14145,6 +14181,53 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterTypePullReport.write(value.`pull`, buf)
             FfiConverterTypePushReport.write(value.`push`, buf)
             FfiConverterULong.write(value.`stillPending`, buf)
+    }
+}
+
+
+
+/**
+ * The file a person opens for a document, and its media type.
+ */
+data class ViewableDocument (
+    /**
+     * The file's bytes.
+     */
+    var `bytes`: kotlin.ByteArray
+    , 
+    /**
+     * Its media type (`application/pdf`…).
+     */
+    var `mediaType`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeViewableDocument: FfiConverterRustBuffer<ViewableDocument> {
+    override fun read(buf: ByteBuffer): ViewableDocument {
+        return ViewableDocument(
+            FfiConverterByteArray.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ViewableDocument) = (
+            FfiConverterByteArray.allocationSize(value.`bytes`) +
+            FfiConverterString.allocationSize(value.`mediaType`)
+    )
+
+    override fun write(value: ViewableDocument, buf: ByteBuffer) {
+            FfiConverterByteArray.write(value.`bytes`, buf)
+            FfiConverterString.write(value.`mediaType`, buf)
     }
 }
 

@@ -1,0 +1,286 @@
+//! Documents as the DMP and MSSanté deliver them: a CDA's header fills in what the caller
+//! leaves unsaid of a new document, and the file a person opens is the one inside a level-1
+//! CDA, decoded as it streams out of the encrypted store.
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use carnet_cda::{Body, Cda, Header, Limits};
+use carnet_record::{Coding, Confidentiality, Document, NewDocument, Professional};
+
+use crate::files::{open_given_file, write_atomically};
+use crate::{CarnetError, HealthRecord};
+
+/// The OID of LOINC, the code system of document types.
+const LOINC_OID: &str = "2.16.840.1.113883.6.1";
+
+/// `new` with what the caller left unsaid taken from a CDA header: the title, the type, the
+/// first author (name and RPPS), the creation time, the patient's INS; the confidentiality
+/// is the stricter of the two.
+#[must_use]
+pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
+    let title = match new.title.trim() {
+        "" => header
+            .title
+            .clone()
+            .or_else(|| header.type_code.as_ref().and_then(|c| c.display.clone()))
+            .unwrap_or_default(),
+        given => given.to_owned(),
+    };
+    let type_code = new.type_code.clone().or_else(|| {
+        header.type_code.as_ref().map(|code| Coding {
+            system: match code.system.as_deref() {
+                Some(LOINC_OID) | None => "http://loinc.org".to_owned(),
+                Some(oid) => format!("urn:oid:{oid}"),
+            },
+            code: code.code.clone(),
+            display: code.display.clone(),
+        })
+    });
+    let author = new.author.clone().or_else(|| {
+        header.authors.iter().find_map(|author| {
+            let name = author
+                .name
+                .as_ref()
+                .map(carnet_cda::PersonName::full)
+                .filter(|n| !n.is_empty())
+                .or_else(|| author.organisation.clone())?;
+            Some(Professional {
+                name,
+                rpps: author.rpps().map(str::to_owned),
+            })
+        })
+    });
+    let from_header = header
+        .confidentiality
+        .as_deref()
+        .and_then(Confidentiality::from_code)
+        .unwrap_or_default();
+    NewDocument {
+        title,
+        type_code,
+        author,
+        date_millis: new
+            .date_millis
+            .or_else(|| header.created.as_ref().and_then(|t| t.unix_millis)),
+        ins: new
+            .ins
+            .clone()
+            .or_else(|| header.patient.ins().and_then(|id| id.extension.clone())),
+        confidentiality: stricter(new.confidentiality, from_header),
+        ..new.clone()
+    }
+}
+
+fn stricter(a: Confidentiality, b: Confidentiality) -> Confidentiality {
+    let rank = |c| match c {
+        Confidentiality::Normal => 0,
+        Confidentiality::Restricted => 1,
+        Confidentiality::VeryRestricted => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Reads a CDA document, writing its embedded file (level 1) to `embedded`.
+///
+/// # Errors
+/// [`CarnetError::Cda`].
+pub fn read_cda(input: impl BufRead, embedded: &mut dyn Write) -> Result<Cda, CarnetError> {
+    Ok(carnet_cda::read(input, embedded, &Limits::default())?)
+}
+
+/// The file a person opens for a document, and its media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewable {
+    /// The document.
+    pub document: Document,
+    /// The media type of what was written: the embedded file's for a level-1 CDA, else the
+    /// document's own.
+    pub media_type: String,
+}
+
+impl HealthRecord {
+    /// Adds the person's own document, its content read from the file at `path` (streamed,
+    /// in 64 KiB sealed chunks). A CDA document is read first: its header fills in what `new`
+    /// leaves unsaid ([`metadata_from_cda`]), and one that does not read is refused, nothing
+    /// stored.
+    ///
+    /// # Errors
+    /// [`CarnetError::Codec`] (a read error) when the file cannot be opened;
+    /// [`CarnetError::Cda`] for a CDA that does not read; [`CarnetError::Record`] for refused
+    /// metadata, an unsupported type or a file over the size limit.
+    pub fn add_document_from_path(
+        &self,
+        new: &NewDocument,
+        path: &Path,
+    ) -> Result<Document, CarnetError> {
+        let new = self.described(new, || {
+            Ok(std::io::BufReader::new(open_given_file(path, "document")?))
+        })?;
+        let mut file = open_given_file(path, "document")?;
+        self.with_content(|r| r.add_document(&new, carnet_record::DocumentSource::User, &mut file))
+    }
+
+    /// As [`HealthRecord::add_document_from_path`], the content given in memory.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::add_document_from_path`].
+    pub fn add_document(&self, new: &NewDocument, content: &[u8]) -> Result<Document, CarnetError> {
+        let new = self.described(new, || Ok(content))?;
+        self.with_content(|r| {
+            r.add_document(&new, carnet_record::DocumentSource::User, &mut &*content)
+        })
+    }
+
+    /// `new` completed from the content's CDA header when the content is a CDA.
+    fn described<R: BufRead>(
+        &self,
+        new: &NewDocument,
+        mut open: impl FnMut() -> Result<R, CarnetError>,
+    ) -> Result<NewDocument, CarnetError> {
+        let mut head = Vec::new();
+        open()?
+            .take(64 * 1024)
+            .read_to_end(&mut head)
+            .map_err(|e| CarnetError::Storage(format!("document: {e}")))?;
+        if !matches!(carnet_record::sniff_media_type(&head), Ok("text/xml")) {
+            return Ok(new.clone());
+        }
+        let cda = read_cda(open()?, &mut std::io::sink())?;
+        Ok(metadata_from_cda(new, &cda.header))
+    }
+
+    /// Writes what a person opens for document `id` to `path`: the embedded file of a
+    /// level-1 CDA (the PDF, not the XML), decoded as it streams out of the store, else the
+    /// document's file. Written as [`HealthRecord::save_document`] writes.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::save_document`]; [`CarnetError::Cda`] for a stored CDA that does not
+    /// read.
+    pub fn save_viewable(&self, id: &str, path: &Path) -> Result<Viewable, CarnetError> {
+        write_atomically(path, |file| self.write_viewable(id, file))
+    }
+
+    /// What a person opens for document `id`, in memory (a document is at most
+    /// [`carnet_record::MAX_DOCUMENT_BYTES`]), with its media type.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::save_viewable`].
+    pub fn viewable_bytes(&self, id: &str) -> Result<(Vec<u8>, Viewable), CarnetError> {
+        let mut bytes = Vec::new();
+        let viewable = self.write_viewable(id, &mut bytes)?;
+        Ok((bytes, viewable))
+    }
+
+    fn write_viewable(
+        &self,
+        id: &str,
+        out: &mut (dyn Write + Send),
+    ) -> Result<Viewable, CarnetError> {
+        let document = self
+            .with_content(|r| r.documents())?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or(CarnetError::Record(carnet_record::RecordError::NotFound(
+                "document",
+            )))?;
+        if document.media_type != "text/xml" {
+            self.with_content(|r| r.read_document(id, out))?;
+            let media_type = document.media_type.clone();
+            return Ok(Viewable {
+                document,
+                media_type,
+            });
+        }
+        let cda = self.stream_cda(id, out)?;
+        let media_type = match cda.body {
+            Body::Unstructured { media_type, .. } => media_type,
+            Body::Structured { .. } | Body::Missing => {
+                // Nothing embedded was written: the document is its own XML.
+                self.with_content(|r| r.read_document(id, out))?;
+                document.media_type.clone()
+            }
+        };
+        Ok(Viewable {
+            document,
+            media_type,
+        })
+    }
+
+    /// Reads stored CDA `id` through the CDA reader, its embedded file to `out`: the store
+    /// writes the decrypted XML into a bounded channel on this thread while the reader parses
+    /// it on another, so that neither the XML nor the file is ever held whole.
+    fn stream_cda(&self, id: &str, out: &mut (dyn Write + Send)) -> Result<Cda, CarnetError> {
+        let (sender, receiver) = sync_channel::<Vec<u8>>(4);
+        std::thread::scope(|scope| {
+            let parser = scope.spawn(move || {
+                read_cda(std::io::BufReader::new(ChannelReader::new(receiver)), out)
+            });
+            let mut pipe = ChannelWriter(sender);
+            let stored = self.with_content(|r| r.read_document(id, &mut pipe));
+            drop(pipe);
+            let parsed = parser.join().unwrap_or_else(|_| {
+                Err(CarnetError::Storage("the document reader stopped".into()))
+            });
+            // The reader's error says why the store's writes stopped, if they did.
+            let cda = parsed?;
+            stored?;
+            Ok(cda)
+        })
+    }
+}
+
+/// The writing end of the pipe between the store and the CDA reader.
+struct ChannelWriter(SyncSender<Vec<u8>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(buf.to_vec())
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end: chunks as they come, end of input when the writer is gone.
+struct ChannelReader {
+    receiver: Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    position: usize,
+}
+
+impl ChannelReader {
+    fn new(receiver: Receiver<Vec<u8>>) -> Self {
+        ChannelReader {
+            receiver,
+            chunk: Vec::new(),
+            position: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.position >= self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.position = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let rest = self.chunk.get(self.position..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.position += n;
+        Ok(n)
+    }
+}
