@@ -388,6 +388,17 @@ impl HealthRecord {
         self.facade(|record| record.add_document(&new, &content))
     }
 
+    /// A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
+    /// with scripts and network off (it needs neither).
+    pub fn document_page(&self, id: String) -> Result<String, CarnetError> {
+        self.facade(|record| record.document_html(&id))
+    }
+
+    /// A level-3 CDA as plain text.
+    pub fn document_text(&self, id: String) -> Result<String, CarnetError> {
+        self.facade(|record| record.document_text(&id))
+    }
+
     /// What a person opens for a document: the file inside a level-1 CDA (its PDF…),
     /// else the document's own file, with its media type.
     pub fn viewable_document(&self, id: String) -> Result<ViewableDocument, CarnetError> {

@@ -41,7 +41,8 @@ pub enum RecordCommand {
         json: bool,
     },
     /// Show a document's details; --out writes the file a person opens (the PDF inside a
-    /// level-1 CDA), --raw with it the document's file as stored (the CDA XML).
+    /// level-1 CDA), --raw with it the document's file as stored (the CDA XML); --html and
+    /// --text show a level-3 CDA as a readable page or text.
     Show {
         /// Document identifier (a unique prefix is enough).
         id: String,
@@ -51,6 +52,12 @@ pub enum RecordCommand {
         /// With --out: write the document's file as stored, not what is inside it.
         #[arg(long, requires = "out")]
         raw: bool,
+        /// Write a level-3 CDA as a readable, self-contained HTML page here.
+        #[arg(long, value_name = "FILE", conflicts_with = "out")]
+        html: Option<PathBuf>,
+        /// Print a level-3 CDA as plain text.
+        #[arg(long, conflicts_with_all = ["out", "json"])]
+        text: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -368,8 +375,26 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
         RecordCommand::List { json } => {
             print_documents(&record.with_content(|r| r.documents())?, json)
         }
-        RecordCommand::Show { id, out, raw, json } => {
+        RecordCommand::Show {
+            id,
+            out,
+            raw,
+            html,
+            text,
+            json,
+        } => {
             let id = document_id(&record, &id)?;
+            if let Some(path) = &html {
+                std::fs::write(path, record.document_html(&id)?)
+                    .map_err(|e| SessionError::Io(format!("{}: {e}", path.display())))?;
+                outln!("page written to {}", path.display());
+            }
+            if text {
+                outln!("{}", record.document_text(&id)?);
+            }
+            if html.is_some() || text {
+                return Ok(ExitCode::SUCCESS);
+            }
             let (document, written) = match &out {
                 Some(path) if raw => {
                     let document = record.save_document(&id, path)?;

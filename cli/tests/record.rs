@@ -263,6 +263,25 @@ fn a_cda_describes_itself_and_shows_the_pdf_inside() {
         level3.to_str().unwrap(),
     ]);
     assert!(added.contains("Mes vaccins (text/xml"), "{added}");
+    let short_id = added.split_whitespace().nth(1).unwrap();
+    let page = data.path().join("vaccins.html");
+    run(&["record", "show", short_id, "--html", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<h1>Historique de vaccinations</h1>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
+    let text = run(&["record", "show", short_id, "--text"]);
+    assert!(text.starts_with("Historique de vaccinations\n"), "{text}");
+    // A level-1 document has no page: it holds a file.
+    let refused = with_record(data.path(), &["record", "show", &id[..8], "--text"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("[cda.body]"),
+        "{}",
+        stderr(&refused)
+    );
     let text = data.path().join("note.txt");
     std::fs::write(&text, "Glycémie à jeun : 0,95 g/L\n").unwrap();
     let added = run(&[

@@ -1169,6 +1169,16 @@ void uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(uint64_t ptr, 
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(uint64_t ptr, RustBuffer new, RustBuffer attachments, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_PAGE
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_page(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_TEXT
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_text(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_documents(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -2169,6 +2179,18 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_PAGE
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_document_page(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_TEXT
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_document_text(void
     
 );
 #endif

@@ -332,6 +332,14 @@ class RecordTest(unittest.TestCase):
             record.add_document(blank, b"<!DOCTYPE d [<!ENTITY x 'y'>]><ClinicalDocument/>")
         self.assertEqual(caught.exception.code, "cda.dtd")
         self.assertEqual(len(record.documents()), 1)
+        vaccines = record.add_document(blank, (FIXTURES / "cda/VAC_2023.01.xml").read_bytes())
+        page = record.document_page(vaccines.id)
+        self.assertIn("<h1>Historique de vaccinations</h1>", page)
+        self.assertNotIn("<script", page)
+        self.assertTrue(record.document_text(vaccines.id).startswith("Historique de vaccinations\n"))
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            record.document_page(document.id)
+        self.assertEqual(caught.exception.code, "cda.body")
 
     def test_device_key_lost_or_wrong_passphrase_are_typed_errors(self):
         data_dir = fresh_dir()

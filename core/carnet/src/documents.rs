@@ -6,7 +6,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use carnet_cda::{Body, Cda, Header, Limits};
+use carnet_cda::{Body, Cda, Header, Limits, Rendering};
 use carnet_record::{Coding, Confidentiality, Document, NewDocument, Professional};
 
 use crate::files::{open_given_file, write_atomically};
@@ -178,13 +178,7 @@ impl HealthRecord {
         id: &str,
         out: &mut (dyn Write + Send),
     ) -> Result<Viewable, CarnetError> {
-        let document = self
-            .with_content(|r| r.documents())?
-            .into_iter()
-            .find(|d| d.id == id)
-            .ok_or(CarnetError::Record(carnet_record::RecordError::NotFound(
-                "document",
-            )))?;
+        let document = self.with_content(|r| r.document(id))?;
         if document.media_type != "text/xml" {
             self.with_content(|r| r.read_document(id, out))?;
             let media_type = document.media_type.clone();
@@ -208,25 +202,80 @@ impl HealthRecord {
         })
     }
 
-    /// Reads stored CDA `id` through the CDA reader, its embedded file to `out`: the store
-    /// writes the decrypted XML into a bounded channel on this thread while the reader parses
-    /// it on another, so that neither the XML nor the file is ever held whole.
+    /// Reads stored CDA `id` through the CDA reader, its embedded file to `out`.
     fn stream_cda(&self, id: &str, out: &mut (dyn Write + Send)) -> Result<Cda, CarnetError> {
+        self.with_stored_xml(id, |input| read_cda(input, out))
+    }
+
+    /// The readable form of stored level-3 CDA `id`: its header, and its sections to render
+    /// ([`carnet_cda::Rendering::to_html`], [`carnet_cda::Rendering::to_text`]).
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] for an unknown id; [`CarnetError::Cda`] for a document that
+    /// is not a CDA with a structured body, or does not read.
+    pub fn render_document(&self, id: &str) -> Result<(Header, Rendering), CarnetError> {
+        let cda = self.with_stored_xml(id, |input| read_cda(input, &mut std::io::sink()))?;
+        if !matches!(cda.body, Body::Structured { .. }) {
+            return Err(CarnetError::Cda(carnet_cda::CdaError::Body(
+                "the document has no structured body to show as a page; it holds a file, \
+                 which record show --out writes"
+                    .into(),
+            )));
+        }
+        let rendering = self.with_stored_xml(id, |input| {
+            Ok(carnet_cda::render(input, &Limits::default())?)
+        })?;
+        Ok((cda.header, rendering))
+    }
+
+    /// Stored level-3 CDA `id` as a readable, self-contained, sanitised HTML page (no script,
+    /// nothing it refers to outside itself).
+    ///
+    /// # Errors
+    /// As [`HealthRecord::render_document`].
+    pub fn document_html(&self, id: &str) -> Result<String, CarnetError> {
+        let (header, rendering) = self.render_document(id)?;
+        Ok(rendering.to_html(&header))
+    }
+
+    /// Stored level-3 CDA `id` as plain text.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::render_document`].
+    pub fn document_text(&self, id: &str) -> Result<String, CarnetError> {
+        let (header, rendering) = self.render_document(id)?;
+        Ok(rendering.to_text(&header))
+    }
+
+    /// Runs `work` over the stored XML of document `id`: the store writes the decrypted
+    /// document into a bounded channel on this thread while `work` reads it on another, so
+    /// that it is never held whole.
+    fn with_stored_xml<T: Send>(
+        &self,
+        id: &str,
+        work: impl FnOnce(std::io::BufReader<ChannelReader>) -> Result<T, CarnetError> + Send,
+    ) -> Result<T, CarnetError> {
+        let document = self.with_content(|r| r.document(id))?;
+        if document.media_type != "text/xml" {
+            return Err(CarnetError::Cda(carnet_cda::CdaError::NotCda(format!(
+                "the document is {}",
+                document.media_type
+            ))));
+        }
         let (sender, receiver) = sync_channel::<Vec<u8>>(4);
         std::thread::scope(|scope| {
-            let parser = scope.spawn(move || {
-                read_cda(std::io::BufReader::new(ChannelReader::new(receiver)), out)
-            });
+            let reader =
+                scope.spawn(move || work(std::io::BufReader::new(ChannelReader::new(receiver))));
             let mut pipe = ChannelWriter(sender);
             let stored = self.with_content(|r| r.read_document(id, &mut pipe));
             drop(pipe);
-            let parsed = parser.join().unwrap_or_else(|_| {
+            let read = reader.join().unwrap_or_else(|_| {
                 Err(CarnetError::Storage("the document reader stopped".into()))
             });
             // The reader's error says why the store's writes stopped, if they did.
-            let cda = parsed?;
+            let value = read?;
             stored?;
-            Ok(cda)
+            Ok(value)
         })
     }
 }

@@ -2,7 +2,8 @@
 //! and the DMP): the header — the document's identity and versions, type, date, authors with
 //! their RPPS, custodian, care event, and the patient with the INS and its traits — and the
 //! body: the embedded file of a level-1 document (`nonXMLBody`: PDF, images, text, RTF),
-//! decoded from its base64 as it streams past, or the sections of a level-3 one.
+//! decoded from its base64 as it streams past, or the sections of a level-3 one, rendered to
+//! a sanitised, self-contained HTML page or to plain text ([`render`]).
 //!
 //! Read with `quick-xml` as a stream of events rather than a tree: a level-1 document
 //! carrying a 50 MB PDF is decoded in bounded memory, the base64 text going from the input
@@ -14,9 +15,11 @@
 //! Elements are matched by their local names along their path from the root.
 
 mod error;
+mod events;
 mod header;
 mod limited;
 mod reader;
+mod render;
 mod time;
 
 pub use error::CdaError;
@@ -25,6 +28,7 @@ pub use header::{
     ServiceEvent, Timestamp,
 };
 pub use reader::{EMBEDDED_TYPES, read};
+pub use render::{Kind, Node, Rendering, Section, render};
 
 /// How much of a document the reader accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]

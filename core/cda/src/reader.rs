@@ -4,10 +4,10 @@
 use std::io::{BufRead, Write};
 
 use base64::Engine as _;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::BytesStart;
 
+use crate::events::{Events, Item, attribute, local_name};
 use crate::header::{Author, Body, Cda, Code, InstanceId, PersonName, ServiceEvent, Timestamp};
-use crate::limited::Limited;
 use crate::{CdaError, Limits};
 
 /// The element names from the root to the current element (the root first).
@@ -29,121 +29,26 @@ pub fn read(
     embedded: &mut dyn Write,
     limits: &Limits,
 ) -> Result<Cda, CdaError> {
-    let mut reader = quick_xml::Reader::from_reader(Limited::new(input, limits));
-    let mut state = State::default();
-    let mut buf = Vec::new();
+    let mut events = Events::new(input, limits);
+    let mut state = State {
+        max_embedded: limits.max_embedded_bytes,
+        ..State::default()
+    };
     loop {
         if let Some(sink) = state.base64.as_mut() {
-            stream_base64(reader.get_mut(), sink, embedded)?;
+            events.raw_text(|chunk| sink.push(chunk, embedded))?;
         }
-        reader.get_mut().start_event();
-        buf.clear();
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| reader_error(&e, reader.get_ref()))?;
-        state.events += 1;
-        if state.events > limits.max_events {
-            return Err(CdaError::TooLarge {
-                what: "the document",
-                limit: format!("{} XML events", limits.max_events),
-            });
+        match events.next_item()? {
+            Item::Open(element) => state.open(&element, limits)?,
+            Item::Close => state.close(embedded)?,
+            Item::Text(text) => state.text(&text, limits)?,
+            Item::End => break,
         }
-        match event {
-            Event::Decl(decl) => {
-                if let Some(Ok(encoding)) = decl.encoding() {
-                    let encoding = encoding.into_owned();
-                    if !encoding.eq_ignore_ascii_case("utf-8") {
-                        return Err(CdaError::Encoding(encoding));
-                    }
-                }
-            }
-            Event::DocType(_) => return Err(CdaError::Dtd),
-            Event::Start(element) => {
-                state.open(&element, limits)?;
-            }
-            Event::Empty(element) => {
-                state.open(&element, limits)?;
-                state.close(embedded)?;
-            }
-            Event::End(_) => state.close(embedded)?,
-            Event::Text(text) => state.text(&text.xml10_content(), limits)?,
-            Event::CData(data) => {
-                let data: &str = &data;
-                state.text(data, limits)?;
-            }
-            Event::GeneralRef(reference) => {
-                let character = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    Ok(None) => {
-                        let name = reference.xml10_content();
-                        quick_xml::escape::resolve_predefined_entity(&name)
-                            .ok_or_else(|| CdaError::UndeclaredEntity(name.into_owned()))?
-                            .to_owned()
-                    }
-                    Err(_) => {
-                        return Err(CdaError::Malformed(
-                            "a character reference to no character".into(),
-                        ));
-                    }
-                };
-                state.text(&character, limits)?;
-            }
-            Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if !state.path.is_empty() {
-        return Err(CdaError::Malformed(
-            "the document ends inside an element".into(),
-        ));
     }
     if state.document.is_none() {
         return Err(CdaError::NotCda(format!("it has no <{ROOT}> element")));
     }
     Ok(state.cda)
-}
-
-/// A parser error in words: a limit the input ran into, a read that failed, or XML that is
-/// not well formed.
-fn reader_error<R>(error: &quick_xml::Error, input: &Limited<R>) -> CdaError {
-    if let Some(limit) = input.passed() {
-        return limit;
-    }
-    match error {
-        quick_xml::Error::Io(io) => CdaError::Io(format!("the document cannot be read: {io}")),
-        quick_xml::Error::Syntax(syntax) => CdaError::Malformed(syntax.to_string()),
-        quick_xml::Error::IllFormed(ill) => CdaError::Malformed(ill.to_string()),
-        quick_xml::Error::Encoding(_) => CdaError::Malformed("text that is not UTF-8".into()),
-        quick_xml::Error::Escape(escape) => CdaError::Malformed(escape.to_string()),
-        quick_xml::Error::Namespace(namespace) => CdaError::Malformed(namespace.to_string()),
-        other => CdaError::Malformed(other.to_string()),
-    }
-}
-
-/// Decodes the base64 text of a level-1 body straight from the input, up to the next markup.
-fn stream_base64<R: BufRead>(
-    input: &mut Limited<R>,
-    sink: &mut Base64Sink,
-    embedded: &mut dyn Write,
-) -> Result<(), CdaError> {
-    loop {
-        input.start_event();
-        if let Err(error) = input.fill_buf().map(|_| ()).map_err(|e| e.to_string()) {
-            return Err(input.passed().unwrap_or(CdaError::Io(error)));
-        }
-        let chunk = input.fill_buf().map_err(|e| CdaError::Io(e.to_string()))?;
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let end = chunk.iter().position(|&b| b == b'<');
-        let text = end.map_or(chunk, |end| chunk.get(..end).unwrap_or_default());
-        sink.push(text, embedded)?;
-        let used = text.len();
-        input.consume(used);
-        if end.is_some() {
-            return Ok(());
-        }
-    }
 }
 
 /// Base64 text decoded as it arrives: line breaks and spaces skipped, whole quads decoded,
@@ -251,7 +156,6 @@ struct State {
     /// Where `ClinicalDocument` is in the path (0, or 2 inside a self-presenting
     /// stylesheet), once met.
     document: Option<usize>,
-    events: u64,
     cda: Cda,
     capture: Option<Capture>,
     base64: Option<Base64Sink>,
@@ -260,25 +164,6 @@ struct State {
     /// Bytes of a `TXT` body written so far.
     body_text_bytes: u64,
     max_embedded: u64,
-}
-
-fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, CdaError> {
-    for attribute in element.attributes() {
-        let attribute = attribute.map_err(|e| CdaError::Malformed(e.to_string()))?;
-        if attribute.key.local_name().as_ref() == name {
-            let value = attribute
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| match e {
-                    quick_xml::Error::Escape(
-                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
-                    ) => CdaError::UndeclaredEntity(name),
-                    other => CdaError::Malformed(other.to_string()),
-                })?;
-            let value = value.trim();
-            return Ok((!value.is_empty()).then(|| value.to_owned()));
-        }
-    }
-    Ok(None)
 }
 
 fn code_of(element: &BytesStart<'_>) -> Result<Option<Code>, CdaError> {
@@ -314,7 +199,7 @@ const ASSIGNED_AUTHOR: [&str; 3] = [ROOT, "author", "assignedAuthor"];
 
 impl State {
     fn open(&mut self, element: &BytesStart<'_>, limits: &Limits) -> Result<(), CdaError> {
-        let name = element.local_name().as_ref().to_owned();
+        let name = local_name(element);
         if self.path.is_empty() {
             if self.seen_root || (name != ROOT && name != WRAPPER) {
                 return Err(CdaError::NotCda(format!(
@@ -322,7 +207,6 @@ impl State {
                 )));
             }
             self.seen_root = true;
-            self.max_embedded = limits.max_embedded_bytes;
             if name == ROOT {
                 self.document = Some(0);
             }
@@ -333,12 +217,6 @@ impl State {
         {
             // A self-presenting document: the CDA inside its own stylesheet.
             self.document = Some(2);
-        }
-        if self.path.len() >= limits.max_depth {
-            return Err(CdaError::TooLarge {
-                what: "the nesting of elements",
-                limit: format!("{} levels", limits.max_depth),
-            });
         }
         self.path.push(name);
         // Paths are matched from the ClinicalDocument element; nothing outside it is read.

@@ -3250,6 +3250,17 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     func deliverMessage(new: NewMessage, attachments: [NewAttachment]) throws  -> Message
     
     /**
+     * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
+     * with scripts and network off (it needs neither).
+     */
+    func documentPage(id: String) throws  -> String
+    
+    /**
+     * A level-3 CDA as plain text.
+     */
+    func documentText(id: String) throws  -> String
+    
+    /**
      * Every document, newest first.
      */
     func documents() throws  -> [Document]
@@ -3671,6 +3682,33 @@ open func deliverMessage(new: NewMessage, attachments: [NewAttachment])throws  -
             self.uniffiCloneHandle(),
         FfiConverterTypeNewMessage_lower(new),
         FfiConverterSequenceTypeNewAttachment.lower(attachments),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
+     * with scripts and network off (it needs neither).
+     */
+open func documentPage(id: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_document_page(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A level-3 CDA as plain text.
+     */
+open func documentText(id: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_document_text(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
     )
 })
 }
@@ -13839,6 +13877,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() != 44900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_document_page() != 28726) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_document_text() != 51256) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_documents() != 40011) {

@@ -1136,6 +1136,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_page(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_text(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional(
@@ -1519,6 +1523,10 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(`ptr`: Long,`new`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_document_page(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_document_text(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_documents(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1986,6 +1994,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() and 0xFFFF) != 44900) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_page() and 0xFFFF) != 28726) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_text() and 0xFFFF) != 51256) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents() and 0xFFFF) != 40011) {
@@ -6734,6 +6748,17 @@ public interface HealthRecordInterface {
     fun `deliverMessage`(`new`: NewMessage, `attachments`: List<NewAttachment>): Message
     
     /**
+     * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
+     * with scripts and network off (it needs neither).
+     */
+    fun `documentPage`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * A level-3 CDA as plain text.
+     */
+    fun `documentText`(`id`: kotlin.String): kotlin.String
+    
+    /**
      * Every document, newest first.
      */
     fun `documents`(): List<Document>
@@ -7303,6 +7328,43 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
         
         FfiConverterTypeNewMessage.lower(`new`),
         FfiConverterSequenceTypeNewAttachment.lower(`attachments`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
+     * with scripts and network off (it needs neither).
+     */
+    @Throws(CarnetException::class)override fun `documentPage`(`id`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_document_page(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A level-3 CDA as plain text.
+     */
+    @Throws(CarnetException::class)override fun `documentText`(`id`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_document_text(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
 }
     }
     )
