@@ -568,10 +568,26 @@ fn show_sync(
             .await
             .map_err(deposited)?;
         outln!("   the hospital deposited a consultation report and a message");
+        for (id, title, cda) in LAB_REPORTS {
+            hospital
+                .deposit_document(
+                    &user,
+                    id,
+                    wire::DocumentDescription {
+                        title: title.into(),
+                        ..wire::DocumentDescription::default()
+                    },
+                    cda,
+                )
+                .await
+                .map_err(deposited)?;
+        }
+        outln!("   a laboratory deposited two CDA R2 reports (the ANS examples: levels 1 and 3)");
         let report = crate::sync::sync_with_progress(&services, record).await?;
         outln!("   sync: {}", crate::sync::describe(&report));
         Ok::<_, SessionError>(())
     })?;
+    show_lab_reports(record, dir)?;
 
     server.stop().map_err(failed)?;
     record.with_content(|r| {
@@ -782,6 +798,80 @@ fn show_card(
 }
 
 /// The doctor who writes to the demo's family.
+/// The laboratory's reports of the demo: the ANS example documents of a level-1 CDA (a PDF
+/// inside) and a level-3 one (a thyroid panel), with the health space's id and title.
+const LAB_REPORTS: [(&str, &str, &[u8]); 2] = [
+    (
+        "labo-cr-2021-0104",
+        "Compte rendu d'examens biologiques",
+        include_bytes!("../../fixtures/cda/BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml"),
+    ),
+    (
+        "labo-cr-2021-0401",
+        "Bilan thyroïdien",
+        include_bytes!("../../fixtures/cda/BIO-CR-BIO_2024.01_TSH_1.xml"),
+    ),
+];
+
+/// The laboratory's CDA reports once synced: each header, the PDF inside the level-1 one,
+/// the level-3 one as text and as a page.
+fn show_lab_reports(record: &carnet::HealthRecord, dir: &Path) -> Result<(), SessionError> {
+    for (id, _, _) in LAB_REPORTS {
+        let header = record.document_header(id)?;
+        let author = header.authors.first();
+        outln!(
+            "   CDA {}: « {} » (LOINC {}), {} by {} (RPPS {}), {}, patient {} (INS {})",
+            id,
+            header.title.as_deref().unwrap_or_default(),
+            header
+                .type_code
+                .as_ref()
+                .map(|c| c.code.as_str())
+                .unwrap_or("?"),
+            header
+                .created
+                .as_ref()
+                .map(|t| t.text.as_str())
+                .unwrap_or("undated"),
+            author
+                .and_then(|a| a.name.as_ref())
+                .map(carnet::cda::PersonName::full)
+                .unwrap_or_default(),
+            author.and_then(|a| a.rpps()).unwrap_or("?"),
+            author
+                .and_then(|a| a.organisation.as_deref())
+                .unwrap_or_default(),
+            header.patient.display_name(),
+            header
+                .patient
+                .ins()
+                .and_then(|i| i.extension.as_deref())
+                .unwrap_or("?"),
+        );
+    }
+    let (level1, _, _) = LAB_REPORTS[0];
+    let pdf = dir.join("compte-rendu-biologie.pdf");
+    let viewable = record.save_viewable(level1, &pdf)?;
+    outln!(
+        "      the level-1 report opens as its {} ({} bytes): {}",
+        viewable.media_type,
+        std::fs::metadata(&pdf).map(|m| m.len()).unwrap_or_default(),
+        pdf.display()
+    );
+    let (level3, _, _) = LAB_REPORTS[1];
+    let page = dir.join("bilan-thyroidien.html");
+    std::fs::write(&page, record.document_html(level3)?)
+        .map_err(|e| SessionError::Io(format!("{}: {e}", page.display())))?;
+    outln!(
+        "      the level-3 report, as a page: {}; as text:",
+        page.display()
+    );
+    for line in record.document_text(level3)?.lines().skip(3).take(6) {
+        outln!("        {line}");
+    }
+    Ok(())
+}
+
 fn dr_curie() -> wire::Professional {
     wire::Professional {
         name: "Dr Marie Curie".into(),

@@ -32,7 +32,9 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "the name \"Quenouille\" appears in none of the store's files",
         "imported into a new record: 1 document, 2 profile entries, 1 message",
         "a wrong passphrase: wrong passphrase [record.wrong_passphrase]",
-        "sync: received 1 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
+        "sync: received 3 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
+        "the level-1 report opens as its application/pdf (326650 bytes)",
+        "Thyréostimuline (TSH) (ECL Modular) | 1.950 mUI/l | (0.270 - 4.200)",
         "[net.offline], 1 change(s) kept waiting",
         "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
         "asked again: unchanged, nothing downloaded (304)",
@@ -71,6 +73,8 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
     assert_eq!(
         entries,
         [
+            "bilan-thyroidien.html",
+            "compte-rendu-biologie.pdf",
             "export.zip",
             "exposure",
             "lists",

@@ -228,6 +228,17 @@ impl HealthRecord {
         Ok((cda.header, rendering))
     }
 
+    /// What the header of stored CDA `id` says.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] for an unknown id; [`CarnetError::Cda`] for a document that
+    /// is not a CDA, or does not read.
+    pub fn document_header(&self, id: &str) -> Result<Header, CarnetError> {
+        Ok(self
+            .with_stored_xml(id, |input| read_cda(input, &mut std::io::sink()))?
+            .header)
+    }
+
     /// Stored level-3 CDA `id` as a readable, self-contained, sanitised HTML page (no script,
     /// nothing it refers to outside itself).
     ///

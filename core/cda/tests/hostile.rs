@@ -206,6 +206,15 @@ fn an_embedded_file_past_its_limit_is_refused_while_streaming() {
     )
     .unwrap();
     assert_eq!(sink, b"Bonjour!");
+    // Spaces inside a line too.
+    let mut spaced = Vec::new();
+    read(
+        "<ClinicalDocument><component><nonXMLBody><text mediaType=\"text/plain\" representation=\"B64\">Qm9u am91 ciE=</text></nonXMLBody></component></ClinicalDocument>".as_bytes(),
+        &mut spaced,
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(spaced, b"Bonjour!");
     assert_eq!(
         cda.body,
         carnet_cda::Body::Unstructured {
