@@ -92,48 +92,40 @@ impl Base64Sink {
 
     /// Decodes what is pending: whole quads, or everything at the end.
     fn flush(&mut self, last: bool, out: &mut dyn Write) -> Result<(), CdaError> {
-        let take = if last {
-            self.pending.len()
-        } else {
-            self.pending.len() - self.pending.len() % 4
-        };
-        let engine = &base64::engine::general_purpose::STANDARD;
-        self.decoded.clear();
-        let quads = self.pending.get(..take).unwrap_or_default();
-        if engine.decode_vec(quads, &mut self.decoded).is_err() {
+        if !self.decode_pending(last) {
             // Spaces inside a line (rare): taken out, then the quads counted again.
             self.pending.retain(|b| !is_space(b));
             if !last && self.pending.len() < BASE64_CHUNK {
                 return Ok(());
             }
-            return self.flush_clean(last, out);
+            if !self.decode_pending(last) {
+                return Err(CdaError::Body(if self.pending.contains(&b'&') {
+                    "an entity reference inside the base64 text".into()
+                } else {
+                    "its base64 text does not decode".into()
+                }));
+            }
         }
-        self.pending.drain(..take);
         self.write(out)
     }
 
-    /// As [`Base64Sink::flush`], on pending text known to hold no space.
-    fn flush_clean(&mut self, last: bool, out: &mut dyn Write) -> Result<(), CdaError> {
+    /// Decodes the pending whole quads (everything at the end) into `decoded` and drops them
+    /// from `pending`; `false`, `pending` untouched, when they do not decode.
+    fn decode_pending(&mut self, last: bool) -> bool {
         let take = if last {
             self.pending.len()
         } else {
             self.pending.len() - self.pending.len() % 4
         };
         self.decoded.clear();
-        base64::engine::general_purpose::STANDARD
-            .decode_vec(
-                self.pending.get(..take).unwrap_or_default(),
-                &mut self.decoded,
-            )
-            .map_err(|_| {
-                CdaError::Body(if self.pending.contains(&b'&') {
-                    "an entity reference inside the base64 text".into()
-                } else {
-                    "its base64 text does not decode".into()
-                })
-            })?;
-        self.pending.drain(..take);
-        self.write(out)
+        let quads = self.pending.get(..take).unwrap_or_default();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode_vec(quads, &mut self.decoded)
+            .is_ok();
+        if decoded {
+            self.pending.drain(..take);
+        }
+        decoded
     }
 
     fn write(&mut self, out: &mut dyn Write) -> Result<(), CdaError> {
