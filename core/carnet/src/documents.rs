@@ -68,18 +68,9 @@ pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
             .ins
             .clone()
             .or_else(|| header.patient.ins().and_then(|id| id.extension.clone())),
-        confidentiality: stricter(new.confidentiality, from_header),
+        confidentiality: new.confidentiality.max(from_header),
         ..new.clone()
     }
-}
-
-fn stricter(a: Confidentiality, b: Confidentiality) -> Confidentiality {
-    let rank = |c| match c {
-        Confidentiality::Normal => 0,
-        Confidentiality::Restricted => 1,
-        Confidentiality::VeryRestricted => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
 }
 
 /// Reads a CDA document, writing its embedded file (level 1) to `embedded`.

@@ -14,8 +14,9 @@ use crate::store::Writer;
 /// Item kind of documents.
 pub(crate) const DOCUMENT: &str = "document";
 
-/// Who may see a document, as the HL7 confidentiality codes say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Who may see a document, as the HL7 confidentiality codes say it, from the least
+/// restricted to the most (the order compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidentiality {
     /// Normal (`N`).
