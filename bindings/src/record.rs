@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use carnet::record::{
-    AccessAction, AccessEntry, Agenda, Appointment, Attachment, BlockedProfessional, Coding,
-    Confidentiality, Document, DocumentQuery, DocumentSource, Gender, MeasureKind, Message,
-    NewAppointment, NewDocument, NewMessage, Patient, Professional, ProfileKind, Reminder,
-    ReminderKind, ReminderStatus,
+    AccessAction, AccessEntry, Addressee, Agenda, Appointment, Attachment, BlockedProfessional,
+    Coding, Confidentiality, Document, DocumentQuery, DocumentSource, Gender, MeasureKind, Message,
+    NamedPatient, NewAppointment, NewDocument, NewMessage, Patient, Professional, ProfileKind,
+    Reminder, ReminderKind, ReminderStatus,
 };
 
 pub use carnet::RecordUnlock;
@@ -75,6 +75,30 @@ pub struct NewDocument {
     pub ins: Option<String>,
     pub confidentiality: Confidentiality,
     pub description: Option<String>,
+    #[uniffi(default = None)]
+    pub patient: Option<NamedPatient>,
+    #[uniffi(default = None)]
+    pub unique_id: Option<String>,
+    #[uniffi(default = None)]
+    pub set_id: Option<String>,
+    #[uniffi(default = None)]
+    pub version: Option<u32>,
+}
+
+/// The patient a document names, as it says it.
+#[uniffi::remote(Record)]
+pub struct NamedPatient {
+    pub name: String,
+    pub sex: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+/// Who a document is for, as the record judged it (identity vigilance).
+#[uniffi::remote(Enum)]
+pub enum Addressee {
+    ThisPerson,
+    Unchecked,
+    NotForThisPerson { reason: String },
 }
 
 /// A document of the record.
@@ -95,6 +119,12 @@ pub struct Document {
     pub size: u64,
     pub sha256: String,
     pub hidden: bool,
+    pub patient: Option<NamedPatient>,
+    pub addressee: Addressee,
+    pub unique_id: Option<String>,
+    pub set_id: Option<String>,
+    pub version: Option<u32>,
+    pub replaced_by: Option<String>,
 }
 
 /// A document search.

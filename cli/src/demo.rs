@@ -568,7 +568,12 @@ fn show_sync(
             .await
             .map_err(deposited)?;
         outln!("   the hospital deposited a consultation report and a message");
-        for (id, title, cda) in LAB_REPORTS {
+        let misaddressed = (MISADDRESSED.0, MISADDRESSED.1, MISADDRESSED.2.to_vec());
+        let reports = LAB_REPORTS
+            .iter()
+            .map(|(id, title, cda)| (*id, *title, for_marie_dupont(cda)))
+            .chain([misaddressed]);
+        for (id, title, cda) in reports {
             hospital
                 .deposit_document(
                     &user,
@@ -577,12 +582,15 @@ fn show_sync(
                         title: title.into(),
                         ..wire::DocumentDescription::default()
                     },
-                    cda,
+                    &cda,
                 )
                 .await
                 .map_err(deposited)?;
         }
-        outln!("   a laboratory deposited two CDA R2 reports (the ANS examples: levels 1 and 3)");
+        outln!(
+            "   a laboratory deposited two CDA R2 reports for Marie Dupont (the ANS examples, \
+             levels 1 and 3), and by mistake one for another patient"
+        );
         let report = crate::sync::sync_with_progress(&services, record).await?;
         outln!("   sync: {}", crate::sync::describe(&report));
         Ok::<_, SessionError>(())
@@ -813,8 +821,31 @@ const LAB_REPORTS: [(&str, &str, &[u8]); 2] = [
     ),
 ];
 
+/// A laboratory's report sent to the wrong health space: the ANS example as published, for
+/// its fictitious patient.
+const MISADDRESSED: (&str, &str, &[u8]) = (
+    "labo-cr-2024-0999",
+    "Compte rendu d'examens biologiques",
+    include_bytes!("../../fixtures/cda/BIO-CR-BIO_2024.01_Glycémie mole.xml"),
+);
+
+/// An ANS example report as a laboratory would write it for the demo's card holder: her INS,
+/// names, birth date instead of the example's fictitious patient (same sex).
+fn for_marie_dupont(cda: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(cda)
+        .replace("279035121518989", "253072B07300470")
+        .replace("DOMINIQUE MARIE-LOUISE", "MARIE ANNE")
+        .replace(">DOMINIQUE<", ">MARIE<")
+        .replace("PAT-TROIS", "DUPONT")
+        .replace(
+            "<birthTime value=\"19790328\"/>",
+            "<birthTime value=\"19530714\"/>",
+        )
+        .into_bytes()
+}
+
 /// The laboratory's CDA reports once synced: each header, the PDF inside the level-1 one,
-/// the level-3 one as text and as a page.
+/// the level-3 one as text and as a page, the one for another patient kept apart.
 fn show_lab_reports(record: &carnet::HealthRecord, dir: &Path) -> Result<(), SessionError> {
     for (id, _, _) in LAB_REPORTS {
         let header = record.document_header(id)?;
@@ -868,6 +899,17 @@ fn show_lab_reports(record: &carnet::HealthRecord, dir: &Path) -> Result<(), Ses
     );
     for line in record.document_text(level3)?.lines().skip(3).take(6) {
         outln!("        {line}");
+    }
+    let listed = record.with_content(|r| r.documents())?;
+    for apart in record.with_content(|r| r.documents_apart())? {
+        if let carnet::record::Addressee::NotForThisPerson { reason } = &apart.addressee {
+            outln!(
+                "   identity vigilance: « {} » kept apart, not for this person ({reason}); \
+                 {} document(s) listed as hers",
+                apart.title,
+                listed.len()
+            );
+        }
     }
     Ok(())
 }

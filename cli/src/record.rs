@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use carnet::HealthRecord;
 use carnet::record::{
-    Coding, Confidentiality, Document, DocumentQuery, Gender, IncomingAttachment, LOINC,
+    Addressee, Coding, Confidentiality, Document, DocumentQuery, Gender, IncomingAttachment, LOINC,
     MeasureKind, NewAppointment, NewDocument, NewMessage, NewProfileItem, Patient, Professional,
     ProfileKind, Progress, ReminderStatus, VACCINE_GROUP_SYSTEM, parse_instant,
 };
@@ -34,8 +34,12 @@ pub enum RecordCommand {
     /// Add a document: PDF, CDA XML, JPEG, PNG or TIFF image, plain text or RTF. A CDA's
     /// header gives whatever the options leave out (title, type, author, date, patient).
     AddDoc(AddDocArgs),
-    /// List the documents, newest first.
+    /// List the documents, newest first (a newer version of a document stands for the older).
     List {
+        /// List instead the documents kept apart as not for this person (identity
+        /// vigilance: they name another patient, or traits that contradict their INS).
+        #[arg(long)]
+        apart: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -372,8 +376,16 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
     match command {
         RecordCommand::Patient(args) => patient(&record, args)?,
         RecordCommand::AddDoc(args) => add_document(&record, args)?,
-        RecordCommand::List { json } => {
+        RecordCommand::List { apart: false, json } => {
             print_documents(&record.with_content(|r| r.documents())?, json)
+        }
+        RecordCommand::List { apart: true, json } => {
+            let apart = record.with_content(|r| r.documents_apart())?;
+            if apart.is_empty() && !json {
+                outln!("no document kept apart");
+            } else {
+                print_documents(&apart, json);
+            }
         }
         RecordCommand::Show {
             id,
@@ -411,6 +423,18 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
                 print_json(&document);
             } else {
                 print_document_details(&document);
+                let versions = record.with_content(|r| r.document_versions(&id))?;
+                if versions.len() > 1 {
+                    outln!("  versions, newest first:");
+                    for version in &versions {
+                        outln!(
+                            "    {} version {} added {}",
+                            short(&version.id),
+                            version.version.unwrap_or(1),
+                            date_time(version.added_millis)
+                        );
+                    }
+                }
             }
             if let Some((path, media_type)) = written {
                 outln!("file written to {} ({media_type})", path.display());
@@ -630,14 +654,16 @@ fn add_document(record: &HealthRecord, args: AddDocArgs) -> Result<(), SessionEr
         ins: None,
         confidentiality,
         description: args.description,
+        ..NewDocument::default()
     };
     let document = record.add_document_from_path(&new, &args.file)?;
     outln!(
-        "added {} {} ({}, {} bytes)",
+        "added {} {} ({}, {} bytes){}",
         short(&document.id),
         document.title,
         document.media_type,
-        document.size
+        document.size,
+        addressee_note(&document)
     );
     Ok(())
 }
@@ -983,7 +1009,7 @@ fn block(
 
 /// The full id of the record's document that `id` (whole, or its first characters) names.
 fn document_id(record: &HealthRecord, id: &str) -> Result<String, SessionError> {
-    let documents = record.with_content(|r| r.documents())?;
+    let documents = record.with_content(|r| r.every_document())?;
     resolve(id, documents.iter().map(|d| d.id.as_str()))
 }
 
@@ -1040,13 +1066,27 @@ fn print_documents(documents: &[Document], json: bool) {
             .map(|a| format!(" — {}", a.name))
             .unwrap_or_default();
         outln!(
-            "{} {} {}{author} ({}, {} bytes){hidden}",
+            "{} {} {}{author} ({}, {} bytes){hidden}{}",
             short(&d.id),
             &date_time(when)[..10],
             d.title,
             d.media_type,
-            d.size
+            d.size,
+            addressee_note(d)
         );
+    }
+}
+
+/// What a list says of who a document is for, when it is not plainly this person's.
+fn addressee_note(d: &Document) -> String {
+    let named = d.patient.as_ref().map(|p| p.name.as_str()).unwrap_or("");
+    match &d.addressee {
+        Addressee::ThisPerson => String::new(),
+        Addressee::Unchecked if named.is_empty() => " [patient not checked]".to_owned(),
+        Addressee::Unchecked => {
+            format!(" [for {named}: not checked, the record knows no INS yet]")
+        }
+        Addressee::NotForThisPerson { reason } => format!(" [not for this person: {reason}]"),
     }
 }
 
@@ -1095,5 +1135,17 @@ fn print_document_details(d: &Document) {
     );
     if let Some(description) = &d.description {
         outln!("  {description}");
+    }
+    if let Some(patient) = &d.patient {
+        let ins = d.ins.as_deref().map(|_| " (with an INS)").unwrap_or("");
+        outln!("  about {}{ins}{}", patient.name, addressee_note(d));
+    } else if d.addressee != Addressee::ThisPerson {
+        outln!(" {}", addressee_note(d));
+    }
+    if let Some(version) = d.version {
+        outln!("  version {version}");
+    }
+    if let Some(newer) = &d.replaced_by {
+        outln!("  replaced by a newer version: {}", short(newer));
     }
 }

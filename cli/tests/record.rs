@@ -322,3 +322,45 @@ fn a_hostile_cda_is_refused_and_nothing_is_stored() {
         "nothing stored"
     );
 }
+
+#[test]
+fn a_cda_for_another_patient_is_listed_apart() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| succeeding(data.path(), args);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/cda/BIO-CR-BIO_2024.01_TSH_1.xml");
+    run(&["record", "init"]);
+    run(&[
+        "record",
+        "patient",
+        "--given",
+        "Marie",
+        "--family",
+        "Dupont",
+        "--birth-date",
+        "1953-07-14",
+        "--sex",
+        "female",
+        "--ins",
+        "253072B07300470",
+    ]);
+    let added = run(&["record", "add-doc", fixture.to_str().unwrap()]);
+    assert!(
+        added.contains(
+            "[not for this person: it is about another patient: DOMINIQUE PAT-TROIS (INS 2*****…89)]"
+        ),
+        "{added}"
+    );
+    assert!(run(&["record", "list"]).contains("no documents"));
+    let apart = run(&["record", "list", "--apart"]);
+    assert!(
+        apart.contains("Compte rendu d'examens biologiques"),
+        "{apart}"
+    );
+    let id = apart.split_whitespace().next().unwrap();
+    let shown = run(&["record", "show", id]);
+    assert!(
+        shown.contains("about DOMINIQUE PAT-TROIS (with an INS) [not for this person"),
+        "{shown}"
+    );
+}

@@ -35,6 +35,7 @@ import fr.carnet.core.Gender
 import fr.carnet.core.MeasureKind
 import fr.carnet.core.NewAttachment
 import fr.carnet.core.NewDocument
+import fr.carnet.core.Addressee
 import fr.carnet.core.NewMessage
 import fr.carnet.core.Patient
 import fr.carnet.core.Professional
@@ -350,6 +351,9 @@ class CarnetTest {
         assertEquals("Compte rendu d'examens biologiques", document.title)
         assertEquals("11502-2", document.typeCode!!.code)
         assertEquals("01234534765", document.author!!.rpps)
+        // The record knows no INS yet: taken unchecked, naming its patient.
+        assertEquals(Addressee.Unchecked, document.addressee)
+        assertEquals("DOMINIQUE PAT-TROIS", document.patient!!.name)
         val viewable = record.viewableDocument(document.id)
         assertEquals("application/pdf", viewable.mediaType)
         assertEquals(326_650, viewable.bytes.size)

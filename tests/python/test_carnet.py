@@ -324,6 +324,9 @@ class RecordTest(unittest.TestCase):
         self.assertEqual(document.type_code.code, "11502-2")
         self.assertEqual(document.author.rpps, "01234534765")
         self.assertEqual(document.ins, "279035121518989")
+        # The record knows no INS yet: taken unchecked, naming its patient.
+        self.assertTrue(document.addressee.is_unchecked())
+        self.assertEqual(document.patient.name, "DOMINIQUE PAT-TROIS")
         viewable = record.viewable_document(document.id)
         self.assertEqual(viewable.media_type, "application/pdf")
         self.assertTrue(viewable.bytes.startswith(b"%PDF-"))

@@ -347,7 +347,7 @@ impl NationalServices {
 }
 
 /// Checks that each credential the issuer gave is bound to `device_key`, and keeps them as
-/// the card.
+/// the card, with each person's INS matricule (the documents the record takes as theirs).
 fn keep_credentials(
     record: &HealthRecord,
     issued: &[IssuedCredential],
@@ -359,12 +359,23 @@ fn keep_credentials(
         let bytes = STANDARD
             .decode(&entry.credential)
             .map_err(|_| NetError::Protocol("a credential that is not base64".into()))?;
-        if Credential::from_cbor(&bytes)?.mso()?.device_key != *device_key {
+        let credential = Credential::from_cbor(&bytes)?;
+        if credential.mso()?.device_key != *device_key {
             return Err(malformed(
                 "the issuer bound a credential to another device key",
             ));
         }
-        credentials.push((rank, bytes));
+        let ins_matricule = credential
+            .items()?
+            .iter()
+            .find(|item| item.element_identifier == "ins_matricule")
+            .map(|item| display(&item.element_value))
+            .filter(|ins| !ins.is_empty());
+        credentials.push(carnet_record::NewCardCredential {
+            rank,
+            credential: bytes,
+            ins_matricule,
+        });
     }
     record.record.replace_card(&credentials)?;
     record.card()

@@ -7,71 +7,10 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use carnet_cda::{Body, Cda, Header, Limits, Rendering};
-use carnet_record::{Coding, Confidentiality, Document, NewDocument, Professional};
+use carnet_record::{Document, NewDocument, metadata_from_cda};
 
 use crate::files::{open_given_file, write_atomically};
 use crate::{CarnetError, HealthRecord};
-
-/// The OID of LOINC, the code system of document types.
-const LOINC_OID: &str = "2.16.840.1.113883.6.1";
-
-/// `new` with what the caller left unsaid taken from a CDA header: the title, the type, the
-/// first author (name and RPPS), the creation time, the patient's INS; the confidentiality
-/// is the stricter of the two.
-#[must_use]
-pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
-    let title = match new.title.trim() {
-        "" => header
-            .title
-            .clone()
-            .or_else(|| header.type_code.as_ref().and_then(|c| c.display.clone()))
-            .unwrap_or_default(),
-        given => given.to_owned(),
-    };
-    let type_code = new.type_code.clone().or_else(|| {
-        header.type_code.as_ref().map(|code| Coding {
-            system: match code.system.as_deref() {
-                Some(LOINC_OID) | None => "http://loinc.org".to_owned(),
-                Some(oid) => format!("urn:oid:{oid}"),
-            },
-            code: code.code.clone(),
-            display: code.display.clone(),
-        })
-    });
-    let author = new.author.clone().or_else(|| {
-        header.authors.iter().find_map(|author| {
-            let name = author
-                .name
-                .as_ref()
-                .map(carnet_cda::PersonName::full)
-                .filter(|n| !n.is_empty())
-                .or_else(|| author.organisation.clone())?;
-            Some(Professional {
-                name,
-                rpps: author.rpps().map(str::to_owned),
-            })
-        })
-    });
-    let from_header = header
-        .confidentiality
-        .as_deref()
-        .and_then(Confidentiality::from_code)
-        .unwrap_or_default();
-    NewDocument {
-        title,
-        type_code,
-        author,
-        date_millis: new
-            .date_millis
-            .or_else(|| header.created.as_ref().and_then(|t| t.unix_millis)),
-        ins: new
-            .ins
-            .clone()
-            .or_else(|| header.patient.ins().and_then(|id| id.extension.clone())),
-        confidentiality: new.confidentiality.max(from_header),
-        ..new.clone()
-    }
-}
 
 /// Reads a CDA document, writing its embedded file (level 1) to `embedded`.
 ///
@@ -94,7 +33,7 @@ pub struct Viewable {
 impl HealthRecord {
     /// Adds the person's own document, its content read from the file at `path` (streamed,
     /// in 64 KiB sealed chunks). A CDA document is read first: its header fills in what `new`
-    /// leaves unsaid ([`metadata_from_cda`]), and one that does not read is refused, nothing
+    /// leaves unsaid ([`carnet_record::metadata_from_cda`]), and one that does not read is refused, nothing
     /// stored.
     ///
     /// # Errors

@@ -53,7 +53,7 @@ pub use carnet_record as record;
 /// The messages between the device and the national services.
 pub use carnet_wire as wire;
 pub use clock_guard::{CLOCK_TOLERANCE_MILLIS, ClockStatus};
-pub use documents::{Viewable, metadata_from_cda, read_cda};
+pub use documents::{Viewable, read_cda};
 pub use error::{CarnetError, ErrorKind};
 pub use exposure::{ExposureCycle, ExposureProgress, ExposureRadio, KeyFilesUpdate};
 pub use facade::{Carnet, InsInput, Services};

@@ -244,22 +244,10 @@ impl Ins {
             birth_date: traits.birth_date,
             birth_place: check_birth_place(&traits.birth_place)?,
         };
-        let details = matricule.details();
-        let sex_agrees = match (details.sex_code, checked.sex) {
-            (1, sex) => sex == Sex::Male,
-            (2, sex) => sex == Sex::Female,
-            _ => true,
-        };
-        if !sex_agrees {
-            return Err(IdentityError::InsMismatch { name: "sex" });
-        }
-        if u16::from(details.birth_year_digits) != checked.birth_date.year() % 100 {
-            return Err(IdentityError::InsMismatch { name: "birth_date" });
-        }
-        if (1..=12).contains(&details.birth_month_code)
-            && details.birth_month_code != checked.birth_date.month()
+        if let Some(name) =
+            contradicted_trait(&matricule, Some(checked.sex), Some(checked.birth_date))
         {
-            return Err(IdentityError::InsMismatch { name: "birth_date" });
+            return Err(IdentityError::InsMismatch { name });
         }
         Ok(Ins {
             matricule,
@@ -307,6 +295,32 @@ impl fmt::Debug for Ins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Ins({:?}, {})", self.kind, self.matricule)
     }
+}
+
+/// The first trait among those given that contradicts what `matricule` encodes: `sex` (the
+/// sex digit 1 = M, 2 = F; other digits and [`Sex::Indeterminate`] are not compared), then
+/// `birth_date` (the birth year, and the month when the matricule gives one, 01–12). `None`
+/// when what is given agrees, or nothing is.
+pub fn contradicted_trait(
+    matricule: &Nir,
+    sex: Option<Sex>,
+    birth_date: Option<BirthDate>,
+) -> Option<&'static str> {
+    let details = matricule.details();
+    let sex_disagrees = match (details.sex_code, sex) {
+        (1, Some(sex)) => sex != Sex::Male,
+        (2, Some(sex)) => sex != Sex::Female,
+        _ => false,
+    };
+    if sex_disagrees {
+        return Some("sex");
+    }
+    let date_disagrees = birth_date.is_some_and(|date| {
+        u16::from(details.birth_year_digits) != date.year() % 100
+            || ((1..=12).contains(&details.birth_month_code)
+                && details.birth_month_code != date.month())
+    });
+    date_disagrees.then_some("birth_date")
 }
 
 /// Checks a name trait: letters (any script, accents included), spaces, hyphens and

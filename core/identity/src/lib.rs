@@ -54,5 +54,5 @@ pub mod status;
 pub mod trust;
 
 pub use error::IdentityError;
-pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex};
+pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex, contradicted_trait};
 pub use nir::{Nir, NirDetails};

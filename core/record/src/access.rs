@@ -178,7 +178,8 @@ impl Record {
                     .is_some(),
                 None => true,
             };
-            let allowed = !blocked && !document.is_some_and(|d| d.hidden);
+            // A document kept apart is not this person's to show.
+            let allowed = !blocked && !document.is_some_and(|d| d.hidden || d.addressee.is_apart());
             let entry = AccessEntry {
                 id: id.clone(),
                 at_millis,
@@ -209,6 +210,7 @@ impl Record {
             .read(|r| r.list::<Document>(DOCUMENT))?
             .into_iter()
             .map(|(_, d)| d)
+            .filter(Document::is_listed)
             .filter(|d| {
                 let when = d.date_millis.unwrap_or(d.added_millis);
                 query.from_millis.is_none_or(|from| when >= from)

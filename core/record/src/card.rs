@@ -51,33 +51,51 @@ pub struct CardCredential {
     pub rank: u32,
     /// The credential as issued (CBOR `IssuerSigned`).
     pub credential: Vec<u8>,
+    /// The person's INS matricule, as the credential says it (what documents for them name).
+    pub ins_matricule: Option<String>,
     /// When the issuer last gave it (enrolment or rights refresh), Unix milliseconds.
     pub refreshed_millis: i64,
+}
+
+/// A credential to keep: what the caller read of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCardCredential {
+    /// Rank on the card (1: the holder).
+    pub rank: u32,
+    /// The credential as issued (CBOR `IssuerSigned`).
+    pub credential: Vec<u8>,
+    /// The person's INS matricule, read from the credential by the caller.
+    pub ins_matricule: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Kept {
     rank: u32,
     credential: String,
+    #[serde(default)]
+    ins_matricule: Option<String>,
     refreshed_millis: i64,
 }
 
 impl Record {
-    /// Replaces the card's credentials with `credentials` (`(rank, CBOR)`), all at once: the
-    /// ones held before are gone only if every new one is kept.
-    pub fn replace_card(&self, credentials: &[(u32, Vec<u8>)]) -> Result<Vec<CardCredential>> {
+    /// Replaces the card's credentials with `credentials`, all at once: the ones held before
+    /// are gone only if every new one is kept. The documents taken unchecked are then judged
+    /// against the INS the card names ([`crate::Addressee`]).
+    pub fn replace_card(&self, credentials: &[NewCardCredential]) -> Result<Vec<CardCredential>> {
         if credentials.is_empty() || credentials.len() > MAX_CARD_PEOPLE {
             return Err(RecordError::InvalidInput(format!(
                 "a card has 1 to {MAX_CARD_PEOPLE} people"
             )));
         }
-        let mut ranks: Vec<u32> = credentials.iter().map(|(rank, _)| *rank).collect();
+        let mut ranks: Vec<u32> = credentials.iter().map(|c| c.rank).collect();
         ranks.sort_unstable();
         ranks.dedup();
         if ranks.len() != credentials.len()
-            || credentials
-                .iter()
-                .any(|(_, c)| c.is_empty() || c.len() > MAX_CREDENTIAL_BYTES)
+            || credentials.iter().any(|c| {
+                c.credential.is_empty()
+                    || c.credential.len() > MAX_CREDENTIAL_BYTES
+                    || c.ins_matricule.as_ref().is_some_and(|ins| ins.len() > 32)
+            })
         {
             return Err(RecordError::InvalidInput(
                 "card credentials: one per rank, each 1 byte to 64 KiB".into(),
@@ -86,15 +104,16 @@ impl Record {
         let refreshed_millis = self.store.now_millis();
         self.store.write(|w| {
             delete_card(w)?;
-            for (rank, credential) in credentials {
+            for new in credentials {
                 let kept = Kept {
-                    rank: *rank,
-                    credential: STANDARD.encode(credential),
+                    rank: new.rank,
+                    credential: STANDARD.encode(&new.credential),
+                    ins_matricule: new.ins_matricule.clone(),
                     refreshed_millis,
                 };
-                w.put(CARD_CREDENTIAL, &rank.to_string(), &kept)?;
+                w.put(CARD_CREDENTIAL, &new.rank.to_string(), &kept)?;
             }
-            Ok(())
+            crate::vigilance::judge_unchecked_again(w)
         })?;
         self.card()
     }
@@ -111,6 +130,7 @@ impl Record {
                     credential: STANDARD.decode(kept.credential).map_err(|_| {
                         RecordError::Corrupt("card credential is not base64".into())
                     })?,
+                    ins_matricule: kept.ins_matricule,
                     refreshed_millis: kept.refreshed_millis,
                 })
             })
@@ -178,4 +198,13 @@ fn delete_card(w: &mut crate::store::Writer<'_>) -> Result<()> {
         w.delete(CARD_CREDENTIAL, &id)?;
     }
     w.delete(CARD_READER_TRUST, CARD_READER_TRUST).map(|_| ())
+}
+
+/// The INS matricules of the people on the card.
+pub(crate) fn known_card_ins(reader: &crate::store::Reader<'_>) -> Result<Vec<String>> {
+    Ok(reader
+        .list::<Kept>(CARD_CREDENTIAL)?
+        .into_iter()
+        .filter_map(|(_, kept)| kept.ins_matricule)
+        .collect())
 }

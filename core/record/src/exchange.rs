@@ -4,7 +4,7 @@
 //! | record content | FHIR R4 resource |
 //! |---|---|
 //! | owner | Patient (`id` `self`) |
-//! | document | DocumentReference; the file in `content[0].attachment.url` |
+//! | document | DocumentReference; the file in `content[0].attachment.url`, its unique id in `masterIdentifier`, a replaced version `superseded`, the patient it names, who it is for and its set and version in an extension (`document-identity`, JSON) |
 //! | profile entry | its own resource; version and change time in `meta` |
 //! | appointment | Appointment |
 //! | message | Communication; attachments in `payload[].contentAttachment.url` |
@@ -32,8 +32,8 @@ use crate::agenda::{APPOINTMENT, Appointment, CompletedReminder, REMINDER_DONE};
 use crate::blob::{MAX_DOCUMENT_BYTES, extension_of, put_file};
 use crate::certificate::{CERTIFICATE, StoredCertificate};
 use crate::document::{
-    Confidentiality, DOCUMENT, Document, DocumentSource, NewDocument, check_new_document,
-    put_document,
+    Confidentiality, DOCUMENT, Document, DocumentSource, NewDocument, Placement,
+    check_new_document, put_document,
 };
 use crate::error::{RecordError, Result};
 use crate::inbox::{Attachment, MESSAGE, Message, attachment_blob_id};
@@ -46,6 +46,7 @@ use crate::record::{
     Record, check_professional, check_text, format_instant, parse_instant,
 };
 use crate::store::Writer;
+use crate::vigilance::{Addressee, NamedPatient};
 
 /// Prefix of the URLs naming the archive's members in the Bundle.
 const ARCHIVE_URL: &str = "carnet-archive://export/";
@@ -71,6 +72,9 @@ const INS_SYSTEM: &str = "urn:oid:1.2.250.1.213.1.4.8";
 /// Extension carrying a health certificate's text.
 const CERTIFICATE_EXTENSION: &str =
     "https://carnet.invalid/fhir/StructureDefinition/health-certificate-text";
+/// Extension carrying what identity vigilance and versioning know of a document (JSON).
+const DOCUMENT_IDENTITY_EXTENSION: &str =
+    "https://carnet.invalid/fhir/StructureDefinition/document-identity";
 const CONFIDENTIALITY_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
 
 impl Record {
@@ -485,6 +489,21 @@ fn professional_reference(professional: &Professional, kind: &str) -> Value {
     reference
 }
 
+/// What a document's FHIR resource carries in [`DOCUMENT_IDENTITY_EXTENSION`]: the patient it
+/// names, who the record judged it for, and its place among versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentIdentity {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    patient: Option<NamedPatient>,
+    #[serde(default)]
+    addressee: Addressee,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    set_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+}
+
 fn carnet_tag(code: &str) -> Value {
     json!({ "system": CARNET_SYSTEM, "code": code })
 }
@@ -559,6 +578,30 @@ fn document_resource(document: &Document) -> Value {
     }
     if let Some(description) = &document.description {
         set(&mut resource, "description", json!(description));
+    }
+    if let Some(unique_id) = &document.unique_id {
+        set(
+            &mut resource,
+            "masterIdentifier",
+            json!({ "value": unique_id }),
+        );
+    }
+    if document.replaced_by.is_some() {
+        set(&mut resource, "status", json!("superseded"));
+    }
+    let identity = DocumentIdentity {
+        patient: document.patient.clone(),
+        addressee: document.addressee.clone(),
+        set_id: document.set_id.clone(),
+        version: document.version,
+    };
+    if identity != DocumentIdentity::default() {
+        let text = serde_json::to_string(&identity).unwrap_or_default();
+        set(
+            &mut resource,
+            "extension",
+            json!([{ "url": DOCUMENT_IDENTITY_EXTENSION, "valueString": text }]),
+        );
     }
     if let Some(ins) = &document.ins
         && let Some(subject) = resource.get_mut("subject")
@@ -933,6 +976,14 @@ fn import_document(
             .ok_or_else(|| import_error("unknown confidentiality code"))?,
         None => Confidentiality::Normal,
     };
+    let identity = match e.get("/extension/0/url").and_then(Value::as_str) {
+        Some(DOCUMENT_IDENTITY_EXTENSION) => {
+            let text = e.required_text("/extension/0/valueString", 8 * 1024)?;
+            serde_json::from_str::<DocumentIdentity>(&text)
+                .map_err(|_| import_error("the document's identity extension does not read"))?
+        }
+        _ => DocumentIdentity::default(),
+    };
     let new = NewDocument {
         title: e.required_text("/content/0/attachment/title", MAX_SHORT_TEXT)?,
         type_code: e.coding("/type/coding/0")?,
@@ -942,6 +993,10 @@ fn import_document(
         ins: e.text("/subject/identifier/value", 16)?,
         confidentiality,
         description: e.text("/description", MAX_LONG_TEXT)?,
+        patient: identity.patient,
+        unique_id: e.text("/masterIdentifier/value", MAX_SHORT_TEXT)?,
+        set_id: identity.set_id,
+        version: identity.version,
     };
     check_new_document(&new)?;
     let source = if e.has_tag("from-professional") {
@@ -954,13 +1009,17 @@ fn import_document(
     let path = e.required_text("/content/0/attachment/url", 512)?;
     let mut stored = None;
     copy_file(writer, &path, &mut |w, content| {
-        stored = Some(put_document(
-            w,
-            id.clone(),
-            &new,
-            source.clone(),
+        let placement = Placement {
+            id: id.clone(),
+            source: source.clone(),
             added_millis,
             hidden,
+            addressee: identity.addressee.clone(),
+        };
+        stored = Some(put_document(
+            w,
+            placement,
+            &new,
             content,
             MAX_DOCUMENT_BYTES,
         )?);

@@ -20,6 +20,7 @@ mod blob;
 mod card;
 mod certificate;
 pub mod crypto;
+mod described;
 mod document;
 mod error;
 mod exchange;
@@ -33,6 +34,7 @@ mod pull;
 mod push;
 mod record;
 pub mod store;
+mod vigilance;
 
 pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
 pub use agenda::{
@@ -40,10 +42,11 @@ pub use agenda::{
     ReminderKind, ReminderStatus,
 };
 pub use blob::{MAX_DOCUMENT_BYTES, sniff_media_type};
-pub use card::{CardCredential, MAX_CARD_PEOPLE, ReaderTrustMaterial};
+pub use card::{CardCredential, MAX_CARD_PEOPLE, NewCardCredential, ReaderTrustMaterial};
 /// The network layer sync runs over.
 pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};
+pub use described::{metadata_from_cda, read_header};
 pub use document::{Confidentiality, Document, DocumentSource, NewDocument};
 pub use error::{RecordError, Result};
 pub use exposure::{
@@ -59,3 +62,4 @@ pub use pull::PullReport;
 pub use push::PushReport;
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};
+pub use vigilance::{Addressee, NamedPatient};

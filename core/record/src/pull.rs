@@ -137,8 +137,9 @@ impl Record {
                     return Ok(());
                 }
                 let metadata: DocumentMetadata = item_body(change)?;
-                let new = document_metadata(metadata.description)?;
+                let described = document_metadata(metadata.description)?;
                 let content = fetch_blob(client, credential, &metadata.blob).await?;
+                let new = crate::described::described_received(&described, &content);
                 self.receive_document(
                     &change.id,
                     &new,
@@ -247,5 +248,6 @@ fn document_metadata(description: DocumentDescription) -> Result<NewDocument> {
             .and_then(|c| Confidentiality::from_code(&c))
             .unwrap_or_default(),
         description: description.description,
+        ..NewDocument::default()
     })
 }

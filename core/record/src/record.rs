@@ -147,7 +147,8 @@ impl Record {
         self.store.close_account()
     }
 
-    /// Sets the record's owner.
+    /// Sets the record's owner. With an INS, the documents taken unchecked are judged against
+    /// it ([`crate::Addressee`]).
     pub fn set_patient(&self, patient: &Patient) -> Result<()> {
         check_text("given name", &patient.given, MAX_SHORT_TEXT)?;
         check_text("family name", &patient.family, MAX_SHORT_TEXT)?;
@@ -155,7 +156,10 @@ impl Record {
         if let Some(ins) = &patient.ins {
             check_rpps_like("INS", ins, 13, 15)?;
         }
-        self.store.write(|w| w.put(PATIENT, PATIENT_ID, patient))
+        self.store.write(|w| {
+            w.put(PATIENT, PATIENT_ID, patient)?;
+            crate::vigilance::judge_unchecked_again(w)
+        })
     }
 
     /// The record's owner, if set.

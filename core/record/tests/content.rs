@@ -8,8 +8,8 @@ use std::io::Cursor;
 
 use carnet_record::{
     AccessAction, DocumentQuery, DocumentSource, Gender, IncomingAttachment, MeasureKind,
-    NewAppointment, NewMessage, NewProfileItem, Patient, Professional, ProfileKind, Record,
-    RecordError, ReminderStatus,
+    NewAppointment, NewCardCredential, NewMessage, NewProfileItem, Patient, Professional,
+    ProfileKind, Record, RecordError, ReminderStatus,
 };
 use common::*;
 
@@ -20,7 +20,8 @@ fn fill(record: &Record) {
             family: "Martin".into(),
             birth_date: "1975-06-01".into(),
             gender: Gender::Female,
-            ins: Some("275069912345678".into()),
+            // The owner of the lab reports of `common::lab_report`.
+            ins: Some("253072B07300470".into()),
         })
         .unwrap();
     add_pdf(record, "Bilan sanguin", 150_000);
@@ -524,6 +525,14 @@ fn an_export_onto_a_full_disk_is_storage_full_wherever_it_stops() {
     assert!(fitted.written.into_inner().len().abs_diff(whole.len()) < 64);
 }
 
+fn card(rank: u32, credential: &[u8]) -> NewCardCredential {
+    NewCardCredential {
+        rank,
+        credential: credential.to_vec(),
+        ins_matricule: None,
+    }
+}
+
 #[test]
 fn the_card_is_replaced_whole_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
@@ -531,7 +540,7 @@ fn the_card_is_replaced_whole_and_survives_reopening() {
     let record = create(dir.path(), &vault);
     assert!(record.card().unwrap().is_empty());
     let first = record
-        .replace_card(&[(2, b"child v1".to_vec()), (1, b"holder v1".to_vec())])
+        .replace_card(&[card(2, b"child v1"), card(1, b"holder v1")])
         .unwrap();
     assert_eq!(
         first.iter().map(|c| c.rank).collect::<Vec<_>>(),
@@ -540,14 +549,14 @@ fn the_card_is_replaced_whole_and_survives_reopening() {
     );
     // A refused replacement (two credentials for one rank, an empty one) keeps what was held.
     for bad in [
-        vec![(1, b"a".to_vec()), (1, b"b".to_vec())],
-        vec![(1, Vec::new())],
+        vec![card(1, b"a"), card(1, b"b")],
+        vec![card(1, b"")],
         Vec::new(),
     ] {
         assert!(record.replace_card(&bad).is_err());
         assert_eq!(record.card().unwrap(), first);
     }
-    record.replace_card(&[(1, b"holder v2".to_vec())]).unwrap();
+    record.replace_card(&[card(1, b"holder v2")]).unwrap();
     drop(record);
     let record = open(dir.path(), &vault).unwrap();
     let card = record.card().unwrap();

@@ -26,7 +26,11 @@ const PASSPHRASE: &str = "cheval agrafe pile correcte";
 fn secrets(record: &Record) {
     // The card's credential as the issuer sent it carries the name in clear.
     record
-        .replace_card(&[(1, format!("card of {NAME}").into_bytes())])
+        .replace_card(&[carnet_record::NewCardCredential {
+            rank: 1,
+            credential: format!("card of {NAME}").into_bytes(),
+            ins_matricule: None,
+        }])
         .unwrap();
     record
         .set_patient(&Patient {

@@ -435,3 +435,45 @@ async fn a_document_too_large_for_the_server_stays_queued_and_the_rest_goes_up()
     assert_eq!(ids, [small.id]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_cda_for_another_patient_is_kept_apart() {
+    let server = TestServer::start().await;
+    let (client, vault, credential) = server.enrol_device().await.into_parts();
+    let cda = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/cda/BIO-CR-BIO_2024.01_TSH_1.xml"),
+    )
+    .unwrap();
+    deposit_document(&server, credential.user_id(), "cr-tsh", "TSH", &cda).await;
+    let dir = tempfile::tempdir().unwrap();
+    let record = create(dir.path(), &vault);
+    record
+        .set_patient(&carnet_record::Patient {
+            given: "Camille".into(),
+            family: "Martin".into(),
+            birth_date: "1953-07-14".into(),
+            gender: carnet_record::Gender::Female,
+            ins: Some("253072B07300470".into()),
+        })
+        .unwrap();
+    let report = record
+        .pull(&client, &credential, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.documents, 1, "received, and kept");
+    assert!(record.documents().unwrap().is_empty(), "but not as theirs");
+    let apart = record.documents_apart().unwrap();
+    assert_eq!(apart.len(), 1);
+    // The CDA's header says whom it is about, and what it is.
+    assert_eq!(apart[0].ins.as_deref(), Some("279035121518989"));
+    assert_eq!(
+        apart[0].patient.as_ref().unwrap().name,
+        "DOMINIQUE PAT-TROIS"
+    );
+    assert_eq!(
+        apart[0].set_id.as_deref(),
+        Some("1.2.250.1.213.1.1.1.55.2024.9")
+    );
+    server.stop().await;
+}

@@ -7421,10 +7421,16 @@ public struct Document: Equatable, Hashable {
     public var size: UInt64
     public var sha256: String
     public var hidden: Bool
+    public var patient: NamedPatient?
+    public var addressee: Addressee
+    public var uniqueId: String?
+    public var setId: String?
+    public var version: UInt32?
+    public var replacedBy: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, title: String, mediaType: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, addedMillis: Int64, ins: String?, confidentiality: Confidentiality, description: String?, source: DocumentSource, size: UInt64, sha256: String, hidden: Bool) {
+    public init(id: String, title: String, mediaType: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, addedMillis: Int64, ins: String?, confidentiality: Confidentiality, description: String?, source: DocumentSource, size: UInt64, sha256: String, hidden: Bool, patient: NamedPatient?, addressee: Addressee, uniqueId: String?, setId: String?, version: UInt32?, replacedBy: String?) {
         self.id = id
         self.title = title
         self.mediaType = mediaType
@@ -7440,6 +7446,12 @@ public struct Document: Equatable, Hashable {
         self.size = size
         self.sha256 = sha256
         self.hidden = hidden
+        self.patient = patient
+        self.addressee = addressee
+        self.uniqueId = uniqueId
+        self.setId = setId
+        self.version = version
+        self.replacedBy = replacedBy
     }
 
     
@@ -7472,7 +7484,13 @@ public struct FfiConverterTypeDocument: FfiConverterRustBuffer {
                 source: FfiConverterTypeDocumentSource.read(from: &buf), 
                 size: FfiConverterUInt64.read(from: &buf), 
                 sha256: FfiConverterString.read(from: &buf), 
-                hidden: FfiConverterBool.read(from: &buf)
+                hidden: FfiConverterBool.read(from: &buf), 
+                patient: FfiConverterOptionTypeNamedPatient.read(from: &buf), 
+                addressee: FfiConverterTypeAddressee.read(from: &buf), 
+                uniqueId: FfiConverterOptionString.read(from: &buf), 
+                setId: FfiConverterOptionString.read(from: &buf), 
+                version: FfiConverterOptionUInt32.read(from: &buf), 
+                replacedBy: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -7492,6 +7510,12 @@ public struct FfiConverterTypeDocument: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.size, into: &buf)
         FfiConverterString.write(value.sha256, into: &buf)
         FfiConverterBool.write(value.hidden, into: &buf)
+        FfiConverterOptionTypeNamedPatient.write(value.patient, into: &buf)
+        FfiConverterTypeAddressee.write(value.addressee, into: &buf)
+        FfiConverterOptionString.write(value.uniqueId, into: &buf)
+        FfiConverterOptionString.write(value.setId, into: &buf)
+        FfiConverterOptionUInt32.write(value.version, into: &buf)
+        FfiConverterOptionString.write(value.replacedBy, into: &buf)
     }
 }
 
@@ -8789,6 +8813,67 @@ public func FfiConverterTypeMessage_lower(_ value: Message) -> RustBuffer {
 
 
 /**
+ * The patient a document names, as it says it.
+ */
+public struct NamedPatient: Equatable, Hashable {
+    public var name: String
+    public var sex: String?
+    public var birthDate: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, sex: String?, birthDate: String?) {
+        self.name = name
+        self.sex = sex
+        self.birthDate = birthDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NamedPatient: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNamedPatient: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NamedPatient {
+        return
+            try NamedPatient(
+                name: FfiConverterString.read(from: &buf), 
+                sex: FfiConverterOptionString.read(from: &buf), 
+                birthDate: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NamedPatient, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.sex, into: &buf)
+        FfiConverterOptionString.write(value.birthDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNamedPatient_lift(_ buf: RustBuffer) throws -> NamedPatient {
+    return try FfiConverterTypeNamedPatient.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNamedPatient_lower(_ value: NamedPatient) -> RustBuffer {
+    return FfiConverterTypeNamedPatient.lower(value)
+}
+
+
+/**
  * What the caller says of a new appointment.
  */
 public struct NewAppointment: Equatable, Hashable {
@@ -8942,10 +9027,14 @@ public struct NewDocument: Equatable, Hashable {
     public var ins: String?
     public var confidentiality: Confidentiality
     public var description: String?
+    public var patient: NamedPatient?
+    public var uniqueId: String?
+    public var setId: String?
+    public var version: UInt32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(title: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, ins: String?, confidentiality: Confidentiality, description: String?) {
+    public init(title: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, ins: String?, confidentiality: Confidentiality, description: String?, patient: NamedPatient? = nil, uniqueId: String? = nil, setId: String? = nil, version: UInt32? = nil) {
         self.title = title
         self.typeCode = typeCode
         self.classCode = classCode
@@ -8954,6 +9043,10 @@ public struct NewDocument: Equatable, Hashable {
         self.ins = ins
         self.confidentiality = confidentiality
         self.description = description
+        self.patient = patient
+        self.uniqueId = uniqueId
+        self.setId = setId
+        self.version = version
     }
 
     
@@ -8979,7 +9072,11 @@ public struct FfiConverterTypeNewDocument: FfiConverterRustBuffer {
                 dateMillis: FfiConverterOptionInt64.read(from: &buf), 
                 ins: FfiConverterOptionString.read(from: &buf), 
                 confidentiality: FfiConverterTypeConfidentiality.read(from: &buf), 
-                description: FfiConverterOptionString.read(from: &buf)
+                description: FfiConverterOptionString.read(from: &buf), 
+                patient: FfiConverterOptionTypeNamedPatient.read(from: &buf), 
+                uniqueId: FfiConverterOptionString.read(from: &buf), 
+                setId: FfiConverterOptionString.read(from: &buf), 
+                version: FfiConverterOptionUInt32.read(from: &buf)
         )
     }
 
@@ -8992,6 +9089,10 @@ public struct FfiConverterTypeNewDocument: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.ins, into: &buf)
         FfiConverterTypeConfidentiality.write(value.confidentiality, into: &buf)
         FfiConverterOptionString.write(value.description, into: &buf)
+        FfiConverterOptionTypeNamedPatient.write(value.patient, into: &buf)
+        FfiConverterOptionString.write(value.uniqueId, into: &buf)
+        FfiConverterOptionString.write(value.setId, into: &buf)
+        FfiConverterOptionUInt32.write(value.version, into: &buf)
     }
 }
 
@@ -10100,6 +10201,85 @@ public func FfiConverterTypeAccessAction_lift(_ buf: RustBuffer) throws -> Acces
 #endif
 public func FfiConverterTypeAccessAction_lower(_ value: AccessAction) -> RustBuffer {
     return FfiConverterTypeAccessAction.lower(value)
+}
+
+
+
+/**
+ * Who a document is for, as the record judged it (identity vigilance).
+ */
+
+public enum Addressee: Equatable, Hashable {
+    
+    case thisPerson
+    case unchecked
+    case notForThisPerson(reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Addressee: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAddressee: FfiConverterRustBuffer {
+    typealias SwiftType = Addressee
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Addressee {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .thisPerson
+        
+        case 2: return .unchecked
+        
+        case 3: return .notForThisPerson(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Addressee, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .thisPerson:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .unchecked:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .notForThisPerson(reason):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressee_lift(_ buf: RustBuffer) throws -> Addressee {
+    return try FfiConverterTypeAddressee.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAddressee_lower(_ value: Addressee) -> RustBuffer {
+    return FfiConverterTypeAddressee.lower(value)
 }
 
 
@@ -12854,6 +13034,30 @@ fileprivate struct FfiConverterOptionTypeHolder: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHolder.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeNamedPatient: FfiConverterRustBuffer {
+    typealias SwiftType = NamedPatient?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNamedPatient.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNamedPatient.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

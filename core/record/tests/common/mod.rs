@@ -100,6 +100,7 @@ pub fn lab_report(title: &str) -> NewDocument {
         ins: Some("253072B07300470".into()),
         confidentiality: Confidentiality::Normal,
         description: Some("Bilan sanguin annuel".into()),
+        ..NewDocument::default()
     }
 }
 

@@ -12451,6 +12451,18 @@ data class Document (
     var `sha256`: kotlin.String
     , 
     var `hidden`: kotlin.Boolean
+    , 
+    var `patient`: NamedPatient?
+    , 
+    var `addressee`: Addressee
+    , 
+    var `uniqueId`: kotlin.String?
+    , 
+    var `setId`: kotlin.String?
+    , 
+    var `version`: kotlin.UInt?
+    , 
+    var `replacedBy`: kotlin.String?
     
 ){
     
@@ -12482,6 +12494,12 @@ public object FfiConverterTypeDocument: FfiConverterRustBuffer<Document> {
             FfiConverterULong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeNamedPatient.read(buf),
+            FfiConverterTypeAddressee.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -12500,7 +12518,13 @@ public object FfiConverterTypeDocument: FfiConverterRustBuffer<Document> {
             FfiConverterTypeDocumentSource.allocationSize(value.`source`) +
             FfiConverterULong.allocationSize(value.`size`) +
             FfiConverterString.allocationSize(value.`sha256`) +
-            FfiConverterBoolean.allocationSize(value.`hidden`)
+            FfiConverterBoolean.allocationSize(value.`hidden`) +
+            FfiConverterOptionalTypeNamedPatient.allocationSize(value.`patient`) +
+            FfiConverterTypeAddressee.allocationSize(value.`addressee`) +
+            FfiConverterOptionalString.allocationSize(value.`uniqueId`) +
+            FfiConverterOptionalString.allocationSize(value.`setId`) +
+            FfiConverterOptionalUInt.allocationSize(value.`version`) +
+            FfiConverterOptionalString.allocationSize(value.`replacedBy`)
     )
 
     override fun write(value: Document, buf: ByteBuffer) {
@@ -12519,6 +12543,12 @@ public object FfiConverterTypeDocument: FfiConverterRustBuffer<Document> {
             FfiConverterULong.write(value.`size`, buf)
             FfiConverterString.write(value.`sha256`, buf)
             FfiConverterBoolean.write(value.`hidden`, buf)
+            FfiConverterOptionalTypeNamedPatient.write(value.`patient`, buf)
+            FfiConverterTypeAddressee.write(value.`addressee`, buf)
+            FfiConverterOptionalString.write(value.`uniqueId`, buf)
+            FfiConverterOptionalString.write(value.`setId`, buf)
+            FfiConverterOptionalUInt.write(value.`version`, buf)
+            FfiConverterOptionalString.write(value.`replacedBy`, buf)
     }
 }
 
@@ -13470,6 +13500,52 @@ public object FfiConverterTypeMessage: FfiConverterRustBuffer<Message> {
 
 
 /**
+ * The patient a document names, as it says it.
+ */
+data class NamedPatient (
+    var `name`: kotlin.String
+    , 
+    var `sex`: kotlin.String?
+    , 
+    var `birthDate`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNamedPatient: FfiConverterRustBuffer<NamedPatient> {
+    override fun read(buf: ByteBuffer): NamedPatient {
+        return NamedPatient(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NamedPatient) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`sex`) +
+            FfiConverterOptionalString.allocationSize(value.`birthDate`)
+    )
+
+    override fun write(value: NamedPatient, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`sex`, buf)
+            FfiConverterOptionalString.write(value.`birthDate`, buf)
+    }
+}
+
+
+
+/**
  * What the caller says of a new appointment.
  */
 data class NewAppointment (
@@ -13596,6 +13672,14 @@ data class NewDocument (
     var `confidentiality`: Confidentiality
     , 
     var `description`: kotlin.String?
+    , 
+    var `patient`: NamedPatient? = null 
+    , 
+    var `uniqueId`: kotlin.String? = null 
+    , 
+    var `setId`: kotlin.String? = null 
+    , 
+    var `version`: kotlin.UInt? = null 
     
 ){
     
@@ -13620,6 +13704,10 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalString.read(buf),
             FfiConverterTypeConfidentiality.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNamedPatient.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
         )
     }
 
@@ -13631,7 +13719,11 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalLong.allocationSize(value.`dateMillis`) +
             FfiConverterOptionalString.allocationSize(value.`ins`) +
             FfiConverterTypeConfidentiality.allocationSize(value.`confidentiality`) +
-            FfiConverterOptionalString.allocationSize(value.`description`)
+            FfiConverterOptionalString.allocationSize(value.`description`) +
+            FfiConverterOptionalTypeNamedPatient.allocationSize(value.`patient`) +
+            FfiConverterOptionalString.allocationSize(value.`uniqueId`) +
+            FfiConverterOptionalString.allocationSize(value.`setId`) +
+            FfiConverterOptionalUInt.allocationSize(value.`version`)
     )
 
     override fun write(value: NewDocument, buf: ByteBuffer) {
@@ -13643,6 +13735,10 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalString.write(value.`ins`, buf)
             FfiConverterTypeConfidentiality.write(value.`confidentiality`, buf)
             FfiConverterOptionalString.write(value.`description`, buf)
+            FfiConverterOptionalTypeNamedPatient.write(value.`patient`, buf)
+            FfiConverterOptionalString.write(value.`uniqueId`, buf)
+            FfiConverterOptionalString.write(value.`setId`, buf)
+            FfiConverterOptionalUInt.write(value.`version`, buf)
     }
 }
 
@@ -14460,6 +14556,96 @@ public object FfiConverterTypeAccessAction: FfiConverterRustBuffer<AccessAction>
 
     override fun write(value: AccessAction, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Who a document is for, as the record judged it (identity vigilance).
+ */
+sealed class Addressee {
+    
+    object ThisPerson : Addressee()
+    
+    
+    object Unchecked : Addressee()
+    
+    
+    data class NotForThisPerson(
+        val `reason`: kotlin.String) : Addressee()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAddressee : FfiConverterRustBuffer<Addressee>{
+    override fun read(buf: ByteBuffer): Addressee {
+        return when(buf.getInt()) {
+            1 -> Addressee.ThisPerson
+            2 -> Addressee.Unchecked
+            3 -> Addressee.NotForThisPerson(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Addressee): ULong = when(value) {
+        is Addressee.ThisPerson -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Addressee.Unchecked -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Addressee.NotForThisPerson -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: Addressee, buf: ByteBuffer) {
+        when(value) {
+            is Addressee.ThisPerson -> {
+                buf.putInt(1)
+                Unit
+            }
+            is Addressee.Unchecked -> {
+                buf.putInt(2)
+                Unit
+            }
+            is Addressee.NotForThisPerson -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -16875,6 +17061,38 @@ public object FfiConverterOptionalTypeHolder: FfiConverterRustBuffer<Holder?> {
         } else {
             buf.put(1)
             FfiConverterTypeHolder.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNamedPatient: FfiConverterRustBuffer<NamedPatient?> {
+    override fun read(buf: ByteBuffer): NamedPatient? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNamedPatient.read(buf)
+    }
+
+    override fun allocationSize(value: NamedPatient?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNamedPatient.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NamedPatient?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNamedPatient.write(value, buf)
         }
     }
 }

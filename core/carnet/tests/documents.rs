@@ -1,0 +1,238 @@
+//! CDA documents in the record: identity vigilance (a document for another patient is kept
+//! apart) and versions (a newer version of a set replaces the older in lists).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use carnet::record::{Addressee, Gender, NewDocument, Patient};
+use carnet::{HealthRecord, RecordUnlock};
+
+/// An ANS level-3 laboratory report: patient DOMINIQUE PAT-TROIS, INS 279035121518989 (F,
+/// born 1979-03-28), id `1.2.250.1.213.1.1.1.55.2024.9.1`, version 1 of its set.
+const LAB: &str = "BIO-CR-BIO_2024.01_TSH_1.xml";
+/// The INS the ANS examples name.
+const ANS_PATIENT: &str = "279035121518989";
+
+fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/cda")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn new_record(dir: &std::path::Path) -> HealthRecord {
+    let carnet = common::open_carnet(dir);
+    carnet
+        .create_record(&carnet.record_dir(), &RecordUnlock::DeviceKey)
+        .unwrap()
+}
+
+fn owner(ins: &str) -> Patient {
+    Patient {
+        given: "Dominique".into(),
+        family: "Pat-Trois".into(),
+        birth_date: "1979-03-28".into(),
+        gender: Gender::Female,
+        ins: Some(ins.into()),
+    }
+}
+
+fn add(record: &HealthRecord, xml: &str) -> carnet::record::Document {
+    record
+        .add_document(&NewDocument::default(), xml.as_bytes())
+        .unwrap()
+}
+
+#[test]
+fn a_document_for_another_patient_is_kept_apart_and_never_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    record
+        .with_content(|r| r.set_patient(&owner("180012B07300470")))
+        .unwrap();
+    let document = add(&record, &fixture(LAB));
+    let Addressee::NotForThisPerson { reason } = &document.addressee else {
+        panic!("{:?}", document.addressee)
+    };
+    assert!(reason.contains("DOMINIQUE PAT-TROIS"), "{reason}");
+    assert!(
+        !reason.contains(ANS_PATIENT),
+        "the other patient's INS is not shown whole"
+    );
+    record
+        .with_content(|r| {
+            assert!(r.documents()?.is_empty(), "not listed as theirs");
+            assert_eq!(r.documents_apart()?.len(), 1, "but kept");
+            assert_eq!(r.pending_sync_count()?, 0, "and never sent up");
+            let found = r.search_documents(&carnet::record::DocumentQuery {
+                text: Some("biologie".into()),
+                ..Default::default()
+            })?;
+            assert!(found.is_empty(), "nor found by search");
+            Ok(())
+        })
+        .unwrap();
+    // The record's export keeps it apart, with why.
+    let archive = record
+        .with_content(|r| r.export(std::io::Cursor::new(Vec::new()), &mut |_| {}))
+        .unwrap()
+        .into_inner();
+    let other = tempfile::tempdir().unwrap();
+    let restored = new_record(other.path());
+    restored
+        .with_content(|r| r.import(std::io::Cursor::new(archive), &mut |_| {}))
+        .unwrap();
+    let apart = restored.with_content(|r| r.documents_apart()).unwrap();
+    assert_eq!(apart.len(), 1);
+    assert_eq!(apart[0].addressee, document.addressee);
+    assert_eq!(apart[0].patient, document.patient);
+    assert_eq!(apart[0].unique_id, document.unique_id);
+    assert!(restored.with_content(|r| r.documents()).unwrap().is_empty());
+}
+
+#[test]
+fn the_owners_document_is_theirs_and_traits_that_contradict_the_ins_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    record
+        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
+        .unwrap();
+    let document = add(&record, &fixture(LAB));
+    assert_eq!(document.addressee, Addressee::ThisPerson);
+    assert_eq!(document.patient.as_ref().unwrap().sex.as_deref(), Some("F"));
+    assert_eq!(
+        document.patient.as_ref().unwrap().birth_date.as_deref(),
+        Some("1979-03-28")
+    );
+    // The same document saying the patient is a man: the INS says a woman.
+    let contradicting = fixture("VAC_2023.01.xml").replacen(
+        "<administrativeGenderCode code=\"F\"",
+        "<administrativeGenderCode code=\"M\"",
+        1,
+    );
+    assert_ne!(contradicting, fixture("VAC_2023.01.xml"));
+    let document = add(&record, &contradicting);
+    let Addressee::NotForThisPerson { reason } = &document.addressee else {
+        panic!("{:?}", document.addressee)
+    };
+    assert!(reason.contains("sex contradicts the INS"), "{reason}");
+    let listed = record.with_content(|r| r.documents()).unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[test]
+fn a_record_without_ins_takes_documents_unchecked_until_it_knows_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    let lab = add(&record, &fixture(LAB));
+    assert_eq!(lab.addressee, Addressee::Unchecked);
+    assert_eq!(lab.patient.as_ref().unwrap().name, "DOMINIQUE PAT-TROIS");
+    let listed = record.with_content(|r| r.documents()).unwrap();
+    assert_eq!(listed.len(), 1, "taken as it came");
+    assert_eq!(record.with_content(|r| r.pending_sync_count()).unwrap(), 1);
+    // Once the owner's INS is known (another person's), the document goes apart and off the
+    // upload queue.
+    record
+        .with_content(|r| r.set_patient(&owner("180012B07300470")))
+        .unwrap();
+    record
+        .with_content(|r| {
+            assert!(r.documents()?.is_empty());
+            assert!(r.document(&lab.id)?.addressee.is_apart());
+            assert_eq!(r.pending_sync_count()?, 0);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_new_version_replaces_the_older_in_lists_and_keeps_it_in_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    record
+        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
+        .unwrap();
+    let first_xml = fixture(LAB);
+    let header = carnet::record::read_header(first_xml.as_bytes()).unwrap();
+    let id = header.id.as_ref().unwrap();
+    assert_eq!(header.version, Some(1), "{LAB} is version 1");
+    let second_xml = first_xml
+        .replacen(
+            &format!("root=\"{}\"", id.root),
+            &format!("root=\"{}.99\"", id.root),
+            1,
+        )
+        .replacen(
+            "<versionNumber value=\"1\"/>",
+            "<versionNumber value=\"2\"/>",
+            1,
+        );
+    assert!(second_xml.contains("<versionNumber value=\"2\"/>"));
+    let first = add(&record, &first_xml);
+    let second = add(&record, &second_xml);
+    assert_eq!(second.version, Some(2));
+    assert_eq!(first.set_id, second.set_id);
+    record
+        .with_content(|r| {
+            let listed = r.documents()?;
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].id, second.id, "the newer version is listed");
+            assert_eq!(
+                r.document(&first.id)?.replaced_by.as_deref(),
+                Some(&*second.id)
+            );
+            let versions: Vec<String> = r
+                .document_versions(&first.id)?
+                .into_iter()
+                .map(|d| d.id)
+                .collect();
+            assert_eq!(versions, [second.id.clone(), first.id.clone()]);
+            Ok(())
+        })
+        .unwrap();
+    // The same version again (same unique id) adds nothing.
+    let again = add(&record, &first_xml);
+    assert_eq!(again.id, first.id);
+    assert_eq!(
+        record.with_content(|r| r.every_document()).unwrap().len(),
+        2
+    );
+    // The newer version deleted, the older is listed again.
+    record
+        .with_content(|r| r.delete_document(&second.id))
+        .unwrap();
+    let listed = record.with_content(|r| r.documents()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, first.id);
+    assert_eq!(listed[0].replaced_by, None);
+}
+
+#[test]
+fn an_older_version_arriving_late_is_already_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    let v1 = fixture(LAB);
+    let v3 = v1
+        .replacen(
+            "<versionNumber value=\"1\"/>",
+            "<versionNumber value=\"3\"/>",
+            1,
+        )
+        .replacen("55.2024.9.1\"", "55.2024.9.3\"", 1);
+    assert_ne!(v1, v3);
+    let newest = add(&record, &v3);
+    let late = add(&record, &v1);
+    assert_ne!(newest.id, late.id);
+    assert_eq!(late.replaced_by.as_deref(), Some(&*newest.id));
+    let listed = record.with_content(|r| r.documents()).unwrap();
+    assert_eq!(
+        listed.iter().map(|d| &d.id).collect::<Vec<_>>(),
+        [&newest.id]
+    );
+}

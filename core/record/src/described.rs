@@ -1,0 +1,137 @@
+//! What a CDA's header says of a document, filling in what the caller leaves unsaid: the
+//! title, the type, the author, the date, the patient (INS and traits, for identity
+//! vigilance), the confidentiality, and the identifiers that tell versions apart.
+
+use std::io::BufRead;
+
+use carnet_cda::{Header, InstanceId, Limits};
+
+use crate::document::{Confidentiality, NewDocument};
+use crate::model::Coding;
+use crate::record::Professional;
+use crate::vigilance::NamedPatient;
+
+/// The OID of LOINC, the code system of document types.
+const LOINC_OID: &str = "2.16.840.1.113883.6.1";
+
+/// `new` with what the caller left unsaid taken from a CDA header: the title, the type, the
+/// first author (name and RPPS), the creation time, the patient (INS, name, sex, birth
+/// date), the document's id, set and version; the confidentiality is the stricter of the two.
+#[must_use]
+pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
+    let title = match new.title.trim() {
+        "" => header
+            .title
+            .clone()
+            .or_else(|| header.type_code.as_ref().and_then(|c| c.display.clone()))
+            .unwrap_or_default(),
+        given => given.to_owned(),
+    };
+    let type_code = new.type_code.clone().or_else(|| {
+        header.type_code.as_ref().map(|code| Coding {
+            system: match code.system.as_deref() {
+                Some(LOINC_OID) | None => "http://loinc.org".to_owned(),
+                Some(oid) => format!("urn:oid:{oid}"),
+            },
+            code: code.code.clone(),
+            display: code.display.clone(),
+        })
+    });
+    let author = new.author.clone().or_else(|| {
+        header.authors.iter().find_map(|author| {
+            let name = author
+                .name
+                .as_ref()
+                .map(carnet_cda::PersonName::full)
+                .filter(|n| !n.is_empty())
+                .or_else(|| author.organisation.clone())?;
+            Some(Professional {
+                name,
+                rpps: author.rpps().map(str::to_owned),
+            })
+        })
+    });
+    let from_header = header
+        .confidentiality
+        .as_deref()
+        .and_then(Confidentiality::from_code)
+        .unwrap_or_default();
+    let named = &header.patient;
+    let patient = new.patient.clone().or_else(|| {
+        let name = named.display_name();
+        (!name.is_empty() || named.ins().is_some()).then(|| NamedPatient {
+            name,
+            sex: named.sex.clone(),
+            birth_date: named.birth_date.as_deref().and_then(calendar_date),
+        })
+    });
+    NewDocument {
+        title,
+        type_code,
+        author,
+        date_millis: new
+            .date_millis
+            .or_else(|| header.created.as_ref().and_then(|t| t.unix_millis)),
+        ins: new
+            .ins
+            .clone()
+            .or_else(|| named.ins().and_then(|id| id.extension.clone())),
+        confidentiality: new.confidentiality.max(from_header),
+        patient,
+        unique_id: new
+            .unique_id
+            .clone()
+            .or_else(|| header.id.as_ref().map(instance_id)),
+        set_id: new
+            .set_id
+            .clone()
+            .or_else(|| header.set_id.as_ref().map(instance_id)),
+        version: new.version.or(header.version),
+        ..new.clone()
+    }
+}
+
+/// `new` completed from `content` when it is a CDA whose header reads; else `new` as it is
+/// (what the health space sends is kept even when its header does not read).
+pub(crate) fn described_received(new: &NewDocument, content: &[u8]) -> NewDocument {
+    let head = content.get(..64 * 1024).unwrap_or(content);
+    if !carnet_cda::looks_like_cda(head) {
+        return new.clone();
+    }
+    match read_header(content) {
+        Ok(header) => metadata_from_cda(new, &header),
+        Err(error) => {
+            tracing::warn!(%error, "a received CDA's header does not read: kept as described");
+            new.clone()
+        }
+    }
+}
+
+/// Reads a CDA's header (its embedded file, if any, is decoded and dropped).
+///
+/// # Errors
+/// [`carnet_cda::CdaError`] when it does not read.
+pub fn read_header(input: impl BufRead) -> Result<Header, carnet_cda::CdaError> {
+    Ok(carnet_cda::read(input, &mut std::io::sink(), &Limits::default())?.header)
+}
+
+/// An instance identifier as IHE writes one: `root^extension`, or the root alone.
+fn instance_id(id: &InstanceId) -> String {
+    match &id.extension {
+        Some(extension) => format!("{}^{extension}", id.root),
+        None => id.root.clone(),
+    }
+}
+
+/// `YYYY-MM-DD` from an HL7 `TS` that gives at least the day (`YYYYMMDD…`).
+fn calendar_date(ts: &str) -> Option<String> {
+    let digits = ts
+        .get(..8)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+    Some(format!(
+        "{}-{}-{}",
+        digits.get(..4)?,
+        digits.get(4..6)?,
+        digits.get(6..8)?
+    ))
+}
