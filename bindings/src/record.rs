@@ -8,7 +8,7 @@ use carnet::record::{
     AccessAction, AccessEntry, Addressee, Agenda, Appointment, Attachment, BlockedProfessional,
     Coding, Confidentiality, Document, DocumentQuery, DocumentSource, Gender, MeasureKind, Message,
     NamedPatient, NewAppointment, NewDocument, NewMessage, Patient, Professional, ProfileKind,
-    Reminder, ReminderKind, ReminderStatus,
+    Reminder, ReminderKind, ReminderStatus, XdmImport,
 };
 
 pub use carnet::RecordUnlock;
@@ -125,6 +125,14 @@ pub struct Document {
     pub set_id: Option<String>,
     pub version: Option<u32>,
     pub replaced_by: Option<String>,
+}
+
+/// What an XDM import did.
+#[uniffi::remote(Record)]
+pub struct XdmImport {
+    pub subsets: u32,
+    pub imported: Vec<Document>,
+    pub already_present: Vec<Document>,
 }
 
 /// A document search.
@@ -444,6 +452,31 @@ impl HealthRecord {
     /// Every document, newest first.
     pub fn documents(&self) -> Result<Vec<Document>, CarnetError> {
         self.with_content(|r| r.documents())
+    }
+
+    /// The documents kept apart as not for this person (identity vigilance).
+    pub fn documents_apart(&self) -> Result<Vec<Document>, CarnetError> {
+        self.with_content(|r| r.documents_apart())
+    }
+
+    /// Every version of a document's set, newest first.
+    pub fn document_versions(&self, id: String) -> Result<Vec<Document>, CarnetError> {
+        self.with_content(|r| r.document_versions(&id))
+    }
+
+    /// Imports the documents of an IHE XDM archive (`IHE_XDM.ZIP`). All or nothing.
+    pub fn import_xdm(
+        &self,
+        path: String,
+        progress: Option<Arc<dyn ProgressListener>>,
+    ) -> Result<XdmImport, CarnetError> {
+        let mut report = listener(progress);
+        self.facade(|record| record.import_xdm_from_path(std::path::Path::new(&path), &mut report))
+    }
+
+    /// Writes documents as an IHE XDM archive, to hand them to a professional.
+    pub fn export_xdm(&self, ids: Vec<String>, path: String) -> Result<(), CarnetError> {
+        self.facade(|record| record.export_xdm_to_path(&ids, std::path::Path::new(&path)))
     }
 
     /// A document's file.

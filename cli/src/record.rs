@@ -132,6 +132,22 @@ pub enum RecordCommand {
         /// The zip to read.
         file: PathBuf,
     },
+    /// Import the documents of an IHE XDM archive (IHE_XDM.ZIP, as MSSanté delivers them):
+    /// each file checked against its metadata's size and SHA-1, described by it and by a
+    /// CDA's header; one already kept is skipped. All or nothing.
+    ImportXdm {
+        /// The archive to read.
+        file: PathBuf,
+    },
+    /// Write documents as an IHE XDM archive, to hand them to a professional.
+    ExportXdm {
+        /// A document to put in (a unique prefix is enough); repeat for several.
+        #[arg(long = "doc", value_name = "ID", required = true)]
+        docs: Vec<String>,
+        /// The archive to write.
+        #[arg(long, value_name = "IHE_XDM.ZIP")]
+        out: PathBuf,
+    },
     /// Change the passphrase (the new one from $CARNET_NEW_PASSPHRASE or a prompt).
     Passwd,
     /// Close the account: erase the record for good (keys destroyed, files removed).
@@ -515,6 +531,34 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             result?;
             outln!(
                 "exported to {} (not encrypted: keep it safe)",
+                out.display()
+            );
+        }
+        RecordCommand::ImportXdm { file } => {
+            let bar = progress_bar("import");
+            let result = record.import_xdm_from_path(&file, &mut |p| show_progress(&bar, p));
+            bar.finish_and_clear();
+            let report = result?;
+            outln!(
+                "imported {} document(s) from {} subset(s); {} already in the record",
+                report.imported.len(),
+                report.subsets,
+                report.already_present.len()
+            );
+            if !report.imported.is_empty() {
+                print_documents(&report.imported, false);
+            }
+        }
+        RecordCommand::ExportXdm { docs, out } => {
+            let ids = docs
+                .iter()
+                .map(|doc| document_id(&record, doc))
+                .collect::<Result<Vec<_>, _>>()?;
+            record.export_xdm_to_path(&ids, &out)?;
+            outln!(
+                "{} document(s) written to {} as an IHE XDM archive (not encrypted: hand it \
+                 on safely)",
+                ids.len(),
                 out.display()
             );
         }

@@ -364,3 +364,74 @@ fn a_cda_for_another_patient_is_listed_apart() {
         "{shown}"
     );
 }
+
+#[test]
+fn documents_go_out_and_come_back_as_an_xdm_archive() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| succeeding(data.path(), args);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cda");
+    let mine = data.path().join("mine");
+    let theirs = data.path().join("theirs");
+    let (mine, theirs) = (mine.to_str().unwrap(), theirs.to_str().unwrap());
+    run(&["record", "init", "--store", mine]);
+    run(&["record", "init", "--store", theirs]);
+    let mut ids = Vec::new();
+    for name in ["BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml", "VAC_2023.01.xml"] {
+        let added = run(&[
+            "record",
+            "add-doc",
+            "--store",
+            mine,
+            fixtures.join(name).to_str().unwrap(),
+        ]);
+        ids.push(added.split_whitespace().nth(1).unwrap().to_owned());
+    }
+    let archive = data.path().join("IHE_XDM.ZIP");
+    let archive = archive.to_str().unwrap();
+    let written = run(&[
+        "record",
+        "export-xdm",
+        "--store",
+        mine,
+        "--doc",
+        &ids[0],
+        "--doc",
+        &ids[1],
+        "--out",
+        archive,
+    ]);
+    assert!(written.contains("2 document(s) written to"), "{written}");
+    let imported = run(&["record", "import-xdm", "--store", theirs, archive]);
+    assert!(
+        imported.contains("imported 2 document(s) from 1 subset(s); 0 already in the record"),
+        "{imported}"
+    );
+    assert!(
+        imported.contains("Compte rendu d'examens biologiques"),
+        "{imported}"
+    );
+    let again = run(&["record", "import-xdm", "--store", theirs, archive]);
+    assert!(
+        again.contains("imported 0 document(s) from 1 subset(s); 2 already in the record"),
+        "{again}"
+    );
+    // Not an XDM archive: refused in words, exit 1.
+    let not_xdm = data.path().join("not.zip");
+    std::fs::write(&not_xdm, b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0").unwrap();
+    let output = with_record(
+        data.path(),
+        &[
+            "record",
+            "import-xdm",
+            "--store",
+            theirs,
+            not_xdm.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("not an XDM archive"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1179,9 +1179,19 @@ RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_page(uint64_t ptr, 
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_text(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_VERSIONS
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_versions(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_documents(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS_APART
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS_APART
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_documents_apart(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENTS_FOR_PROFESSIONAL
@@ -1194,9 +1204,19 @@ RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_documents_for_professional(u
 void uniffi_carnet_ffi_fn_method_healthrecord_export_to(uint64_t ptr, RustBuffer path, RustBuffer progress, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPORT_XDM
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_EXPORT_XDM
+void uniffi_carnet_ffi_fn_method_healthrecord_export_xdm(uint64_t ptr, RustBuffer ids, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_IMPORT_FROM
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_IMPORT_FROM
 void uniffi_carnet_ffi_fn_method_healthrecord_import_from(uint64_t ptr, RustBuffer path, RustBuffer progress, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_IMPORT_XDM
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_IMPORT_XDM
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_import_xdm(uint64_t ptr, RustBuffer path, RustBuffer progress, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_MESSAGES
@@ -2194,9 +2214,21 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_document_text(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_VERSIONS
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_document_versions(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENTS
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENTS
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_documents(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENTS_APART
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENTS_APART
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_documents_apart(void
     
 );
 #endif
@@ -2212,9 +2244,21 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_export_to(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPORT_XDM
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_EXPORT_XDM
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_export_xdm(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_IMPORT_FROM
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_IMPORT_FROM
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_import_from(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_IMPORT_XDM
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_IMPORT_XDM
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_import_xdm(void
     
 );
 #endif

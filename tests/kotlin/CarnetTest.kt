@@ -364,6 +364,17 @@ class CarnetTest {
             assertEquals("cda.malformed", e.code)
         }
         assertEquals(1, record.documents().size)
+        // Handed on as an IHE XDM archive, and taken into another record from it.
+        val archive = Files.createTempDirectory("carnet-kotlin-xdm").resolve("IHE_XDM.ZIP").toString()
+        record.exportXdm(listOf(document.id), archive)
+        val otherDir = Files.createTempDirectory("carnet-kotlin-other").toString()
+        val other = Carnet.open(SetClock(start), RecordingVault(), null, LogLevel.DEBUG, otherDir)
+            .createRecord(RecordUnlock.DeviceKey)
+        val report = other.importXdm(archive, null)
+        assertEquals(1u, report.subsets)
+        assertEquals(listOf("Compte rendu d'examens biologiques"), report.imported.map { it.title })
+        assertEquals(document.sha256, report.imported.single().sha256)
+        assertEquals(1, other.importXdm(archive, null).alreadyPresent.size)
     }
 
     @Test

@@ -344,6 +344,56 @@ class RecordTest(unittest.TestCase):
             record.document_page(document.id)
         self.assertEqual(caught.exception.code, "cda.body")
 
+    def test_documents_handed_on_as_xdm_read_with_the_standard_library(self):
+        """The XDM archive Carnet writes, judged by Python's own zipfile, hashlib and
+        ElementTree: the layout IHE ITI TF-1 §16 gives, each file's SHA-1 and size as its
+        DocumentEntry says, then imported into another record."""
+        import hashlib
+        import xml.etree.ElementTree as ET
+        record = open_carnet(data_dir=fresh_dir()).create_record(carnet.RecordUnlock.DEVICE_KEY())
+        blank = carnet.NewDocument(title="", type_code=None, class_code=None, author=None, date_millis=None,
+                                   ins=None, confidentiality=carnet.Confidentiality.NORMAL, description=None)
+        cda = record.add_document(blank, (FIXTURES / "cda/BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml").read_bytes())
+        pdf = record.add_document(carnet.NewDocument(title="Ordonnance", type_code=None, class_code=None,
+                                                     author=None, date_millis=None, ins=None,
+                                                     confidentiality=carnet.Confidentiality.RESTRICTED,
+                                                     description=None), b"%PDF-1.4\n%%EOF\n")
+        path = os.path.join(fresh_dir(), "IHE_XDM.ZIP")
+        record.export_xdm([cda.id, pdf.id], path)
+        rim = "{urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0}"
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            self.assertTrue({"INDEX.HTM", "README.TXT", "IHE_XDM/SUBSET01/METADATA.XML"} <= names, names)
+            root = ET.fromstring(archive.read("IHE_XDM/SUBSET01/METADATA.XML"))
+            self.assertEqual(root.tag, "{urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0}SubmitObjectsRequest")
+            entries = root.findall(f"{rim}RegistryObjectList/{rim}ExtrinsicObject")
+            self.assertEqual(len(entries), 2)
+            for entry in entries:
+                slots = {slot.get("name"): slot.find(f"{rim}ValueList/{rim}Value").text
+                         for slot in entry.findall(f"{rim}Slot")}
+                content = archive.read("IHE_XDM/SUBSET01/" + slots["URI"])
+                self.assertEqual(slots["hash"], hashlib.sha1(content).hexdigest())
+                self.assertEqual(int(slots["size"]), len(content))
+                schemes = {c.get("classificationScheme"): c.get("nodeRepresentation")
+                           for c in entry.findall(f"{rim}Classification")}
+                self.assertIn(schemes["urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f"], ("N", "R"))
+                ids = {e.get("identificationScheme"): e.get("value") for e in entry.findall(f"{rim}ExternalIdentifier")}
+                self.assertIn("urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab", ids)
+            package = root.find(f"{rim}RegistryObjectList/{rim}RegistryPackage")
+            members = [a.get("targetObject") for a in root.findall(f"{rim}RegistryObjectList/{rim}Association")
+                       if a.get("sourceObject") == package.get("id")]
+            self.assertEqual(sorted(members), sorted(e.get("id") for e in entries))
+        other = open_carnet(data_dir=fresh_dir()).create_record(carnet.RecordUnlock.DEVICE_KEY())
+        report = other.import_xdm(path, None)
+        self.assertEqual((report.subsets, len(report.imported), len(report.already_present)), (1, 2, 0))
+        self.assertEqual(sorted(d.title for d in report.imported),
+                         ["Compte rendu d'examens biologiques", "Ordonnance"])
+        again = other.import_xdm(path, None)
+        self.assertEqual((len(again.imported), len(again.already_present)), (0, 2))
+        with self.assertRaises(carnet.CarnetError.InvalidInput) as caught:
+            other.import_xdm(str(FIXTURES / "cda/VAC_2023.01.xml"), None)
+        self.assertEqual(caught.exception.code, "record.import_refused")
+
     def test_device_key_lost_or_wrong_passphrase_are_typed_errors(self):
         data_dir = fresh_dir()
         vault = RecordingVault()

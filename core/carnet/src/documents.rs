@@ -81,6 +81,37 @@ impl HealthRecord {
         Ok(metadata_from_cda(new, &cda.header))
     }
 
+    /// Imports the documents of the IHE XDM archive (`IHE_XDM.ZIP`) at `path`, as MSSanté
+    /// delivers them: each file checked against its entry's size and SHA-1, described by its
+    /// metadata and, for a CDA, its header, judged for identity vigilance; one already kept
+    /// (same unique id) is skipped. All or nothing.
+    ///
+    /// # Errors
+    /// [`CarnetError::Codec`] (a read error) when the file cannot be opened;
+    /// [`CarnetError::Record`] for a refused archive (`record.import_refused`, `xdm.*`).
+    pub fn import_xdm_from_path(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(carnet_record::Progress),
+    ) -> Result<carnet_record::XdmImport, CarnetError> {
+        let file = open_given_file(path, "XDM archive")?;
+        self.with_content(|r| r.import_xdm(std::io::BufReader::new(file), progress))
+    }
+
+    /// Writes documents `ids` to `path` as an IHE XDM archive, for a person to hand them to
+    /// a professional (by MSSanté, on a key); written as [`HealthRecord::save_document`]
+    /// writes. A document kept apart as not for this person is refused.
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] for an unknown or refused document; [`CarnetError::Storage`]
+    /// (or `storage.full`) when the file cannot be written.
+    pub fn export_xdm_to_path(&self, ids: &[String], path: &Path) -> Result<(), CarnetError> {
+        write_atomically(path, |file| {
+            self.with_content(|r| r.export_xdm(ids, file))?;
+            Ok(())
+        })
+    }
+
     /// Writes what a person opens for document `id` to `path`: the embedded file of a
     /// level-1 CDA (the PDF, not the XML), decoded as it streams out of the store, else the
     /// document's file. Written as [`HealthRecord::save_document`] writes.

@@ -227,6 +227,7 @@ fn record_kind(error: &RecordError) -> ErrorKind {
         | RecordError::UnsupportedDocument(_)
         | RecordError::NotAllowed(_)
         | RecordError::Import(_)
+        | RecordError::XdmMetadata { .. }
         | RecordError::ImportIntoNonEmpty => ErrorKind::InvalidInput,
     }
 }
@@ -287,6 +288,7 @@ fn record_code_and_message_key(error: &RecordError) -> (&'static str, &'static s
         ),
         RecordError::NotAllowed(_) => ("record.not_allowed", "error.record.not_allowed"),
         RecordError::Import(_) => ("record.import_refused", "error.record.import"),
+        RecordError::XdmMetadata { error, .. } => (error.code(), "error.record.import"),
         RecordError::ImportIntoNonEmpty => ("record.import_not_empty", "error.record.import"),
         RecordError::Network(e) => ("record.network", network_code_and_message_key(e).1),
         RecordError::Sync(_) => ("record.sync", "error.network.refused"),

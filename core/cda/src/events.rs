@@ -11,7 +11,7 @@ use crate::limited::Limited;
 use crate::{CdaError, Limits};
 
 /// One item of the document.
-pub(crate) enum Item<'a> {
+pub enum Item<'a> {
     /// An element opens (`<name …>` or `<name …/>`, which closes at the next item).
     Open(BytesStart<'a>),
     /// The element last opened closes.
@@ -23,7 +23,7 @@ pub(crate) enum Item<'a> {
 }
 
 /// The document's items, one at a time.
-pub(crate) struct Events<R> {
+pub struct Events<R> {
     reader: quick_xml::Reader<Limited<R>>,
     buf: Vec<u8>,
     events: u64,
@@ -33,7 +33,8 @@ pub(crate) struct Events<R> {
 }
 
 impl<R: BufRead> Events<R> {
-    pub(crate) fn new(input: R, limits: &Limits) -> Self {
+    /// The items of `input`, read under `limits`.
+    pub fn new(input: R, limits: &Limits) -> Self {
         Events {
             reader: quick_xml::Reader::from_reader(Limited::new(input, limits)),
             buf: Vec::new(),
@@ -45,7 +46,7 @@ impl<R: BufRead> Events<R> {
     }
 
     /// The next item, owned (quick-xml lends each event from a buffer the next read reuses).
-    pub(crate) fn next_item(&mut self) -> Result<Item<'static>, CdaError> {
+    pub fn next_item(&mut self) -> Result<Item<'static>, CdaError> {
         if self.close_pending {
             self.close_pending = false;
             self.depth -= 1;
@@ -126,7 +127,7 @@ impl<R: BufRead> Events<R> {
 
     /// Hands the raw text from here to the next markup to `sink`, in the input's own chunks,
     /// without gathering it (a level-1 body's base64).
-    pub(crate) fn raw_text(
+    pub fn raw_text(
         &mut self,
         mut sink: impl FnMut(&[u8]) -> Result<(), CdaError>,
     ) -> Result<(), CdaError> {
@@ -170,7 +171,7 @@ fn reader_error<R>(error: &quick_xml::Error, input: &Limited<R>) -> CdaError {
 
 /// The value of attribute `name` (by local name), its references resolved, trimmed; `None`
 /// when absent or empty.
-pub(crate) fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, CdaError> {
+pub fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, CdaError> {
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|e| CdaError::Malformed(e.to_string()))?;
         if attribute.key.local_name().as_ref() == name {
@@ -190,6 +191,6 @@ pub(crate) fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<S
 }
 
 /// The element's local name.
-pub(crate) fn local_name(element: &BytesStart<'_>) -> String {
+pub fn local_name(element: &BytesStart<'_>) -> String {
     element.local_name().as_ref().to_owned()
 }

@@ -90,9 +90,16 @@ impl Author {
     /// RPPS) without its type; `None` for another kind (a structure's `3`…/FINESS, `4`…).
     #[must_use]
     pub fn rpps(&self) -> Option<&str> {
-        let rpps = self.national_id()?.strip_prefix('8')?;
-        (rpps.len() == 11 && rpps.bytes().all(|b| b.is_ascii_digit())).then_some(rpps)
+        rpps_of_national_id(self.national_id()?)
     }
+}
+
+/// The RPPS number in a French national professional identifier (root [`RPPS_ROOT`]): one of
+/// type `8` is `8` and the 11 digits of the RPPS; `None` for another type.
+#[must_use]
+pub fn rpps_of_national_id(national_id: &str) -> Option<&str> {
+    let rpps = national_id.strip_prefix('8')?;
+    (rpps.len() == 11 && rpps.bytes().all(|b| b.is_ascii_digit())).then_some(rpps)
 }
 
 /// The care event the document records (`documentationOf/serviceEvent`).

@@ -23,12 +23,20 @@ mod render;
 mod time;
 
 pub use error::CdaError;
+pub use header::rpps_of_national_id;
 pub use header::{
     Author, Body, Cda, Code, Header, INS_ROOTS, InstanceId, Patient, PersonName, RPPS_ROOT,
     ServiceEvent, Timestamp,
 };
 pub use reader::{EMBEDDED_TYPES, read};
-pub use render::{Kind, Node, Rendering, Section, render};
+
+/// The checked stream of XML events under every reader here, for other formats of the same
+/// world (IHE XDM metadata): DTDs refused, only predefined entities, UTF-8 only, [`Limits`].
+pub mod xml {
+    pub use crate::events::{Events, Item, attribute, local_name};
+    pub use quick_xml::events::BytesStart;
+}
+pub use render::{Kind, Node, Rendering, Section, escape as escape_html, render};
 
 /// How much of a document the reader accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]

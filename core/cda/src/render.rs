@@ -325,7 +325,8 @@ fn styles(codes: Option<&str>) -> Vec<&'static str> {
 }
 
 /// Text made safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
+#[must_use]
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -200,24 +200,14 @@ impl Record {
             if let Some(existing) = find_unique_id(&w.reader(), new.unique_id.as_deref())? {
                 return Ok(existing);
             }
-            let addressee = judge(
-                &known_ins(&w.reader())?,
-                new.ins.as_deref(),
-                new.patient.as_ref(),
-            );
-            let upload = source == DocumentSource::User && !addressee.is_apart();
             let placement = Placement {
                 id: id.to_owned(),
                 source,
                 added_millis,
                 hidden: false,
-                addressee,
+                addressee: Addressee::default(),
             };
-            let document = put_document(w, placement, new, content, MAX_DOCUMENT_BYTES)?;
-            if upload {
-                crate::outbox::queue_upload(w, id, added_millis)?;
-            }
-            Ok(document)
+            take_document(w, placement, new, content)
         })
     }
 
@@ -396,6 +386,29 @@ pub(crate) fn put_document(
     Ok(document)
 }
 
+/// Takes a new document into the record inside a write transaction: judged for identity
+/// vigilance (the placement's addressee is replaced by the judgement), stored in its place
+/// among versions, and queued for upload when the citizen added it and it is theirs.
+pub(crate) fn take_document(
+    writer: &mut Writer<'_>,
+    mut placement: Placement,
+    new: &NewDocument,
+    content: &mut dyn Read,
+) -> Result<Document> {
+    placement.addressee = judge(
+        &known_ins(&writer.reader())?,
+        new.ins.as_deref(),
+        new.patient.as_ref(),
+    );
+    let upload = placement.source == DocumentSource::User && !placement.addressee.is_apart();
+    let (id, added_millis) = (placement.id.clone(), placement.added_millis);
+    let document = put_document(writer, placement, new, content, MAX_DOCUMENT_BYTES)?;
+    if upload {
+        crate::outbox::queue_upload(writer, &id, added_millis)?;
+    }
+    Ok(document)
+}
+
 /// A document's version in its set (1 when not given, as CDA's `versionNumber` defaults).
 fn version_of(document: &Document) -> u32 {
     document.version.unwrap_or(1)
@@ -436,7 +449,10 @@ fn place_in_set(writer: &mut Writer<'_>, document: &mut Document) -> Result<()> 
 }
 
 /// The document kept with this unique id, if any.
-fn find_unique_id(reader: &Reader<'_>, unique_id: Option<&str>) -> Result<Option<Document>> {
+pub(crate) fn find_unique_id(
+    reader: &Reader<'_>,
+    unique_id: Option<&str>,
+) -> Result<Option<Document>> {
     let Some(unique_id) = unique_id else {
         return Ok(None);
     };

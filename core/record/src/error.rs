@@ -70,6 +70,14 @@ pub enum RecordError {
     /// An archive to import was refused (bomb, unsafe entry name, malformed Bundle...).
     #[error("import refused: {0}")]
     Import(String),
+    /// An XDM subset whose `METADATA.XML` does not read.
+    #[error("{subset}: {error}")]
+    XdmMetadata {
+        /// The subset (`IHE_XDM/SUBSET01`).
+        subset: String,
+        /// What is wrong with its metadata.
+        error: carnet_xdm::XdmError,
+    },
     /// Import is only into an empty store.
     #[error("the store is not empty; import goes into a new store")]
     ImportIntoNonEmpty,

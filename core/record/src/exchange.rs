@@ -20,7 +20,7 @@
 //! Import goes into an empty store, in one transaction: a malformed Bundle, an unsafe entry
 //! name, a lying or bomb-like entry, a missing file stop it with nothing written.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Seek, Write};
 
 use serde_json::{Map, Value, json};
@@ -29,6 +29,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::access::{ACCESS_LOG, AccessAction, AccessEntry, BLOCKED, BlockedProfessional};
 use crate::agenda::{APPOINTMENT, Appointment, CompletedReminder, REMINDER_DONE};
+use crate::archive::{ExactSize, check_entries, safe_name};
 use crate::blob::{MAX_DOCUMENT_BYTES, extension_of, put_file};
 use crate::certificate::{CERTIFICATE, StoredCertificate};
 use crate::document::{
@@ -54,13 +55,6 @@ const ARCHIVE_URL: &str = "carnet-archive://export/";
 const BUNDLE: &str = "bundle.json";
 /// Largest Bundle read, in bytes.
 const MAX_BUNDLE_BYTES: u64 = 32 * 1024 * 1024;
-/// Most entries in an archive.
-const MAX_ENTRIES: usize = 100_000;
-/// Most bytes an archive may expand to.
-const MAX_TOTAL_BYTES: u64 = 16 * 1024 * 1024 * 1024;
-/// Past this size, an entry expanding more than [`MAX_RATIO`] times is refused as a bomb.
-const RATIO_FLOOR: u64 = 1024 * 1024;
-const MAX_RATIO: u64 = 200;
 /// Code system of Carnet's own tags and codes.
 const CARNET_SYSTEM: &str = "https://carnet.invalid/fhir/CodeSystem/carnet";
 /// Code system of prevention rule identifiers.
@@ -160,7 +154,14 @@ impl Record {
     ) -> Result<()> {
         let mut zip = ZipArchive::new(archive)
             .map_err(|e| RecordError::Import(format!("not a zip archive: {e}")))?;
-        let sizes = check_entries(&mut zip)?;
+        let mut sizes = check_entries(
+            &mut zip,
+            &|name| name == BUNDLE || safe_file_path(name),
+            &safe_directory,
+        )?;
+        sizes
+            .remove(BUNDLE)
+            .ok_or_else(|| import_error("no bundle.json in the archive"))?;
         let bundle = read_bundle(&mut zip)?;
         let total: u64 = sizes.values().sum();
         self.store.write(|w| {
@@ -339,54 +340,6 @@ fn attachment_path(message: &Message, index: usize, attachment: &Attachment) -> 
 }
 
 /// Checks every entry's name and size; the declared size of each file by name.
-fn check_entries<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<HashMap<String, u64>> {
-    if zip.len() > MAX_ENTRIES {
-        return Err(import_error("too many entries"));
-    }
-    let mut sizes = HashMap::new();
-    let mut total = 0u64;
-    for index in 0..zip.len() {
-        let entry = zip
-            .by_index_raw(index)
-            .map_err(|e| RecordError::Import(format!("entry {index}: {e}")))?;
-        let name = entry
-            .name()
-            .map_err(|_| import_error("an entry name is not UTF-8"))?
-            .into_owned();
-        if entry.is_dir() {
-            if safe_directory(&name) {
-                continue;
-            }
-            return Err(RecordError::Import(format!(
-                "unexpected directory {name:?}"
-            )));
-        }
-        if name != BUNDLE && !safe_file_path(&name) {
-            return Err(RecordError::Import(format!(
-                "unsafe or unexpected entry name {name:?}"
-            )));
-        }
-        let size = entry.size();
-        if size > RATIO_FLOOR && size / entry.compressed_size().max(1) > MAX_RATIO {
-            return Err(RecordError::Import(format!(
-                "{name} expands {}× (a zip bomb?)",
-                size / entry.compressed_size().max(1)
-            )));
-        }
-        total = total.saturating_add(size);
-        if total > MAX_TOTAL_BYTES || size > MAX_DOCUMENT_BYTES {
-            return Err(import_error("the archive expands beyond the size limits"));
-        }
-        if sizes.insert(name.clone(), size).is_some() {
-            return Err(RecordError::Import(format!("{name} appears twice")));
-        }
-    }
-    sizes
-        .remove(BUNDLE)
-        .ok_or_else(|| import_error("no bundle.json in the archive"))?;
-    Ok(sizes)
-}
-
 /// `documents/<name>` or `attachments/<name>/<name>` with plain names only.
 fn safe_file_path(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
@@ -404,15 +357,6 @@ fn safe_directory(path: &str) -> bool {
         ["attachments", message] => safe_name(message),
         _ => false,
     }
-}
-
-fn safe_name(name: &str) -> bool {
-    (1..=128).contains(&name.len())
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
 fn read_bundle<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<Value> {
@@ -453,26 +397,6 @@ fn bundle_resources(bundle: &Value) -> Result<Vec<&Value>> {
                 .ok_or_else(|| import_error("a Bundle entry without a resource"))
         })
         .collect()
-}
-
-/// Reads a file through a zip entry, refusing more bytes than its header declared.
-struct ExactSize<R> {
-    inner: R,
-    left: u64,
-    path: String,
-}
-
-impl<R: Read> Read for ExactSize<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is longer than its header says", self.path),
-            )
-        })?;
-        Ok(n)
-    }
 }
 
 // ---- export: record content → FHIR resources ----

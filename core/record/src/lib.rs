@@ -16,6 +16,7 @@
 
 mod access;
 pub mod agenda;
+mod archive;
 mod blob;
 mod card;
 mod certificate;
@@ -35,6 +36,7 @@ mod push;
 mod record;
 pub mod store;
 mod vigilance;
+mod xdm;
 
 pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
 pub use agenda::{
@@ -63,3 +65,4 @@ pub use push::PushReport;
 pub use record::{Gender, Patient, Professional, Progress, Record, parse_instant};
 pub use store::{BlobInfo, Store, StoreOptions};
 pub use vigilance::{Addressee, NamedPatient};
+pub use xdm::{CARNET_SOURCE_OID, XdmImport};

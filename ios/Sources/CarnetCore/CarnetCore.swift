@@ -3261,9 +3261,19 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     func documentText(id: String) throws  -> String
     
     /**
+     * Every version of a document's set, newest first.
+     */
+    func documentVersions(id: String) throws  -> [Document]
+    
+    /**
      * Every document, newest first.
      */
     func documents() throws  -> [Document]
+    
+    /**
+     * The documents kept apart as not for this person (identity vigilance).
+     */
+    func documentsApart() throws  -> [Document]
     
     /**
      * What a professional sees (refused, and logged, when blocked).
@@ -3277,9 +3287,19 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     func exportTo(path: String, progress: ProgressListener?) throws 
     
     /**
+     * Writes documents as an IHE XDM archive, to hand them to a professional.
+     */
+    func exportXdm(ids: [String], path: String) throws 
+    
+    /**
      * Imports a zip made by an export into this record, which must be empty.
      */
     func importFrom(path: String, progress: ProgressListener?) throws 
+    
+    /**
+     * Imports the documents of an IHE XDM archive (`IHE_XDM.ZIP`). All or nothing.
+     */
+    func importXdm(path: String, progress: ProgressListener?) throws  -> XdmImport
     
     /**
      * Every message, newest first.
@@ -3714,12 +3734,37 @@ open func documentText(id: String)throws  -> String  {
 }
     
     /**
+     * Every version of a document's set, newest first.
+     */
+open func documentVersions(id: String)throws  -> [Document]  {
+    return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_document_versions(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Every document, newest first.
      */
 open func documents()throws  -> [Document]  {
     return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_method_healthrecord_documents(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The documents kept apart as not for this person (identity vigilance).
+     */
+open func documentsApart()throws  -> [Document]  {
+    return try  FfiConverterSequenceTypeDocument.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_documents_apart(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -3753,6 +3798,19 @@ open func exportTo(path: String, progress: ProgressListener?)throws   {try rustC
 }
     
     /**
+     * Writes documents as an IHE XDM archive, to hand them to a professional.
+     */
+open func exportXdm(ids: [String], path: String)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_export_xdm(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceString.lower(ids),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Imports a zip made by an export into this record, which must be empty.
      */
 open func importFrom(path: String, progress: ProgressListener?)throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
@@ -3763,6 +3821,20 @@ open func importFrom(path: String, progress: ProgressListener?)throws   {try rus
         FfiConverterOptionTypeProgressListener.lower(progress),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Imports the documents of an IHE XDM archive (`IHE_XDM.ZIP`). All or nothing.
+     */
+open func importXdm(path: String, progress: ProgressListener?)throws  -> XdmImport  {
+    return try  FfiConverterTypeXdmImport_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_import_xdm(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterOptionTypeProgressListener.lower(progress),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -10137,6 +10209,67 @@ public func FfiConverterTypeWalletEntry_lower(_ value: WalletEntry) -> RustBuffe
 
 
 /**
+ * What an XDM import did.
+ */
+public struct XdmImport: Equatable, Hashable {
+    public var subsets: UInt32
+    public var imported: [Document]
+    public var alreadyPresent: [Document]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(subsets: UInt32, imported: [Document], alreadyPresent: [Document]) {
+        self.subsets = subsets
+        self.imported = imported
+        self.alreadyPresent = alreadyPresent
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension XdmImport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeXdmImport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> XdmImport {
+        return
+            try XdmImport(
+                subsets: FfiConverterUInt32.read(from: &buf), 
+                imported: FfiConverterSequenceTypeDocument.read(from: &buf), 
+                alreadyPresent: FfiConverterSequenceTypeDocument.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: XdmImport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.subsets, into: &buf)
+        FfiConverterSequenceTypeDocument.write(value.imported, into: &buf)
+        FfiConverterSequenceTypeDocument.write(value.alreadyPresent, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeXdmImport_lift(_ buf: RustBuffer) throws -> XdmImport {
+    return try FfiConverterTypeXdmImport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeXdmImport_lower(_ value: XdmImport) -> RustBuffer {
+    return FfiConverterTypeXdmImport.lower(value)
+}
+
+
+/**
  * What a professional did or tried.
  */
 
@@ -14089,7 +14222,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_healthrecord_document_text() != 51256) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_document_versions() != 41417) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_documents() != 40011) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_documents_apart() != 39102) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() != 53194) {
@@ -14098,7 +14237,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_healthrecord_export_to() != 5204) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_export_xdm() != 65176) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_import_from() != 18296) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_import_xdm() != 139) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_messages() != 35318) {

@@ -1140,13 +1140,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_text(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_versions(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents_apart(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_export_to(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_export_xdm(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_import_from(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_import_xdm(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_messages(
     ): Int
@@ -1528,14 +1536,22 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_document_text(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_document_versions(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_documents(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_documents_apart(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_documents_for_professional(`ptr`: Long,`professional`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_export_to(`ptr`: Long,`path`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_export_xdm(`ptr`: Long,`ids`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_import_from(`ptr`: Long,`path`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_import_xdm(`ptr`: Long,`path`: RustBuffer.ByValue,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_messages(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_open_message(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -2002,7 +2018,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_text() and 0xFFFF) != 51256) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_versions() and 0xFFFF) != 41417) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents() and 0xFFFF) != 40011) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents_apart() and 0xFFFF) != 39102) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_documents_for_professional() and 0xFFFF) != 53194) {
@@ -2011,7 +2033,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_export_to() and 0xFFFF) != 5204) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_export_xdm() and 0xFFFF) != 65176) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_import_from() and 0xFFFF) != 18296) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_import_xdm() and 0xFFFF) != 139) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_messages() and 0xFFFF) != 35318) {
@@ -6759,9 +6787,19 @@ public interface HealthRecordInterface {
     fun `documentText`(`id`: kotlin.String): kotlin.String
     
     /**
+     * Every version of a document's set, newest first.
+     */
+    fun `documentVersions`(`id`: kotlin.String): List<Document>
+    
+    /**
      * Every document, newest first.
      */
     fun `documents`(): List<Document>
+    
+    /**
+     * The documents kept apart as not for this person (identity vigilance).
+     */
+    fun `documentsApart`(): List<Document>
     
     /**
      * What a professional sees (refused, and logged, when blocked).
@@ -6775,9 +6813,19 @@ public interface HealthRecordInterface {
     fun `exportTo`(`path`: kotlin.String, `progress`: ProgressListener?)
     
     /**
+     * Writes documents as an IHE XDM archive, to hand them to a professional.
+     */
+    fun `exportXdm`(`ids`: List<kotlin.String>, `path`: kotlin.String)
+    
+    /**
      * Imports a zip made by an export into this record, which must be empty.
      */
     fun `importFrom`(`path`: kotlin.String, `progress`: ProgressListener?)
+    
+    /**
+     * Imports the documents of an IHE XDM archive (`IHE_XDM.ZIP`). All or nothing.
+     */
+    fun `importXdm`(`path`: kotlin.String, `progress`: ProgressListener?): XdmImport
     
     /**
      * Every message, newest first.
@@ -7373,6 +7421,24 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 
     
     /**
+     * Every version of a document's set, newest first.
+     */
+    @Throws(CarnetException::class)override fun `documentVersions`(`id`: kotlin.String): List<Document> {
+            return FfiConverterSequenceTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_document_versions(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Every document, newest first.
      */
     @Throws(CarnetException::class)override fun `documents`(): List<Document> {
@@ -7380,6 +7446,23 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
     callWithHandle {
     uniffiRustCallWithError(CarnetException) { _status ->
     UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_documents(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The documents kept apart as not for this person (identity vigilance).
+     */
+    @Throws(CarnetException::class)override fun `documentsApart`(): List<Document> {
+            return FfiConverterSequenceTypeDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_documents_apart(
         it,
         _status)
 }
@@ -7427,6 +7510,24 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 
     
     /**
+     * Writes documents as an IHE XDM archive, to hand them to a professional.
+     */
+    @Throws(CarnetException::class)override fun `exportXdm`(`ids`: List<kotlin.String>, `path`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_export_xdm(
+        it,
+        
+        FfiConverterSequenceString.lower(`ids`),
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Imports a zip made by an export into this record, which must be empty.
      */
     @Throws(CarnetException::class)override fun `importFrom`(`path`: kotlin.String, `progress`: ProgressListener?)
@@ -7441,6 +7542,25 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 }
     }
     
+    
+
+    
+    /**
+     * Imports the documents of an IHE XDM archive (`IHE_XDM.ZIP`). All or nothing.
+     */
+    @Throws(CarnetException::class)override fun `importXdm`(`path`: kotlin.String, `progress`: ProgressListener?): XdmImport {
+            return FfiConverterTypeXdmImport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_import_xdm(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalTypeProgressListener.lower(`progress`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -14521,6 +14641,52 @@ public object FfiConverterTypeWalletEntry: FfiConverterRustBuffer<WalletEntry> {
             FfiConverterLong.write(value.`expiresAt`, buf)
             FfiConverterTypeExpiryState.write(value.`state`, buf)
             FfiConverterLong.write(value.`addedAt`, buf)
+    }
+}
+
+
+
+/**
+ * What an XDM import did.
+ */
+data class XdmImport (
+    var `subsets`: kotlin.UInt
+    , 
+    var `imported`: List<Document>
+    , 
+    var `alreadyPresent`: List<Document>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeXdmImport: FfiConverterRustBuffer<XdmImport> {
+    override fun read(buf: ByteBuffer): XdmImport {
+        return XdmImport(
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeDocument.read(buf),
+            FfiConverterSequenceTypeDocument.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: XdmImport) = (
+            FfiConverterUInt.allocationSize(value.`subsets`) +
+            FfiConverterSequenceTypeDocument.allocationSize(value.`imported`) +
+            FfiConverterSequenceTypeDocument.allocationSize(value.`alreadyPresent`)
+    )
+
+    override fun write(value: XdmImport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`subsets`, buf)
+            FfiConverterSequenceTypeDocument.write(value.`imported`, buf)
+            FfiConverterSequenceTypeDocument.write(value.`alreadyPresent`, buf)
     }
 }
 
