@@ -196,6 +196,34 @@ impl From<carnet::record::ProfileItem> for ProfileItem {
     }
 }
 
+/// A finding of a CDA's coded entries, as the profile would keep it; `resource_json` is the
+/// FHIR R4 resource it would become.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct OfferedFinding {
+    /// Its place among the document's findings (what `add_finding_to_profile` takes).
+    pub index: u32,
+    /// Which part of the profile it would go to.
+    pub kind: ProfileKind,
+    /// One line for a person.
+    pub summary: String,
+    /// The FHIR R4 resource, as JSON.
+    pub resource_json: String,
+    /// Whether it is in the profile already.
+    pub in_profile: bool,
+}
+
+impl From<carnet::record::OfferedFinding> for OfferedFinding {
+    fn from(finding: carnet::record::OfferedFinding) -> Self {
+        OfferedFinding {
+            index: finding.index,
+            kind: finding.kind,
+            summary: finding.summary,
+            resource_json: finding.resource.to_string(),
+            in_profile: finding.in_profile,
+        }
+    }
+}
+
 /// What a reminder asks for.
 #[uniffi::remote(Enum)]
 pub enum ReminderKind {
@@ -499,6 +527,23 @@ impl HealthRecord {
     /// Documents matching a search.
     pub fn search_documents(&self, query: DocumentQuery) -> Result<Vec<Document>, CarnetError> {
         self.with_content(|r| r.search_documents(&query))
+    }
+
+    /// What a CDA's coded entries say (results, vaccinations, allergies, treatments),
+    /// offered to the profile; nothing is added.
+    pub fn document_findings(&self, id: String) -> Result<Vec<OfferedFinding>, CarnetError> {
+        let findings = self.facade(|record| record.document_findings(&id))?;
+        Ok(findings.into_iter().map(OfferedFinding::from).collect())
+    }
+
+    /// Adds one finding of a CDA to the profile, as the person asked.
+    pub fn add_finding_to_profile(
+        &self,
+        id: String,
+        index: u32,
+    ) -> Result<ProfileItem, CarnetError> {
+        self.facade(|record| record.add_finding_to_profile(&id, index))
+            .map(ProfileItem::from)
     }
 
     /// Adds a profile entry from text (and a code, such as a vaccine group).

@@ -900,6 +900,29 @@ fn show_lab_reports(record: &carnet::HealthRecord, dir: &Path) -> Result<(), Ses
     for line in record.document_text(level3)?.lines().skip(3).take(6) {
         outln!("        {line}");
     }
+    let offered = record.document_findings(level3)?;
+    outln!("      its coded entries, offered to the medical profile (nothing added unless asked):");
+    for finding in &offered {
+        outln!("        {}. {}", finding.index, finding.summary);
+    }
+    if let Some(first) = offered.first() {
+        let added = record.add_finding_to_profile(level3, first.index)?;
+        outln!(
+            "      she adds result {} to her profile: a FHIR {} taken from the report ({})",
+            first.index,
+            added.kind.resource_type(),
+            added.summary()
+        );
+    }
+    let archive = dir.join("IHE_XDM.ZIP");
+    record.export_xdm_to_path(&[level3.to_owned()], &archive)?;
+    outln!(
+        "      handed on for her doctor as an IHE XDM archive, as MSSanté carries it ({} bytes): {}",
+        std::fs::metadata(&archive)
+            .map(|m| m.len())
+            .unwrap_or_default(),
+        archive.display()
+    );
     let listed = record.with_content(|r| r.documents())?;
     for apart in record.with_content(|r| r.documents_apart())? {
         if let carnet::record::Addressee::NotForThisPerson { reason } = &apart.addressee {

@@ -66,6 +66,19 @@ pub enum RecordCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What a level-3 CDA's coded entries say (laboratory results, vaccinations, allergies,
+    /// treatments), numbered; --add N puts finding N in the medical profile, with the
+    /// document as its source (nothing is added otherwise).
+    Findings {
+        /// Document identifier (a unique prefix is enough).
+        id: String,
+        /// Add this finding to the profile; repeat for several.
+        #[arg(long = "add", value_name = "N")]
+        add: Vec<u32>,
+        /// Print JSON (each finding with its FHIR R4 resource).
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a document.
     Delete {
         /// Document identifier (a unique prefix is enough).
@@ -454,6 +467,38 @@ pub fn run(options: &Options, command: RecordCommand) -> Result<ExitCode, Sessio
             }
             if let Some((path, media_type)) = written {
                 outln!("file written to {} ({media_type})", path.display());
+            }
+        }
+        RecordCommand::Findings { id, add, json } => {
+            let id = document_id(&record, &id)?;
+            for index in &add {
+                let item = record.add_finding_to_profile(&id, *index)?;
+                outln!("added to the profile: {}", item.summary());
+            }
+            let offered = record.document_findings(&id)?;
+            if json {
+                let listed: Vec<serde_json::Value> = offered
+                    .iter()
+                    .map(|f| {
+                        serde_json::json!({
+                            "index": f.index, "kind": f.kind, "summary": f.summary,
+                            "in_profile": f.in_profile, "resource": f.resource,
+                        })
+                    })
+                    .collect();
+                print_json(&listed);
+            } else if offered.is_empty() {
+                outln!("no coded results, vaccinations, allergies or treatments in this document");
+            } else if add.is_empty() {
+                for finding in &offered {
+                    let mark = if finding.in_profile {
+                        " [in the profile]"
+                    } else {
+                        ""
+                    };
+                    outln!("{:>3}. {}{mark}", finding.index, finding.summary);
+                }
+                outln!("add one to the profile with --add N");
             }
         }
         RecordCommand::Delete { id } => {

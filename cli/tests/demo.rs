@@ -35,10 +35,13 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
         "sync: received 4 document(s), 1 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
         "the level-1 report opens as its application/pdf (326650 bytes)",
         "patient MARIE DUPONT (INS 253072B07300470)",
+        "0. Thyréostimuline [Arbitraire/Volume] Sérum/Plasma ; Numérique: 1.950 m[IU]/L (0.270–4.200), Normal, 2014-04-02",
+        "she adds result 0 to her profile: a FHIR Observation taken from the report",
+        "handed on for her doctor as an IHE XDM archive, as MSSanté carries it",
         "identity vigilance: « Compte rendu d'examens biologiques » kept apart, not for this person (it is about another patient: DOMINIQUE PAT-TROIS (INS 2*****…89)); 4 document(s) listed as hers",
         "Thyréostimuline (TSH) (ECL Modular) | 1.950 mUI/l | (0.270 - 4.200)",
-        "[net.offline], 1 change(s) kept waiting",
-        "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 1 profile change(s)",
+        "[net.offline], 2 change(s) kept waiting",
+        "server back: received 0 document(s), 0 message(s), 0 profile change(s); sent 0 document(s), 2 profile change(s)",
         "asked again: unchanged, nothing downloaded (304)",
         "the card enrolled on this device: 2 people, and the health-space account",
         "on the phone, offline: 2. LEA DUPONT, AMO rights 2026-01-01 to 2027-12-31",
@@ -75,6 +78,7 @@ fn demo_walks_through_every_step_and_keeps_only_its_own_files() {
     assert_eq!(
         entries,
         [
+            "IHE_XDM.ZIP",
             "bilan-thyroidien.html",
             "compte-rendu-biologie.pdf",
             "export.zip",

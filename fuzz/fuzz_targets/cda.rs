@@ -1,4 +1,4 @@
-//! The CDA reader on arbitrary bytes, with limits small enough to be met: it must never
+//! The CDA reader (header and body, then the coded entries) on arbitrary bytes, with limits small enough to be met: it must never
 //! panic nor write more of an embedded file than its limit, and whatever it refuses is a
 //! typed error.
 #![no_main]
@@ -20,6 +20,10 @@ fuzz_target!(|data: &[u8]| {
     let result = read(data, &mut embedded, &limits);
     assert!(embedded.len() as u64 <= limits.max_embedded_bytes);
     if let Err(error) = result {
+        assert!(!error.code().is_empty());
+    }
+    // The coded entries, read by their own pass over the same events.
+    if let Err(error) = carnet_cda::findings(data, &limits) {
         assert!(!error.code().is_empty());
     }
 });

@@ -1114,6 +1114,11 @@ RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_add_appointment(uint64_t ptr
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_add_document(uint64_t ptr, RustBuffer new, RustBuffer content, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ADD_FINDING_TO_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ADD_FINDING_TO_PROFILE
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_add_finding_to_profile(uint64_t ptr, RustBuffer id, uint32_t index, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ADD_MEASURE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_ADD_MEASURE
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_add_measure(uint64_t ptr, RustBuffer kind, RustBuffer values, RustBuffer date_millis, RustCallStatus *_Nonnull out_status
@@ -1167,6 +1172,11 @@ void uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(uint64_t ptr, 
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(uint64_t ptr, RustBuffer new, RustBuffer attachments, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_FINDINGS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_FINDINGS
+RustBuffer uniffi_carnet_ffi_fn_method_healthrecord_document_findings(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_HEALTHRECORD_DOCUMENT_PAGE
@@ -2136,6 +2146,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_add_document(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_ADD_FINDING_TO_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_ADD_FINDING_TO_PROFILE
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_add_finding_to_profile(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_ADD_MEASURE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_ADD_MEASURE
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_add_measure(void
@@ -2199,6 +2215,12 @@ uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DELIVER_MESSAGE
 uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_FINDINGS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_HEALTHRECORD_DOCUMENT_FINDINGS
+uint16_t uniffi_carnet_ffi_checksum_method_healthrecord_document_findings(void
     
 );
 #endif

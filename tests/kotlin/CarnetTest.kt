@@ -364,6 +364,15 @@ class CarnetTest {
             assertEquals("cda.malformed", e.code)
         }
         assertEquals(1, record.documents().size)
+        // A level-3 report's results, offered to the profile, one added when asked.
+        val tsh = record.addDocument(blank, File(fixtures, "cda/BIO-CR-BIO_2024.01_TSH_1.xml").readBytes())
+        val offered = record.documentFindings(tsh.id)
+        assertEquals(2, offered.size)
+        assertEquals(ProfileKind.OBSERVATION, offered[0].kind)
+        assertTrue(offered[0].resourceJson.contains("\"code\":\"3016-3\""))
+        assertTrue(record.profile(null).isEmpty())
+        record.addFindingToProfile(tsh.id, 0u)
+        assertTrue(record.documentFindings(tsh.id)[0].inProfile)
         // Handed on as an IHE XDM archive, and taken into another record from it.
         val archive = Files.createTempDirectory("carnet-kotlin-xdm").resolve("IHE_XDM.ZIP").toString()
         record.exportXdm(listOf(document.id), archive)

@@ -344,6 +344,35 @@ class RecordTest(unittest.TestCase):
             record.document_page(document.id)
         self.assertEqual(caught.exception.code, "cda.body")
 
+    def test_a_cdas_findings_are_valid_fhir_r4_and_join_the_profile_when_asked(self):
+        """Every finding of the ANS examples offered to the profile is a FHIR R4 resource that
+        fhir.resources (an independent implementation of the specification) accepts."""
+        from fhir.resources import construct_fhir_element
+        record = open_carnet(data_dir=fresh_dir()).create_record(carnet.RecordUnlock.DEVICE_KEY())
+        blank = carnet.NewDocument(title="", type_code=None, class_code=None, author=None, date_millis=None,
+                                   ins=None, confidentiality=carnet.Confidentiality.NORMAL, description=None)
+        kinds, added = set(), {}
+        for name in ["BIO-CR-BIO_2024.01_TSH_1.xml", "BIO-CR-BIO_2021.01_Auto-Presentable.xml",
+                     "BIO-TROD_2024.01_COVID-19.xml", "VAC_2023.01.xml", "CARD-F-PRC-TAP_2022.01.xml",
+                     "eP-MED-DM_2024.01_PosoStruct.xml", "DLU-EHPAD-DLU_2022.01.xml"]:
+            document = record.add_document(blank, (FIXTURES / "cda" / name).read_bytes())
+            added[name] = document
+            offered = record.document_findings(document.id)
+            self.assertTrue(offered, name)
+            for finding in offered:
+                resource = json.loads(finding.resource_json)
+                construct_fhir_element(resource["resourceType"], resource)  # raises if not valid R4
+                kinds.add(finding.kind)
+                self.assertFalse(finding.in_profile)
+        self.assertEqual(kinds, {carnet.ProfileKind.OBSERVATION, carnet.ProfileKind.IMMUNIZATION,
+                                 carnet.ProfileKind.ALLERGY, carnet.ProfileKind.MEDICATION})
+        self.assertEqual(record.profile(None), [])
+        tsh = added["BIO-CR-BIO_2024.01_TSH_1.xml"]
+        item = record.add_finding_to_profile(tsh.id, 0)
+        self.assertEqual(json.loads(item.resource_json)["valueQuantity"]["code"], "m[IU]/L")
+        self.assertTrue(record.document_findings(tsh.id)[0].in_profile)
+        self.assertEqual(len(record.profile(None)), 1)
+
     def test_documents_handed_on_as_xdm_read_with_the_standard_library(self):
         """The XDM archive Carnet writes, judged by Python's own zipfile, hashlib and
         ElementTree: the layout IHE ITI TF-1 §16 gives, each file's SHA-1 and size as its

@@ -189,6 +189,42 @@ impl HealthRecord {
         Ok((cda.header, rendering))
     }
 
+    /// What the coded entries of stored CDA `id` say — laboratory results, vaccinations,
+    /// allergies, treatments — offered to the medical profile as the FHIR R4 resources it
+    /// would keep; nothing is added ([`HealthRecord::add_finding_to_profile`] adds one).
+    ///
+    /// # Errors
+    /// [`CarnetError::Record`] for an unknown id; [`CarnetError::Cda`] for a document that
+    /// is not a CDA, or does not read.
+    pub fn document_findings(
+        &self,
+        id: &str,
+    ) -> Result<Vec<carnet_record::OfferedFinding>, CarnetError> {
+        let findings = self.read_findings(id)?;
+        self.with_content(|r| r.offer_findings(id, &findings))
+    }
+
+    /// Adds finding `index` of stored CDA `id` ([`HealthRecord::document_findings`]) to the
+    /// medical profile, with the document as its source; asked again, the same entry.
+    ///
+    /// # Errors
+    /// As [`HealthRecord::document_findings`]; [`CarnetError::Record`] for an index past the
+    /// findings or a document kept apart.
+    pub fn add_finding_to_profile(
+        &self,
+        id: &str,
+        index: u32,
+    ) -> Result<carnet_record::ProfileItem, CarnetError> {
+        let findings = self.read_findings(id)?;
+        self.with_content(|r| r.add_finding(id, &findings, index))
+    }
+
+    fn read_findings(&self, id: &str) -> Result<Vec<carnet_cda::Finding>, CarnetError> {
+        self.with_stored_xml(id, |input| {
+            Ok(carnet_cda::findings(input, &Limits::default())?)
+        })
+    }
+
     /// What the header of stored CDA `id` says.
     ///
     /// # Errors

@@ -236,3 +236,69 @@ fn an_older_version_arriving_late_is_already_replaced() {
         [&newest.id]
     );
 }
+
+#[test]
+fn a_reports_results_are_offered_to_the_profile_and_added_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    record
+        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
+        .unwrap();
+    let report = add(&record, &fixture(LAB));
+    let offered = record.document_findings(&report.id).unwrap();
+    assert_eq!(offered.len(), 2);
+    let tsh = &offered[0];
+    assert_eq!(tsh.kind, carnet::record::ProfileKind::Observation);
+    assert!(!tsh.in_profile);
+    assert!(
+        tsh.summary.starts_with("Thyréostimuline [Arbitraire/Volume] Sérum/Plasma ; Numérique: 1.950 m[IU]/L (0.270–4.200), Normal, 2014-04-02"),
+        "{}",
+        tsh.summary
+    );
+    let resource = &tsh.resource;
+    assert_eq!(resource["code"]["coding"][0]["system"], "http://loinc.org");
+    assert_eq!(resource["code"]["coding"][0]["code"], "3016-3");
+    assert_eq!(resource["valueQuantity"]["value"], 1.95);
+    assert_eq!(resource["valueQuantity"]["code"], "m[IU]/L");
+    assert_eq!(resource["referenceRange"][0]["high"]["value"], 4.2);
+    assert_eq!(resource["interpretation"][0]["coding"][0]["code"], "N");
+    assert_eq!(resource["effectiveDateTime"], "2014-04-02T14:55:21+02:00");
+    assert_eq!(
+        resource["derivedFrom"][0]["reference"],
+        format!("DocumentReference/{}", report.id)
+    );
+    // Nothing is in the profile until asked.
+    let profile = |r: &HealthRecord| r.with_content(|r| r.profile(None)).unwrap();
+    assert!(profile(&record).is_empty());
+    let added = record.add_finding_to_profile(&report.id, 0).unwrap();
+    assert_eq!(added.resource["valueQuantity"], resource["valueQuantity"]);
+    record.add_finding_to_profile(&report.id, 0).unwrap();
+    assert_eq!(profile(&record).len(), 1, "asked twice, kept once");
+    let offered = record.document_findings(&report.id).unwrap();
+    assert!(offered[0].in_profile && !offered[1].in_profile);
+    assert_eq!(
+        record
+            .add_finding_to_profile(&report.id, 9)
+            .unwrap_err()
+            .code(),
+        "record.not_found"
+    );
+    // A vaccination note's vaccination, as an Immunization.
+    let note = add(&record, &fixture("VAC-NOTE_2023.01.xml"));
+    let [vaccination] = record
+        .document_findings(&note.id)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(vaccination.kind, carnet::record::ProfileKind::Immunization);
+    assert_eq!(vaccination.resource["lotNumber"], "4456672");
+    assert_eq!(vaccination.resource["occurrenceDateTime"], "2009-09-28");
+    // A document kept apart gives nothing to the profile.
+    let someone_else = fixture(LAB)
+        .replace(ANS_PATIENT, "180012B07300470")
+        .replacen("55.2024.9.1\"", "55.2024.9.7\"", 1);
+    let apart = add(&record, &someone_else);
+    assert!(apart.addressee.is_apart());
+    let refused = record.add_finding_to_profile(&apart.id, 0).unwrap_err();
+    assert!(refused.to_string().contains("kept apart"), "{refused}");
+}

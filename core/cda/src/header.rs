@@ -32,6 +32,59 @@ pub struct Timestamp {
     pub offset_minutes: Option<i32>,
 }
 
+impl Timestamp {
+    /// Reads an HL7 timestamp as written (a text that is not one keeps `unix_millis` `None`).
+    #[must_use]
+    pub fn parse(text: &str) -> Timestamp {
+        Timestamp {
+            unix_millis: crate::time::unix_millis(text),
+            offset_minutes: crate::time::offset_minutes(text),
+            text: text.to_owned(),
+        }
+    }
+
+    /// The FHIR `dateTime` of the same moment at the precision written: `2021`, `2021-01`,
+    /// `2021-01-04`, or to the second with the offset written (`Z` when none was); `None`
+    /// when the text is not a timestamp.
+    #[must_use]
+    pub fn fhir_date_time(&self) -> Option<String> {
+        let millis = self.unix_millis?;
+        let digits: String = self.text.chars().take_while(char::is_ascii_digit).collect();
+        let offset = self.offset_minutes.unwrap_or(0);
+        let local = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+            .ok()?
+            .to_offset(time::UtcOffset::from_whole_seconds(offset * 60).ok()?);
+        let date = format!(
+            "{:04}-{:02}-{:02}",
+            local.year(),
+            u8::from(local.month()),
+            local.day()
+        );
+        Some(match digits.len() {
+            4 => date.get(..4)?.to_owned(),
+            6 => date.get(..7)?.to_owned(),
+            8 => date,
+            _ => {
+                let zone = match self.offset_minutes {
+                    None | Some(0) => "Z".to_owned(),
+                    Some(m) => format!(
+                        "{}{:02}:{:02}",
+                        if m < 0 { '-' } else { '+' },
+                        m.abs() / 60,
+                        m.abs() % 60
+                    ),
+                };
+                format!(
+                    "{date}T{:02}:{:02}:{:02}{zone}",
+                    local.hour(),
+                    local.minute(),
+                    local.second()
+                )
+            }
+        })
+    }
+}
+
 /// A person's name parts as CDA writes them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PersonName {

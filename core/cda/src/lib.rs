@@ -14,6 +14,7 @@
 //! the document and the embedded file ([`Limits`]): hostile XML is a typed [`CdaError`].
 //! Elements are matched by their local names along their path from the root.
 
+mod entries;
 mod error;
 mod events;
 mod header;
@@ -22,6 +23,10 @@ mod reader;
 mod render;
 mod time;
 
+pub use entries::{
+    ALLERGY_TEMPLATE, Allergy, Finding, LAB_RESULT_TEMPLATE, LabResult, Quantity, ReferenceRange,
+    ResultValue, TREATMENT_TEMPLATE, Treatment, VACCINATION_TEMPLATE, Vaccination, findings,
+};
 pub use error::CdaError;
 pub use header::rpps_of_national_id;
 pub use header::{

@@ -216,11 +216,7 @@ fn id_of(element: &BytesStart<'_>) -> Result<Option<InstanceId>, CdaError> {
 }
 
 fn time_of(element: &BytesStart<'_>) -> Result<Option<Timestamp>, CdaError> {
-    Ok(attribute(element, "value")?.map(|text| Timestamp {
-        unix_millis: crate::time::unix_millis(&text),
-        offset_minutes: crate::time::offset_minutes(&text),
-        text,
-    }))
+    Ok(attribute(element, "value")?.map(|text| Timestamp::parse(&text)))
 }
 
 /// Whether the element's path (root first) is `expected`.

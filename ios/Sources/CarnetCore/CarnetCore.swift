@@ -3195,6 +3195,11 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
     func addDocument(new: NewDocument, content: Data) throws  -> Document
     
     /**
+     * Adds one finding of a CDA to the profile, as the person asked.
+     */
+    func addFindingToProfile(id: String, index: UInt32) throws  -> ProfileItem
+    
+    /**
      * Records a measure (blood pressure: systolic then diastolic).
      */
     func addMeasure(kind: MeasureKind, values: [Double], dateMillis: Int64?) throws  -> ProfileItem
@@ -3248,6 +3253,12 @@ public protocol HealthRecordProtocol: AnyObject, Sendable {
      * Delivers a message from a professional (what the health-space sync does).
      */
     func deliverMessage(new: NewMessage, attachments: [NewAttachment]) throws  -> Message
+    
+    /**
+     * What a CDA's coded entries say (results, vaccinations, allergies, treatments),
+     * offered to the profile; nothing is added.
+     */
+    func documentFindings(id: String) throws  -> [OfferedFinding]
     
     /**
      * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
@@ -3566,6 +3577,20 @@ open func addDocument(new: NewDocument, content: Data)throws  -> Document  {
 }
     
     /**
+     * Adds one finding of a CDA to the profile, as the person asked.
+     */
+open func addFindingToProfile(id: String, index: UInt32)throws  -> ProfileItem  {
+    return try  FfiConverterTypeProfileItem_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_add_finding_to_profile(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterUInt32.lower(index),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Records a measure (blood pressure: systolic then diastolic).
      */
 open func addMeasure(kind: MeasureKind, values: [Double], dateMillis: Int64?)throws  -> ProfileItem  {
@@ -3702,6 +3727,20 @@ open func deliverMessage(new: NewMessage, attachments: [NewAttachment])throws  -
             self.uniffiCloneHandle(),
         FfiConverterTypeNewMessage_lower(new),
         FfiConverterSequenceTypeNewAttachment.lower(attachments),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What a CDA's coded entries say (results, vaccinations, allergies, treatments),
+     * offered to the profile; nothing is added.
+     */
+open func documentFindings(id: String)throws  -> [OfferedFinding]  {
+    return try  FfiConverterSequenceTypeOfferedFinding.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_healthrecord_document_findings(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
     )
 })
 }
@@ -9389,6 +9428,106 @@ public func FfiConverterTypeNirInfo_lower(_ value: NirInfo) -> RustBuffer {
 
 
 /**
+ * A finding of a CDA's coded entries, as the profile would keep it; `resource_json` is the
+ * FHIR R4 resource it would become.
+ */
+public struct OfferedFinding: Equatable, Hashable {
+    /**
+     * Its place among the document's findings (what `add_finding_to_profile` takes).
+     */
+    public var index: UInt32
+    /**
+     * Which part of the profile it would go to.
+     */
+    public var kind: ProfileKind
+    /**
+     * One line for a person.
+     */
+    public var summary: String
+    /**
+     * The FHIR R4 resource, as JSON.
+     */
+    public var resourceJson: String
+    /**
+     * Whether it is in the profile already.
+     */
+    public var inProfile: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its place among the document's findings (what `add_finding_to_profile` takes).
+         */index: UInt32, 
+        /**
+         * Which part of the profile it would go to.
+         */kind: ProfileKind, 
+        /**
+         * One line for a person.
+         */summary: String, 
+        /**
+         * The FHIR R4 resource, as JSON.
+         */resourceJson: String, 
+        /**
+         * Whether it is in the profile already.
+         */inProfile: Bool) {
+        self.index = index
+        self.kind = kind
+        self.summary = summary
+        self.resourceJson = resourceJson
+        self.inProfile = inProfile
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfferedFinding: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfferedFinding: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfferedFinding {
+        return
+            try OfferedFinding(
+                index: FfiConverterUInt32.read(from: &buf), 
+                kind: FfiConverterTypeProfileKind.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf), 
+                resourceJson: FfiConverterString.read(from: &buf), 
+                inProfile: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfferedFinding, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.index, into: &buf)
+        FfiConverterTypeProfileKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+        FfiConverterString.write(value.resourceJson, into: &buf)
+        FfiConverterBool.write(value.inProfile, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferedFinding_lift(_ buf: RustBuffer) throws -> OfferedFinding {
+    return try FfiConverterTypeOfferedFinding.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfferedFinding_lower(_ value: OfferedFinding) -> RustBuffer {
+    return FfiConverterTypeOfferedFinding.lower(value)
+}
+
+
+/**
  * The record's owner.
  */
 public struct Patient: Equatable, Hashable {
@@ -13794,6 +13933,31 @@ fileprivate struct FfiConverterSequenceTypeNewAttachment: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeOfferedFinding: FfiConverterRustBuffer {
+    typealias SwiftType = [OfferedFinding]
+
+    public static func write(_ value: [OfferedFinding], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeOfferedFinding.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [OfferedFinding] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [OfferedFinding]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeOfferedFinding.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeProfileItem: FfiConverterRustBuffer {
     typealias SwiftType = [ProfileItem]
 
@@ -14183,6 +14347,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_healthrecord_add_document() != 49484) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_add_finding_to_profile() != 43169) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() != 18256) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -14214,6 +14381,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() != 44900) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_healthrecord_document_findings() != 16195) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_healthrecord_document_page() != 28726) {

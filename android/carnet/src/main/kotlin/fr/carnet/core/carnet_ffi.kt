@@ -1114,6 +1114,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_document(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_finding_to_profile(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_measure(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_add_profile_item(
@@ -1135,6 +1137,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_delete_profile_item(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_findings(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_healthrecord_document_page(
     ): Int
@@ -1510,6 +1514,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_add_document(`ptr`: Long,`new`: RustBuffer.ByValue,`content`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_add_finding_to_profile(`ptr`: Long,`id`: RustBuffer.ByValue,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_add_measure(`ptr`: Long,`kind`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,`dateMillis`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_add_profile_item(`ptr`: Long,`kind`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`dateMillis`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1531,6 +1537,8 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_healthrecord_delete_profile_item(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_carnet_ffi_fn_method_healthrecord_deliver_message(`ptr`: Long,`new`: RustBuffer.ByValue,`attachments`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_healthrecord_document_findings(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_healthrecord_document_page(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1979,6 +1987,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_document() and 0xFFFF) != 49484) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_finding_to_profile() and 0xFFFF) != 43169) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_add_measure() and 0xFFFF) != 18256) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2010,6 +2021,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_deliver_message() and 0xFFFF) != 44900) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_findings() and 0xFFFF) != 16195) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_carnet_ffi_checksum_method_healthrecord_document_page() and 0xFFFF) != 28726) {
@@ -6721,6 +6735,11 @@ public interface HealthRecordInterface {
     fun `addDocument`(`new`: NewDocument, `content`: kotlin.ByteArray): Document
     
     /**
+     * Adds one finding of a CDA to the profile, as the person asked.
+     */
+    fun `addFindingToProfile`(`id`: kotlin.String, `index`: kotlin.UInt): ProfileItem
+    
+    /**
      * Records a measure (blood pressure: systolic then diastolic).
      */
     fun `addMeasure`(`kind`: MeasureKind, `values`: List<kotlin.Double>, `dateMillis`: kotlin.Long?): ProfileItem
@@ -6774,6 +6793,12 @@ public interface HealthRecordInterface {
      * Delivers a message from a professional (what the health-space sync does).
      */
     fun `deliverMessage`(`new`: NewMessage, `attachments`: List<NewAttachment>): Message
+    
+    /**
+     * What a CDA's coded entries say (results, vaccinations, allergies, treatments),
+     * offered to the profile; nothing is added.
+     */
+    fun `documentFindings`(`id`: kotlin.String): List<OfferedFinding>
     
     /**
      * A level-3 CDA as a readable, self-contained, sanitised HTML page: show it in a web view
@@ -7188,6 +7213,25 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
 
     
     /**
+     * Adds one finding of a CDA to the profile, as the person asked.
+     */
+    @Throws(CarnetException::class)override fun `addFindingToProfile`(`id`: kotlin.String, `index`: kotlin.UInt): ProfileItem {
+            return FfiConverterTypeProfileItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_add_finding_to_profile(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterUInt.lower(`index`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Records a measure (blood pressure: systolic then diastolic).
      */
     @Throws(CarnetException::class)override fun `addMeasure`(`kind`: MeasureKind, `values`: List<kotlin.Double>, `dateMillis`: kotlin.Long?): ProfileItem {
@@ -7376,6 +7420,25 @@ open class HealthRecord: Disposable, AutoCloseable, HealthRecordInterface
         
         FfiConverterTypeNewMessage.lower(`new`),
         FfiConverterSequenceTypeNewAttachment.lower(`attachments`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What a CDA's coded entries say (results, vaccinations, allergies, treatments),
+     * offered to the profile; nothing is added.
+     */
+    @Throws(CarnetException::class)override fun `documentFindings`(`id`: kotlin.String): List<OfferedFinding> {
+            return FfiConverterSequenceTypeOfferedFinding.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_healthrecord_document_findings(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
 }
     }
     )
@@ -14019,6 +14082,78 @@ public object FfiConverterTypeNirInfo: FfiConverterRustBuffer<NirInfo> {
 
 
 /**
+ * A finding of a CDA's coded entries, as the profile would keep it; `resource_json` is the
+ * FHIR R4 resource it would become.
+ */
+data class OfferedFinding (
+    /**
+     * Its place among the document's findings (what `add_finding_to_profile` takes).
+     */
+    var `index`: kotlin.UInt
+    , 
+    /**
+     * Which part of the profile it would go to.
+     */
+    var `kind`: ProfileKind
+    , 
+    /**
+     * One line for a person.
+     */
+    var `summary`: kotlin.String
+    , 
+    /**
+     * The FHIR R4 resource, as JSON.
+     */
+    var `resourceJson`: kotlin.String
+    , 
+    /**
+     * Whether it is in the profile already.
+     */
+    var `inProfile`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOfferedFinding: FfiConverterRustBuffer<OfferedFinding> {
+    override fun read(buf: ByteBuffer): OfferedFinding {
+        return OfferedFinding(
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeProfileKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OfferedFinding) = (
+            FfiConverterUInt.allocationSize(value.`index`) +
+            FfiConverterTypeProfileKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`summary`) +
+            FfiConverterString.allocationSize(value.`resourceJson`) +
+            FfiConverterBoolean.allocationSize(value.`inProfile`)
+    )
+
+    override fun write(value: OfferedFinding, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`index`, buf)
+            FfiConverterTypeProfileKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+            FfiConverterString.write(value.`resourceJson`, buf)
+            FfiConverterBoolean.write(value.`inProfile`, buf)
+    }
+}
+
+
+
+/**
  * The record's owner.
  */
 data class Patient (
@@ -17951,6 +18086,34 @@ public object FfiConverterSequenceTypeNewAttachment: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeNewAttachment.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeOfferedFinding: FfiConverterRustBuffer<List<OfferedFinding>> {
+    override fun read(buf: ByteBuffer): List<OfferedFinding> {
+        val len = buf.getInt()
+        return List<OfferedFinding>(len) {
+            FfiConverterTypeOfferedFinding.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<OfferedFinding>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeOfferedFinding.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<OfferedFinding>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeOfferedFinding.write(it, buf)
         }
     }
 }
