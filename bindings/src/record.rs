@@ -83,6 +83,8 @@ pub struct NewDocument {
     pub set_id: Option<String>,
     #[uniffi(default = None)]
     pub version: Option<u32>,
+    #[uniffi(default = None)]
+    pub words: Option<String>,
 }
 
 /// The patient a document names, as it says it.

@@ -228,7 +228,9 @@ pub struct AddDocArgs {
 /// `carnet record search`
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// Words that must all appear (title, description, author, type).
+    /// Words that must all appear (title, description, author, type, or what the document
+    /// says: a level-3 CDA's narrative, a plain-text document's text), case and accents
+    /// ignored.
     text: Option<String>,
     /// Care date on or after, YYYY-MM-DD.
     #[arg(long)]

@@ -292,6 +292,17 @@ fn a_cda_describes_itself_and_shows_the_pdf_inside() {
         text.to_str().unwrap(),
     ]);
     assert!(added.contains("(text/plain, "), "{added}");
+    // What the documents say is searched: the note's text, the vaccination history's narrative.
+    let found = run(&["record", "search", "glycemie A JEUN"]);
+    assert!(
+        found.contains("Note") && !found.contains("Mes vaccins"),
+        "{found}"
+    );
+    let found = run(&["record", "search", "tetanique"]);
+    assert!(
+        found.contains("Mes vaccins") && !found.contains("Note"),
+        "{found}"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use carnet_cda::{Body, Cda, Header, Limits, Rendering};
-use carnet_record::{Document, NewDocument, metadata_from_cda};
+use carnet_record::{Document, NewDocument};
 
 use crate::files::{open_given_file, write_atomically};
 use crate::{CarnetError, HealthRecord};
@@ -32,9 +32,11 @@ pub struct Viewable {
 
 impl HealthRecord {
     /// Adds the person's own document, its content read from the file at `path` (streamed,
-    /// in 64 KiB sealed chunks). A CDA document is read first: its header fills in what `new`
-    /// leaves unsaid ([`carnet_record::metadata_from_cda`]), and one that does not read is refused, nothing
-    /// stored.
+    /// in 64 KiB sealed chunks). What it says of itself is read first
+    /// ([`carnet_record::describe`]): a CDA's header fills in what `new` leaves unsaid, its
+    /// narrative and a text's words are kept for search, and a CDA that does not read is
+    /// refused, nothing stored. The file is opened before anything else, so that one that
+    /// cannot be is a read error naming it.
     ///
     /// # Errors
     /// [`CarnetError::Codec`] (a read error) when the file cannot be opened;
@@ -45,10 +47,8 @@ impl HealthRecord {
         new: &NewDocument,
         path: &Path,
     ) -> Result<Document, CarnetError> {
-        let new = self.described(new, || {
-            Ok(std::io::BufReader::new(open_given_file(path, "document")?))
-        })?;
         let mut file = open_given_file(path, "document")?;
+        let new = carnet_record::describe(new, &mut GivenFile(path))?;
         self.with_content(|r| r.add_document(&new, carnet_record::DocumentSource::User, &mut file))
     }
 
@@ -57,28 +57,10 @@ impl HealthRecord {
     /// # Errors
     /// As [`HealthRecord::add_document_from_path`].
     pub fn add_document(&self, new: &NewDocument, content: &[u8]) -> Result<Document, CarnetError> {
-        let new = self.described(new, || Ok(content))?;
+        let new = carnet_record::describe(new, &mut Bytes(content))?;
         self.with_content(|r| {
             r.add_document(&new, carnet_record::DocumentSource::User, &mut &*content)
         })
-    }
-
-    /// `new` completed from the content's CDA header when the content is a CDA.
-    fn described<R: BufRead>(
-        &self,
-        new: &NewDocument,
-        mut open: impl FnMut() -> Result<R, CarnetError>,
-    ) -> Result<NewDocument, CarnetError> {
-        let mut head = Vec::new();
-        open()?
-            .take(64 * 1024)
-            .read_to_end(&mut head)
-            .map_err(|e| CarnetError::Storage(format!("document: {e}")))?;
-        if !matches!(carnet_record::sniff_media_type(&head), Ok("text/xml")) {
-            return Ok(new.clone());
-        }
-        let cda = read_cda(open()?, &mut std::io::sink())?;
-        Ok(metadata_from_cda(new, &cda.header))
     }
 
     /// Imports the documents of the IHE XDM archive (`IHE_XDM.ZIP`) at `path`, as MSSanté
@@ -285,6 +267,30 @@ impl HealthRecord {
             stored?;
             Ok(value)
         })
+    }
+}
+
+/// A document the person gives by its path, opened again for each reading.
+struct GivenFile<'a>(&'a Path);
+
+impl carnet_record::Content for GivenFile<'_> {
+    type Error = CarnetError;
+
+    fn open(&mut self) -> Result<Box<dyn BufRead + '_>, CarnetError> {
+        Ok(Box::new(std::io::BufReader::new(open_given_file(
+            self.0, "document",
+        )?)))
+    }
+}
+
+/// A document given in memory, its reading errors the facade's.
+struct Bytes<'a>(&'a [u8]);
+
+impl carnet_record::Content for Bytes<'_> {
+    type Error = CarnetError;
+
+    fn open(&mut self) -> Result<Box<dyn BufRead + '_>, CarnetError> {
+        Ok(Box::new(self.0))
     }
 }
 

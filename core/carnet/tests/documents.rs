@@ -43,6 +43,19 @@ fn owner(ins: &str) -> Patient {
     }
 }
 
+/// `record` exported, then imported into a new record in `dir`.
+fn exported_and_imported(record: &HealthRecord, dir: &std::path::Path) -> HealthRecord {
+    let archive = record
+        .with_content(|r| r.export(std::io::Cursor::new(Vec::new()), &mut |_| {}))
+        .unwrap()
+        .into_inner();
+    let restored = new_record(dir);
+    restored
+        .with_content(|r| r.import(std::io::Cursor::new(archive), &mut |_| {}))
+        .unwrap();
+    restored
+}
+
 fn add(record: &HealthRecord, xml: &str) -> carnet::record::Document {
     record
         .add_document(&NewDocument::default(), xml.as_bytes())
@@ -79,15 +92,8 @@ fn a_document_for_another_patient_is_kept_apart_and_never_sent() {
         })
         .unwrap();
     // The record's export keeps it apart, with why.
-    let archive = record
-        .with_content(|r| r.export(std::io::Cursor::new(Vec::new()), &mut |_| {}))
-        .unwrap()
-        .into_inner();
     let other = tempfile::tempdir().unwrap();
-    let restored = new_record(other.path());
-    restored
-        .with_content(|r| r.import(std::io::Cursor::new(archive), &mut |_| {}))
-        .unwrap();
+    let restored = exported_and_imported(&record, other.path());
     let apart = restored.with_content(|r| r.documents_apart()).unwrap();
     assert_eq!(apart.len(), 1);
     assert_eq!(apart[0].addressee, document.addressee);
@@ -301,4 +307,72 @@ fn a_reports_results_are_offered_to_the_profile_and_added_only_when_asked() {
     assert!(apart.addressee.is_apart());
     let refused = record.add_finding_to_profile(&apart.id, 0).unwrap_err();
     assert!(refused.to_string().contains("kept apart"), "{refused}");
+}
+
+#[test]
+fn what_documents_say_is_searched_with_case_and_accents_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    record
+        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
+        .unwrap();
+    let report = add(&record, &fixture(LAB));
+    let note = record
+        .add_document(
+            &NewDocument {
+                title: "Note".into(),
+                ..NewDocument::default()
+            },
+            "Glycémie à jeun : 0,95 g/L, contrôle dans six mois\n".as_bytes(),
+        )
+        .unwrap();
+    let found = |r: &HealthRecord, text: &str| -> Vec<String> {
+        r.with_content(|r| {
+            r.search_documents(&carnet::record::DocumentQuery {
+                text: Some(text.into()),
+                ..Default::default()
+            })
+        })
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect()
+    };
+    // Words of the narrative, not of the title or metadata.
+    assert_eq!(
+        found(&record, "ECL modular"),
+        std::slice::from_ref(&report.id)
+    );
+    assert_eq!(
+        found(&record, "THYREOSTIMULINE"),
+        std::slice::from_ref(&report.id)
+    );
+    assert_eq!(
+        found(&record, "glycemie six"),
+        std::slice::from_ref(&note.id)
+    );
+    assert!(found(&record, "glycemie modular").is_empty());
+    // The words are sealed in the store: none is in clear in its files.
+    for entry in std::fs::read_dir(dir.path().join("record")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(7).any(|w| w == b"modular" || w == b"Modular"),
+                "{} holds a word in clear",
+                path.display()
+            );
+        }
+    }
+    // They travel with the record's export, and go with the document.
+    let other = tempfile::tempdir().unwrap();
+    let restored = exported_and_imported(&record, other.path());
+    assert_eq!(
+        found(&restored, "ecl modular"),
+        std::slice::from_ref(&report.id)
+    );
+    record
+        .with_content(|r| r.delete_document(&report.id))
+        .unwrap();
+    assert!(found(&record, "modular").is_empty());
 }

@@ -475,6 +475,15 @@ impl Rendering {
         if !about.is_empty() {
             let _ = writeln!(text, "{about}");
         }
+        text.push_str(&self.narrative_text());
+        text
+    }
+
+    /// The sections' titles and narratives as plain text, without the header's lines (what
+    /// the document says, for search).
+    #[must_use]
+    pub fn narrative_text(&self) -> String {
+        let mut text = String::new();
         for section in &self.sections {
             section_text(section, 0, &mut text);
         }

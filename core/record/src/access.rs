@@ -4,12 +4,11 @@
 use std::io::Write;
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
 
 use crate::document::{DOCUMENT, Document, sort_newest_first};
 use crate::error::{RecordError, Result};
 use crate::record::{Professional, Record, check_professional};
+use crate::words::{DOCUMENT_WORDS, DocumentWords, fold};
 
 /// Item kind of blocked professionals (keyed by RPPS).
 pub(crate) const BLOCKED: &str = "blocked";
@@ -55,8 +54,9 @@ pub struct AccessEntry {
 /// A document search; every criterion given must match.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DocumentQuery {
-    /// Words that must all appear in the title, description, author or type label
-    /// (case and accents ignored).
+    /// Words that must all appear in the title, description, author or type label, or in
+    /// what the document says (a level-3 CDA's narrative, a plain-text document's text);
+    /// case and accents ignored.
     pub text: Option<String>,
     /// Care date (or arrival date) on or after, Unix milliseconds.
     pub from_millis: Option<i64>,
@@ -193,8 +193,9 @@ impl Record {
         })
     }
 
-    /// Documents matching `query`, newest first. The metadata is decrypted and matched in
-    /// memory: nothing searchable is kept in clear.
+    /// Documents matching `query`, newest first (the person's own: neither kept apart nor
+    /// replaced). The metadata and the documents' words are decrypted and matched in memory:
+    /// nothing searchable is kept in clear.
     pub fn search_documents(&self, query: &DocumentQuery) -> Result<Vec<Document>> {
         let words: Vec<String> = query
             .text
@@ -205,12 +206,24 @@ impl Record {
             .map(str::to_owned)
             .collect();
         let author = query.author.as_deref().map(fold);
-        let mut found: Vec<Document> = self
-            .store
-            .read(|r| r.list::<Document>(DOCUMENT))?
+        let (documents, words_of) = self.store.read(|r| {
+            let documents: Vec<Document> = r
+                .list::<Document>(DOCUMENT)?
+                .into_iter()
+                .map(|(_, d)| d)
+                .filter(Document::is_listed)
+                .collect();
+            // What documents say, only when words are looked for.
+            let mut words = std::collections::HashMap::new();
+            if query.text.is_some() {
+                for (id, kept) in r.list::<DocumentWords>(DOCUMENT_WORDS)? {
+                    words.insert(id, kept.words);
+                }
+            }
+            Ok((documents, words))
+        })?;
+        let mut found: Vec<Document> = documents
             .into_iter()
-            .map(|(_, d)| d)
-            .filter(Document::is_listed)
             .filter(|d| {
                 let when = d.date_millis.unwrap_or(d.added_millis);
                 query.from_millis.is_none_or(|from| when >= from)
@@ -233,7 +246,11 @@ impl Record {
             })
             .filter(|d| {
                 words.is_empty() || {
-                    let haystack = fold(&searchable_text(d));
+                    let mut haystack = fold(&searchable_text(d));
+                    if let Some(said) = words_of.get(&d.id) {
+                        haystack.push(' ');
+                        haystack.push_str(said);
+                    }
                     words.iter().all(|w| haystack.contains(w.as_str()))
                 }
             })
@@ -262,25 +279,4 @@ fn searchable_text(document: &Document) -> String {
         text.push_str(part);
     }
     text
-}
-
-/// Lower case without accents, for matching ("Échographie" matches "echo").
-fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fold;
-
-    #[test]
-    fn folding_ignores_case_and_accents() {
-        assert_eq!(
-            fold("Échographie ŒSOPHAGE à Créteil"),
-            "echographie œsophage a creteil"
-        );
-    }
 }

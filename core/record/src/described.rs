@@ -2,7 +2,7 @@
 //! title, the type, the author, the date, the patient (INS and traits, for identity
 //! vigilance), the confidentiality, and the identifiers that tell versions apart.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use carnet_cda::{Header, InstanceId, Limits};
 
@@ -91,20 +91,82 @@ pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
     }
 }
 
-/// `new` completed from `content` when it is a CDA whose header reads; else `new` as it is
-/// (what the health space sends is kept even when its header does not read).
-pub(crate) fn described_received(new: &NewDocument, content: &[u8]) -> NewDocument {
-    let head = content.get(..64 * 1024).unwrap_or(content);
-    if !carnet_cda::looks_like_cda(head) {
-        return new.clone();
+/// A document's content, which can be read again from its start (a file, bytes in memory, an
+/// archive's entry): describing a CDA reads it more than once.
+pub trait Content {
+    /// What opening it again may meet.
+    type Error: From<carnet_cda::CdaError>;
+
+    /// The content, from its start.
+    ///
+    /// # Errors
+    /// When it cannot be opened.
+    fn open(&mut self) -> Result<Box<dyn BufRead + '_>, Self::Error>;
+}
+
+impl Content for &[u8] {
+    type Error = carnet_cda::CdaError;
+
+    fn open(&mut self) -> Result<Box<dyn BufRead + '_>, Self::Error> {
+        Ok(Box::new(*self))
     }
-    match read_header(content) {
-        Ok(header) => metadata_from_cda(new, &header),
-        Err(error) => {
-            tracing::warn!(%error, "a received CDA's header does not read: kept as described");
-            new.clone()
+}
+
+/// How much of the start of a document tells what it is.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// `new` completed from what `content` says of itself: for a CDA, its header
+/// ([`metadata_from_cda`]) and, when its body is structured, the words of its narrative; for
+/// a plain-text document, its words ([`crate::words`]); other files as they are.
+///
+/// # Errors
+/// [`carnet_cda::CdaError`] (as `Content::Error`) for a CDA that does not read, or content
+/// that cannot be read.
+pub fn describe<C: Content + ?Sized>(
+    new: &NewDocument,
+    content: &mut C,
+) -> Result<NewDocument, C::Error> {
+    let unreadable =
+        |e: std::io::Error| carnet_cda::CdaError::Io(format!("the document cannot be read: {e}"));
+    let mut head = Vec::new();
+    content
+        .open()?
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    match crate::blob::sniff_media_type(&head) {
+        Ok("text/xml") => {
+            let cda = carnet_cda::read(content.open()?, &mut std::io::sink(), &Limits::default())?;
+            let mut described = metadata_from_cda(new, &cda.header);
+            if described.words.is_none() && matches!(cda.body, carnet_cda::Body::Structured { .. })
+            {
+                described.words = crate::words::narrative_words(content.open()?);
+            }
+            Ok(described)
         }
+        Ok("text/plain") if new.words.is_none() => {
+            let mut text = Vec::new();
+            content
+                .open()?
+                .take(crate::words::MAX_TEXT_BYTES as u64)
+                .read_to_end(&mut text)
+                .map_err(unreadable)?;
+            Ok(NewDocument {
+                words: crate::words::text_words(&text),
+                ..new.clone()
+            })
+        }
+        _ => Ok(new.clone()),
     }
+}
+
+/// `new` completed from `content` as [`describe`] does; what the health space sends is kept
+/// as it was described even when its CDA header does not read.
+pub(crate) fn described_received(new: &NewDocument, mut content: &[u8]) -> NewDocument {
+    describe(new, &mut content).unwrap_or_else(|error| {
+        tracing::warn!(%error, "a received CDA's header does not read: kept as described");
+        new.clone()
+    })
 }
 
 /// Reads a CDA's header (its embedded file, if any, is decoded and dropped).

@@ -11,6 +11,7 @@ use crate::model::Coding;
 use crate::record::{MAX_SHORT_TEXT, Professional, Record, check_professional, check_text};
 use crate::store::{Reader, Writer};
 use crate::vigilance::{Addressee, NamedPatient, judge, known_ins};
+use crate::words::{DOCUMENT_WORDS, DocumentWords};
 
 /// Item kind of documents.
 pub(crate) const DOCUMENT: &str = "document";
@@ -89,6 +90,9 @@ pub struct NewDocument {
     pub set_id: Option<String>,
     /// Its version in that set (a CDA's `versionNumber`; 1 when not given).
     pub version: Option<u32>,
+    /// What the document says, for search ([`crate::words`]: a level-3 CDA's narrative, a
+    /// plain-text document's text), folded; kept sealed beside the document.
+    pub words: Option<String>,
 }
 
 /// A document kept in the record.
@@ -292,6 +296,7 @@ impl Record {
                 }
             }
             w.delete(DOCUMENT, id)?;
+            w.delete(DOCUMENT_WORDS, id)?;
             // Not yet uploaded: it never will be.
             w.delete(crate::outbox::UPLOAD, id)?;
             w.delete_blob(&document.id)
@@ -383,6 +388,10 @@ pub(crate) fn put_document(
     };
     place_in_set(writer, &mut document)?;
     writer.put(DOCUMENT, &document.id, &document)?;
+    if let Some(words) = &new.words {
+        let words = crate::words::folded_words(words);
+        writer.put(DOCUMENT_WORDS, &document.id, &DocumentWords { words })?;
+    }
     Ok(document)
 }
 

@@ -921,6 +921,7 @@ fn import_document(
         unique_id: e.text("/masterIdentifier/value", MAX_SHORT_TEXT)?,
         set_id: identity.set_id,
         version: identity.version,
+        words: None,
     };
     check_new_document(&new)?;
     let source = if e.has_tag("from-professional") {
@@ -950,6 +951,7 @@ fn import_document(
         Ok(())
     })?;
     let document = stored.ok_or_else(|| import_error("document not stored"))?;
+    keep_words_of_stored(writer, &document)?;
     let declared = e
         .get("/content/0/attachment/contentType")
         .and_then(Value::as_str);
@@ -958,6 +960,30 @@ fn import_document(
             "{path} is not the {} its DocumentReference says",
             declared.unwrap_or_default()
         )));
+    }
+    Ok(())
+}
+
+/// Keeps the words of an imported document for search (the archive does not carry them):
+/// read back from the store for a CDA or a plain-text document of at most 4 MiB.
+fn keep_words_of_stored(writer: &mut Writer<'_>, document: &Document) -> Result<()> {
+    const MAX_READ_BACK: u64 = 4 * 1024 * 1024;
+    if !matches!(document.media_type.as_str(), "text/xml" | "text/plain")
+        || document.size > MAX_READ_BACK
+    {
+        return Ok(());
+    }
+    let mut content = Vec::new();
+    writer.reader().read_blob(&document.id, &mut content)?;
+    if let Ok(NewDocument {
+        words: Some(words), ..
+    }) = crate::described::describe(&NewDocument::default(), &mut content.as_slice())
+    {
+        writer.put(
+            crate::words::DOCUMENT_WORDS,
+            &document.id,
+            &crate::words::DocumentWords { words },
+        )?;
     }
     Ok(())
 }

@@ -37,6 +37,7 @@ mod push;
 mod record;
 pub mod store;
 mod vigilance;
+pub mod words;
 mod xdm;
 
 pub use access::{AccessAction, AccessEntry, BlockedProfessional, DocumentQuery};
@@ -49,7 +50,7 @@ pub use card::{CardCredential, MAX_CARD_PEOPLE, NewCardCredential, ReaderTrustMa
 /// The network layer sync runs over.
 pub use carnet_net::{self as net, NetError};
 pub use certificate::{MAX_CERTIFICATES, StoredCertificate};
-pub use described::{metadata_from_cda, read_header};
+pub use described::{Content, describe, metadata_from_cda, read_header};
 pub use document::{Confidentiality, Document, DocumentSource, NewDocument};
 pub use error::{RecordError, Result};
 pub use exposure::{

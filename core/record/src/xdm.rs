@@ -4,7 +4,8 @@
 //! **Import** checks the zip as the record's own import does ([`crate::archive`]: names,
 //! bombs, sizes), reads each subset's `IHE_XDM/SUBSETnn/METADATA.XML` ([`carnet_xdm`]),
 //! finds each DocumentEntry's file by its `URI`, checks its size and SHA-1 against the entry,
-//! describes it from the entry's metadata and, for a CDA, from its header, then takes every
+//! describes it from the entry's metadata and from what it says itself (a CDA's header and
+//! narrative, a text's words), then takes every
 //! document in one transaction: each is judged for identity vigilance, one already kept
 //! (same `uniqueId`) is skipped, and a file that changed between the check and the copy
 //! fails the whole import. Nothing is written unless everything is.
@@ -23,7 +24,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::archive::{ExactSize, check_entries, safe_name};
 use crate::blob::extension_of;
-use crate::described::metadata_from_cda;
+use crate::described::{Content, describe};
 use crate::document::{
     Confidentiality, DOCUMENT, Document, DocumentSource, NewDocument, Placement, find_unique_id,
     take_document,
@@ -149,7 +150,7 @@ impl Record {
         progress(Progress { done, total });
         for document in &mut planned {
             verify(&mut zip, document)?;
-            describe_cda(&mut zip, document)?;
+            describe_file(&mut zip, document)?;
             done += document.size;
             progress(Progress { done, total });
         }
@@ -360,25 +361,35 @@ fn verify<R: Read + Seek>(zip: &mut ZipArchive<R>, document: &Planned) -> Result
     Ok(())
 }
 
-/// Completes a planned document from its CDA header, when it is a CDA (one that does not
-/// read refuses the archive, as adding it alone would be refused).
-fn describe_cda<R: Read + Seek>(zip: &mut ZipArchive<R>, document: &mut Planned) -> Result<()> {
-    let mut head = Vec::new();
-    zip.by_name(&document.path)
-        .map_err(|e| RecordError::Import(format!("{}: {e}", document.path)))?
-        .take(64 * 1024)
-        .read_to_end(&mut head)
+/// Completes a planned document from what its file says of itself ([`describe`]: a CDA's
+/// header and narrative, a text's words). A CDA that does not read refuses the archive, as
+/// adding it alone would be refused.
+fn describe_file<R: Read + Seek>(zip: &mut ZipArchive<R>, document: &mut Planned) -> Result<()> {
+    let mut entry = ArchiveEntry {
+        zip,
+        path: &document.path,
+    };
+    document.new = describe(&document.new, &mut entry)
         .map_err(|e| RecordError::Import(format!("{}: {e}", document.path)))?;
-    if !carnet_cda::looks_like_cda(&head) {
-        return Ok(());
-    }
-    let entry = zip
-        .by_name(&document.path)
-        .map_err(|e| RecordError::Import(format!("{}: {e}", document.path)))?;
-    let header = crate::described::read_header(BufReader::new(entry))
-        .map_err(|e| RecordError::Import(format!("{}: {e}", document.path)))?;
-    document.new = metadata_from_cda(&document.new, &header);
     Ok(())
+}
+
+/// One file of the archive, as [`describe`] reads it (again from its start each time).
+struct ArchiveEntry<'a, R> {
+    zip: &'a mut ZipArchive<R>,
+    path: &'a str,
+}
+
+impl<R: Read + Seek> Content for ArchiveEntry<'_, R> {
+    type Error = carnet_cda::CdaError;
+
+    fn open(&mut self) -> Result<Box<dyn std::io::BufRead + '_>, Self::Error> {
+        let entry = self
+            .zip
+            .by_name(self.path)
+            .map_err(|e| carnet_cda::CdaError::Io(e.to_string()))?;
+        Ok(Box::new(BufReader::new(entry)))
+    }
 }
 
 /// A file read out of the archive: no longer than its header says, and at its end of the

@@ -9142,10 +9142,11 @@ public struct NewDocument: Equatable, Hashable {
     public var uniqueId: String?
     public var setId: String?
     public var version: UInt32?
+    public var words: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(title: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, ins: String?, confidentiality: Confidentiality, description: String?, patient: NamedPatient? = nil, uniqueId: String? = nil, setId: String? = nil, version: UInt32? = nil) {
+    public init(title: String, typeCode: Coding?, classCode: Coding?, author: Professional?, dateMillis: Int64?, ins: String?, confidentiality: Confidentiality, description: String?, patient: NamedPatient? = nil, uniqueId: String? = nil, setId: String? = nil, version: UInt32? = nil, words: String? = nil) {
         self.title = title
         self.typeCode = typeCode
         self.classCode = classCode
@@ -9158,6 +9159,7 @@ public struct NewDocument: Equatable, Hashable {
         self.uniqueId = uniqueId
         self.setId = setId
         self.version = version
+        self.words = words
     }
 
     
@@ -9187,7 +9189,8 @@ public struct FfiConverterTypeNewDocument: FfiConverterRustBuffer {
                 patient: FfiConverterOptionTypeNamedPatient.read(from: &buf), 
                 uniqueId: FfiConverterOptionString.read(from: &buf), 
                 setId: FfiConverterOptionString.read(from: &buf), 
-                version: FfiConverterOptionUInt32.read(from: &buf)
+                version: FfiConverterOptionUInt32.read(from: &buf), 
+                words: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -9204,6 +9207,7 @@ public struct FfiConverterTypeNewDocument: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.uniqueId, into: &buf)
         FfiConverterOptionString.write(value.setId, into: &buf)
         FfiConverterOptionUInt32.write(value.version, into: &buf)
+        FfiConverterOptionString.write(value.words, into: &buf)
     }
 }
 

@@ -13863,6 +13863,8 @@ data class NewDocument (
     var `setId`: kotlin.String? = null 
     , 
     var `version`: kotlin.UInt? = null 
+    , 
+    var `words`: kotlin.String? = null 
     
 ){
     
@@ -13891,6 +13893,7 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -13906,7 +13909,8 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalTypeNamedPatient.allocationSize(value.`patient`) +
             FfiConverterOptionalString.allocationSize(value.`uniqueId`) +
             FfiConverterOptionalString.allocationSize(value.`setId`) +
-            FfiConverterOptionalUInt.allocationSize(value.`version`)
+            FfiConverterOptionalUInt.allocationSize(value.`version`) +
+            FfiConverterOptionalString.allocationSize(value.`words`)
     )
 
     override fun write(value: NewDocument, buf: ByteBuffer) {
@@ -13922,6 +13926,7 @@ public object FfiConverterTypeNewDocument: FfiConverterRustBuffer<NewDocument> {
             FfiConverterOptionalString.write(value.`uniqueId`, buf)
             FfiConverterOptionalString.write(value.`setId`, buf)
             FfiConverterOptionalUInt.write(value.`version`, buf)
+            FfiConverterOptionalString.write(value.`words`, buf)
     }
 }
 
