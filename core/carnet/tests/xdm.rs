@@ -504,3 +504,31 @@ fn documents_are_handed_on_as_an_xdm_archive_that_reads_back() {
     assert!(error.to_string().contains("kept apart"), "{error}");
     assert!(!dir.path().join("no.zip").exists());
 }
+
+#[test]
+fn a_document_masked_to_professionals_stays_hidden_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path(), None);
+    let files = [File::new(
+        "DOC0001.PDF",
+        pdf(),
+        "application/pdf",
+        "Ordonnance",
+    )];
+    let masked = metadata(&files).replacen(
+        "</rim:ExtrinsicObject>",
+        r#"<rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" classifiedObject="x" id="m0" nodeRepresentation="MASQUE_PS">
+    <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.2.250.1.213.1.1.4.13</rim:Value></rim:ValueList></rim:Slot>
+  </rim:Classification>
+</rim:ExtrinsicObject>"#,
+        1,
+    );
+    let report = import(&record, &archive(&[("SUBSET01", &files, Some(&masked))])).unwrap();
+    let document = &report.imported[0];
+    assert!(document.hidden, "MASQUE_PS: hidden from professionals");
+    assert_eq!(
+        document.confidentiality.code(),
+        "R",
+        "the HL7 code still read"
+    );
+}
