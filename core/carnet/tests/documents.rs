@@ -376,3 +376,36 @@ fn what_documents_say_is_searched_with_case_and_accents_folded() {
         .unwrap();
     assert!(found(&record, "modular").is_empty());
 }
+
+#[test]
+fn every_ans_example_is_added_with_its_title_and_type_and_no_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = new_record(dir.path());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cda");
+    let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 63);
+    for path in &names {
+        let document = record
+            .add_document_from_path(&NewDocument::default(), path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!document.title.is_empty(), "{}", path.display());
+        assert!(
+            document
+                .type_code
+                .as_ref()
+                .is_some_and(|c| !c.code.is_empty()),
+            "{}",
+            path.display()
+        );
+        assert_eq!(document.media_type, "text/xml", "{}", path.display());
+    }
+    assert_eq!(
+        record.with_content(|r| r.every_document()).unwrap().len(),
+        63
+    );
+}
