@@ -33,6 +33,13 @@ fn new_record(dir: &std::path::Path) -> HealthRecord {
         .unwrap()
 }
 
+/// A new record whose owner has INS `ins`.
+fn owned_record(dir: &std::path::Path, ins: &str) -> HealthRecord {
+    let record = new_record(dir);
+    record.with_content(|r| r.set_patient(&owner(ins))).unwrap();
+    record
+}
+
 fn owner(ins: &str) -> Patient {
     Patient {
         given: "Dominique".into(),
@@ -65,10 +72,7 @@ fn add(record: &HealthRecord, xml: &str) -> carnet::record::Document {
 #[test]
 fn a_document_for_another_patient_is_kept_apart_and_never_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let record = new_record(dir.path());
-    record
-        .with_content(|r| r.set_patient(&owner("180012B07300470")))
-        .unwrap();
+    let record = owned_record(dir.path(), "180012B07300470");
     let document = add(&record, &fixture(LAB));
     let Addressee::NotForThisPerson { reason } = &document.addressee else {
         panic!("{:?}", document.addressee)
@@ -105,10 +109,7 @@ fn a_document_for_another_patient_is_kept_apart_and_never_sent() {
 #[test]
 fn the_owners_document_is_theirs_and_traits_that_contradict_the_ins_are_not() {
     let dir = tempfile::tempdir().unwrap();
-    let record = new_record(dir.path());
-    record
-        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
-        .unwrap();
+    let record = owned_record(dir.path(), ANS_PATIENT);
     let document = add(&record, &fixture(LAB));
     assert_eq!(document.addressee, Addressee::ThisPerson);
     assert_eq!(document.patient.as_ref().unwrap().sex.as_deref(), Some("F"));
@@ -160,10 +161,7 @@ fn a_record_without_ins_takes_documents_unchecked_until_it_knows_one() {
 #[test]
 fn a_new_version_replaces_the_older_in_lists_and_keeps_it_in_history() {
     let dir = tempfile::tempdir().unwrap();
-    let record = new_record(dir.path());
-    record
-        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
-        .unwrap();
+    let record = owned_record(dir.path(), ANS_PATIENT);
     let first_xml = fixture(LAB);
     let header = carnet::record::read_header(first_xml.as_bytes()).unwrap();
     let id = header.id.as_ref().unwrap();
@@ -246,10 +244,7 @@ fn an_older_version_arriving_late_is_already_replaced() {
 #[test]
 fn a_reports_results_are_offered_to_the_profile_and_added_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let record = new_record(dir.path());
-    record
-        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
-        .unwrap();
+    let record = owned_record(dir.path(), ANS_PATIENT);
     let report = add(&record, &fixture(LAB));
     let offered = record.document_findings(&report.id).unwrap();
     assert_eq!(offered.len(), 2);
@@ -312,10 +307,7 @@ fn a_reports_results_are_offered_to_the_profile_and_added_only_when_asked() {
 #[test]
 fn what_documents_say_is_searched_with_case_and_accents_folded() {
     let dir = tempfile::tempdir().unwrap();
-    let record = new_record(dir.path());
-    record
-        .with_content(|r| r.set_patient(&owner(ANS_PATIENT)))
-        .unwrap();
+    let record = owned_record(dir.path(), ANS_PATIENT);
     let report = add(&record, &fixture(LAB));
     let note = record
         .add_document(
