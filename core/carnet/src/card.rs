@@ -12,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use carnet_identity::IdentityError;
 use carnet_identity::apcv::{Credential, DEFAULT_DISCLOSURE, ENROLMENT_PROOF_CONTEXT, STATUS_PATH};
-use carnet_identity::mdoc::DeviceKey;
+use carnet_identity::mdoc::{DeviceKey, IssuerSignedItem};
 use carnet_identity::presentation::{Binding, DeviceSigner};
 use carnet_identity::qr_text::counter_to_text;
 use carnet_identity::reader::SLOT_SECONDS;
@@ -126,13 +126,7 @@ impl CardPerson {
         refreshed_millis: i64,
     ) -> Result<Self, CarnetError> {
         let items = credential.items()?;
-        let text = |name: &str| {
-            items
-                .iter()
-                .find(|item| item.element_identifier == name)
-                .map(|item| display(&item.element_value))
-                .unwrap_or_default()
-        };
+        let text = |name: &str| element_text(&items, name).unwrap_or_default();
         Ok(CardPerson {
             rank,
             family_name: text("family_name"),
@@ -148,6 +142,14 @@ impl CardPerson {
             refreshed_millis,
         })
     }
+}
+
+/// The value of element `name` of a credential's items, as text ([`display`]).
+fn element_text(items: &[IssuerSignedItem], name: &str) -> Option<String> {
+    items
+        .iter()
+        .find(|item| item.element_identifier == name)
+        .map(|item| display(&item.element_value))
 }
 
 /// A disclosed value as text: full dates and texts as they are, numbers in decimal.
@@ -365,12 +367,8 @@ fn keep_credentials(
                 "the issuer bound a credential to another device key",
             ));
         }
-        let ins_matricule = credential
-            .items()?
-            .iter()
-            .find(|item| item.element_identifier == "ins_matricule")
-            .map(|item| display(&item.element_value))
-            .filter(|ins| !ins.is_empty());
+        let ins_matricule =
+            element_text(&credential.items()?, "ins_matricule").filter(|ins| !ins.is_empty());
         credentials.push(carnet_record::NewCardCredential {
             rank,
             credential: bytes,

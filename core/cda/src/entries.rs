@@ -17,6 +17,7 @@ use std::io::BufRead;
 
 use crate::events::{Events, Item, attribute, local_name};
 use crate::header::{Code, Timestamp};
+use crate::reader::{code_of, time_of};
 use crate::{CdaError, Limits};
 
 /// The template of a laboratory result (IHE PaLM Laboratory Observation).
@@ -401,22 +402,9 @@ impl Frame {
     }
 }
 
-/// A coded element's code, system and display name (`nullFlavor` and codeless ones: `None`).
-fn code_of(element: &quick_xml::events::BytesStart<'_>) -> Result<Option<Code>, CdaError> {
-    Ok(attribute(element, "code")?.map(|code| Code {
-        code,
-        system: attribute(element, "codeSystem").ok().flatten(),
-        display: attribute(element, "displayName").ok().flatten(),
-    }))
-}
-
 fn quantity_of(element: &quick_xml::events::BytesStart<'_>) -> Result<Option<Quantity>, CdaError> {
     Ok(attribute(element, "value")?.map(|value| Quantity {
         value,
         unit: attribute(element, "unit").ok().flatten(),
     }))
-}
-
-fn time_of(element: &quick_xml::events::BytesStart<'_>) -> Result<Option<Timestamp>, CdaError> {
-    Ok(attribute(element, "value")?.map(|text| Timestamp::parse(&text)))
 }

@@ -200,7 +200,8 @@ struct State {
     max_embedded: u64,
 }
 
-fn code_of(element: &BytesStart<'_>) -> Result<Option<Code>, CdaError> {
+/// A coded element's code, system and display name (`nullFlavor` and codeless ones: `None`).
+pub(crate) fn code_of(element: &BytesStart<'_>) -> Result<Option<Code>, CdaError> {
     Ok(attribute(element, "code")?.map(|code| Code {
         code,
         system: attribute(element, "codeSystem").ok().flatten(),
@@ -215,7 +216,8 @@ fn id_of(element: &BytesStart<'_>) -> Result<Option<InstanceId>, CdaError> {
     }))
 }
 
-fn time_of(element: &BytesStart<'_>) -> Result<Option<Timestamp>, CdaError> {
+/// A timestamp element's `value`.
+pub(crate) fn time_of(element: &BytesStart<'_>) -> Result<Option<Timestamp>, CdaError> {
     Ok(attribute(element, "value")?.map(|text| Timestamp::parse(&text)))
 }
 

@@ -55,4 +55,4 @@ pub mod trust;
 
 pub use error::IdentityError;
 pub use ins::{BirthDate, Ins, InsKind, InsTraits, Sex, contradicted_trait};
-pub use nir::{Nir, NirDetails};
+pub use nir::{Nir, NirDetails, redact};

@@ -112,10 +112,7 @@ impl Nir {
     /// The form safe for logs and screens that need no more: first character, stars, and
     /// the control key, for example `2*****…70`.
     pub fn redacted(&self) -> String {
-        format!(
-            "{}*****…{}{}",
-            self.0[0] as char, self.0[13] as char, self.0[14] as char
-        )
+        redact(self.as_str())
     }
 
     /// What the number encodes.
@@ -172,6 +169,15 @@ impl serde::Serialize for Nir {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+/// An identifier (a NIR or INS matricule as given, read or not) in the form safe for logs and
+/// screens: its first character, stars, and its last two (`2*****…70`).
+pub fn redact(identifier: &str) -> String {
+    let chars: Vec<char> = identifier.chars().collect();
+    let first = chars.first().copied().unwrap_or('?');
+    let last: String = chars.iter().skip(chars.len().saturating_sub(2)).collect();
+    format!("{first}*****…{last}")
 }
 
 impl fmt::Display for Nir {

@@ -1,6 +1,7 @@
 //! What every zip the record reads must pass, whatever its layout (the record's own export,
 //! an IHE XDM archive): a bounded number of entries, names the layout accepts, no entry that
-//! expands like a bomb, sizes within the limits, and no file longer than its header says.
+//! expands like a bomb, sizes within the limits, and no file longer than its header says;
+//! and how a failed archive write is reported, for both writers.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
@@ -81,6 +82,17 @@ pub(crate) fn safe_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
+/// An error writing an archive as the record reports it: a full disk is `storage.full`, not a
+/// damaged store.
+pub(crate) fn zip_error(error: zip::result::ZipError) -> RecordError {
+    match error {
+        zip::result::ZipError::Io(e) => {
+            RecordError::io("write", std::path::Path::new("archive"), e)
+        }
+        other => RecordError::Corrupt(format!("writing the archive: {other}")),
+    }
 }
 
 /// Reads a file through a zip entry, refusing more bytes than its header declared.

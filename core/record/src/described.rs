@@ -7,12 +7,9 @@ use std::io::{BufRead, Read};
 use carnet_cda::{Header, InstanceId, Limits};
 
 use crate::document::{Confidentiality, NewDocument};
-use crate::model::Coding;
+use crate::model::{Coding, LOINC, system_of_oid};
 use crate::record::Professional;
 use crate::vigilance::NamedPatient;
-
-/// The OID of LOINC, the code system of document types.
-const LOINC_OID: &str = "2.16.840.1.113883.6.1";
 
 /// `new` with what the caller left unsaid taken from a CDA header: the title, the type, the
 /// first author (name and RPPS), the creation time, the patient (INS, name, sex, birth
@@ -29,10 +26,11 @@ pub fn metadata_from_cda(new: &NewDocument, header: &Header) -> NewDocument {
     };
     let type_code = new.type_code.clone().or_else(|| {
         header.type_code.as_ref().map(|code| Coding {
-            system: match code.system.as_deref() {
-                Some(LOINC_OID) | None => "http://loinc.org".to_owned(),
-                Some(oid) => format!("urn:oid:{oid}"),
-            },
+            // A document type without its system is LOINC's (CDA requires it).
+            system: code
+                .system
+                .as_deref()
+                .map_or_else(|| LOINC.to_owned(), system_of_oid),
             code: code.code.clone(),
             display: code.display.clone(),
         })

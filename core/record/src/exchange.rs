@@ -29,7 +29,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::access::{ACCESS_LOG, AccessAction, AccessEntry, BLOCKED, BlockedProfessional};
 use crate::agenda::{APPOINTMENT, Appointment, CompletedReminder, REMINDER_DONE};
-use crate::archive::{ExactSize, check_entries, safe_name};
+use crate::archive::{ExactSize, check_entries, safe_name, zip_error};
 use crate::blob::{MAX_DOCUMENT_BYTES, extension_of, put_file};
 use crate::certificate::{CERTIFICATE, StoredCertificate};
 use crate::document::{
@@ -306,16 +306,6 @@ impl<W: Seek> Seek for QuietAfterFailure<W> {
             }
         };
         Ok(self.moved_to(position))
-    }
-}
-
-fn zip_error(error: zip::result::ZipError) -> RecordError {
-    match error {
-        // A full disk is storage.full, not a damaged store.
-        zip::result::ZipError::Io(e) => {
-            RecordError::io("write", std::path::Path::new("archive"), e)
-        }
-        other => RecordError::Corrupt(format!("writing the archive: {other}")),
     }
 }
 

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::document::Document;
 use crate::error::{RecordError, Result};
-use crate::profile::{LOINC, PATIENT_REFERENCE, PROFILE, ProfileItem, ProfileKind, set};
+use crate::model::system_of_oid;
+use crate::profile::{PATIENT_REFERENCE, PROFILE, ProfileItem, ProfileKind, set};
 use crate::record::Record;
 
 /// The extension naming the document a profile entry was taken from.
@@ -88,16 +89,16 @@ fn entry_id(document: &Document, index: u32) -> String {
     format!("cda-{short}-{index}")
 }
 
-/// The FHIR system of a code system OID.
+/// The FHIR system of a code system OID: the terminologies a finding's codes come from by
+/// their FHIR URIs, the others as [`system_of_oid`] names them.
 fn system_of(oid: Option<&str>) -> String {
     match oid {
-        Some("2.16.840.1.113883.6.1") => LOINC.to_owned(),
         Some("2.16.840.1.113883.6.96") => "http://snomed.info/sct".to_owned(),
         Some("2.16.840.1.113883.6.73") => "http://www.whocc.no/atc".to_owned(),
         Some("2.16.840.1.113883.5.83") => {
             "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation".to_owned()
         }
-        Some(oid) => format!("urn:oid:{oid}"),
+        Some(oid) => system_of_oid(oid),
         None => "urn:ietf:rfc:3986".to_owned(),
     }
 }

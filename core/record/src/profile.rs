@@ -23,8 +23,7 @@ const MAX_RESOURCE_BYTES: usize = 64 * 1024;
 pub(crate) const PATIENT_REFERENCE: &str = "Patient/self";
 /// Code system of the vaccine groups of the French calendar ([`crate::agenda`]).
 pub const VACCINE_GROUP_SYSTEM: &str = "https://carnet.invalid/fhir/CodeSystem/vaccine-group";
-/// LOINC's system URI.
-pub const LOINC: &str = "http://loinc.org";
+pub use crate::model::LOINC;
 const UCUM: &str = "http://unitsofmeasure.org";
 
 /// The kinds of profile entries, each a FHIR R4 resource type.

@@ -87,7 +87,7 @@ pub(crate) fn judge(
             reason: format!(
                 "it is about another patient: {} (INS {})",
                 named(),
-                redacted(ins)
+                carnet_identity::redact(ins)
             ),
         };
     }
@@ -149,14 +149,6 @@ fn contradiction(ins: &str, patient: &NamedPatient) -> Option<&'static str> {
         "sex" => "sex",
         _ => "birth date",
     })
-}
-
-/// An INS shown with all but its first and last two characters hidden.
-fn redacted(ins: &str) -> String {
-    let chars: Vec<char> = ins.chars().collect();
-    let first = chars.first().copied().unwrap_or('?');
-    let last: String = chars.iter().skip(chars.len().saturating_sub(2)).collect();
-    format!("{first}*****…{last}")
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use ring::digest::{Context, SHA1_FOR_LEGACY_USE_ONLY};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::archive::{ExactSize, check_entries, safe_name};
+use crate::archive::{ExactSize, check_entries, safe_name, zip_error};
 use crate::blob::extension_of;
 use crate::described::{Content, describe};
 use crate::document::{
@@ -30,8 +30,7 @@ use crate::document::{
     take_document,
 };
 use crate::error::{RecordError, Result};
-use crate::model::Coding;
-use crate::profile::LOINC;
+use crate::model::{Coding, oid_of_system, system_of_oid};
 use crate::record::{MAX_LONG_TEXT, MAX_SHORT_TEXT, PATIENT, PATIENT_ID, Patient, Professional};
 use crate::record::{Progress, Record};
 
@@ -39,8 +38,6 @@ use crate::record::{Progress, Record};
 const XDM_DIRECTORY: &str = "IHE_XDM";
 /// Each subset's metadata.
 const METADATA: &str = "METADATA.XML";
-/// The OID of LOINC.
-const LOINC_OID: &str = "2.16.840.1.113883.6.1";
 /// The OID of HL7's confidentiality codes.
 const CONFIDENTIALITY_OID: &str = "2.16.840.1.113883.5.25";
 /// The French DMP confidentiality code that hides a document from professionals.
@@ -469,11 +466,10 @@ fn archive_fault(error: RecordError, path: &str) -> RecordError {
 /// and whether it is hidden from professionals (`MASQUE_PS`).
 fn metadata_from_entry(entry: &DocumentEntry, set: Option<&SubmissionSet>) -> (NewDocument, bool) {
     let coding = |code: &Code| Coding {
-        system: match code.scheme.as_deref() {
-            Some(LOINC_OID) => LOINC.to_owned(),
-            Some(oid) => format!("urn:oid:{oid}"),
-            None => "urn:ietf:rfc:3986".to_owned(),
-        },
+        system: code
+            .scheme
+            .as_deref()
+            .map_or_else(|| "urn:ietf:rfc:3986".to_owned(), system_of_oid),
         code: code.code.clone(),
         display: code.display.clone(),
     };
@@ -588,13 +584,9 @@ fn ins_patient_id(ins: String) -> PatientId {
 
 /// The scheme OID of a record coding (the reverse of the import's mapping).
 fn code_of(coding: &Coding) -> Code {
-    let scheme = match coding.system.as_str() {
-        LOINC => Some(LOINC_OID.to_owned()),
-        system => Some(system.strip_prefix("urn:oid:").unwrap_or(system).to_owned()),
-    };
     Code {
         code: coding.code.clone(),
-        scheme,
+        scheme: Some(oid_of_system(&coding.system)),
         display: coding.display.clone(),
     }
 }
@@ -721,15 +713,6 @@ impl<W: Write> Write for HashingWriter<'_, W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
-    }
-}
-
-fn zip_error(error: zip::result::ZipError) -> RecordError {
-    match error {
-        zip::result::ZipError::Io(e) => {
-            RecordError::io("write", std::path::Path::new("archive"), e)
-        }
-        other => RecordError::Corrupt(format!("writing the archive: {other}")),
     }
 }
 
